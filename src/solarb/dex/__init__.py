@@ -1,0 +1,1 @@
+"""DEX adapters: decode real pool accounts, quote with the programs' exact integer math, build swaps."""

@@ -1,0 +1,116 @@
+"""The DEX adapter protocol shared by every DEX module, and the types it speaks.
+
+A DEX module (``raydium_amm_v4``, ``raydium_cpmm``, ...) is itself the adapter: it exposes the
+names of :class:`DexAdapter` at module level. Modules are pure: no I/O, no logging, no clock.
+
+Errors::
+
+    DexError (SolarbError)
+     ├── DecodeError (Rejected)      account bytes are not the layout we expect
+     └── QuoteError (Rejected)       the program would fail this swap
+          ├── MissingAccount         an auxiliary account needed for the quote is not loaded
+          └── InsufficientLiquidity  the pool cannot fill the amount
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from solders.instruction import Instruction
+from solders.pubkey import Pubkey
+
+from solarb.errors import Rejected, SolarbError
+
+
+class DexError(SolarbError):
+    """Base of DEX adapter errors."""
+
+
+class DecodeError(DexError, Rejected):
+    """Bytes that do not decode as the expected account (size, discriminator, values)."""
+
+
+class QuoteError(DexError, Rejected):
+    """The program would reject this swap; ``code`` is the program's error code when known."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class MissingAccount(QuoteError):
+    """An auxiliary account the quote needs (vault, config, tick array) is not available."""
+
+
+class InsufficientLiquidity(QuoteError):
+    """The pool's reserves cannot fill the requested amount."""
+
+
+class PoolState(Protocol):
+    """What every decoded pool exposes; each DEX's state dataclass adds its own fields."""
+
+    @property
+    def address(self) -> Pubkey: ...
+    @property
+    def dex(self) -> str: ...
+    @property
+    def mint_a(self) -> Pubkey: ...
+    @property
+    def mint_b(self) -> Pubkey: ...
+    @property
+    def vault_a(self) -> Pubkey: ...
+    @property
+    def vault_b(self) -> Pubkey: ...
+    @property
+    def token_program_a(self) -> Pubkey: ...
+    @property
+    def token_program_b(self) -> Pubkey: ...
+
+
+@dataclass(slots=True, frozen=True)
+class Quote:
+    """Exact result of a swap of ``amount_in`` base units of the input token.
+
+    ``amount_in`` is what leaves the user's account, ``amount_out`` what arrives in it; ``fee`` is
+    the total fee charged in the input token (trade fee incl. protocol/fund/creator parts).
+    """
+
+    amount_in: int
+    amount_out: int
+    fee: int
+
+
+AccountData = Mapping[Pubkey, bytes]
+"""Raw data of auxiliary accounts by address (vaults, configs, tick arrays...)."""
+
+
+class DexAdapter(Protocol):
+    """The surface every DEX module exposes at module level."""
+
+    NAME: str
+    PROGRAM_ID: Pubkey
+
+    def decode_pool(self, address: Pubkey, data: bytes) -> PoolState:
+        """Decode the pool account; raise :class:`DecodeError` on bytes of the wrong shape."""
+        ...
+
+    def aux_accounts(self, state: PoolState) -> list[Pubkey]:
+        """Every other account a quote needs (vaults, config, ...), in a stable order."""
+        ...
+
+    def quote(self, state: PoolState, aux: AccountData, amount_in: int, a_to_b: bool) -> Quote:
+        """Exact program output for ``amount_in``; raise :class:`QuoteError` where the program fails."""
+        ...
+
+    def spot_rate(self, state: PoolState, aux: AccountData, a_to_b: bool) -> float:
+        """Marginal output per unit input at zero size, fees included (for ranking/filtering only)."""
+        ...
+
+    def swap_instruction(
+        self, state: PoolState, user: Pubkey, amount_in: int, min_out: int, a_to_b: bool
+    ) -> Instruction:
+        """The swap instruction, byte-identical to the official SDK builder; user token accounts
+        are ``user``'s associated token accounts of the two mints."""
+        ...

@@ -1,0 +1,1 @@
+"""Models of on-chain programs executed by the local cluster."""

@@ -1,0 +1,452 @@
+"""Raydium CPMM (cp-swap, Anchor, ``CPMMoo8...``): layouts, exact quote, swap ix.
+
+Math follows the program's ``swap_base_input`` (raydium-io/raydium-cp-swap, programs/cp-swap/src):
+
+* reserves = vault amount - (protocol + fund + creator fees accrued for that token)
+  (``InsufficientVault`` 6012 when the accruals exceed the vault);
+* Token-2022 input transfer fee is taken first: ``actual_in = amount_in - transfer_fee(amount_in)``;
+* creator fee on the input side: ``total = ceil(in * (trade + creator) / 1e6)``,
+  ``creator = floor(total * creator / (trade + creator))``, ``trade = total - creator``;
+  otherwise ``trade = ceil(in * trade_rate / 1e6)`` and after the curve
+  ``creator = ceil(swapped * creator / 1e6)`` is taken from the output.
+  ``creator_rate`` is 0 unless the pool's ``enable_creator_fee`` is set; the side comes from
+  ``creator_fee_on`` (0 both -> input side, 1 only token_0, 2 only token_1);
+* ``protocol = floor(trade * protocol_rate / 1e6)``, ``fund = floor(trade * fund_rate / 1e6)``;
+* ``swapped = floor(net_in * reserve_out / (reserve_in + net_in))``;
+* the output transfer fee (Token-2022) is deducted from what the user receives.
+
+Note: the SDK's ``CurveCalculator.swapBaseInput`` computes the input-side creator fee as two
+separate ceilings, which differs from the program; this module follows the program.
+
+Errors: :class:`DecodeError` (size/discriminator/values), :class:`QuoteError` with the program's
+code (NotApproved 6000, ZeroTradingTokens 6006, MathOverflow 6011, InsufficientVault 6012,
+InvalidFeeModel 6013, Anchor RequireGtViolated 2505 for a zero net input or output),
+:class:`MissingAccount`, :class:`InsufficientLiquidity`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from solders.instruction import AccountMeta, Instruction
+from solders.pubkey import Pubkey
+
+from solarb.dex.base import DecodeError, InsufficientLiquidity, MissingAccount, Quote, QuoteError
+from solarb.dex.spl_token import (
+    TOKEN_2022_PROGRAM_ID,
+    associated_token_address,
+    token_account_amount,
+)
+
+__all__ = [
+    "AMM_CONFIG_LEN",
+    "AUTHORITY",
+    "ERRORS",
+    "NAME",
+    "POOL_LEN",
+    "PROGRAM_ID",
+    "AmmConfig",
+    "CpmmPool",
+    "CpmmSwap",
+    "aux_accounts",
+    "decode_amm_config",
+    "decode_pool",
+    "encode_amm_config",
+    "encode_pool",
+    "quote",
+    "quote_detail",
+    "spot_rate",
+    "swap_base_input",
+    "swap_instruction",
+    "transfer_fee",
+]
+
+NAME = "raydium_cpmm"
+PROGRAM_ID = Pubkey.from_string("CPMMoo8L3F4NbTegBCKVNunggL7H1ZpdTHKxQB5qKP1C")
+AUTH_SEED = b"vault_and_lp_mint_auth_seed"
+AUTHORITY, AUTH_BUMP = Pubkey.find_program_address([AUTH_SEED], PROGRAM_ID)
+CLOCK_SYSVAR = Pubkey.from_string("SysvarC1ock11111111111111111111111111111111")
+FEE_RATE_DENOMINATOR = 1_000_000
+U64_MAX = 2**64 - 1
+
+
+def _disc(name: str, kind: str = "account") -> bytes:
+    return hashlib.sha256(f"{kind}:{name}".encode()).digest()[:8]
+
+
+POOL_DISCRIMINATOR = _disc("PoolState")
+AMM_CONFIG_DISCRIMINATOR = _disc("AmmConfig")
+OBSERVATION_DISCRIMINATOR = _disc("ObservationState")
+SWAP_BASE_INPUT_DISCRIMINATOR = _disc("swap_base_input", "global")
+SWAP_BASE_OUTPUT_DISCRIMINATOR = _disc("swap_base_output", "global")
+
+ERRORS: dict[int, str] = {
+    6000 + i: n
+    for i, n in enumerate(
+        "NotApproved InvalidOwner EmptySupply InvalidInput IncorrectLpMint ExceededSlippage "
+        "ZeroTradingTokens NotSupportMint InvalidVault InitLpAmountTooLess "
+        "TransferFeeCalculateNotMatch MathOverflow InsufficientVault InvalidFeeModel NoFeeCollect".split()
+    )
+}
+ERR_NOT_APPROVED = 6000
+ERR_EXCEEDED_SLIPPAGE = 6005
+ERR_ZERO_TRADING_TOKENS = 6006
+ERR_INVALID_VAULT = 6008
+ERR_MATH_OVERFLOW = 6011
+ERR_INSUFFICIENT_VAULT = 6012
+ERR_INVALID_FEE_MODEL = 6013
+ANCHOR_REQUIRE_GT = 2505
+ANCHOR_REQUIRE_GTE = 2506
+
+POOL_LEN = 637
+AMM_CONFIG_LEN = 236
+OBSERVATION_LEN = 4075
+SWAP_STATUS_BIT = 1 << 2
+
+# PoolState (zero_copy, packed): disc, 10 pubkeys, auth_bump status lp/0/1 decimals, lp_supply,
+# protocol_fees 0/1, fund_fees 0/1, open_time, recent_epoch, creator_fee_on, enable_creator_fee,
+# padding1[6], creator_fees 0/1, padding [u64; 28].
+_POOL = struct.Struct("<8s320s5B7QBB6s2Q224s")
+assert _POOL.size == POOL_LEN
+# Offsets of the fields a swap updates (used by the local cluster's program model).
+OFF_PROTOCOL_FEES_0 = 341
+OFF_FUND_FEES_0 = 357
+OFF_RECENT_EPOCH = 381
+OFF_CREATOR_FEES_0 = 397
+_U64 = struct.Struct("<Q")
+# AmmConfig: disc, bump, disable_create_pool, index u16, trade/protocol/fund rates, create_pool_fee,
+# protocol_owner, fund_owner, creator_fee_rate, padding [u64; 15].
+_CONFIG = struct.Struct("<8sBBH4Q32s32sQ120s")
+assert _CONFIG.size == AMM_CONFIG_LEN
+_SWAP_DATA = struct.Struct("<8sQQ")
+_CLOCK = struct.Struct("<QqQQq")  # slot, epoch_start_timestamp, epoch, leader_schedule_epoch, unix_ts
+# Token-2022 TransferFeeConfig extension (type 1): authorities (2 x 32), withheld u64,
+# older {epoch u64, maximum_fee u64, basis_points u16}, newer {...}.
+_TRANSFER_FEE = struct.Struct("<64sQQQHQQH")
+_TLV = struct.Struct("<HH")
+
+
+@dataclass(slots=True, frozen=True)
+class CpmmPool:
+    """Decoded ``PoolState``. ``mint_a``/``vault_a`` are token_0, ``_b`` token_1."""
+
+    address: Pubkey
+    dex: str
+    mint_a: Pubkey
+    mint_b: Pubkey
+    vault_a: Pubkey
+    vault_b: Pubkey
+    token_program_a: Pubkey
+    token_program_b: Pubkey
+    amm_config: Pubkey
+    pool_creator: Pubkey
+    lp_mint: Pubkey
+    observation_key: Pubkey
+    auth_bump: int
+    status: int
+    lp_mint_decimals: int
+    mint_0_decimals: int
+    mint_1_decimals: int
+    lp_supply: int
+    protocol_fees_token_0: int
+    protocol_fees_token_1: int
+    fund_fees_token_0: int
+    fund_fees_token_1: int
+    open_time: int
+    recent_epoch: int
+    creator_fee_on: int
+    enable_creator_fee: bool
+    creator_fees_token_0: int
+    creator_fees_token_1: int
+
+
+@dataclass(slots=True, frozen=True)
+class AmmConfig:
+    """Decoded CPMM ``AmmConfig``; rates are parts per 1,000,000."""
+
+    address: Pubkey
+    bump: int
+    disable_create_pool: bool
+    index: int
+    trade_fee_rate: int
+    protocol_fee_rate: int
+    fund_fee_rate: int
+    create_pool_fee: int
+    protocol_owner: Pubkey
+    fund_owner: Pubkey
+    creator_fee_rate: int
+
+
+@dataclass(slots=True, frozen=True)
+class CpmmSwap:
+    """Full result of a ``swap_base_input``: what the program moves and what it accrues."""
+
+    amount_in: int  # leaves the user (before the input transfer fee)
+    amount_out: int  # leaves the output vault (before the output transfer fee)
+    amount_received: int  # reaches the user
+    trade_fee: int
+    protocol_fee: int
+    fund_fee: int
+    creator_fee: int
+    creator_fee_on_input: bool
+    input_transfer_fee: int
+    output_transfer_fee: int
+
+
+def decode_pool(address: Pubkey, data: bytes) -> CpmmPool:
+    """Decode a 637-byte CPMM ``PoolState``; :class:`DecodeError` on size or discriminator."""
+    if len(data) != POOL_LEN:
+        raise DecodeError(f"raydium_cpmm pool {address}: {len(data)} bytes, expected {POOL_LEN}")
+    (disc, keys, bump, status, lp_dec, dec0, dec1, lp_supply, prot0, prot1, fund0, fund1,
+     open_time, recent_epoch, fee_on, enable, _p1, cre0, cre1, _pad) = _POOL.unpack(data)  # fmt: skip
+    if disc != POOL_DISCRIMINATOR:
+        raise DecodeError(f"raydium_cpmm pool {address}: discriminator {disc.hex()} is not PoolState")
+    k = [Pubkey.from_bytes(keys[i : i + 32]) for i in range(0, 320, 32)]
+    return CpmmPool(
+        address=address, dex=NAME, mint_a=k[5], mint_b=k[6], vault_a=k[2], vault_b=k[3],
+        token_program_a=k[7], token_program_b=k[8], amm_config=k[0], pool_creator=k[1],
+        lp_mint=k[4], observation_key=k[9], auth_bump=bump, status=status,
+        lp_mint_decimals=lp_dec, mint_0_decimals=dec0, mint_1_decimals=dec1, lp_supply=lp_supply,
+        protocol_fees_token_0=prot0, protocol_fees_token_1=prot1, fund_fees_token_0=fund0,
+        fund_fees_token_1=fund1, open_time=open_time, recent_epoch=recent_epoch,
+        creator_fee_on=fee_on, enable_creator_fee=bool(enable), creator_fees_token_0=cre0,
+        creator_fees_token_1=cre1,
+    )  # fmt: skip
+
+
+def encode_pool(p: CpmmPool) -> bytes:
+    """Serialize a ``PoolState`` (inverse of :func:`decode_pool`; padding zeroed)."""
+    keys = b"".join(bytes(x) for x in (p.amm_config, p.pool_creator, p.vault_a, p.vault_b,
+                                       p.lp_mint, p.mint_a, p.mint_b, p.token_program_a,
+                                       p.token_program_b, p.observation_key))  # fmt: skip
+    return _POOL.pack(
+        POOL_DISCRIMINATOR, keys, p.auth_bump, p.status, p.lp_mint_decimals, p.mint_0_decimals,
+        p.mint_1_decimals, p.lp_supply, p.protocol_fees_token_0, p.protocol_fees_token_1,
+        p.fund_fees_token_0, p.fund_fees_token_1, p.open_time, p.recent_epoch, p.creator_fee_on,
+        int(p.enable_creator_fee), bytes(6), p.creator_fees_token_0, p.creator_fees_token_1,
+        bytes(224),
+    )  # fmt: skip
+
+
+def decode_amm_config(address: Pubkey, data: bytes) -> AmmConfig:
+    """Decode a 236-byte CPMM ``AmmConfig``; :class:`DecodeError` on size or discriminator."""
+    if len(data) != AMM_CONFIG_LEN:
+        raise DecodeError(f"raydium_cpmm config {address}: {len(data)} bytes, expected {AMM_CONFIG_LEN}")
+    (disc, bump, disable, index, trade, protocol, fund, create_fee, powner, fowner, creator,
+     _pad) = _CONFIG.unpack(data)  # fmt: skip
+    if disc != AMM_CONFIG_DISCRIMINATOR:
+        raise DecodeError(f"raydium_cpmm config {address}: discriminator {disc.hex()} is not AmmConfig")
+    return AmmConfig(address, bump, bool(disable), index, trade, protocol, fund, create_fee,
+                     Pubkey.from_bytes(powner), Pubkey.from_bytes(fowner), creator)  # fmt: skip
+
+
+def encode_amm_config(c: AmmConfig) -> bytes:
+    """Serialize an ``AmmConfig`` (inverse of :func:`decode_amm_config`)."""
+    return _CONFIG.pack(AMM_CONFIG_DISCRIMINATOR, c.bump, int(c.disable_create_pool), c.index,
+                        c.trade_fee_rate, c.protocol_fee_rate, c.fund_fee_rate, c.create_pool_fee,
+                        bytes(c.protocol_owner), bytes(c.fund_owner), c.creator_fee_rate,
+                        bytes(120))  # fmt: skip
+
+
+def aux_accounts(state: CpmmPool) -> list[Pubkey]:
+    """``[amm_config, vault_0, vault_1]`` plus each Token-2022 mint (for its transfer fee).
+    The Clock sysvar is used when present (open time, transfer-fee epoch)."""
+    out = [state.amm_config, state.vault_a, state.vault_b]
+    if state.token_program_a == TOKEN_2022_PROGRAM_ID:
+        out.append(state.mint_a)
+    if state.token_program_b == TOKEN_2022_PROGRAM_ID:
+        out.append(state.mint_b)
+    return out
+
+
+def _ceil_div(a: int, num: int, den: int) -> int:
+    return -(-a * num // den)
+
+
+def swap_base_input(
+    amount_in: int,
+    reserve_in: int,
+    reserve_out: int,
+    trade_fee_rate: int,
+    creator_fee_rate: int,
+    protocol_fee_rate: int,
+    fund_fee_rate: int,
+    creator_fee_on_input: bool,
+) -> tuple[int, int, int, int, int, int]:
+    """The program's ``CurveCalculator::swap_base_input``: returns ``(amount_out, swapped,
+    trade_fee, protocol_fee, fund_fee, creator_fee)``; raises :class:`QuoteError`
+    ZeroTradingTokens (6006) where the program's checked math returns None."""
+    den = FEE_RATE_DENOMINATOR
+    if creator_fee_on_input:
+        rate = trade_fee_rate + creator_fee_rate
+        total = _ceil_div(amount_in, rate, den)
+        if rate == 0:  # split_creator_fee divides by the summed rate
+            raise QuoteError("raydium_cpmm: zero fee rate with input-side creator fee", ERR_ZERO_TRADING_TOKENS)
+        creator = total * creator_fee_rate // rate
+        trade = total - creator
+        net = amount_in - total
+    else:
+        trade = _ceil_div(amount_in, trade_fee_rate, den)
+        net = amount_in - trade
+        creator = 0
+    if net < 0:
+        raise QuoteError("raydium_cpmm: fee above input", ERR_ZERO_TRADING_TOKENS)
+    protocol = trade * protocol_fee_rate // den
+    fund = trade * fund_fee_rate // den
+    swapped = net * reserve_out // (reserve_in + net)
+    out = swapped
+    if not creator_fee_on_input:
+        creator = _ceil_div(swapped, creator_fee_rate, den)
+        out = swapped - creator
+        if out < 0:
+            raise QuoteError("raydium_cpmm: creator fee above output", ERR_ZERO_TRADING_TOKENS)
+    return out, swapped, trade, protocol, fund, creator
+
+
+def transfer_fee(mint_data: bytes | None, amount: int, epoch: int | None) -> int:
+    """Token-2022 ``TransferFeeConfig.calculate_epoch_fee`` for ``amount`` (0 without the
+    extension). ``epoch`` None is accepted only when the older and newer fees agree."""
+    if mint_data is None or len(mint_data) <= 166 or amount == 0:
+        return 0
+    pos = 166
+    while pos + 4 <= len(mint_data):
+        ext_type, length = _TLV.unpack_from(mint_data, pos)
+        if ext_type == 0:
+            break
+        if ext_type == 1 and length >= _TRANSFER_FEE.size:
+            _a, _w, o_epoch, o_max, o_bps, n_epoch, n_max, n_bps = _TRANSFER_FEE.unpack_from(mint_data, pos + 4)
+            if (o_max, o_bps) == (n_max, n_bps):
+                max_fee, bps = n_max, n_bps
+            elif epoch is None:
+                raise QuoteError("raydium_cpmm: transfer fee changes by epoch; load the Clock sysvar")
+            else:
+                max_fee, bps = (n_max, n_bps) if epoch >= n_epoch else (o_max, o_bps)
+            return 0 if bps == 0 else min(_ceil_div(amount, bps, 10_000), max_fee)
+        pos += 4 + length
+    return 0
+
+
+def _get(aux: Mapping[Pubkey, bytes], key: Pubkey, what: str) -> bytes:
+    data = aux.get(key)
+    if data is None:
+        raise MissingAccount(f"raydium_cpmm: {what} {key} not loaded")
+    return data
+
+
+def _reserves(state: CpmmPool, vault_0: int, vault_1: int) -> tuple[int, int]:
+    f0 = state.protocol_fees_token_0 + state.fund_fees_token_0 + state.creator_fees_token_0
+    f1 = state.protocol_fees_token_1 + state.fund_fees_token_1 + state.creator_fees_token_1
+    if f0 > U64_MAX or f1 > U64_MAX:
+        raise QuoteError("raydium_cpmm: fee accruals overflow", ERR_MATH_OVERFLOW)
+    if f0 > vault_0 or f1 > vault_1:
+        raise QuoteError("raydium_cpmm: fee accruals exceed vault", ERR_INSUFFICIENT_VAULT)
+    r0, r1 = vault_0 - f0, vault_1 - f1
+    if r0 == 0 or r1 == 0:  # token_price_x32 divides by both reserves
+        raise InsufficientLiquidity("raydium_cpmm: empty reserve (program panics)")
+    return r0, r1
+
+
+def _creator_fee_on_input(state: CpmmPool, a_to_b: bool) -> bool:
+    on = state.creator_fee_on
+    if on > 2:
+        raise QuoteError(f"raydium_cpmm: creator_fee_on {on}", ERR_INVALID_FEE_MODEL)
+    return on == 0 or (on == 1 and a_to_b) or (on == 2 and not a_to_b)
+
+
+def quote_detail(state: CpmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool) -> CpmmSwap:
+    """Everything ``swap_base_input`` computes, up to (not including) the slippage check."""
+    if not 0 < amount_in <= U64_MAX:
+        raise QuoteError(f"raydium_cpmm: amount_in {amount_in} out of range", ANCHOR_REQUIRE_GT)
+    clock = aux.get(CLOCK_SYSVAR)
+    epoch = ts = None
+    if clock is not None and len(clock) >= _CLOCK.size:
+        _slot, _est, epoch, _lse, ts = _CLOCK.unpack_from(clock, 0)
+    if state.status & SWAP_STATUS_BIT or (ts is not None and ts < state.open_time):
+        raise QuoteError("raydium_cpmm: swap not approved (status/open time)", ERR_NOT_APPROVED)
+    config = decode_amm_config(state.amm_config, _get(aux, state.amm_config, "amm config"))
+    mint_in, mint_out = (state.mint_a, state.mint_b) if a_to_b else (state.mint_b, state.mint_a)
+    prog_in, prog_out = (
+        (state.token_program_a, state.token_program_b)
+        if a_to_b
+        else (state.token_program_b, state.token_program_a)
+    )
+    fee_in = 0
+    if prog_in == TOKEN_2022_PROGRAM_ID:
+        fee_in = transfer_fee(_get(aux, mint_in, "mint"), amount_in, epoch)
+    actual_in = amount_in - fee_in
+    if actual_in <= 0:
+        raise QuoteError("raydium_cpmm: nothing left after transfer fee", ANCHOR_REQUIRE_GT)
+    r0, r1 = _reserves(
+        state,
+        token_account_amount(_get(aux, state.vault_a, "vault")),
+        token_account_amount(_get(aux, state.vault_b, "vault")),
+    )
+    r_in, r_out = (r0, r1) if a_to_b else (r1, r0)
+    on_input = _creator_fee_on_input(state, a_to_b)
+    creator_rate = config.creator_fee_rate if state.enable_creator_fee else 0
+    out, _swapped, trade, protocol, fund, creator = swap_base_input(
+        actual_in, r_in, r_out, config.trade_fee_rate, creator_rate,
+        config.protocol_fee_rate, config.fund_fee_rate, on_input,
+    )  # fmt: skip
+    fee_out = transfer_fee(_get(aux, mint_out, "mint"), out, epoch) if prog_out == TOKEN_2022_PROGRAM_ID else 0
+    received = out - fee_out
+    if received <= 0:
+        raise QuoteError("raydium_cpmm: zero output", ANCHOR_REQUIRE_GT)
+    return CpmmSwap(amount_in, out, received, trade, protocol, fund, creator, on_input, fee_in, fee_out)
+
+
+def quote(state: CpmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool) -> Quote:
+    """Exact ``swap_base_input`` for ``amount_in`` (a_to_b = token_0 -> token_1).
+
+    ``amount_out`` is what reaches the user (after any Token-2022 output transfer fee);
+    ``fee`` is the fee charged in the input token: trade fee plus the creator fee when it is
+    taken on the input side (an output-side creator fee is already deducted from amount_out)."""
+    s = quote_detail(state, aux, amount_in, a_to_b)
+    fee = s.trade_fee + (s.creator_fee if s.creator_fee_on_input else 0)
+    return Quote(amount_in=amount_in, amount_out=s.amount_received, fee=fee)
+
+
+def spot_rate(state: CpmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:
+    """Marginal output per input unit at zero size after trade and creator fees (float)."""
+    config = decode_amm_config(state.amm_config, _get(aux, state.amm_config, "amm config"))
+    r0, r1 = _reserves(
+        state,
+        token_account_amount(_get(aux, state.vault_a, "vault")),
+        token_account_amount(_get(aux, state.vault_b, "vault")),
+    )
+    r_in, r_out = (r0, r1) if a_to_b else (r1, r0)
+    creator = config.creator_fee_rate if state.enable_creator_fee else 0
+    return r_out / r_in * (1.0 - (config.trade_fee_rate + creator) / FEE_RATE_DENOMINATOR)
+
+
+def swap_instruction(
+    state: CpmmPool, user: Pubkey, amount_in: int, min_out: int, a_to_b: bool
+) -> Instruction:
+    """``swap_base_input(amount_in, minimum_amount_out)`` with the IDL's account order, as the
+    SDK's ``makeSwapCpmmBaseInInstruction`` builds it; user accounts are ATAs."""
+    if a_to_b:
+        mint_in, mint_out, vin, vout = state.mint_a, state.mint_b, state.vault_a, state.vault_b
+        pin, pout = state.token_program_a, state.token_program_b
+    else:
+        mint_in, mint_out, vin, vout = state.mint_b, state.mint_a, state.vault_b, state.vault_a
+        pin, pout = state.token_program_b, state.token_program_a
+    metas = [
+        AccountMeta(user, True, False),
+        AccountMeta(AUTHORITY, False, False),
+        AccountMeta(state.amm_config, False, False),
+        AccountMeta(state.address, False, True),
+        AccountMeta(associated_token_address(user, mint_in, pin), False, True),
+        AccountMeta(associated_token_address(user, mint_out, pout), False, True),
+        AccountMeta(vin, False, True),
+        AccountMeta(vout, False, True),
+        AccountMeta(pin, False, False),
+        AccountMeta(pout, False, False),
+        AccountMeta(mint_in, False, False),
+        AccountMeta(mint_out, False, False),
+        AccountMeta(state.observation_key, False, True),
+    ]
+    data = _SWAP_DATA.pack(SWAP_BASE_INPUT_DISCRIMINATOR, amount_in, min_out)
+    return Instruction(PROGRAM_ID, data, metas)

@@ -1,0 +1,183 @@
+"""The ``solarb`` command. The only module that talks to a person.
+
+Every :class:`solarb.errors.SolarbError` that reaches here becomes one clear line on stderr and its
+``exit_code`` (2 for bad input, 1 otherwise); Ctrl-C exits 130. No tracebacks for expected failures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from solarb.config import Settings, load_settings, redacted
+from solarb.errors import SolarbError, UsageError
+
+
+def _settings(args: argparse.Namespace, overrides: dict[str, Any] | None = None) -> Settings:
+    return load_settings(getattr(args, "config", None), overrides=overrides)
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    """Print the effective configuration, secrets redacted."""
+    settings = _settings(args)
+    print(orjson.dumps(redacted(settings), option=orjson.OPT_INDENT_2).decode())
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the engine (on the embedded cluster unless endpoints are configured)."""
+    from solarb.runtime.node import run_node
+
+    overrides: dict[str, Any] = {}
+    if args.seed is not None:
+        overrides["cluster"] = {"seed": args.seed}
+    settings = _settings(args, overrides)
+    summary = asyncio.run(
+        run_node(settings, duration_s=args.duration, status=not args.json and not args.quiet)
+    )
+    if args.json:
+        sys.stdout.write(orjson.dumps(summary).decode() + "\n")
+    else:
+        from solarb.runtime.status import format_summary
+
+        sys.stdout.write(format_summary(summary) + "\n")
+    return 0
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    """Run the embedded local cluster alone until stopped."""
+    from solarb.sim.cluster import serve_forever
+
+    asyncio.run(
+        serve_forever(
+            host=args.host,
+            rpc_port=args.rpc_port,
+            seed=args.seed,
+            slot_ms=args.slot_ms,
+            market=not args.no_market,
+        )
+    )
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    """Ask a running engine (same data dir) to stop sending and exit."""
+    from solarb.runtime.killswitch import request_stop
+
+    settings = _settings(args)
+    path = request_stop(settings.data_path, reason=args.reason)
+    print(f"stop requested ({path}); a running engine stops sending within one second")
+    return 0
+
+
+def cmd_quote(args: argparse.Namespace) -> int:
+    """Quote a swap on one pool from an accounts file, or a batch of cases."""
+    from solarb.runtime.quoting import quote_batch, quote_single
+
+    if args.cases:
+        if args.accounts or args.pool or args.amount_in is not None or args.direction:
+            raise UsageError("--cases cannot be combined with --accounts/--pool/--amount-in/--direction")
+        result: Any = quote_batch(Path(args.cases))
+    else:
+        missing = [
+            flag
+            for flag, value in (
+                ("--accounts", args.accounts),
+                ("--pool", args.pool),
+                ("--amount-in", args.amount_in),
+                ("--direction", args.direction),
+            )
+            if value is None
+        ]
+        if missing:
+            raise UsageError(f"missing {', '.join(missing)} (or give --cases FILE)")
+        result = quote_single(Path(args.accounts), args.pool, args.amount_in, args.direction)
+    print(orjson.dumps(result).decode())
+    return 0
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be >= 0")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every ``solarb`` subcommand."""
+    parser = argparse.ArgumentParser(prog="solarb", description="Solana DEX arbitrage engine")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the engine (embedded local cluster by default)")
+    run.add_argument("--config", help="TOML config file")
+    run.add_argument("--duration", type=_positive_float, help="seconds to run (default: until stopped)")
+    run.add_argument("--seed", type=_non_negative_int, help="market seed for the embedded cluster")
+    run.add_argument("--json", action="store_true", help="print the summary as one JSON line")
+    run.add_argument("--quiet", action="store_true", help="no live status line")
+    run.set_defaults(func=cmd_run)
+
+    sim = sub.add_parser("sim", help="run the embedded local cluster alone")
+    sim.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
+    sim.add_argument("--rpc-port", type=_non_negative_int, default=8899, help="JSON-RPC port; PubSub is +1")
+    sim.add_argument("--seed", type=_non_negative_int, default=0)
+    sim.add_argument("--slot-ms", type=_non_negative_int, default=400)
+    sim.add_argument("--no-market", action="store_true", help="no pools or market flow")
+    sim.set_defaults(func=cmd_sim)
+
+    quote = sub.add_parser("quote", help="exact quote from account dumps")
+    quote.add_argument("--accounts", help="JSON array of `solana account --output json` objects")
+    quote.add_argument("--pool", help="pool address")
+    quote.add_argument("--amount-in", type=_non_negative_int, help="input amount in base units")
+    quote.add_argument("--direction", choices=("a-to-b", "b-to-a"))
+    quote.add_argument("--cases", help="JSON array of {pool, direction, amount_in, accounts}")
+    quote.set_defaults(func=cmd_quote)
+
+    config = sub.add_parser("config", help="configuration tools")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    check = config_sub.add_parser("check", help="validate and print the effective config (redacted)")
+    check.add_argument("--config", help="TOML config file")
+    check.set_defaults(func=cmd_config_check)
+
+    stop = sub.add_parser("stop", help="kill switch: make a running engine stop sending and exit")
+    stop.add_argument("--config", help="TOML config file (for the data directory)")
+    stop.add_argument("--reason", default="manual stop", help="recorded in the journal")
+    stop.set_defaults(func=cmd_stop)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``solarb`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code = int(args.func(args))
+    except SolarbError as e:
+        print(f"solarb: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("solarb: interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The one wiring for live, sim and replay: clock, node (pipeline), supervisor."""

@@ -1,0 +1,466 @@
+"""Builds the pipeline from settings and runs it: the only place that knows endpoints.
+
+    feed --AccountUpdate--> market --changed pools--> strategy --Opportunity--> risk --Order--> executor
+
+Live and embedded runs build the same graph; they differ only in the endpoints (and, for the
+embedded cluster, a fresh key funded by airdrop). The hot path (``Pipeline.on_update``) is
+synchronous and free of I/O; journaling and execution run in their own tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from solarb.config import Settings
+from solarb.dex.base import DecodeError
+from solarb.dex.registry import ADAPTERS
+from solarb.dex.spl_token import associated_token_address, decode_mint
+from solarb.errors import Fatal, UsageError
+from solarb.events import AccountUpdate, Opportunity, Order, TxOutcome, TxStatus, Verdict
+from solarb.execution.builder import TxBuilder
+from solarb.execution.executor import Executor
+from solarb.execution.senders.rpc import RpcSender
+from solarb.execution.setup import prepare_wallet
+from solarb.feeds.pubsub import PubSubFeed
+from solarb.market.state import MarketState
+from solarb.monitor.journal import Journal
+from solarb.risk.engine import RiskEngine, RiskLimits
+from solarb.rpc.client import RpcClient
+from solarb.rpc.errors import RpcProtocolError
+from solarb.runtime.clock import Clock, SystemClock
+from solarb.runtime.embedded import EmbeddedCluster
+from solarb.runtime.killswitch import clear_stop, watch_stop
+from solarb.runtime.status import RunStats, StatusLine
+from solarb.runtime.tokens import symbols_for
+from solarb.strategy.cycles import CycleFinder
+from solarb.wallet.keystore import generate_keypair_file, load_keypair
+
+AIRDROP_LAMPORTS = 100_000_000_000
+STATUS_INTERVAL_S = 1.0
+
+
+class Pipeline:
+    """The synchronous hot path plus the hand-off to journaling and execution."""
+
+    def __init__(
+        self,
+        market: MarketState,
+        finder: CycleFinder,
+        risk: RiskEngine,
+        min_profit: int,
+        clock: Clock,
+        stats: RunStats,
+    ) -> None:
+        self.market = market
+        self.finder = finder
+        self.risk = risk
+        self.min_profit = min_profit
+        self.clock = clock
+        self.stats = stats
+        self.fresh = False
+        self.in_flight = 0
+        self.decisions: asyncio.Queue[tuple[Opportunity, Verdict]] = asyncio.Queue()
+        self.orders: asyncio.Queue[Order] = asyncio.Queue()
+
+    def on_slot(self, slot: int) -> None:
+        """Track the cluster's slot."""
+        if slot > self.stats.slot:
+            self.stats.slot = slot
+
+    def on_update(self, update: AccountUpdate) -> None:
+        """Apply one account update and decide: trade or not. No I/O here."""
+        stats = self.stats
+        stats.updates += 1
+        changed = self.market.apply(update)
+        if not changed:
+            return
+        stats.pool_changes += len(changed)
+        best: Opportunity | None = None
+        for pool in changed:
+            for opp in self.finder.on_pool_changed(
+                pool, slot=update.slot, ts_recv_ns=update.ts_recv_ns, now_ns=self.clock.monotonic_ns()
+            ):
+                stats.opportunities += 1
+                if best is None or opp.profit > best.profit:
+                    best = opp
+        if best is None:
+            stats.record_latency(self.clock.monotonic_ns() - update.ts_recv_ns)
+            return
+        verdict = self._decide(best)
+        stats.record_latency(self.clock.monotonic_ns() - update.ts_recv_ns)
+        self.decisions.put_nowait((best, verdict))
+
+    def _decide(self, opp: Opportunity) -> Verdict:
+        if not self.fresh:
+            self.stats.skipped_not_fresh += 1
+            return Verdict(opp.id, False, "feed not yet resynced")
+        verdict = self.risk.evaluate(opp, in_flight=self.in_flight)
+        if not verdict.approved:
+            self.stats.rejected += 1
+            return verdict
+        self.in_flight += 1
+        self.stats.orders += 1
+        self.orders.put_nowait(Order(opp.id, opp, min_out=opp.amount_in + self.min_profit))
+        return verdict
+
+
+class Node:
+    """One engine run: wiring, tasks, shutdown and the summary."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.stats = RunStats()
+        self.stop_reason = ""
+        self._stopping = asyncio.Event()
+
+    def request_stop(self, reason: str) -> None:
+        """Stop taking new orders and end the run (kill switch, duration, signal)."""
+        if not self._stopping.is_set():
+            self.stop_reason = reason
+            self._stopping.set()
+
+    async def run(self, duration_s: float | None, status: bool) -> dict[str, Any]:
+        """Run until ``duration_s`` passes or a stop is requested; return the summary."""
+        s = self.settings
+        data_dir = s.data_path
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"cannot create data directory {data_dir}: {e.strerror}") from None
+        clear_stop(data_dir)
+        async with AsyncExitStack() as stack:
+            if s.endpoints.embedded:
+                cluster = await stack.enter_async_context(EmbeddedCluster(s.cluster))
+                rpc_url, ws_url = cluster.rpc_url, cluster.ws_url
+            else:
+                rpc_url, ws_url = s.endpoints.rpc_url, s.endpoints.websocket_url()
+            rpc = RpcClient(rpc_url)
+            stack.push_async_callback(rpc.aclose)
+            payer = await self._wallet(rpc, data_dir)
+            journal = self._journal(data_dir)
+            stack.callback(journal.close)
+
+            market = await self._load_market(rpc)
+            start_mints = [Pubkey.from_string(m) for m in s.trading.start_mints]
+            finder = CycleFinder(
+                market,
+                start_mints=start_mints,
+                max_hops=s.trading.max_hops,
+                min_profit={m: s.risk.min_profit for m in start_mints},
+                max_amount_in={m: s.risk.max_notional for m in start_mints},
+            )
+            finder.rebuild()
+            risk = RiskEngine(
+                RiskLimits(
+                    max_notional={m: s.risk.max_notional for m in start_mints},
+                    min_profit={m: s.risk.min_profit for m in start_mints},
+                    max_in_flight=s.risk.max_in_flight,
+                )
+            )
+            mint_programs = _mint_programs(market)
+            symbols = symbols_for(await _mint_decimals(rpc, mint_programs))
+            await prepare_wallet(rpc, payer, mint_programs, s.trading.wrap_lamports)
+            start_balances = await _balances(rpc, payer.pubkey(), mint_programs)
+            sol_start = await rpc.get_balance(payer.pubkey())
+
+            pipeline = Pipeline(market, finder, risk, s.risk.min_profit, self.clock, self.stats)
+            builder = TxBuilder(
+                payer,
+                lambda pool: (market.pool(pool).adapter, market.pool(pool).state),
+                compute_unit_limit=s.execution.compute_unit_limit,
+                priority_fee_micro_lamports=s.execution.priority_fee_micro_lamports,
+            )
+            executor = Executor(
+                rpc,
+                RpcSender(rpc),
+                builder,
+                journal,
+                ws_url=ws_url,
+                simulate=s.execution.simulate,
+                confirm_timeout_s=s.execution.confirm_timeout_s,
+            )
+            feed = PubSubFeed(ws_url, rpc)
+            feed.watch(market.watched_accounts())
+
+            started = self.clock.monotonic_ns()
+            tasks = [
+                asyncio.create_task(feed.run(pipeline.on_update, pipeline.on_slot), name="feed"),
+                asyncio.create_task(self._freshness(feed, pipeline), name="freshness"),
+                asyncio.create_task(self._journal_decisions(pipeline, journal), name="journal"),
+                asyncio.create_task(self._execute(pipeline, executor), name="executor"),
+                asyncio.create_task(watch_stop(data_dir, self._kill), name="killswitch"),
+            ]
+            printer = StatusLine(sys.stderr, symbols) if status else None
+            if printer:
+                tasks.append(asyncio.create_task(self._status(printer, journal, started)))
+            try:
+                await self._wait(duration_s, tasks)
+            finally:
+                risk.halt(self.stop_reason or "run ended")
+                for task in tasks:
+                    if task.get_name() != "executor":
+                        task.cancel()
+                await self._drain(pipeline, tasks, journal)
+                if printer:
+                    printer.close()
+            end_balances = await _balances(rpc, payer.pubkey(), mint_programs)
+            sol_end = await rpc.get_balance(payer.pubkey())
+            summary = self._summary(
+                market, finder, feed, journal, started, start_balances, end_balances, sol_start, sol_end
+            )
+            summary["tokens"] = symbols
+            return summary
+
+    def _kill(self, reason: str) -> None:
+        self.request_stop(f"kill switch: {reason}")
+
+    async def _wait(self, duration_s: float | None, tasks: Sequence[asyncio.Task[Any]]) -> None:
+        stopper = asyncio.create_task(self._stopping.wait())
+        watched = [t for t in tasks if t.get_name() in ("feed", "executor", "journal")]
+        try:
+            done, _ = await asyncio.wait(
+                [stopper, *watched], timeout=duration_s, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            stopper.cancel()
+        for task in watched:
+            if task in done and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+        if not self._stopping.is_set():
+            self.request_stop("duration reached")
+
+    async def _drain(self, pipeline: Pipeline, tasks: Sequence[asyncio.Task[Any]], journal: Journal) -> None:
+        """Let in-flight orders finish (bounded by the confirm timeout), journal what is left."""
+        executor_task = next(t for t in tasks if t.get_name() == "executor")
+        while not pipeline.orders.empty():  # orders never sent: dropped, not lost
+            order = pipeline.orders.get_nowait()
+            pipeline.in_flight -= 1
+            journal.record_order(order)
+            journal.record_outcome(
+                TxOutcome(order.id, None, TxStatus.FAILED, error="not sent: engine stopping"), {}, 0
+            )
+        deadline = self.settings.execution.confirm_timeout_s + 5
+        with contextlib.suppress(asyncio.TimeoutError):
+            async with asyncio.timeout(deadline):
+                while pipeline.in_flight > 0:
+                    await asyncio.sleep(0.05)
+        executor_task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        while not pipeline.decisions.empty():
+            opp, verdict = pipeline.decisions.get_nowait()
+            journal.record_opportunity(opp)
+            journal.record_verdict(verdict)
+
+    async def _freshness(self, feed: PubSubFeed, pipeline: Pipeline) -> None:
+        await feed.fresh.wait()
+        pipeline.fresh = True
+
+    async def _journal_decisions(self, pipeline: Pipeline, journal: Journal) -> None:
+        while True:
+            opp, verdict = await pipeline.decisions.get()
+            journal.record_opportunity(opp)
+            journal.record_verdict(verdict)
+
+    async def _execute(self, pipeline: Pipeline, executor: Executor) -> None:
+        while True:
+            order = await pipeline.orders.get()
+            try:
+                if self._stopping.is_set():
+                    continue
+                outcome = await executor.execute(order)
+                self._count(outcome, order)
+            finally:
+                pipeline.in_flight -= 1
+
+    def _count(self, outcome: TxOutcome, order: Order) -> None:
+        st = self.stats
+        if outcome.status is TxStatus.CONFIRMED:
+            st.confirmed += 1
+            opp = order.opportunity
+            st.trades.append(
+                {
+                    "signature": outcome.signature,
+                    "dexes": [h.dex for h in opp.hops],
+                    "pools": [str(h.pool) for h in opp.hops],
+                    "amount_in": opp.amount_in,
+                    "expected_profit": opp.profit,
+                }
+            )
+        elif outcome.status is TxStatus.EXPIRED:
+            st.expired += 1
+        elif outcome.status is TxStatus.SIMULATION_FAILED:
+            st.simulation_failed += 1
+        else:
+            st.failed += 1
+
+    async def _status(self, printer: StatusLine, journal: Journal, started: int) -> None:
+        while True:
+            await asyncio.sleep(STATUS_INTERVAL_S)
+            elapsed = (self.clock.monotonic_ns() - started) / 1e9
+            printer.show(self.stats, elapsed, STATUS_INTERVAL_S, journal.pnl())
+
+    async def _wallet(self, rpc: RpcClient, data_dir: Path) -> Keypair:
+        s = self.settings
+        if s.wallet.keypair_path:
+            payer = load_keypair(Path(s.wallet.keypair_path))
+        elif s.endpoints.embedded:
+            payer = generate_keypair_file(data_dir / "sim" / "engine-keypair.json")
+        else:  # validated in config; kept as a guard
+            raise Fatal("wallet.keypair_path is required")
+        if s.endpoints.embedded:
+            signature = await rpc.request_airdrop(payer.pubkey(), AIRDROP_LAMPORTS)
+            await _wait_landed(rpc, signature)
+        return payer
+
+    def _journal(self, data_dir: Path) -> Journal:
+        if self.settings.endpoints.embedded:
+            # A fresh embedded chain cannot reconcile an old sim journal: start a new one.
+            path = data_dir / "sim" / "journal.sqlite"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(path) + suffix).unlink(missing_ok=True)
+        else:
+            path = data_dir / "journal.sqlite"
+        return Journal(path)
+
+    async def _load_market(self, rpc: RpcClient) -> MarketState:
+        market = MarketState(ADAPTERS)
+        if self.settings.trading.pools:
+            addresses = [Pubkey.from_string(p) for p in self.settings.trading.pools]
+        else:
+            addresses = []
+            for program_id in ADAPTERS:
+                addresses.extend(await _program_account_keys(rpc, program_id))
+        _, accounts = await rpc.get_multiple_accounts(addresses)
+        for address, update in zip(addresses, accounts, strict=True):
+            if update is None:
+                raise UsageError(f"pool {address} does not exist on the cluster")
+            if update.owner in ADAPTERS:
+                with contextlib.suppress(DecodeError):  # configs, observations: not pools
+                    market.add_pool(update)
+        if not market.pools:
+            raise Fatal("no tradable pools found")
+        aux = [k for k in market.watched_accounts() if k not in market.pools]
+        _, aux_accounts = await rpc.get_multiple_accounts(aux)
+        for update in aux_accounts:
+            if update is not None:
+                market.apply(update)
+        return market
+
+    def _summary(
+        self,
+        market: MarketState,
+        finder: CycleFinder,
+        feed: PubSubFeed,
+        journal: Journal,
+        started: int,
+        start: dict[str, int],
+        end: dict[str, int],
+        sol_start: int,
+        sol_end: int,
+    ) -> dict[str, Any]:
+        st = self.stats
+        pnl = journal.pnl()
+        counts = journal.counts()
+        return {
+            "duration_s": round((self.clock.monotonic_ns() - started) / 1e9, 3),
+            "stop_reason": self.stop_reason,
+            "pools": len(market.pools),
+            "cycles": finder.cycles,
+            "updates": st.updates,
+            "pool_changes": st.pool_changes,
+            "opportunities": st.opportunities,
+            "rejected": st.rejected,
+            "orders": st.orders,
+            "confirmed": st.confirmed,
+            "failed": st.failed,
+            "expired": st.expired,
+            "simulation_failed": st.simulation_failed,
+            "detect_latency_us": st.latency_us(),
+            "pnl": {m: pnl.get(m, 0) for m in start},
+            "start_balances": start,
+            "end_balances": end,
+            "reconciled": all(pnl.get(m, 0) == end[m] - start[m] for m in start),
+            "fees_lamports": counts.get("fees_lamports", 0),
+            "sol_start": sol_start,
+            "sol_end": sol_end,
+            "trades": st.trades,
+            "trades_by_dex": _by_dex(st.trades),
+            "feeds": dict(feed.stats()),
+            "journal": str(journal.path),
+        }
+
+
+def _by_dex(trades: list[dict[str, Any]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for trade in trades:
+        for dex in set(trade["dexes"]):
+            out[dex] = out.get(dex, 0) + 1
+    return out
+
+
+def _mint_programs(market: MarketState) -> dict[Pubkey, Pubkey]:
+    out: dict[Pubkey, Pubkey] = {}
+    for entry in market.pools.values():
+        out[entry.state.mint_a] = entry.state.token_program_a
+        out[entry.state.mint_b] = entry.state.token_program_b
+    return out
+
+
+async def _mint_decimals(rpc: RpcClient, mints: dict[Pubkey, Pubkey]) -> dict[Pubkey, int]:
+    keys = list(mints)
+    _, accounts = await rpc.get_multiple_accounts(keys)
+    out: dict[Pubkey, int] = {}
+    for mint, update in zip(keys, accounts, strict=True):
+        if update is None:
+            raise Fatal(f"mint {mint} of a traded pool does not exist")
+        out[mint] = decode_mint(update.data).decimals
+    return out
+
+
+async def _program_account_keys(rpc: RpcClient, program_id: Pubkey) -> list[Pubkey]:
+    """Addresses of every account a program owns (dataSlice 0: no data over the wire)."""
+    result = await rpc.call(
+        "getProgramAccounts",
+        [str(program_id), {"encoding": "base64", "dataSlice": {"offset": 0, "length": 0}}],
+    )
+    if not isinstance(result, list):
+        raise RpcProtocolError("getProgramAccounts: expected a list")
+    try:
+        return [Pubkey.from_string(item["pubkey"]) for item in result]
+    except (KeyError, TypeError, ValueError) as e:
+        raise RpcProtocolError(f"getProgramAccounts: bad item ({e})") from None
+
+
+async def _balances(rpc: RpcClient, owner: Pubkey, mints: dict[Pubkey, Pubkey]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for mint, program in sorted(mints.items(), key=lambda kv: str(kv[0])):
+        amount = await rpc.get_token_account_balance(associated_token_address(owner, mint, program))
+        out[str(mint)] = amount or 0
+    return out
+
+
+async def _wait_landed(rpc: RpcClient, signature: str, timeout_s: float = 20.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while True:
+            (status,) = await rpc.get_signature_statuses([signature])
+            if status is not None and status.get("confirmationStatus") in ("confirmed", "finalized"):
+                if status.get("err") is not None:
+                    raise Fatal(f"airdrop failed: {status['err']}")
+                return
+            await asyncio.sleep(0.1)
+
+
+async def run_node(settings: Settings, *, duration_s: float | None, status: bool) -> dict[str, Any]:
+    """Build the pipeline from ``settings`` and run it; return the run summary."""
+    return await Node(settings).run(duration_s, status)

@@ -1,0 +1,114 @@
+"""Run statistics, the live status line and the end-of-run summary text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+_LATENCY_CAP = 200_000  # keep at most this many samples (bounded memory)
+
+
+@dataclass(slots=True)
+class RunStats:
+    """Counters the pipeline updates as it runs (plain ints: cheap on the hot path)."""
+
+    updates: int = 0
+    pool_changes: int = 0
+    opportunities: int = 0
+    rejected: int = 0
+    orders: int = 0
+    confirmed: int = 0
+    failed: int = 0
+    expired: int = 0
+    simulation_failed: int = 0
+    skipped_busy: int = 0
+    skipped_not_fresh: int = 0
+    slot: int = 0
+    latencies_ns: list[int] = field(default_factory=list)
+    trades: list[dict[str, Any]] = field(default_factory=list)
+
+    def record_latency(self, ns: int) -> None:
+        """Add one update->decision latency sample (bounded)."""
+        if len(self.latencies_ns) < _LATENCY_CAP:
+            self.latencies_ns.append(ns)
+
+    def latency_us(self) -> dict[str, float]:
+        """p50, p99 and max of the latency samples in microseconds."""
+        data = sorted(self.latencies_ns)
+        if not data:
+            return {"p50": 0.0, "p99": 0.0, "max": 0.0, "samples": 0}
+
+        def pick(q: float) -> float:
+            return round(data[min(len(data) - 1, int(q * len(data)))] / 1000, 1)
+
+        return {"p50": pick(0.50), "p99": pick(0.99), "max": round(data[-1] / 1000, 1), "samples": len(data)}
+
+
+def _fmt_amount(value: int, decimals: int) -> str:
+    sign = "-" if value < 0 else "+"
+    whole, frac = divmod(abs(value), 10**decimals)
+    return f"{sign}{whole}.{frac:0{decimals}d}" if decimals else f"{sign}{whole}"
+
+
+class StatusLine:
+    """Prints a one-line status every interval: a rewritten line on a terminal, plain lines otherwise."""
+
+    def __init__(self, stream: TextIO, symbols: dict[str, tuple[str, int]]) -> None:
+        self._stream = stream
+        self._tty = stream.isatty()
+        self._symbols = symbols
+        self._last_updates = 0
+        self._ticks = 0
+
+    def show(self, stats: RunStats, elapsed_s: float, interval_s: float, pnl: dict[str, int]) -> None:
+        """Write the status for the last interval."""
+        rate = (stats.updates - self._last_updates) / interval_s
+        self._last_updates = stats.updates
+        self._ticks += 1
+        pnl_text = " ".join(
+            f"{_fmt_amount(v, self._symbols.get(m, (m[:4], 0))[1])} {self._symbols.get(m, (m[:4], 0))[0]}"
+            for m, v in pnl.items()
+            if v
+        ) or "0"
+        line = (
+            f"[{elapsed_s:6.1f}s] slot {stats.slot} | {rate:6.0f} upd/s | opps {stats.opportunities} | "
+            f"orders {stats.orders} | landed {stats.confirmed} failed {stats.failed + stats.expired} "
+            f"| pnl {pnl_text}"
+        )
+        if self._tty:
+            self._stream.write("\r\x1b[2K" + line)
+        elif self._ticks % 5 == 1:
+            self._stream.write(line + "\n")
+        self._stream.flush()
+
+    def close(self) -> None:
+        """End the rewritten line."""
+        if self._tty:
+            self._stream.write("\n")
+            self._stream.flush()
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The end-of-run summary for a person."""
+    symbols: dict[str, list[Any]] = summary.get("tokens", {})
+    lat = summary["detect_latency_us"]
+    lines = [
+        f"solarb run finished after {summary['duration_s']:.1f}s",
+        f"  updates {summary['updates']}, opportunities {summary['opportunities']}, "
+        f"orders {summary['orders']}",
+        f"  confirmed {summary['confirmed']}, failed {summary['failed']}, "
+        f"expired {summary.get('expired', 0)}, simulation failed {summary.get('simulation_failed', 0)}",
+        f"  detection latency p50 {lat['p50']} us, p99 {lat['p99']} us",
+        "  pnl (journal) vs chain balances:",
+    ]
+    for mint, start in summary["start_balances"].items():
+        symbol, decimals = symbols.get(mint, (mint[:6], 0))
+        end = summary["end_balances"].get(mint, 0)
+        pnl = summary["pnl"].get(mint, 0)
+        mark = "ok" if pnl == end - start else "MISMATCH"
+        lines.append(
+            f"    {symbol:>6}: pnl {_fmt_amount(pnl, decimals)}  chain {_fmt_amount(end - start, decimals)}  {mark}"
+        )
+    lines.append(f"  fees paid: {summary.get('fees_lamports', 0)} lamports")
+    lines.append(f"  journal: {summary.get('journal', '')}")
+    return "\n".join(lines)

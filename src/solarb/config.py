@@ -74,7 +74,8 @@ class EndpointSettings(BaseModel):
         netloc = parts.netloc
         if parts.port is not None:
             netloc = f"{parts.hostname}:{parts.port + 1}"
-        return f"{scheme}://{netloc}{parts.path}"
+        query = f"?{parts.query}" if parts.query else ""
+        return f"{scheme}://{netloc}{parts.path}{query}"
 
 
 class WalletSettings(BaseModel):

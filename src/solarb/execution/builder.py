@@ -1,0 +1,214 @@
+"""Turn an approved :class:`Order` into a signed v0 transaction.
+
+Instruction order: SetComputeUnitLimit, SetComputeUnitPrice, one CreateIdempotent for every
+associated token account of the route not yet known to exist, then the swaps in route order.
+
+Amounts: hop 0 spends ``opportunity.amount_in``; hop ``i`` spends hop ``i-1``'s quoted
+``amount_out``. An intermediate hop's ``min_out`` is its quoted output less ``slippage_bps``
+(floor); the final hop's ``min_out`` is ``order.min_out``, which must be at least
+``amount_in + min_profit`` (the profit guard): a trade that would lose cannot land.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
+from solders.hash import Hash
+from solders.instruction import AccountMeta, Instruction
+from solders.keypair import Keypair
+from solders.message import MessageV0, to_bytes_versioned
+from solders.pubkey import Pubkey
+from solders.solders import CompileError
+from solders.transaction import VersionedTransaction
+
+from solarb.dex.base import DexAdapter, PoolState
+from solarb.dex.spl_token import (
+    ASSOCIATED_TOKEN_PROGRAM_ID,
+    SYSTEM_PROGRAM_ID,
+    TOKEN_PROGRAM_ID,
+    associated_token_address,
+)
+from solarb.events import Order
+from solarb.execution.errors import BuildError, ProfitGuardError
+
+PoolLookup = Callable[[Pubkey], tuple[DexAdapter, PoolState]]
+"""Pool address -> (its DEX adapter module, its latest decoded state)."""
+
+_ATA_CREATE_IDEMPOTENT = bytes([1])
+_TOKEN_SYNC_NATIVE = bytes([17])
+_BPS = 10_000
+
+
+def create_ata_idempotent(
+    payer: Pubkey, owner: Pubkey, mint: Pubkey, token_program: Pubkey = TOKEN_PROGRAM_ID
+) -> Instruction:
+    """Associated Token Account ``CreateIdempotent``: a no-op when the account already exists."""
+    ata = associated_token_address(owner, mint, token_program)
+    return Instruction(
+        ASSOCIATED_TOKEN_PROGRAM_ID,
+        _ATA_CREATE_IDEMPOTENT,
+        [
+            AccountMeta(payer, is_signer=True, is_writable=True),
+            AccountMeta(ata, is_signer=False, is_writable=True),
+            AccountMeta(owner, is_signer=False, is_writable=False),
+            AccountMeta(mint, is_signer=False, is_writable=False),
+            AccountMeta(SYSTEM_PROGRAM_ID, is_signer=False, is_writable=False),
+            AccountMeta(token_program, is_signer=False, is_writable=False),
+        ],
+    )
+
+
+def sync_native(account: Pubkey, token_program: Pubkey = TOKEN_PROGRAM_ID) -> Instruction:
+    """SPL Token ``SyncNative``: set a wSOL account's token amount from its lamports."""
+    return Instruction(
+        token_program, _TOKEN_SYNC_NATIVE, [AccountMeta(account, is_signer=False, is_writable=True)]
+    )
+
+
+@dataclass(slots=True, frozen=True)
+class RouteAccount:
+    """A token account the route touches: ``address`` is ``payer``'s ATA of ``mint``."""
+
+    address: Pubkey
+    mint: Pubkey
+    token_program: Pubkey
+
+
+class TxBuilder:
+    """Builds and signs arbitrage transactions for one payer. Synchronous and I/O-free.
+
+    ``known_atas`` are token accounts known to exist (no creation instruction is emitted for
+    them); :meth:`mark_known` adds accounts after a transaction that created them confirmed.
+    """
+
+    def __init__(
+        self,
+        payer: Keypair,
+        pools: PoolLookup,
+        *,
+        compute_unit_limit: int,
+        priority_fee_micro_lamports: int,
+        known_atas: Iterable[Pubkey] = (),
+        slippage_bps: int = 0,
+        min_profit: int = 1,
+    ) -> None:
+        if not 0 < compute_unit_limit <= 1_400_000:
+            raise ValueError("compute_unit_limit must be in 1..1_400_000")
+        if priority_fee_micro_lamports < 0:
+            raise ValueError("priority_fee_micro_lamports must be >= 0")
+        if not 0 <= slippage_bps < _BPS:
+            raise ValueError("slippage_bps must be in 0..9999")
+        if min_profit < 0:
+            raise ValueError("min_profit must be >= 0")
+        self.payer = payer
+        self.payer_pubkey = payer.pubkey()
+        self.compute_unit_limit = compute_unit_limit
+        self.priority_fee_micro_lamports = priority_fee_micro_lamports
+        self.slippage_bps = slippage_bps
+        self.min_profit = min_profit
+        self.known_atas: set[Pubkey] = set(known_atas)
+        self._pools = pools
+        self._ata_cache: dict[tuple[Pubkey, Pubkey], Pubkey] = {}
+        # The two compute-budget instructions never change for a builder: make them once.
+        self._budget = [
+            set_compute_unit_limit(compute_unit_limit),
+            set_compute_unit_price(priority_fee_micro_lamports),
+        ]
+
+    def mark_known(self, atas: Iterable[Pubkey]) -> None:
+        """Record token accounts that now exist (created by a confirmed transaction)."""
+        self.known_atas.update(atas)
+
+    def _ata(self, mint: Pubkey, token_program: Pubkey) -> Pubkey:
+        key = (mint, token_program)
+        ata = self._ata_cache.get(key)
+        if ata is None:
+            ata = associated_token_address(self.payer_pubkey, mint, token_program)
+            self._ata_cache[key] = ata
+        return ata
+
+    def _route(self, order: Order) -> list[tuple[DexAdapter, PoolState]]:
+        opp = order.opportunity
+        hops = opp.hops
+        if not hops:
+            raise BuildError(f"order {order.id}: route has no hops")
+        if hops[0].mint_in != opp.start_mint or hops[-1].mint_out != opp.start_mint:
+            raise BuildError(f"order {order.id}: route does not start and end at the start mint")
+        route = []
+        for i, hop in enumerate(hops):
+            if i and hop.mint_in != hops[i - 1].mint_out:
+                raise BuildError(f"order {order.id}: hop {i} input mint != hop {i - 1} output mint")
+            try:
+                adapter, state = self._pools(hop.pool)
+            except KeyError:
+                raise BuildError(f"order {order.id}: pool {hop.pool} is not loaded") from None
+            mint_in, mint_out = (
+                (state.mint_a, state.mint_b) if hop.a_to_b else (state.mint_b, state.mint_a)
+            )
+            if (mint_in, mint_out) != (hop.mint_in, hop.mint_out):
+                raise BuildError(f"order {order.id}: hop {i} mints do not match pool {hop.pool}")
+            route.append((adapter, state))
+        return route
+
+    def route_accounts(self, order: Order) -> list[RouteAccount]:
+        """Every payer token account the route touches, in first-use order, without repeats."""
+        out: dict[Pubkey, RouteAccount] = {}
+        for _adapter, state in self._route(order):
+            for mint, program in (
+                (state.mint_a, state.token_program_a),
+                (state.mint_b, state.token_program_b),
+            ):
+                ata = self._ata(mint, program)
+                if ata not in out:
+                    out[ata] = RouteAccount(ata, mint, program)
+        return list(out.values())
+
+    def instructions(self, order: Order) -> list[Instruction]:
+        """The instructions of :meth:`build`, unsigned (raises :class:`BuildError`)."""
+        opp = order.opportunity
+        guard = opp.amount_in + self.min_profit
+        if order.min_out < guard:
+            raise ProfitGuardError(
+                f"order {order.id}: min_out {order.min_out} < amount_in {opp.amount_in} "
+                f"+ min_profit {self.min_profit}"
+            )
+        route = self._route(order)
+        payer = self.payer_pubkey
+        ixs = list(self._budget)
+        seen: set[Pubkey] = set()
+        for _adapter, state in route:
+            for mint, program in (
+                (state.mint_a, state.token_program_a),
+                (state.mint_b, state.token_program_b),
+            ):
+                ata = self._ata(mint, program)
+                if ata not in self.known_atas and ata not in seen:
+                    seen.add(ata)
+                    ixs.append(create_ata_idempotent(payer, payer, mint, program))
+        amount_in = opp.amount_in
+        last = len(route) - 1
+        keep = _BPS - self.slippage_bps
+        for i, ((adapter, state), hop) in enumerate(zip(route, opp.hops, strict=True)):
+            quoted = hop.amount_out
+            min_out = order.min_out if i == last else quoted * keep // _BPS
+            ixs.append(adapter.swap_instruction(state, payer, amount_in, min_out, hop.a_to_b))
+            amount_in = quoted
+        return ixs
+
+    def build(self, order: Order, blockhash: Hash) -> VersionedTransaction:
+        """A v0 transaction for ``order`` signed by the payer, valid while ``blockhash`` is.
+
+        Raises :class:`BuildError` (:class:`ProfitGuardError` for an unsafe ``min_out``).
+        """
+        try:
+            message = MessageV0.try_compile(
+                self.payer_pubkey, self.instructions(order), [], blockhash
+            )
+        except CompileError as e:  # e.g. more than 256 accounts
+            raise BuildError(f"order {order.id}: message does not compile ({e})") from e
+        # sign_message + populate is ~2x faster than the VersionedTransaction(message, signers)
+        # constructor and yields the identical transaction.
+        signature = self.payer.sign_message(to_bytes_versioned(message))
+        return VersionedTransaction.populate(message, [signature])

@@ -1,0 +1,1 @@
+"""Monitoring: the journal (SQLite WAL), metrics, reports, alerts, dashboard."""

@@ -1,0 +1,264 @@
+"""Market state: decoded pools, their auxiliary accounts, and the token graph (pure, synchronous).
+
+Feeds hand every :class:`~solarb.events.AccountUpdate` to :meth:`MarketState.apply`, which tells
+the strategy which pools changed. Updates are applied in slot order per account: an update older
+than the one already stored for that account is ignored. A pool account whose bytes fail to
+decode is quarantined (kept, but not ready for trading) until a later update decodes; the error
+is counted, never raised out of ``apply``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from solders.pubkey import Pubkey
+
+from solarb.dex.base import DecodeError, DexAdapter, PoolState, Quote, QuoteError
+from solarb.events import AccountUpdate
+from solarb.market.graph import Edge, TokenGraph
+
+__all__ = ["MarketState", "PoolEntry", "PoolQuarantined"]
+
+
+class PoolQuarantined(QuoteError):
+    """The pool's last account update did not decode; it cannot be quoted until a good one."""
+
+
+@dataclass(slots=True, eq=False)
+class PoolEntry:
+    """One registered pool. Owned and updated by :class:`MarketState`; read it, do not write it.
+
+    ``slot`` is the freshness of what a quote would use: the lowest slot among the pool account
+    and its loaded auxiliary accounts. ``ready`` is True when every auxiliary account is loaded.
+    ``tradable`` is ``ready and not quarantined``.
+    """
+
+    address: Pubkey
+    adapter: DexAdapter = field(repr=False)
+    state: PoolState
+    aux_keys: tuple[Pubkey, ...]
+    aux: dict[Pubkey, bytes] = field(default_factory=dict, repr=False)
+    pool_slot: int = 0
+    slot: int = 0
+    ready: bool = False
+    quarantined: bool = False
+    quarantine_reason: str = ""
+    decode_errors: int = 0
+
+    @property
+    def tradable(self) -> bool:
+        """Loaded completely and not quarantined."""
+        return self.ready and not self.quarantined
+
+
+class MarketState:
+    """Registry of pools, their auxiliary accounts (aux pubkey -> pools) and the token graph.
+
+    ``adapters`` maps a DEX program id (the pool account's owner) to its adapter module.
+    Counters (``decode_errors``, ``stale_updates``, ``unknown_updates``) are for metrics.
+    ``version`` increases whenever the set of pools or their mint pairs changes.
+    """
+
+    def __init__(self, adapters: Mapping[Pubkey, DexAdapter]) -> None:
+        self._adapters: dict[Pubkey, DexAdapter] = dict(adapters)
+        self.pools: dict[Pubkey, PoolEntry] = {}
+        self.graph = TokenGraph()
+        self.version = 0
+        self.decode_errors = 0
+        self.stale_updates = 0
+        self.unknown_updates = 0
+        self._aux_index: dict[Pubkey, list[Pubkey]] = {}
+        self._slots: dict[Pubkey, int] = {}
+        self._raw: dict[Pubkey, bytes] = {}
+
+    # -- registration -------------------------------------------------------------------------
+
+    def add_pool(self, update: AccountUpdate) -> PoolState:
+        """Register (or refresh) the pool in ``update`` and index its auxiliary accounts.
+
+        Raises :class:`DecodeError` if no adapter owns ``update.owner`` or the bytes do not decode
+        (the pool is then not registered). Auxiliary data already loaded for other pools (a shared
+        config, say) is reused at once.
+        """
+        existing = self.pools.get(update.pubkey)
+        if existing is not None:
+            if update.slot >= self._slots.get(update.pubkey, -1):
+                state = existing.adapter.decode_pool(update.pubkey, update.data)
+                self._slots[update.pubkey] = update.slot
+                self._raw[update.pubkey] = update.data
+                self._install(existing, state, update.slot)
+            return existing.state
+        adapter = self._adapters.get(update.owner)
+        if adapter is None:
+            raise DecodeError(f"account {update.pubkey} is owned by {update.owner}, not a known DEX")
+        state = adapter.decode_pool(update.pubkey, update.data)
+        entry = PoolEntry(address=update.pubkey, adapter=adapter, state=state, aux_keys=())
+        self.pools[update.pubkey] = entry
+        self._slots[update.pubkey] = update.slot
+        self._raw[update.pubkey] = update.data
+        self._install(entry, state, update.slot)
+        return state
+
+    def remove_pool(self, pool: Pubkey) -> bool:
+        """Forget ``pool`` and any auxiliary account no other pool uses; True if it was known."""
+        entry = self.pools.pop(pool, None)
+        if entry is None:
+            return False
+        for key in entry.aux_keys:
+            self._unindex_aux(key, pool)
+        self._slots.pop(pool, None)
+        self._raw.pop(pool, None)
+        if self.graph.remove_pool(pool):
+            self.version += 1
+        return True
+
+    # -- updates ------------------------------------------------------------------------------
+
+    def apply(self, update: AccountUpdate) -> tuple[Pubkey, ...]:
+        """Apply one account update; return the pools whose quotable state changed.
+
+        Ignored (returns ``()``): accounts not watched, updates older than the stored slot, and
+        updates whose bytes equal the stored bytes (only the freshness slot advances). A pool
+        update that fails to decode quarantines the pool and returns ``()``. Never raises
+        :class:`DecodeError`.
+        """
+        key = update.pubkey
+        entry = self.pools.get(key)
+        users = self._aux_index.get(key)
+        if entry is None and users is None:
+            self.unknown_updates += 1
+            return ()
+        last = self._slots.get(key)
+        if last is not None and update.slot < last:
+            self.stale_updates += 1
+            return ()
+        self._slots[key] = update.slot
+        same = self._raw.get(key) == update.data
+        self._raw[key] = update.data
+        changed: list[Pubkey] = []
+        if entry is not None:
+            entry.pool_slot = update.slot
+            if not same or update.owner != entry.adapter.PROGRAM_ID:
+                if self._redecode(entry, update):
+                    changed.append(key)
+            else:
+                self._refresh(entry)
+        if users is not None:
+            for pool in users:
+                user = self.pools[pool]
+                if not same or key not in user.aux:
+                    user.aux[key] = update.data
+                    if pool not in changed:
+                        changed.append(pool)
+                self._refresh(user)
+        return tuple(changed)
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def pool(self, pubkey: Pubkey) -> PoolEntry:
+        """The entry of a registered pool; ``KeyError`` if unknown."""
+        return self.pools[pubkey]
+
+    def aux(self, pool: Pubkey) -> Mapping[Pubkey, bytes]:
+        """Loaded auxiliary account data of ``pool`` by address (missing ones are absent)."""
+        return self.pools[pool].aux
+
+    def watched_accounts(self) -> list[Pubkey]:
+        """Every account the feeds must deliver: pools first, then auxiliary accounts."""
+        return list(self.pools) + [k for k in self._aux_index if k not in self.pools]
+
+    def pools_using(self, account: Pubkey) -> tuple[Pubkey, ...]:
+        """Pools whose quote reads ``account`` (as an auxiliary account)."""
+        return tuple(self._aux_index.get(account, ()))
+
+    def slot_of(self, account: Pubkey) -> int | None:
+        """The slot of the last applied update of ``account`` (None if never seen)."""
+        return self._slots.get(account)
+
+    def edges(self, mint: Pubkey) -> list[Edge]:
+        """Edges ``(pool, a_to_b)`` that swap out of ``mint``."""
+        return self.graph.edges(mint)
+
+    def quarantined(self) -> list[Pubkey]:
+        """Pools currently excluded from trading because their bytes did not decode."""
+        return [p for p, e in self.pools.items() if e.quarantined]
+
+    def quote(self, pool: Pubkey, amount_in: int, a_to_b: bool) -> Quote:
+        """Exact quote on ``pool`` with its current state and aux data.
+
+        Raises :class:`PoolQuarantined` for a quarantined pool, otherwise whatever
+        :class:`QuoteError` the adapter raises (``MissingAccount`` while aux data is not loaded).
+        """
+        entry = self.pools[pool]
+        if entry.quarantined:
+            raise PoolQuarantined(f"pool {pool} is quarantined: {entry.quarantine_reason}")
+        return entry.adapter.quote(entry.state, entry.aux, amount_in, a_to_b)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _redecode(self, entry: PoolEntry, update: AccountUpdate) -> bool:
+        """Decode a new pool image; quarantine on failure. True if the pool is usable again."""
+        if update.owner != entry.adapter.PROGRAM_ID:
+            reason = f"owner is {update.owner}, expected {entry.adapter.PROGRAM_ID}"
+            return self._quarantine(entry, reason)
+        try:
+            state = entry.adapter.decode_pool(update.pubkey, update.data)
+        except DecodeError as exc:
+            return self._quarantine(entry, str(exc))
+        entry.quarantined = False
+        entry.quarantine_reason = ""
+        self._install(entry, state, update.slot)
+        return True
+
+    def _quarantine(self, entry: PoolEntry, reason: str) -> bool:
+        entry.quarantined = True
+        entry.quarantine_reason = reason
+        entry.decode_errors += 1
+        self.decode_errors += 1
+        return False
+
+    def _install(self, entry: PoolEntry, state: PoolState, slot: int) -> None:
+        """Set a freshly decoded state: re-index aux accounts and graph edges if they moved."""
+        entry.state = state
+        entry.pool_slot = slot
+        keys = tuple(dict.fromkeys(entry.adapter.aux_accounts(state)))
+        if keys != entry.aux_keys:
+            for old in entry.aux_keys:
+                if old not in keys:
+                    self._unindex_aux(old, entry.address)
+                    entry.aux.pop(old, None)
+            for new in keys:
+                users = self._aux_index.setdefault(new, [])
+                if entry.address not in users:
+                    users.append(entry.address)
+                raw = self._raw.get(new)
+                if raw is not None:
+                    entry.aux[new] = raw
+            entry.aux_keys = keys
+        if self.graph.add_pool(entry.address, state.mint_a, state.mint_b):
+            self.version += 1
+        self._refresh(entry)
+
+    def _unindex_aux(self, key: Pubkey, pool: Pubkey) -> None:
+        users = self._aux_index.get(key)
+        if users is None:
+            return
+        if pool in users:
+            users.remove(pool)
+        if not users:
+            del self._aux_index[key]
+            if key not in self.pools:
+                self._slots.pop(key, None)
+                self._raw.pop(key, None)
+
+    def _refresh(self, entry: PoolEntry) -> None:
+        """Recompute ``ready`` and the freshness ``slot`` of one pool."""
+        slot = entry.pool_slot
+        slots = self._slots
+        for key in entry.aux_keys:
+            s = slots.get(key)
+            if s is not None and s < slot:
+                slot = s
+        entry.slot = slot
+        entry.ready = len(entry.aux) == len(entry.aux_keys)

@@ -1,0 +1,81 @@
+"""The risk engine: runs the rules in order, first refusal wins; holds the kill switch.
+
+Pure and synchronous: a refusal is a :class:`~solarb.events.Verdict` with a reason, never an
+exception. Once halted, every verdict is a refusal ``"halted: <reason>"`` until :meth:`resume`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+
+from solders.pubkey import Pubkey
+
+from solarb.errors import ConfigError
+from solarb.events import Opportunity, Verdict
+from solarb.risk.rules import RULES
+
+__all__ = ["RiskEngine", "RiskLimits"]
+
+
+@dataclass(slots=True, frozen=True)
+class RiskLimits:
+    """Limits in base units per start mint. A mint missing from a mapping is refused."""
+
+    max_notional: Mapping[Pubkey, int] = field(default_factory=dict)
+    min_profit: Mapping[Pubkey, int] = field(default_factory=dict)
+    max_in_flight: int = 1
+
+    def __post_init__(self) -> None:
+        if self.max_in_flight < 0:
+            raise ConfigError(f"max_in_flight must be >= 0, got {self.max_in_flight}")
+        for name, table in (("max_notional", self.max_notional), ("min_profit", self.min_profit)):
+            for mint, value in table.items():
+                if not isinstance(value, int) or value < 0:
+                    raise ConfigError(f"{name}[{mint}] must be a non-negative int, got {value!r}")
+
+
+class RiskEngine:
+    """Approves or refuses opportunities. ``rejections`` counts refusals by rule name."""
+
+    def __init__(self, limits: RiskLimits, rules: tuple[ModuleType, ...] = RULES) -> None:
+        self.limits = limits
+        self.rules = rules
+        self._halt_reason: str | None = None
+        self.approved = 0
+        self.rejections: Counter[str] = Counter()
+
+    @property
+    def halted(self) -> bool:
+        """True once the kill switch is thrown."""
+        return self._halt_reason is not None
+
+    @property
+    def halt_reason(self) -> str | None:
+        """Why the engine was halted (None while running)."""
+        return self._halt_reason
+
+    def halt(self, reason: str) -> None:
+        """Throw the kill switch: refuse everything from now on. The first reason is kept."""
+        if self._halt_reason is None:
+            self._halt_reason = reason or "unspecified"
+
+    def resume(self) -> None:
+        """Release the kill switch (an operator action)."""
+        self._halt_reason = None
+
+    def evaluate(self, opp: Opportunity, *, in_flight: int) -> Verdict:
+        """The verdict on ``opp`` given ``in_flight`` unresolved orders."""
+        if self._halt_reason is not None:
+            self.rejections["halted"] += 1
+            return Verdict(opp.id, False, f"halted: {self._halt_reason}")
+        limits = self.limits
+        for rule in self.rules:
+            verdict: Verdict | None = rule.evaluate(opp, limits, in_flight=in_flight)
+            if verdict is not None and not verdict.approved:
+                self.rejections[rule.NAME] += 1
+                return verdict
+        self.approved += 1
+        return Verdict(opp.id, True, "")

@@ -1,4 +1,4 @@
-"""MarketState: slot-ordered application, aux sharing, quarantine, graph (with the cp test adapter)."""
+"""MarketState: slot-ordered application, aux sharing, quarantine, graph (cp test adapter)."""
 
 from __future__ import annotations
 

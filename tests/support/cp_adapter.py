@@ -7,7 +7,8 @@ explicit account layout, so market/strategy tests do not depend on a real DEX mo
 - config account (24 bytes): ``b"CPCONFIG"`` + fee_num u64 + fee_den u64 (shareable by pools)
 - vaults: real 165-byte SPL token accounts; reserves are their ``amount``.
 
-Quote: ``fee = ceil(amount_in * fee_num / fee_den)``, ``out = reserve_out * net // (reserve_in + net)``
+Quote: ``fee = ceil(amount_in * fee_num / fee_den)``, ``net = amount_in - fee``,
+``out = reserve_out * net // (reserve_in + net)``
 (all integers), the usual constant-product rule with the fee taken from the input.
 """
 
@@ -56,9 +57,12 @@ class CpPool:
     token_program_b: Pubkey = TOKEN_PROGRAM_ID
 
 
-def encode_pool(mint_a: Pubkey, mint_b: Pubkey, vault_a: Pubkey, vault_b: Pubkey, config: Pubkey) -> bytes:
+def encode_pool(
+    mint_a: Pubkey, mint_b: Pubkey, vault_a: Pubkey, vault_b: Pubkey, config: Pubkey
+) -> bytes:
     """Pool account bytes."""
-    return _POOL.pack(POOL_DISC, bytes(mint_a), bytes(mint_b), bytes(vault_a), bytes(vault_b), bytes(config))
+    keys = (mint_a, mint_b, vault_a, vault_b, config)
+    return _POOL.pack(POOL_DISC, *(bytes(k) for k in keys))
 
 
 def encode_config(fee_num: int, fee_den: int) -> bytes:
@@ -176,11 +180,13 @@ class CpSpec:
     def vault_update(self, side_a: bool, amount: int, slot: int = 1) -> AccountUpdate:
         """One vault holding ``amount`` at ``slot``."""
         vault, mint = (self.vault_a, self.mint_a) if side_a else (self.vault_b, self.mint_b)
-        return AccountUpdate(vault, slot, encode_token_account(mint, self.pool, amount), TOKEN_PROGRAM_ID, 2_039_280)
+        data = encode_token_account(mint, self.pool, amount)
+        return AccountUpdate(vault, slot, data, TOKEN_PROGRAM_ID, 2_039_280)
 
     def config_update(self, fee_num: int, fee_den: int, slot: int = 1) -> AccountUpdate:
         """The config account at ``slot``."""
-        return AccountUpdate(self.config, slot, encode_config(fee_num, fee_den), PROGRAM_ID, 1_000_000)
+        data = encode_config(fee_num, fee_den)
+        return AccountUpdate(self.config, slot, data, PROGRAM_ID, 1_000_000)
 
     def updates(
         self, reserve_a: int, reserve_b: int, *, fee: tuple[int, int] = (25, 10_000), slot: int = 1

@@ -1,7 +1,8 @@
 """The token graph: which pools swap which mint into which.
 
 A pool with mints (a, b) contributes two directed edges: ``a -> b`` (``a_to_b=True``) and
-``b -> a`` (``a_to_b=False``). Pure data; :class:`~solarb.market.state.MarketState` keeps it current.
+``b -> a`` (``a_to_b=False``). Pure data; :class:`~solarb.market.state.MarketState` keeps it
+current.
 """
 
 from __future__ import annotations

@@ -91,7 +91,9 @@ class MarketState:
             return existing.state
         adapter = self._adapters.get(update.owner)
         if adapter is None:
-            raise DecodeError(f"account {update.pubkey} is owned by {update.owner}, not a known DEX")
+            raise DecodeError(
+                f"account {update.pubkey} is owned by {update.owner}, not a known DEX"
+            )
         state = adapter.decode_pool(update.pubkey, update.data)
         entry = PoolEntry(address=update.pubkey, adapter=adapter, state=state, aux_keys=())
         self.pools[update.pubkey] = entry

@@ -235,7 +235,8 @@ class CycleFinder:
         """Re-evaluate the cycles through ``pool``; opportunities sorted by profit, best first.
 
         Rebuilds the cycle index first if pools were added or removed since the last build.
-        ``slot``/``ts_recv_ns`` are those of the triggering update; ``now_ns`` is the detection time.
+        ``slot``/``ts_recv_ns`` are those of the triggering update; ``now_ns`` is the detection
+        time.
         """
         if self._version != self.market.version:
             self.rebuild()

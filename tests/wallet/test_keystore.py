@@ -71,7 +71,7 @@ def test_unreadable_directory(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "content, match",
     [
-        (json.dumps(SECRET[:63]), "array of 63 values"),
+        (json.dumps(SECRET[:63]), "array of 63 values, expected 64"),
         (json.dumps(SECRET + [1]), "array of 65 values"),
         (json.dumps(SECRET)[:-5], "not valid JSON"),
         (json.dumps({"secret": SECRET}), "JSON dict"),

@@ -25,12 +25,22 @@ from solarb.events import TxStatus
 from solarb.execution.errors import ConfirmTimeout, MalformedTransactionReply, SendError
 from solarb.execution.senders.base import TxSender
 from solarb.rpc.errors import RpcError
+from solarb.rpc.ws import PubSubConnection, wait_for_signature
 
 SignatureWaiter = Callable[[str, float], Awaitable[Mapping[str, Any] | None]]
 """``(signature, timeout_s) -> notification`` (has ``err``) when the signature reaches the
 commitment, or None on timeout. Built from a PubSub connection by the caller."""
 
 _RANK = {"processed": 0, "confirmed": 1, "finalized": 2}
+
+
+def pubsub_waiter(conn: PubSubConnection, commitment: str = "confirmed") -> SignatureWaiter:
+    """A :data:`SignatureWaiter` over an open PubSub connection (``signatureSubscribe``)."""
+
+    async def wait(signature: str, timeout_s: float) -> Mapping[str, Any] | None:
+        return await wait_for_signature(conn, signature, commitment, timeout_s)
+
+    return wait
 
 
 class StatusRpc(Protocol):

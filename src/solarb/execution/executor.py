@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from solders.hash import Hash
 
@@ -26,11 +26,16 @@ from solarb.execution.confirm import (
     StatusRpc,
     confirm,
     err_text,
+    pubsub_waiter,
     tx_effects,
 )
 from solarb.execution.errors import BuildError, SendRejected, SendRetryable
 from solarb.execution.senders.base import TxSender
-from solarb.monitor.journal import Journal
+from solarb.rpc.errors import FeedDisconnected
+from solarb.rpc.ws import PubSubConnection
+
+if TYPE_CHECKING:  # the journal imports execution.confirm; avoid the import cycle at runtime
+    from solarb.monitor.journal import Journal
 
 MAX_TX_SIZE = 1232
 """Largest serialized transaction the cluster accepts (bytes)."""
@@ -68,9 +73,10 @@ def _sim_error(err: Any, logs: Sequence[str]) -> str:
 class Executor:
     """Runs orders to a final :class:`TxOutcome`; one instance per payer.
 
-    ``waiter`` (PubSub signatureSubscribe) speeds confirmation up; without it (or when it
-    fails) confirmation polls ``getSignatureStatuses``. ``ws_url`` is accepted for wiring and
-    kept in :attr:`ws_url`; the runtime passes a waiter built on its PubSub connection.
+    Confirmation listens on PubSub ``signatureSubscribe`` when it can: an injected ``waiter``,
+    or one over a connection to ``ws_url`` opened lazily (and reopened after a drop); it always
+    polls ``getSignatureStatuses`` as well, so a dead socket only costs latency. Call
+    :meth:`aclose` to close that connection.
     """
 
     def __init__(
@@ -102,6 +108,25 @@ class Executor:
         self.commitment = commitment
         self.fetch_attempts = fetch_attempts
         self.last_confirm: ConfirmResult | None = None
+        self._conn: PubSubConnection | None = None
+
+    async def _signature_waiter(self) -> SignatureWaiter | None:
+        if self.waiter is not None or self.ws_url is None:
+            return self.waiter
+        if self._conn is None or not self._conn.is_open:
+            conn = PubSubConnection(self.ws_url)
+            try:
+                await conn.connect()
+            except FeedDisconnected:
+                return None  # poll only this time; try the socket again next order
+            self._conn = conn
+        return pubsub_waiter(self._conn, self.commitment)
+
+    async def aclose(self) -> None:
+        """Close the PubSub connection opened for ``ws_url`` (if any)."""
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
 
     def _finish(
         self, outcome: TxOutcome, deltas: dict[str, int] | None = None, fee: int | None = None
@@ -136,6 +161,7 @@ class Executor:
                     TxOutcome(order.id, signature, TxStatus.SIMULATION_FAILED, error=error)
                 )
 
+        waiter = await self._signature_waiter()  # connect (if needed) before the clock starts
         self.journal.record_sent(order.id, signature, raw, last_valid)
         try:
             await self.sender.send(raw)
@@ -150,7 +176,7 @@ class Executor:
             raw,
             signature,
             last_valid,
-            waiter=self.waiter,
+            waiter=waiter,
             commitment=self.commitment,
             poll_interval_s=self.poll_interval_s,
             rebroadcast_interval_s=self.rebroadcast_interval_s,

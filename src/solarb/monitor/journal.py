@@ -227,7 +227,9 @@ class Journal:
             "rejected": q("SELECT COUNT(*) FROM verdicts WHERE approved=0").fetchone()[0],
             "orders": q("SELECT COUNT(*) FROM orders").fetchone()[0],
             "sent": q("SELECT COUNT(*) FROM transactions").fetchone()[0],
-            PENDING: q("SELECT COUNT(*) FROM transactions WHERE status=?", (PENDING,)).fetchone()[0],
+            PENDING: q(
+                "SELECT COUNT(*) FROM transactions WHERE status=?", (PENDING,)
+            ).fetchone()[0],
         }
         for status in TxStatus:
             out[status.value] = q(

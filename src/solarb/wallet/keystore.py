@@ -4,7 +4,7 @@ Errors (all :class:`Fatal`: the engine cannot trade without its key)::
 
     WalletError (SolarbError, Fatal)
      ├── KeystoreMissing      no file at the path
-     ├── KeystoreUnreadable   the file exists but cannot be read (permissions, a directory, I/O)
+     ├── KeystoreUnreadable   exists but cannot be read (permissions, a directory, I/O)
      ├── KeystoreInvalid      not a 64-integer JSON array, or the public half does not match
      └── KeystoreExists       refusing to overwrite an existing key file
 
@@ -75,7 +75,7 @@ def load_keypair(path: str | os.PathLike[str]) -> Keypair:
     if not isinstance(values, list) or len(values) != _KEY_LEN:
         n = len(values) if isinstance(values, list) else None
         what = f"an array of {n} values" if n is not None else f"a JSON {type(values).__name__}"
-        raise KeystoreInvalid(f"key file {p} holds {what}, expected an array of {_KEY_LEN} integers")
+        raise KeystoreInvalid(f"key file {p} holds {what}, expected {_KEY_LEN} integers")
     if not all(type(v) is int and 0 <= v <= 255 for v in values):
         raise KeystoreInvalid(f"key file {p} holds values that are not bytes (0..255 integers)")
     try:

@@ -31,11 +31,6 @@ from solarb.rpc.errors import SimulationFailed
 
 # The runtime's Associated Token Account program (what LiteSVM and mainnet run).
 RUNTIME_ATA_PROGRAM = Pubkey.from_string("ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL")
-ATA_ID_WRONG = spl_token.ASSOCIATED_TOKEN_PROGRAM_ID != RUNTIME_ATA_PROGRAM
-needs_real_ata_id = pytest.mark.xfail(
-    ATA_ID_WRONG, strict=True,
-    reason="solarb.dex.spl_token.ASSOCIATED_TOKEN_PROGRAM_ID is not the runtime's ATA program",
-)
 
 USDC = Pubkey.from_string("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v")
 T22_MINT = Pubkey.from_string("2b1kV6DkPAnxd5ixfnxCpjxmKwqjjaYmCZfHsFu24GXo")
@@ -86,7 +81,6 @@ def test_setup_groups_are_chunked_with_wrap_first() -> None:
     assert setup_instructions(me, mints[:1], 0) == [[create_ata_idempotent(me, me, mints[0])]]
 
 
-@needs_real_ata_id
 def test_create_atas_and_wrap_sol_with_exact_balances() -> None:
     svm, payer = cluster()
     me = payer.pubkey()
@@ -109,7 +103,6 @@ def test_create_atas_and_wrap_sol_with_exact_balances() -> None:
     assert spent == 5_000 + 2 * rent + t22.lamports + WRAP  # fee + rents + wrapped SOL, exactly
 
 
-@needs_real_ata_id
 def test_setup_is_idempotent_and_wraps_again() -> None:
     svm, payer = cluster()
     me = payer.pubkey()
@@ -158,7 +151,6 @@ class LiteSvmRpc:
         return out
 
 
-@needs_real_ata_id
 async def test_prepare_wallet_end_to_end_on_litesvm() -> None:
     svm, payer = cluster()
     rpc = LiteSvmRpc(svm)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
 
 from solders.pubkey import Pubkey
 
@@ -14,7 +15,7 @@ from solarb.dex.base import DecodeError
 
 TOKEN_PROGRAM_ID = Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
 TOKEN_2022_PROGRAM_ID = Pubkey.from_string("TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb")
-ASSOCIATED_TOKEN_PROGRAM_ID = Pubkey.from_string("ATokenGPvbdGVxr1b2hvZbsiqW5xWTLoFBoj2znDvNeP")
+ASSOCIATED_TOKEN_PROGRAM_ID = Pubkey.from_string("ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL")
 SYSTEM_PROGRAM_ID = Pubkey.from_string("11111111111111111111111111111111")
 WSOL_MINT = Pubkey.from_string("So11111111111111111111111111111111111111112")
 TOKEN_PROGRAMS = (TOKEN_PROGRAM_ID, TOKEN_2022_PROGRAM_ID)
@@ -147,6 +148,7 @@ def encode_mint(
     )
 
 
+@lru_cache(maxsize=65536)
 def associated_token_address(
     owner: Pubkey, mint: Pubkey, token_program: Pubkey = TOKEN_PROGRAM_ID
 ) -> Pubkey:

@@ -50,6 +50,15 @@ E_INVALID_USER_TOKEN = 42
 E_NOT_ALLOWED = 59
 
 
+def _unix_timestamp(ctx: InvokeContext) -> int:
+    """Clock sysvar ``unix_timestamp`` (read by syscall on chain); 0 when the cluster has no Clock."""
+    try:
+        clock = ctx.get(amm.CLOCK_SYSVAR)
+    except ProgramError:
+        return 0
+    return int(_CLOCK_TS.unpack_from(clock.data, 32)[0]) if clock and len(clock.data) >= 40 else 0
+
+
 def _err(code: int, what: str) -> ProgramError:
     return ProgramError(f"raydium_amm_v4: {what} ({amm.ERRORS[code]})", code=code)
 
@@ -101,8 +110,7 @@ class RaydiumAmmV4Model:
         if status not in amm.SWAP_STATUSES:
             raise _err(E_INVALID_STATUS, f"status {status}")
         if status == amm.STATUS_WAITING_TRADE:
-            clock = ctx.get(amm.CLOCK_SYSVAR)
-            now = _CLOCK_TS.unpack_from(clock.data, 32)[0] if clock and len(clock.data) >= 40 else 0
+            now = _unix_timestamp(ctx)
             if now < pool.pool_open_time:
                 raise _err(E_INVALID_STATUS, "pool not open yet")
             status = amm.STATUS_SWAP_ONLY

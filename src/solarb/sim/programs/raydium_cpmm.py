@@ -42,6 +42,7 @@ A_CONSTRAINT_RAW = 2003
 A_CONSTRAINT_SEEDS = 2006
 A_CONSTRAINT_ADDRESS = 2012
 A_DISCRIMINATOR_MISMATCH = 3002
+A_DID_NOT_DESERIALIZE = 3003
 A_NOT_ENOUGH_KEYS = 3005
 A_OWNED_BY_WRONG_PROGRAM = 3007
 A_INVALID_PROGRAM_ID = 3008
@@ -50,6 +51,15 @@ A_NOT_SIGNER = 3010
 
 def _fail(code: int, what: str) -> ProgramError:
     return ProgramError(f"raydium_cpmm: {what} ({cp.ERRORS.get(code, 'anchor')} {code})", code=code)
+
+
+def _clock(ctx: InvokeContext) -> bytes | None:
+    """The Clock sysvar's data (the program reads it by syscall), None when the cluster has none."""
+    try:
+        acc = ctx.get(cp.CLOCK_SYSVAR)
+    except ProgramError:
+        return None
+    return acc.data if acc is not None else None
 
 
 def amm_config_address(index: int) -> Pubkey:
@@ -97,9 +107,13 @@ class RaydiumCpmmModel:
         vin_acc, vout_acc = ctx.get(vault_in.pubkey), ctx.get(vault_out.pubkey)
         if vin_acc is None or vout_acc is None:
             raise _fail(A_OWNED_BY_WRONG_PROGRAM, "vault missing")
-        if mint_in.pubkey != decode_token_account(vin_acc.data).mint:
+        try:
+            vin_mint, vout_mint = decode_token_account(vin_acc.data).mint, decode_token_account(vout_acc.data).mint
+        except DecodeError as exc:
+            raise _fail(A_DID_NOT_DESERIALIZE, str(exc)) from exc
+        if mint_in.pubkey != vin_mint:
             raise _fail(A_CONSTRAINT_ADDRESS, "input mint")
-        if mint_out.pubkey != decode_token_account(vout_acc.data).mint:
+        if mint_out.pubkey != vout_mint:
             raise _fail(A_CONSTRAINT_ADDRESS, "output mint")
         if observation.pubkey != pool.observation_key:
             raise _fail(A_CONSTRAINT_ADDRESS, "observation state")
@@ -111,10 +125,13 @@ class RaydiumCpmmModel:
             raise _fail(cp.ERR_INVALID_VAULT, "input and output vault are the same")
 
         aux: dict[Pubkey, bytes] = {}
-        for key in (*cp.aux_accounts(pool), cp.CLOCK_SYSVAR):
+        for key in cp.aux_accounts(pool):  # config, vaults, Token-2022 mints: all instruction accounts
             acc = ctx.get(key)
             if acc is not None:
                 aux[key] = acc.data
+        clock = _clock(ctx)
+        if clock is not None:
+            aux[cp.CLOCK_SYSVAR] = clock
         try:
             s = cp.quote_detail(pool, aux, amount_in, a_to_b)
         except MissingAccount as exc:

@@ -120,6 +120,22 @@ def test_infeasible_sizes_are_avoided() -> None:
     assert sized.amount_in == limit  # profit rises until the feasibility edge
 
 
+def test_zero_output_at_small_sizes_is_infeasible_not_fatal() -> None:
+    base = _chain([(10**6, 3 * 10**6), (10**6, 10**6)])
+
+    def out(x: int) -> int:
+        if x < 5_000:  # like a real adapter refusing a swap whose output rounds to zero
+            raise QuoteError("zero output")
+        return base(x)
+
+    for hi in (5_010, 5_100, 6_000):  # the optimum is on the cap: exact
+        sized = maximize_profit(out, hi)
+        assert sized is not None
+        assert sized.profit == _brute(out, hi)
+    best = maximize_profit(out, 10**6)
+    assert best is not None and best.amount_in >= 5_000 and best.profit > 100_000
+
+
 def test_all_infeasible_returns_none() -> None:
     def out(x: int) -> int:
         raise InsufficientLiquidity("empty")

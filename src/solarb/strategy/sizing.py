@@ -86,6 +86,7 @@ def maximize_profit(
     probe = _Probe(out_fn)
     f = probe.profit
     a, b = lo, hi
+    p_hi = f(hi)  # also tells which end is infeasible when both probes are
     if b - a > scan_width:
         d = a + (b - a) * _GOLD_NUM // _GOLD_DEN
         c = a + b - d
@@ -98,7 +99,12 @@ def maximize_profit(
                     break
                 fc, fd = f(c), f(d)
             if fc == INFEASIBLE and fd == INFEASIBLE:
-                b = c  # feasible sizes, if any, are below c
+                # Sizes fail at the bottom (output rounds to zero) or at the top (liquidity,
+                # overflow). A feasible cap means the failures are at the bottom.
+                if p_hi != INFEASIBLE:
+                    a = d
+                else:
+                    b = c
                 d = a + (b - a) * _GOLD_NUM // _GOLD_DEN
                 c = a + b - d
                 fc, fd = f(c), f(d)
@@ -120,8 +126,7 @@ def maximize_profit(
         p = f(x)
         if p > best_p:
             best_x, best_p = x, p
-    p_hi = f(hi)  # the optimum often sits on the cap, where the golden search is least sure
-    if p_hi > best_p:
+    if p_hi > best_p:  # the optimum often sits on the cap, where the search is least sure
         best_x, best_p = hi, p_hi
     if best_p == INFEASIBLE:
         return None

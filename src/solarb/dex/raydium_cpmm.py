@@ -121,6 +121,7 @@ _U64 = struct.Struct("<Q")
 # protocol_owner, fund_owner, creator_fee_rate, padding [u64; 15].
 _CONFIG = struct.Struct("<8sBBH4Q32s32sQ120s")
 assert _CONFIG.size == AMM_CONFIG_LEN
+_RATES = struct.Struct("<8s4x3Q72xQ")  # disc, trade/protocol/fund @12, creator_fee_rate @108
 _SWAP_DATA = struct.Struct("<8sQQ")
 _CLOCK = struct.Struct("<QqQQq")  # slot, epoch_start_timestamp, epoch, leader_schedule_epoch, unix_ts
 # Token-2022 TransferFeeConfig extension (type 1): authorities (2 x 32), withheld u64,
@@ -251,6 +252,16 @@ def encode_amm_config(c: AmmConfig) -> bytes:
                         bytes(120))  # fmt: skip
 
 
+def _rates(key: Pubkey, data: bytes) -> tuple[int, int, int, int]:
+    """``(trade, protocol, fund, creator)`` fee rates of an ``AmmConfig`` without a full decode."""
+    if len(data) != AMM_CONFIG_LEN:
+        raise DecodeError(f"raydium_cpmm config {key}: {len(data)} bytes, expected {AMM_CONFIG_LEN}")
+    disc, trade, protocol, fund, creator = _RATES.unpack_from(data, 0)
+    if disc != AMM_CONFIG_DISCRIMINATOR:
+        raise DecodeError(f"raydium_cpmm config {key}: discriminator {disc.hex()} is not AmmConfig")
+    return trade, protocol, fund, creator
+
+
 def aux_accounts(state: CpmmPool) -> list[Pubkey]:
     """``[amm_config, vault_0, vault_1]`` plus each Token-2022 mint (for its transfer fee).
     The Clock sysvar is used when present (open time, transfer-fee epoch)."""
@@ -366,7 +377,9 @@ def quote_detail(state: CpmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a
         _slot, _est, epoch, _lse, ts = _CLOCK.unpack_from(clock, 0)
     if state.status & SWAP_STATUS_BIT or (ts is not None and ts < state.open_time):
         raise QuoteError("raydium_cpmm: swap not approved (status/open time)", ERR_NOT_APPROVED)
-    config = decode_amm_config(state.amm_config, _get(aux, state.amm_config, "amm config"))
+    trade_rate, protocol_rate, fund_rate, creator_rate = _rates(
+        state.amm_config, _get(aux, state.amm_config, "amm config")
+    )
     mint_in, mint_out = (state.mint_a, state.mint_b) if a_to_b else (state.mint_b, state.mint_a)
     prog_in, prog_out = (
         (state.token_program_a, state.token_program_b)
@@ -386,10 +399,9 @@ def quote_detail(state: CpmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a
     )
     r_in, r_out = (r0, r1) if a_to_b else (r1, r0)
     on_input = _creator_fee_on_input(state, a_to_b)
-    creator_rate = config.creator_fee_rate if state.enable_creator_fee else 0
     out, _swapped, trade, protocol, fund, creator = swap_base_input(
-        actual_in, r_in, r_out, config.trade_fee_rate, creator_rate,
-        config.protocol_fee_rate, config.fund_fee_rate, on_input,
+        actual_in, r_in, r_out, trade_rate, creator_rate if state.enable_creator_fee else 0,
+        protocol_rate, fund_rate, on_input,
     )  # fmt: skip
     fee_out = transfer_fee(_get(aux, mint_out, "mint"), out, epoch) if prog_out == TOKEN_2022_PROGRAM_ID else 0
     received = out - fee_out
@@ -411,15 +423,15 @@ def quote(state: CpmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: 
 
 def spot_rate(state: CpmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:
     """Marginal output per input unit at zero size after trade and creator fees (float)."""
-    config = decode_amm_config(state.amm_config, _get(aux, state.amm_config, "amm config"))
+    trade_rate, _p, _f, creator_rate = _rates(state.amm_config, _get(aux, state.amm_config, "amm config"))
     r0, r1 = _reserves(
         state,
         token_account_amount(_get(aux, state.vault_a, "vault")),
         token_account_amount(_get(aux, state.vault_b, "vault")),
     )
     r_in, r_out = (r0, r1) if a_to_b else (r1, r0)
-    creator = config.creator_fee_rate if state.enable_creator_fee else 0
-    return r_out / r_in * (1.0 - (config.trade_fee_rate + creator) / FEE_RATE_DENOMINATOR)
+    creator = creator_rate if state.enable_creator_fee else 0
+    return r_out / r_in * (1.0 - (trade_rate + creator) / FEE_RATE_DENOMINATOR)
 
 
 def swap_instruction(

@@ -5,16 +5,22 @@ trade); it may raise :class:`~solarb.dex.base.QuoteError`, which marks that size
 float ever becomes an amount: the search runs on integers and every figure comes from ``out``.
 
 1. Golden-section search on ``[lo, hi]`` with symmetric integer probes (one new quote per step),
-   treating the profit as unimodal, until the bracket is at most ``scan_width`` wide.
-2. Exhaustive scan of that bracket.
+   treating the profit as unimodal, until the bracket is at most ``scan_width`` wide or its
+   probes all lie within ``flat_tolerance`` base units (a flat top: more halving would only
+   chase rounding noise).
+2. Exhaustive scan of a narrow bracket (or the best probe of a flat one); the cap ``hi`` is
+   always a candidate.
 3. Exact local refinement: since ``out`` is a step function, move to the smallest input that still
    yields the same output (galloping + binary search), then hill-climb across neighbouring steps
-   while the profit strictly improves (bounded).
+   (looking ``lookahead`` steps each way) while the profit strictly improves (bounded).
+
+The result is the exact optimum of the sizes examined, and the global optimum up to rounding
+noise (a few base units of profit) when the profit is unimodal, as it is for chained AMM curves.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from solarb.dex.base import QuoteError
@@ -74,8 +80,13 @@ def maximize_profit(
     scan_width: int = 8,
     climb_rounds: int = 8,
     lookahead: int = 4,
+    flat_tolerance: int = 1,
 ) -> Sized | None:
     """Search ``[lo, hi]`` for the input maximising ``out_fn(x) - x``.
+
+    ``flat_tolerance`` (base units) stops the golden search early once every probe of the
+    bracket lies within it (a flat top, where further halving only chases rounding noise); 0
+    disables that and always narrows down to ``scan_width``.
 
     Returns the best feasible size (its profit may be <= 0; the caller applies thresholds), or
     ``None`` if every probed size raised :class:`QuoteError`. The result is exact for the sizes
@@ -85,6 +96,7 @@ def maximize_profit(
         return None
     probe = _Probe(out_fn)
     f = probe.profit
+    cache = probe.cache
     a, b = lo, hi
     p_hi = f(hi)  # also tells which end is infeasible when both probes are
     if b - a > scan_width:
@@ -98,6 +110,12 @@ def maximize_profit(
                 if not a < c < d < b:
                     break
                 fc, fd = f(c), f(d)
+            if flat_tolerance and a in cache and b in cache:
+                # every probe of the bracket within flat_tolerance: the top is flat to within
+                # rounding noise; stop here and let the local refinement finish exactly
+                low = min(f(a), f(b))
+                if low != INFEASIBLE and max(fc, fd) - low <= flat_tolerance:
+                    break
             if fc == INFEASIBLE and fd == INFEASIBLE:
                 # Sizes fail at the bottom (output rounds to zero) or at the top (liquidity,
                 # overflow). A feasible cap means the failures are at the bottom.
@@ -121,10 +139,14 @@ def maximize_profit(
                 b, d, fd = d, c, fc
                 c = a + b - d
                 fc = f(c)
-    best_x, best_p = a, f(a)
-    for x in range(a + 1, b + 1):
+    if b - a <= scan_width:
+        candidates: Iterable[int] = range(a, b + 1)
+    else:  # stopped on a flat top: the best probe so far inside the bracket
+        candidates = [x for x in cache if a <= x <= b]
+    best_x, best_p = a, INFEASIBLE
+    for x in candidates:
         p = f(x)
-        if p > best_p:
+        if p > best_p or (p == best_p and x < best_x):
             best_x, best_p = x, p
     if p_hi > best_p:  # the optimum often sits on the cap, where the search is least sure
         best_x, best_p = hi, p_hi

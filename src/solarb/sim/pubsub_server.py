@@ -6,8 +6,11 @@
 bounded outgoing queue drained by its own writer task; a client that falls ``queue_size`` messages
 behind is disconnected (as a real node drops slow subscribers).
 
-The local cluster has instant finality per slot, so every commitment level is notified when a
-transaction lands; ``signatureNotification`` is sent once and the subscription is removed.
+Commitment follows the Bank: a transaction is processed in its slot, confirmed once a later slot
+exists and finalized 32 slots deep. ``signatureNotification`` is sent once the requested commitment
+(default ``finalized``) is reached, then the subscription is removed. Account and program
+notifications are sent when the change lands, whatever the commitment (the local cluster never
+forks, so a processed state is the state that will be confirmed).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from solarb.sim.wire import RpcRequestError, config_of, invalid_params
 __all__ = ["PubSubServer"]
 
 _COMMITMENTS = frozenset({"processed", "confirmed", "finalized"})
+_DEPTH = {"processed": 0, "confirmed": 1, "finalized": 32}  # slots after landing, as the Bank
 
 
 @dataclass(slots=True, eq=False)
@@ -42,6 +46,7 @@ class _Sub:
     encoding: str = "binary"
     data_slice: Mapping[str, Any] | None = None
     filters: Sequence[tuple[int, bytes] | int] = ()
+    depth: int = 0  # signature: slots past landing before notifying
 
 
 @dataclass(slots=True, eq=False)
@@ -69,6 +74,7 @@ class PubSubServer:
         self._by_program: dict[Pubkey, dict[int, _Sub]] = {}
         self._by_signature: dict[Signature, dict[int, _Sub]] = {}
         self._slot_subs: dict[int, _Sub] = {}
+        self._landed: dict[int, tuple[_Sub, int, Any]] = {}  # signature subs waiting for commitment
         self._listening = False
         self.dropped_connections = 0
 
@@ -228,11 +234,16 @@ class PubSubServer:
         sig = wire.parse_signature(params[0])
         cfg = config_of(params, 1)
         self._check_config(cfg)
-        sub = _Sub(next(self._ids), "signature", conn, sig)
+        sub = _Sub(next(self._ids), "signature", conn, sig, depth=_DEPTH[cfg.get("commitment") or "finalized"])
         status = self.bank.signature_status(sig)
-        if status is not None:  # already landed: notify right after the subscription reply
-            return sub.id, [self._signature_note(sub.id, int(status.slot), status.err)]
-        self._add(sub, self._by_signature.setdefault(sig, {}))
+        if status is None:
+            self._add(sub, self._by_signature.setdefault(sig, {}))
+            return sub.id, []
+        slot = int(status.slot)
+        if self.bank.slot - slot >= sub.depth:  # already there: notify right after the reply
+            return sub.id, [self._signature_note(sub.id, slot, status.err)]
+        conn.subs[sub.id] = sub
+        self._landed[sub.id] = (sub, slot, status.err)
         return sub.id, []
 
     def _unsubscribe(self, conn: _Conn, kind: str, params: Sequence[Any]) -> bool:
@@ -246,6 +257,8 @@ class PubSubServer:
 
     def _remove(self, sub: _Sub) -> None:
         sub.conn.subs.pop(sub.id, None)
+        if self._landed.pop(sub.id, None) is not None:
+            return
         if sub.kind == "slot":
             self._slot_subs.pop(sub.id, None)
             return
@@ -302,6 +315,11 @@ class PubSubServer:
         """Bank callback: a new slot started."""
         for sub in list(self._slot_subs.values()):
             self._notify(sub, "slotNotification", {"parent": parent, "root": root, "slot": slot})
+        if self._landed:
+            for sub, landed, err in list(self._landed.values()):
+                if slot - landed >= sub.depth:
+                    self._remove(sub)
+                    self._send(sub.conn, self._signature_note(sub.id, landed, err))
 
     def on_signature(self, signature: Signature, slot: int, err: Any) -> None:
         """Bank callback: a transaction landed in ``slot`` with ``err`` (None = success)."""
@@ -309,8 +327,11 @@ class PubSubServer:
         if not subs:
             return
         for sub in subs.values():
-            sub.conn.subs.pop(sub.id, None)
-            self._send(sub.conn, self._signature_note(sub.id, slot, err))
+            if sub.depth == 0:
+                sub.conn.subs.pop(sub.id, None)
+                self._send(sub.conn, self._signature_note(sub.id, slot, err))
+            else:
+                self._landed[sub.id] = (sub, slot, err)
 
     @staticmethod
     def _signature_note(sub_id: int, slot: int, err: Any) -> bytes:

@@ -209,7 +209,7 @@ class RpcHandler:
             "epoch": int(self.bank.epoch),
             "slotIndex": slot % per_epoch,
             "slotsInEpoch": per_epoch,
-            "transactionCount": int(getattr(self.bank, "transaction_count", 0)),
+            "transactionCount": None,
         }
 
     def rpc_getLatestBlockhash(self, params: Sequence[Any]) -> Any:
@@ -277,14 +277,26 @@ class RpcHandler:
                 wire.TX_SIGNATURE_VERIFICATION, "Transaction signature verification failure"
             )
 
-    def _simulation_value(self, result: Any, replaced: Any = None) -> dict[str, Any]:
-        ret = getattr(result, "return_data", None)
+    def _simulate(
+        self, tx: VersionedTransaction, *, sig_verify: bool, replace: bool
+    ) -> tuple[dict[str, Any], Mapping[Pubkey, Account | None]]:
+        """simulateTransaction's ``value`` and the simulated post-state of the message's accounts."""
+        try:
+            result = self.bank.simulate_transaction(
+                tx, sig_verify=sig_verify, replace_recent_blockhash=replace
+            )
+        except MalformedTransaction as exc:
+            raise invalid_params(str(exc)) from exc
+        replaced = None
+        if result.replacement_blockhash is not None:
+            blockhash, last_valid = result.replacement_blockhash
+            replaced = {"blockhash": str(blockhash), "lastValidBlockHeight": int(last_valid)}
         return_data = None
-        if ret is not None:
-            program_id, data = ret
+        if result.return_data is not None:
+            program_id, data = result.return_data
             return_data = {"data": [base64.b64encode(data).decode(), "base64"], "programId": str(program_id)}
-        return {
-            "accounts": getattr(result, "accounts", None),
+        value = {
+            "accounts": None,
             "err": result.err,
             "innerInstructions": None,
             "logs": list(result.logs),
@@ -292,24 +304,7 @@ class RpcHandler:
             "returnData": return_data,
             "unitsConsumed": int(result.units_consumed),
         }
-
-    def _simulate(self, tx: VersionedTransaction, *, sig_verify: bool, replace: bool) -> dict[str, Any]:
-        replaced = None
-        if replace:
-            blockhash, last_valid = self.bank.latest_blockhash()
-            replaced = {"blockhash": str(blockhash), "lastValidBlockHeight": int(last_valid)}
-        try:
-            result = self.bank.simulate_transaction(
-                tx, sig_verify=sig_verify, replace_recent_blockhash=replace
-            )
-        except MalformedTransaction as exc:
-            raise invalid_params(str(exc)) from exc
-        except TransactionFailed as exc:
-            return {
-                "accounts": None, "err": exc.err, "innerInstructions": None, "logs": list(exc.logs),
-                "replacementBlockhash": replaced, "returnData": None, "unitsConsumed": 0,
-            }
-        return self._simulation_value(result, replaced)
+        return value, result.accounts or {}
 
     def rpc_simulateTransaction(self, params: Sequence[Any]) -> Any:
         cfg = config_of(params, 1)
@@ -321,14 +316,18 @@ class RpcHandler:
         ctx = self._context(cfg)
         if sig_verify:
             self._verify(tx)
-        value = self._simulate(tx, sig_verify=sig_verify, replace=replace)
+        value, post = self._simulate(tx, sig_verify=sig_verify, replace=replace)
         wanted = cfg.get("accounts")
-        if isinstance(wanted, dict) and value["err"] is None:
-            post = getattr(self.bank, "simulated_accounts", None)
-            addresses = [wire.parse_pubkey(a) for a in wanted.get("addresses", [])]
+        if isinstance(wanted, dict):
+            addresses = [wire.parse_pubkey(a) for a in wanted.get("addresses") or []]
+            if len(addresses) > len(tx.message.account_keys):
+                raise invalid_params("Too many accounts provided; max "
+                                     f"{len(tx.message.account_keys)}")
             acc_cfg = {"encoding": wanted.get("encoding", "base64")}
-            source = post if post is not None else (lambda _tx, k: self.bank.get_account(k))
-            value["accounts"] = [self._encode(source(tx, k), acc_cfg) for k in addresses]
+            value["accounts"] = [
+                self._encode(post[k] if k in post else self.bank.get_account(k), acc_cfg)
+                for k in addresses
+            ]
         return {"context": ctx, "value": value}
 
     def rpc_sendTransaction(self, params: Sequence[Any]) -> Any:
@@ -340,7 +339,9 @@ class RpcHandler:
         if not skip_preflight:
             self._context({"commitment": cfg.get("preflightCommitment"),
                            "minContextSlot": cfg.get("minContextSlot")})
-            value = self._simulate(tx, sig_verify=False, replace=False)
+            value, _ = self._simulate(tx, sig_verify=False, replace=False)
+            if value["err"] is None and self.bank.signature_status(signature) is not None:
+                value["err"] = "AlreadyProcessed"
             if value["err"] is not None:
                 raise self._preflight_failure(value)
         try:

@@ -418,6 +418,8 @@ def transaction_error_message(err: Any) -> str:
 def _token_balance(entry: Any) -> dict[str, Any]:
     if isinstance(entry, dict):
         return entry
+    if hasattr(entry, "to_json"):
+        return dict(entry.to_json())
     index, mint, owner, program_id, amount, decimals = entry
     return {
         "accountIndex": int(index),

@@ -151,6 +151,16 @@ def test_quarantined_or_incomplete_pools_are_skipped() -> None:
     assert _changed(f, p6.pool) == []
 
 
+def test_undecodable_aux_bytes_never_escape() -> None:
+    m = _aligned_market()
+    m.apply(P2.vault_update(False, int(6 * R * 1.02), slot=2))
+    f = _finder(m)
+    bad = P1.vault_update(True, R, slot=3)
+    m.apply(type(bad)(bad.pubkey, 3, b"\x01" * 10, bad.owner, bad.lamports))
+    opps = _changed(f, P2.pool)  # must not raise
+    assert all(P1.pool not in [h.pool for h in o.hops] for o in opps)
+
+
 def test_new_pool_triggers_rebuild() -> None:
     m = _aligned_market()
     f = _finder(m, max_hops=2)

@@ -1,8 +1,9 @@
 """Exact integer sizing of a cycle: the input that maximises ``out(x) - x``.
 
-``out`` is the cycle's chained exact quote (a non-decreasing step function of ``x`` for the AMMs we
-trade); it may raise :class:`~solarb.dex.base.QuoteError`, which marks that size infeasible. No
-float ever becomes an amount: the search runs on integers and every figure comes from ``out``.
+``out`` is the cycle's chained exact quote (a non-decreasing step function of ``x`` for the AMMs
+we trade); a :class:`~solarb.dex.base.DexError` from it (a ``QuoteError``, or a ``DecodeError`` on
+bad aux bytes) marks that size infeasible. No float ever becomes an amount: the search runs on
+integers and every figure comes from ``out``.
 
 1. Golden-section search on ``[lo, hi]`` with symmetric integer probes (one new quote per step),
    treating the profit as unimodal, until the bracket is at most ``scan_width`` wide or its
@@ -23,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from solarb.dex.base import QuoteError
+from solarb.dex.base import DexError
 
 __all__ = ["INFEASIBLE", "Sized", "maximize_profit"]
 
@@ -62,7 +63,7 @@ class _Probe:
             return cache[x]
         try:
             y: int | None = self.out_fn(x)
-        except QuoteError:
+        except DexError:  # QuoteError, or aux bytes that do not decode
             y = None
         cache[x] = y
         return y

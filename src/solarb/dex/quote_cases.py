@@ -55,7 +55,9 @@ def quote_case(accounts: Accounts, pool: Pubkey, amount_in: int, a_to_b: bool) -
 
 def _entry(item: Any, where: str) -> tuple[Pubkey, Pubkey, bytes]:
     if not isinstance(item, dict) or "pubkey" not in item or not isinstance(item.get("account"), dict):
-        raise UsageError(f"{where}: expected {{'pubkey', 'account': {{...}}}} (solana account --output json)")
+        raise UsageError(
+            f"{where}: expected {{'pubkey', 'account': {{...}}}} (solana account --output json)"
+        )
     acc = item["account"]
     try:
         key = Pubkey.from_string(item["pubkey"])

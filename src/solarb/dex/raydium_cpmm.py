@@ -15,8 +15,10 @@ Math follows the program's ``swap_base_input`` (raydium-io/raydium-cp-swap, prog
 * ``swapped = floor(net_in * reserve_out / (reserve_in + net_in))``;
 * the output transfer fee (Token-2022) is deducted from what the user receives.
 
-Note: the SDK's ``CurveCalculator.swapBaseInput`` computes the input-side creator fee as two
-separate ceilings, which differs from the program; this module follows the program.
+Where the SDK (@raydium-io/raydium-sdk-v2 0.2.73-alpha) differs from the program, this module follows
+the program: ``CurveCalculator.swapBaseInput`` charges an input-side creator fee as two separate
+ceilings (program: one ceiling on the summed rate, then a floor split), and ``computeSwapAmount``
+decides the creator-fee side without the trade direction (``BothToken || OnlyTokenB``).
 
 Errors: :class:`DecodeError` (size/discriminator/values), :class:`QuoteError` with the program's
 code (NotApproved 6000, ZeroTradingTokens 6006, MathOverflow 6011, InsufficientVault 6012,
@@ -88,7 +90,8 @@ ERRORS: dict[int, str] = {
     for i, n in enumerate(
         "NotApproved InvalidOwner EmptySupply InvalidInput IncorrectLpMint ExceededSlippage "
         "ZeroTradingTokens NotSupportMint InvalidVault InitLpAmountTooLess "
-        "TransferFeeCalculateNotMatch MathOverflow InsufficientVault InvalidFeeModel NoFeeCollect".split()
+        "TransferFeeCalculateNotMatch MathOverflow InsufficientVault InvalidFeeModel "
+        "NoFeeCollect".split()
     )
 }
 ERR_NOT_APPROVED = 6000
@@ -235,7 +238,9 @@ def encode_pool(p: CpmmPool) -> bytes:
 def decode_amm_config(address: Pubkey, data: bytes) -> AmmConfig:
     """Decode a 236-byte CPMM ``AmmConfig``; :class:`DecodeError` on size or discriminator."""
     if len(data) != AMM_CONFIG_LEN:
-        raise DecodeError(f"raydium_cpmm config {address}: {len(data)} bytes, expected {AMM_CONFIG_LEN}")
+        raise DecodeError(
+            f"raydium_cpmm config {address}: {len(data)} bytes, expected {AMM_CONFIG_LEN}"
+        )
     (disc, bump, disable, index, trade, protocol, fund, create_fee, powner, fowner, creator,
      _pad) = _CONFIG.unpack(data)  # fmt: skip
     if disc != AMM_CONFIG_DISCRIMINATOR:
@@ -295,7 +300,9 @@ def swap_base_input(
         rate = trade_fee_rate + creator_fee_rate
         total = _ceil_div(amount_in, rate, den)
         if rate == 0:  # split_creator_fee divides by the summed rate
-            raise QuoteError("raydium_cpmm: zero fee rate with input-side creator fee", ERR_ZERO_TRADING_TOKENS)
+            raise QuoteError(
+                "raydium_cpmm: zero fee rate with input-side creator fee", ERR_ZERO_TRADING_TOKENS
+            )
         creator = total * creator_fee_rate // rate
         trade = total - creator
         net = amount_in - total
@@ -328,7 +335,8 @@ def transfer_fee(mint_data: bytes | None, amount: int, epoch: int | None) -> int
         if ext_type == 0:
             break
         if ext_type == 1 and length >= _TRANSFER_FEE.size:
-            _a, _w, o_epoch, o_max, o_bps, n_epoch, n_max, n_bps = _TRANSFER_FEE.unpack_from(mint_data, pos + 4)
+            fields = _TRANSFER_FEE.unpack_from(mint_data, pos + 4)
+            o_epoch, o_max, o_bps, n_epoch, n_max, n_bps = fields[2:]  # skip authorities, withheld
             if (o_max, o_bps) == (n_max, n_bps):
                 max_fee, bps = n_max, n_bps
             elif epoch is None:
@@ -367,7 +375,9 @@ def _creator_fee_on_input(state: CpmmPool, a_to_b: bool) -> bool:
     return on == 0 or (on == 1 and a_to_b) or (on == 2 and not a_to_b)
 
 
-def quote_detail(state: CpmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool) -> CpmmSwap:
+def quote_detail(
+    state: CpmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool
+) -> CpmmSwap:
     """Everything ``swap_base_input`` computes, up to (not including) the slippage check."""
     if not 0 < amount_in <= U64_MAX:
         raise QuoteError(f"raydium_cpmm: amount_in {amount_in} out of range", ANCHOR_REQUIRE_GT)
@@ -403,7 +413,9 @@ def quote_detail(state: CpmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a
         actual_in, r_in, r_out, trade_rate, creator_rate if state.enable_creator_fee else 0,
         protocol_rate, fund_rate, on_input,
     )  # fmt: skip
-    fee_out = transfer_fee(_get(aux, mint_out, "mint"), out, epoch) if prog_out == TOKEN_2022_PROGRAM_ID else 0
+    fee_out = 0
+    if prog_out == TOKEN_2022_PROGRAM_ID:
+        fee_out = transfer_fee(_get(aux, mint_out, "mint"), out, epoch)
     received = out - fee_out
     if received <= 0:
         raise QuoteError("raydium_cpmm: zero output", ANCHOR_REQUIRE_GT)
@@ -423,7 +435,8 @@ def quote(state: CpmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: 
 
 def spot_rate(state: CpmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:
     """Marginal output per input unit at zero size after trade and creator fees (float)."""
-    trade_rate, _p, _f, creator_rate = _rates(state.amm_config, _get(aux, state.amm_config, "amm config"))
+    config = _get(aux, state.amm_config, "amm config")
+    trade_rate, _p, _f, creator_rate = _rates(state.amm_config, config)
     r0, r1 = _reserves(
         state,
         token_account_amount(_get(aux, state.vault_a, "vault")),

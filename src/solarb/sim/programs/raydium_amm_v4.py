@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+from dataclasses import replace
 
 from solders.pubkey import Pubkey
 
@@ -133,7 +134,9 @@ class RaydiumAmmV4Model:
                 amount_in, r_in, r_out, pool.swap_fee_numerator, pool.swap_fee_denominator
             )
         except QuoteError as exc:
-            raise ProgramError(f"raydium_amm_v4: program panicked: {exc}", builtin="ProgramFailedToComplete") from exc
+            raise ProgramError(
+                f"raydium_amm_v4: program panicked: {exc}", builtin="ProgramFailedToComplete"
+            ) from exc
         ctx.log(f"ray_log: amount_in={amount_in} minimum_out={min_out} out_amount={out}")
         if out < min_out:
             raise _err(E_EXCEEDED_SLIPPAGE, f"out {out} < minimum {min_out}")
@@ -142,7 +145,8 @@ class RaydiumAmmV4Model:
         if out >= r_out:
             raise _err(E_INSUFFICIENT_FUNDS, "output exceeds reserve")
 
-        vault_in, vault_out = (coin_ref.pubkey, pc_ref.pubkey) if a_to_b else (pc_ref.pubkey, coin_ref.pubkey)
+        coin_key, pc_key = coin_ref.pubkey, pc_ref.pubkey
+        vault_in, vault_out = (coin_key, pc_key) if a_to_b else (pc_key, coin_key)
         ctx.token_transfer(src_ref.pubkey, vault_in, owner_ref.pubkey, amount_in)
         ctx.token_transfer(vault_out, dst_ref.pubkey, auth_ref.pubkey, out, pda_signed=True)
         if status != pool.status:
@@ -150,7 +154,7 @@ class RaydiumAmmV4Model:
             assert fresh is not None
             buf = bytearray(fresh.data)
             struct.pack_into("<Q", buf, amm.STATUS_OFFSET, status)
-            ctx.set(pool_ref.pubkey, Account(fresh.lamports, bytes(buf), fresh.owner, fresh.executable, fresh.rent_epoch))
+            ctx.set(pool_ref.pubkey, replace(fresh, data=bytes(buf)))
 
     @staticmethod
     def _token(ctx: InvokeContext, key: Pubkey) -> TokenAccount:
@@ -197,7 +201,8 @@ def create_pool(
         raise UsageError("raydium_amm_v4 pools support the SPL Token program only")
     if mint_a == mint_b:
         raise UsageError("raydium_amm_v4 pool needs two different mints")
-    market = Pubkey.find_program_address([b"solarb-sim-market", bytes(mint_a), bytes(mint_b), salt], OPENBOOK_PROGRAM_ID)[0]
+    seeds = [b"solarb-sim-market", bytes(mint_a), bytes(mint_b), salt]
+    market = Pubkey.find_program_address(seeds, OPENBOOK_PROGRAM_ID)[0]
     pool = _pda(market, b"amm_associated_seed")
     coin_vault = _pda(market, b"coin_vault_associated_seed")
     pc_vault = _pda(market, b"pc_vault_associated_seed")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Sequence
+from dataclasses import replace
 
 from solders.pubkey import Pubkey
 
@@ -108,7 +109,8 @@ class RaydiumCpmmModel:
         if vin_acc is None or vout_acc is None:
             raise _fail(A_OWNED_BY_WRONG_PROGRAM, "vault missing")
         try:
-            vin_mint, vout_mint = decode_token_account(vin_acc.data).mint, decode_token_account(vout_acc.data).mint
+            vin_mint = decode_token_account(vin_acc.data).mint
+            vout_mint = decode_token_account(vout_acc.data).mint
         except DecodeError as exc:
             raise _fail(A_DID_NOT_DESERIALIZE, str(exc)) from exc
         if mint_in.pubkey != vin_mint:
@@ -138,13 +140,17 @@ class RaydiumCpmmModel:
             raise ProgramError(f"raydium_cpmm: {exc}", builtin="NotEnoughAccountKeys") from exc
         except QuoteError as exc:
             if exc.code is None:
-                raise ProgramError(f"raydium_cpmm: program panicked: {exc}", builtin="ProgramFailedToComplete") from exc
+                raise ProgramError(
+                    f"raydium_cpmm: program panicked: {exc}", builtin="ProgramFailedToComplete"
+                ) from exc
             raise ProgramError(f"raydium_cpmm: {exc}", code=exc.code) from exc
         if s.amount_received < min_out:
             raise _fail(cp.ERR_EXCEEDED_SLIPPAGE, f"received {s.amount_received} < minimum {min_out}")
 
         ctx.token_transfer(user_in.pubkey, vault_in.pubkey, payer.pubkey, amount_in)
-        ctx.token_transfer(vault_out.pubkey, user_out.pubkey, auth.pubkey, s.amount_out, pda_signed=True)
+        ctx.token_transfer(
+            vault_out.pubkey, user_out.pubkey, auth.pubkey, s.amount_out, pda_signed=True
+        )
 
         fresh = ctx.get(pool_ref.pubkey)
         assert fresh is not None
@@ -161,7 +167,7 @@ class RaydiumCpmmModel:
         clock = aux.get(cp.CLOCK_SYSVAR)
         if clock is not None and len(clock) >= 24:
             buf[cp.OFF_RECENT_EPOCH : cp.OFF_RECENT_EPOCH + 8] = clock[16:24]
-        ctx.set(pool_ref.pubkey, Account(fresh.lamports, bytes(buf), fresh.owner, fresh.executable, fresh.rent_epoch))
+        ctx.set(pool_ref.pubkey, replace(fresh, data=bytes(buf)))
 
 
 def create_pool(

@@ -149,6 +149,7 @@ class Node:
             payer = await self._wallet(rpc, data_dir)
             journal = self._journal(data_dir)
             stack.callback(journal.close)
+            await journal.reconcile(rpc, payer.pubkey())
 
             market = await self._load_market(rpc)
             start_mints = [Pubkey.from_string(m) for m in s.trading.start_mints]
@@ -169,7 +170,9 @@ class Node:
             )
             mint_programs = _mint_programs(market)
             symbols = symbols_for(await _mint_decimals(rpc, mint_programs))
-            await prepare_wallet(rpc, payer, mint_programs, s.trading.wrap_lamports)
+            await prepare_wallet(
+                rpc, payer, list(mint_programs), s.trading.wrap_lamports, token_programs=mint_programs
+            )
             start_balances = await _balances(rpc, payer.pubkey(), mint_programs)
             sol_start = await rpc.get_balance(payer.pubkey())
 
@@ -179,6 +182,8 @@ class Node:
                 lambda pool: (market.pool(pool).adapter, market.pool(pool).state),
                 compute_unit_limit=s.execution.compute_unit_limit,
                 priority_fee_micro_lamports=s.execution.priority_fee_micro_lamports,
+                known_atas=[associated_token_address(payer.pubkey(), m, p) for m, p in mint_programs.items()],
+                min_profit=s.risk.min_profit,
             )
             executor = Executor(
                 rpc,
@@ -189,6 +194,7 @@ class Node:
                 simulate=s.execution.simulate,
                 confirm_timeout_s=s.execution.confirm_timeout_s,
             )
+            stack.push_async_callback(executor.aclose)
             feed = PubSubFeed(ws_url, rpc)
             feed.watch(market.watched_accounts())
 
@@ -391,13 +397,14 @@ class Node:
             "start_balances": start,
             "end_balances": end,
             "reconciled": all(pnl.get(m, 0) == end[m] - start[m] for m in start),
-            "fees_lamports": counts.get("fees_lamports", 0),
+            "fees_lamports": journal.fees_paid(),
+            "journal_counts": counts,
             "sol_start": sol_start,
             "sol_end": sol_end,
             "trades": st.trades,
             "trades_by_dex": _by_dex(st.trades),
             "feeds": dict(feed.stats()),
-            "journal": str(journal.path),
+            "journal": journal.path,
         }
 
 

@@ -1,0 +1,137 @@
+"""The embedded local cluster: Bank + JSON-RPC + PubSub + market, ticking slots in the current loop.
+
+``LocalCluster`` is what ``solarb run`` (in-process, same event loop as the engine) and
+``solarb sim`` (:func:`serve_forever`) start. Slots advance every ``slot_ms`` on the loop's
+monotonic clock; each tick runs one market step (noise and competitor transactions land in the
+current slot) and then ``bank.advance_slot()``, which notifies slot subscribers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from solarb.errors import UsageError
+from solarb.sim.bank import Bank
+from solarb.sim.market import MarketGenerator
+from solarb.sim.programs.raydium_amm_v4 import RaydiumAmmV4Model
+from solarb.sim.programs.raydium_cpmm import RaydiumCpmmModel
+from solarb.sim.pubsub_server import PubSubServer
+from solarb.sim.rpc_server import RpcServer
+
+__all__ = ["LocalCluster", "serve_forever"]
+
+
+class LocalCluster:
+    """A loopback Solana stand-in. Use ``async with LocalCluster(...) as cluster`` or
+    ``await start()`` / ``await stop()``; both servers run in the current event loop.
+
+    ``rpc_port`` 0 picks an ephemeral port; ``ws_port`` None means ``rpc_port + 1`` (ephemeral
+    when ``rpc_port`` is 0). ``slot_ms`` 0 disables the automatic slot ticker (tests drive
+    :meth:`tick` themselves). ``market_options`` go to :class:`MarketGenerator`."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        rpc_port: int = 8899,
+        ws_port: int | None = None,
+        slot_ms: int = 400,
+        seed: int = 0,
+        market: bool = True,
+        **market_options: Any,
+    ) -> None:
+        if slot_ms < 0:
+            raise UsageError(f"slot_ms must be >= 0, got {slot_ms}")
+        self.host = host
+        self.slot_ms = slot_ms
+        self.seed = seed
+        self.bank = Bank(programs=(RaydiumAmmV4Model(), RaydiumCpmmModel()))
+        self.market: MarketGenerator | None = (
+            MarketGenerator(self.bank, seed=seed, **market_options) if market else None
+        )
+        if ws_port is None:
+            ws_port = rpc_port + 1 if rpc_port else 0
+        self.rpc = RpcServer(self.bank, host=host, port=rpc_port)
+        self.pubsub = PubSubServer(self.bank, host=host, port=ws_port)
+        self._ticker: asyncio.Task[None] | None = None
+        self.tick_errors = 0
+
+    @property
+    def rpc_url(self) -> str:
+        """``http://host:port`` of the JSON-RPC server (after start)."""
+        return self.rpc.url
+
+    @property
+    def ws_url(self) -> str:
+        """``ws://host:port`` of the PubSub server (after start)."""
+        return self.pubsub.url
+
+    async def start(self) -> None:
+        """Bind both servers and start the slot ticker. Raises :class:`UsageError` when a port is
+        taken."""
+        try:
+            await self.rpc.start()
+            await self.pubsub.start()
+        except OSError as exc:
+            await self.stop()
+            raise UsageError(f"local cluster cannot bind {self.host}: {exc}") from exc
+        if self.slot_ms > 0:
+            self._ticker = asyncio.create_task(self._tick_loop(), name="solarb-sim-slots")
+
+    async def stop(self) -> None:
+        """Stop the ticker and both servers; idempotent."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+        await self.pubsub.stop()
+        await self.rpc.stop()
+
+    async def __aenter__(self) -> LocalCluster:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    def tick(self) -> int:
+        """One slot: a market step in the current slot, then advance the bank. Returns the new slot."""
+        if self.market is not None:
+            self.market.step()
+        return int(self.bank.advance_slot())
+
+    async def _tick_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        period = self.slot_ms / 1000.0
+        deadline = loop.time()
+        while True:
+            deadline += period
+            await asyncio.sleep(max(0.0, deadline - loop.time()))
+            self.tick()
+            if loop.time() - deadline > 10 * period:  # fell far behind (suspended): do not burst
+                deadline = loop.time()
+
+
+def _print_urls(cluster: LocalCluster) -> None:
+    print(f"JSON RPC URL: {cluster.rpc_url}\nWebSocket URL: {cluster.ws_url}", flush=True)
+
+
+async def serve_forever(
+    *,
+    on_ready: Callable[[LocalCluster], None] | None = None,
+    stop: asyncio.Event | None = None,
+    **options: Any,
+) -> None:
+    """Run a :class:`LocalCluster` (``options`` as its constructor) until ``stop`` is set or the
+    task is cancelled. ``on_ready(cluster)`` is called once both servers listen (the CLI prints
+    ``cluster.rpc_url`` / ``cluster.ws_url`` there; by default both URLs are printed)."""
+    async with LocalCluster(**options) as cluster:
+        (on_ready or _print_urls)(cluster)
+        await (stop or asyncio.Event()).wait()

@@ -12,7 +12,7 @@ from solders.pubkey import Pubkey
 
 from solarb.dex import raydium_amm_v4 as v4
 from solarb.dex.base import DecodeError, MissingAccount, QuoteError
-from solarb.dex.quote_cases import load_accounts_file, quote_case
+from solarb.dex.quote_cases import load_accounts_file, parse_accounts, quote_case
 from solarb.dex.spl_token import TOKEN_PROGRAM_ID, encode_token_account
 from solarb.errors import UsageError
 
@@ -103,6 +103,14 @@ def test_bad_files_are_usage_errors(tmp_path: Path, content: str) -> None:
     with pytest.raises(UsageError) as err:
         load_accounts_file(path)
     assert str(path) in str(err.value)
+
+
+def test_parse_accounts_in_memory(tmp_path: Path) -> None:
+    doc = json.loads(_cpmm_file(tmp_path).read_text())
+    assert parse_accounts(doc, source="case") == load_accounts_file(_cpmm_file(tmp_path))
+    for bad in ([], None, [{"pubkey": 1}], "x"):
+        with pytest.raises(UsageError, match="case"):
+            parse_accounts(bad, source="case")
 
 
 def test_missing_file_is_usage_error(tmp_path: Path) -> None:

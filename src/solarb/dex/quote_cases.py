@@ -23,7 +23,7 @@ from solarb.dex.base import MissingAccount
 from solarb.dex.registry import adapter_for
 from solarb.errors import UsageError
 
-__all__ = ["load_accounts_file", "quote_case"]
+__all__ = ["load_accounts_file", "parse_accounts", "quote_case"]
 
 Accounts = Mapping[Pubkey, tuple[Pubkey, bytes]]
 
@@ -85,11 +85,18 @@ def load_accounts_file(path: str | Path) -> dict[Pubkey, tuple[Pubkey, bytes]]:
         raise UsageError(f"cannot read accounts file {p}: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise UsageError(f"accounts file {p} is not JSON: {exc}") from exc
+    return parse_accounts(doc, source=f"accounts file {p}")
+
+
+def parse_accounts(doc: Any, *, source: str) -> dict[Pubkey, tuple[Pubkey, bytes]]:
+    """Parse already-loaded JSON in the ``solana account --output json`` shape (a list of
+    accounts, or one account) into ``{pubkey: (owner, data)}``. ``source`` names the input in
+    error messages. Raises :class:`UsageError` on any malformed entry or an empty list."""
     items = doc if isinstance(doc, list) else [doc]
     if not items:
-        raise UsageError(f"accounts file {p} holds no accounts")
+        raise UsageError(f"{source} holds no accounts")
     out: dict[Pubkey, tuple[Pubkey, bytes]] = {}
     for i, item in enumerate(items):
-        key, owner, data = _entry(item, f"{p} [{i}]")
+        key, owner, data = _entry(item, f"{source} [{i}]")
         out[key] = (owner, data)
     return out

@@ -191,6 +191,18 @@ def test_v4_waiting_trade_opens_with_clock() -> None:
     assert v4.decode_pool(state.address, ctx.accounts[state.address].data).status == 6  # -> SwapOnly
 
 
+def test_wsol_vaults_are_native() -> None:
+    wsol = Pubkey.from_string("So11111111111111111111111111111111111111112")
+    for create in (create_v4, create_cpmm):
+        pool, accounts = create(mint_a=wsol, mint_b=_mint(5), reserve_a=10**9, reserve_b=10**6)
+        vaults = [k for k, a in accounts.items() if len(a.data) == 165]
+        native = [k for k in vaults if decode_token_account(accounts[k].data).mint == wsol]
+        assert len(vaults) == 2 and len(native) == 1
+        tok = decode_token_account(accounts[native[0]].data)
+        assert tok.is_native == 2_039_280 and accounts[native[0]].lamports == 2_039_280 + 10**9
+        assert tok.amount == 10**9
+
+
 # ---------------------------------------------------------------- CPMM
 
 

@@ -16,7 +16,9 @@ from solders.pubkey import Pubkey
 from solarb.dex import raydium_amm_v4 as amm
 from solarb.dex.base import DecodeError, QuoteError
 from solarb.dex.spl_token import (
+    TOKEN_ACCOUNT_LEN,
     TOKEN_PROGRAM_ID,
+    WSOL_MINT,
     TokenAccount,
     decode_token_account,
     encode_mint,
@@ -26,7 +28,7 @@ from solarb.errors import UsageError
 from solarb.sim.accounts import Account, rent_exempt_minimum
 from solarb.sim.programs.base import AccountRef, InvokeContext, ProgramError
 
-__all__ = ["OPENBOOK_PROGRAM_ID", "RaydiumAmmV4Model", "create_pool"]
+__all__ = ["OPENBOOK_PROGRAM_ID", "RaydiumAmmV4Model", "create_pool", "vault_account"]
 
 OPENBOOK_PROGRAM_ID = Pubkey.from_string("srmqPvymJeFKQ4zGQed1GFppgkRHL9kaELCbyksJtPX")
 AMM_OWNER = Pubkey.from_string("GThUX1Atko4tqhN2NaiTazWSeFWMuiUvfFnyJyUghFMJ")
@@ -167,6 +169,15 @@ class RaydiumAmmV4Model:
             raise _err(E_EXPECTED_ACCOUNT, str(exc)) from exc
 
 
+def vault_account(mint: Pubkey, authority: Pubkey, amount: int, token_program: Pubkey) -> Account:
+    """A pool vault token account; a WSOL vault is native (lamports = rent + amount), as on chain."""
+    rent = rent_exempt_minimum(TOKEN_ACCOUNT_LEN)
+    if mint == WSOL_MINT:
+        raw = encode_token_account(mint, authority, amount, is_native=rent)
+        return Account(rent + amount, raw, token_program)
+    return Account(rent, encode_token_account(mint, authority, amount), token_program)
+
+
 def _pda(market: Pubkey, seed: bytes) -> Pubkey:
     return Pubkey.find_program_address([bytes(amm.PROGRAM_ID), bytes(market), seed], amm.PROGRAM_ID)[0]
 
@@ -222,8 +233,7 @@ def create_pool(
     )  # fmt: skip
 
     def token(mint: Pubkey, amount: int) -> Account:
-        raw = encode_token_account(mint, authority, amount)
-        return Account(rent_exempt_minimum(len(raw)), raw, TOKEN_PROGRAM_ID)
+        return vault_account(mint, authority, amount, TOKEN_PROGRAM_ID)
 
     lp = encode_mint(9, 0, mint_authority=authority)
     return pool, {

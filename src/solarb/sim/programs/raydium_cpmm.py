@@ -24,11 +24,11 @@ from solarb.dex.spl_token import (
     TOKEN_PROGRAMS,
     decode_token_account,
     encode_mint,
-    encode_token_account,
 )
 from solarb.errors import UsageError
 from solarb.sim.accounts import Account, rent_exempt_minimum
 from solarb.sim.programs.base import AccountRef, InvokeContext, ProgramError
+from solarb.sim.programs.raydium_amm_v4 import vault_account
 
 __all__ = ["RaydiumCpmmModel", "create_pool", "amm_config_address"]
 
@@ -249,8 +249,8 @@ def create_pool(
     return pool, {
         pool: acc(cp.encode_pool(state), pid),
         config: acc(cp.encode_amm_config(cfg), pid),
-        vault_a: acc(encode_token_account(mint_a, cp.AUTHORITY, reserve_a), token_program_a),
-        vault_b: acc(encode_token_account(mint_b, cp.AUTHORITY, reserve_b), token_program_b),
+        vault_a: vault_account(mint_a, cp.AUTHORITY, reserve_a, token_program_a),
+        vault_b: vault_account(mint_b, cp.AUTHORITY, reserve_b, token_program_b),
         lp_mint: acc(encode_mint(9, lp_supply, mint_authority=cp.AUTHORITY), TOKEN_PROGRAM_ID),
         observation: acc(bytes(obs), pid),
     }

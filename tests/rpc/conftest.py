@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from rpc_loopback import Handler, HttpServer
+from tests.rpc.rpc_loopback import Handler, HttpServer
 
 
 @pytest.fixture

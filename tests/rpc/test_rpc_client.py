@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
-from rpc_loopback import Reply, b58decode, recorded
+from tests.rpc.rpc_loopback import Reply, b58decode, recorded
 from solders.hash import Hash
 from solders.pubkey import Pubkey
 

@@ -9,7 +9,7 @@ from email.utils import formatdate
 
 import httpx
 import pytest
-from rpc_loopback import Reply
+from tests.rpc.rpc_loopback import Reply
 
 from solarb.errors import Fatal, Retryable
 from solarb.rpc.errors import (

@@ -9,7 +9,7 @@ must not block. ``run`` returns only by cancellation or with a non-retryable err
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from solders.pubkey import Pubkey
 
@@ -19,6 +19,7 @@ OnUpdate = Callable[[AccountUpdate], None]
 OnSlot = Callable[[int], None]
 
 
+@runtime_checkable
 class AccountSource(Protocol):
     """A stream of account states for a set of watched accounts."""
 

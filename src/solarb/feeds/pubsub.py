@@ -6,7 +6,7 @@ account, then resyncs every watched account with ``getMultipleAccounts`` so that
 while disconnected stays stale; only then is ``fresh`` set (the engine must not trade before).
 
 Delivery rule: per account, an update is handed to ``on_update`` only if its slot is >= the slot
-last delivered for that account; older ones are counted in ``stats.dropped_stale``. This makes
+last delivered for that account; older ones are counted in ``counters.dropped_stale``. This makes
 the notification/resync race harmless. A socket that sends no slot notification for
 ``silence_timeout`` seconds is treated as dead and replaced. Reconnects back off exponentially
 with jitter. ``fresh`` is cleared while disconnected.
@@ -23,7 +23,7 @@ import functools
 import random
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from solders.pubkey import Pubkey
@@ -88,7 +88,8 @@ class PubSubFeed:
         self.reconnect_backoff = reconnect_backoff
         self.silence_timeout = silence_timeout
         self.ping_interval = ping_interval
-        self.stats = FeedStats()
+        #: Live counters; :meth:`stats` returns a snapshot as a dict.
+        self.counters = FeedStats()
         #: Set once the current connection is subscribed and resynced; cleared while disconnected.
         self.fresh = asyncio.Event()
         self.last_error: BaseException | None = None
@@ -102,6 +103,11 @@ class PubSubFeed:
         self._on_update: OnUpdate = _noop_update
         self._on_slot: OnSlot = _noop_slot
         self._running = False
+
+    def stats(self) -> dict[str, int]:
+        """Snapshot of the counters: notifications, slots, reconnects, resyncs, dropped_stale,
+        garbled, silent."""
+        return asdict(self.counters)
 
     @property
     def is_fresh(self) -> bool:
@@ -146,7 +152,7 @@ class PubSubFeed:
                     self.fresh.clear()
                     await conn.close()
                 failures = 0 if became_fresh else failures + 1
-                self.stats.reconnects += 1
+                self.counters.reconnects += 1
                 initial, cap = self.reconnect_backoff
                 delay = min(cap, initial * 2 ** max(0, failures - 1)) if failures else initial
                 await asyncio.sleep(delay * self._rng.uniform(0.5, 1.0))
@@ -162,7 +168,7 @@ class PubSubFeed:
         keys = list(self._watched)
         await self._subscribe_accounts(conn, keys)
         await self._fetch(keys)
-        self.stats.resyncs += 1
+        self.counters.resyncs += 1
         self.fresh.set()
         silence_ns = int(self.silence_timeout * 1e9)
         while True:
@@ -174,7 +180,7 @@ class PubSubFeed:
             self._raise_if_closed(conn)
             idle_ns = time.monotonic_ns() - self._last_slot_ns
             if idle_ns >= silence_ns:
-                self.stats.silent += 1
+                self.counters.silent += 1
                 raise FeedDisconnected(f"no slot notification for {self.silence_timeout}s")
             self._wake.clear()
             if self._pending:
@@ -226,7 +232,7 @@ class PubSubFeed:
 
     def _deliver(self, upd: AccountUpdate) -> None:
         if upd.slot < self._last_delivered.get(upd.pubkey, -1):
-            self.stats.dropped_stale += 1
+            self.counters.dropped_stale += 1
             return
         self._last_delivered[upd.pubkey] = upd.slot
         self._on_update(upd)
@@ -242,7 +248,7 @@ class PubSubFeed:
             return
         if upd is None:
             return
-        self.stats.notifications += 1
+        self.counters.notifications += 1
         self._deliver(upd)
 
     def _on_slot_note(self, conn: PubSubConnection, value: Any, slot: int) -> None:
@@ -250,13 +256,13 @@ class PubSubFeed:
             self._count_garbled(FeedProtocolError(f"slot notification without slot: {value!r:.80}"))
             return
         self._last_slot_ns = conn.frame_recv_ns
-        self.stats.slots += 1
+        self.counters.slots += 1
         if slot > self.last_slot:
             self.last_slot = slot
             self._on_slot(slot)
 
     def _count_garbled(self, err: FeedProtocolError) -> None:
-        self.stats.garbled += 1
+        self.counters.garbled += 1
         self.last_error = err
 
 

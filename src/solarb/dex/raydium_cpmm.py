@@ -382,7 +382,8 @@ def quote_detail(
     if not 0 < amount_in <= U64_MAX:
         raise QuoteError(f"raydium_cpmm: amount_in {amount_in} out of range", ANCHOR_REQUIRE_GT)
     clock = aux.get(CLOCK_SYSVAR)
-    epoch = ts = None
+    epoch: int | None = None
+    ts: int | None = None
     if clock is not None and len(clock) >= _CLOCK.size:
         _slot, _est, epoch, _lse, ts = _CLOCK.unpack_from(clock, 0)
     if state.status & SWAP_STATUS_BIT or (ts is not None and ts < state.open_time):

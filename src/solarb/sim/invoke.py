@@ -16,6 +16,7 @@ succeeded. Rules enforced on every :meth:`TxContext.set`, as the real runtime do
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -159,8 +160,6 @@ class TxContext:
 
     def set_return_data(self, data: bytes) -> None:
         """Set the transaction's return data (logged as ``Program return: <id> <base64>``)."""
-        import base64
-
         self.return_data = (self.program_id, data)
         self.logs.append(f"Program return: {self.program_id} {base64.b64encode(data).decode()}")
 

@@ -21,7 +21,7 @@ from solarb.dex.spl_token import (
 from solarb.sim.accounts import Account, rent_exempt_minimum
 from solarb.sim.bank import Bank
 from solarb.sim.programs.associated_token import associated_token_address
-from solarb.sim.programs.base import AccountRef, InvokeContext, ProgramError
+from solarb.sim.programs.base import AccountRef, InvokeContext
 
 SOL = 1_000_000_000
 TP = TOKEN_PROGRAM_ID

@@ -169,8 +169,7 @@ class TokenProgram:
         return acc, f
 
     @staticmethod
-    def _validate_owner(ctx: InvokeContext, expected: bytes, authority: AccountRef,
-                        extra: Sequence[AccountRef] = ()) -> None:
+    def _validate_owner(ctx: InvokeContext, expected: bytes, authority: AccountRef) -> None:
         if bytes(authority.pubkey) != expected:
             raise _err(OWNER_MISMATCH)
         if not authority.is_signer:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+
+import pytest
 
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Confirmed
@@ -15,6 +18,7 @@ from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 from websockets.asyncio.client import connect
 
+from solarb.errors import UsageError
 from solarb.sim.cluster import LocalCluster, serve_forever
 from solarb.sim.market import DEX_MODULES
 
@@ -84,3 +88,29 @@ async def test_serve_forever_stops_cleanly() -> None:
 
     await asyncio.wait_for(serve_forever(on_ready=on_ready, stop=stop, rpc_port=0, slot_ms=10, market=False), 5)
     assert ready and ready[0].rpc.port > 0
+
+
+async def test_cluster_ports_manual_ticks_and_bind_errors() -> None:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    async with LocalCluster(rpc_port=port, slot_ms=0, market=False) as cluster:
+        assert cluster.rpc_url == f"http://127.0.0.1:{port}"
+        assert cluster.ws_url == f"ws://127.0.0.1:{port + 1}"
+        start = cluster.bank.slot
+        assert cluster.tick() == start + 1  # no ticker with slot_ms=0: slots move only on tick()
+        await asyncio.sleep(0.05)
+        assert cluster.bank.slot == start + 1
+        with pytest.raises(UsageError):
+            await LocalCluster(rpc_port=port, slot_ms=0, market=False).start()
+        # curl-style "Expect: 100-continue" gets its interim reply before the body is sent
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        body = b'{"jsonrpc":"2.0","id":1,"method":"getSlot"}'
+        writer.write(b"POST / HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\ncontent-length: %d\r\n\r\n" % len(body))
+        assert await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        writer.write(body)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 200")
+        writer.close()
+        await writer.wait_closed()

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from solarb.errors import UsageError
+from solarb.errors import SolarbError, UsageError
 from solarb.sim.bank import Bank
 from solarb.sim.market import MarketGenerator
 from solarb.sim.programs.raydium_amm_v4 import RaydiumAmmV4Model
@@ -114,7 +114,10 @@ class LocalCluster:
         while True:
             deadline += period
             await asyncio.sleep(max(0.0, deadline - loop.time()))
-            self.tick()
+            try:
+                self.tick()
+            except SolarbError:  # a market step the models refused: count it, keep the slots going
+                self.tick_errors += 1
             if loop.time() - deadline > 10 * period:  # fell far behind (suspended): do not burst
                 deadline = loop.time()
 

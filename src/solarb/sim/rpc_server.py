@@ -449,6 +449,11 @@ class _HttpProtocol(asyncio.Protocol):
     def on_url(self, url: bytes) -> None:
         self._url += url
 
+    def on_header(self, name: bytes, value: bytes) -> None:
+        # curl sends "Expect: 100-continue" for bodies over 1 KiB and waits for this interim reply
+        if name.lower() == b"expect" and value.lower() == b"100-continue" and self._transport is not None:
+            self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
     def on_body(self, body: bytes) -> None:
         self._size += len(body)
         if self._size <= _MAX_BODY:

@@ -6,7 +6,7 @@ import struct
 import time
 
 import pytest
-from exec_fixtures import ata, hop, load_pools, make_order
+from tests.support.exec_fixtures import ata, hop, load_pools, make_order
 from solders.compute_budget import ID as COMPUTE_BUDGET_ID
 from solders.hash import Hash
 from solders.keypair import Keypair

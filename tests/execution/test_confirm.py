@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from exec_fixtures import DATA, FakeRpc
+from tests.support.exec_fixtures import DATA, FakeRpc
 from websockets.asyncio.server import ServerConnection, serve
 
 from solarb.events import TxStatus

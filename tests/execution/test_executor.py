@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from exec_fixtures import FakeRpc, ata, balance, hop, load_pools, make_order, recorded_transaction
+from tests.support.exec_fixtures import FakeRpc, ata, balance, hop, load_pools, make_order, recorded_transaction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from exec_fixtures import hop, load_pools, make_order
+from tests.support.exec_fixtures import hop, load_pools, make_order
 from solders.hash import Hash
 from solders.keypair import Keypair
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from exec_fixtures import FakeRpc
+from tests.support.exec_fixtures import FakeRpc
 
 from solarb.errors import Rejected, Retryable
 from solarb.execution.errors import SendRejected, SendRetryable

@@ -26,6 +26,7 @@ from solders.transaction import VersionedTransaction
 
 from solarb.dex.spl_token import decode_token_account
 from solarb.sim import wire
+from solarb.errors import SolarbError
 from solarb.sim.accounts import Account
 from solarb.sim.tx_errors import MalformedTransaction, TransactionFailed
 from solarb.sim.wire import RpcRequestError, config_of, invalid_params
@@ -98,6 +99,8 @@ class RpcHandler:
             result = method(params)
         except RpcRequestError as exc:
             return _error(id_, exc)
+        except SolarbError as exc:  # a cluster error the method did not map: still answer
+            return _error(id_, RpcRequestError(wire.INTERNAL_ERROR, f"Internal error: {exc}"))
         return {"jsonrpc": "2.0", "result": result, "id": id_}
 
     # ---------------------------------------------------------------- helpers
@@ -268,7 +271,10 @@ class RpcHandler:
         return str(self.bank.airdrop(key, lamports))
 
     def _decode_tx(self, params: Sequence[Any], cfg: Mapping[str, Any]) -> VersionedTransaction:
-        return wire.decode_transaction(self._arg(params, 0, "transaction"), cfg.get("encoding", "base58"))
+        tx = wire.decode_transaction(self._arg(params, 0, "transaction"), cfg.get("encoding", "base58"))
+        if not tx.signatures:
+            raise invalid_params("invalid transaction: Transaction failed to sanitize accounts offsets correctly")
+        return tx
 
     @staticmethod
     def _verify(tx: VersionedTransaction) -> None:

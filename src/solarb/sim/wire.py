@@ -61,6 +61,8 @@ __all__ = [
     "token_mint_decimals",
     "transaction_error_message",
     "status_of",
+    "encode_transaction",
+    "decode_binary",
 ]
 
 API_VERSION = "2.0.15"

@@ -23,9 +23,15 @@ from websockets.exceptions import ConnectionClosed
 from solarb.rpc.errors import RpcTimeout
 
 DATA = Path("/work/shared/data/solana_rpc")
-ACCOUNT_NOTE = json.loads((DATA / "websocket_accountSubscribe.json").read_text())["notifications"][0]
-SLOT_NOTE = json.loads((DATA / "websocket_slotSubscribe.json").read_text())["notifications"][0]
-MULTI = json.loads((DATA / "http_getMultipleAccounts.json").read_text())["responses"][0]
+
+
+def _recorded(name: str) -> dict[str, Any]:
+    return json.loads((DATA / f"{name}.json").read_text())  # type: ignore[no-any-return]
+
+
+ACCOUNT_NOTE = _recorded("websocket_accountSubscribe")["notifications"][0]
+SLOT_NOTE = _recorded("websocket_slotSubscribe")["notifications"][0]
+MULTI = _recorded("http_getMultipleAccounts")["responses"][0]
 OWNER = Pubkey.from_string("675kPX9MHTjS2zt1qfr1NYHuzeLXfQM9H24wFSUt1Mp8")
 
 
@@ -111,7 +117,9 @@ class FakeCluster:
             if c.slot_sub is not None:
                 msg = copy.deepcopy(SLOT_NOTE)
                 msg["params"]["subscription"] = c.slot_sub
-                msg["params"]["result"] = {"parent": self.slot - 1, "root": self.slot - 32, "slot": self.slot}
+                msg["params"]["result"] = {
+                    "parent": self.slot - 1, "root": self.slot - 32, "slot": self.slot
+                }
                 await _send(c.ws, orjson.dumps(msg))
 
     def account_frame(self, sub: int, acct: Acct, slot: int, raw_data: str | None = None) -> bytes:
@@ -119,12 +127,19 @@ class FakeCluster:
         msg["params"]["subscription"] = sub
         msg["params"]["result"]["context"]["slot"] = slot
         value = msg["params"]["result"]["value"]
-        value["data"] = [raw_data if raw_data is not None else base64.b64encode(acct.data).decode(), "base64"]
+        text = raw_data if raw_data is not None else base64.b64encode(acct.data).decode()
+        value["data"] = [text, "base64"]
         value.update(lamports=acct.lamports, owner=str(acct.owner), space=len(acct.data))
         return orjson.dumps(msg)
 
     async def set_account(
-        self, pk: Pubkey, data: bytes, *, lamports: int = 10**9, slot: int | None = None, notify: bool = True
+        self,
+        pk: Pubkey,
+        data: bytes,
+        *,
+        lamports: int = 10**9,
+        slot: int | None = None,
+        notify: bool = True,
     ) -> Acct:
         """Change an account's state; by default notify its subscribers."""
         acct = Acct(data, lamports, self.slot if slot is None else slot)

@@ -1,5 +1,5 @@
-"""PubSubFeed against a real loopback websockets server: delivery, slot order, reconnect + resubscribe
-+ resync, silent socket, garbled frames, runtime watch, and errors that must not be swallowed."""
+"""PubSubFeed against a real loopback websockets server: delivery, slot order, reconnect +
+resubscribe + resync, silent socket, garbled frames, runtime watch, errors not swallowed."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import random
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import orjson
 import pytest
 from tests.feeds.feed_loopback import OWNER, FakeCluster
 from solders.pubkey import Pubkey
@@ -30,13 +31,20 @@ class Harness:
         self.keys = keys
         self.updates: list[AccountUpdate] = []
         self.slots: list[int] = []
-        self.feed = PubSubFeed(cluster.url, RpcClient(cluster), silence_timeout=kw.pop("silence", 0.5),
-                               reconnect_backoff=(0.01, 0.05), rng=random.Random(7), **kw)
+        self.feed = PubSubFeed(
+            cluster.url,
+            RpcClient(cluster),
+            silence_timeout=kw.pop("silence", 0.5),
+            reconnect_backoff=(0.01, 0.05),
+            rng=random.Random(7),
+            **kw,
+        )
         self.feed.watch(keys)
         self.task: asyncio.Task[None] | None = None
 
     def start(self, on_update: Callable[[AccountUpdate], None] | None = None) -> None:
-        self.task = asyncio.create_task(self.feed.run(on_update or self.updates.append, self.slots.append))
+        run = self.feed.run(on_update or self.updates.append, self.slots.append)
+        self.task = asyncio.create_task(run)
 
     def of(self, pk: Pubkey) -> list[AccountUpdate]:
         return [u for u in self.updates if u.pubkey == pk]
@@ -147,9 +155,13 @@ async def test_garbled_frames_are_skipped(env: Harness) -> None:
     k = env.keys[0]
     await env.cluster.send_raw(b"{garbage")
     await env.cluster.notify(k, env.cluster.slot + 1, raw_data="@@not base64@@")
+    sub = env.cluster.live[0].accounts[str(k)]
+    no_context = {"jsonrpc": "2.0", "method": "accountNotification",
+                  "params": {"result": {"value": {"lamports": 1}}, "subscription": sub}}
+    await env.cluster.send_raw(orjson.dumps(no_context))
     await env.cluster.set_account(k, b"fine", slot=env.cluster.slot + 2)
     await until(lambda: env.of(k)[-1].data == b"fine")
-    assert env.feed.stats()["garbled"] == 2
+    assert env.feed.stats()["garbled"] == 3
     assert env.feed.counters.reconnects == 0 and env.feed.counters.notifications == 1
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import pytest
-from tests.rpc.rpc_loopback import Handler, HttpServer
+from tests.rpc.rpc_loopback import Handler, HttpServer, MakeHttpServer
 
 
 @pytest.fixture
-async def http_server() -> AsyncIterator[Callable[[Handler], Awaitable[HttpServer]]]:
+async def http_server() -> AsyncIterator[MakeHttpServer]:
     """Factory: ``server = await http_server(handler)``; stopped at test end."""
     servers: list[HttpServer] = []
 

@@ -104,3 +104,6 @@ class HttpServer:
         finally:
             writer.transport.abort()
             self._tasks.discard(task)
+
+
+MakeHttpServer = Callable[[Handler], Awaitable[HttpServer]]

@@ -1,15 +1,17 @@
 """RpcClient: typed helpers replaying the recorded Solana RPC documentation examples over loopback
-HTTP, getMultipleAccounts chunking, id matching, and typed errors for error objects and garbled replies."""
+HTTP, getMultipleAccounts chunking, id matching, typed errors for error objects and garbled
+replies."""
 
 from __future__ import annotations
 
 import base64
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 import pytest
-from tests.rpc.rpc_loopback import Reply, b58decode, recorded
+from tests.rpc.rpc_loopback import MakeHttpServer, Reply, b58decode, recorded
 from solders.hash import Hash
 from solders.pubkey import Pubkey
 
@@ -56,7 +58,7 @@ class Replay:
 
 
 @pytest.fixture
-async def replay(http_server):  # type: ignore[no-untyped-def]
+async def replay(http_server: MakeHttpServer) -> AsyncIterator[tuple[RpcClient, Replay]]:
     handler = Replay()
     srv = await http_server(handler)
     client = RpcClient(srv.url, commitment="confirmed")
@@ -64,9 +66,10 @@ async def replay(http_server):  # type: ignore[no-untyped-def]
     await client.aclose()
 
 
-async def test_recorded_accounts(replay) -> None:  # type: ignore[no-untyped-def]
+async def test_recorded_accounts(replay: tuple[RpcClient, Replay]) -> None:
     client, seen = replay
-    keys = [Pubkey.from_string(k) for k in recorded("http_getMultipleAccounts")["requests"][0]["params"][0]]
+    params = recorded("http_getMultipleAccounts")["requests"][0]["params"]
+    keys = [Pubkey.from_string(k) for k in params[0]]
     slot, accounts = await client.get_multiple_accounts(keys)
     assert slot == 341197247
     assert [a.lamports for a in accounts if a] == [88849814690250, 998763433]
@@ -79,19 +82,22 @@ async def test_recorded_accounts(replay) -> None:  # type: ignore[no-untyped-def
     assert one is not None and one.slot == 341197053 and one.lamports == 88849814690250
 
 
-async def test_recorded_cluster_and_balances(replay) -> None:  # type: ignore[no-untyped-def]
+async def test_recorded_cluster_and_balances(replay: tuple[RpcClient, Replay]) -> None:
     client, seen = replay
     bh, last_valid = await client.get_latest_blockhash()
-    assert bh == Hash.from_string("EkSnNWid2cvwEVnVx9aBqawnmiCNiDgp3gUdkDPTKN1N") and last_valid == 3090
-    assert await client.get_block_height() == recorded("http_getBlockHeight")["responses"][0]["result"]
+    assert bh == Hash.from_string("EkSnNWid2cvwEVnVx9aBqawnmiCNiDgp3gUdkDPTKN1N")
+    assert last_valid == 3090
+    height = recorded("http_getBlockHeight")["responses"][0]["result"]
+    assert await client.get_block_height() == height
     assert await client.get_slot() == recorded("http_getSlot")["responses"][0]["result"]
     assert await client.get_balance(SYSTEM) == 0
-    assert await client.get_token_account_balance("7fUAJdStEuGbc3sM84cKRL6yYaaSstyLSU4ve5oovLS7") == 9864
+    token_account = "7fUAJdStEuGbc3sM84cKRL6yYaaSstyLSU4ve5oovLS7"
+    assert await client.get_token_account_balance(token_account) == 9864
     assert await client.get_minimum_balance_for_rent_exemption(50) == 500
     assert seen.seen[-1]["params"] == [50]
 
 
-async def test_recorded_transactions(replay) -> None:  # type: ignore[no-untyped-def]
+async def test_recorded_transactions(replay: tuple[RpcClient, Replay]) -> None:
     client, seen = replay
     raw = bytes(range(200))
     sig = await client.send_transaction(raw)
@@ -107,12 +113,14 @@ async def test_recorded_transactions(replay) -> None:  # type: ignore[no-untyped
     assert sim.logs[-1] == "Program 83astBRguLMdt2h5U1Tpdq5tjFoJ6noeGwaY3mDLVcri success"
     assert seen.seen[-1]["params"][1]["sigVerify"] is False
 
-    statuses = await client.get_signature_statuses(["5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3ZpRzrFmBV6UjKdiSZkQUW", sig])
+    known = recorded("http_getSignatureStatuses")["requests"][0]["params"][0][0]
+    statuses = await client.get_signature_statuses([known, sig])
     assert statuses[0] is not None and statuses[0]["confirmationStatus"] == "finalized"
     assert statuses[1] is None
 
     tx = await client.get_transaction(sig)
-    assert tx is not None and tx["slot"] == recorded("http_getTransaction")["responses"][0]["result"]["slot"]
+    assert tx is not None
+    assert tx["slot"] == recorded("http_getTransaction")["responses"][0]["result"]["slot"]
     assert seen.seen[-1]["params"][1]["maxSupportedTransactionVersion"] == 0
 
 
@@ -168,7 +176,8 @@ async def test_get_multiple_accounts_chunks_250_into_3_calls() -> None:
         if i % 7 == 0:
             assert a is None
         else:
-            assert a is not None and a.pubkey == k and a.lamports == i and a.data == i.to_bytes(2, "little")
+            assert a is not None and a.pubkey == k and a.lamports == i
+            assert a.data == i.to_bytes(2, "little")
     assert {a.slot for a in accounts if a} == {900, 901, 899}
 
 
@@ -183,7 +192,10 @@ async def test_get_multiple_accounts_chunks_250_into_3_calls() -> None:
         (b'{"jsonrpc":"2.0","id":1,"result":{"context":{"slot":"1"},"value":5}}', RpcProtocolError),
         (b'{"jsonrpc":"2.0","id":1,"result":{"context":{"slot":1},"value":"5"}}', RpcProtocolError),
         (b'{"jsonrpc":"2.0","id":1,"error":{"code":"x"}}', RpcProtocolError),  # malformed error
-        (b'{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}', RpcResponseError),
+        (
+            b'{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}',
+            RpcResponseError,
+        ),
     ],
 )
 async def test_garbled_replies_are_protocol_errors(reply: bytes, exc: type[Exception]) -> None:
@@ -211,26 +223,31 @@ async def test_bad_account_shapes(value: Any) -> None:
 
 
 async def test_error_objects_are_typed() -> None:
-    sim_data = {"err": {"InstructionError": [2, {"Custom": 6022}]}, "logs": ["Program log: slippage"],
-                "accounts": None, "unitsConsumed": 41000}
+    sim_data = {
+        "err": {"InstructionError": [2, {"Custom": 6022}]},
+        "logs": ["Program log: slippage"],
+        "accounts": None,
+        "unitsConsumed": 41000,
+    }
     cases: list[tuple[dict[str, Any], type[Exception]]] = [
-        ({"code": -32002, "message": "Transaction simulation failed", "data": sim_data}, SimulationFailed),
+        ({"code": -32002, "message": "Simulation failed", "data": sim_data}, SimulationFailed),
         ({"code": -32002, "message": "Transaction simulation failed: Blockhash not found",
           "data": {"err": "BlockhashNotFound", "logs": []}}, BlockhashNotFound),
         ({"code": -32005, "message": "Node is behind by 42 slots", "data": {"numSlotsBehind": 42}},
          RpcNodeUnhealthy),
-        ({"code": -32003, "message": "Transaction signature verification failure"}, TransactionRejected),
+        ({"code": -32003, "message": "signature verification failure"}, TransactionRejected),
         ({"code": -32601, "message": "Method not found"}, RpcResponseError),
     ]
     for error, exc in cases:
-        client = RpcClient(Scripted(lambda req, e=error: {"jsonrpc": "2.0", "id": req["id"], "error": e}))
+        client = RpcClient(Scripted(lambda req, e=error: err(req, e["code"], e["message"],
+                                                             e.get("data"))))
         with pytest.raises(exc) as ei:
             await client.send_transaction(b"\x00", skip_preflight=False)
-        if exc is SimulationFailed:
+        if isinstance(ei.value, SimulationFailed):
             assert isinstance(ei.value, Rejected)
-            assert ei.value.err == sim_data["err"] and ei.value.logs == ("Program log: slippage",)  # type: ignore[attr-defined]
-            assert ei.value.units_consumed == 41000  # type: ignore[attr-defined]
-            assert ei.value.code == -32002  # type: ignore[attr-defined]
+            assert ei.value.err == sim_data["err"]
+            assert ei.value.logs == ("Program log: slippage",)
+            assert ei.value.units_consumed == 41000 and ei.value.code == -32002
         if exc in (BlockhashNotFound, RpcNodeUnhealthy):
             assert isinstance(ei.value, Retryable)
 

@@ -1,4 +1,4 @@
-"""HttpTransport against a real loopback HTTP server: statuses, timeouts and resets become typed errors."""
+"""HttpTransport against a real loopback HTTP server: statuses, timeouts, resets -> typed errors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from email.utils import formatdate
 
 import httpx
 import pytest
-from tests.rpc.rpc_loopback import Reply
+from tests.rpc.rpc_loopback import Handler, MakeHttpServer, Reply
 
 from solarb.errors import Fatal, Retryable
 from solarb.rpc.errors import (
@@ -25,14 +25,14 @@ from solarb.rpc.transport import HttpTransport, Transport, parse_retry_after
 BODY = b'{"jsonrpc":"2.0","id":1,"method":"getSlot"}'
 
 
-def const(reply: Reply):  # type: ignore[no-untyped-def]
+def const(reply: Reply) -> Handler:
     async def handler(body: bytes) -> Reply:
         return reply
 
     return handler
 
 
-async def test_ok_and_keepalive(http_server) -> None:  # type: ignore[no-untyped-def]
+async def test_ok_and_keepalive(http_server: MakeHttpServer) -> None:
     srv = await http_server(const(Reply(b'{"jsonrpc":"2.0","result":5,"id":1}')))
     t = HttpTransport(srv.url)
     assert isinstance(t, Transport)
@@ -43,7 +43,7 @@ async def test_ok_and_keepalive(http_server) -> None:  # type: ignore[no-untyped
     assert srv.connections == 1  # one persistent connection reused
 
 
-async def test_429_with_retry_after_seconds(http_server) -> None:  # type: ignore[no-untyped-def]
+async def test_429_with_retry_after_seconds(http_server: MakeHttpServer) -> None:
     srv = await http_server(const(Reply(b"slow down", status=429, headers={"Retry-After": "3"})))
     t = HttpTransport(srv.url)
     with pytest.raises(RpcRateLimited) as ei:
@@ -53,7 +53,7 @@ async def test_429_with_retry_after_seconds(http_server) -> None:  # type: ignor
     await t.aclose()
 
 
-async def test_429_with_retry_after_date_and_without(http_server) -> None:  # type: ignore[no-untyped-def]
+async def test_429_with_retry_after_date_and_without(http_server: MakeHttpServer) -> None:
     date = formatdate(time.time() + 30, usegmt=True)
     srv = await http_server(const(Reply(status=429, headers={"Retry-After": date})))
     t = HttpTransport(srv.url)
@@ -78,20 +78,23 @@ async def test_429_with_retry_after_date_and_without(http_server) -> None:  # ty
         (404, RpcProtocolError),
     ],
 )
-async def test_status_mapping(http_server, status: int, exc: type[Exception]) -> None:  # type: ignore[no-untyped-def]
+async def test_status_mapping(
+    http_server: MakeHttpServer, status: int, exc: type[Exception]
+) -> None:
     srv = await http_server(const(Reply(b"oops", status=status)))
     t = HttpTransport(srv.url)
     with pytest.raises(exc) as ei:
         await t.request(BODY)
     assert str(status) in str(ei.value)
     if status >= 500:
-        assert isinstance(ei.value, Retryable) and ei.value.status == status  # type: ignore[attr-defined]
+        assert isinstance(ei.value, RpcTransportError | RpcNodeUnhealthy)
+        assert ei.value.status == status
     if status in (401, 403):
         assert isinstance(ei.value, Fatal)
     await t.aclose()
 
 
-async def test_read_timeout(http_server) -> None:  # type: ignore[no-untyped-def]
+async def test_read_timeout(http_server: MakeHttpServer) -> None:
     srv = await http_server(const(Reply(hang=True)))
     t = HttpTransport(srv.url, timeout=httpx.Timeout(1.0, read=0.2))
     start = time.monotonic()
@@ -102,7 +105,7 @@ async def test_read_timeout(http_server) -> None:  # type: ignore[no-untyped-def
     await t.aclose()
 
 
-async def test_connection_reset_mid_request(http_server) -> None:  # type: ignore[no-untyped-def]
+async def test_connection_reset_mid_request(http_server: MakeHttpServer) -> None:
     srv = await http_server(const(Reply(drop=True)))
     t = HttpTransport(srv.url)
     with pytest.raises(RpcTransportError) as ei:
@@ -122,7 +125,7 @@ async def test_connection_refused() -> None:
     await t.aclose()
 
 
-async def test_bounded_pool_times_out_waiting(http_server) -> None:  # type: ignore[no-untyped-def]
+async def test_bounded_pool_times_out_waiting(http_server: MakeHttpServer) -> None:
     srv = await http_server(const(Reply(hang=True)))
     t = HttpTransport(srv.url, max_connections=1, timeout=httpx.Timeout(5.0, pool=0.1, read=1.0))
     first = asyncio.create_task(t.request(BODY))

@@ -1,4 +1,4 @@
-"""PubSubConnection against a real websockets server on loopback, replaying recorded notifications."""
+"""PubSubConnection against a real loopback websockets server, replaying recorded notifications."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class WsServer:
 
 
 @pytest.fixture
-async def ws_server() -> AsyncIterator[Callable[[Script], Awaitable[WsServer]]]:
+async def ws_server() -> AsyncIterator[MakeWsServer]:
     stack: list[Any] = []
 
     async def make(script: Script) -> WsServer:
@@ -51,6 +51,9 @@ async def ws_server() -> AsyncIterator[Callable[[Script], Awaitable[WsServer]]]:
     for server in stack:
         server.close()
         await server.wait_closed()
+
+
+MakeWsServer = Callable[[Script], Awaitable[WsServer]]
 
 
 def reply(req: dict[str, Any], result: Any) -> bytes:
@@ -76,7 +79,7 @@ async def until(pred: Callable[[], bool], timeout: float = 2.0) -> None:
             await asyncio.sleep(0.005)
 
 
-async def test_subscribe_and_dispatch_by_subscription_id(ws_server) -> None:  # type: ignore[no-untyped-def]
+async def test_subscribe_and_dispatch_by_subscription_id(ws_server: MakeWsServer) -> None:
     async def script(ws: ServerConnection, req: dict[str, Any]) -> None:
         if req["method"] == "accountSubscribe":
             sub = 23784 if req["params"][0] == "CM78CPUeXjn8o3yroDHxUtKsZZgoy4GPkPPXfouKNH12" else 7
@@ -90,8 +93,9 @@ async def test_subscribe_and_dispatch_by_subscription_id(ws_server) -> None:  # 
     srv = await ws_server(script)
     got: list[tuple[str, Any, int]] = []
     async with PubSubConnection(srv.url) as conn:
-        a = await conn.subscribe("accountSubscribe", ["CM78CPUeXjn8o3yroDHxUtKsZZgoy4GPkPPXfouKNH12",
-                                 {"encoding": "base64"}], lambda v, s: got.append(("a", v, s)))
+        key = "CM78CPUeXjn8o3yroDHxUtKsZZgoy4GPkPPXfouKNH12"
+        a = await conn.subscribe("accountSubscribe", [key, {"encoding": "base64"}],
+                                 lambda v, s: got.append(("a", v, s)))
         b = await conn.subscribe("accountSubscribe", ["11111111111111111111111111111111"],
                                  lambda v, s: got.append(("b", v, s)))
         s = await conn.subscribe("slotSubscribe", None, lambda v, s: got.append(("slot", v, s)))
@@ -105,7 +109,7 @@ async def test_subscribe_and_dispatch_by_subscription_id(ws_server) -> None:  # 
     assert srv.requests[2] == {"jsonrpc": "2.0", "id": 3, "method": "slotSubscribe"}
 
 
-async def test_garbled_frames_are_counted_and_skipped(ws_server) -> None:  # type: ignore[no-untyped-def]
+async def test_garbled_frames_are_counted_and_skipped(ws_server: MakeWsServer) -> None:
     async def script(ws: ServerConnection, req: dict[str, Any]) -> None:
         await ws.send(reply(req, 5))
         for junk in (b"{not json", b"[1,2,3]", b'{"jsonrpc":"2.0","method":"x","params":7}',
@@ -123,7 +127,7 @@ async def test_garbled_frames_are_counted_and_skipped(ws_server) -> None:  # typ
         assert not conn.closed.is_set()
 
 
-async def test_error_reply_is_typed(ws_server) -> None:  # type: ignore[no-untyped-def]
+async def test_error_reply_is_typed(ws_server: MakeWsServer) -> None:
     async def script(ws: ServerConnection, req: dict[str, Any]) -> None:
         await ws.send(orjson.dumps({"jsonrpc": "2.0", "id": req["id"],
                                     "error": {"code": -32602, "message": "Invalid Request"}}))
@@ -135,7 +139,7 @@ async def test_error_reply_is_typed(ws_server) -> None:  # type: ignore[no-untyp
         assert ei.value.code == -32602
 
 
-async def test_server_close_fails_pending_and_signals_closed(ws_server) -> None:  # type: ignore[no-untyped-def]
+async def test_server_close_fails_pending_and_signals_closed(ws_server: MakeWsServer) -> None:
     async def script(ws: ServerConnection, req: dict[str, Any]) -> None:
         await ws.close(code=1011, reason="going away")
 
@@ -151,10 +155,11 @@ async def test_server_close_fails_pending_and_signals_closed(ws_server) -> None:
     await conn.close()
 
 
-async def test_callback_exception_closes_connection(ws_server) -> None:  # type: ignore[no-untyped-def]
+async def test_callback_exception_closes_connection(ws_server: MakeWsServer) -> None:
     async def script(ws: ServerConnection, req: dict[str, Any]) -> None:
         await ws.send(reply(req, 1))
-        await ws.send(orjson.dumps({**SLOT_NOTE, "params": {**SLOT_NOTE["params"], "subscription": 1}}))
+        params = {**SLOT_NOTE["params"], "subscription": 1}
+        await ws.send(orjson.dumps({**SLOT_NOTE, "params": params}))
 
     def boom(value: Any, slot: int) -> None:
         raise ZeroDivisionError("subscriber bug")
@@ -176,14 +181,14 @@ async def test_connect_refused() -> None:
     assert conn.closed.is_set()
 
 
-async def test_wait_for_signature(ws_server) -> None:  # type: ignore[no-untyped-def]
+async def test_wait_for_signature(ws_server: MakeWsServer) -> None:
     sig = SIG["requests"][0]["params"][0]
 
     async def script(ws: ServerConnection, req: dict[str, Any]) -> None:
         if req["method"] == "signatureSubscribe":
             sub = 24006 if req["params"][0] == sig else 99
             await ws.send(reply(req, sub))
-            if sub == 24006:  # recorded: "receivedSignature" first would be skipped; then the result
+            if sub == 24006:  # recorded frames: "receivedSignature" (skipped), then the result
                 await ws.send(orjson.dumps(SIG["notifications"][1]))
                 await ws.send(orjson.dumps(SIG["notifications"][0]))
         else:
@@ -200,7 +205,7 @@ async def test_wait_for_signature(ws_server) -> None:  # type: ignore[no-untyped
                                     "params": [99]}
 
 
-async def test_wait_for_signature_raises_when_socket_drops(ws_server) -> None:  # type: ignore[no-untyped-def]
+async def test_wait_for_signature_raises_when_socket_drops(ws_server: MakeWsServer) -> None:
     async def script(ws: ServerConnection, req: dict[str, Any]) -> None:
         await ws.send(reply(req, 1))
         await ws.close()

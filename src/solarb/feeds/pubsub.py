@@ -93,7 +93,7 @@ class PubSubFeed:
         #: Set once the current connection is subscribed and resynced; cleared while disconnected.
         self.fresh = asyncio.Event()
         self.last_error: BaseException | None = None
-        self.last_slot = 0
+        self.last_slot = -1  # highest slot delivered to on_slot (-1: none yet)
         self._rng = rng or random.Random()
         self._watched: dict[Pubkey, None] = {}  # insertion-ordered set
         self._pending: dict[Pubkey, None] = {}  # watched but not yet subscribed on the live conn
@@ -191,7 +191,9 @@ class PubSubFeed:
             }
             try:
                 await asyncio.wait(
-                    waiters, timeout=(silence_ns - idle_ns) / 1e9, return_when=asyncio.FIRST_COMPLETED
+                    waiters,
+                    timeout=(silence_ns - idle_ns) / 1e9,
+                    return_when=asyncio.FIRST_COMPLETED,
                 )
             finally:
                 for w in waiters:
@@ -237,9 +239,11 @@ class PubSubFeed:
         self._last_delivered[upd.pubkey] = upd.slot
         self._on_update(upd)
 
-    def _on_account_note(self, conn: PubSubConnection, pubkey: Pubkey, value: Any, slot: int) -> None:
-        if slot <= 0:
-            self._count_garbled(FeedProtocolError(f"account notification for {pubkey} without slot"))
+    def _on_account_note(
+        self, conn: PubSubConnection, pubkey: Pubkey, value: Any, slot: int
+    ) -> None:
+        if slot < 0:
+            self._count_garbled(FeedProtocolError(f"account notification without slot: {pubkey}"))
             return
         try:
             upd = decode_account(pubkey, value, slot, conn.frame_recv_ns, "accountNotification")
@@ -252,7 +256,7 @@ class PubSubFeed:
         self._deliver(upd)
 
     def _on_slot_note(self, conn: PubSubConnection, value: Any, slot: int) -> None:
-        if slot <= 0:
+        if slot < 0:
             self._count_garbled(FeedProtocolError(f"slot notification without slot: {value!r:.80}"))
             return
         self._last_slot_ns = conn.frame_recv_ns

@@ -1,4 +1,4 @@
-"""The network edge: JSON-RPC client over a one-method Transport, PubSub connection, typed errors."""
+"""The network edge: JSON-RPC client over a one-method Transport, PubSub, typed errors."""
 
 from solarb.rpc.client import RpcClient, SimulationResult
 from solarb.rpc.errors import (

@@ -181,7 +181,8 @@ class RpcClient:
             if params is not None:
                 msg["params"] = params
             body.append(msg)
-        reply = _list(self._loads(await self.transport.request(orjson.dumps(body)), "batch"), "batch")
+        raw = await self.transport.request(orjson.dumps(body))
+        reply = _list(self._loads(raw, "batch"), "batch")
         by_id: dict[int, Any] = {}
         for item in reply:
             if isinstance(item, dict) and isinstance(item.get("id"), int):

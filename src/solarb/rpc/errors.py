@@ -9,11 +9,11 @@ these; httpx, websockets and orjson exceptions never leak (they are chained with
      ├── RpcRateLimited (Retryable)       HTTP 429; ``retry_after`` from the Retry-After header
      ├── RpcNodeUnhealthy (Retryable)     node behind/unhealthy: HTTP 502/503/504, -32005, -32016...
      ├── RpcAuthError (Fatal)             HTTP 401/403: the endpoint URL or key is wrong
-     ├── RpcProtocolError                 garbled reply: bad JSON, missing fields, wrong types, bad id
+     ├── RpcProtocolError                 garbled reply: bad JSON, missing fields, wrong types
      ├── RpcResponseError                 a JSON-RPC error object (``code``, ``message``, ``data``)
      │    ├── SimulationFailed (Rejected)      -32002 preflight failure; ``err``, ``logs``
-     │    ├── BlockhashNotFound (Retryable)    -32002 with err "BlockhashNotFound": rebuild and resend
-     │    ├── TransactionRejected (Rejected)   -32003 signature verification, -32013 bad signature length
+     │    ├── BlockhashNotFound (Retryable)    -32002, err "BlockhashNotFound": rebuild, resend
+     │    ├── TransactionRejected (Rejected)   -32003 bad signature, -32013 bad signature length
      │    └── InvalidParams                    -32602 (e.g. "could not find account")
      ├── FeedDisconnected (Retryable)     PubSub socket closed, refused or silent; reconnect
      └── FeedProtocolError                a garbled PubSub frame (counted and skipped by the reader)
@@ -116,7 +116,7 @@ def _sim_fields(data: Any) -> tuple[Any, tuple[str, ...], int | None]:
 
 
 class SimulationFailed(RpcResponseError, Rejected):
-    """-32002: preflight simulation failed. ``err`` is the TransactionError, ``logs`` the program logs."""
+    """-32002: preflight simulation failed; ``err`` (TransactionError), ``logs``, units."""
 
     def __init__(self, code: int, message: str, data: Any = None) -> None:
         super().__init__(code, message, data)

@@ -41,7 +41,7 @@ class Transport(Protocol):
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date); None if absent/bad."""
+    """Seconds to wait from a Retry-After header (seconds or HTTP-date); None if absent/bad."""
     if value is None:
         return None
     value = value.strip()
@@ -99,7 +99,7 @@ class HttpTransport:
         )
 
     async def request(self, body: bytes) -> bytes:
-        """POST ``body`` and return the reply body of a 2xx answer (or a 4xx/5xx JSON-RPC body)."""
+        """POST ``body`` and return the body of a 2xx reply; typed RpcError otherwise."""
         try:
             resp = await self._client.post(self.url, content=body)
         except httpx.TimeoutException as e:

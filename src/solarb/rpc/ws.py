@@ -30,7 +30,7 @@ from solarb.rpc.errors import FeedDisconnected, FeedProtocolError, RpcError, err
 
 #: ``callback(value, slot)``: ``value`` is ``result["value"]`` for context-wrapped notifications
 #: (account, program, signature), else the whole ``result`` (slot); ``slot`` is the context slot
-#: (or ``result["slot"]``, or 0 when the notification carries none).
+#: (or ``result["slot"]``, or -1 when the notification carries none).
 NotificationCallback = Callable[[Any, int], None]
 
 
@@ -93,7 +93,9 @@ class PubSubConnection:
             err = FeedDisconnected(f"cannot connect to {self.url}: {type(e).__name__}: {e}")
             self._mark_closed(err)
             raise err from e
-        self._reader = asyncio.create_task(self._read_loop(self._ws), name=f"pubsub-reader {self.url}")
+        self._reader = asyncio.create_task(
+            self._read_loop(self._ws), name=f"pubsub-reader {self.url}"
+        )
 
     async def close(self) -> None:
         """Close the socket and stop the reader (idempotent)."""
@@ -115,7 +117,11 @@ class PubSubConnection:
     # ------------------------------------------------------------ requests
 
     async def request(
-        self, method: str, params: list[Any] | None = None, *, _callback: NotificationCallback | None = None
+        self,
+        method: str,
+        params: list[Any] | None = None,
+        *,
+        _callback: NotificationCallback | None = None,
     ) -> Any:
         """Send one JSON-RPC request and return its result (typed RpcError on error reply)."""
         if self._ws is None or self.closed.is_set():
@@ -149,12 +155,12 @@ class PubSubConnection:
         return sub_id
 
     async def unsubscribe(self, method: str, sub_id: int) -> bool:
-        """Cancel a subscription (``method`` like ``accountUnsubscribe``); True if the node agreed."""
+        """Cancel a subscription (e.g. ``accountUnsubscribe``); True if the node agreed."""
         self._subs.pop(sub_id, None)
         return bool(await self.request(method, [sub_id]))
 
     def drop_subscription(self, sub_id: int) -> None:
-        """Forget a subscription locally (for ones the node ends itself, like signatureSubscribe)."""
+        """Forget a subscription locally (one the node ends itself, like signatureSubscribe)."""
         self._subs.pop(sub_id, None)
 
     # ------------------------------------------------------------ reader
@@ -206,13 +212,13 @@ class PubSubConnection:
                 else:
                     self._garbled("notification without subscription/result", frame)
                 return
-            slot = 0
+            slot = -1
             value = result
             if isinstance(result, dict):
                 ctx = result.get("context")
                 if isinstance(ctx, dict) and "value" in result:
                     s = ctx.get("slot")
-                    slot = s if isinstance(s, int) else 0
+                    slot = s if isinstance(s, int) else -1
                     value = result["value"]
                 elif isinstance(result.get("slot"), int):
                     slot = result["slot"]
@@ -276,12 +282,16 @@ async def wait_for_signature(
     )
     closed = asyncio.ensure_future(conn.closed.wait())
     try:
-        finished, _ = await asyncio.wait({done, closed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finished, _ = await asyncio.wait(
+            {done, closed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
         if done in finished:
             conn.drop_subscription(sub_id)  # the node ends signature subscriptions itself
             return done.result()
         if closed in finished:
-            raise FeedDisconnected(f"connection closed while waiting for {signature}: {conn.close_reason}")
+            raise FeedDisconnected(
+                f"connection closed while waiting for {signature}: {conn.close_reason}"
+            )
         try:
             await conn.unsubscribe("signatureUnsubscribe", sub_id)
         except RpcError:

@@ -1,45 +1,94 @@
-"""Runs the embedded local cluster on its own thread and event loop, beside the engine.
+"""Runs the embedded local cluster in its own process, beside the engine.
 
-Its own loop keeps the cluster's work (slot ticks, market flow, transaction processing) from
-sitting on the engine's loop, as a separate validator would; the engine reaches it only over
-loopback JSON-RPC and PubSub like any other cluster.
+A separate process keeps the cluster's work (slot ticks, market flow, transaction processing)
+off the engine's interpreter and event loop, as a separate validator would; the engine reaches
+it only over loopback JSON-RPC and PubSub, like any other cluster. The child is told to stop
+through a pipe and is killed if it does not exit in time; it also exits when the parent dies.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
+import multiprocessing
+import multiprocessing.connection
+import os
 from types import TracebackType
+from typing import Any
 
 from solarb.config import ClusterSettings
 from solarb.errors import Fatal
-from solarb.sim.cluster import LocalCluster
 
 START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 10.0
+
+
+def _child(options: dict[str, Any], conn: multiprocessing.connection.Connection) -> None:
+    """Process entry: serve the cluster until the parent says stop (or goes away)."""
+    from solarb.sim.cluster import LocalCluster
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        loop.add_reader(conn.fileno(), stop.set)  # a message or EOF (parent gone) both stop us
+        try:
+            async with LocalCluster(**options) as cluster:
+                conn.send(("ready", cluster.rpc_url, cluster.ws_url))
+                await stop.wait()
+        finally:
+            loop.remove_reader(conn.fileno())
+
+    try:
+        asyncio.run(serve())
+    except Exception as e:  # reported to the parent, which raises it as Fatal
+        try:
+            conn.send(("error", f"{type(e).__name__}: {e}", ""))
+        except OSError:
+            pass
+        os._exit(1)
 
 
 class EmbeddedCluster:
-    """Async context manager: start the local cluster on a thread, expose its URLs, stop it."""
+    """Async context manager: start the local cluster process, expose its URLs, stop it."""
 
     def __init__(self, settings: ClusterSettings, host: str = "127.0.0.1") -> None:
-        self._settings = settings
-        self._host = host
-        self._ready = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._error: BaseException | None = None
+        self._options: dict[str, Any] = {
+            "host": host,
+            "rpc_port": 0,
+            "slot_ms": settings.slot_ms,
+            "seed": settings.seed,
+            "market": True,
+            "n_tokens": settings.tokens,
+            "n_pools": settings.pools,
+            "competitors": settings.competitors,
+            "noise_per_slot": settings.noise_per_slot,
+        }
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._conn: multiprocessing.connection.Connection | None = None
         self.rpc_url = ""
         self.ws_url = ""
 
     async def __aenter__(self) -> EmbeddedCluster:
-        self._thread = threading.Thread(target=self._main, name="solarb-cluster", daemon=True)
-        self._thread.start()
-        ready = await asyncio.to_thread(self._ready.wait, START_TIMEOUT_S)
-        if self._error is not None:
-            raise Fatal(f"embedded cluster failed to start: {self._error}") from self._error
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        self._conn = parent
+        self._process = ctx.Process(
+            target=_child, args=(self._options, child), name="solarb-cluster", daemon=True
+        )
+        self._process.start()
+        child.close()
+        ready = await asyncio.to_thread(parent.poll, START_TIMEOUT_S)
         if not ready:
+            await self._shutdown()
             raise Fatal("embedded cluster did not start in time")
+        try:
+            kind, first, second = parent.recv()
+        except EOFError:
+            await self._shutdown()
+            raise Fatal("embedded cluster exited during start-up") from None
+        if kind != "ready":
+            await self._shutdown()
+            raise Fatal(f"embedded cluster failed to start: {first}")
+        self.rpc_url, self.ws_url = first, second
         return self
 
     async def __aexit__(
@@ -48,34 +97,20 @@ class EmbeddedCluster:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            await asyncio.to_thread(self._thread.join, 30.0)
+        await self._shutdown()
 
-    def _main(self) -> None:
-        try:
-            asyncio.run(self._serve())
-        except BaseException as e:  # reported to the engine thread, which raises it as Fatal
-            self._error = e
-            self._ready.set()
-
-    async def _serve(self) -> None:
-        s = self._settings
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        cluster = LocalCluster(
-            host=self._host,
-            rpc_port=0,
-            slot_ms=s.slot_ms,
-            seed=s.seed,
-            market=True,
-            n_tokens=s.tokens,
-            n_pools=s.pools,
-            competitors=s.competitors,
-            noise_per_slot=s.noise_per_slot,
-        )
-        async with cluster:
-            self.rpc_url, self.ws_url = cluster.rpc_url, cluster.ws_url
-            self._ready.set()
-            await self._stop.wait()
+    async def _shutdown(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.send(("stop",))
+            except OSError:
+                pass
+        process = self._process
+        if process is not None:
+            await asyncio.to_thread(process.join, STOP_TIMEOUT_S)
+            if process.is_alive():
+                process.kill()
+                await asyncio.to_thread(process.join, STOP_TIMEOUT_S)
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

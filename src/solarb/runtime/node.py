@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,7 @@ class Pipeline:
         min_profit: int,
         clock: Clock,
         stats: RunStats,
+        is_fresh: Callable[[], bool],
     ) -> None:
         self.market = market
         self.finder = finder
@@ -66,7 +67,7 @@ class Pipeline:
         self.min_profit = min_profit
         self.clock = clock
         self.stats = stats
-        self.fresh = False
+        self.is_fresh = is_fresh
         self.in_flight = 0
         self.decisions: asyncio.Queue[tuple[Opportunity, Verdict]] = asyncio.Queue()
         self.orders: asyncio.Queue[Order] = asyncio.Queue()
@@ -100,9 +101,9 @@ class Pipeline:
         self.decisions.put_nowait((best, verdict))
 
     def _decide(self, opp: Opportunity) -> Verdict:
-        if not self.fresh:
+        if not self.is_fresh():  # never trade on state not known to be current
             self.stats.skipped_not_fresh += 1
-            return Verdict(opp.id, False, "feed not yet resynced")
+            return Verdict(opp.id, False, "feed not resynced since (re)connect")
         verdict = self.risk.evaluate(opp, in_flight=self.in_flight)
         if not verdict.approved:
             self.stats.rejected += 1
@@ -176,7 +177,11 @@ class Node:
             start_balances = await _balances(rpc, payer.pubkey(), mint_programs)
             sol_start = await rpc.get_balance(payer.pubkey())
 
-            pipeline = Pipeline(market, finder, risk, s.risk.min_profit, self.clock, self.stats)
+            feed = PubSubFeed(ws_url, rpc)
+            feed.watch(market.watched_accounts())
+            pipeline = Pipeline(
+                market, finder, risk, s.risk.min_profit, self.clock, self.stats, feed.fresh.is_set
+            )
             builder = TxBuilder(
                 payer,
                 lambda pool: (market.pool(pool).adapter, market.pool(pool).state),
@@ -195,13 +200,10 @@ class Node:
                 confirm_timeout_s=s.execution.confirm_timeout_s,
             )
             stack.push_async_callback(executor.aclose)
-            feed = PubSubFeed(ws_url, rpc)
-            feed.watch(market.watched_accounts())
 
             started = self.clock.monotonic_ns()
             tasks = [
                 asyncio.create_task(feed.run(pipeline.on_update, pipeline.on_slot), name="feed"),
-                asyncio.create_task(self._freshness(feed, pipeline), name="freshness"),
                 asyncio.create_task(self._journal_decisions(pipeline, journal), name="journal"),
                 asyncio.create_task(self._execute(pipeline, executor), name="executor"),
                 asyncio.create_task(watch_stop(data_dir, self._kill), name="killswitch"),
@@ -266,10 +268,6 @@ class Node:
             opp, verdict = pipeline.decisions.get_nowait()
             journal.record_opportunity(opp)
             journal.record_verdict(verdict)
-
-    async def _freshness(self, feed: PubSubFeed, pipeline: Pipeline) -> None:
-        await feed.fresh.wait()
-        pipeline.fresh = True
 
     async def _journal_decisions(self, pipeline: Pipeline, journal: Journal) -> None:
         while True:

@@ -15,8 +15,9 @@ from solarb.dex.base import DecodeError, MissingAccount, QuoteError
 from solarb.dex.quote_cases import load_accounts_file, parse_accounts, quote_case
 from solarb.dex.spl_token import TOKEN_PROGRAM_ID, encode_token_account
 from solarb.errors import UsageError
+from tests.support.data import SHARED_DATA
 
-DATA = Path("/work/shared/data/accounts")
+DATA = SHARED_DATA / "accounts"
 CPMM_POOL = Pubkey.from_string("2higKRf25Q9WMcYfgyK96AAuFVv5zucfDAFHHDuVETcq")
 V4_POOL = Pubkey.from_string("58oQChx4yWmvKdwLLZzBi4ChoCc2fqCUWBkwMihLYQo2")
 

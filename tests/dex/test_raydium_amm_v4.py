@@ -15,8 +15,9 @@ from solarb.dex import raydium_amm_v4 as v4
 from solarb.dex.base import DecodeError, InsufficientLiquidity, MissingAccount, QuoteError
 from solarb.dex.registry import adapter_for
 from solarb.dex.spl_token import TOKEN_PROGRAM_ID, associated_token_address, encode_token_account
+from tests.support.data import SHARED_DATA
 
-DUMP = Path("/work/shared/data/accounts/raydium_amm_v4/sol_usdc_58oQChx4/58oQChx4yWmvKdwLLZzBi4ChoCc2fqCUWBkwMihLYQo2.json")
+DUMP = SHARED_DATA / "accounts/raydium_amm_v4/sol_usdc_58oQChx4/58oQChx4yWmvKdwLLZzBi4ChoCc2fqCUWBkwMihLYQo2.json"
 POOL = Pubkey.from_string("58oQChx4yWmvKdwLLZzBi4ChoCc2fqCUWBkwMihLYQo2")
 WSOL = Pubkey.from_string("So11111111111111111111111111111111111111112")
 USDC = Pubkey.from_string("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v")

@@ -22,8 +22,9 @@ from solarb.dex.spl_token import (
     encode_mint,
     encode_token_account,
 )
+from tests.support.data import SHARED_DATA
 
-DATA = Path("/work/shared/data")
+DATA = SHARED_DATA
 BUNDLE = DATA / "accounts/raydium_cpmm/wsol_pump_2higKRf2/cpmm_wsol_pump.json"
 CONFIG_DUMP = DATA / "accounts/raydium_cpmm/config/D4FPEruKEHrG5TenZ2mpDGEfu1iUvTiqBxvpU8HLBvC2.json"
 IDL = DATA / "idl/raydium_cpmm_cp_swap.json"

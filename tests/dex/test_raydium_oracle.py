@@ -38,13 +38,12 @@ from solarb.dex.base import QuoteError
 from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, encode_token_account
 from solarb.sim.programs import raydium_amm_v4 as v4_sim
 from solarb.sim.programs import raydium_cpmm as cp_sim
+from tests.support.data import SHARED_DATA
 
 pytestmark = pytest.mark.oracle
 
 ORACLE = Path(__file__).resolve().parents[1] / "oracle"
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "accounts"
-if not DATA.exists():
-    DATA = Path("/work/shared/data/accounts")
+DATA = SHARED_DATA / "accounts"
 N_CASES = 1200
 SEED = 20251125
 U64 = 2**64 - 1

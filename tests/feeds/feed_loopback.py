@@ -21,8 +21,9 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from solarb.rpc.errors import RpcTimeout
+from tests.support.data import SHARED_DATA
 
-DATA = Path("/work/shared/data/solana_rpc")
+DATA = SHARED_DATA / "solana_rpc"
 
 
 def _recorded(name: str) -> dict[str, Any]:

@@ -15,8 +15,9 @@ from solarb.dex.registry import ADAPTERS
 from solarb.dex.spl_token import TOKEN_PROGRAM_ID, encode_token_account
 from solarb.events import AccountUpdate
 from solarb.market import MarketState
+from tests.support.data import SHARED_DATA
 
-DATA = Path("/work/shared/data/accounts")
+DATA = SHARED_DATA / "accounts"
 CPMM_BUNDLE = DATA / "raydium_cpmm/wsol_pump_2higKRf2/cpmm_wsol_pump.json"
 AMM_V4 = DATA / "raydium_amm_v4/sol_usdc_58oQChx4/58oQChx4yWmvKdwLLZzBi4ChoCc2fqCUWBkwMihLYQo2.json"
 

@@ -13,8 +13,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from tests.support.data import SHARED_DATA
 
-DATA = Path("/work/shared/data/solana_rpc")
+DATA = SHARED_DATA / "solana_rpc"
 
 
 def recorded(name: str) -> dict[str, Any]:

@@ -24,8 +24,9 @@ from websockets.exceptions import ConnectionClosed
 from solarb.dex.spl_token import SYSTEM_PROGRAM_ID
 from solarb.sim.bank import Bank
 from solarb.sim.pubsub_server import PubSubServer
+from tests.support.data import SHARED_DATA
 
-DOCS = Path("/work/shared/data/solana_rpc")
+DOCS = SHARED_DATA / "solana_rpc"
 SOL = 1_000_000_000
 
 

@@ -28,8 +28,9 @@ from solarb.sim.accounts import Account, rent_exempt_minimum
 from solarb.sim.bank import Bank
 from solarb.sim.rpc_server import RpcServer
 from solarb.sim.wire import b58encode
+from tests.support.data import SHARED_DATA
 
-DOCS = Path("/work/shared/data/solana_rpc")
+DOCS = SHARED_DATA / "solana_rpc"
 SOL = 1_000_000_000
 
 

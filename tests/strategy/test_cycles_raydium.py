@@ -20,9 +20,10 @@ from solarb.events import AccountUpdate
 from solarb.market import MarketState
 from solarb.strategy import CycleFinder
 from tests.support.cp_adapter import key
+from tests.support.data import SHARED_DATA
 
 WSOL = Pubkey.from_string("So11111111111111111111111111111111111111112")
-CPMM_BUNDLE = Path("/work/shared/data/accounts/raydium_cpmm/wsol_pump_2higKRf2/cpmm_wsol_pump.json")
+CPMM_BUNDLE = SHARED_DATA / "accounts/raydium_cpmm/wsol_pump_2higKRf2/cpmm_wsol_pump.json"
 
 
 def cpmm_updates() -> tuple[Pubkey, list[AccountUpdate]]:

@@ -19,8 +19,9 @@ from solarb.dex import raydium_amm_v4, raydium_cpmm
 from solarb.dex.base import DexAdapter, PoolState
 from solarb.dex.spl_token import TOKEN_PROGRAM_ID, associated_token_address
 from solarb.events import Hop, Opportunity, Order
+from tests.support.data import SHARED_DATA
 
-DATA = Path("/work/shared/data")
+DATA = SHARED_DATA
 AMM_FILE = DATA / "accounts/raydium_amm_v4/sol_usdc_58oQChx4/58oQChx4yWmvKdwLLZzBi4ChoCc2fqCUWBkwMihLYQo2.json"
 CPMM_FILE = DATA / "accounts/raydium_cpmm/wsol_pump_2higKRf2/cpmm_wsol_pump.json"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -59,6 +60,7 @@ def test_kill_switch_stops_a_running_engine_within_a_second(tmp_path: Path) -> N
         stop = _run(["stop", "--reason", "test drill"], tmp_path, timeout=30)
         assert stop.returncode == 0, stop.stderr
         stopped_at = time.monotonic()
+        stopped_wall = time.time()
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -67,5 +69,12 @@ def test_kill_switch_stops_a_running_engine_within_a_second(tmp_path: Path) -> N
     assert proc.returncode == 0, err[-3000:]
     summary = orjson.loads(out.strip().splitlines()[-1])
     assert summary["stop_reason"].startswith("kill switch: test drill")
-    # stop sending within one second: no order was placed after the stop took effect
-    assert time.monotonic() - stopped_at < 60
+    assert time.monotonic() - stopped_at < 60  # exits cleanly after draining in-flight orders
+    # stop sending within one second: every transaction handed to a sender more than a second
+    # after the stop was refused by the kill switch, never sent
+    with sqlite3.connect(tmp_path / "var" / "sim" / "journal.sqlite") as db:
+        late = db.execute(
+            "SELECT o.error FROM transactions t JOIN orders o ON o.id = t.order_id WHERE t.sent_at > ?",
+            (stopped_wall + 1.0,),
+        ).fetchall()
+    assert all(error and "kill switch" in error for (error,) in late), late

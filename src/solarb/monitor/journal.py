@@ -23,6 +23,7 @@ from solders.pubkey import Pubkey
 
 from solarb.events import Opportunity, Order, TxOutcome, TxStatus, Verdict
 from solarb.execution.confirm import err_text, status_outcome, tx_effects
+from solarb.runtime.clock import Clock, SystemClock
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS opportunities (
@@ -34,11 +35,11 @@ CREATE TABLE IF NOT EXISTS verdicts (
     approved INTEGER NOT NULL, reason TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS orders (
     id TEXT PRIMARY KEY, opportunity_id TEXT NOT NULL, min_out TEXT NOT NULL,
-    status TEXT, error TEXT);
+    status TEXT, error TEXT, created_at REAL, resolved_at REAL);
 CREATE TABLE IF NOT EXISTS transactions (
     signature TEXT PRIMARY KEY, order_id TEXT NOT NULL, raw TEXT NOT NULL,
     last_valid_block_height INTEGER NOT NULL, status TEXT NOT NULL DEFAULT 'pending',
-    slot INTEGER, err TEXT, fee INTEGER);
+    slot INTEGER, err TEXT, fee INTEGER, sent_at REAL);
 CREATE INDEX IF NOT EXISTS transactions_status ON transactions(status);
 CREATE TABLE IF NOT EXISTS token_deltas (
     signature TEXT NOT NULL, mint TEXT NOT NULL, delta TEXT NOT NULL,
@@ -88,7 +89,8 @@ class Journal:
     """SQLite journal at ``path`` (created with its folder if missing). Not thread-safe: use it
     from the event loop's thread. Every ``record_*`` commits before returning."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], clock: Clock | None = None) -> None:
+        self._clock: Clock = clock or SystemClock()
         dirname = os.path.dirname(os.fspath(path))
         if dirname:
             os.makedirs(dirname, exist_ok=True)
@@ -134,8 +136,8 @@ class Journal:
         """Record an order (and its opportunity) before anything is built or sent."""
         self.record_opportunity(order.opportunity)
         self._db.execute(
-            "INSERT OR IGNORE INTO orders (id, opportunity_id, min_out) VALUES (?,?,?)",
-            (order.id, order.opportunity.id, str(order.min_out)),
+            "INSERT OR IGNORE INTO orders (id, opportunity_id, min_out, created_at) VALUES (?,?,?,?)",
+            (order.id, order.opportunity.id, str(order.min_out), self._clock.wall_s()),
         )
 
     def record_sent(
@@ -143,9 +145,15 @@ class Journal:
     ) -> None:
         """Record a signed transaction BEFORE it is sent (status pending)."""
         self._db.execute(
-            "INSERT INTO transactions (signature, order_id, raw, last_valid_block_height) "
-            "VALUES (?,?,?,?)",
-            (signature, order_id, base64.b64encode(raw).decode("ascii"), last_valid_block_height),
+            "INSERT INTO transactions (signature, order_id, raw, last_valid_block_height, sent_at) "
+            "VALUES (?,?,?,?,?)",
+            (
+                signature,
+                order_id,
+                base64.b64encode(raw).decode("ascii"),
+                last_valid_block_height,
+                self._clock.wall_s(),
+            ),
         )
 
     def record_outcome(
@@ -159,8 +167,8 @@ class Journal:
         with self._db:  # one atomic transaction: status, fee and deltas land together
             self._db.execute("BEGIN")
             self._db.execute(
-                "UPDATE orders SET status=?, error=? WHERE id=?",
-                (outcome.status.value, err, outcome.order_id),
+                "UPDATE orders SET status=?, error=?, resolved_at=? WHERE id=?",
+                (outcome.status.value, err, self._clock.wall_s(), outcome.order_id),
             )
             if outcome.signature is not None:
                 self._db.execute(

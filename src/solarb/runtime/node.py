@@ -28,6 +28,7 @@ from solarb.errors import Fatal, UsageError
 from solarb.events import AccountUpdate, Opportunity, Order, TxOutcome, TxStatus, Verdict
 from solarb.execution.builder import TxBuilder
 from solarb.execution.executor import Executor
+from solarb.execution.senders.gate import HaltableSender
 from solarb.execution.senders.rpc import RpcSender
 from solarb.execution.setup import prepare_wallet
 from solarb.feeds.pubsub import PubSubFeed
@@ -123,6 +124,7 @@ class Node:
         self.stats = RunStats()
         self.stop_reason = ""
         self._stopping = asyncio.Event()
+        self._risk: RiskEngine | None = None
 
     def request_stop(self, reason: str) -> None:
         """Stop taking new orders and end the run (kill switch, duration, signal)."""
@@ -148,7 +150,7 @@ class Node:
             rpc = RpcClient(rpc_url)
             stack.push_async_callback(rpc.aclose)
             payer = await self._wallet(rpc, data_dir)
-            journal = self._journal(data_dir)
+            journal = self._journal(data_dir, self.clock)
             stack.callback(journal.close)
             await journal.reconcile(rpc, payer.pubkey())
 
@@ -169,6 +171,7 @@ class Node:
                     max_in_flight=s.risk.max_in_flight,
                 )
             )
+            self._risk = risk
             mint_programs = _mint_programs(market)
             symbols = symbols_for(await _mint_decimals(rpc, mint_programs))
             await prepare_wallet(
@@ -192,7 +195,7 @@ class Node:
             )
             executor = Executor(
                 rpc,
-                RpcSender(rpc),
+                HaltableSender(RpcSender(rpc), lambda: risk.halted),
                 builder,
                 journal,
                 ws_url=ws_url,
@@ -230,6 +233,8 @@ class Node:
             return summary
 
     def _kill(self, reason: str) -> None:
+        if self._risk is not None:  # refuse new orders and sends at once
+            self._risk.halt(f"kill switch: {reason}")
         self.request_stop(f"kill switch: {reason}")
 
     async def _wait(self, duration_s: float | None, tasks: Sequence[asyncio.Task[Any]]) -> None:
@@ -326,7 +331,7 @@ class Node:
             await _wait_landed(rpc, signature)
         return payer
 
-    def _journal(self, data_dir: Path) -> Journal:
+    def _journal(self, data_dir: Path, clock: Clock) -> Journal:
         if self.settings.endpoints.embedded:
             # A fresh embedded chain cannot reconcile an old sim journal: start a new one.
             path = data_dir / "sim" / "journal.sqlite"
@@ -335,7 +340,7 @@ class Node:
                 Path(str(path) + suffix).unlink(missing_ok=True)
         else:
             path = data_dir / "journal.sqlite"
-        return Journal(path)
+        return Journal(path, clock)
 
     async def _load_market(self, rpc: RpcClient) -> MarketState:
         market = MarketState(ADAPTERS)

@@ -12,6 +12,7 @@ import asyncio
 import multiprocessing
 import multiprocessing.connection
 import os
+import signal
 from types import TracebackType
 from typing import Any
 
@@ -25,6 +26,9 @@ STOP_TIMEOUT_S = 10.0
 def _child(options: dict[str, Any], conn: multiprocessing.connection.Connection) -> None:
     """Process entry: serve the cluster until the parent says stop (or goes away)."""
     from solarb.sim.cluster import LocalCluster
+
+    # Ctrl-C reaches the whole process group: the parent decides when the cluster stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     async def serve() -> None:
         loop = asyncio.get_running_loop()

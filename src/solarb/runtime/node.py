@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
@@ -205,6 +206,7 @@ class Node:
             stack.push_async_callback(executor.aclose)
 
             started = self.clock.monotonic_ns()
+            self._install_signal_handlers(stack)
             tasks = [
                 asyncio.create_task(feed.run(pipeline.on_update, pipeline.on_slot), name="feed"),
                 asyncio.create_task(self._journal_decisions(pipeline, journal), name="journal"),
@@ -231,6 +233,22 @@ class Node:
             )
             summary["tokens"] = symbols
             return summary
+
+    def _install_signal_handlers(self, stack: AsyncExitStack) -> None:
+        """SIGINT/SIGTERM stop the run cleanly (like the kill switch); a second one is not caught."""
+        loop = asyncio.get_running_loop()
+
+        def on_signal(sig: signal.Signals) -> None:
+            for s in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(s)
+            self._kill(f"signal {sig.name}")
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, on_signal, sig)
+            except (NotImplementedError, RuntimeError):  # not the main thread / platform
+                return
+            stack.callback(loop.remove_signal_handler, sig)
 
     def _kill(self, reason: str) -> None:
         if self._risk is not None:  # refuse new orders and sends at once

@@ -1,0 +1,401 @@
+"""Meteora DLMM (``lb_clmm``, ``LBUZKhR...``): decode, auxiliary accounts, exact quote, swap ix.
+
+The quote walks bins exactly as the program's exact-in swap (MeteoraAg/dlmm-sdk ``commons``
+``quote_exact_in``, the published form of the program's swap loop):
+
+* Token-2022 input transfer fee first (``calculate_epoch_fee`` of the input mint);
+* ``update_references(clock.unix_timestamp)`` once, then per bin with liquidity
+  ``update_volatility_accumulator`` and ``swap_exact_in_quote_at_bin`` (fee = base + variable,
+  ``compute_fee_from_amount`` / ``compute_fee`` rounding up; market-maker liquidity first, then
+  processed and open limit orders when the pair supports them; fee on the input, or on the
+  output for ``collect_fee_mode`` OnlyY selling X);
+* bin arrays are found with the pair's 1024-bit bitmap and the bitmap extension; an empty gap
+  shifts the active bin to the edge of the next array;
+* the output mint's transfer fee is deducted from what the user receives.
+
+The clock is the Clock sysvar account (``unix_timestamp`` at offset 32), never the machine clock;
+without it the quote raises :class:`MissingAccount`.
+
+Errors: :class:`DecodeError`; :class:`QuoteError` with the program's code (PoolDisabled 6042,
+MathOverflow 6018, InvalidInput 6002); :class:`MissingAccount` (bin array, reserve mint or Clock
+not loaded); :class:`InsufficientLiquidity` (PairInsufficientLiquidity 6012) when liquidity runs
+out before ``amount_in`` is consumed: the program fails, it does not fill partially.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from solders.instruction import AccountMeta, Instruction
+from solders.pubkey import Pubkey
+
+from solarb.dex import meteora_dlmm_math as m
+from solarb.dex.base import InsufficientLiquidity, MissingAccount, Quote, QuoteError
+from solarb.dex.meteora_dlmm_layout import (
+    LbPair,
+    decode_bin_array,
+    decode_bitmap_extension,
+    decode_lb_pair,
+)
+from solarb.dex.raydium_cpmm import transfer_fee
+from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, associated_token_address
+
+__all__ = [
+    "CLOCK_SYSVAR",
+    "ERRORS",
+    "EVENT_AUTHORITY",
+    "NAME",
+    "PROGRAM_ID",
+    "SWAP_BIN_ARRAYS",
+    "DlmmSwap",
+    "aux_accounts",
+    "bin_array_address",
+    "bin_arrays_for_swap",
+    "bitmap_extension_address",
+    "decode_pool",
+    "quote",
+    "quote_detail",
+    "spot_rate",
+    "swap_instruction",
+]
+
+NAME = "meteora_dlmm"
+PROGRAM_ID = Pubkey.from_string("LBUZKhRxPF3XUpBCjp4YzTKgLccjZhTSDM9YuVaPwxo")
+CLOCK_SYSVAR = Pubkey.from_string("SysvarC1ock11111111111111111111111111111111")
+MEMO_PROGRAM_ID = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
+EVENT_AUTHORITY = Pubkey.find_program_address([b"__event_authority"], PROGRAM_ID)[0]
+SWAP_DISCRIMINATOR = bytes([248, 198, 158, 145, 225, 117, 135, 200])
+SWAP2_DISCRIMINATOR = bytes([65, 75, 63, 76, 235, 91, 91, 136])
+SWAP_BIN_ARRAYS = 3
+"""Bin arrays per direction that :func:`aux_accounts` and :func:`swap_instruction` cover."""
+
+ERRORS: dict[int, str] = {
+    6000 + i: n
+    for i, n in enumerate(
+        "InvalidStartBinIndex InvalidBinId InvalidInput ExceededAmountSlippageTolerance "
+        "ExceededBinSlippageTolerance CompositionFactorFlawed NonPresetBinStep ZeroLiquidity "
+        "InvalidPosition BinArrayNotFound InvalidTokenMint InvalidAccountForSingleDeposit "
+        "PairInsufficientLiquidity InvalidFeeOwner InvalidFeeWithdrawAmount InvalidAdmin "
+        "IdenticalFeeOwner InvalidBps MathOverflow TypeCastFailed InvalidRewardIndex "
+        "InvalidRewardDuration RewardInitialized RewardUninitialized IdenticalFunder "
+        "RewardCampaignInProgress IdenticalRewardDuration InvalidBinArray NonContinuousBinArrays "
+        "InvalidRewardVault NonEmptyPosition UnauthorizedAccess InvalidFeeParameter MissingOracle "
+        "InsufficientSample InvalidLookupTimestamp BitmapExtensionAccountIsNotProvided "
+        "CannotFindNonZeroLiquidityBinArrayId BinIdOutOfBound InsufficientOutAmount "
+        "InvalidPositionWidth ExcessiveFeeUpdate PoolDisabled InvalidPoolType ExceedMaxWhitelist "
+        "InvalidIndex RewardNotEnded MustWithdrawnIneligibleReward UnauthorizedAddress "
+        "OperatorsAreTheSame WithdrawToWrongTokenAccount WrongRentReceiver AlreadyPassActivationPoint "
+        "ExceedMaxSwappedAmount InvalidStrategyParameters LiquidityLocked BinRangeIsNotEmpty "
+        "NotExactAmountOut InvalidActivationType InvalidActivationDuration "
+        "MissingTokenAmountAsTokenLaunchProof InvalidQuoteToken InvalidBinStep InvalidBaseFee "
+        "InvalidPreActivationDuration AlreadyPassPreActivationSwapPoint InvalidStatus "
+        "ExceededMaxOracleLength InvalidMinimumLiquidity NotSupportMint UnsupportedMintExtension "
+        "UnsupportNativeMintToken2022 UnmatchTokenMint UnsupportedTokenMint "
+        "InsufficientRemainingAccounts InvalidRemainingAccountSlice DuplicatedRemainingAccountTypes "
+        "MissingRemainingAccountForTransferHook NoTransferHookProgram ZeroFundedAmount InvalidSide "
+        "InvalidResizeLength NotSupportAtTheMoment InvalidRebalanceParameters InvalidRewardAccounts "
+        "UndeterminedError ReallocExceedMaxLengthPerInstruction InvalidBaseFeeMantissa "
+        "InvalidPositionOwner InvalidPoolAddress InvalidTokenBadgeType InvalidTransferHookAuthority "
+        "AmountXIsNegative AmountYIsNegative InvalidPoolCreator InvalidFunctionType InvalidPermission "
+        "IncorrectATA InvalidWithdrawProtocolFeeZapAccounts MintRestrictedFromZap CpiDisabled "
+        "MissingZapOutInstruction InvalidZapAccounts InvalidZapOutParameters InsufficientInAmount "
+        "InvalidPlaceLimitOrderParameters InvalidLimitOrderOwner InvalidCancelLimitOrderParameters "
+        "CannotFindLimitOrderByBinId CancelNonEmptyLimitOrder InvalidCollectFeeMode".split()
+    )
+}
+ERR_INVALID_INPUT = 6002
+ERR_EXCEEDED_SLIPPAGE = 6003
+ERR_INVALID_TOKEN_MINT = 6010
+ERR_PAIR_INSUFFICIENT_LIQUIDITY = 6012
+ERR_INVALID_BIN_ARRAY = 6027
+ERR_POOL_DISABLED = 6042
+
+PAIR_TYPE_PERMISSION = 1
+PAIR_TYPE_CUSTOMIZABLE_PERMISSIONLESS = 2
+FUNCTION_TYPE_LIQUIDITY_MINING = 1
+FUNCTION_TYPE_LIMIT_ORDER = 2
+COLLECT_FEE_MODE_ONLY_Y = 1
+_CLOCK = struct.Struct("<QqQQq")  # slot, epoch_start_timestamp, epoch, leader_schedule_epoch, unix_ts
+
+
+def decode_pool(address: Pubkey, data: bytes) -> LbPair:
+    """Decode a 904-byte ``LbPair``; :class:`DecodeError` on size, discriminator or flags."""
+    return decode_lb_pair(address, data, NAME)
+
+
+def bin_array_address(pair: Pubkey, index: int) -> Pubkey:
+    """``BinArray`` PDA: ``["bin_array", pair, index as i64 LE]``."""
+    return Pubkey.find_program_address(
+        [b"bin_array", bytes(pair), index.to_bytes(8, "little", signed=True)], PROGRAM_ID
+    )[0]
+
+
+def bitmap_extension_address(pair: Pubkey) -> Pubkey:
+    """``BinArrayBitmapExtension`` PDA: ``["bitmap", pair]``."""
+    return Pubkey.find_program_address([b"bitmap", bytes(pair)], PROGRAM_ID)[0]
+
+
+def _bitmap(state: LbPair, extension: bytes | None) -> tuple[int, bool]:
+    if extension is None:
+        return m.combined_bitmap(state.bin_array_bitmap, None, None), False
+    ext = decode_bitmap_extension(bitmap_extension_address(state.address), extension)
+    return m.combined_bitmap(state.bin_array_bitmap, list(ext.positive), list(ext.negative)), True
+
+
+def bin_arrays_for_swap(
+    state: LbPair, swap_for_y: bool, count: int = SWAP_BIN_ARRAYS, extension: bytes | None = None
+) -> list[int]:
+    """Indexes of the next ``count`` bin arrays with liquidity a swap would cross, from the
+    active bin's array in the swap direction (``get_bin_array_pubkeys_for_swap``)."""
+    bits, has_ext = _bitmap(state, extension)
+    out: list[int] = []
+    start = m.bin_id_to_array_index(state.active_id)
+    step = -1 if swap_for_y else 1
+    while len(out) < count:
+        idx = m.next_array_index(bits, start, swap_for_y, has_ext)
+        if idx is None:
+            break
+        out.append(idx)
+        start = idx + step
+    return out
+
+
+def aux_accounts(state: LbPair, extension: bytes | None = None) -> list[Pubkey]:
+    """Accounts a quote reads: the Clock sysvar, the bitmap extension PDA, the two mints, then the
+    bin arrays (up to :data:`SWAP_BIN_ARRAYS` each way, X->Y side first) found with the internal
+    bitmap and, when its bytes are passed, the extension. The set depends on ``active_id`` and the
+    bitmaps: recompute it whenever the pair (or extension) account changes."""
+    out = [CLOCK_SYSVAR, bitmap_extension_address(state.address), state.mint_a, state.mint_b]
+    for swap_for_y in (True, False):
+        for idx in bin_arrays_for_swap(state, swap_for_y, SWAP_BIN_ARRAYS, extension):
+            key = bin_array_address(state.address, idx)
+            if key not in out:
+                out.append(key)
+    return out
+
+
+@dataclass(slots=True, frozen=True)
+class DlmmSwap:
+    """Everything the exact-in swap computes. ``bins`` holds, per crossed bin id, the
+    fee-exclusive input added to the bin and the gross output taken from it (market-maker part
+    and limit-order part). ``fee`` is in the input token when ``fee_on_input`` else the output."""
+
+    amount_in: int
+    amount_out: int
+    amount_received: int
+    fee: int
+    protocol_fee: int
+    fee_on_input: bool
+    input_transfer_fee: int
+    output_transfer_fee: int
+    active_id: int
+    volatility_accumulator: int
+    volatility_reference: int
+    index_reference: int
+    bin_arrays: tuple[int, ...]
+    bins: tuple[tuple[int, int, int, int, int], ...]  # (bin_id, mm_in, mm_out, lo_in, lo_out)
+
+
+def _get(aux: Mapping[Pubkey, bytes], key: Pubkey, what: str) -> bytes:
+    data = aux.get(key)
+    if data is None:
+        raise MissingAccount(f"meteora_dlmm: {what} {key} not loaded")
+    return data
+
+
+def _fee_params(s: LbPair) -> m.FeeParams:
+    return m.FeeParams(
+        s.bin_step, s.base_factor, s.base_fee_power_factor, s.variable_fee_control,
+        s.max_volatility_accumulator, s.filter_period, s.decay_period, s.reduction_factor,
+        s.protocol_share, s.volatility_accumulator, s.volatility_reference, s.index_reference,
+        s.last_update_timestamp,
+    )  # fmt: skip
+
+
+def supports_limit_orders(s: LbPair) -> bool:
+    """``is_support_limit_order``: function type LimitOrder, or Undetermined with no rewards."""
+    if s.function_type == FUNCTION_TYPE_LIMIT_ORDER:
+        return True
+    if s.function_type == 0:
+        return all(r == Pubkey.default() for r in s.reward_mints)
+    return False
+
+
+def fee_on_input(s: LbPair, swap_for_y: bool) -> bool:
+    """``collect_fee_mode``: InputOnly (0) or OnlyY (1: fee in Y, so on the output selling X)."""
+    if s.collect_fee_mode == COLLECT_FEE_MODE_ONLY_Y:
+        return not swap_for_y
+    if s.collect_fee_mode != 0:
+        raise QuoteError(f"meteora_dlmm: collect_fee_mode {s.collect_fee_mode}", 6110)
+    return True
+
+
+def _clock(aux: Mapping[Pubkey, bytes]) -> tuple[int, int, int]:
+    data = _get(aux, CLOCK_SYSVAR, "clock sysvar")
+    if len(data) < _CLOCK.size:
+        raise MissingAccount("meteora_dlmm: clock sysvar data too short")
+    slot, _est, epoch, _lse, ts = _CLOCK.unpack_from(data, 0)
+    return slot, epoch, ts
+
+
+def _check_active(s: LbPair, slot: int, ts: int) -> None:
+    if s.status != 0:
+        raise QuoteError("meteora_dlmm: pair disabled", ERR_POOL_DISABLED)
+    if s.pair_type in (PAIR_TYPE_PERMISSION, PAIR_TYPE_CUSTOMIZABLE_PERMISSIONLESS):
+        point = ts if s.activation_type == 1 else slot
+        if point < s.activation_point:
+            raise QuoteError("meteora_dlmm: pair not activated", ERR_POOL_DISABLED)
+
+
+def _mint_fee(s: LbPair, aux: Mapping[Pubkey, bytes], x_side: bool, amount: int, epoch: int) -> int:
+    program = s.token_program_a if x_side else s.token_program_b
+    if program != TOKEN_2022_PROGRAM_ID:
+        return 0
+    mint = s.mint_a if x_side else s.mint_b
+    return transfer_fee(_get(aux, mint, "mint"), amount, epoch)
+
+
+def quote_detail(
+    state: LbPair, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool
+) -> DlmmSwap:
+    """The program's exact-in swap of ``amount_in`` (a_to_b = X -> Y, ``swap_for_y``), up to the
+    slippage check. ``aux`` needs the Clock sysvar, every bin array the swap crosses, the bitmap
+    extension when the walk leaves the internal bitmap, and Token-2022 mints."""
+    if not 0 < amount_in <= m.U64_MAX:
+        raise QuoteError(f"meteora_dlmm: amount_in {amount_in} out of range", ERR_INVALID_INPUT)
+    swap_for_y = a_to_b
+    slot, epoch, now = _clock(aux)
+    _check_active(state, slot, now)
+    p = _fee_params(state)
+    active = state.active_id
+    m.update_references(p, active, now)
+    support_lo = supports_limit_orders(state)
+    on_input = fee_on_input(state, swap_for_y)
+    ext_key = bitmap_extension_address(state.address)
+    bits, has_ext = _bitmap(state, aux.get(ext_key))
+
+    fee_in = _mint_fee(state, aux, swap_for_y, amount_in, epoch)
+    left = amount_in - fee_in
+    total_out = total_fee = total_protocol = 0
+    arrays: list[int] = []
+    bins: list[tuple[int, int, int, int, int]] = []
+    while left > 0:
+        idx = m.next_array_index(bits, m.bin_id_to_array_index(active), swap_for_y, has_ext)
+        if idx is None:
+            raise InsufficientLiquidity(
+                "meteora_dlmm: pool out of liquidity", ERR_PAIR_INSUFFICIENT_LIQUIDITY
+            )
+        key = bin_array_address(state.address, idx)
+        array = decode_bin_array(key, _get(aux, key, "bin array"))
+        arrays.append(idx)
+        lower, upper = m.bin_array_bounds(idx)
+        if not lower <= active <= upper:  # empty gap: jump to the array's edge
+            active = upper if swap_for_y else lower
+        while lower <= active <= upper and left > 0:
+            b = array.bins[active - lower]
+            lo_open, lo_proc = 0, 0
+            if support_lo and b.limit_order_ask_side != swap_for_y:
+                lo_open, lo_proc = b.open_order_amount, b.processed_order_remaining_amount
+            mm_max = b.amount_y if swap_for_y else b.amount_x
+            if mm_max + lo_open + lo_proc > 0:
+                m.update_volatility_accumulator(p, active)
+                price = b.price or m.price_from_id(active, state.bin_step)
+                r = m.swap_exact_in_at_bin(
+                    b.amount_x, b.amount_y, lo_open, lo_proc, price, left, swap_for_y,
+                    m.total_fee_rate(p), state.protocol_share, on_input,
+                )  # fmt: skip
+                if r.amount_in > 0:
+                    left -= r.amount_in
+                    total_out += r.amount_out
+                    total_fee += r.fee
+                    total_protocol += r.protocol_fee
+                    bins.append((active, r.mm_amount_in, r.mm_amount_out,
+                                 r.filled_amount_in - r.mm_amount_in,
+                                 r.gross_amount_out - r.mm_amount_out))  # fmt: skip
+            if left > 0:
+                active += -1 if swap_for_y else 1
+                if not m.MIN_BIN_ID <= active <= m.MAX_BIN_ID:
+                    raise InsufficientLiquidity(
+                        "meteora_dlmm: bin id out of bounds", ERR_PAIR_INSUFFICIENT_LIQUIDITY
+                    )
+    if total_out > m.U64_MAX or total_fee > m.U64_MAX:
+        raise m.MathOverflow("totals do not fit u64")
+    fee_out = _mint_fee(state, aux, not swap_for_y, total_out, epoch)
+    return DlmmSwap(
+        amount_in=amount_in, amount_out=total_out, amount_received=total_out - fee_out,
+        fee=total_fee, protocol_fee=total_protocol, fee_on_input=on_input,
+        input_transfer_fee=fee_in, output_transfer_fee=fee_out, active_id=active,
+        volatility_accumulator=p.volatility_accumulator,
+        volatility_reference=p.volatility_reference, index_reference=p.index_reference,
+        bin_arrays=tuple(arrays), bins=tuple(bins),
+    )  # fmt: skip
+
+
+def quote(state: LbPair, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool) -> Quote:
+    """Exact program result for ``amount_in`` (a_to_b = token X -> token Y).
+
+    ``amount_out`` reaches the user (after any Token-2022 output transfer fee); ``fee`` is the
+    trading fee when charged on the input token, 0 when the pair collects it from the output
+    (already deducted from ``amount_out``)."""
+    s = quote_detail(state, aux, amount_in, a_to_b)
+    return Quote(amount_in=amount_in, amount_out=s.amount_received, fee=s.fee if s.fee_on_input else 0)
+
+
+def spot_rate(state: LbPair, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:
+    """Active-bin price (Y per X, or X per Y) after the current total fee rate (float)."""
+    price = m.price_from_id(state.active_id, state.bin_step) / float(1 << 64)
+    rate = m.total_fee_rate(_fee_params(state)) / m.FEE_PRECISION
+    return (price if a_to_b else 1.0 / price) * (1.0 - rate)
+
+
+def swap_instruction(
+    state: LbPair,
+    user: Pubkey,
+    amount_in: int,
+    min_out: int,
+    a_to_b: bool,
+    *,
+    bin_arrays: Sequence[Pubkey] | None = None,
+    bitmap_extension: Pubkey | None = None,
+) -> Instruction:
+    """``swap(amount_in, min_amount_out)`` (``swap2`` with no transfer-hook slices when a side is
+    Token-2022, as ``swap`` only accepts SPL Token) with the IDL account order: absent optional
+    accounts (bitmap extension, host fee) are the program id; then the bin arrays as writable
+    remaining accounts: ``bin_arrays`` (e.g. from :attr:`DlmmSwap.bin_arrays`) or the next
+    :data:`SWAP_BIN_ARRAYS` arrays of the internal bitmap. User accounts are ATAs."""
+    if a_to_b:
+        mint_in, mint_out = state.mint_a, state.mint_b
+        prog_in, prog_out = state.token_program_a, state.token_program_b
+    else:
+        mint_in, mint_out = state.mint_b, state.mint_a
+        prog_in, prog_out = state.token_program_b, state.token_program_a
+    if bin_arrays is None:
+        bin_arrays = [bin_array_address(state.address, i) for i in bin_arrays_for_swap(state, a_to_b)]
+    ext = bitmap_extension if bitmap_extension is not None else PROGRAM_ID
+    v2 = TOKEN_2022_PROGRAM_ID in (state.token_program_a, state.token_program_b)
+    metas = [
+        AccountMeta(state.address, False, True),
+        AccountMeta(ext, False, bitmap_extension is not None),
+        AccountMeta(state.vault_a, False, True),
+        AccountMeta(state.vault_b, False, True),
+        AccountMeta(associated_token_address(user, mint_in, prog_in), False, True),
+        AccountMeta(associated_token_address(user, mint_out, prog_out), False, True),
+        AccountMeta(state.mint_a, False, False),
+        AccountMeta(state.mint_b, False, False),
+        AccountMeta(state.oracle, False, True),
+        AccountMeta(PROGRAM_ID, False, False),  # host_fee_in: none
+        AccountMeta(user, True, False),
+        AccountMeta(state.token_program_a, False, False),
+        AccountMeta(state.token_program_b, False, False),
+    ]
+    if v2:
+        metas.append(AccountMeta(MEMO_PROGRAM_ID, False, False))
+        data = SWAP2_DISCRIMINATOR + struct.pack("<QQI", amount_in, min_out, 0)
+    else:
+        data = SWAP_DISCRIMINATOR + struct.pack("<QQ", amount_in, min_out)
+    metas += [AccountMeta(EVENT_AUTHORITY, False, False), AccountMeta(PROGRAM_ID, False, False)]
+    metas += [AccountMeta(k, False, True) for k in bin_arrays]
+    return Instruction(PROGRAM_ID, data, metas)
+

@@ -1,0 +1,286 @@
+"""Meteora DLMM account layouts (``lb_clmm`` IDL 0.12, bytemuck zero-copy, little endian).
+
+``LbPair`` 904 B, ``BinArray`` 10136 B (70 bins of 144 B), ``BinArrayBitmapExtension`` 1576 B,
+``Oracle`` 32 B header + 32 B observations. Decoders raise :class:`DecodeError` on size or
+discriminator; encoders are their inverses (padding zeroed) for the local cluster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from dataclasses import dataclass
+
+from solders.pubkey import Pubkey
+
+from solarb.dex.base import DecodeError
+
+__all__ = [
+    "BIN_ARRAY_DISCRIMINATOR",
+    "BIN_ARRAY_LEN",
+    "BIN_LEN",
+    "BITMAP_EXTENSION_LEN",
+    "LB_PAIR_DISCRIMINATOR",
+    "LB_PAIR_LEN",
+    "ORACLE_DISCRIMINATOR",
+    "Bin",
+    "BinArray",
+    "BitmapExtension",
+    "LbPair",
+    "decode_bin_array",
+    "decode_bitmap_extension",
+    "decode_lb_pair",
+    "encode_bin_array",
+    "encode_bitmap_extension",
+    "encode_lb_pair",
+    "encode_oracle",
+]
+
+
+def _disc(name: str) -> bytes:
+    return hashlib.sha256(f"account:{name}".encode()).digest()[:8]
+
+
+LB_PAIR_DISCRIMINATOR = _disc("LbPair")
+BIN_ARRAY_DISCRIMINATOR = _disc("BinArray")
+BITMAP_EXTENSION_DISCRIMINATOR = _disc("BinArrayBitmapExtension")
+ORACLE_DISCRIMINATOR = _disc("Oracle")
+
+LB_PAIR_LEN = 904
+BIN_LEN = 144
+BIN_ARRAY_LEN = 10136
+BITMAP_EXTENSION_LEN = 1576
+ORACLE_HEADER_LEN = 32
+OBSERVATION_LEN = 32
+
+# disc | StaticParameters | VariableParameters | bump, bin_step_seed, pair_type, active_id, bin_step,
+# status, require_base_factor_seed, base_factor_seed, activation_type, creator_pool_on_off_control
+# | mints, reserves | protocol_fee x/y | padding_1 | reward_infos (2 x 144) | oracle | bitmap [u64;16]
+# | last_updated_at | padding_2 | pre_activation_swap_address, base_key | activation_point,
+# pre_activation_duration | padding_3, padding_4 | creator | program flags x/y, version | reserved
+_LB_PAIR = struct.Struct(
+    "<8s" "4HII" "ii" "HBBB3s" "IIi4sq8s" "B2sBiHBB2sBB" "32s32s32s32s" "QQ" "32s" "288s" "32s"
+    "128s" "q" "32s" "32s32s" "QQ" "8sQ" "32s" "BBB" "21s"
+)
+assert _LB_PAIR.size == LB_PAIR_LEN
+OFF_V_PARAMETERS = 40
+OFF_ACTIVE_ID = 76
+OFF_PROTOCOL_FEE_X = 216
+OFF_BITMAP = 584
+_VPARAMS = struct.Struct("<IIi4sq8s")
+_BIN = struct.Struct("<QQ16s16sQQQQ16s16sQQQIB3s")
+assert _BIN.size == BIN_LEN
+_BIN_ARRAY_HEADER = struct.Struct("<8sqB7s32s")
+OFF_BINS = _BIN_ARRAY_HEADER.size
+
+
+def _u128(b: bytes) -> int:
+    return int.from_bytes(b, "little")
+
+
+@dataclass(slots=True, frozen=True)
+class LbPair:
+    """Decoded ``LbPair``. ``mint_a``/``vault_a`` are token X, ``_b`` token Y; reserves are the
+    pair-owned token accounts. ``bin_array_bitmap`` is the 1024-bit internal bitmap as an int
+    (bit ``i + 512`` = bin array ``i`` has liquidity)."""
+
+    address: Pubkey
+    dex: str
+    mint_a: Pubkey
+    mint_b: Pubkey
+    vault_a: Pubkey
+    vault_b: Pubkey
+    token_program_a: Pubkey
+    token_program_b: Pubkey
+    base_factor: int
+    filter_period: int
+    decay_period: int
+    reduction_factor: int
+    variable_fee_control: int
+    max_volatility_accumulator: int
+    min_bin_id: int
+    max_bin_id: int
+    protocol_share: int
+    base_fee_power_factor: int
+    function_type: int
+    collect_fee_mode: int
+    volatility_accumulator: int
+    volatility_reference: int
+    index_reference: int
+    last_update_timestamp: int
+    bump_seed: int
+    bin_step_seed: bytes
+    pair_type: int
+    active_id: int
+    bin_step: int
+    status: int
+    require_base_factor_seed: int
+    base_factor_seed: bytes
+    activation_type: int
+    creator_pool_on_off_control: int
+    protocol_fee_x: int
+    protocol_fee_y: int
+    reward_infos: bytes
+    oracle: Pubkey
+    bin_array_bitmap: int
+    last_updated_at: int
+    pre_activation_swap_address: Pubkey
+    base_key: Pubkey
+    activation_point: int
+    pre_activation_duration: int
+    creator: Pubkey
+    token_mint_x_program_flag: int
+    token_mint_y_program_flag: int
+    version: int
+
+    @property
+    def reward_mints(self) -> tuple[Pubkey, Pubkey]:
+        """Mints of the two reward slots (default pubkey when unused)."""
+        return (Pubkey.from_bytes(self.reward_infos[0:32]), Pubkey.from_bytes(self.reward_infos[144:176]))
+
+
+_TOKEN_PROGRAMS = (
+    Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"),
+    Pubkey.from_string("TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb"),
+)
+
+
+def decode_lb_pair(address: Pubkey, data: bytes, dex: str = "meteora_dlmm") -> LbPair:
+    """Decode a 904-byte ``LbPair``; :class:`DecodeError` on size, discriminator or token flags."""
+    if len(data) != LB_PAIR_LEN:
+        raise DecodeError(f"meteora_dlmm pair {address}: {len(data)} bytes, expected {LB_PAIR_LEN}")
+    f = _LB_PAIR.unpack(data)
+    if f[0] != LB_PAIR_DISCRIMINATOR:
+        raise DecodeError(f"meteora_dlmm pair {address}: discriminator {f[0].hex()} is not LbPair")
+    (_d, base_factor, filter_p, decay_p, reduction, vfc, max_va, min_bin, max_bin, share, power,
+     function_type, fee_mode, _p0, va, vr, iref, _p1, last_ts, _p2, bump, bs_seed, pair_type,
+     active_id, bin_step, status, req_bf, bf_seed, act_type, on_off, mint_x, mint_y, res_x, res_y,
+     pfx, pfy, _p3, rewards, oracle, bitmap, last_updated_at, _p4, pre_addr, base_key, act_point,
+     pre_dur, _p5, _p6, creator, flag_x, flag_y, version, _res) = f  # fmt: skip
+    if flag_x > 1 or flag_y > 1:
+        raise DecodeError(f"meteora_dlmm pair {address}: token program flags {flag_x}/{flag_y}")
+    pk = Pubkey.from_bytes
+    return LbPair(
+        address=address, dex=dex, mint_a=pk(mint_x), mint_b=pk(mint_y), vault_a=pk(res_x),
+        vault_b=pk(res_y), token_program_a=_TOKEN_PROGRAMS[flag_x],
+        token_program_b=_TOKEN_PROGRAMS[flag_y], base_factor=base_factor, filter_period=filter_p,
+        decay_period=decay_p, reduction_factor=reduction, variable_fee_control=vfc,
+        max_volatility_accumulator=max_va, min_bin_id=min_bin, max_bin_id=max_bin,
+        protocol_share=share, base_fee_power_factor=power, function_type=function_type,
+        collect_fee_mode=fee_mode, volatility_accumulator=va, volatility_reference=vr,
+        index_reference=iref, last_update_timestamp=last_ts, bump_seed=bump, bin_step_seed=bs_seed,
+        pair_type=pair_type, active_id=active_id, bin_step=bin_step, status=status,
+        require_base_factor_seed=req_bf, base_factor_seed=bf_seed, activation_type=act_type,
+        creator_pool_on_off_control=on_off, protocol_fee_x=pfx, protocol_fee_y=pfy,
+        reward_infos=rewards, oracle=pk(oracle), bin_array_bitmap=int.from_bytes(bitmap, "little"),
+        last_updated_at=last_updated_at, pre_activation_swap_address=pk(pre_addr),
+        base_key=pk(base_key), activation_point=act_point, pre_activation_duration=pre_dur,
+        creator=pk(creator), token_mint_x_program_flag=flag_x, token_mint_y_program_flag=flag_y,
+        version=version,
+    )  # fmt: skip
+
+
+def encode_lb_pair(p: LbPair) -> bytes:
+    """Serialize an ``LbPair`` (inverse of :func:`decode_lb_pair`; padding zeroed)."""
+    return _LB_PAIR.pack(
+        LB_PAIR_DISCRIMINATOR, p.base_factor, p.filter_period, p.decay_period, p.reduction_factor,
+        p.variable_fee_control, p.max_volatility_accumulator, p.min_bin_id, p.max_bin_id,
+        p.protocol_share, p.base_fee_power_factor, p.function_type, p.collect_fee_mode, bytes(3),
+        p.volatility_accumulator, p.volatility_reference, p.index_reference, bytes(4),
+        p.last_update_timestamp, bytes(8), p.bump_seed, p.bin_step_seed, p.pair_type, p.active_id,
+        p.bin_step, p.status, p.require_base_factor_seed, p.base_factor_seed, p.activation_type,
+        p.creator_pool_on_off_control, bytes(p.mint_a), bytes(p.mint_b), bytes(p.vault_a),
+        bytes(p.vault_b), p.protocol_fee_x, p.protocol_fee_y, bytes(32), p.reward_infos,
+        bytes(p.oracle), p.bin_array_bitmap.to_bytes(128, "little"), p.last_updated_at, bytes(32),
+        bytes(p.pre_activation_swap_address), bytes(p.base_key), p.activation_point,
+        p.pre_activation_duration, bytes(8), 0, bytes(p.creator), p.token_mint_x_program_flag,
+        p.token_mint_y_program_flag, p.version, bytes(21),
+    )  # fmt: skip
+
+
+def pack_v_parameters(va: int, vr: int, index_reference: int, last_update_timestamp: int) -> bytes:
+    """The 32-byte ``VariableParameters`` at :data:`OFF_V_PARAMETERS`."""
+    return _VPARAMS.pack(va, vr, index_reference, bytes(4), last_update_timestamp, bytes(8))
+
+
+@dataclass(slots=True, frozen=True)
+class Bin:
+    """One bin's swap-relevant fields (limit-order amounts as stored, side unfiltered)."""
+
+    amount_x: int
+    amount_y: int
+    price: int
+    liquidity_supply: int
+    open_order_amount: int
+    processed_order_remaining_amount: int
+    limit_order_ask_side: bool
+
+
+@dataclass(slots=True, frozen=True)
+class BinArray:
+    """Decoded ``BinArray``; ``bins[i]`` is bin ``index * 70 + i``."""
+
+    address: Pubkey
+    index: int
+    version: int
+    lb_pair: Pubkey
+    bins: tuple[Bin, ...]
+
+
+def decode_bin(data: bytes, offset: int) -> Bin:
+    """Decode the 144-byte ``Bin`` at ``offset``."""
+    (ax, ay, price, liq, _fx, _fy, _la, _lb, _fxs, _fys, open_amt, _proc_total, processed, _age,
+     ask, _pad) = _BIN.unpack_from(data, offset)  # fmt: skip
+    return Bin(ax, ay, _u128(price), _u128(liq), open_amt, processed, ask != 0)
+
+
+def decode_bin_array(address: Pubkey, data: bytes) -> BinArray:
+    """Decode a 10136-byte ``BinArray``; :class:`DecodeError` on size or discriminator."""
+    if len(data) != BIN_ARRAY_LEN:
+        raise DecodeError(f"meteora_dlmm bin array {address}: {len(data)} bytes, expected {BIN_ARRAY_LEN}")
+    disc, index, version, _pad, lb_pair = _BIN_ARRAY_HEADER.unpack_from(data, 0)
+    if disc != BIN_ARRAY_DISCRIMINATOR:
+        raise DecodeError(f"meteora_dlmm bin array {address}: discriminator {disc.hex()} is not BinArray")
+    bins = tuple(decode_bin(data, OFF_BINS + i * BIN_LEN) for i in range(70))
+    return BinArray(address, index, version, Pubkey.from_bytes(lb_pair), bins)
+
+
+def encode_bin_array(index: int, lb_pair: Pubkey, bins: list[tuple[int, int, int, int]]) -> bytes:
+    """A version-1 ``BinArray`` whose 70 bins are ``(amount_x, amount_y, price, liquidity_supply)``."""
+    out = bytearray(_BIN_ARRAY_HEADER.pack(BIN_ARRAY_DISCRIMINATOR, index, 1, bytes(7), bytes(lb_pair)))
+    for ax, ay, price, liq in bins:
+        out += _BIN.pack(ax, ay, price.to_bytes(16, "little"), liq.to_bytes(16, "little"), 0, 0, 0,
+                         0, bytes(16), bytes(16), 0, 0, 0, 0, 0, bytes(3))  # fmt: skip
+    assert len(out) == BIN_ARRAY_LEN
+    return bytes(out)
+
+
+@dataclass(slots=True, frozen=True)
+class BitmapExtension:
+    """Decoded ``BinArrayBitmapExtension``: 12 positive and 12 negative 512-bit words as ints
+    (positive word k bit b = array ``(k + 1) * 512 + b``; negative = ``-((k + 1) * 512 + b) - 1``)."""
+
+    address: Pubkey
+    lb_pair: Pubkey
+    positive: tuple[int, ...]
+    negative: tuple[int, ...]
+
+
+def decode_bitmap_extension(address: Pubkey, data: bytes) -> BitmapExtension:
+    """Decode a 1576-byte ``BinArrayBitmapExtension``; :class:`DecodeError` on size/discriminator."""
+    if len(data) != BITMAP_EXTENSION_LEN or data[:8] != BITMAP_EXTENSION_DISCRIMINATOR:
+        raise DecodeError(f"meteora_dlmm bitmap extension {address}: not a BinArrayBitmapExtension")
+    words = [int.from_bytes(data[40 + 64 * i : 104 + 64 * i], "little") for i in range(24)]
+    return BitmapExtension(address, Pubkey.from_bytes(data[8:40]), tuple(words[:12]), tuple(words[12:]))
+
+
+def encode_bitmap_extension(lb_pair: Pubkey, positive: list[int], negative: list[int]) -> bytes:
+    """Serialize a ``BinArrayBitmapExtension`` (inverse of :func:`decode_bitmap_extension`)."""
+    words = b"".join(w.to_bytes(64, "little") for w in list(positive) + list(negative))
+    return BITMAP_EXTENSION_DISCRIMINATOR + bytes(lb_pair) + words
+
+
+def encode_oracle(length: int = 100) -> bytes:
+    """An initialised ``Oracle`` (idx 0, active_size 0, ``length`` empty observations)."""
+    header = ORACLE_DISCRIMINATOR + struct.pack("<QQQ", 0, 0, length)
+    return header + bytes(OBSERVATION_LEN * length)

@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from ipaddress import ip_address
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import orjson
@@ -44,6 +44,27 @@ class ClusterSettings(BaseModel):
     pools: int = Field(18, ge=16, le=2000, description="pools created by the market generator")
     competitors: int = Field(1, ge=0, le=16, description="competing searchers in the market")
     noise_per_slot: int = Field(6, ge=0, le=1000, description="noise swaps per slot")
+    faults: Literal["none", "flaky-rpc", "chaos"] | None = Field(
+        None, description="extra fault-injecting JSON-RPC endpoints (solarb.sim.faults profiles)"
+    )
+
+
+class RpcEndpoint(BaseModel):
+    """One JSON-RPC endpoint of the pool (``[[endpoints.rpc]]``)."""
+
+    model_config = _FROZEN
+    url: str = Field(description="HTTP JSON-RPC URL (may hold an API key: redacted)")
+    weight: float = Field(1.0, gt=0, le=1000, description="routing weight")
+    rps: float = Field(0.0, ge=0, description="client-side requests/s limit; 0 = none")
+    burst: float | None = Field(None, ge=1, description="token bucket size; default max(1, rps)")
+    role: Literal["read", "send", "both"] = "both"
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError(f"{value!r} is not an http(s):// URL")
+        return value
 
 
 class EndpointSettings(BaseModel):
@@ -52,6 +73,8 @@ class EndpointSettings(BaseModel):
     model_config = _FROZEN
     rpc_url: str = Field("", description="HTTP JSON-RPC URL (may hold an API key: redacted)")
     ws_url: str = Field("", description="WebSocket PubSub URL; derived from rpc_url when empty")
+    rpc: tuple[RpcEndpoint, ...] = Field((), description="more JSON-RPC endpoints, pooled with rpc_url")
+    lag_slots: int = Field(20, ge=1, description="an endpoint this many slots behind is degraded")
 
     @field_validator("rpc_url", "ws_url")
     @classmethod
@@ -63,13 +86,18 @@ class EndpointSettings(BaseModel):
     @property
     def embedded(self) -> bool:
         """True when the engine must start the embedded local cluster."""
-        return not self.rpc_url
+        return not self.rpc_url and not self.rpc
+
+    def pool(self) -> list[RpcEndpoint]:
+        """Every configured JSON-RPC endpoint: ``rpc_url`` (weight 1, both roles) then ``rpc``."""
+        return ([RpcEndpoint(url=self.rpc_url)] if self.rpc_url else []) + list(self.rpc)
 
     def websocket_url(self) -> str:
-        """The PubSub URL: ``ws_url``, or rpc_url with ws scheme and port + 1 (validator convention)."""
+        """The PubSub URL: ``ws_url``, or rpc_url (else the first ``rpc`` endpoint) with ws scheme
+        and port + 1 (validator convention)."""
         if self.ws_url:
             return self.ws_url
-        parts = urlsplit(self.rpc_url)
+        parts = urlsplit(self.rpc_url or self.rpc[0].url)
         scheme = "wss" if parts.scheme == "https" else "ws"
         netloc = parts.netloc
         if parts.port is not None:
@@ -134,10 +162,11 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _live_opt_in(self) -> Settings:
-        if not self.endpoints.embedded and not _is_loopback(self.endpoints.rpc_url):
+        urls = [e.url for e in self.endpoints.pool()]
+        if not self.endpoints.embedded and not all(_is_loopback(u) for u in urls):
             if not self.trading.live:
                 raise ValueError(
-                    "endpoints.rpc_url is not a local address: set trading.live = true to trade "
+                    "endpoints.rpc_url (or endpoints.rpc) is not a local address: set trading.live = true to trade "
                     "for real (explicit opt-in)"
                 )
             if not self.wallet.keypair_path:
@@ -237,15 +266,21 @@ def _merge_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
 _SECRET_KEYS = ("rpc_url", "ws_url")
 
 
+def _redact_url(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    hidden = bool(parts.username or parts.password or parts.query or parts.path.strip("/"))
+    return f"{parts.scheme}://{host}{port}" + ("/<redacted>" if hidden else "")
+
+
 def redacted(settings: Settings) -> dict[str, Any]:
     """The effective settings as plain data, with URL credentials, query strings and paths hidden."""
     out = settings.model_dump(mode="json")
     for key in _SECRET_KEYS:
         url = out["endpoints"].get(key) or ""
         if url:
-            parts = urlsplit(url)
-            host = parts.hostname or ""
-            port = f":{parts.port}" if parts.port else ""
-            hidden = bool(parts.username or parts.password or parts.query or parts.path.strip("/"))
-            out["endpoints"][key] = f"{parts.scheme}://{host}{port}" + ("/<redacted>" if hidden else "")
+            out["endpoints"][key] = _redact_url(url)
+    for entry in out["endpoints"].get("rpc") or []:
+        entry["url"] = _redact_url(entry["url"])
     return out

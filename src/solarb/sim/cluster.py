@@ -16,6 +16,7 @@ from typing import Any
 
 from solarb.errors import SolarbError, UsageError
 from solarb.sim.bank import Bank
+from solarb.sim.faults import FaultServer, start_front_ends
 from solarb.sim.market import MarketGenerator
 from solarb.sim.programs.raydium_amm_v4 import RaydiumAmmV4Model
 from solarb.sim.programs.raydium_cpmm import RaydiumCpmmModel
@@ -31,7 +32,9 @@ class LocalCluster:
 
     ``rpc_port`` 0 picks an ephemeral port; ``ws_port`` None means ``rpc_port + 1`` (ephemeral
     when ``rpc_port`` is 0). ``slot_ms`` 0 disables the automatic slot ticker (tests drive
-    :meth:`tick` themselves). ``market_options`` go to :class:`MarketGenerator`."""
+    :meth:`tick` themselves). ``faults`` names a :data:`solarb.sim.faults.PROFILES` profile: extra
+    fault-injecting JSON-RPC front ends over the same bank (see :attr:`rpc_endpoints`).
+    ``market_options`` go to :class:`MarketGenerator`."""
 
     def __init__(
         self,
@@ -42,6 +45,7 @@ class LocalCluster:
         slot_ms: int = 400,
         seed: int = 0,
         market: bool = True,
+        faults: str | None = None,
         **market_options: Any,
     ) -> None:
         if slot_ms < 0:
@@ -59,11 +63,18 @@ class LocalCluster:
         self.pubsub = PubSubServer(self.bank, host=host, port=ws_port)
         self._ticker: asyncio.Task[None] | None = None
         self.tick_errors = 0
+        self.faults = faults
+        self.fault_servers: list[FaultServer] = []
 
     @property
     def rpc_url(self) -> str:
         """``http://host:port`` of the JSON-RPC server (after start)."""
         return self.rpc.url
+
+    @property
+    def rpc_endpoints(self) -> list[tuple[str, str]]:
+        """``(name, url)`` of every JSON-RPC endpoint: ``primary`` first, then fault front ends."""
+        return [("primary", self.rpc.url)] + [(f.name, f.url) for f in self.fault_servers]
 
     @property
     def ws_url(self) -> str:
@@ -76,9 +87,16 @@ class LocalCluster:
         try:
             await self.rpc.start()
             await self.pubsub.start()
+            if self.faults is not None:
+                self.fault_servers = await start_front_ends(
+                    self.rpc.handler, self.faults, host=self.host, seed=self.seed
+                )
         except OSError as exc:
             await self.stop()
             raise UsageError(f"local cluster cannot bind {self.host}: {exc}") from exc
+        except UsageError:  # an unknown fault profile
+            await self.stop()
+            raise
         if self.slot_ms > 0:
             self._ticker = asyncio.create_task(self._tick_loop(), name="solarb-sim-slots")
 
@@ -89,6 +107,9 @@ class LocalCluster:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
             self._ticker = None
+        for server in self.fault_servers:
+            await server.stop()
+        self.fault_servers = []
         await self.pubsub.stop()
         await self.rpc.stop()
 

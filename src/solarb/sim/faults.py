@@ -46,7 +46,7 @@ class Fault:
     kind: str
     rate: float = 1.0
     delay_s: float = 0.0
-    retry_after: int = 1
+    retry_after: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +240,7 @@ class FaultServer:
         kind = fault.kind if fault is not None else ""
         if kind == "rate_limit":
             assert fault is not None
-            conn._write(429, b"Too Many Requests", {"retry-after": str(fault.retry_after)},
+            conn._write(429, b"Too Many Requests", {"retry-after": f"{fault.retry_after:g}"},
                         keep_alive)
             return
         if kind == "error5xx":

@@ -187,6 +187,7 @@ class DlmmSwap:
     amount_received: int
     fee: int
     protocol_fee: int
+    lp_fee: int
     fee_on_input: bool
     input_transfer_fee: int
     output_transfer_fee: int
@@ -278,7 +279,9 @@ def quote_detail(
 
     fee_in = _mint_fee(state, aux, swap_for_y, amount_in, epoch)
     left = amount_in - fee_in
-    total_out = total_fee = total_protocol = 0
+    if left <= 0:
+        raise QuoteError("meteora_dlmm: nothing left after the transfer fee", ERR_INVALID_INPUT)
+    total_out = total_fee = total_protocol = total_lp = 0
     arrays: list[int] = []
     bins: list[tuple[int, int, int, int, int]] = []
     while left > 0:
@@ -311,6 +314,7 @@ def quote_detail(
                     total_out += r.amount_out
                     total_fee += r.fee
                     total_protocol += r.protocol_fee
+                    total_lp += r.lp_fee
                     bins.append((active, r.mm_amount_in, r.mm_amount_out,
                                  r.filled_amount_in - r.mm_amount_in,
                                  r.gross_amount_out - r.mm_amount_out))  # fmt: skip
@@ -325,7 +329,7 @@ def quote_detail(
     fee_out = _mint_fee(state, aux, not swap_for_y, total_out, epoch)
     return DlmmSwap(
         amount_in=amount_in, amount_out=total_out, amount_received=total_out - fee_out,
-        fee=total_fee, protocol_fee=total_protocol, fee_on_input=on_input,
+        fee=total_fee, protocol_fee=total_protocol, lp_fee=total_lp, fee_on_input=on_input,
         input_transfer_fee=fee_in, output_transfer_fee=fee_out, active_id=active,
         volatility_accumulator=p.volatility_accumulator,
         volatility_reference=p.volatility_reference, index_reference=p.index_reference,

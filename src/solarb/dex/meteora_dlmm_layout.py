@@ -30,6 +30,7 @@ __all__ = [
     "decode_bin_array",
     "decode_bitmap_extension",
     "decode_lb_pair",
+    "encode_bin",
     "encode_bin_array",
     "encode_bitmap_extension",
     "encode_lb_pair",
@@ -245,12 +246,19 @@ def decode_bin_array(address: Pubkey, data: bytes) -> BinArray:
     return BinArray(address, index, version, Pubkey.from_bytes(lb_pair), bins)
 
 
-def encode_bin_array(index: int, lb_pair: Pubkey, bins: list[tuple[int, int, int, int]]) -> bytes:
-    """A version-1 ``BinArray`` whose 70 bins are ``(amount_x, amount_y, price, liquidity_supply)``."""
+def encode_bin(ax: int, ay: int, price: int, liq: int, open_orders: int = 0, processed: int = 0,
+               ask_side: bool = False) -> bytes:
+    """One 144-byte ``Bin`` (fee/reward accumulators and limit-order bookkeeping zero)."""
+    return _BIN.pack(ax, ay, price.to_bytes(16, "little"), liq.to_bytes(16, "little"), 0, 0, 0, 0,
+                     bytes(16), bytes(16), open_orders, 0, processed, 0, int(ask_side), bytes(3))  # fmt: skip
+
+
+def encode_bin_array(index: int, lb_pair: Pubkey, bins: list[tuple[int, ...]]) -> bytes:
+    """A version-1 ``BinArray``; each of the 70 bins is ``(amount_x, amount_y, price,
+    liquidity_supply[, open_order_amount, processed_order_remaining_amount, ask_side])``."""
     out = bytearray(_BIN_ARRAY_HEADER.pack(BIN_ARRAY_DISCRIMINATOR, index, 1, bytes(7), bytes(lb_pair)))
-    for ax, ay, price, liq in bins:
-        out += _BIN.pack(ax, ay, price.to_bytes(16, "little"), liq.to_bytes(16, "little"), 0, 0, 0,
-                         0, bytes(16), bytes(16), 0, 0, 0, 0, 0, bytes(3))  # fmt: skip
+    for b in bins:
+        out += encode_bin(*b)
     assert len(out) == BIN_ARRAY_LEN
     return bytes(out)
 

@@ -191,13 +191,15 @@ def update_volatility_accumulator(p: FeeParams, active_id: int) -> None:
 
 @dataclass(slots=True, frozen=True)
 class BinFill:
-    """One bin's part of a swap: gross input, net output, trading fee, protocol share and the
-    split between market-maker liquidity and limit orders (fee-exclusive input amounts)."""
+    """One bin's part of a swap: gross input, net output, trading fee, its protocol and LP
+    shares (``split_fee``: both 0 when nothing was filled) and the split between market-maker
+    liquidity and limit orders (fee-exclusive input amounts)."""
 
     amount_in: int
     amount_out: int
     fee: int
     protocol_fee: int
+    lp_fee: int
     mm_amount_in: int
     mm_amount_out: int
     filled_amount_in: int
@@ -264,7 +266,8 @@ def swap_exact_in_at_bin(
         fee = compute_fee_from_amount(out, rate)
         net_out = out - fee
     protocol = _split_protocol_fee(fee, protocol_share, mm_in, filled_in)
-    return BinFill(gross_in, net_out, fee, protocol, mm_in, mm_out, filled_in, out)
+    lp = 0 if filled_in == 0 or fee == 0 else fee - protocol
+    return BinFill(gross_in, net_out, fee, protocol, lp, mm_in, mm_out, filled_in, out)
 
 
 def bin_id_to_array_index(bin_id: int) -> int:

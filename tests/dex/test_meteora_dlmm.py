@@ -1,0 +1,241 @@
+"""Meteora DLMM adapter: real account dumps decode and quote; math, fee and volatility rules checked
+by hand; bitmap navigation (internal + extension); typed errors; swap instruction layout."""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from solders.pubkey import Pubkey
+
+from solarb.dex import meteora_dlmm as dl
+from solarb.dex import meteora_dlmm_layout as lay
+from solarb.dex import meteora_dlmm_math as m
+from solarb.dex.base import DecodeError, InsufficientLiquidity, MissingAccount, QuoteError
+from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, encode_mint
+from solarb.sim.programs.meteora_dlmm import create_pool
+
+DATA = Path("/work/shared/data/accounts/meteora_dlmm")
+if not DATA.exists():
+    DATA = Path(__file__).resolve().parents[3] / "shared/data/accounts/meteora_dlmm"
+JLP_PAIR = Pubkey.from_string("6StaAqeVjKUPTgMLmcLmdpmUjoYHRcZ6uViLdWNdUghM")
+
+
+def _clock(ts: int, epoch: int = 700, slot: int = 1) -> bytes:
+    return struct.pack("<QqQQq", slot, 0, epoch, 0, ts)
+
+
+@pytest.fixture(scope="module")
+def jlp() -> dict[Pubkey, bytes]:
+    out = {}
+    for f in (DATA / "jlp_hubsol_6StaAqeV").glob("*.json"):
+        j = json.loads(f.read_text())
+        out[Pubkey.from_string(j["pubkey"])] = base64.b64decode(j["account"]["data"][0])
+    return out
+
+
+def test_real_pair_and_bin_arrays_decode(jlp: dict[Pubkey, bytes]) -> None:
+    s = dl.decode_pool(JLP_PAIR, jlp[JLP_PAIR])
+    assert (s.active_id, s.bin_step, s.base_factor, s.status) == (3774, 8, 6250, 0)
+    assert str(s.mint_a) == "27G8MtK7VtTcCHkpASjSDdkWWYfoqT6ggEuKidVJidD4"
+    assert str(s.vault_b) == "9Xb8K1CKzwERAZL9ezVxpnYtgtpic6ag3fxfUwDqD5wR"
+    assert str(s.oracle) == "2Q5Tv4uf7UYsquGJjHpYRnqbspnKMFbSXvwm1j9xPt8b"
+    assert s.token_program_a == s.token_program_b == TOKEN_PROGRAM_ID
+    assert (s.filter_period, s.decay_period, s.reduction_factor) == (30, 600, 5000)
+    assert (s.variable_fee_control, s.max_volatility_accumulator, s.protocol_share) == (120_000, 300_000, 500)
+    assert (s.volatility_accumulator, s.volatility_reference, s.index_reference) == (12814, 2814, 3773)
+    assert lay.encode_lb_pair(s) == jlp[JLP_PAIR]  # every byte accounted for
+    arrays = [lay.decode_bin_array(k, v) for k, v in jlp.items() if len(v) == lay.BIN_ARRAY_LEN]
+    assert sorted(a.index for a in arrays) == [50, 51, 53, 54]
+    for a in arrays:
+        assert a.lb_pair == JLP_PAIR and dl.bin_array_address(JLP_PAIR, a.index) == a.address
+        for i, b in enumerate(a.bins):  # stored prices are the program's pow, bit for bit
+            assert b.price == m.price_from_id(a.index * 70 + i, 8)
+    carbon = json.loads((DATA / "carbon_decoder_fixtures/lb_pair_account.json").read_text())
+    c = dl.decode_pool(Pubkey.default(), base64.b64decode(carbon["data"]))
+    assert (c.active_id, c.bin_step, c.base_factor) == (-1054, 80, 62500)
+    assert str(c.mint_b) == "So11111111111111111111111111111111111111112"
+    with pytest.raises(DecodeError):
+        dl.decode_pool(JLP_PAIR, jlp[JLP_PAIR][:-1])
+    with pytest.raises(DecodeError):
+        dl.decode_pool(JLP_PAIR, bytes(8) + jlp[JLP_PAIR][8:])
+    with pytest.raises(DecodeError):
+        lay.decode_bin_array(JLP_PAIR, jlp[JLP_PAIR])
+
+
+def test_real_pair_aux_and_quotes(jlp: dict[Pubkey, bytes]) -> None:
+    s = dl.decode_pool(JLP_PAIR, jlp[JLP_PAIR])
+    aux = dl.aux_accounts(s)
+    assert aux[:4] == [dl.CLOCK_SYSVAR, dl.bitmap_extension_address(JLP_PAIR), s.mint_a, s.mint_b]
+    assert dl.bin_arrays_for_swap(s, True) == [53, 52, 51] and dl.bin_arrays_for_swap(s, False) == [53, 54, 55]
+    assert aux[4:] == [dl.bin_array_address(JLP_PAIR, i) for i in (53, 52, 51, 54, 55)]
+    accounts = {**jlp, dl.CLOCK_SYSVAR: _clock(s.last_update_timestamp + 5)}
+    q = dl.quote(s, accounts, 10**6, True)
+    assert (q.amount_in, q.amount_out, q.fee) == (10**6, 20_439_715, 513)
+    d = dl.quote_detail(s, accounts, 10**9, True)
+    assert d.active_id == 3771 and d.bin_arrays == (53,) and len(d.bins) == 4
+    # within the filter period the references stay; each crossed bin raises the accumulator
+    assert (d.index_reference, d.volatility_reference, d.volatility_accumulator) == (3773, 2814, 22814)
+    assert d.fee == d.protocol_fee + d.lp_fee and 0 < d.protocol_fee <= d.fee * 500 // 10_000
+    with pytest.raises(MissingAccount):  # crossing into array 52, which is not in the dump
+        dl.quote(s, accounts, 10**10, True)
+    with pytest.raises(MissingAccount):
+        dl.quote(s, jlp, 10**6, True)  # no Clock sysvar: never the machine clock
+    spot = dl.spot_rate(s, accounts, True)
+    assert spot == pytest.approx(q.amount_out / q.amount_in, rel=1e-3)
+
+
+def test_volatility_references_decay_with_clock(jlp: dict[Pubkey, bytes]) -> None:
+    s = dl.decode_pool(JLP_PAIR, jlp[JLP_PAIR])
+    t0 = s.last_update_timestamp
+    quiet = dl.quote_detail(s, {**jlp, dl.CLOCK_SYSVAR: _clock(t0 + 29)}, 10**6, True)
+    decayed = dl.quote_detail(s, {**jlp, dl.CLOCK_SYSVAR: _clock(t0 + 30)}, 10**6, True)
+    reset = dl.quote_detail(s, {**jlp, dl.CLOCK_SYSVAR: _clock(t0 + 600)}, 10**6, True)
+    assert (quiet.index_reference, quiet.volatility_reference) == (3773, 2814)
+    assert (decayed.index_reference, decayed.volatility_reference) == (3774, 12814 * 5000 // 10_000)
+    assert (reset.index_reference, reset.volatility_reference, reset.volatility_accumulator) == (3774, 0, 0)
+    assert quiet.fee > decayed.fee > reset.fee
+    assert reset.fee == -(-10**6 * 6250 * 8 * 10 // m.FEE_PRECISION)  # base fee only
+
+
+def test_fee_math_by_hand() -> None:
+    p = m.FeeParams(bin_step=10, base_factor=10_000, base_fee_power_factor=0, variable_fee_control=40_000,
+                    max_volatility_accumulator=350_000, filter_period=30, decay_period=600,
+                    reduction_factor=5_000, protocol_share=1_000, volatility_accumulator=0,
+                    volatility_reference=0, index_reference=0, last_update_timestamp=0)  # fmt: skip
+    assert m.total_fee_rate(p) == 1_000_000  # 0.1 %
+    p.volatility_accumulator = 30_000  # 3 bins crossed: 40_000 * (30_000 * 10)**2 / 1e11 = 36_000
+    assert m.total_fee_rate(p) == 1_036_000
+    p.base_fee_power_factor = 2
+    assert m.total_fee_rate(p) == m.MAX_FEE_RATE  # capped at 10 %
+    assert m.compute_fee_from_amount(999, 1_000_000) == 1 and m.compute_fee_from_amount(1000, 1_000_000) == 1
+    assert m.compute_fee_from_amount(1001, 1_000_000) == 2
+    for amount in (1, 999, 10**6, 12_345_678_901):
+        fee = m.compute_fee(amount, 1_036_000)
+        assert amount + fee - m.compute_fee_from_amount(amount + fee, 1_036_000) >= amount
+    m.update_volatility_accumulator(p, 50)
+    assert p.volatility_accumulator == 350_000  # capped at max_volatility_accumulator
+
+
+def test_price_pow() -> None:
+    assert m.price_from_id(0, 10) == 1 << 64
+    assert m.price_from_id(1, 10) == (1 << 64) + (10 << 64) // 10_000
+    up, down = m.price_from_id(1000, 25), m.price_from_id(-1000, 25)
+    assert abs(up * down / 2**128 - 1) < 1e-12
+    assert up / 2**64 == pytest.approx(1.0025**1000, rel=1e-12)
+    with pytest.raises(m.MathOverflow):
+        m.price_from_id(40_000, 25)  # beyond Q64.64
+
+
+def test_bitmap_navigation_with_extension() -> None:
+    bits = m.combined_bitmap(1 << (3 + 512), [1 << 5] + [0] * 11, [0, 1 << 7] + [0] * 10)
+    ext_pos, ext_neg = 512 + 5, -(2 * 512 + 7) - 1
+    assert m.next_array_index(bits, 0, False, True) == 3
+    assert m.next_array_index(bits, 4, False, True) == ext_pos
+    assert m.next_array_index(bits, 4, False, False) is None  # needs the extension
+    assert m.next_array_index(bits, 2, True, True) == ext_neg
+    assert m.next_array_index(bits, ext_neg - 1, True, True) is None
+    assert m.next_array_index(bits, 600, True, True) == ext_pos
+    assert m.next_array_index(bits, 600, True, False) is None
+
+
+def _pool(**kw: object) -> tuple[lay.LbPair, dict[Pubkey, bytes]]:
+    args: dict[str, object] = dict(
+        mint_x=Pubkey.from_string("So11111111111111111111111111111111111111112"),
+        mint_y=Pubkey.from_string("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"),
+        bin_step=10, base_factor=10_000, active_id=0, variable_fee_control=0,
+        bins={0: (1_000_000, 1_000_000), 1: (2_000_000, 0), -1: (0, 2_000_000), 200: (10**9, 0)},
+    )  # fmt: skip
+    args.update(kw)
+    pair, accounts = create_pool(**args)  # type: ignore[arg-type]
+    aux = {k: v.data for k, v in accounts.items()}
+    aux[dl.CLOCK_SYSVAR] = _clock(1_000)
+    return dl.decode_pool(pair, aux[pair]), aux
+
+
+def test_single_bin_and_crossing_by_hand() -> None:
+    s, aux = _pool()
+    price = m.price_from_id(0, 10)  # exactly 1.0: fee 0.1 %
+    d = dl.quote_detail(s, aux, 10_000, True)
+    assert (d.amount_out, d.fee, d.bins) == (9_990, 10, ((0, 9_990, 9_990, 0, 0),))
+    assert price == 1 << 64 and d.protocol_fee == 10 * 500 // 10_000
+    # drain bin 0 (1_000_000 Y costs 1_000_000 + ceil fee), continue in bin -1
+    d = dl.quote_detail(s, aux, 1_500_000, True)
+    assert [b[0] for b in d.bins] == [0, -1] and d.active_id == -1
+    first_fee = m.compute_fee(1_000_000, 1_000_000)
+    assert d.bins[0][1:3] == (1_000_000, 1_000_000) and first_fee == 1_002
+    assert d.volatility_accumulator == 10_000
+    # X -> Y beyond all Y liquidity fails as the program does
+    with pytest.raises(InsufficientLiquidity):
+        dl.quote(s, aux, 4 * 10**6, True)
+    # Y -> X crosses the empty gap 2..199 (and an empty array) to bin 200
+    d = dl.quote_detail(s, aux, 5 * 10**6, False)
+    assert [b[0] for b in d.bins] == [0, 1, 200] and d.bin_arrays == (0, 2)
+    with pytest.raises(MissingAccount):
+        dl.quote(s, {k: v for k, v in aux.items() if k != dl.bin_array_address(s.address, 2)}, 5 * 10**6, False)
+
+
+def test_fee_on_output_mode_and_pair_status() -> None:
+    s, aux = _pool(collect_fee_mode=1)
+    d = dl.quote_detail(s, aux, 10_000, True)  # OnlyY selling X: fee taken from the Y output
+    assert not d.fee_on_input and (d.amount_out, d.fee) == (9_990, 10)
+    assert dl.quote(s, aux, 10_000, True).fee == 0
+    d = dl.quote_detail(s, aux, 10_000, False)  # buying X with Y: fee on the Y input
+    assert d.fee_on_input and d.fee == 10
+    disabled = replace(s, status=1)
+    with pytest.raises(QuoteError) as err:
+        dl.quote(disabled, aux, 10_000, True)
+    assert err.value.code == dl.ERR_POOL_DISABLED
+    with pytest.raises(QuoteError):
+        dl.quote(s, aux, 0, True)
+
+
+def test_limit_orders_fill_after_market_making_liquidity() -> None:
+    s, aux = _pool(function_type=2)
+    key = dl.bin_array_address(s.address, 0)
+    buf = bytearray(aux[key])
+    off = lay.OFF_BINS + 0 * lay.BIN_LEN  # bin 0: bid-side orders (Y) fill X -> Y swaps
+    struct.pack_into("<Q", buf, off + 112, 300_000)
+    struct.pack_into("<Q", buf, off + 128, 200_000)
+    aux[key] = bytes(buf)
+    d = dl.quote_detail(s, aux, 1_600_000, True)
+    assert d.bins[0][0] == 0 and d.bins[0][2] == 1_000_000 and d.bins[0][4] == 500_000
+    # limit-order share of the fee: half to the order owners, the rest to the protocol
+    assert d.protocol_fee > d.fee * 500 // 10_000
+    plain = dl.quote_detail(replace(s, function_type=1), aux, 1_600_000, True)
+    assert plain.bins[0][4] == 0 and plain.bins[1][0] == -1
+
+
+def test_token_2022_transfer_fees_both_sides() -> None:
+    ext = struct.pack("<64sQQQHQQH", bytes(64), 0, 0, 10**9, 100, 0, 10**9, 100)  # 1 %
+    fee_mint = encode_mint(6) + bytes(165 - 82) + b"\x01" + struct.pack("<HH", 1, len(ext)) + ext
+    s, aux = _pool(token_program_y=TOKEN_2022_PROGRAM_ID)
+    aux[s.mint_b] = fee_mint
+    plain = dl.quote_detail(s, aux, 10_000, False)
+    assert plain.input_transfer_fee == 100  # Y in: 1 % leaves before the swap
+    assert plain.amount_out == dl.quote_detail(replace(s, token_program_b=TOKEN_PROGRAM_ID), aux, 9_900, False).amount_out
+    out = dl.quote_detail(s, aux, 10_000, True)  # Y out: 1 % of the output, rounded up
+    assert out.output_transfer_fee == -(-out.amount_out // 100) and out.amount_received == out.amount_out - out.output_transfer_fee
+    with pytest.raises(MissingAccount):
+        dl.quote(s, {k: v for k, v in aux.items() if k != s.mint_b}, 10_000, True)
+
+
+def test_swap_instruction_layout() -> None:
+    s, _aux = _pool()
+    user = Pubkey.from_string("9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM")
+    ix = dl.swap_instruction(s, user, 10**6, 990_000, True)
+    assert ix.program_id == dl.PROGRAM_ID and bytes(ix.data) == dl.SWAP_DISCRIMINATOR + struct.pack("<QQ", 10**6, 990_000)
+    keys = [a.pubkey for a in ix.accounts]
+    assert keys[0] == s.address and keys[1] == dl.PROGRAM_ID and keys[9] == dl.PROGRAM_ID
+    assert keys[8] == s.oracle and keys[13:15] == [dl.EVENT_AUTHORITY, dl.PROGRAM_ID]
+    assert keys[15:] == [dl.bin_array_address(s.address, i) for i in (0, -1)]  # X->Y: arrays 0, -1
+    assert [a.is_signer for a in ix.accounts].count(True) == 1 and ix.accounts[10].pubkey == user
+    t22 = replace(s, token_program_b=TOKEN_2022_PROGRAM_ID)
+    ix2 = dl.swap_instruction(t22, user, 1, 0, False, bin_arrays=[], bitmap_extension=dl.bitmap_extension_address(s.address))
+    assert bytes(ix2.data)[:8] == dl.SWAP2_DISCRIMINATOR and bytes(ix2.data)[24:] == bytes(4)
+    assert ix2.accounts[13].pubkey == Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
+    assert ix2.accounts[1].is_writable and len(ix2.accounts) == 16

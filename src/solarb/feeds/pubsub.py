@@ -1,74 +1,103 @@
-"""Account feed over Solana PubSub (WebSocket) with RPC resync: the live AccountSource.
+"""Account feed over Solana PubSub (WebSocket): multiplexed, redundant, self-healing.
 
-:class:`PubSubFeed` keeps one :class:`~solarb.rpc.ws.PubSubConnection` alive. On every
-(re)connect it subscribes ``slotSubscribe`` and ``accountSubscribe`` (base64) for each watched
-account, then resyncs every watched account with ``getMultipleAccounts`` so that nothing missed
-while disconnected stays stale; only then is ``fresh`` set (the engine must not trade before).
+Layout. Each endpoint (``ws_url`` plus any ``extra_ws_urls``) carries every watched account. Its
+accounts are spread over shards of at most ``subscriptions_per_connection`` accounts; a shard is
+one :class:`~solarb.rpc.ws.PubSubConnection` (one reader task dispatching notifications by
+subscription id) kept alive by its own supervisor task. At most ``max_connections_per_endpoint``
+shards exist per endpoint; beyond that, shards grow past the soft limit. ``watch``/``unwatch``
+take effect on live connections (accountSubscribe / accountUnsubscribe).
 
-Delivery rule: per account, an update is handed to ``on_update`` only if its slot is >= the slot
-last delivered for that account; older ones are counted in ``counters.dropped_stale``. This makes
-the notification/resync race harmless. A socket that sends no slot notification for
-``silence_timeout`` seconds is treated as dead and replaced. Reconnects back off exponentially
-with jitter. ``fresh`` is cleared while disconnected.
+Session of a shard: connect, ``slotSubscribe`` (liveness), ``accountSubscribe`` (base64) for its
+accounts, then resync them with ``getMultipleAccounts`` at ``minContextSlot`` = the highest slot
+seen (:mod:`solarb.feeds.resync`); only then do they count as fresh on that shard. An account is
+fresh while at least one shard (of any endpoint) has it subscribed and resynced:
+:meth:`PubSubFeed.account_slot` gives the slot up to which its state is known current (-1 when
+not fresh). A shard whose socket closes, whose pings go unanswered, or that sends no slot
+notification for ``silence_timeout`` seconds is torn down (its accounts lose that shard's
+freshness at once) and reconnected with exponential backoff and jitter. A refused subscription is
+retried on the live connection after ``refuse_retry`` seconds; until then the account is not fresh
+on that shard.
 
-Errors: transient ones (FeedDisconnected, Retryable RPC errors, protocol and response errors
-during resync) lead to a reconnect and are kept in ``last_error``; anything else (an exception
-from ``on_update``/``on_slot``, a Fatal RPC error) propagates out of :meth:`PubSubFeed.run`.
+Delivery goes through :class:`~solarb.feeds.delivery.Delivery` (dedupe across endpoints, bounded
+coalescing, latency ring). ``fresh`` is set while every watched account is fresh.
+
+Errors: transient ones (FeedDisconnected, Retryable RPC errors, protocol and response errors during
+resync) lead to a reconnect and are kept in ``last_error``; anything else (an exception from
+``on_update``/``on_slot``, a Fatal RPC error) propagates out of :meth:`PubSubFeed.run`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import random
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 from solders.pubkey import Pubkey
 
 from solarb.errors import Retryable
-from solarb.events import AccountUpdate
 from solarb.feeds.base import OnSlot, OnUpdate
+from solarb.feeds.delivery import Delivery, EndpointStats, FeedStats
+from solarb.feeds.resync import read_accounts
 from solarb.rpc.client import RpcClient, decode_account
 from solarb.rpc.errors import (
     FeedDisconnected,
     FeedProtocolError,
+    RpcError,
     RpcProtocolError,
     RpcResponseError,
 )
 from solarb.rpc.ws import PubSubConnection
 
-_SUBSCRIBE_CONCURRENCY = 256  # subscribe requests in flight at once
+__all__ = ["FeedStats", "PubSubFeed"]
 
-
-@dataclass(slots=True)
-class FeedStats:
-    """Counters of a feed (monotonic over its lifetime)."""
-
-    notifications: int = 0  # account notifications received and decoded
-    slots: int = 0  # slot notifications received
-    reconnects: int = 0  # sessions ended and restarted
-    resyncs: int = 0  # full getMultipleAccounts resyncs after (re)connect
-    dropped_stale: int = 0  # updates older than the last delivered for their account
-    garbled: int = 0  # garbled frames + notifications with a bad payload
-    silent: int = 0  # reconnects caused by no slot notification within silence_timeout
+_SUBSCRIBE_CONCURRENCY = 256  # subscribe requests in flight at once per connection
+_TRANSIENT = (Retryable, RpcProtocolError, RpcResponseError, FeedProtocolError)
 
 
 def _noop_slot(slot: int) -> None:
     return None
 
 
-def _noop_update(update: AccountUpdate) -> None:
-    return None
+class _Shard:
+    """One connection's worth of accounts on one endpoint."""
+
+    __slots__ = ("conn", "endpoint", "index", "keys", "last_frame_ns", "last_slot", "live",
+                 "pending_add", "pending_remove", "retry_at", "subs", "task")
+
+    def __init__(self, endpoint: _Endpoint, index: int) -> None:
+        self.endpoint = endpoint
+        self.index = index
+        self.keys: dict[Pubkey, None] = {}  # assigned accounts (insertion-ordered set)
+        self.subs: dict[Pubkey, int] = {}  # subscribed + resynced on the live connection
+        self.pending_add: dict[Pubkey, None] = {}
+        self.pending_remove: dict[Pubkey, int] = {}  # key -> sub id to cancel
+        self.retry_at = 0.0  # monotonic time to retry refused subscriptions
+        self.live = False  # connected, slot-subscribed and initial resync done
+        self.last_slot = -1
+        self.last_frame_ns = 0
+        self.conn: PubSubConnection | None = None
+        self.task: asyncio.Task[None] | None = None
+
+
+class _Endpoint:
+    __slots__ = ("shards", "stats", "url")
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.shards: list[_Shard] = []
+        self.stats = EndpointStats(url)
 
 
 class PubSubFeed:
-    """AccountSource over PubSub at ``ws_url``, resyncing through ``rpc`` on every (re)connect.
+    """AccountSource over PubSub at ``ws_url`` (+ ``extra_ws_urls``), resyncing through ``rpc``.
 
     ``reconnect_backoff=(initial, cap)`` seconds; each wait is ``min(cap, initial * 2**n)`` times a
-    jitter factor in [0.5, 1.0], with ``n`` reset once a session became fresh.
+    jitter factor in [0.5, 1.0], with ``n`` reset once a session became live.
     """
 
     def __init__(
@@ -76,42 +105,58 @@ class PubSubFeed:
         ws_url: str,
         rpc: RpcClient,
         *,
+        extra_ws_urls: Iterable[str] = (),
         commitment: str = "confirmed",
+        subscriptions_per_connection: int = 1000,
+        max_connections_per_endpoint: int = 16,
         reconnect_backoff: tuple[float, float] = (0.1, 5.0),
         silence_timeout: float = 2.0,
+        refuse_retry: float = 0.25,
         rng: random.Random | None = None,
-        ping_interval: float | None = 10.0,
+        ping_interval: float | None = 1.0,
     ) -> None:
-        self.ws_url = ws_url
+        if subscriptions_per_connection < 1 or max_connections_per_endpoint < 1:
+            raise ValueError("subscriptions_per_connection and max_connections_per_endpoint >= 1")
         self.rpc = rpc
         self.commitment = commitment
+        self.per_connection = subscriptions_per_connection
+        self.max_connections = max_connections_per_endpoint
         self.reconnect_backoff = reconnect_backoff
         self.silence_timeout = silence_timeout
+        self.refuse_retry = refuse_retry
         self.ping_interval = ping_interval
+        self.endpoints = [_Endpoint(u) for u in dict.fromkeys([ws_url, *extra_ws_urls])]
         #: Live counters; :meth:`stats` returns a snapshot as a dict.
         self.counters = FeedStats()
-        #: Set once the current connection is subscribed and resynced; cleared while disconnected.
+        self.delivery = Delivery(self.counters)
+        #: Set while every watched account is fresh; cleared when any is not.
         self.fresh = asyncio.Event()
         self.last_error: BaseException | None = None
         self.last_slot = -1  # highest slot delivered to on_slot (-1: none yet)
         self._rng = rng or random.Random()
-        self._watched: dict[Pubkey, None] = {}  # insertion-ordered set
-        self._pending: dict[Pubkey, None] = {}  # watched but not yet subscribed on the live conn
-        self._wake = asyncio.Event()
-        self._last_delivered: dict[Pubkey, int] = {}
-        self._last_slot_ns = 0
-        self._on_update: OnUpdate = _noop_update
+        self._watched: dict[Pubkey, list[_Shard]] = {}  # account -> its shard on each endpoint
+        self._fresh_on: dict[Pubkey, int] = {}  # account -> number of live shards holding it
+        self._wake: dict[_Shard, asyncio.Event] = {}
         self._on_slot: OnSlot = _noop_slot
         self._running = False
 
-    def stats(self) -> dict[str, int]:
-        """Snapshot of the counters: notifications, slots, reconnects, resyncs, dropped_stale,
-        garbled, silent."""
-        return asdict(self.counters)
+    # ------------------------------------------------------------ public surface
+
+    def stats(self) -> dict[str, Any]:
+        """Counters (see :class:`FeedStats`), ``latency_us`` (frame received -> on_update
+        returned) and ``endpoints`` (per-endpoint arrival statistics)."""
+        c = self.counters
+        c.connections = sum(1 for ep in self.endpoints for s in ep.shards if s.live)
+        c.subscriptions = sum(len(s.subs) for ep in self.endpoints for s in ep.shards)
+        c.stale_accounts = sum(1 for k in self._watched if not self._fresh_on.get(k))
+        out: dict[str, Any] = asdict(c)
+        out["latency_us"] = self.delivery.latency.percentiles()
+        out["endpoints"] = {ep.url: ep.stats.snapshot() for ep in self.endpoints}
+        return out
 
     @property
     def is_fresh(self) -> bool:
-        """True while connected, subscribed and resynced."""
+        """True while every watched account is subscribed and resynced on some connection."""
         return self.fresh.is_set()
 
     @property
@@ -119,14 +164,53 @@ class PubSubFeed:
         """Watched accounts, in the order they were added."""
         return list(self._watched)
 
+    def account_slot(self, pubkey: Pubkey) -> int:
+        """Slot up to which ``pubkey``'s delivered state is known current; -1 if not fresh."""
+        if not self._fresh_on.get(pubkey):
+            return -1
+        best = self.delivery.last_slot(pubkey)
+        for shard in self._watched.get(pubkey, ()):
+            if shard.live and pubkey in shard.subs and shard.last_slot > best:
+                best = shard.last_slot
+        return best
+
+    def connections(self, url: str | None = None) -> int:
+        """Number of shards (connections) per endpoint ``url`` (default: the first)."""
+        ep = self.endpoints[0] if url is None else next(e for e in self.endpoints if e.url == url)
+        return len(ep.shards)
+
     def watch(self, pubkeys: Iterable[Pubkey]) -> None:
-        """Watch more accounts; while running they are subscribed and fetched on the live socket."""
+        """Watch more accounts; while running they are subscribed and resynced on live sockets."""
         for pk in pubkeys:
-            if pk not in self._watched:
-                self._watched[pk] = None
-                self._pending[pk] = None
-        if self._pending:
-            self._wake.set()
+            if pk in self._watched:
+                continue
+            homes = []
+            for ep in self.endpoints:
+                shard = self._shard_for(ep)
+                shard.keys[pk] = None
+                shard.pending_add[pk] = None
+                homes.append(shard)
+                self._poke(shard)
+            self._watched[pk] = homes
+            self._fresh_on[pk] = 0
+            self.fresh.clear()
+
+    def unwatch(self, pubkeys: Iterable[Pubkey]) -> None:
+        """Stop watching accounts: unsubscribed on live connections, state forgotten."""
+        for pk in pubkeys:
+            homes = self._watched.pop(pk, None)
+            if homes is None:
+                continue
+            for shard in homes:
+                shard.keys.pop(pk, None)
+                shard.pending_add.pop(pk, None)
+                sub_id = shard.subs.pop(pk, None)
+                if sub_id is not None:
+                    shard.pending_remove[pk] = sub_id
+                    self._poke(shard)
+            self._fresh_on.pop(pk, None)
+            self.delivery.forget(pk)
+        self._update_fresh_flag()
 
     # ------------------------------------------------------------ main loop
 
@@ -135,66 +219,140 @@ class PubSubFeed:
         if self._running:
             raise RuntimeError("PubSubFeed.run() is already running")
         self._running = True
-        self._on_update, self._on_slot = on_update, on_slot
-        failures = 0
+        self._on_slot = on_slot
+        consumer = asyncio.create_task(self.delivery.run(on_update), name="feed-delivery")
         try:
+            for ep in self.endpoints:
+                if not ep.shards:
+                    self._shard_for(ep)
+                for shard in ep.shards:
+                    self._start_shard(shard)
             while True:
-                conn = PubSubConnection(
-                    self.ws_url, ping_interval=self.ping_interval, ping_timeout=self.ping_interval,
-                    on_garbled=self._count_garbled,
-                )
-                try:
-                    await self._session(conn)
-                except (Retryable, RpcProtocolError, RpcResponseError, FeedProtocolError) as e:
-                    self.last_error = e
-                finally:
-                    became_fresh = self.fresh.is_set()
-                    self.fresh.clear()
-                    await conn.close()
-                failures = 0 if became_fresh else failures + 1
-                self.counters.reconnects += 1
-                initial, cap = self.reconnect_backoff
-                delay = min(cap, initial * 2 ** max(0, failures - 1)) if failures else initial
-                await asyncio.sleep(delay * self._rng.uniform(0.5, 1.0))
+                tasks: set[asyncio.Future[Any]] = {consumer}
+                tasks.update(s.task for ep in self.endpoints for s in ep.shards if s.task)
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED, timeout=1.0)
+                for task in done:
+                    if task.cancelled():
+                        continue
+                    exc = task.exception()
+                    if exc is not None:
+                        raise exc
+                    if task is consumer:
+                        raise RuntimeError("feed delivery ended unexpectedly")
         finally:
             self._running = False
+            consumer.cancel()
+            shards = [s for ep in self.endpoints for s in ep.shards]
+            for shard in shards:
+                if shard.task is not None:
+                    shard.task.cancel()
+            await asyncio.gather(consumer, *(s.task for s in shards if s.task),
+                                 return_exceptions=True)
+            for shard in shards:
+                shard.task = None
+                self._shard_down(shard)
 
-    async def _session(self, conn: PubSubConnection) -> None:
+    # ------------------------------------------------------------ shards
+
+    def _shard_for(self, ep: _Endpoint) -> _Shard:
+        """First shard with room, a new one while under the cap, else the least loaded."""
+        for shard in ep.shards:
+            if len(shard.keys) < self.per_connection:
+                return shard
+        if len(ep.shards) < self.max_connections:
+            shard = _Shard(ep, len(ep.shards))
+            ep.shards.append(shard)
+            if self._running:
+                self._start_shard(shard)
+            return shard
+        return min(ep.shards, key=lambda s: len(s.keys))
+
+    def _start_shard(self, shard: _Shard) -> None:
+        if shard.task is None:
+            self._wake[shard] = asyncio.Event()
+            shard.task = asyncio.create_task(
+                self._shard_loop(shard), name=f"feed {shard.endpoint.url} #{shard.index}"
+            )
+
+    def _poke(self, shard: _Shard) -> None:
+        wake = self._wake.get(shard)
+        if wake is not None:
+            wake.set()
+
+    async def _shard_loop(self, shard: _Shard) -> None:
+        failures = 0
+        initial, cap = self.reconnect_backoff
+        while True:
+            conn = PubSubConnection(
+                shard.endpoint.url, ping_interval=self.ping_interval,
+                ping_timeout=self.silence_timeout if self.ping_interval else None,
+                on_garbled=self._count_garbled,
+            )
+            shard.conn = conn
+            became_live = False
+            try:
+                await self._session(shard, conn)
+            except _TRANSIENT as e:
+                self.last_error = e
+            finally:
+                became_live = shard.live
+                self._shard_down(shard)
+                await conn.close()
+            failures = 0 if became_live else failures + 1
+            self.counters.reconnects += 1
+            shard.endpoint.stats.reconnects += 1
+            delay = min(cap, initial * 2 ** max(0, failures - 1)) if failures else initial
+            await asyncio.sleep(delay * self._rng.uniform(0.5, 1.0))
+
+    def _shard_down(self, shard: _Shard) -> None:
+        """The shard's connection is gone: its accounts lose this shard's freshness at once."""
+        shard.live = False
+        shard.conn = None
+        for pk in shard.subs:
+            n = self._fresh_on.get(pk)
+            if n:
+                self._fresh_on[pk] = n - 1
+        shard.subs.clear()
+        shard.pending_remove.clear()
+        shard.pending_add = dict(shard.keys)
+        self._update_fresh_flag()
+
+    def _update_fresh_flag(self) -> None:
+        if self._watched and all(self._fresh_on.values()):
+            self.fresh.set()
+        else:
+            self.fresh.clear()
+
+    async def _session(self, shard: _Shard, conn: PubSubConnection) -> None:
         """One connection's life: subscribe, resync, then serve until closed or silent."""
         await conn.connect()
-        self._last_slot_ns = time.monotonic_ns()
-        await conn.subscribe("slotSubscribe", None, functools.partial(self._on_slot_note, conn))
-        self._pending.clear()
-        keys = list(self._watched)
-        await self._subscribe_accounts(conn, keys)
-        await self._fetch(keys)
-        self.counters.resyncs += 1
-        self.fresh.set()
+        shard.last_frame_ns = time.monotonic_ns()
+        await conn.subscribe("slotSubscribe", None, functools.partial(self._on_slot_note, shard))
+        await self._add_pending(shard, conn)
+        shard.live = True
+        self._update_fresh_flag()
         silence_ns = int(self.silence_timeout * 1e9)
+        wake = self._wake[shard]
+        loop = asyncio.get_running_loop()
         while True:
-            if self._pending:
-                new = list(self._pending)
-                self._pending.clear()
-                await self._subscribe_accounts(conn, new)
-                await self._fetch(new)
+            if shard.pending_remove:
+                await self._remove_pending(shard, conn)
+            if shard.pending_add and loop.time() >= shard.retry_at:
+                await self._add_pending(shard, conn)
             self._raise_if_closed(conn)
-            idle_ns = time.monotonic_ns() - self._last_slot_ns
+            idle_ns = time.monotonic_ns() - shard.last_frame_ns
             if idle_ns >= silence_ns:
                 self.counters.silent += 1
                 raise FeedDisconnected(f"no slot notification for {self.silence_timeout}s")
-            self._wake.clear()
-            if self._pending:
+            wake.clear()
+            if shard.pending_remove or (shard.pending_add and loop.time() >= shard.retry_at):
                 continue
-            waiters = {
-                asyncio.ensure_future(conn.closed.wait()),
-                asyncio.ensure_future(self._wake.wait()),
-            }
+            timeout = (silence_ns - idle_ns) / 1e9
+            if shard.pending_add:
+                timeout = min(timeout, max(0.0, shard.retry_at - loop.time()))
+            waiters = {asyncio.ensure_future(conn.closed.wait()), asyncio.ensure_future(wake.wait())}
             try:
-                await asyncio.wait(
-                    waiters,
-                    timeout=(silence_ns - idle_ns) / 1e9,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
+                await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 for w in waiters:
                     w.cancel()
@@ -206,43 +364,71 @@ class PubSubFeed:
         reason = conn.close_reason
         if isinstance(reason, FeedDisconnected) or reason is None:
             raise reason or FeedDisconnected("connection closed")
-        raise reason  # a callback (on_update/on_slot) failed: not ours to swallow
+        raise reason  # a callback (on_slot) failed: not ours to swallow
 
-    async def _subscribe_accounts(self, conn: PubSubConnection, keys: list[Pubkey]) -> None:
-        cfg = {"encoding": "base64", "commitment": self.commitment}
-        for i in range(0, len(keys), _SUBSCRIBE_CONCURRENCY):
-            await asyncio.gather(
-                *(
-                    conn.subscribe(
-                        "accountSubscribe", [str(pk), cfg],
-                        functools.partial(self._on_account_note, conn, pk),
-                    )
-                    for pk in keys[i : i + _SUBSCRIBE_CONCURRENCY]
-                )
-            )
-
-    async def _fetch(self, keys: list[Pubkey]) -> None:
-        """Deliver the RPC state of ``keys`` (missing accounts are skipped), slot rule applied."""
+    async def _add_pending(self, shard: _Shard, conn: PubSubConnection) -> None:
+        """Subscribe the shard's pending accounts, then resync those that were accepted."""
+        keys = list(shard.pending_add)
+        shard.pending_add.clear()
         if not keys:
             return
-        _, updates = await self.rpc.get_multiple_accounts(keys, commitment=self.commitment)
+        cfg = {"encoding": "base64", "commitment": self.commitment}
+        accepted: list[tuple[Pubkey, int]] = []
+        refused: list[Pubkey] = []
+
+        async def one(pk: Pubkey) -> None:
+            cb = functools.partial(self._on_account_note, shard, pk)
+            try:
+                sub_id = await conn.subscribe("accountSubscribe", [str(pk), cfg], cb)
+            except FeedDisconnected:
+                raise
+            except RpcError:
+                refused.append(pk)
+                return
+            accepted.append((pk, sub_id))
+
+        try:
+            for i in range(0, len(keys), _SUBSCRIBE_CONCURRENCY):
+                await asyncio.gather(*(one(pk) for pk in keys[i : i + _SUBSCRIBE_CONCURRENCY]))
+        finally:  # what failed or was not tried yet stays pending for the next session
+            done = {pk for pk, _ in accepted}
+            for pk in keys:
+                if pk not in done and pk in shard.keys:
+                    shard.pending_add[pk] = None
+        if refused:
+            self.counters.refused += len(refused)
+            shard.retry_at = asyncio.get_running_loop().time() + self.refuse_retry
+        accepted = [(pk, sid) for pk, sid in accepted if pk in shard.keys]  # unwatched meanwhile
+        if not accepted:
+            return
+        wanted = [pk for pk, _ in accepted]
+        _, updates = await read_accounts(
+            self.rpc, wanted, min_context_slot=max(self.last_slot, shard.last_slot),
+            commitment=self.commitment,
+        )
+        self.counters.resyncs += 1
+        self.counters.resynced_accounts += len(wanted)
         for upd in updates:
             if upd is not None:
-                self._deliver(upd)
+                self.delivery.resynced(upd)
+        for pk, sub_id in accepted:
+            if pk in shard.keys and pk not in shard.subs:
+                shard.subs[pk] = sub_id
+                self._fresh_on[pk] = self._fresh_on.get(pk, 0) + 1
+        self._update_fresh_flag()
+
+    async def _remove_pending(self, shard: _Shard, conn: PubSubConnection) -> None:
+        items = list(shard.pending_remove.items())
+        shard.pending_remove.clear()
+        for _, sub_id in items:
+            with contextlib.suppress(RpcResponseError, RpcProtocolError):
+                await conn.unsubscribe("accountUnsubscribe", sub_id)
 
     # ------------------------------------------------------------ callbacks (reader task)
 
-    def _deliver(self, upd: AccountUpdate) -> None:
-        if upd.slot < self._last_delivered.get(upd.pubkey, -1):
-            self.counters.dropped_stale += 1
-            return
-        self._last_delivered[upd.pubkey] = upd.slot
-        self._on_update(upd)
-
-    def _on_account_note(
-        self, conn: PubSubConnection, pubkey: Pubkey, value: Any, slot: int
-    ) -> None:
-        if slot < 0:
+    def _on_account_note(self, shard: _Shard, pubkey: Pubkey, value: Any, slot: int) -> None:
+        conn = shard.conn
+        if slot < 0 or conn is None:
             self._count_garbled(FeedProtocolError(f"account notification without slot: {pubkey}"))
             return
         try:
@@ -250,17 +436,20 @@ class PubSubFeed:
         except RpcProtocolError as e:
             self._count_garbled(FeedProtocolError(str(e)))
             return
-        if upd is None:
+        if upd is None or pubkey not in shard.keys:
             return
         self.counters.notifications += 1
-        self._deliver(upd)
+        self.delivery.offer(upd, shard.endpoint.stats)
 
-    def _on_slot_note(self, conn: PubSubConnection, value: Any, slot: int) -> None:
+    def _on_slot_note(self, shard: _Shard, value: Any, slot: int) -> None:
         if slot < 0:
             self._count_garbled(FeedProtocolError(f"slot notification without slot: {value!r:.80}"))
             return
-        self._last_slot_ns = conn.frame_recv_ns
+        conn = shard.conn
+        shard.last_frame_ns = conn.frame_recv_ns if conn is not None else time.monotonic_ns()
         self.counters.slots += 1
+        if slot > shard.last_slot:
+            shard.last_slot = slot
         if slot > self.last_slot:
             self.last_slot = slot
             self._on_slot(slot)
@@ -268,6 +457,3 @@ class PubSubFeed:
     def _count_garbled(self, err: FeedProtocolError) -> None:
         self.counters.garbled += 1
         self.last_error = err
-
-
-__all__ = ["FeedStats", "PubSubFeed"]

@@ -1,0 +1,214 @@
+"""The delivery stage shared by every feed: dedupe across endpoints, coalescing, latency.
+
+Readers (one per connection or stream) call :meth:`Delivery.offer` synchronously for each decoded
+notification; a single consumer task (:meth:`Delivery.run`) hands the pending updates to
+``on_update``. Between the two sits a dict keyed by account, so memory is bounded by the number of
+watched accounts whatever the consumer's speed: a newer update of an account still waiting
+replaces the older one (latest slot wins) and is counted in ``coalesced``.
+
+Dedupe rule (redundant endpoints): an endpoint's k-th notification of account A at slot S is the
+same event as any other endpoint's k-th notification of (A, S). The first arrival wins and is
+delivered; later copies are counted as ``duplicates`` and credit the winner with their lead time.
+Anything older than what was already delivered for A is ``dropped_stale``. Counting k (not only
+S) keeps several changes of one account within one slot, as the local cluster sends them.
+
+Resync results (RPC reads at a context slot) go through :meth:`Delivery.resynced`: delivered
+when at least as new as the last delivered slot of the account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from array import array
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from solders.pubkey import Pubkey
+
+from solarb.events import AccountUpdate
+from solarb.feeds.base import OnUpdate
+
+__all__ = ["Delivery", "EndpointStats", "FeedStats", "LatencyRing"]
+
+_LATENCY_SAMPLES = 8192
+
+
+@dataclass(slots=True)
+class FeedStats:
+    """Counters of a feed (monotonic over its lifetime, except the gauges marked so)."""
+
+    notifications: int = 0  # account notifications received and decoded (all endpoints)
+    slots: int = 0  # slot notifications received
+    reconnects: int = 0  # connection sessions ended and restarted
+    resyncs: int = 0  # getMultipleAccounts resyncs after (re)connect or (re)subscribe
+    resynced_accounts: int = 0  # accounts read by those resyncs
+    dropped_stale: int = 0  # updates older than the last delivered for their account
+    duplicates: int = 0  # copies of an (account, slot, k) already delivered by another endpoint
+    coalesced: int = 0  # updates replaced by a newer one before the consumer took them
+    delivered: int = 0  # updates handed to on_update
+    garbled: int = 0  # garbled frames + notifications with a bad payload
+    silent: int = 0  # reconnects caused by no slot notification within silence_timeout
+    refused: int = 0  # subscriptions the node refused (retried later)
+    connections: int = 0  # gauge: open connections / streams now
+    subscriptions: int = 0  # gauge: live account subscriptions over all connections
+    stale_accounts: int = 0  # gauge: watched accounts not known to be fresh now
+
+
+@dataclass(slots=True)
+class EndpointStats:
+    """Per endpoint: what it delivered first, what it delivered late, and by how much."""
+
+    url: str
+    notifications: int = 0
+    wins: int = 0  # first arrivals (delivered from this endpoint)
+    duplicates: int = 0  # arrivals after another endpoint's copy
+    lead_ns: int = 0  # sum over this endpoint's wins of how long the later copies trailed
+    led: int = 0  # number of later copies behind this endpoint's wins
+    reconnects: int = 0
+    # per account: (slot, k) of this endpoint's last notification (the k-th at that slot)
+    seen: dict[Pubkey, tuple[int, int]] = field(default_factory=dict, repr=False)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Counters plus ``mean_lead_us`` (how far ahead this endpoint's first arrivals were)."""
+        out = {k: v for k, v in asdict(self).items() if k not in ("seen", "url")}
+        out["mean_lead_us"] = round(self.lead_ns / self.led / 1000, 1) if self.led else 0.0
+        return out
+
+
+class LatencyRing:
+    """The last ``size`` latency samples (ns) in a fixed array: bounded memory, O(1) record."""
+
+    __slots__ = ("_buf", "_n", "_size")
+
+    def __init__(self, size: int = _LATENCY_SAMPLES) -> None:
+        self._size = size
+        self._buf = array("q", bytes(8 * size))
+        self._n = 0
+
+    def record(self, ns: int) -> None:
+        """Add one sample."""
+        self._buf[self._n % self._size] = ns
+        self._n += 1
+
+    def percentiles(self) -> dict[str, float]:
+        """``p50``, ``p99``, ``max`` in microseconds over the kept samples, and ``samples``."""
+        data = sorted(self._buf[: min(self._n, self._size)])
+        if not data:
+            return {"p50": 0.0, "p99": 0.0, "max": 0.0, "samples": 0}
+
+        def pick(q: float) -> float:
+            return round(data[min(len(data) - 1, int(q * len(data)))] / 1000, 1)
+
+        return {"p50": pick(0.5), "p99": pick(0.99), "max": round(data[-1] / 1000, 1),
+                "samples": self._n}
+
+
+class Delivery:
+    """Dedupe + coalescing buffer + the consumer loop calling ``on_update`` (see module doc)."""
+
+    def __init__(self, stats: FeedStats) -> None:
+        self.stats = stats
+        self.latency = LatencyRing()
+        self._on_update: OnUpdate | None = None
+        self._pending: dict[Pubkey, AccountUpdate] = {}
+        self._ready = asyncio.Event()
+        # per account: (slot, k) delivered last, and (winner, arrival ns) of that delivery
+        self._delivered: dict[Pubkey, tuple[int, int]] = {}
+        self._first: dict[Pubkey, tuple[EndpointStats | None, int]] = {}
+
+    def last_slot(self, pubkey: Pubkey) -> int:
+        """Slot of the last update accepted for ``pubkey`` (-1: none)."""
+        entry = self._delivered.get(pubkey)
+        return entry[0] if entry is not None else -1
+
+    def forget(self, pubkey: Pubkey) -> None:
+        """Drop everything known about an account no longer watched."""
+        self._delivered.pop(pubkey, None)
+        self._first.pop(pubkey, None)
+        self._pending.pop(pubkey, None)
+
+    # ------------------------------------------------------------ producers (sync)
+
+    def offer(self, upd: AccountUpdate, ep: EndpointStats) -> None:
+        """A streamed notification from endpoint ``ep``: deliver it unless late or a duplicate."""
+        pk = upd.pubkey
+        slot = upd.slot
+        ep.notifications += 1
+        seen = ep.seen.get(pk)
+        if seen is None or slot > seen[0]:
+            k = 1
+        elif slot == seen[0]:
+            k = seen[1] + 1
+        else:  # this endpoint itself went back in slots: out of order
+            self.stats.dropped_stale += 1
+            return
+        ep.seen[pk] = (slot, k)
+        last = self._delivered.get(pk)
+        if last is not None:
+            if slot < last[0]:
+                self.stats.dropped_stale += 1
+                return
+            if slot == last[0] and k <= last[1]:
+                self.stats.duplicates += 1
+                ep.duplicates += 1
+                winner, t0 = self._first.get(pk, (None, 0))
+                if winner is not None and winner is not ep and k == last[1]:
+                    winner.lead_ns += upd.ts_recv_ns - t0
+                    winner.led += 1
+                return
+        self._delivered[pk] = (slot, k)
+        self._first[pk] = (ep, upd.ts_recv_ns)
+        ep.wins += 1
+        self._enqueue(upd)
+
+    def resynced(self, upd: AccountUpdate) -> None:
+        """An RPC read at ``upd.slot``: deliver it if not older than what was delivered."""
+        pk = upd.pubkey
+        last = self._delivered.get(pk)
+        if last is not None and upd.slot < last[0]:
+            self.stats.dropped_stale += 1
+            return
+        self._delivered[pk] = (upd.slot, last[1] if last is not None and last[0] == upd.slot else 0)
+        self._first[pk] = (None, upd.ts_recv_ns)
+        self._enqueue(upd)
+
+    def _enqueue(self, upd: AccountUpdate) -> None:
+        pending = self._pending
+        if upd.pubkey in pending:
+            self.stats.coalesced += 1
+        pending[upd.pubkey] = upd
+        self._ready.set()
+
+    # ------------------------------------------------------------ consumer
+
+    async def run(self, on_update: OnUpdate) -> None:
+        """Hand pending updates to ``on_update`` until cancelled; its exceptions propagate."""
+        stats = self.stats
+        record = self.latency.record
+        now = time.monotonic_ns
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            while self._pending:
+                batch = self._pending
+                self._pending = {}
+                for upd in batch.values():
+                    on_update(upd)
+                    stats.delivered += 1
+                    record(now() - upd.ts_recv_ns)
+
+    def drain_now(self, on_update: OnUpdate) -> int:
+        """Deliver what is pending synchronously (for tests and benchmarks); returns the count."""
+        n = 0
+        record = self.latency.record
+        while self._pending:
+            batch = self._pending
+            self._pending = {}
+            for upd in batch.values():
+                on_update(upd)
+                n += 1
+                record(time.monotonic_ns() - upd.ts_recv_ns)
+        self.stats.delivered += n
+        self._ready.clear()
+        return n

@@ -36,7 +36,7 @@ def _child(options: dict[str, Any], conn: multiprocessing.connection.Connection)
         loop.add_reader(conn.fileno(), stop.set)  # a message or EOF (parent gone) both stop us
         try:
             async with LocalCluster(**options) as cluster:
-                conn.send(("ready", cluster.rpc_url, cluster.ws_url))
+                conn.send(("ready", cluster.rpc_url, cluster.ws_url, cluster.rpc_endpoints))
                 await stop.wait()
         finally:
             loop.remove_reader(conn.fileno())
@@ -65,11 +65,14 @@ class EmbeddedCluster:
             "n_pools": settings.pools,
             "competitors": settings.competitors,
             "noise_per_slot": settings.noise_per_slot,
+            "faults": settings.faults,
         }
         self._process: multiprocessing.process.BaseProcess | None = None
         self._conn: multiprocessing.connection.Connection | None = None
         self.rpc_url = ""
         self.ws_url = ""
+        #: ``(name, url)`` of every JSON-RPC endpoint (primary first, then fault front ends).
+        self.rpc_endpoints: list[tuple[str, str]] = []
 
     async def __aenter__(self) -> EmbeddedCluster:
         ctx = multiprocessing.get_context("spawn")
@@ -85,7 +88,7 @@ class EmbeddedCluster:
             await self._shutdown()
             raise Fatal("embedded cluster did not start in time")
         try:
-            kind, first, second = parent.recv()
+            kind, first, second, *rest = parent.recv()
         except EOFError:
             await self._shutdown()
             raise Fatal("embedded cluster exited during start-up") from None
@@ -93,6 +96,7 @@ class EmbeddedCluster:
             await self._shutdown()
             raise Fatal(f"embedded cluster failed to start: {first}")
         self.rpc_url, self.ws_url = first, second
+        self.rpc_endpoints = list(rest[0]) if rest else [("primary", first)]
         return self
 
     async def __aexit__(

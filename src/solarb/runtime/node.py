@@ -38,6 +38,7 @@ from solarb.monitor.journal import Journal
 from solarb.risk.engine import RiskEngine, RiskLimits
 from solarb.rpc.client import RpcClient
 from solarb.rpc.errors import RpcProtocolError
+from solarb.rpc.pool import EndpointConfig, EndpointPool, PooledRpcClient
 from solarb.runtime.clock import Clock, SystemClock
 from solarb.runtime.embedded import EmbeddedCluster
 from solarb.runtime.killswitch import clear_stop, watch_stop
@@ -145,10 +146,16 @@ class Node:
         async with AsyncExitStack() as stack:
             if s.endpoints.embedded:
                 cluster = await stack.enter_async_context(EmbeddedCluster(s.cluster))
-                rpc_url, ws_url = cluster.rpc_url, cluster.ws_url
+                ws_url = cluster.ws_url
+                endpoints = [EndpointConfig(url, name=name) for name, url in cluster.rpc_endpoints]
             else:
-                rpc_url, ws_url = s.endpoints.rpc_url, s.endpoints.websocket_url()
-            rpc = RpcClient(rpc_url)
+                ws_url = s.endpoints.websocket_url()
+                endpoints = [
+                    EndpointConfig(e.url, weight=e.weight, rps=e.rps, burst=e.burst, role=e.role)
+                    for e in s.endpoints.pool()
+                ]
+            pool = EndpointPool(endpoints, lag_threshold=s.endpoints.lag_slots, seed=s.cluster.seed)
+            rpc = PooledRpcClient(pool)
             stack.push_async_callback(rpc.aclose)
             payer = await self._wallet(rpc, data_dir)
             journal = self._journal(data_dir, self.clock)
@@ -232,6 +239,7 @@ class Node:
                 market, finder, feed, journal, started, start_balances, end_balances, sol_start, sol_end
             )
             summary["tokens"] = symbols
+            summary["rpc"] = rpc.metrics()
             return summary
 
     def _install_signal_handlers(self, stack: AsyncExitStack) -> None:

@@ -36,7 +36,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     overrides: dict[str, Any] = {}
     if args.seed is not None:
-        overrides["cluster"] = {"seed": args.seed}
+        overrides.setdefault("cluster", {})["seed"] = args.seed
+    if args.faults is not None:
+        overrides.setdefault("cluster", {})["faults"] = args.faults
     settings = _settings(args, overrides)
     summary = asyncio.run(
         run_node(settings, duration_s=args.duration, status=not args.json and not args.quiet)
@@ -52,15 +54,22 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_sim(args: argparse.Namespace) -> int:
     """Run the embedded local cluster alone until stopped."""
-    from solarb.sim.cluster import serve_forever
+    from solarb.sim.cluster import LocalCluster, serve_forever
+
+    def ready(cluster: LocalCluster) -> None:
+        print(f"JSON RPC URL: {cluster.rpc_url}\nWebSocket URL: {cluster.ws_url}", flush=True)
+        for name, url in cluster.rpc_endpoints[1:]:
+            print(f"Fault endpoint {name}: {url}", flush=True)
 
     asyncio.run(
         serve_forever(
+            on_ready=ready,
             host=args.host,
             rpc_port=args.rpc_port,
             seed=args.seed,
             slot_ms=args.slot_ms,
             market=not args.no_market,
+            faults=args.faults,
         )
     )
     return 0
@@ -122,6 +131,9 @@ def _positive_float(text: str) -> float:
     return value
 
 
+FAULT_PROFILES = ("none", "flaky-rpc", "chaos")  # solarb.sim.faults.PROFILES (not imported: slow)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every ``solarb`` subcommand."""
     parser = argparse.ArgumentParser(prog="solarb", description="Solana DEX arbitrage engine")
@@ -133,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_non_negative_int, help="market seed for the embedded cluster")
     run.add_argument("--json", action="store_true", help="print the summary as one JSON line")
     run.add_argument("--quiet", action="store_true", help="no live status line")
+    run.add_argument("--faults", choices=FAULT_PROFILES,
+                     help="embedded cluster serves extra JSON-RPC endpoints with injected faults")
     run.set_defaults(func=cmd_run)
 
     sim = sub.add_parser("sim", help="run the embedded local cluster alone")
@@ -141,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=_non_negative_int, default=0)
     sim.add_argument("--slot-ms", type=_non_negative_int, default=400)
     sim.add_argument("--no-market", action="store_true", help="no pools or market flow")
+    sim.add_argument("--faults", choices=FAULT_PROFILES,
+                     help="also serve JSON-RPC front ends with injected faults (URLs printed)")
     sim.set_defaults(func=cmd_sim)
 
     quote = sub.add_parser("quote", help="exact quote from account dumps")

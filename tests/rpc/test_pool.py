@@ -15,7 +15,7 @@ from solders.pubkey import Pubkey
 from solders.system_program import TransferParams, transfer
 from solders.transaction import Transaction
 
-from solarb.rpc.errors import RpcError, RpcTimeout
+from solarb.rpc.errors import RpcError, RpcProtocolError, RpcTimeout
 from solarb.rpc.policy import CallKind, MethodPolicy, PolicyTable
 from solarb.rpc.pool import EndpointConfig, EndpointPool, PooledRpcClient
 from solarb.sim.cluster import LocalCluster
@@ -188,9 +188,10 @@ async def test_malformed_json_is_protocol_error_and_fails_over(make: Make) -> No
 
 async def test_malformed_only_endpoint_raises_protocol_error_not_keyerror(make: Make) -> None:
     client, _ = await make(FrontEndSpec("junk", (Fault("malformed", 1.0),)))
-    with pytest.raises(RpcError) as info:
+    with client.pool.deadline(0.3), pytest.raises(RpcError) as info:
         await client.get_account(KEY)
-    assert not isinstance(info.value, KeyError)
+    err = info.value
+    assert isinstance(err, RpcProtocolError) or isinstance(err.__cause__, RpcProtocolError)
 
 
 async def test_lagging_endpoint_degraded_and_min_context_slot(

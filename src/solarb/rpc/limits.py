@@ -51,7 +51,7 @@ class TokenBucket:
         if self.unlimited:
             return True
         self._refill(now)
-        if self._tokens >= n:
+        if self._tokens >= n - 1e-9:  # float dust from refill arithmetic
             self._tokens -= n
             return True
         return False

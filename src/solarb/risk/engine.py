@@ -15,7 +15,8 @@ from solders.pubkey import Pubkey
 
 from solarb.errors import ConfigError
 from solarb.events import Opportunity, Verdict
-from solarb.risk.rules import RULES
+from solarb.risk.rules import RULES, stale_state
+from solarb.risk.rules.stale_state import PoolFreshness
 
 __all__ = ["RiskEngine", "RiskLimits"]
 
@@ -27,8 +28,11 @@ class RiskLimits:
     max_notional: Mapping[Pubkey, int] = field(default_factory=dict)
     min_profit: Mapping[Pubkey, int] = field(default_factory=dict)
     max_in_flight: int = 1
+    max_slot_lag: int = 8  # stale_state: max slots a traded pool's state may trail the cluster
 
     def __post_init__(self) -> None:
+        if self.max_slot_lag < 0:
+            raise ConfigError(f"max_slot_lag must be >= 0, got {self.max_slot_lag}")
         if self.max_in_flight < 0:
             raise ConfigError(f"max_in_flight must be >= 0, got {self.max_in_flight}")
         for name, table in (("max_notional", self.max_notional), ("min_profit", self.min_profit)):
@@ -66,12 +70,20 @@ class RiskEngine:
         """Release the kill switch (an operator action)."""
         self._halt_reason = None
 
-    def evaluate(self, opp: Opportunity, *, in_flight: int) -> Verdict:
-        """The verdict on ``opp`` given ``in_flight`` unresolved orders."""
+    def evaluate(
+        self, opp: Opportunity, *, in_flight: int, view: PoolFreshness | None = None
+    ) -> Verdict:
+        """The verdict on ``opp`` given ``in_flight`` unresolved orders; with a feed's ``view``,
+        the :mod:`~solarb.risk.rules.stale_state` rule runs first."""
         if self._halt_reason is not None:
             self.rejections["halted"] += 1
             return Verdict(opp.id, False, f"halted: {self._halt_reason}")
         limits = self.limits
+        if view is not None:
+            stale = stale_state.evaluate(opp, limits, in_flight=in_flight, view=view)
+            if stale is not None:
+                self.rejections[stale_state.NAME] += 1
+                return stale
         for rule in self.rules:
             verdict: Verdict | None = rule.evaluate(opp, limits, in_flight=in_flight)
             if verdict is not None and not verdict.approved:

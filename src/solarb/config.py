@@ -44,8 +44,9 @@ class ClusterSettings(BaseModel):
     pools: int = Field(18, ge=16, le=2000, description="pools created by the market generator")
     competitors: int = Field(1, ge=0, le=16, description="competing searchers in the market")
     noise_per_slot: int = Field(6, ge=0, le=1000, description="noise swaps per slot")
-    faults: Literal["none", "flaky-rpc", "chaos"] | None = Field(
-        None, description="extra fault-injecting JSON-RPC endpoints (solarb.sim.faults profiles)"
+    faults: Literal["none", "flaky-rpc", "chaos", "ws-drops"] | None = Field(
+        None, description="fault profile: extra fault-injecting JSON-RPC endpoints "
+        "(solarb.sim.faults) or PubSub faults (ws-drops, solarb.sim.ws_faults)"
     )
 
 
@@ -148,6 +149,37 @@ class ExecutionSettings(BaseModel):
     confirm_timeout_s: float = Field(30.0, gt=0, le=300)
 
 
+class FeedSettings(BaseModel):
+    """Where account states come from and when they count as stale (``[feeds]``)."""
+
+    model_config = _FROZEN
+    source: Literal["pubsub", "geyser", "polling"] = Field("pubsub", description="account source")
+    subscriptions_per_connection: int = Field(1000, ge=1, le=100_000,
+                                              description="PubSub subscriptions per WebSocket")
+    max_connections_per_endpoint: int = Field(16, ge=1, le=256)
+    max_slot_lag: int = Field(8, ge=0, le=10_000,
+                              description="never trade a pool whose state trails the cluster more")
+    silence_timeout_s: float = Field(2.0, gt=0, le=60, description="silent socket/stream deadline")
+    poll_interval_ms: int = Field(400, ge=10, le=60_000, description="polling source interval")
+    extra_ws_urls: tuple[str, ...] = Field((), description="redundant PubSub endpoints (redacted)")
+    geyser_url: str = Field("", description="Yellowstone gRPC endpoint, http(s)://host:port")
+
+    @field_validator("geyser_url")
+    @classmethod
+    def _geyser_url(cls, value: str) -> str:
+        if value and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).port):
+            raise ValueError(f"{value!r} is not an http(s)://host:port URL")
+        return value
+
+    @field_validator("extra_ws_urls")
+    @classmethod
+    def _ws_urls(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            if urlsplit(value).scheme not in ("ws", "wss"):
+                raise ValueError(f"{value!r} is not a ws(s):// URL")
+        return values
+
+
 class Settings(BaseModel):
     """All settings. Build with :func:`load_settings`."""
 
@@ -159,6 +191,7 @@ class Settings(BaseModel):
     trading: TradingSettings = TradingSettings()
     risk: RiskSettings = RiskSettings()
     execution: ExecutionSettings = ExecutionSettings()
+    feeds: FeedSettings = FeedSettings()
 
     @model_validator(mode="after")
     def _live_opt_in(self) -> Settings:
@@ -283,4 +316,8 @@ def redacted(settings: Settings) -> dict[str, Any]:
             out["endpoints"][key] = _redact_url(url)
     for entry in out["endpoints"].get("rpc") or []:
         entry["url"] = _redact_url(entry["url"])
+    feeds = out["feeds"]
+    feeds["extra_ws_urls"] = [_redact_url(u) for u in feeds["extra_ws_urls"]]
+    if feeds["geyser_url"]:
+        feeds["geyser_url"] = _redact_url(feeds["geyser_url"])
     return out

@@ -131,7 +131,7 @@ def _positive_float(text: str) -> float:
     return value
 
 
-FAULT_PROFILES = ("none", "flaky-rpc", "chaos")  # solarb.sim.faults.PROFILES (not imported: slow)
+FAULT_PROFILES = ("none", "flaky-rpc", "chaos", "ws-drops")  # sim.faults + sim.ws_faults (not imported)
 
 
 def build_parser() -> argparse.ArgumentParser:

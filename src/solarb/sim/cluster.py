@@ -21,6 +21,7 @@ from solarb.sim.market import MarketGenerator
 from solarb.sim.programs.raydium_amm_v4 import RaydiumAmmV4Model
 from solarb.sim.programs.raydium_cpmm import RaydiumCpmmModel
 from solarb.sim.pubsub_server import PubSubServer
+from solarb.sim.ws_faults import WS_ONLY_PROFILES, pubsub_server
 from solarb.sim.rpc_server import RpcServer
 
 __all__ = ["LocalCluster", "serve_forever"]
@@ -33,7 +34,8 @@ class LocalCluster:
     ``rpc_port`` 0 picks an ephemeral port; ``ws_port`` None means ``rpc_port + 1`` (ephemeral
     when ``rpc_port`` is 0). ``slot_ms`` 0 disables the automatic slot ticker (tests drive
     :meth:`tick` themselves). ``faults`` names a :data:`solarb.sim.faults.PROFILES` profile: extra
-    fault-injecting JSON-RPC front ends over the same bank (see :attr:`rpc_endpoints`).
+    fault-injecting JSON-RPC front ends over the same bank (see :attr:`rpc_endpoints`); ``ws-drops``
+    (:mod:`solarb.sim.ws_faults`) injects PubSub faults instead.
     ``market_options`` go to :class:`MarketGenerator`."""
 
     def __init__(
@@ -60,7 +62,7 @@ class LocalCluster:
         if ws_port is None:
             ws_port = rpc_port + 1 if rpc_port else 0
         self.rpc = RpcServer(self.bank, host=host, port=rpc_port)
-        self.pubsub = PubSubServer(self.bank, host=host, port=ws_port)
+        self.pubsub: PubSubServer = pubsub_server(self.bank, faults, host=host, port=ws_port, seed=seed)
         self._ticker: asyncio.Task[None] | None = None
         self.tick_errors = 0
         self.faults = faults
@@ -87,7 +89,7 @@ class LocalCluster:
         try:
             await self.rpc.start()
             await self.pubsub.start()
-            if self.faults is not None:
+            if self.faults is not None and self.faults not in WS_ONLY_PROFILES:
                 self.fault_servers = await start_front_ends(
                     self.rpc.handler, self.faults, host=self.host, seed=self.seed
                 )

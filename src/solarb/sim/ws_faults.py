@@ -26,7 +26,7 @@ from typing import Any
 from solarb.errors import UsageError
 from solarb.sim.pubsub_server import PubSubServer, _Conn
 
-__all__ = ["WS_PROFILES", "FaultyPubSubServer", "WsFaults", "ws_faults"]
+__all__ = ["WS_ONLY_PROFILES", "WS_PROFILES", "FaultyPubSubServer", "WsFaults", "pubsub_server", "ws_faults"]
 
 _REFUSED = {"code": -32603, "message": "Internal error: subscription refused (fault injection)"}
 _DELAYED_METHODS = (b'"accountNotification"', b'"programNotification"')
@@ -193,3 +193,17 @@ def _is_delayable(payload: bytes) -> bool:
     head = payload[:60]
     return any(m in head for m in _DELAYED_METHODS)
 
+
+
+#: Profiles that only touch PubSub (the JSON-RPC front ends of solarb.sim.faults stay off).
+WS_ONLY_PROFILES = frozenset(p for p in WS_PROFILES if p != "none")
+
+
+def pubsub_server(
+    bank: Any, profile: str | None, *, host: str = "127.0.0.1", port: int = 0, seed: int = 0
+) -> PubSubServer:
+    """The cluster's PubSub server: a :class:`FaultyPubSubServer` for a PubSub fault profile,
+    else the plain :class:`PubSubServer`."""
+    if profile in WS_ONLY_PROFILES:
+        return FaultyPubSubServer(bank, WS_PROFILES[profile], seed=seed, host=host, port=port)
+    return PubSubServer(bank, host=host, port=port)

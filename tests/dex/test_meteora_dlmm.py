@@ -70,9 +70,9 @@ def test_real_pair_and_bin_arrays_decode(jlp: dict[Pubkey, bytes]) -> None:
 def test_real_pair_aux_and_quotes(jlp: dict[Pubkey, bytes]) -> None:
     s = dl.decode_pool(JLP_PAIR, jlp[JLP_PAIR])
     aux = dl.aux_accounts(s)
-    assert aux[:4] == [dl.CLOCK_SYSVAR, dl.bitmap_extension_address(JLP_PAIR), s.mint_a, s.mint_b]
     assert dl.bin_arrays_for_swap(s, True) == [53, 52, 51] and dl.bin_arrays_for_swap(s, False) == [53, 54, 55]
-    assert aux[4:] == [dl.bin_array_address(JLP_PAIR, i) for i in (53, 52, 51, 54, 55)]
+    # Clock + the arrays; no extension (both walks stay inside the internal bitmap), no SPL mints
+    assert aux == [dl.CLOCK_SYSVAR] + [dl.bin_array_address(JLP_PAIR, i) for i in (53, 52, 51, 54, 55)]
     accounts = {**jlp, dl.CLOCK_SYSVAR: _clock(s.last_update_timestamp + 5)}
     q = dl.quote(s, accounts, 10**6, True)
     assert (q.amount_in, q.amount_out, q.fee) == (10**6, 20_439_715, 513)
@@ -215,6 +215,7 @@ def test_token_2022_transfer_fees_both_sides() -> None:
     fee_mint = encode_mint(6) + bytes(165 - 82) + b"\x01" + struct.pack("<HH", 1, len(ext)) + ext
     s, aux = _pool(token_program_y=TOKEN_2022_PROGRAM_ID)
     aux[s.mint_b] = fee_mint
+    assert dl.aux_accounts(s)[-1] == s.mint_b and s.mint_a not in dl.aux_accounts(s)
     plain = dl.quote_detail(s, aux, 10_000, False)
     assert plain.input_transfer_fee == 100  # Y in: 1 % leaves before the swap
     assert plain.amount_out == dl.quote_detail(replace(s, token_program_b=TOKEN_PROGRAM_ID), aux, 9_900, False).amount_out
@@ -233,9 +234,27 @@ def test_swap_instruction_layout() -> None:
     assert keys[0] == s.address and keys[1] == dl.PROGRAM_ID and keys[9] == dl.PROGRAM_ID
     assert keys[8] == s.oracle and keys[13:15] == [dl.EVENT_AUTHORITY, dl.PROGRAM_ID]
     assert keys[15:] == [dl.bin_array_address(s.address, i) for i in (0, -1)]  # X->Y: arrays 0, -1
+    assert dl.aux_accounts(s) == [dl.CLOCK_SYSVAR] + [dl.bin_array_address(s.address, i) for i in (0, -1, 2)] + [
+        dl.bitmap_extension_address(s.address)]  # fewer than 3 arrays each way: the walk may go on
     assert [a.is_signer for a in ix.accounts].count(True) == 1 and ix.accounts[10].pubkey == user
     t22 = replace(s, token_program_b=TOKEN_2022_PROGRAM_ID)
     ix2 = dl.swap_instruction(t22, user, 1, 0, False, bin_arrays=[], bitmap_extension=dl.bitmap_extension_address(s.address))
     assert bytes(ix2.data)[:8] == dl.SWAP2_DISCRIMINATOR and bytes(ix2.data)[24:] == bytes(4)
     assert ix2.accounts[13].pubkey == Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
     assert ix2.accounts[1].is_writable and len(ix2.accounts) == 16
+
+
+def test_oracle_decode_and_update() -> None:
+    raw = base64.b64decode(json.loads((DATA / "carbon_decoder_fixtures/oracle_account.json").read_text())["data"])
+    o = lay.decode_oracle(Pubkey.default(), raw)
+    assert (o.idx, o.active_size, o.length) == (0, 1, 100)
+    assert o.observations[0] == (-48930, 1748174717, 1748174717)
+    t = 1748174717
+    same = lay.decode_oracle(Pubkey.default(), lay.update_oracle(raw, -1054, t + 100))
+    assert (same.idx, same.observations[0]) == (0, (-48930 - 1054 * 100, t, t + 100))
+    nxt = lay.decode_oracle(Pubkey.default(), lay.update_oracle(raw, -1054, t + 120))
+    assert (nxt.idx, nxt.active_size, nxt.observations[1]) == (1, 2, (-48930 - 1054 * 120, t + 120, t + 120))
+    fresh = lay.decode_oracle(Pubkey.default(), lay.update_oracle(lay.encode_oracle(), 7, 1_000))
+    assert (fresh.active_size, fresh.observations[0]) == (1, (7, 1_000, 1_000))
+    with pytest.raises(DecodeError):
+        lay.decode_oracle(Pubkey.default(), raw[:100])

@@ -163,16 +163,26 @@ def bin_arrays_for_swap(
 
 
 def aux_accounts(state: LbPair, extension: bytes | None = None) -> list[Pubkey]:
-    """Accounts a quote reads: the Clock sysvar, the bitmap extension PDA, the two mints, then the
-    bin arrays (up to :data:`SWAP_BIN_ARRAYS` each way, X->Y side first) found with the internal
-    bitmap and, when its bytes are passed, the extension. The set depends on ``active_id`` and the
-    bitmaps: recompute it whenever the pair (or extension) account changes."""
-    out = [CLOCK_SYSVAR, bitmap_extension_address(state.address), state.mint_a, state.mint_b]
+    """Accounts a quote reads: the Clock sysvar (the variable fee decays with its
+    ``unix_timestamp``), the bin arrays a swap can cross (up to :data:`SWAP_BIN_ARRAYS` each way,
+    X->Y side first, found with the internal bitmap and, when its bytes are passed, the extension),
+    the bitmap extension PDA when a walk reaches the edge of the internal bitmap (or its bytes
+    were passed), and each Token-2022 mint (transfer fee). The set depends on ``active_id`` and
+    the bitmaps: recompute it whenever the pair (or extension) account changes."""
+    out = [CLOCK_SYSVAR]
+    needs_extension = extension is not None
     for swap_for_y in (True, False):
-        for idx in bin_arrays_for_swap(state, swap_for_y, SWAP_BIN_ARRAYS, extension):
+        found = bin_arrays_for_swap(state, swap_for_y, SWAP_BIN_ARRAYS, extension)
+        needs_extension |= len(found) < SWAP_BIN_ARRAYS
+        for idx in found:
             key = bin_array_address(state.address, idx)
             if key not in out:
                 out.append(key)
+    if needs_extension:
+        out.append(bitmap_extension_address(state.address))
+    for mint, program in ((state.mint_a, state.token_program_a), (state.mint_b, state.token_program_b)):
+        if program == TOKEN_2022_PROGRAM_ID:
+            out.append(mint)
     return out
 
 

@@ -35,6 +35,9 @@ __all__ = [
     "encode_bitmap_extension",
     "encode_lb_pair",
     "encode_oracle",
+    "Oracle",
+    "decode_oracle",
+    "update_oracle",
 ]
 
 
@@ -247,7 +250,7 @@ def decode_bin_array(address: Pubkey, data: bytes) -> BinArray:
 
 
 def encode_bin(ax: int, ay: int, price: int, liq: int, open_orders: int = 0, processed: int = 0,
-               ask_side: bool = False) -> bytes:
+               ask_side: int = 0) -> bytes:
     """One 144-byte ``Bin`` (fee/reward accumulators and limit-order bookkeeping zero)."""
     return _BIN.pack(ax, ay, price.to_bytes(16, "little"), liq.to_bytes(16, "little"), 0, 0, 0, 0,
                      bytes(16), bytes(16), open_orders, 0, processed, 0, int(ask_side), bytes(3))  # fmt: skip
@@ -286,6 +289,63 @@ def encode_bitmap_extension(lb_pair: Pubkey, positive: list[int], negative: list
     """Serialize a ``BinArrayBitmapExtension`` (inverse of :func:`decode_bitmap_extension`)."""
     words = b"".join(w.to_bytes(64, "little") for w in list(positive) + list(negative))
     return BITMAP_EXTENSION_DISCRIMINATOR + bytes(lb_pair) + words
+
+
+@dataclass(slots=True, frozen=True)
+class Oracle:
+    """Decoded ``Oracle``: ring of ``(cumulative_active_bin_id, created_at, last_updated_at)``;
+    ``idx`` is the latest sample, ``active_size`` how many are initialised."""
+
+    idx: int
+    active_size: int
+    length: int
+    observations: tuple[tuple[int, int, int], ...]
+
+
+_ORACLE_HEADER = struct.Struct("<8sQQQ")
+_OBSERVATION = struct.Struct("<16sqq")
+SAMPLE_LIFETIME = 120
+
+
+def decode_oracle(address: Pubkey, data: bytes) -> Oracle:
+    """Decode an ``Oracle`` account; :class:`DecodeError` on discriminator or a short ring."""
+    if len(data) < ORACLE_HEADER_LEN or data[:8] != ORACLE_DISCRIMINATOR:
+        raise DecodeError(f"meteora_dlmm oracle {address}: not an Oracle")
+    _d, idx, active, length = _ORACLE_HEADER.unpack_from(data, 0)
+    if len(data) < ORACLE_HEADER_LEN + OBSERVATION_LEN * length or idx >= max(length, 1):
+        raise DecodeError(f"meteora_dlmm oracle {address}: {length} samples do not fit {len(data)} bytes")
+    obs = []
+    for i in range(length):
+        cum, created, updated = _OBSERVATION.unpack_from(data, ORACLE_HEADER_LEN + OBSERVATION_LEN * i)
+        obs.append((int.from_bytes(cum, "little", signed=True), created, updated))
+    return Oracle(idx, active, length, tuple(obs))
+
+
+def update_oracle(data: bytes, active_id: int, now: int) -> bytes:
+    """The program's ``DynamicOracle::update``: accumulate ``active_id * elapsed`` into the latest
+    sample, moving to (and resetting) the next ring slot once the sample is ``SAMPLE_LIFETIME``
+    (120 s) old. Returns the new account data."""
+    o = decode_oracle(Pubkey.default(), data)
+    buf = bytearray(data)
+    idx, active = o.idx, o.active_size
+    if active == 0:
+        active = 1
+    cum, created, updated = o.observations[idx]
+    initialized = created > 0 and updated > 0
+    new_cum = cum + active_id * (now - updated) if initialized else active_id
+    if initialized and now >= created + SAMPLE_LIFETIME:
+        idx = (idx + 1) % o.length
+        n_created, n_updated = o.observations[idx][1:]
+        if not (n_created > 0 and n_updated > 0):
+            active = min(active + 1, o.length)
+        created = 0
+        initialized = False
+    if not initialized:
+        created = now
+    struct.pack_into("<QQ", buf, 8, idx, active)
+    _OBSERVATION.pack_into(buf, ORACLE_HEADER_LEN + OBSERVATION_LEN * idx,
+                           new_cum.to_bytes(16, "little", signed=True), created, now)  # fmt: skip
+    return bytes(buf)
 
 
 def encode_oracle(length: int = 100) -> bytes:

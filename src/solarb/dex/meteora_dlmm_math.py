@@ -310,7 +310,8 @@ def next_array_index(bits: int, start: int, swap_for_y: bool, has_extension: boo
     """Next bin array index with liquidity from ``start`` (inclusive), downwards when
     ``swap_for_y``, as ``get_bin_array_pubkeys_for_swap`` walks the internal bitmap and the
     extension; None when the walk ends (no liquidity, or the extension is needed but absent)."""
-    lo, hi = (-_EXT_SPAN, _EXT_SPAN - 1) if has_extension else (-BIN_ARRAY_BITMAP_SIZE, BIN_ARRAY_BITMAP_SIZE - 1)
+    span = _EXT_SPAN if has_extension else BIN_ARRAY_BITMAP_SIZE
+    lo, hi = -span, span - 1
     if not lo <= start <= hi:
         return None
     pos = start + _EXT_SPAN

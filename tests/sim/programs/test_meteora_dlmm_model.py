@@ -129,6 +129,10 @@ def test_swaps_match_quotes_and_update_state(env: tuple[Bank, Pubkey, Keypair]) 
         assert (after.volatility_accumulator, after.volatility_reference, after.index_reference) == (
             expected.volatility_accumulator, expected.volatility_reference, expected.index_reference)
         assert after.last_update_timestamp == bank.unix_timestamp
+        oracle = bank.get_account(after.oracle)
+        assert oracle is not None
+        sample = lay.decode_oracle(after.oracle, oracle.data).observations[0]
+        assert sample[2] == bank.unix_timestamp and sample[1] == T0  # one 120 s sample
         fees = after.protocol_fee_x + after.protocol_fee_y - s.protocol_fee_x - s.protocol_fee_y
         assert fees == expected.protocol_fee > 0
         # every crossed bin moved by exactly its fill

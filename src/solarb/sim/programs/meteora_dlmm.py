@@ -6,7 +6,8 @@ accounts, the bitmap extension when passed, the Clock sysvar), the token moves (
 reserve; output reserve -> user signed by the pair PDA) and the state the program writes: each
 crossed bin's amounts (and its stored price), ``active_id``, the volatility state
 (accumulator, reference, index reference, ``last_update_timestamp`` = clock time) and the
-protocol fee accrual. Not modelled: the oracle's cumulative samples, per-token LP fee
+protocol fee accrual, and the oracle sample (``DynamicOracle::update`` with the pre-swap
+active id, as published in the program's state code). Not modelled: per-token LP fee
 accumulators, host fees, and limit-order fills (a swap that would fill limit-order liquidity
 fails with ``NotSupportAtTheMoment``). A bin array the swap needs but that was not passed fails
 with ``InsufficientRemainingAccounts`` (6076). Other instructions: Anchor
@@ -144,8 +145,18 @@ class MeteoraDlmmModel:
         res_in, res_out = (res_x, res_y) if swap_for_y else (res_y, res_x)
         ctx.token_transfer(user_in.pubkey, res_in.pubkey, user.pubkey, amount_in)
         ctx.token_transfer(res_out.pubkey, user_out.pubkey, pair.address, s.amount_out, pda_signed=True)
+        clock = aux[dl.CLOCK_SYSVAR]
+        oracle_acc = ctx.get(pair.oracle)
+        if oracle_acc is None or oracle_acc.owner != dl.PROGRAM_ID:
+            raise _fail(A_OWNED_BY_WRONG_PROGRAM, "oracle")
+        now = struct.unpack_from("<q", clock, 32)[0]
+        try:  # sampled with the active id that held until now
+            oracle_data = lay.update_oracle(oracle_acc.data, pair.active_id, now)
+        except DecodeError as exc:
+            raise _fail(A_DISCRIMINATOR_MISMATCH, str(exc)) from exc
+        ctx.set(pair.oracle, replace(oracle_acc, data=oracle_data))
         self._write_bins(ctx, pair, s, swap_for_y)
-        self._write_pair(ctx, pair, s, swap_for_y, aux[dl.CLOCK_SYSVAR])
+        self._write_pair(ctx, pair, s, swap_for_y, clock)
 
     @staticmethod
     def _write_bins(ctx: InvokeContext, pair: lay.LbPair, s: dl.DlmmSwap, swap_for_y: bool) -> None:

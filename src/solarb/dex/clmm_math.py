@@ -8,7 +8,7 @@ carrying the program's error *name* (``err.name``), which each adapter maps to i
 Rounding rules (Whirlpool ``programs/whirlpool/src/math``; the Raydium variants say where they differ):
 
 * ``sqrt_price_at_tick``: per-bit constant products, truncated after every multiply;
-  ``tick_at_sqrt_price`` is the floor: the greatest tick whose sqrt price is <= the input.
+  ``tick_at_sqrt_price`` is the programs' log2 estimate (the floor tick except at the very top).
 * ``amount_delta_a = L * (upper - lower) << 64 / (upper * lower)``, one division, ceil or floor.
 * ``amount_delta_b = L * (upper - lower) >> 64``, ceil or floor on the dropped 64 bits.
 * ``next_sqrt_price_from_a_round_up`` always rounds the new price up, ``..._from_b_round_down``
@@ -18,7 +18,7 @@ Rounding rules (Whirlpool ``programs/whirlpool/src/math``; the Raydium variants 
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -47,6 +47,7 @@ __all__ = [
     "raydium_sqrt_price_at_tick",
     "raydium_tick_at_sqrt_price",
     "sqrt_price_at_tick",
+    "sqrt_price_at_tick_unchecked",
     "swap_step",
     "tick_at_sqrt_price",
 ]
@@ -101,15 +102,21 @@ _RAY = (
     0xA9F746462D9F8000, 0x70D869A156F31C00, 0x31BE135F97ED3200, 0x9AA508B5B85A500,
     0x5D6AF8DEDC582C, 0x2216E584F5FA,
 )  # fmt: skip
-_LN_SQRT_10001 = math.log(1.0001) / 2
 
 
 @lru_cache(maxsize=1 << 16)
 def sqrt_price_at_tick(tick: int) -> int:
     """Whirlpool ``sqrt_price_from_tick_index``: sqrt(1.0001^tick) as Q64.64, truncating after every
-    per-bit multiply (positive ticks in Q96 then ``>> 32``). Exact for MIN_TICK..MAX_TICK."""
+    per-bit multiply (positive ticks in Q96 then ``>> 32``). Exact for MIN_TICK..MAX_TICK;
+    ``TickIndexOutOfBounds`` outside."""
     if not MIN_TICK <= tick <= MAX_TICK:
         raise ClmmMathError("TickIndexOutOfBounds", f"tick {tick}")
+    return sqrt_price_at_tick_unchecked(tick)
+
+
+def sqrt_price_at_tick_unchecked(tick: int) -> int:
+    """:func:`sqrt_price_at_tick` without the range check, as the program computes it for any
+    ``|tick| < 2^19`` (the adaptive-fee manager evaluates ticks just outside the range)."""
     if tick >= 0:
         ratio = _WP_POS_ODD if tick & 1 else 1 << 96
         bits = tick >> 1
@@ -152,31 +159,50 @@ def raydium_sqrt_price_at_tick(tick: int) -> int:
     return ratio
 
 
-def _floor_tick(sqrt_price_x64: int, at_tick: object) -> int:
-    f = at_tick  # the tick -> sqrt price function whose floor-inverse we want
-    t = math.floor(math.log(sqrt_price_x64 / Q64) / _LN_SQRT_10001)
-    t = max(MIN_TICK, min(MAX_TICK, t))
-    while t > MIN_TICK and f(t) > sqrt_price_x64:  # type: ignore[operator]
-        t -= 1
-    while t < MAX_TICK and f(t + 1) <= sqrt_price_x64:  # type: ignore[operator]
-        t += 1
-    return t
+_LOG_B_2_X32 = 59543866431248
+_ERR_LOWER_X64 = 184467440737095516  # 0.01
+_ERR_UPPER_X64 = 15793534762490258745  # 2^-14 / log2(sqrt(1.0001)) + 0.01
+
+
+def _tick_estimate(sqrt_price_x64: int, precision: int, at_tick: Callable[[int], int]) -> int:
+    """The programs' log2 approximation: integer part from the msb, ``precision`` squaring steps for
+    the fraction, change of base, then a low/high estimate checked against ``at_tick(high)``.
+    Not always the exact floor (near MAX it can answer MAX_TICK for MAX_SQRT_PRICE - 1)."""
+    msb = sqrt_price_x64.bit_length() - 1
+    log2_int_x32 = (msb - 64) << 32
+    r = sqrt_price_x64 >> (msb - 63) if msb >= 64 else sqrt_price_x64 << (63 - msb)
+    frac_x64 = 0
+    bit = 1 << 63
+    for _ in range(precision):
+        r *= r
+        more = r >> 127
+        r >>= 63 + more
+        if more:
+            frac_x64 |= bit
+        bit >>= 1
+    logbp_x64 = (log2_int_x32 + (frac_x64 >> 32)) * _LOG_B_2_X32
+    low = (logbp_x64 - _ERR_LOWER_X64) >> 64
+    high = (logbp_x64 + _ERR_UPPER_X64) >> 64
+    if low == high:
+        return low
+    return high if at_tick(high) <= sqrt_price_x64 else low
 
 
 def tick_at_sqrt_price(sqrt_price_x64: int) -> int:
-    """Whirlpool ``tick_index_from_sqrt_price``: the greatest tick ``t`` with
-    ``sqrt_price_at_tick(t) <= sqrt_price_x64`` (floor), for MIN..MAX_SQRT_PRICE_X64."""
+    """Whirlpool ``tick_index_from_sqrt_price`` (14-bit precision): the tick whose range holds
+    the price, i.e. the floor tick everywhere except right at the top of the range."""
     if not MIN_SQRT_PRICE_X64 <= sqrt_price_x64 <= MAX_SQRT_PRICE_X64:
         raise ClmmMathError("SqrtPriceOutOfBounds", f"sqrt price {sqrt_price_x64}")
-    return _floor_tick(sqrt_price_x64, sqrt_price_at_tick)
+    return _tick_estimate(sqrt_price_x64, 14, sqrt_price_at_tick_unchecked)
 
 
 def raydium_tick_at_sqrt_price(sqrt_price_x64: int) -> int:
-    """Raydium CLMM ``get_tick_at_sqrt_price``: floor tick under :func:`raydium_sqrt_price_at_tick`;
-    requires ``MIN_SQRT_PRICE_X64 <= p < RAYDIUM_MAX_SQRT_PRICE_X64`` (error name ``SqrtPriceX64``)."""
+    """Raydium CLMM ``get_tick_at_sqrt_price`` (16-bit precision) under
+    :func:`raydium_sqrt_price_at_tick`; requires ``MIN_SQRT_PRICE_X64 <= p < RAYDIUM_MAX_SQRT_PRICE_X64``
+    (error name ``SqrtPriceX64``)."""
     if not MIN_SQRT_PRICE_X64 <= sqrt_price_x64 < RAYDIUM_MAX_SQRT_PRICE_X64:
         raise ClmmMathError("SqrtPriceX64", f"sqrt price {sqrt_price_x64}")
-    return _floor_tick(sqrt_price_x64, raydium_sqrt_price_at_tick)
+    return _tick_estimate(sqrt_price_x64, 16, raydium_sqrt_price_at_tick)
 
 
 def mul_div_floor(a: int, b: int, d: int) -> int:
@@ -280,22 +306,35 @@ class SwapStep:
     fee_amount: int
 
 
-def _fixed_delta(cur: int, tgt: int, liq: int, is_input: bool, a_to_b: bool) -> int:
-    if a_to_b == is_input:
-        return amount_delta_a(cur, tgt, liq, is_input)
-    return amount_delta_b(cur, tgt, liq, is_input)
+def _wp_delta(cur: int, tgt: int, liq: int, use_a: bool, round_up: bool) -> int | None:
+    """Whirlpool's ``try_get_amount_delta_{a,b}``: the delta, or None when it exceeds u64.
+    Token A: a numerator ``L * diff << 64`` above u256 is a hard ``MultiplicationOverflow``."""
+    lo, hi = (cur, tgt) if cur < tgt else (tgt, cur)
+    p = liq * (hi - lo)
+    if use_a:
+        if p.bit_length() > 192:
+            raise ClmmMathError("MultiplicationOverflow", "amount delta a numerator")
+        den = hi * lo
+        v = -(-(p << 64) // den) if round_up else (p << 64) // den
+        return v if v <= U64_MAX else None
+    if p > U128_MAX:
+        return None
+    v = (p + U64_MAX) >> 64 if round_up else p >> 64
+    return v if v <= U64_MAX else None
 
 
-def _unfixed_delta(cur: int, tgt: int, liq: int, is_input: bool, a_to_b: bool) -> int:
-    if a_to_b == is_input:
-        return amount_delta_b(cur, tgt, liq, not is_input)
-    return amount_delta_a(cur, tgt, liq, not is_input)
-
-
-def _u64(value: int, what: str) -> int:
-    if value > U64_MAX:
-        raise ClmmMathError("TokenMaxExceeded", what)
-    return value
+def _wp_delta_checked(cur: int, tgt: int, liq: int, use_a: bool, round_up: bool) -> int:
+    v = _wp_delta(cur, tgt, liq, use_a, round_up)
+    if v is None:
+        lo, hi = (cur, tgt) if cur < tgt else (tgt, cur)
+        if use_a:
+            name = "TokenMaxExceeded"
+        elif liq * (hi - lo) > U128_MAX:
+            name = "MultiplicationShiftRightOverflow"
+        else:
+            name = "MultiplicationOverflow"
+        raise ClmmMathError(name, "amount delta above u64")
+    return v
 
 
 def swap_step(
@@ -315,19 +354,20 @@ def swap_step(
     Output side: reaching the target or not, ``amount_out`` is capped at ``remaining``.
     Fixed-side deltas round up on input, down on output; the other side the opposite way.
     """
-    fixed_full = _fixed_delta(sqrt_price_current, sqrt_price_target, liquidity, is_input, a_to_b)
-    fits = fixed_full <= U64_MAX  # Whirlpool's "try" delta: above u64 counts as "more than enough"
+    fixed_is_a = a_to_b == is_input
+    cur, tgt = sqrt_price_current, sqrt_price_target
+    fixed_full = _wp_delta(cur, tgt, liquidity, fixed_is_a, is_input)  # None: above u64
     calc = amount_remaining * (FEE_RATE_MUL_VALUE - fee_rate) // FEE_RATE_MUL_VALUE if is_input else amount_remaining
-    if fits and calc >= fixed_full:
-        nxt = sqrt_price_target
+    if fixed_full is not None and calc >= fixed_full:
+        nxt = tgt
     else:
-        nxt = next_sqrt_price(sqrt_price_current, liquidity, calc, is_input, a_to_b)
-    is_max = nxt == sqrt_price_target
-    unfixed = _u64(_unfixed_delta(sqrt_price_current, nxt, liquidity, is_input, a_to_b), "unfixed delta")
-    if is_max and fits:
+        nxt = next_sqrt_price(cur, liquidity, calc, is_input, a_to_b)
+    is_max = nxt == tgt
+    unfixed = _wp_delta_checked(cur, nxt, liquidity, not fixed_is_a, not is_input)
+    if is_max and fixed_full is not None:
         fixed = fixed_full
     else:
-        fixed = _u64(_fixed_delta(sqrt_price_current, nxt, liquidity, is_input, a_to_b), "fixed delta")
+        fixed = _wp_delta_checked(cur, nxt, liquidity, fixed_is_a, is_input)
     if is_input:
         amount_in, amount_out = fixed, unfixed
     else:
@@ -335,5 +375,7 @@ def swap_step(
     if is_input and not is_max:
         fee = amount_remaining - amount_in
     else:
-        fee = _u64(-(-amount_in * fee_rate // (FEE_RATE_MUL_VALUE - fee_rate)), "fee")
+        fee = -(-amount_in * fee_rate // (FEE_RATE_MUL_VALUE - fee_rate))
+        if fee > U64_MAX:
+            raise ClmmMathError("NumberDownCastError", "fee above u64")
     return SwapStep(amount_in, amount_out, nxt, fee)

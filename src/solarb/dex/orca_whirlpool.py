@@ -1,0 +1,605 @@
+"""Orca Whirlpool (``whirLbMi...``): the DEX adapter: aux accounts, exact quote, ``swap_v2``.
+
+The quote replays the program's ``swap_v2`` (programs/whirlpool: instructions/v2/swap.rs,
+manager/swap_manager.rs, manager/fee_rate_manager.rs, util/sparse_swap.rs):
+
+* tick arrays: the program builds its sequence from the start ticks of
+  :func:`~solarb.dex.orca_whirlpool_layout.swap_start_indexes` (3 per direction); an array account
+  that does not exist (aux value ``b""``) counts as all-uninitialized, one not loaded (key absent)
+  raises :class:`MissingAccount` when the swap reaches it; running past the last array fails with
+  ``TickArraySequenceInvalidIndex`` (6038) as :class:`InsufficientLiquidity`;
+* each step: :func:`solarb.dex.clmm_math.swap_step` with the total (static + adaptive) fee rate,
+  protocol fee ``floor(fee * protocol_fee_rate / 1e4)``, fee growth ``(fee - protocol) << 64 / L``,
+  liquidity +/- ``liquidity_net`` on each initialized tick crossed;
+* adaptive fee (pools whose ``fee_tier_index != tick_spacing``): the oracle's volatility
+  accumulator per tick group, bounded step targets, reference decay by elapsed time. Time comes
+  from the Clock sysvar (``unix_timestamp`` at offset 32) when it is in ``aux``; without it the
+  oracle's last update time is used (no decay);
+* Token-2022 transfer fees: the input is reduced by the input mint's fee before the swap, the
+  output by the output mint's fee after it (epoch from the Clock when loaded).
+
+``Quote.fee`` is the total trade fee in the input token (LP + protocol).
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import struct
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from solders.instruction import AccountMeta, Instruction
+from solders.pubkey import Pubkey
+
+from solarb.dex import clmm_math as cm
+from solarb.dex.base import DecodeError, InsufficientLiquidity, MissingAccount, Quote, QuoteError
+from solarb.dex.orca_whirlpool_layout import (
+    PROGRAM_ID,
+    TICK_ARRAY_SIZE,
+    AdaptiveFeeConstants,
+    AdaptiveFeeVariables,
+    Oracle,
+    RewardInfo,
+    Tick,
+    TickArray,
+    Whirlpool,
+    decode_oracle,
+    decode_tick_array,
+    decode_whirlpool,
+    oracle_address,
+    swap_start_indexes,
+    tick_array_address,
+)
+from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, associated_token_address
+
+__all__ = [
+    "CLOCK_SYSVAR",
+    "ERRORS",
+    "MEMO_PROGRAM_ID",
+    "NAME",
+    "PROGRAM_ID",
+    "SWAP_V2_DISCRIMINATOR",
+    "SwapResult",
+    "aux_accounts",
+    "decode_pool",
+    "quote",
+    "quote_detail",
+    "spot_rate",
+    "swap",
+    "swap_instruction",
+    "swap_tick_arrays",
+    "transfer_fee_excluded",
+    "transfer_fee_included",
+]
+
+NAME = "orca_whirlpool"
+CLOCK_SYSVAR = Pubkey.from_string("SysvarC1ock11111111111111111111111111111111")
+MEMO_PROGRAM_ID = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
+SWAP_V2_DISCRIMINATOR = hashlib.sha256(b"global:swap_v2").digest()[:8]
+FEE_RATE_HARD_LIMIT = 100_000
+VA_SCALE = 10_000  # VOLATILITY_ACCUMULATOR_SCALE_FACTOR
+REDUCTION_DENOM = 10_000
+CONTROL_DENOM = 100_000
+MAX_REFERENCE_AGE = 3_600
+U64_MAX = cm.U64_MAX
+
+ERRORS: dict[int, str] = {
+    6000 + i: n
+    for i, n in enumerate(
+        "InvalidEnum InvalidStartTick TickArrayExistInPool TickArrayIndexOutofBounds InvalidTickSpacing "
+        "ClosePositionNotEmpty DivideByZero NumberCastError NumberDownCastError TickNotFound "
+        "InvalidTickIndex SqrtPriceOutOfBounds LiquidityZero LiquidityTooHigh LiquidityOverflow "
+        "LiquidityUnderflow LiquidityNetError TokenMaxExceeded TokenMinSubceeded "
+        "MissingOrInvalidDelegate InvalidPositionTokenAmount InvalidTimestampConversion "
+        "InvalidTimestamp InvalidTickArraySequence InvalidTokenMintOrder RewardNotInitialized "
+        "InvalidRewardIndex RewardVaultAmountInsufficient FeeRateMaxExceeded "
+        "ProtocolFeeRateMaxExceeded MultiplicationShiftRightOverflow MulDivOverflow "
+        "MulDivInvalidInput MultiplicationOverflow InvalidSqrtPriceLimitDirection ZeroTradableAmount "
+        "AmountOutBelowMinimum AmountInAboveMaximum TickArraySequenceInvalidIndex AmountCalcOverflow "
+        "AmountRemainingOverflow InvalidIntermediaryMint DuplicateTwoHopPool InvalidBundleIndex "
+        "BundledPositionAlreadyOpened BundledPositionAlreadyClosed PositionBundleNotDeletable "
+        "UnsupportedTokenMint RemainingAccountsInvalidSlice RemainingAccountsInsufficient "
+        "NoExtraAccountsForTransferHook IntermediateTokenAmountMismatch TransferFeeCalculationError "
+        "RemainingAccountsDuplicatedAccountsType FullRangeOnlyPool TooManySupplementalTickArrays "
+        "DifferentWhirlpoolTickArrayAccount PartialFillError PositionNotLockable "
+        "OperationNotAllowedOnLockedPosition SameTickRangeNotAllowed InvalidAdaptiveFeeConstants "
+        "InvalidFeeTierIndex InvalidTradeEnableTimestamp TradeIsNotEnabled".split()
+    )
+}
+CODES: dict[str, int] = {n: c for c, n in ERRORS.items()}
+_CLOCK = struct.Struct("<QqQQq")  # slot, epoch_start_timestamp, epoch, leader_schedule_epoch, unix_ts
+_TLV = struct.Struct("<HH")
+_TRANSFER_FEE = struct.Struct("<64sQQQHQQH")
+
+
+def _err(name: str, what: str = "") -> QuoteError:
+    return QuoteError(f"orca_whirlpool: {name}{': ' + what if what else ''}", CODES.get(name))
+
+
+def decode_pool(
+    address: Pubkey,
+    data: bytes,
+    *,
+    token_program_a: Pubkey = TOKEN_PROGRAM_ID,
+    token_program_b: Pubkey = TOKEN_PROGRAM_ID,
+) -> Whirlpool:
+    """Decode a ``Whirlpool``; pass the mints' owners as ``token_program_*`` for Token-2022 mints."""
+    return decode_whirlpool(address, data, token_program_a=token_program_a, token_program_b=token_program_b)
+
+
+def swap_tick_arrays(state: Whirlpool, a_to_b: bool) -> list[Pubkey]:
+    """Tick-array addresses a swap in this direction can touch, in traversal order (<= 3)."""
+    return [tick_array_address(state.address, s) for s in swap_start_indexes(state.tick_current_index, state.tick_spacing, a_to_b)]
+
+
+def aux_accounts(state: Whirlpool) -> list[Pubkey]:
+    """Tick arrays of both directions (a->b first), the oracle for adaptive-fee pools and each
+    Token-2022 mint (transfer fee). The Clock sysvar is used when present, never required."""
+    out = swap_tick_arrays(state, True)
+    out += [k for k in swap_tick_arrays(state, False) if k not in out]
+    if state.adaptive_fee:
+        out.append(oracle_address(state.address))
+    if state.token_program_a == TOKEN_2022_PROGRAM_ID:
+        out.append(state.mint_a)
+    if state.token_program_b == TOKEN_2022_PROGRAM_ID:
+        out.append(state.mint_b)
+    return out
+
+
+# ---------------------------------------------------------------------------- adaptive fee
+
+
+class _FeeRate:
+    """The program's ``FeeRateManager`` (static when ``oracle`` is None)."""
+
+    __slots__ = ("a_to_b", "static", "c", "v", "group", "lower", "upper")
+
+    def __init__(self, a_to_b: bool, tick: int, ts: int, static: int, oracle: Oracle | None) -> None:
+        self.a_to_b, self.static = a_to_b, static
+        self.c: AdaptiveFeeConstants | None = None
+        if oracle is None:
+            return
+        c, v = oracle.constants, oracle.variables
+        self.c = c
+        self.group = tick // c.tick_group_size
+        last_max = max(v.last_reference_update_timestamp, v.last_major_swap_timestamp)
+        if ts < last_max:
+            raise _err("InvalidTimestamp", "clock is behind the oracle")
+        if ts - v.last_reference_update_timestamp > MAX_REFERENCE_AGE or ts - last_max >= c.decay_period:
+            v = replace(v, tick_group_index_reference=self.group, volatility_reference=0, last_reference_update_timestamp=ts)
+        elif ts - last_max >= c.filter_period:
+            ref = v.volatility_accumulator * c.reduction_factor // REDUCTION_DENOM
+            v = replace(v, tick_group_index_reference=self.group, volatility_reference=ref, last_reference_update_timestamp=ts)
+        self.v = v
+        delta = -(-(c.max_volatility_accumulator - v.volatility_reference) // VA_SCALE)
+        lo_i, hi_i = v.tick_group_index_reference - delta, v.tick_group_index_reference + delta
+        lo_t, hi_t = lo_i * c.tick_group_size, hi_i * c.tick_group_size + c.tick_group_size
+        self.lower = (lo_i, cm.sqrt_price_at_tick_unchecked(lo_t)) if lo_t > cm.MIN_TICK else None
+        self.upper = (hi_i, cm.sqrt_price_at_tick_unchecked(hi_t)) if hi_t < cm.MAX_TICK else None
+
+    def update_va(self) -> None:
+        c = self.c
+        if c is None:
+            return
+        v = self.v
+        va = v.volatility_reference + abs(v.tick_group_index_reference - self.group) * VA_SCALE
+        self.v = replace(v, volatility_accumulator=min(va, c.max_volatility_accumulator))
+
+    def total(self) -> int:
+        c = self.c
+        if c is None:
+            return self.static
+        crossed = self.v.volatility_accumulator * c.tick_group_size
+        rate = min(-(-c.adaptive_fee_control_factor * crossed * crossed // (CONTROL_DENOM * VA_SCALE * VA_SCALE)), FEE_RATE_HARD_LIMIT)
+        return min(self.static + rate, FEE_RATE_HARD_LIMIT)
+
+    def bounded(self, target: int, liquidity: int) -> tuple[int, bool]:
+        c = self.c
+        if c is None:
+            return target, False
+        if c.adaptive_fee_control_factor == 0 or liquidity == 0:
+            return target, True
+        if self.lower is not None and self.group < self.lower[0]:
+            return (target, True) if self.a_to_b else (min(target, self.lower[1]), True)
+        if self.upper is not None and self.group > self.upper[0]:
+            return (max(target, self.upper[1]), True) if self.a_to_b else (target, True)
+        g = c.tick_group_size
+        edge = self.group * g if self.a_to_b else self.group * g + g
+        p = cm.sqrt_price_at_tick(min(max(edge, cm.MIN_TICK), cm.MAX_TICK))
+        return (max(target, p), False) if self.a_to_b else (min(target, p), False)
+
+    def advance(self) -> None:
+        if self.c is not None:
+            self.group += -1 if self.a_to_b else 1
+
+    def advance_after_skip(self, price: int, next_tick_price: int, next_tick: int) -> None:
+        c = self.c
+        assert c is not None
+        g = c.tick_group_size
+        if price == next_tick_price:
+            tick, boundary = next_tick, next_tick % g == 0
+        else:
+            tick = cm.tick_at_sqrt_price(price)
+            boundary = tick % g == 0 and price == cm.sqrt_price_at_tick(tick)
+        last = tick // g - 1 if boundary and not self.a_to_b else tick // g
+        if (self.a_to_b and last < self.group) or (not self.a_to_b and last > self.group):
+            self.group = last
+            self.update_va()
+        self.group += -1 if self.a_to_b else 1
+
+    def finish(self, ts: int, pre: int, post: int) -> AdaptiveFeeVariables | None:
+        c = self.c
+        if c is None:
+            return None
+        lo, hi = (pre, post) if pre < post else (post, pre)
+        if hi >= (lo * cm.sqrt_price_at_tick(c.major_swap_threshold_ticks)) >> 64:
+            self.v = replace(self.v, last_major_swap_timestamp=ts)
+        return self.v
+
+
+# ---------------------------------------------------------------------------- swap engine
+
+
+@dataclass(slots=True, frozen=True)
+class SwapResult:
+    """What the program's ``swap`` computes (before transfer-fee adjustments).
+
+    ``crossed`` lists ``(array_position, offset, updated_tick)`` for each initialized tick crossed
+    (only with ``detail=True``); ``adaptive`` is the oracle's new variables (None: static fee)."""
+
+    amount_a: int
+    amount_b: int
+    fee: int
+    protocol_fee: int
+    next_liquidity: int
+    next_tick_index: int
+    next_sqrt_price: int
+    next_fee_growth_global: int
+    reward_infos: tuple[RewardInfo, ...]
+    crossed: tuple[tuple[int, int, Tick], ...]
+    adaptive: AdaptiveFeeVariables | None
+
+
+class _Missing:
+    """A tick array the swap may need whose account is not loaded."""
+
+    __slots__ = ("address",)
+
+    def __init__(self, address: Pubkey) -> None:
+        self.address = address
+
+
+Slot = TickArray | int | _Missing  # decoded array, start of an all-uninitialized array, not loaded
+
+
+def _next_init(slots: Sequence[Slot], tick: int, ts: int, a_to_b: bool, i: int) -> tuple[int, int]:
+    """``SwapTickSequence::get_next_initialized_tick_index``."""
+    span = TICK_ARRAY_SIZE * ts
+    while True:
+        if i >= len(slots):
+            raise InsufficientLiquidity(
+                "orca_whirlpool: swap runs past the loaded tick arrays", CODES["TickArraySequenceInvalidIndex"]
+            )
+        arr = slots[i]
+        if isinstance(arr, _Missing):
+            raise MissingAccount(f"orca_whirlpool: tick array {arr.address} not loaded")
+        start = arr if isinstance(arr, int) else arr.start_tick_index
+        shift = 0 if a_to_b else ts
+        if not start - shift <= tick < start + span - shift:
+            raise _err("InvalidTickArraySequence")
+        off = (tick - start) // ts
+        if not isinstance(arr, int) and arr.offsets:
+            offs = arr.offsets
+            if a_to_b:
+                k = bisect.bisect_right(offs, off) - 1
+                if k >= 0:
+                    return i, start + offs[k] * ts
+            else:
+                k = bisect.bisect_right(offs, off)
+                if k < len(offs):
+                    return i, start + offs[k] * ts
+        if a_to_b and start <= cm.MIN_TICK:
+            return i, cm.MIN_TICK
+        if not a_to_b and start + span > cm.MAX_TICK:
+            return i, cm.MAX_TICK
+        if i + 1 == len(slots):
+            return i, (start if a_to_b else start + span - 1)
+        tick = start - 1 if a_to_b else start + span - 1
+        i += 1
+
+
+def _rewards(pool: Whirlpool, ts: int) -> tuple[RewardInfo, ...]:
+    if ts < pool.reward_last_updated_timestamp:
+        raise _err("InvalidTimestamp", "clock is behind the pool's reward timestamp")
+    if pool.liquidity == 0 or ts == pool.reward_last_updated_timestamp:
+        return pool.reward_infos
+    dt = ts - pool.reward_last_updated_timestamp
+    out = []
+    for r in pool.reward_infos:
+        if r.initialized:
+            delta = dt * r.emissions_per_second_x64 // pool.liquidity
+            if delta > cm.U128_MAX:
+                delta = 0  # checked_mul_div(...).unwrap_or(0)
+            r = replace(r, growth_global_x64=(r.growth_global_x64 + delta) & cm.U128_MAX)
+        out.append(r)
+    return tuple(out)
+
+
+def swap(
+    pool: Whirlpool,
+    slots: Sequence[Slot],
+    amount: int,
+    a_to_b: bool,
+    *,
+    is_input: bool = True,
+    sqrt_price_limit: int = 0,
+    timestamp: int = 0,
+    oracle: Oracle | None = None,
+    detail: bool = False,
+) -> SwapResult:
+    """The program's ``swap_manager::swap`` over the tick-array ``slots`` (traversal order).
+    Raises :class:`QuoteError` (program code) where the program fails."""
+    limit = sqrt_price_limit or (cm.MIN_SQRT_PRICE_X64 if a_to_b else cm.MAX_SQRT_PRICE_X64)
+    if not cm.MIN_SQRT_PRICE_X64 <= limit <= cm.MAX_SQRT_PRICE_X64:
+        raise _err("SqrtPriceOutOfBounds", "price limit")
+    if (a_to_b and limit >= pool.sqrt_price) or (not a_to_b and limit <= pool.sqrt_price):
+        raise _err("InvalidSqrtPriceLimitDirection")
+    if amount == 0:
+        raise _err("ZeroTradableAmount")
+    ts_, pfr = pool.tick_spacing, pool.protocol_fee_rate
+    rewards = _rewards(pool, timestamp) if detail else pool.reward_infos
+    remaining, calculated, fee_sum, protocol = amount, 0, 0, 0
+    price, tick, liq = pool.sqrt_price, pool.tick_current_index, pool.liquidity
+    growth = pool.fee_growth_global_a if a_to_b else pool.fee_growth_global_b
+    arr_i = 0
+    fees = _FeeRate(a_to_b, tick, timestamp, pool.fee_rate, oracle)
+    crossed: list[tuple[int, int, Tick]] = []
+    step = cm.swap_step
+    while remaining > 0 and price != limit:
+        next_i, next_tick = _next_init(slots, tick, ts_, a_to_b, arr_i)
+        next_price = cm.sqrt_price_at_tick(next_tick)
+        target = max(next_price, limit) if a_to_b else min(next_price, limit)
+        while True:
+            fees.update_va()
+            bounded, skipped = fees.bounded(target, liq)
+            s = step(remaining, fees.total(), liq, price, bounded, is_input, a_to_b)
+            if is_input:
+                remaining -= s.amount_in + s.fee_amount
+                calculated += s.amount_out
+            else:
+                remaining -= s.amount_out
+                calculated += s.amount_in + s.fee_amount
+            if remaining < 0:
+                raise _err("AmountRemainingOverflow")
+            if calculated > U64_MAX:
+                raise _err("AmountCalcOverflow")
+            fee = s.fee_amount
+            fee_sum += fee
+            if pfr:
+                delta = fee * pfr // cm.PROTOCOL_FEE_RATE_MUL_VALUE
+                fee -= delta
+                protocol += delta
+            if liq:
+                growth = (growth + (fee << 64) // liq) & cm.U128_MAX
+            if s.next_sqrt_price == next_price:
+                arr = slots[next_i]
+                start = arr if isinstance(arr, int) else arr.start_tick_index  # type: ignore[union-attr]
+                off = (next_tick - start) // ts_
+                t = None
+                if isinstance(arr, TickArray) and (next_tick - start) % ts_ == 0:
+                    t = arr.ticks.get(off)
+                if t is not None:
+                    liq += -t.liquidity_net if a_to_b else t.liquidity_net
+                    if liq < 0:
+                        raise _err("LiquidityUnderflow")
+                    if liq > cm.U128_MAX:
+                        raise _err("LiquidityOverflow")
+                    if detail:
+                        ga, gb = (growth, pool.fee_growth_global_b) if a_to_b else (pool.fee_growth_global_a, growth)
+                        rg = tuple(
+                            (r.growth_global_x64 - o) & cm.U128_MAX if r.initialized else o
+                            for r, o in zip(rewards, t.reward_growths_outside, strict=True)
+                        )
+                        upd = replace(
+                            t,
+                            fee_growth_outside_a=(ga - t.fee_growth_outside_a) & cm.U128_MAX,
+                            fee_growth_outside_b=(gb - t.fee_growth_outside_b) & cm.U128_MAX,
+                            reward_growths_outside=rg,  # type: ignore[arg-type]
+                        )
+                        crossed.append((next_i, off, upd))
+                arr_i = next_i + 1 if (a_to_b and off == 0) or (not a_to_b and off == TICK_ARRAY_SIZE - 1) else next_i
+                tick = next_tick - 1 if a_to_b else next_tick
+            elif s.next_sqrt_price != price:
+                tick = cm.tick_at_sqrt_price(s.next_sqrt_price)
+            price = s.next_sqrt_price
+            if not skipped:
+                fees.advance()
+            else:
+                fees.advance_after_skip(price, next_price, next_tick)
+            if remaining == 0 or price == target:
+                break
+    if remaining > 0 and not is_input and sqrt_price_limit == 0:
+        raise _err("PartialFillError")
+    done = amount - remaining
+    amount_a, amount_b = (done, calculated) if a_to_b == is_input else (calculated, done)
+    adaptive = fees.finish(timestamp, pool.sqrt_price, price)
+    return SwapResult(
+        amount_a, amount_b, fee_sum, protocol, liq, tick, price, growth, rewards, tuple(crossed), adaptive
+    )
+
+
+# ---------------------------------------------------------------------------- transfer fees
+
+
+def _epoch_fee(mint_data: bytes | None, epoch: int | None) -> tuple[int, int] | None:
+    """``(basis_points, maximum_fee)`` of a Token-2022 mint's TransferFeeConfig for ``epoch``."""
+    if mint_data is None or len(mint_data) <= 166:
+        return None
+    pos = 166
+    while pos + 4 <= len(mint_data):
+        ext, length = _TLV.unpack_from(mint_data, pos)
+        if ext == 0:
+            break
+        if ext == 1 and length >= _TRANSFER_FEE.size:
+            o_epoch, o_max, o_bps, n_epoch, n_max, n_bps = _TRANSFER_FEE.unpack_from(mint_data, pos + 4)[2:]
+            if (o_max, o_bps) == (n_max, n_bps) or (epoch is not None and epoch >= n_epoch):
+                return n_bps, n_max
+            if epoch is None:
+                raise QuoteError("orca_whirlpool: transfer fee changes by epoch; load the Clock sysvar")
+            return o_bps, o_max
+        pos += 4 + length
+    return None
+
+
+def _fee_of(fee: tuple[int, int], amount: int) -> int:
+    bps, max_fee = fee
+    if bps == 0 or amount == 0:
+        return 0
+    return min(-(-amount * bps // 10_000), max_fee)
+
+
+def transfer_fee_excluded(fee: tuple[int, int] | None, amount: int) -> int:
+    """What arrives after a transfer of ``amount`` (``calculate_transfer_fee_excluded_amount``)."""
+    return amount if fee is None else amount - _fee_of(fee, amount)
+
+
+def transfer_fee_included(fee: tuple[int, int] | None, amount: int) -> int:
+    """What must be sent so that ``amount`` arrives (``calculate_transfer_fee_included_amount``,
+    with the program's verification; ``TransferFeeCalculationError`` 6052 otherwise)."""
+    if fee is None or amount == 0:
+        return amount
+    bps, max_fee = fee
+    if bps == 0:
+        t = 0
+    elif bps == 10_000:
+        t = max_fee
+    else:
+        raw = -(-amount * 10_000 // (10_000 - bps))
+        pre = amount + max_fee if raw - amount >= max_fee else raw
+        t = _fee_of(fee, pre)
+    total = amount + t
+    if total > U64_MAX or _fee_of(fee, total) != t:
+        raise _err("TransferFeeCalculationError")
+    return total
+
+
+# ---------------------------------------------------------------------------- adapter surface
+
+
+def _slots(state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> list[Slot]:
+    out: list[Slot] = []
+    for start in swap_start_indexes(state.tick_current_index, state.tick_spacing, a_to_b):
+        key = tick_array_address(state.address, start)
+        data = aux.get(key)
+        if data is None:
+            out.append(_Missing(key))
+        elif not data:
+            out.append(start)
+        else:
+            arr = decode_tick_array(data)
+            if arr.whirlpool != state.address:
+                raise _err("DifferentWhirlpoolTickArrayAccount", str(key))
+            if arr.start_tick_index != start:
+                raise DecodeError(f"orca_whirlpool: tick array {key} starts at {arr.start_tick_index}, expected {start}")
+            out.append(arr)
+    if not out:
+        raise _err("InvalidTickArraySequence")
+    return out
+
+
+def _clock(aux: Mapping[Pubkey, bytes]) -> tuple[int, int] | None:
+    data = aux.get(CLOCK_SYSVAR)
+    if data is None or len(data) < _CLOCK.size:
+        return None
+    _slot, _est, epoch, _lse, unix_ts = _CLOCK.unpack_from(data, 0)
+    return epoch, unix_ts
+
+
+@dataclass(slots=True, frozen=True)
+class QuoteDetail:
+    """An exact-input swap as ``swap_v2`` executes it."""
+
+    quote: Quote
+    swap: SwapResult
+    input_transfer_fee: int
+    output_transfer_fee: int
+
+
+def quote_detail(
+    state: Whirlpool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool, *, detail: bool = False
+) -> QuoteDetail:
+    """Exact-input ``swap_v2`` with transfer fees, adaptive fee and the program's errors."""
+    clock = _clock(aux)
+    epoch, now = clock if clock is not None else (None, None)
+    oracle = None
+    if state.adaptive_fee:
+        key = oracle_address(state.address)
+        data = aux.get(key)
+        if data is None:
+            raise MissingAccount(f"orca_whirlpool: oracle {key} not loaded")
+        oracle = decode_oracle(data)
+        if now is None:
+            v = oracle.variables
+            now = max(v.last_reference_update_timestamp, v.last_major_swap_timestamp)
+        elif oracle.trade_enable_timestamp > now:
+            raise _err("TradeIsNotEnabled")
+    if now is None:
+        now = state.reward_last_updated_timestamp
+    if now < 0:
+        raise _err("InvalidTimestampConversion")
+    in_mint, out_mint = (state.mint_a, state.mint_b) if a_to_b else (state.mint_b, state.mint_a)
+    in_prog, out_prog = (state.token_program_a, state.token_program_b) if a_to_b else (state.token_program_b, state.token_program_a)
+    fee_in = _epoch_fee(aux.get(in_mint), epoch) if in_prog == TOKEN_2022_PROGRAM_ID else None
+    fee_out = _epoch_fee(aux.get(out_mint), epoch) if out_prog == TOKEN_2022_PROGRAM_ID else None
+    if amount_in < 0 or amount_in > U64_MAX:
+        raise _err("NumberCastError", "amount_in outside u64")
+    net_in = transfer_fee_excluded(fee_in, amount_in)
+    try:
+        r = swap(state, _slots(state, aux, a_to_b), net_in, a_to_b, timestamp=now, oracle=oracle, detail=detail)
+    except cm.ClmmMathError as exc:
+        raise _err(exc.name, str(exc)) from exc
+    swapped_in, out = (r.amount_a, r.amount_b) if a_to_b else (r.amount_b, r.amount_a)
+    gross_in = amount_in if swapped_in == net_in else transfer_fee_included(fee_in, swapped_in)
+    received = transfer_fee_excluded(fee_out, out)
+    return QuoteDetail(Quote(gross_in, received, r.fee), r, gross_in - swapped_in, out - received)
+
+
+def quote(state: Whirlpool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool) -> Quote:
+    """Exact program output for ``amount_in`` (see :func:`quote_detail`)."""
+    return quote_detail(state, aux, amount_in, a_to_b).quote
+
+
+def spot_rate(state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:
+    """Marginal output per input at the current price after the static fee (ranking only)."""
+    price = (state.sqrt_price / cm.Q64) ** 2
+    keep = 1 - state.fee_rate / cm.FEE_RATE_MUL_VALUE
+    if a_to_b:
+        return price * keep
+    return keep / price if price > 0 else 0.0
+
+
+def swap_instruction(state: Whirlpool, user: Pubkey, amount_in: int, min_out: int, a_to_b: bool) -> Instruction:
+    """``swap_v2`` exact-in, no price limit, the direction's tick arrays (last one repeated when
+    fewer than 3 exist), the oracle PDA, no remaining accounts: as ``getSwapV2Instruction`` builds it."""
+    arrays = swap_tick_arrays(state, a_to_b)
+    arrays += [arrays[-1]] * (3 - len(arrays))
+    ata_a = associated_token_address(user, state.mint_a, state.token_program_a)
+    ata_b = associated_token_address(user, state.mint_b, state.token_program_b)
+    metas = [
+        AccountMeta(state.token_program_a, False, False),
+        AccountMeta(state.token_program_b, False, False),
+        AccountMeta(MEMO_PROGRAM_ID, False, False),
+        AccountMeta(user, True, False),
+        AccountMeta(state.address, False, True),
+        AccountMeta(state.mint_a, False, False),
+        AccountMeta(state.mint_b, False, False),
+        AccountMeta(ata_a, False, True),
+        AccountMeta(state.vault_a, False, True),
+        AccountMeta(ata_b, False, True),
+        AccountMeta(state.vault_b, False, True),
+        *(AccountMeta(k, False, True) for k in arrays),
+        AccountMeta(oracle_address(state.address), False, True),
+    ]
+    data = SWAP_V2_DISCRIMINATOR + struct.pack("<QQQQ??B", amount_in, min_out, 0, 0, True, a_to_b, 0)
+    return Instruction(PROGRAM_ID, data, metas)

@@ -16,6 +16,7 @@ from solders.transaction import VersionedTransaction
 from solarb.dex import meteora_dlmm as dl
 from solarb.dex import meteora_dlmm_layout as lay
 from solarb.dex.spl_token import (
+    TOKEN_2022_PROGRAM_ID,
     TOKEN_PROGRAM_ID,
     associated_token_address,
     decode_token_account,
@@ -175,3 +176,34 @@ def test_program_errors(env: tuple[Bank, Pubkey, Keypair]) -> None:
     assert _send(bank, user, Instruction(good.program_id, b"\x00" * 8 + data[8:], list(good.accounts))) == {
         "InstructionError": [0, {"Custom": 101}]}
     assert _send(bank, user, good) is None  # and the pool still works
+
+
+def test_swap2_with_a_token_2022_side() -> None:
+    bank = Bank(programs=[MeteoraDlmmModel()], genesis_unix_timestamp=T0)
+    mint_y = Pubkey.from_string("2b1kV6DkPAnxd5ixfnxCpjxmKwqjjaYmCZfHsFu24GXo")  # PYUSD, Token-2022
+    pair, accounts = create_pool(mint_x=MINT_X, mint_y=mint_y, bin_step=10, base_factor=10_000,
+                                 active_id=0, bins=BINS, token_program_y=TOKEN_2022_PROGRAM_ID)  # fmt: skip
+    for key, acc in accounts.items():
+        bank.set_account(key, acc)
+    mint = encode_mint(6)
+    bank.set_account(mint_y, Account(rent_exempt_minimum(len(mint)), mint, TOKEN_2022_PROGRAM_ID))
+    user = Keypair.from_seed(bytes([8] * 32))
+    bank.airdrop(user.pubkey(), 10 * SOL)
+    for m, prog in ((MINT_X, TOKEN_PROGRAM_ID), (mint_y, TOKEN_2022_PROGRAM_ID)):
+        data = encode_token_account(m, user.pubkey(), 10**13)
+        ata = associated_token_address(user.pubkey(), m, prog)
+        bank.set_account(ata, Account(rent_exempt_minimum(len(data)), data, prog))
+    bank.advance_slot(unix_timestamp=T0 + 1)
+    acc = bank.get_account(pair)
+    assert acc is not None
+    s = dl.decode_pool(pair, acc.data)
+    q = dl.quote_detail(s, _aux(bank, s, [0, 1, 2]), 10**9, False)
+    ix = dl.swap_instruction(s, user.pubkey(), 10**9, q.amount_received, False)
+    assert bytes(ix.data)[:8] == dl.SWAP2_DISCRIMINATOR
+    out_ata = associated_token_address(user.pubkey(), MINT_X, TOKEN_PROGRAM_ID)
+    before = _balance(bank, out_ata)
+    assert _send(bank, user, ix) is None
+    assert _balance(bank, out_ata) - before == q.amount_received
+    v1 = Instruction(ix.program_id, dl.SWAP_DISCRIMINATOR + bytes(ix.data)[8:24],
+                     [a for a in ix.accounts if str(a.pubkey) != "MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr"])  # fmt: skip
+    assert _send(bank, user, v1) == {"InstructionError": [0, {"Custom": 3008}]}  # swap: SPL only

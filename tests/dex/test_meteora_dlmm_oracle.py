@@ -38,7 +38,7 @@ from solarb.sim.programs import meteora_dlmm as sim
 pytestmark = pytest.mark.oracle
 
 ORACLE = Path(__file__).resolve().parents[1] / "oracle"
-N_CASES = 1100
+N_CASES = 1000
 SEED = 20251125
 BIN_STEPS = (1, 2, 4, 5, 8, 10, 15, 16, 20, 25, 50, 80, 100, 200, 250, 400)
 
@@ -93,7 +93,7 @@ def _random_state(rng: random.Random) -> tuple[lay.LbPair, dict[Pubkey, bytes], 
         active = rng.choice((1, -1)) * rng.randint(35_700, 35_900)
     else:
         active = rng.randint(-bound, bound)
-    width = rng.choice((3, 30, 150, 400))
+    width = rng.choice((3, 30, 120, 300))
     bins: dict[int, tuple[int, int]] = {}
     gap = rng.random() < 0.3
     for b in range(active - width, active + width + 1):
@@ -154,6 +154,7 @@ def _random_state(rng: random.Random) -> tuple[lay.LbPair, dict[Pubkey, bytes], 
 def _case(state: lay.LbPair, aux: dict[Pubkey, bytes], ts: int, epoch: int, amount: int,
           swap_for_y: bool) -> dict[str, Any]:  # fmt: skip
     ext_key = dl.bitmap_extension_address(state.address)
+    start, step = state.active_id // 70, (-1 if swap_for_y else 1)
 
     def mint(k: Pubkey, prog: Pubkey) -> dict[str, str]:
         return {"pubkey": str(k), "data": _b64(aux[k]), "owner": str(prog)}
@@ -168,8 +169,9 @@ def _case(state: lay.LbPair, aux: dict[Pubkey, bytes], ts: int, epoch: int, amou
         "timestamp": ts,
         "amount_in": str(amount),
         "swap_for_y": swap_for_y,
-        "bin_arrays": [
-            {"pubkey": str(k), "data": _b64(v)} for k, v in aux.items() if len(v) == lay.BIN_ARRAY_LEN
+        "bin_arrays": [  # only the swap's side: the walk never turns back
+            {"pubkey": str(k), "data": _b64(v)} for k, v in aux.items()
+            if len(v) == lay.BIN_ARRAY_LEN and (struct.unpack_from("<q", v, 8)[0] - start) * step >= 0
         ],
     }
 
@@ -218,7 +220,7 @@ def test_quotes_match_sdk() -> None:
     assert not failures, f"{len(failures)} mismatches: {failures[:40]}"
     # the random states must exercise what they claim to
     assert overflows < N_CASES // 10, overflows
-    assert fills >= 800 and multi_bin >= 250 and multi_array >= 50, (fills, multi_bin, multi_array)
+    assert fills >= 750 and multi_bin >= 220 and multi_array >= 40, (fills, multi_bin, multi_array)
     assert extension_used >= 5 and limit_fills >= 20 and fee_on_output >= 100 and t22 >= 50, (
         extension_used, limit_fills, fee_on_output, t22)
 

@@ -55,14 +55,18 @@ from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, associ
 
 __all__ = [
     "CLOCK_SYSVAR",
+    "CODES",
     "ERRORS",
     "MEMO_PROGRAM_ID",
     "NAME",
     "PROGRAM_ID",
     "SWAP_V2_DISCRIMINATOR",
     "SwapResult",
+    "QuoteDetail",
+    "Slot",
     "aux_accounts",
     "decode_pool",
+    "epoch_transfer_fee",
     "quote",
     "quote_detail",
     "spot_rate",
@@ -432,7 +436,7 @@ def swap(
 # ---------------------------------------------------------------------------- transfer fees
 
 
-def _epoch_fee(mint_data: bytes | None, epoch: int | None) -> tuple[int, int] | None:
+def epoch_transfer_fee(mint_data: bytes | None, epoch: int | None) -> tuple[int, int] | None:
     """``(basis_points, maximum_fee)`` of a Token-2022 mint's TransferFeeConfig for ``epoch``."""
     if mint_data is None or len(mint_data) <= 166:
         return None
@@ -550,8 +554,8 @@ def quote_detail(
         raise _err("InvalidTimestampConversion")
     in_mint, out_mint = (state.mint_a, state.mint_b) if a_to_b else (state.mint_b, state.mint_a)
     in_prog, out_prog = (state.token_program_a, state.token_program_b) if a_to_b else (state.token_program_b, state.token_program_a)
-    fee_in = _epoch_fee(aux.get(in_mint), epoch) if in_prog == TOKEN_2022_PROGRAM_ID else None
-    fee_out = _epoch_fee(aux.get(out_mint), epoch) if out_prog == TOKEN_2022_PROGRAM_ID else None
+    fee_in = epoch_transfer_fee(aux.get(in_mint), epoch) if in_prog == TOKEN_2022_PROGRAM_ID else None
+    fee_out = epoch_transfer_fee(aux.get(out_mint), epoch) if out_prog == TOKEN_2022_PROGRAM_ID else None
     if amount_in < 0 or amount_in > U64_MAX:
         raise _err("NumberCastError", "amount_in outside u64")
     net_in = transfer_fee_excluded(fee_in, amount_in)

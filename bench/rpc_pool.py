@@ -6,6 +6,11 @@ callers, against one local JSON-RPC server (the sim cluster, in its own process)
 
 Each (client, concurrency) cell runs for ``--seconds`` after a short warm-up; it reports
 requests/s and p50/p99 latency, then the ratios pool/httpx-fresh and pool/solana-py.
+
+``solarb_pool`` is the engine's pool on its default transport (httpx 0.28, the project's HTTP
+dependency). solana-py 0.41 sends through httpx2, a faster HTTP stack, so a fourth row,
+``solarb_pool_httpx2``, runs the same pool over httpx2 (adapter below, bench only) to separate
+the pool's own cost from the HTTP library's.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import httpx
 import orjson
 from solders.pubkey import Pubkey
 
+from solarb.rpc.errors import RpcTimeout, RpcTransportError
 from solarb.rpc.pool import EndpointConfig, EndpointPool, PooledRpcClient
 
 KEY = Pubkey.from_string("SysvarC1ock11111111111111111111111111111111")
@@ -45,6 +51,36 @@ def _serve(conn: multiprocessing.connection.Connection) -> None:
 
 
 Call = Callable[[], Awaitable[Any]]
+
+
+class Httpx2Transport:
+    """Bench-only Transport over httpx2 (keep-alive, bounded pool); errors mapped to RpcError."""
+
+    def __init__(self, url: str, max_connections: int = 128) -> None:
+        import httpx2
+
+        self.url = url
+        self._httpx2 = httpx2
+        self._client = httpx2.AsyncClient(
+            timeout=10.0,
+            limits=httpx2.Limits(max_connections=max_connections,
+                                 max_keepalive_connections=max_connections),
+            headers={"content-type": "application/json"},
+        )
+
+    async def request(self, body: bytes) -> bytes:
+        try:
+            resp = await self._client.post(self.url, content=body)
+        except self._httpx2.TimeoutException as e:
+            raise RpcTimeout(str(e)) from e
+        except self._httpx2.TransportError as e:
+            raise RpcTransportError(str(e)) from e
+        if resp.status_code != 200:
+            raise RpcTransportError(f"HTTP {resp.status_code}", status=resp.status_code)
+        return resp.content
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
 
 
 async def _cell(call: Call, callers: int, seconds: float) -> dict[str, float]:
@@ -84,6 +120,13 @@ async def _bench(url: str, seconds: float) -> dict[str, dict[int, dict[str, floa
     async def pool_call() -> Any:
         return await pooled.get_account(KEY)
 
+    pool2 = EndpointPool([EndpointConfig(url, name="local")], probe_interval=0,
+                         transport_factory=lambda c: Httpx2Transport(c.url))
+    pooled2 = PooledRpcClient(pool2)
+
+    async def pool2_call() -> Any:
+        return await pooled2.get_account(KEY)
+
     # 2. plain httpx, a fresh TCP connection per request (no keep-alive)
     fresh = httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0, max_connections=200),
                               timeout=10.0)
@@ -102,14 +145,15 @@ async def _bench(url: str, seconds: float) -> dict[str, dict[int, dict[str, floa
     async def spy_call() -> Any:
         return (await spy.get_account_info(KEY)).value
 
-    clients: dict[str, Call] = {"solarb_pool": pool_call, "httpx_fresh_conn": fresh_call,
-                                "solana_py": spy_call}
+    clients: dict[str, Call] = {"solarb_pool": pool_call, "solarb_pool_httpx2": pool2_call,
+                                "httpx_fresh_conn": fresh_call, "solana_py": spy_call}
     try:
         for level in LEVELS:
             for name, call in clients.items():
                 results.setdefault(name, {})[level] = await _cell(call, level, seconds)
     finally:
         await pooled.aclose()
+        await pooled2.aclose()
         await fresh.aclose()
         await spy.close()
     return results
@@ -144,11 +188,13 @@ def main() -> None:
             print(f"{name:<18}{level:>8}{r['rps']:>10.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
                   f"{r['errors']:>8}")
     print("\nratios (pool / other): req/s, p50, p99")
-    for other in ("httpx_fresh_conn", "solana_py"):
+    for mine, other in (("solarb_pool", "httpx_fresh_conn"), ("solarb_pool", "solana_py"),
+                        ("solarb_pool_httpx2", "solana_py")):
         for level in LEVELS:
-            p, o = results["solarb_pool"][level], results[other][level]
-            print(f"  vs {other:<17} callers={level:<4} rps x{p['rps'] / o['rps']:.2f}  "
-                  f"p50 x{p['p50_ms'] / o['p50_ms']:.2f}  p99 x{p['p99_ms'] / o['p99_ms']:.2f}")
+            p, o = results[mine][level], results[other][level]
+            print(f"  {mine:<18} vs {other:<17} callers={level:<4} "
+                  f"rps x{p['rps'] / o['rps']:.2f}  p50 x{p['p50_ms'] / o['p50_ms']:.2f}  "
+                  f"p99 x{p['p99_ms'] / o['p99_ms']:.2f}")
 
 
 if __name__ == "__main__":

@@ -97,14 +97,18 @@ class Endpoint:
         return role == "both" or (role == "send") == (kind is CallKind.SEND)
 
 
-def http_transport(url: str, max_connections: int = 64) -> HttpTransport:
-    """A keep-alive HTTP/1.1 + HTTP/2 (negotiated by ALPN on https) transport with a bounded pool."""
+def http_transport(url: str, max_connections: int = 128) -> HttpTransport:
+    """A keep-alive transport with a bounded pool: HTTP/2 offered on https (ALPN decides, so an
+    HTTP/1.1-only endpoint still works), HTTP/1.1 on plain http (no h2c; enabling h2 there makes
+    httpcore queue concurrent requests behind the first connection)."""
     limits = httpx.Limits(max_connections=max_connections,
                           max_keepalive_connections=max_connections, keepalive_expiry=60.0)
     return HttpTransport(
         url,
         timeout=httpx.Timeout(connect=1.0, read=10.0, write=5.0, pool=2.0),
-        transport=httpx.AsyncHTTPTransport(http2=True, limits=limits, retries=0),
+        transport=httpx.AsyncHTTPTransport(
+            http2=urlsplit(url).scheme == "https", limits=limits, retries=0
+        ),
     )
 
 
@@ -359,6 +363,11 @@ class EndpointPool:
                for e in self.endpoints):
             raise _Stale(f"{method}: {ep.name} answered at slot {slot}, {lag} slots behind")
 
+    def _has_alternative(self, ep: Endpoint, kind: CallKind, tried: set[str]) -> bool:
+        """Is there another endpoint a hedge could go to? (No hedging task when alone.)"""
+        return any(e is not ep and e.serves(kind) and e.name not in tried and e.health.usable()
+                   for e in self.endpoints)
+
     def _spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         task = asyncio.ensure_future(coro)
         self._background.add(task)
@@ -389,7 +398,7 @@ class EndpointPool:
                 continue
             timeout = min(remaining, pol.attempt_timeout_s)
             try:
-                if pol.hedge:
+                if pol.hedge and self._has_alternative(ep, pol.kind, tried):
                     return await self._hedged(ep, method, body, decode, pol, end, tried)
                 return await self._attempt(ep, method, body, decode, timeout, pol.kind)
             except RpcResponseError:

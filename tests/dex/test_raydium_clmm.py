@@ -102,7 +102,7 @@ def test_real_pool_quotes_and_aux_accounts() -> None:
     assert (q.amount_in, q.amount_out) == (10**9, 101_616_774)
     assert q.fee == 400_000  # 0.04 %, rounded up
     big = rc.quote_detail(p, aux, 10**12, True)
-    assert len(big.result.crossed) > 10 and big.amount_received < 1000 * q.amount_out
+    assert len(big.result.updated_ticks) > 10 and big.amount_received < 1000 * q.amount_out
     back = rc.quote(p, aux, 100 * 10**6, False)
     assert 0.98e9 < back.amount_out < 0.99e9
     with pytest.raises(MissingAccount):  # walks into an array the dump does not hold
@@ -141,18 +141,37 @@ def test_program_failures_are_typed() -> None:
     assert exc.value.code == lay.ERR_NOT_ENOUGH_TICK_ARRAYS
 
 
-def test_limit_order_ticks_are_refused_not_guessed() -> None:
+def test_limit_orders_fill_at_the_tick_price() -> None:
     state, aux = _pool()
     start = lay.array_start_index(-600, 10)
     key = lay.tick_array_address(state.address, start)
-    arr = lay.decode_tick_array(key, aux[key])
     off = (-600 - start) // 10
-    ticks = dict(arr.ticks)
-    ticks[off] = replace(ticks[off], orders_amount=5)
-    aux[key] = lay.encode_tick_array(state.address, start, ticks)
-    assert rc.quote(state, aux, 10**6, True).amount_out > 0  # does not reach the tick
-    with pytest.raises(QuoteError, match="limit orders"):
-        rc.quote(state, aux, 10**11, True)
+    ticks = dict(lay.decode_tick_array(key, aux[key]).ticks)
+    orders = 10**12
+    ticks[off] = replace(ticks[off], orders_amount=orders)
+    with_orders = {**aux, key: lay.encode_tick_array(state.address, start, ticks)}
+    assert rc.quote(state, with_orders, 10**6, True) == rc.quote(state, aux, 10**6, True)  # not reached
+    q = rc.quote_detail(state, with_orders, 33 * 10**9, True)
+    r = q.result
+    assert r.tick == -600  # orders left on the tick: the price stays on it (not tick - 1)
+    assert r.sqrt_price_x64 == cm.raydium_sqrt_price_at_tick(-600)
+    (_key, offset, tick), = [u for u in r.updated_ticks if u[2].tick == -600]
+    filled = orders - tick.part_filled_orders_remaining
+    assert offset == off and tick.orders_amount == 0 and tick.order_phase == 1 and 0 < filled < orders
+    assert tick.unfilled_ratio_x64 == (1 << 64) * (orders - filled) // orders
+    assert tick.fee_growth_outside_0_x64 == 0  # not crossed while orders remain
+    # the input left at the tick buys orders at floor(sqrt^2 >> 64), after the fee
+    plain = rc.quote_detail(state, aux, 33 * 10**9, True)
+    assert q.amount_out != plain.amount_out and r.liquidity == 15 * 10**11  # -600 not crossed
+    price = cm.raydium_sqrt_price_at_tick(-600) ** 2 >> 64
+    assert filled <= 3 * 10**9 * price >> 64
+    # fully filled orders: the tick is crossed afterwards
+    ticks[off] = replace(ticks[off], orders_amount=1_000)
+    small = {**aux, key: lay.encode_tick_array(state.address, start, ticks)}
+    done = rc.quote_detail(state, small, 33 * 10**9, True).result
+    (_k, _o, t2), = [u for u in done.updated_ticks if u[2].tick == -600]
+    assert (t2.orders_amount, t2.part_filled_orders_remaining, t2.order_phase) == (0, 0, 1)
+    assert done.tick < -600 and done.liquidity != state.liquidity
 
 
 def test_extension_bitmap_navigation() -> None:
@@ -172,7 +191,7 @@ def test_extension_bitmap_navigation() -> None:
         rc.quote(state, {k: v for k, v in aux.items() if k != ext_key}, 10**10, False)
     assert exc.value.code == lay.ERR_MISSING_EXTENSION
     q = rc.quote_detail(state, aux, 3 * 10**11, False)
-    assert q.result.tick > 30_720 and len({k for k, _, _ in q.result.crossed}) >= 2
+    assert q.result.tick > 30_720 and len({k for k, _, _ in q.result.updated_ticks}) >= 2
     assert rc.aux_accounts(state, aux)[4:6] == [lay.tick_array_address(state.address, s) for s in rc.swap_tick_arrays(state, True, ext)][:2]
 
 

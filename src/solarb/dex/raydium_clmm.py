@@ -1,70 +1,55 @@
-"""Raydium CLMM (amm_v3, ``CAMMCzo5...``): exact ``swap_v2`` quote, tick-array selection, swap ix.
+"""Raydium CLMM (amm_v3, ``CAMMCzo5...``): the adapter — exact ``swap_v2`` quote, tick-array
+selection, swap instruction.
 
-The swap follows raydium-io/raydium-clmm ``instructions/swap.rs`` (``swap_internal``) and
-``swap_v2.rs`` at the 2026 head (dynamic fee, ``fee_on``, limit orders):
+Layouts and bitmap navigation live in :mod:`solarb.dex.raydium_clmm_layout`, the program's swap
+loop (step math, fee split, tick crossing, limit orders, dynamic fee) in
+:mod:`solarb.dex.raydium_clmm_swap`. This module adds what ``swap_v2`` does around it
+(raydium-io/raydium-clmm ``instructions/swap_v2.rs``, 2026 head):
 
-* the first tick array is the one holding ``tick_current`` when its bitmap bit is set, otherwise
-  the next initialized one; arrays are walked through the pool's 1024-bit bitmap and, for
-  ``tick_spacing < 15`` beyond it, the ``TickArrayBitmapExtension`` (see ``raydium_clmm_layout``);
-* each step: ``compute_swap`` (fee on input: ``amount * (1e6 - fee) / 1e6`` floor drives the
-  price; at the target ``fee = ceil(in * fee / (1e6 - fee))``, short of it ``fee = remaining - in``;
-  fee on output: ``fee = ceil(out * fee / 1e6)``), amounts from ``L * dP`` in one 256-bit
-  division (ceil for input, floor for output), new prices rounded toward the pool;
-* fee split per step: ``protocol = fee * protocol_rate / 1e6``, ``fund = fee * fund_rate / 1e6``
-  (floors), the rest grows ``fee_growth_global`` by ``floor(rest * 2^64 / L)`` (to protocol if L = 0);
-* crossing an initialized tick adds ``+-liquidity_net``; the tick becomes ``tick_next - 1`` (a->b)
-  or ``tick_next``; a dynamic-fee pool also steps at every tick-spacing boundary;
-* ``swap_v2`` deducts the input mint's Token-2022 transfer fee first and the output mint's from
-  what the user receives; without a price limit a partial fill fails (``RequireEqViolated``).
+* the Token-2022 transfer fee of the input mint comes off ``amount`` before the swap, the output
+  mint's off what the user receives (``calculate_epoch_fee``; the inverse fee on a partial fill);
+* without a price limit a partial fill fails (``RequireEqViolated``); zero in or out fails
+  (``TooSmallInputOrOutputAmount``); the Clock, when loaded, gates ``open_time`` and drives the
+  dynamic fee and transfer-fee epoch;
+* the tick arrays a swap may touch are the first :data:`MAX_SWAP_TICK_ARRAYS` initialized arrays
+  in its direction, found as the program finds them (:func:`swap_tick_arrays`); the instruction
+  passes exactly those after the bitmap extension, as the SDK's builder does.
 
-Ticks holding limit orders are not modelled: a quote that reaches one raises :class:`QuoteError`
-(``LimitOrdersUnsupported``) rather than guess. Reward growth is taken as stored (not advanced
-to the Clock), which only affects crossed ticks' ``reward_growths_outside`` in the cluster model.
+Reward growth is taken as stored (not advanced to the Clock): it only affects crossed ticks'
+``reward_growths_outside`` in the cluster model, never an amount.
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 
-from solarb.dex import clmm_math as cm
-from solarb.dex.base import InsufficientLiquidity, MissingAccount, Quote, QuoteError
+from solarb.dex.base import MissingAccount, Quote, QuoteError
 from solarb.dex.raydium_clmm_layout import (
-    ANCHOR_REQUIRE_EQ, ANCHOR_REQUIRE_GT, ANCHOR_REQUIRE_GTE, ERR_CALCULATE_OVERFLOW,
-    ERR_INVALID_FIRST_TICK_ARRAY, ERR_INVALID_TICK_ARRAY, ERR_LIQUIDITY_ADD,
-    ERR_LIQUIDITY_INSUFFICIENT, ERR_LIQUIDITY_SUB, ERR_NOT_APPROVED, ERR_NOT_ENOUGH_TICK_ARRAYS,
-    ERR_SQRT_PRICE_LIMIT_OVERFLOW, ERR_SQRT_PRICE_X64, ERR_TOO_SMALL, ERR_ZERO_AMOUNT,
-    ERR_ZERO_LIQUIDITY, ERR_ZERO_SQRT_PRICE, ERRORS, MAX_TICK, MIN_TICK, NAME, PROGRAM_ID,
-    AmmConfig, BitmapExtension, ClmmPool, DynamicFeeInfo, TickArray, TickState,
-    array_start_index, bitmap_extension_address, decode_amm_config, decode_extension,
-    decode_pool, decode_tick_array, first_tick_array_start, next_tick_array_start,
-    reward_growths, tick_array_address,
+    ANCHOR_REQUIRE_EQ, ANCHOR_REQUIRE_GT, ERR_INVALID_TICK_ARRAY, ERR_TOO_SMALL, ERR_ZERO_AMOUNT,
+    ERRORS, NAME, PROGRAM_ID, AmmConfig, BitmapExtension, ClmmPool, TickArray, TickState,
+    bitmap_extension_address, decode_amm_config, decode_extension, decode_pool,
+    decode_tick_array, first_tick_array_start, next_tick_array_start, tick_array_address,
+)  # fmt: skip
+from solarb.dex.raydium_clmm_swap import (
+    FEE_DEN, MAX_SQRT_PRICE_X64, MIN_SQRT_PRICE_X64, U64_MAX, SwapResult, compute_swap,
+    swap_internal,
 )  # fmt: skip
 from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, associated_token_address
 
 __all__ = [
     "ERRORS", "MAX_SWAP_TICK_ARRAYS", "MAX_SQRT_PRICE_X64", "MIN_SQRT_PRICE_X64", "NAME",
-    "PROGRAM_ID", "ClmmSwap", "SwapResult", "aux_accounts", "compute_swap", "decode_pool", "exact_input_v2",
-    "quote", "quote_detail", "spot_rate", "swap_instruction", "swap_internal",
-    "swap_tick_arrays", "transfer_fee",
+    "PROGRAM_ID", "ClmmSwap", "SwapResult", "aux_accounts", "compute_swap", "decode_pool",
+    "exact_input_v2", "quote", "quote_detail", "resolve_token_programs", "spot_rate",
+    "swap_instruction", "swap_internal", "swap_tick_arrays", "transfer_fee",
 ]
 
-MIN_SQRT_PRICE_X64 = cm.MIN_SQRT_PRICE_X64
-MAX_SQRT_PRICE_X64 = cm.RAYDIUM_MAX_SQRT_PRICE_X64
-FEE_DEN = 1_000_000
-MAX_FEE_RATE = 100_000
-VOLATILITY_SCALE = 10_000
-REDUCTION_DEN = 10_000
-DYNAMIC_FEE_CONTROL_DEN = 100_000
-U64_MAX = cm.U64_MAX
-U128_MAX = cm.U128_MAX
 MAX_SWAP_TICK_ARRAYS = 5
 """Tick arrays per direction that :func:`aux_accounts` lists and :func:`swap_instruction` passes."""
-SWAP_STATUS_BIT = 1 << 4
 CLOCK_SYSVAR = Pubkey.from_string("SysvarC1ock11111111111111111111111111111111")
 MEMO_PROGRAM_ID = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
 SWAP_V2_DISCRIMINATOR = bytes.fromhex("2b04ed0b1ac91e62")  # sha256("global:swap_v2")[:8]
@@ -76,364 +61,6 @@ _TRANSFER_FEE = struct.Struct("<64sQQQHQQH")
 
 def _err(code: int, what: str) -> QuoteError:
     return QuoteError(f"{NAME}: {what} ({ERRORS.get(code, 'anchor')} {code})", code)
-
-
-# --- step math (libraries/sqrt_price_math.rs, liquidity_math.rs, swap_math.rs) ---
-
-
-def _next_price_from_0(price: int, liquidity: int, amount: int, add: bool) -> int:
-    """``get_next_sqrt_price_from_amount_0_rounding_up`` (U256, result truncated to u128)."""
-    if amount == 0:
-        return price
-    num = liquidity << 64
-    product = amount * price
-    if add:
-        return -(-(num * price) // (num + product)) & U128_MAX
-    den = num - product
-    if den <= 0:
-        raise _err(ERR_CALCULATE_OVERFLOW, "price below zero")
-    return -(-(num * price) // den) & U128_MAX
-
-
-def _next_price_from_1(price: int, liquidity: int, amount: int, add: bool) -> int:
-    """``get_next_sqrt_price_from_amount_1_rounding_down``."""
-    if amount == 0:
-        return price
-    if add:
-        res = price + ((amount << 64) // liquidity)
-        if res > U128_MAX:
-            raise _err(ERR_CALCULATE_OVERFLOW, "price above u128")
-        return res
-    res = price - (-(-(amount << 64) // liquidity))
-    if res < 0:
-        raise _err(ERR_CALCULATE_OVERFLOW, "price below zero")
-    return res
-
-
-def _next_price(price: int, liquidity: int, amount: int, zero_for_one: bool, is_input: bool) -> int:
-    if not MIN_SQRT_PRICE_X64 <= price < MAX_SQRT_PRICE_X64:
-        raise _err(ERR_SQRT_PRICE_X64, f"sqrt price {price}")
-    if liquidity <= 0:
-        raise _err(ERR_ZERO_LIQUIDITY, "zero liquidity")
-    if zero_for_one == is_input:  # token 0 moves: in for a->b input, out for b->a output
-        return _next_price_from_0(price, liquidity, amount, is_input)
-    return _next_price_from_1(price, liquidity, amount, is_input)
-
-
-def _amounts_for_swap(p0: int, p1: int, liquidity: int, zero_for_one: bool) -> tuple[int, int] | None:
-    """``get_delta_amounts_for_swap``: ``(amount_in, amount_out)``; None for MaxTokenOverflow."""
-    lo = min(p0, p1)
-    if lo == 0:
-        raise _err(ERR_ZERO_SQRT_PRICE, "zero sqrt price")
-    if zero_for_one:
-        a_in = cm.amount_delta_a(p0, p1, liquidity, True)
-        a_out = cm.amount_delta_b(p0, p1, liquidity, False)
-    else:
-        a_in = cm.amount_delta_b(p0, p1, liquidity, True)
-        a_out = cm.amount_delta_a(p0, p1, liquidity, False)
-    if a_in > U64_MAX or a_out > U64_MAX:
-        return None
-    return a_in, a_out
-
-
-@dataclass(slots=True, frozen=True)
-class Step:
-    """One ``compute_swap`` result."""
-
-    sqrt_price_next_x64: int
-    amount_in: int
-    amount_out: int
-    fee_amount: int
-
-
-def compute_swap(price: int, target: int, liquidity: int, remaining: int, fee_rate: int,
-                 is_base_input: bool, zero_for_one: bool, fee_on_input: bool) -> Step:
-    """``swap_math::compute_swap``: one step from ``price`` toward ``target`` (see module doc)."""
-    rest = FEE_DEN - fee_rate
-    if is_base_input:
-        for_price = remaining * rest // FEE_DEN if fee_on_input else remaining
-    else:
-        for_price = remaining if fee_on_input else -(-remaining * FEE_DEN // rest)
-        if for_price > U64_MAX:
-            raise _err(ERR_CALCULATE_OVERFLOW, "amount above u64")
-    at_target = _amounts_for_swap(target, price, liquidity, zero_for_one)
-    if at_target is not None and for_price >= (at_target[0] if is_base_input else at_target[1]):
-        nxt, (a_in, a_out) = target, at_target
-    else:
-        nxt = _next_price(price, liquidity, for_price, zero_for_one, is_base_input)
-        amounts = _amounts_for_swap(nxt, price, liquidity, zero_for_one)
-        if amounts is None:
-            raise _err(cm_code("MaxTokenOverflow"), "step amount above u64")
-        a_in, a_out = amounts
-    if (nxt < target) if zero_for_one else (target < nxt):
-        raise _err(ANCHOR_REQUIRE_GTE, "price passed the target")
-    if is_base_input:
-        if fee_on_input:
-            fee = remaining - a_in if nxt != target else -(-a_in * fee_rate // rest)
-            if fee < 0:
-                raise _err(ERR_CALCULATE_OVERFLOW, "fee below zero")
-        else:
-            fee = -(-a_out * fee_rate // FEE_DEN)
-            a_out -= fee
-            if nxt != target:
-                a_in = remaining
-    elif fee_on_input:
-        a_out = min(a_out, remaining)
-        fee = -(-a_in * fee_rate // rest)
-    else:
-        fee = -(-a_out * fee_rate // FEE_DEN)
-        net = a_out - fee
-        if net > remaining:
-            fee, a_out = a_out - remaining, remaining
-        else:
-            a_out = net
-    if fee > U64_MAX:
-        raise _err(ERR_CALCULATE_OVERFLOW, "fee above u64")
-    return Step(nxt, a_in, a_out, fee)
-
-
-def cm_code(name: str) -> int:
-    """The program's code for an error name."""
-    return next(c for c, n in ERRORS.items() if n == name)
-
-
-# --- the swap loop (instructions/swap.rs) ---
-
-
-@dataclass(slots=True)
-class SwapResult:
-    """What ``swap_internal`` computes and writes back. Amounts are token_0 / token_1 moved."""
-
-    amount_0: int
-    amount_1: int
-    sqrt_price_x64: int
-    tick: int
-    liquidity: int
-    fee_growth_global_x64: int
-    fee_on_token_0: bool
-    lp_fee: int
-    protocol_fee: int
-    fund_fee: int
-    dynamic_fee: DynamicFeeInfo
-    crossed: list[tuple[Pubkey, int, TickState]] = field(default_factory=list)
-
-    @property
-    def trade_fee(self) -> int:
-        """lp + protocol + fund fee, in the fee token (token_0 if ``fee_on_token_0``)."""
-        return self.lp_fee + self.protocol_fee + self.fund_fee
-
-
-def _dyn_rate(d: DynamicFeeInfo, spacing: int) -> int:
-    crossed = d.volatility_accumulator * spacing
-    den = DYNAMIC_FEE_CONTROL_DEN * VOLATILITY_SCALE * VOLATILITY_SCALE
-    return min(-(-d.dynamic_fee_control * crossed * crossed // den), MAX_FEE_RATE)
-
-
-def _with_accumulator(d: DynamicFeeInfo, tsi: int) -> DynamicFeeInfo:
-    va = d.volatility_reference + abs(d.tick_spacing_index_reference - tsi) * VOLATILITY_SCALE
-    return _replace_dyn(d, volatility_accumulator=min(va, d.max_volatility_accumulator))
-
-
-def _replace_dyn(d: DynamicFeeInfo, **kw: int) -> DynamicFeeInfo:
-    vals = {f: getattr(d, f) for f in DynamicFeeInfo.__dataclass_fields__}
-    vals.update(kw)
-    return DynamicFeeInfo(**vals)
-
-
-def _update_reference(d: DynamicFeeInfo, tsi: int, now: int) -> DynamicFeeInfo:
-    elapsed = max(0, now - d.last_update_timestamp)
-    if elapsed < d.filter_period:
-        return d
-    vref = d.volatility_accumulator * d.reduction_factor // REDUCTION_DEN if elapsed < d.decay_period else 0
-    return _replace_dyn(d, tick_spacing_index_reference=tsi, volatility_reference=vref,
-                        last_update_timestamp=now)  # fmt: skip
-
-
-def _next_in_array(arr: TickArray, tick: int, spacing: int, zero_for_one: bool) -> TickState | None:
-    if array_start_index(tick, spacing) != arr.start_tick_index:
-        return None
-    off = (tick - arr.start_tick_index) // spacing
-    rng = range(off, -1, -1) if zero_for_one else range(off + 1, 60)
-    for i in rng:
-        t = arr.ticks.get(i)
-        if t is not None and t.initialized:
-            return t
-    return None
-
-
-def _first_in_array(arr: TickArray, zero_for_one: bool) -> TickState:
-    found = [i for i, t in arr.ticks.items() if t.initialized]
-    if not found:
-        raise _err(ERR_INVALID_TICK_ARRAY, f"tick array {arr.start_tick_index} has no initialized tick")
-    return arr.ticks[max(found) if zero_for_one else min(found)]
-
-
-def swap_internal(pool: ClmmPool, config: AmmConfig, arrays: Sequence[TickArray],
-                  ext: BitmapExtension | None, amount: int, sqrt_price_limit_x64: int,
-                  zero_for_one: bool, is_base_input: bool, block_timestamp: int) -> SwapResult:
-    """The program's ``swap_internal`` over ``arrays`` (the remaining tick-array accounts, in
-    instruction order). Raises :class:`QuoteError` with the program's code where it fails."""
-    if amount == 0:
-        raise _err(ERR_ZERO_AMOUNT, "zero amount")
-    if pool.status & SWAP_STATUS_BIT:
-        raise _err(ERR_NOT_APPROVED, "swaps disabled on this pool")
-    limit = sqrt_price_limit_x64
-    ok = (MIN_SQRT_PRICE_X64 < limit < pool.sqrt_price_x64) if zero_for_one else (
-        pool.sqrt_price_x64 < limit < MAX_SQRT_PRICE_X64)
-    if not ok:
-        raise _err(ERR_SQRT_PRICE_LIMIT_OVERFLOW, "price limit")
-    contains_tick, current_start = first_tick_array_start(pool, ext, zero_for_one)
-    queue = list(arrays)
-    if not queue:
-        raise _err(ERR_NOT_ENOUGH_TICK_ARRAYS, "no tick array passed")
-    idx = 0
-    for _ in range(len(queue) - 1):
-        if queue[idx].start_tick_index == current_start:
-            break
-        idx += 1
-    arr = queue[idx]
-    if arr.pool_id != pool.address:
-        raise _err(2502, "tick array of another pool")
-    if arr.start_tick_index != current_start:
-        raise _err(ERR_INVALID_FIRST_TICK_ARRAY, f"first tick array {arr.start_tick_index} != {current_start}")
-
-    spacing = pool.tick_spacing
-    fee_on = pool.fee_on
-    fee_on_input = fee_on not in (1, 2) or (fee_on == 1) == zero_for_one
-    fee_on_token_0 = zero_for_one if fee_on not in (1, 2) else fee_on == 1
-    remaining, calculated = amount, 0
-    price, tick, liquidity = pool.sqrt_price_x64, pool.tick_current, pool.liquidity
-    fee_growth = pool.fee_growth_global_0_x64 if fee_on_token_0 else pool.fee_growth_global_1_x64
-    lp_fee = protocol_fee = fund_fee = 0
-    dyn: DynamicFeeInfo | None = pool.dynamic_fee if pool.dynamic_fee.enabled else None
-    tsi = 0
-    if dyn is not None:
-        tsi = tick // spacing
-        dyn = _update_reference(dyn, tsi, block_timestamp)
-    p_rate, f_rate, base_rate = config.protocol_fee_rate, config.fund_fee_rate, config.trade_fee_rate
-    crossed: list[tuple[Pubkey, int, TickState]] = []
-    rewards = reward_growths(pool.reward_infos)
-
-    while remaining != 0 and price != limit:
-        nt = _next_in_array(arr, tick, spacing, zero_for_one)
-        if nt is None:
-            if not contains_tick:
-                contains_tick = True
-                nt = _first_in_array(arr, zero_for_one)
-            else:
-                nxt = next_tick_array_start(pool, ext, current_start, zero_for_one)
-                if nxt is None:
-                    raise InsufficientLiquidity(
-                        f"{NAME}: liquidity runs out (LiquidityInsufficient {ERR_LIQUIDITY_INSUFFICIENT})",
-                        ERR_LIQUIDITY_INSUFFICIENT)
-                while arr.start_tick_index != nxt:
-                    idx += 1
-                    if idx >= len(queue):
-                        raise _err(ERR_NOT_ENOUGH_TICK_ARRAYS, f"tick array {nxt} not passed")
-                    arr = queue[idx]
-                    if arr.pool_id != pool.address:
-                        raise _err(2502, "tick array of another pool")
-                current_start = nxt
-                nt = _first_in_array(arr, zero_for_one)
-        tick_next = min(max(nt.tick, MIN_TICK), MAX_TICK)
-        price_next = cm.raydium_sqrt_price_at_tick(tick_next)
-        target = limit if (price_next < limit if zero_for_one else price_next > limit) else price_next
-        if zero_for_one:
-            if not (tick >= tick_next and price >= price_next and price >= target):
-                raise _err(ANCHOR_REQUIRE_GTE, "tick order")
-        elif not tick_next > tick:
-            raise _err(ANCHOR_REQUIRE_GT, "tick order")
-        elif not (price_next >= price and target >= price):
-            raise _err(ANCHOR_REQUIRE_GTE, "price order")
-
-        liquidity_next = liquidity
-        while True:
-            rate = base_rate
-            skipped, bounded, bounded_tick = True, target, None
-            if dyn is not None:
-                dyn = _with_accumulator(dyn, tsi)
-                rate = min(base_rate + _dyn_rate(dyn, spacing), MAX_FEE_RATE)
-                if liquidity != 0 and dyn.volatility_accumulator != dyn.max_volatility_accumulator:
-                    skipped = False
-                    bt = tsi * spacing if zero_for_one else (tsi + 1) * spacing
-                    bt = min(max(bt, MIN_TICK), MAX_TICK)
-                    bp = cm.raydium_sqrt_price_at_tick(bt)
-                    if (target <= bp) if zero_for_one else (target >= bp):
-                        bounded, bounded_tick = bp, bt
-            if price != bounded:
-                step = compute_swap(price, bounded, liquidity, remaining, rate, is_base_input,
-                                    zero_for_one, fee_on_input)  # fmt: skip
-                consumed = step.amount_in + step.fee_amount if fee_on_input else step.amount_in
-                if is_base_input:
-                    remaining -= consumed
-                    calculated += step.amount_out
-                else:
-                    remaining -= step.amount_out
-                    calculated += consumed
-                if remaining < 0 or calculated > U64_MAX:
-                    raise _err(ERR_CALCULATE_OVERFLOW, "amount out of u64")
-                pd = step.fee_amount * p_rate // FEE_DEN
-                fd = step.fee_amount * f_rate // FEE_DEN
-                protocol_fee += pd
-                fund_fee += fd
-                rest = step.fee_amount - pd - fd
-                if rest < 0:
-                    raise _err(ERR_CALCULATE_OVERFLOW, "fee split")
-                if liquidity > 0:
-                    delta = (rest << 64) // liquidity
-                    if delta > U128_MAX:
-                        raise _err(ERR_CALCULATE_OVERFLOW, "fee growth")
-                    fee_growth = (fee_growth + delta) & U128_MAX
-                    lp_fee += rest
-                else:
-                    protocol_fee += rest
-                new_price = step.sqrt_price_next_x64
-            else:
-                new_price = bounded
-            if new_price == price_next:
-                if nt.has_limit_orders:
-                    raise QuoteError(f"{NAME}: tick {nt.tick} holds limit orders (LimitOrdersUnsupported)")
-                if nt.liquidity_gross > 0:
-                    g0 = fee_growth if fee_on_token_0 else pool.fee_growth_global_0_x64
-                    g1 = pool.fee_growth_global_1_x64 if fee_on_token_0 else fee_growth
-                    rw = tuple((g - o) & U128_MAX if init else o for (init, g), o
-                               in zip(rewards, nt.reward_growths_outside_x64))  # fmt: skip
-                    new_tick = TickState(
-                        nt.tick, nt.liquidity_net, nt.liquidity_gross,
-                        (g0 - nt.fee_growth_outside_0_x64) & U128_MAX,
-                        (g1 - nt.fee_growth_outside_1_x64) & U128_MAX, rw,  # type: ignore[arg-type]
-                        nt.order_phase, nt.orders_amount, nt.part_filled_orders_remaining,
-                        nt.unfilled_ratio_x64,
-                    )  # fmt: skip
-                    crossed.append((arr.address, (nt.tick - arr.start_tick_index) // spacing, new_tick))
-                    net = -nt.liquidity_net if zero_for_one else nt.liquidity_net
-                    liquidity_next = liquidity + net
-                    if net < 0 and liquidity_next < 0:
-                        raise _err(ERR_LIQUIDITY_SUB, "liquidity below zero")
-                    if liquidity_next > U128_MAX:
-                        raise _err(ERR_LIQUIDITY_ADD, "liquidity above u128")
-                tick = tick_next - 1 if zero_for_one else tick_next
-            elif price != new_price:
-                tick = bounded_tick if bounded_tick is not None and new_price == bounded else (
-                    cm.raydium_tick_at_sqrt_price(new_price))
-            price = new_price
-            if dyn is not None:
-                if skipped:
-                    ti = tick_next if price == price_next else tick
-                    tsi = ti // spacing
-                    if not zero_for_one and ti % spacing == 0:
-                        tsi -= 1
-                    if dyn.volatility_accumulator != dyn.max_volatility_accumulator:
-                        dyn = _with_accumulator(dyn, tsi)
-                tsi += -1 if zero_for_one else 1
-            if remaining == 0 or price == target:
-                break
-        liquidity = liquidity_next
-
-    consumed_total = amount - remaining
-    a0, a1 = (consumed_total, calculated) if zero_for_one == is_base_input else (calculated, consumed_total)
-    return SwapResult(a0, a1, price, tick, liquidity, fee_growth, fee_on_token_0, lp_fee, protocol_fee,
-                      fund_fee, dyn if dyn is not None else pool.dynamic_fee, crossed)  # fmt: skip
 
 
 # --- Token-2022 transfer fees (util/token.rs: get_transfer_fee / get_transfer_inverse_fee) ---
@@ -480,7 +107,7 @@ def _inverse_fee(mint_data: bytes | None, post: int, epoch: int | None) -> int:
     raw = -(-post * 10_000 // (10_000 - bps))
     fee = max_fee if raw - post >= max_fee else raw - post
     if transfer_fee(mint_data, post + fee, epoch) != fee:
-        raise _err(cm_code("TransferFeeCalculateNotMatch"), "inverse transfer fee")
+        raise _err(6039, "inverse transfer fee (TransferFeeCalculateNotMatch)")
     return fee
 
 
@@ -590,6 +217,14 @@ class _LazyTicks(dict[int, TickState]):
     def __getitem__(self, k: int) -> TickState:
         self._load()
         return super().__getitem__(k)
+
+    def __setitem__(self, k: int, v: TickState) -> None:
+        self._load()
+        super().__setitem__(k, v)
+
+    def values(self):  # type: ignore[no-untyped-def,override]
+        self._load()
+        return super().values()
 
 
 def _lazy_array(pool: Pubkey, start: int, aux: Mapping[Pubkey, bytes]) -> TickArray:

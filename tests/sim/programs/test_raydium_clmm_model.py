@@ -117,7 +117,7 @@ def test_swaps_land_the_quote_and_update_state(a_to_b: bool) -> None:
     aux = _aux(bank, state)
     amount = 400_000_000_000
     detail = rc.quote_detail(state, aux, amount, a_to_b)
-    assert len(detail.result.crossed) >= 2  # crosses initialized ticks
+    assert len(detail.result.updated_ticks) >= 2  # crosses initialized ticks
     mint_in, mint_out = (MINT_A, MINT_B) if a_to_b else (MINT_B, MINT_A)
     ata_in = associated_token_address(user.pubkey(), mint_in)
     ata_out = associated_token_address(user.pubkey(), mint_out)
@@ -133,7 +133,7 @@ def test_swaps_land_the_quote_and_update_state(a_to_b: bool) -> None:
     assert fees == (r.protocol_fee, r.fund_fee) and r.protocol_fee > 0
     growth = after.fee_growth_global_0_x64 if a_to_b else after.fee_growth_global_1_x64
     assert growth == r.fee_growth_global_x64 > 0
-    for key, offset, tick in r.crossed:  # crossed ticks carry the new fee growth outside
+    for key, offset, tick in r.updated_ticks:  # crossed ticks carry the new fee growth outside
         arr = lay.decode_tick_array(key, bank.get_account(key).data)  # type: ignore[union-attr]
         assert arr.ticks[offset] == tick
     # quoting the new state and swapping back works and lands exactly again
@@ -221,3 +221,29 @@ def test_token_2022_input_transfer_fee() -> None:
     err = _send(bank, user, rc.swap_instruction(state, user.pubkey(), 10**8, q.amount_received, True, aux=aux))
     assert err is None
     assert _balance(bank, state.vault_a) - vault_before in (10**8, 10**8 - 10**6)
+
+
+def test_limit_order_fill_empties_an_array_and_clears_its_bit() -> None:
+    bank, user, pool = _setup(positions=[(-1200, 1200, 10**12), (-9000, -7800, 10**12)],
+                              limit_orders=[(-3660, 1_000, 0)])  # fmt: skip
+    state = rc.decode_pool(pool, bank.get_account(pool).data)  # type: ignore[union-attr]
+    key = lay.tick_array_address(pool, -7200)
+    assert (state.tick_array_bitmap >> (-7200 // 3600 + 512)) & 1
+    assert rc.swap_tick_arrays(state, True) == [0, -3600, -7200, -10800]
+    aux = _aux(bank, state)
+    amount = 80_000_000_000
+    q = rc.quote_detail(state, aux, amount, True)
+    r = q.result
+    assert r.tick < -7800 and r.emptied_arrays == {key: 1}
+    assert r.fee_without_liquidity > 0  # the fill at -3660 happened with no liquidity in range
+    assert _send(bank, user, rc.swap_instruction(state, user.pubkey(), amount, q.amount_received, True,
+                                                 aux=aux)) is None  # fmt: skip
+    after = rc.decode_pool(pool, bank.get_account(pool).data)  # type: ignore[union-attr]
+    assert not (after.tick_array_bitmap >> (-7200 // 3600 + 512)) & 1
+    arr = lay.decode_tick_array(key, bank.get_account(key).data)  # type: ignore[union-attr]
+    assert arr.initialized_tick_count == 0 and not arr.ticks
+    assert after.protocol_fees_token_0 == r.protocol_fee
+    # the emptied array is no longer on the way back up
+    assert -7200 not in rc.swap_tick_arrays(after, False) and -7200 not in rc.swap_tick_arrays(after, True)
+    back = rc.quote_detail(after, _aux(bank, after), 10**9, False)
+    assert back.amount_received > 0

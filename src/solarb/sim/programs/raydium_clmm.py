@@ -5,8 +5,10 @@ Executes ``swap_v2`` exact input (``is_base_input = true``, what the SDK's
 program's account checks, the remaining-account scan (tick arrays by size, the bitmap extension
 checked against the pool, stop at the first other account), the adapter's exact math
 (:func:`solarb.dex.raydium_clmm.exact_input_v2`) and what the program writes: pool price, tick,
-liquidity, fee growth, protocol/fund fees, dynamic-fee state, crossed ticks' fee/reward growth
-outside, the observation ring buffer. Exact output (``is_base_input = false``) and other
+liquidity, fee growth, protocol/fund fees, dynamic-fee state, reached ticks (fee/reward growth
+outside when crossed, limit-order fill state), initialized-tick counts and bitmap bits of arrays
+a fill emptied, the observation ring buffer. Limit-order owners' proceeds stay in the vault (the
+program pays them out on settle, which is not modelled). Exact output (``is_base_input = false``) and other
 instructions fail with Anchor's ``InstructionFallbackNotFound`` (101).
 """
 
@@ -144,20 +146,32 @@ class RaydiumClmmModel:
     @staticmethod
     def _write_back(ctx: InvokeContext, pool: lay.ClmmPool, r: rc.SwapResult, epoch: int | None,
                     ts: int | None) -> None:
-        for key, offset, tick in r.crossed:
+        count_off = 44 + 60 * lay.TICK_LEN
+        for key in dict.fromkeys([k for k, _o, _t in r.updated_ticks] + list(r.emptied_arrays)):
             acc = ctx.get(key)
             assert acc is not None
             buf = bytearray(acc.data)
-            buf[44 + offset * lay.TICK_LEN : 44 + (offset + 1) * lay.TICK_LEN] = lay.encode_tick(tick)
+            for k, offset, tick in r.updated_ticks:
+                if k == key:
+                    buf[44 + offset * lay.TICK_LEN : 44 + (offset + 1) * lay.TICK_LEN] = lay.encode_tick(tick)
+            if buf[count_off] < r.emptied_arrays.get(key, 0):
+                raise _fail(lay.ERR_CALCULATE_OVERFLOW, "initialized tick count below zero")
+            buf[count_off] -= r.emptied_arrays.get(key, 0)
             if epoch is not None:
-                _U64.pack_into(buf, 44 + 60 * lay.TICK_LEN + 1, epoch)
+                _U64.pack_into(buf, count_off + 1, epoch)
             ctx.set(key, replace(acc, data=bytes(buf)))
+        if r.extension is not None:
+            ext_acc = ctx.get(r.extension.address)
+            new_ext = lay.encode_extension(pool.address, r.extension.positive, r.extension.negative)
+            if ext_acc is not None and ext_acc.data != new_ext:
+                ctx.set(r.extension.address, replace(ext_acc, data=new_ext))
         if r.tick != pool.tick_current and ts is not None:
             _update_observation(ctx, pool.observation_key, ts & 0xFFFF_FFFF, pool.tick_current)
         fresh = ctx.get(pool.address)
         assert fresh is not None
         buf = bytearray(fresh.data)
         struct.pack_into("<i", buf, lay.OFF_TICK_CURRENT, r.tick)
+        buf[lay.OFF_BITMAP : lay.OFF_BITMAP + 128] = r.tick_array_bitmap.to_bytes(128, "little")
         _put128(buf, lay.OFF_SQRT_PRICE, r.sqrt_price_x64)
         _put128(buf, lay.OFF_LIQUIDITY, r.liquidity)
         side = 0 if r.fee_on_token_0 else 1
@@ -235,6 +249,7 @@ def create_pool(
     dynamic_fee: lay.DynamicFeeInfo | None = None,
     open_time: int = 0,
     status: int = 0,
+    limit_orders: Sequence[tuple[int, int, int]] = (),
 ) -> tuple[Pubkey, dict[Pubkey, Account]]:
     """A CLMM pool with ``positions`` ``(tick_lower, tick_upper, liquidity)`` already added: its
     ``PoolState``, ``AmmConfig`` (PDA of ``config_index``, default derived from spacing and fee),
@@ -244,7 +259,9 @@ def create_pool(
     ``price`` is token_1 per token_0 in base units (``sqrt_price_x64`` wins if both given). The
     program orders mints (token_0 < token_1 by bytes); if ``mint_a`` sorts after ``mint_b`` the
     sides are swapped, the price inverted and positions mirrored (``[l, u] -> [-u, -l]``).
-    Raises :class:`UsageError` for inconsistent arguments."""
+    ``limit_orders`` ``(tick, orders_amount, part_filled_orders_remaining)`` put open orders on
+    ticks (in the token a swap reaching the tick receives: token_1 at or below the price, token_0
+    above; the vault holds them). Raises :class:`UsageError` for inconsistent arguments."""
     if mint_a == mint_b or tick_spacing <= 0 or not 0 <= trade_fee_rate < rc.FEE_DEN:
         raise UsageError("raydium_clmm pool: distinct mints, positive spacing, fee rate < 1e6")
     if token_program_a not in TOKEN_PROGRAMS or token_program_b not in TOKEN_PROGRAMS:
@@ -259,6 +276,7 @@ def create_pool(
         decimals_a, decimals_b = decimals_b, decimals_a
         sqrt_price_x64 = (1 << 128) // sqrt_price_x64
         positions = [(-u, -lo, liq) for lo, u, liq in positions]
+        limit_orders = [(-t, o, p) for t, o, p in limit_orders]
         fee_on = {1: 2, 2: 1}.get(fee_on, fee_on)
     if not cm.MIN_SQRT_PRICE_X64 <= sqrt_price_x64 < rc.MAX_SQRT_PRICE_X64:
         raise UsageError(f"raydium_clmm sqrt price {sqrt_price_x64} out of range")
@@ -291,13 +309,27 @@ def create_pool(
             amount_b += cm.amount_delta_b(pl, sqrt_price_x64, liq, True)
         else:
             amount_b += cm.amount_delta_b(pl, pu, liq, True)
+    orders: dict[int, tuple[int, int]] = {}
+    for t, amount, part in limit_orders:
+        if t % tick_spacing or not lay.MIN_TICK <= t <= lay.MAX_TICK or amount < 0 or part < 0:
+            raise UsageError(f"raydium_clmm limit order {(t, amount, part)} invalid")
+        orders[t] = (amount, part)
+        ticks.setdefault(t, [0, 0])
+        if t <= tick_current:
+            amount_b += amount + part
+        else:
+            amount_a += amount + part
     if amount_a > cm.U64_MAX or amount_b > cm.U64_MAX:
         raise UsageError("raydium_clmm positions deposit more than u64")
 
     by_array: dict[int, dict[int, lay.TickState]] = {}
     for t, (net, gross) in ticks.items():
         start = lay.array_start_index(t, tick_spacing)
-        by_array.setdefault(start, {})[(t - start) // tick_spacing] = lay.TickState(t, net, gross)
+        amount, part = orders.get(t, (0, 0))
+        tick = lay.TickState(t, net, gross, orders_amount=amount, part_filled_orders_remaining=part,
+                             order_phase=1 if part else 0, unfilled_ratio_x64=(1 << 63) if part else 0)
+        if tick.initialized:
+            by_array.setdefault(start, {})[(t - start) // tick_spacing] = tick
     bitmap, pos, neg = 0, [0] * lay.EXT_BITMAPS, [0] * lay.EXT_BITMAPS
     for start in by_array:
         where, idx, bit = lay.bitmap_position(start, tick_spacing)

@@ -137,6 +137,7 @@ class PubSubFeed:
         self._watched: dict[Pubkey, list[_Shard]] = {}  # account -> its shard on each endpoint
         self._fresh_on: dict[Pubkey, int] = {}  # account -> number of live shards holding it
         self._wake: dict[_Shard, asyncio.Event] = {}
+        self._closing: set[asyncio.Task[None]] = set()
         self._on_slot: OnSlot = _noop_slot
         self._running = False
 
@@ -158,6 +159,11 @@ class PubSubFeed:
     def is_fresh(self) -> bool:
         """True while every watched account is subscribed and resynced on some connection."""
         return self.fresh.is_set()
+
+    @property
+    def cluster_slot(self) -> int:
+        """The highest slot seen on any connection (-1: none yet)."""
+        return self.last_slot
 
     @property
     def watched(self) -> list[Pubkey]:
@@ -249,6 +255,11 @@ class PubSubFeed:
             await asyncio.gather(consumer, *(s.task for s in shards if s.task),
                                  return_exceptions=True)
             for shard in shards:
+                if shard.conn is not None:
+                    await shard.conn.close()
+            if self._closing:
+                await asyncio.gather(*self._closing, return_exceptions=True)
+            for shard in shards:
                 shard.task = None
                 self._shard_down(shard)
 
@@ -297,7 +308,10 @@ class PubSubFeed:
             finally:
                 became_live = shard.live
                 self._shard_down(shard)
-                await conn.close()
+                # a dead peer never answers the close handshake: do not wait for it to reconnect
+                closing = asyncio.create_task(conn.close())
+                self._closing.add(closing)
+                closing.add_done_callback(self._closing.discard)
             failures = 0 if became_live else failures + 1
             self.counters.reconnects += 1
             shard.endpoint.stats.reconnects += 1

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -32,10 +32,12 @@ from solarb.execution.executor import Executor
 from solarb.execution.senders.gate import HaltableSender
 from solarb.execution.senders.rpc import RpcSender
 from solarb.execution.setup import prepare_wallet
-from solarb.feeds.pubsub import PubSubFeed
+from solarb.feeds.base import AccountSource
+from solarb.feeds.freshness import MarketFreshness, build_source
 from solarb.market.state import MarketState
 from solarb.monitor.journal import Journal
 from solarb.risk.engine import RiskEngine, RiskLimits
+from solarb.risk.rules.stale_state import PoolFreshness, stale_reason
 from solarb.rpc.client import RpcClient
 from solarb.rpc.errors import RpcProtocolError
 from solarb.rpc.pool import EndpointConfig, EndpointPool, PooledRpcClient
@@ -62,7 +64,7 @@ class Pipeline:
         min_profit: int,
         clock: Clock,
         stats: RunStats,
-        is_fresh: Callable[[], bool],
+        view: PoolFreshness,
     ) -> None:
         self.market = market
         self.finder = finder
@@ -70,7 +72,8 @@ class Pipeline:
         self.min_profit = min_profit
         self.clock = clock
         self.stats = stats
-        self.is_fresh = is_fresh
+        self.view = view  # per-pool freshness from the feed (stale_state rule)
+        self.stale_trades = 0  # orders through a pool that was stale when ordered: must stay 0
         self.in_flight = 0
         self.decisions: asyncio.Queue[tuple[Opportunity, Verdict]] = asyncio.Queue()
         self.orders: asyncio.Queue[Order] = asyncio.Queue()
@@ -104,13 +107,14 @@ class Pipeline:
         self.decisions.put_nowait((best, verdict))
 
     def _decide(self, opp: Opportunity) -> Verdict:
-        if not self.is_fresh():  # never trade on state not known to be current
-            self.stats.skipped_not_fresh += 1
-            return Verdict(opp.id, False, "feed not resynced since (re)connect")
-        verdict = self.risk.evaluate(opp, in_flight=self.in_flight)
+        verdict = self.risk.evaluate(opp, in_flight=self.in_flight, view=self.view)
         if not verdict.approved:
             self.stats.rejected += 1
+            if verdict.reason.startswith("stale_state"):  # never trade on state not known current
+                self.stats.skipped_not_fresh += 1
             return verdict
+        if stale_reason(opp, self.risk.limits.max_slot_lag, self.view) is not None:
+            self.stale_trades += 1  # audit, independent of which rules the engine runs
         self.in_flight += 1
         self.stats.orders += 1
         self.orders.put_nowait(Order(opp.id, opp, min_out=opp.amount_in + self.min_profit))
@@ -177,6 +181,7 @@ class Node:
                     max_notional={m: s.risk.max_notional for m in start_mints},
                     min_profit={m: s.risk.min_profit for m in start_mints},
                     max_in_flight=s.risk.max_in_flight,
+                    max_slot_lag=s.feeds.max_slot_lag,
                 )
             )
             self._risk = risk
@@ -188,10 +193,11 @@ class Node:
             start_balances = await _balances(rpc, payer.pubkey(), mint_programs)
             sol_start = await rpc.get_balance(payer.pubkey())
 
-            feed = PubSubFeed(ws_url, rpc)
+            feed = build_source(s.feeds, ws_url, rpc)
             feed.watch(market.watched_accounts())
             pipeline = Pipeline(
-                market, finder, risk, s.risk.min_profit, self.clock, self.stats, feed.fresh.is_set
+                market, finder, risk, s.risk.min_profit, self.clock, self.stats,
+                MarketFreshness(market, feed),
             )
             builder = TxBuilder(
                 payer,
@@ -239,6 +245,8 @@ class Node:
                 market, finder, feed, journal, started, start_balances, end_balances, sol_start, sol_end
             )
             summary["tokens"] = symbols
+            summary["feeds"]["stale_trades"] = pipeline.stale_trades
+            summary["feeds"]["skipped_stale"] = self.stats.skipped_not_fresh
             summary["rpc"] = rpc.metrics()
             return summary
 
@@ -396,7 +404,7 @@ class Node:
         self,
         market: MarketState,
         finder: CycleFinder,
-        feed: PubSubFeed,
+        feed: AccountSource,
         journal: Journal,
         started: int,
         start: dict[str, int],

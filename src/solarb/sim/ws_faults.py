@@ -69,6 +69,8 @@ class FaultyPubSubServer(PubSubServer):
         self._silent: set[_Conn] = set()
         self._chaos: asyncio.Task[None] | None = None
         self._timers: set[asyncio.TimerHandle] = set()
+        #: Pubkeys (base58) whose account subscriptions are always refused (tests).
+        self.refuse_keys: set[str] = set()
         #: What was injected so far.
         self.drops = 0
         self.silences = 0
@@ -158,10 +160,13 @@ class FaultyPubSubServer(PubSubServer):
     def _call(self, conn: _Conn, req: Any) -> tuple[dict[str, Any], list[bytes]]:
         f = self.faults
         if (
-            f.refuse_rate > 0
-            and isinstance(req, dict)
+            isinstance(req, dict)
             and req.get("method") in ("accountSubscribe", "programSubscribe")
-            and self._rng.random() < f.refuse_rate
+            and (
+                (f.refuse_rate > 0 and self._rng.random() < f.refuse_rate)
+                or (isinstance(req.get("params"), list) and req["params"]
+                    and req["params"][0] in self.refuse_keys)
+            )
         ):
             self.refusals += 1
             return {"jsonrpc": "2.0", "error": dict(_REFUSED), "id": req.get("id")}, []

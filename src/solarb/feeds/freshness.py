@@ -1,0 +1,73 @@
+"""Pool freshness from a feed: the view the stale_state risk rule reads, and the source factory.
+
+A pool's quote reads the pool account and its auxiliary accounts (vaults, tick arrays, ...); the
+pool is as fresh as the least fresh of them. :class:`MarketFreshness` asks the source for each
+account's known-current slot (:meth:`~solarb.feeds.base.AccountSource.account_slot`) and takes the
+minimum; -1 if any is not fresh. It is read only when an opportunity is judged, never per update.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from solders.pubkey import Pubkey
+
+from solarb.market.state import MarketState
+
+if TYPE_CHECKING:
+    from solarb.config import FeedSettings
+    from solarb.feeds.base import AccountSource
+    from solarb.rpc.client import RpcClient
+
+__all__ = ["MarketFreshness", "build_source"]
+
+
+class MarketFreshness:
+    """:class:`~solarb.risk.rules.stale_state.PoolFreshness` over a market and its source."""
+
+    def __init__(self, market: MarketState, source: Any) -> None:
+        self.market = market
+        self.source = source
+
+    @property
+    def cluster_slot(self) -> int:
+        """The highest slot the source has seen."""
+        return int(self.source.cluster_slot)
+
+    def pool_slot(self, pool: Pubkey) -> int:
+        """Min known-current slot over ``pool`` and its auxiliary accounts; -1 if any is not
+        fresh or the pool is unknown."""
+        entry = self.market.pools.get(pool)
+        if entry is None:
+            return -1
+        account_slot = self.source.account_slot
+        slot = account_slot(pool)
+        for key in entry.aux_keys:
+            if slot < 0:
+                break
+            s = account_slot(key)
+            if s < slot:
+                slot = s
+        return slot
+
+
+def build_source(settings: FeedSettings, ws_url: str, rpc: RpcClient) -> AccountSource:
+    """The account source ``settings.source`` names (pubsub, geyser or polling)."""
+    if settings.source == "polling":
+        from solarb.feeds.polling import PollingFeed
+
+        return PollingFeed(rpc, interval_s=settings.poll_interval_ms / 1000,
+                           silence_timeout=settings.silence_timeout_s)
+    if settings.source == "geyser":
+        from solarb.feeds.geyser import GeyserFeed
+
+        return GeyserFeed(settings.geyser_url, rpc, silence_timeout=settings.silence_timeout_s)
+    from solarb.feeds.pubsub import PubSubFeed
+
+    return PubSubFeed(
+        ws_url, rpc,
+        extra_ws_urls=settings.extra_ws_urls,
+        subscriptions_per_connection=settings.subscriptions_per_connection,
+        max_connections_per_endpoint=settings.max_connections_per_endpoint,
+        silence_timeout=settings.silence_timeout_s,
+    )

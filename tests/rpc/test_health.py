@@ -92,3 +92,13 @@ def test_rate_limit_failure_does_not_trip_breaker_and_score_prefers_fast() -> No
     assert fast.score(1.0, 0.05) > slow.score(1.0, 0.05)
     assert slow.score(200.0, 0.05) > fast.score(1.0, 0.05)  # weight counts
     assert slow.p95(0.05) == pytest.approx(0.2) and EndpointHealth().p95(0.05) == 0.05
+
+
+def test_cancelled_probe_frees_the_half_open_slot() -> None:
+    clock = FakeClock()
+    b = CircuitBreaker(failure_threshold=1, reset_timeout=1.0, clock=clock)
+    b.record_failure()
+    clock.t = 1.0
+    assert b.acquire() and not b.allow()
+    b.cancel_probe()
+    assert b.allow() and b.acquire()

@@ -53,7 +53,8 @@ async def make(cluster: LocalCluster) -> AsyncIterator[Make]:
         options.setdefault("probe_interval", 0)
         options.setdefault("failure_threshold", 2)
         pool = EndpointPool(
-            [EndpointConfig(s.url, name=n, weight=(weights or {}).get(n, 1.0)) for n, s in made.items()],
+            [EndpointConfig(s.url, name=n, weight=(weights or {}).get(n, 1.0))
+             for n, s in made.items()],
             **options,
         )
         client = PooledRpcClient(pool)
@@ -286,3 +287,17 @@ async def test_probes_track_slots_and_metrics_snapshot(make: Make, cluster: Loca
     probe = snap["endpoints"]["ok"]["methods"]["probe"]
     assert probe["ok"] >= 2 and sum(probe["latency_hist_ms"].values()) == probe["ok"]
     assert snap["calls"] == 1 and snap["call_errors"] == {}
+
+
+async def test_cancelled_call_does_not_strand_a_half_open_endpoint(make: Make) -> None:
+    client, srv = await make(FrontEndSpec("hang", (Fault("slow", 1.0, delay_s=30.0),)),
+                             failure_threshold=1, reset_timeout=0.05)
+    with client.pool.deadline(0.1), pytest.raises(RpcTimeout):
+        await client.get_balance(KEY)  # opens the breaker
+    await asyncio.sleep(0.06)  # half-open now: the next request is the probe
+    task = asyncio.create_task(client.get_balance(KEY))
+    await asyncio.sleep(0.02)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert client.pool.endpoints[0].health.usable()  # the probe slot was given back

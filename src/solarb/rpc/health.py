@@ -34,7 +34,8 @@ class Ewma:
 
     def add(self, sample: float) -> float:
         """Fold ``sample`` in and return the new average."""
-        self.value = sample if self.value is None else self.value + self.alpha * (sample - self.value)
+        v = self.value
+        self.value = sample if v is None else v + self.alpha * (sample - v)
         return self.value
 
 
@@ -131,6 +132,10 @@ class CircuitBreaker:
             return max(0.0, self._opened_at + self._timeout - self._clock())
         return self._timeout  # half-open with the probe out: wait for its verdict
 
+    def cancel_probe(self) -> None:
+        """The half-open probe request was cancelled before any verdict: let another one go."""
+        self._probe_out = False
+
     def record_success(self) -> None:
         """A request succeeded: close the breaker."""
         self._failures = 0
@@ -187,7 +192,7 @@ class EndpointHealth:
         self.breaker.record_success()
 
     def record_failure(self, latency_s: float | None = None, *, breaker: bool = True) -> None:
-        """A failed attempt; ``breaker`` False for failures that say nothing about liveness (429)."""
+        """A failed attempt; ``breaker`` False when it says nothing about liveness (429)."""
         if latency_s is not None:
             self.latency.add(latency_s)
         self.errors.add(1.0)

@@ -147,7 +147,7 @@ class RpcMetrics:
         return out
 
     def snapshot(self) -> dict[str, Any]:
-        """``{"calls", "call_errors", "deadline_exceeded", "endpoints": {name: {"methods": ...}}}``."""
+        """``{"calls", "call_errors", "deadline_exceeded", "endpoints": {name: {...}}}``."""
         return {
             "calls": self.calls,
             "call_errors": dict(self.call_errors),

@@ -48,7 +48,8 @@ def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> 
     return rng.uniform(0.0, min(cap, base * (2 ** max(0, attempt - 1))))
 
 
-_HOT = MethodPolicy(CallKind.READ, max_attempts=4, deadline_s=3.0, attempt_timeout_s=1.0, hedge=True)
+_HOT = MethodPolicy(CallKind.READ, max_attempts=4, deadline_s=3.0, attempt_timeout_s=1.0,
+                    hedge=True)
 _READ = MethodPolicy(CallKind.READ, max_attempts=4, deadline_s=5.0, attempt_timeout_s=2.0)
 _SLOW = MethodPolicy(CallKind.READ, max_attempts=3, deadline_s=20.0, attempt_timeout_s=10.0)
 

@@ -16,9 +16,8 @@
 it unchanged. A reply that is garbled, says the node is unhealthy/behind (-32005, -32016...) or
 carries a context slot too far behind the cluster counts against the endpoint and is retried
 elsewhere; a JSON-RPC error that is the answer (preflight failure, invalid params) is raised.
-
-Raises (from every call): RpcTimeout (deadline passed; chained to the last attempt's error), the
-last retryable error when attempts are exhausted, or the node's RpcResponseError.
+Calls raise RpcTimeout (deadline passed; chained to the last attempt's error), the last
+retryable error when attempts run out, or the node's RpcResponseError.
 """
 
 from __future__ import annotations
@@ -137,7 +136,7 @@ def _not_delivered(err: RpcError) -> bool:
 class EndpointPool:
     """Routes JSON-RPC calls over ``endpoints`` (see module doc). Implements Transport too.
 
-    ``transport_factory(config)`` builds each endpoint's transport (default: :func:`http_transport`).
+    ``transport_factory(config)`` builds each endpoint's transport (:func:`http_transport`).
     ``clock`` is monotonic seconds; ``seed`` makes routing and jitter reproducible.
     """
 
@@ -169,9 +168,8 @@ class EndpointPool:
         ]
         seen: dict[str, int] = {}
         for ep in self.endpoints:  # same host:port twice (different paths): name them apart
-            seen[ep.name] = seen.get(ep.name, 0) + 1
-            if seen[ep.name] > 1:
-                ep.name = f"{ep.name}#{seen[ep.name]}"
+            seen[ep.name] = n = seen.get(ep.name, 0) + 1
+            ep.name = f"{ep.name}#{n}" if n > 1 else ep.name
         self.policies = policies or PolicyTable()
         self.metrics = RpcMetrics()
         self.lag_threshold = lag_threshold
@@ -243,7 +241,8 @@ class EndpointPool:
         eps = snap["endpoints"]
         for ep in self.endpoints:
             h = ep.health
-            entry = eps.setdefault(ep.name, {**self.metrics.endpoint_totals(ep.name), "methods": {}})
+            entry = eps.setdefault(ep.name,
+                                   {**self.metrics.endpoint_totals(ep.name), "methods": {}})
             lat = h.latency.value
             p95 = h.window.percentile(0.95)
             entry.update(
@@ -297,19 +296,20 @@ class EndpointPool:
             else:
                 scores = [e.health.score(e.config.weight, self.hedge_default_s) for e in cands]
                 ep = self._rng.choices(cands, weights=scores)[0]
-            if ep.health.breaker.acquire() and ep.bucket.try_acquire():
+            if ep.bucket.try_acquire() and ep.health.breaker.acquire():
                 return ep, 0.0
             cands.remove(ep)
         return None, wait
 
-    async def _wait_for_capacity(self, kind: CallKind, wait: float, end: float,
-                                 last: RpcError | None, method: str) -> None:
+    async def _wait_for_capacity(self, wait: float, end: float, last: RpcError | None,
+                                 method: str) -> None:
         remaining = end - self._clock()
         if wait >= remaining:
             raise self._expired(method, last, "no endpoint available before the deadline")
         await asyncio.sleep(max(0.001, wait if wait != float("inf") else remaining))
 
-    def _expired(self, method: str, last: RpcError | None, why: str = "deadline passed") -> RpcError:
+    def _expired(self, method: str, last: RpcError | None,
+                 why: str = "deadline passed") -> RpcError:
         self.metrics.deadline_exceeded += 1
         err = RpcTimeout(f"{method}: {why}" + (f"; last error: {last}" if last else ""))
         err.__cause__ = last
@@ -331,6 +331,9 @@ class EndpointPool:
             result = decode(raw)
             if kind is not CallKind.SEND:
                 self._check_slot(ep, method, result)
+        except asyncio.CancelledError:  # the caller gave up: a half-open probe slot goes back
+            h.breaker.cancel_probe()
+            raise
         except RpcResponseError:  # the node answered: healthy, but the call failed
             dt = self._clock() - t0
             h.record_success(dt)
@@ -343,7 +346,8 @@ class EndpointPool:
                 ep.bucket.block_for(e.retry_after if e.retry_after is not None
                                     else self.rate_limit_cooldown_s)
             h.record_failure(dt, breaker=not limited and not isinstance(e, _Stale))
-            self.metrics.failure(ep.name, method, "stale" if isinstance(e, _Stale) else error_kind(e), dt)
+            kind_ = "stale" if isinstance(e, _Stale) else error_kind(e)
+            self.metrics.failure(ep.name, method, kind_, dt)
             raise
         finally:
             h.in_flight -= 1
@@ -359,8 +363,8 @@ class EndpointPool:
         lag = ep.health.observe_slot(slot, self.cluster_slot)
         if method == _PROBE or lag <= self.lag_threshold:
             return
-        if any(e is not ep and e.serves(CallKind.READ) and e.health.usable() and not self.degraded(e)
-               for e in self.endpoints):
+        if any(e is not ep and e.serves(CallKind.READ) and e.health.usable()
+               and not self.degraded(e) for e in self.endpoints):
             raise _Stale(f"{method}: {ep.name} answered at slot {slot}, {lag} slots behind")
 
     def _has_alternative(self, ep: Endpoint, kind: CallKind, tried: set[str]) -> bool:
@@ -394,7 +398,7 @@ class EndpointPool:
                 await asyncio.sleep(delay)
                 continue
             if ep is None:
-                await self._wait_for_capacity(pol.kind, wait, end, last, method)
+                await self._wait_for_capacity(wait, end, last, method)
                 continue
             timeout = min(remaining, pol.attempt_timeout_s)
             try:
@@ -429,17 +433,11 @@ class EndpointPool:
         if second is None:
             return await t1
         self.metrics.hedge(first.name, method)
-        pending: set[asyncio.Task[T]] = {t1, attempt(second)}
-        errors: list[BaseException] = []
-        while pending:
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for t in done:
-                exc = t.exception()
-                if exc is None:
-                    return t.result()  # the loser finishes in the background (keeps its conn)
-                errors.append(exc)
-        tried.add(second.name)
-        raise _pick_error(errors)
+        try:  # the loser finishes in the background (its connection survives)
+            return await _first_ok({t1, attempt(second)})
+        except RpcError:
+            tried.add(second.name)
+            raise
 
     async def _send(self, method: str, body: bytes, decode: Callable[[bytes], T],
                     pol: MethodPolicy, end: float) -> T:
@@ -457,26 +455,21 @@ class EndpointPool:
                     break
                 targets.append(ep)
             if not targets:
-                await self._wait_for_capacity(CallKind.SEND, wait, end, last, method)
+                await self._wait_for_capacity(wait, end, last, method)
                 continue
             timeout = min(remaining, pol.attempt_timeout_s)
-            pending = {self._spawn(self._attempt(ep, method, body, decode, timeout, CallKind.SEND))
-                       for ep in targets}
-            errors: list[BaseException] = []
-            while pending:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for t in done:
-                    exc = t.exception()
-                    if exc is None:
-                        return t.result()
-                    errors.append(exc)
-            err = _pick_error(errors)
-            if isinstance(err, RpcResponseError) or not isinstance(err, RpcError):
-                raise err
-            last = err
+            try:
+                return await _first_ok(
+                    {self._spawn(self._attempt(ep, method, body, decode, timeout, CallKind.SEND))
+                     for ep in targets}
+                )
+            except RpcResponseError:
+                raise
+            except RpcError as err:
+                last = err
             attempts += 1
             if attempts >= pol.max_attempts:
-                raise err
+                raise last
             for ep in targets:
                 self.metrics.retry(ep.name, method)
             delay = backoff_delay(attempts, pol.backoff_base_s, pol.backoff_max_s, self._rng)
@@ -525,12 +518,34 @@ def _reap(owner: set[asyncio.Task[Any]]) -> Callable[[asyncio.Task[Any]], None]:
     return done
 
 
+async def _first_ok(tasks: set[asyncio.Task[T]]) -> T:
+    """The first successful result of ``tasks`` (the others run on in the background); if all
+    fail, the most telling error."""
+    errors: list[BaseException] = []
+    pending = tasks
+    while pending:
+        done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        for t in done:
+            exc = t.exception()
+            if exc is None:
+                return t.result()
+            errors.append(exc)
+    raise _pick_error(errors)
+
+
 def _pick_error(errors: Sequence[BaseException]) -> BaseException:
     """The most telling error of several attempts: the node's answer beats transport trouble."""
     for e in errors:
         if isinstance(e, RpcResponseError):
             return e
     return errors[-1]
+
+
+def _msg(req_id: int, method: str, params: list[Any] | None) -> dict[str, Any]:
+    msg: dict[str, Any] = {"jsonrpc": "2.0", "id": req_id, "method": method}
+    if params is not None:
+        msg["params"] = params
+    return msg
 
 
 def _decode_one(raw: bytes, req_id: int, method: str) -> Any:
@@ -553,12 +568,8 @@ class PooledRpcClient(RpcClient):
     async def call(self, method: str, params: list[Any] | None = None) -> Any:
         """One request under ``method``'s policy; the result, or its typed error."""
         req_id = next(self._ids)
-        msg: dict[str, Any] = {"jsonrpc": "2.0", "id": req_id, "method": method}
-        if params is not None:
-            msg["params"] = params
-        return await self.pool.execute(
-            method, orjson.dumps(msg), lambda raw: _decode_one(raw, req_id, method)
-        )
+        return await self.pool.execute(method, orjson.dumps(_msg(req_id, method, params)),
+                                       lambda raw: _decode_one(raw, req_id, method))
 
     async def batch(self, calls: Sequence[tuple[str, list[Any] | None]]) -> list[Any]:
         """Like :meth:`RpcClient.batch`, routed as one call (policy of the first method, or
@@ -566,14 +577,8 @@ class PooledRpcClient(RpcClient):
         if not calls:
             return []
         ids = [next(self._ids) for _ in calls]
-        body = []
-        for req_id, (method, params) in zip(ids, calls, strict=True):
-            msg: dict[str, Any] = {"jsonrpc": "2.0", "id": req_id, "method": method}
-            if params is not None:
-                msg["params"] = params
-            body.append(msg)
-        methods = {m for m, _ in calls}
-        route = "sendTransaction" if "sendTransaction" in methods else calls[0][0]
+        body = [_msg(i, m, p) for i, (m, p) in zip(ids, calls, strict=True)]
+        route = "sendTransaction" if any(m == "sendTransaction" for m, _ in calls) else calls[0][0]
 
         def decode(raw: bytes) -> list[Any]:
             reply = RpcClient._loads(raw, "batch")
@@ -581,7 +586,8 @@ class PooledRpcClient(RpcClient):
                 if isinstance(reply, dict) and "error" in reply:
                     raise error_from_object(reply["error"])
                 raise RpcProtocolError(f"batch: reply is not an array: {reply!r:.100}")
-            by_id = {it["id"]: it for it in reply if isinstance(it, dict) and isinstance(it.get("id"), int)}
+            by_id = {it["id"]: it for it in reply
+                     if isinstance(it, dict) and isinstance(it.get("id"), int)}
             out = []
             for req_id, (method, _) in zip(ids, calls, strict=True):
                 if req_id not in by_id:

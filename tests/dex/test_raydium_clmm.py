@@ -187,8 +187,13 @@ def test_extension_bitmap_navigation() -> None:
     up = rc.swap_tick_arrays(state, False, ext)
     assert up == [30_600, 30_900, 30_960, 36_000]  # 30_720.. are found through the extension
     assert rc.swap_tick_arrays(state, False) == [30_600]  # without the extension the walk stops
-    with pytest.raises(QuoteError) as exc:
+    with pytest.raises(MissingAccount, match="bitmap extension"):  # needed, not loaded
         rc.quote(state, {k: v for k, v in aux.items() if k != ext_key}, 10**10, False)
+    with pytest.raises(QuoteError) as exc:  # the program without it
+        rc.swap_internal(state, lay.decode_amm_config(state.amm_config, aux[state.amm_config]),
+                         [lay.decode_tick_array(lay.tick_array_address(state.address, 30_600),
+                                                aux[lay.tick_array_address(state.address, 30_600)])],
+                         None, 10**10, rc.MAX_SQRT_PRICE_X64 - 1, False, True, 0)  # fmt: skip
     assert exc.value.code == lay.ERR_MISSING_EXTENSION
     q = rc.quote_detail(state, aux, 3 * 10**11, False)
     assert q.result.tick > 30_720 and len({k for k, _, _ in q.result.updated_ticks}) >= 2

@@ -24,13 +24,15 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 
 from solarb.dex.base import MissingAccount, Quote, QuoteError
 from solarb.dex.raydium_clmm_layout import (
-    ANCHOR_REQUIRE_EQ, ANCHOR_REQUIRE_GT, ERR_INVALID_TICK_ARRAY, ERR_TOO_SMALL, ERR_ZERO_AMOUNT,
+    ANCHOR_REQUIRE_EQ, ANCHOR_REQUIRE_GT, ERR_INVALID_TICK_ARRAY, ERR_MISSING_EXTENSION,
+    ERR_TOO_SMALL, ERR_ZERO_AMOUNT,
     ERRORS, NAME, PROGRAM_ID, AmmConfig, BitmapExtension, ClmmPool, TickArray, TickState,
     bitmap_extension_address, decode_amm_config, decode_extension, decode_pool,
     decode_tick_array, first_tick_array_start, next_tick_array_start, tick_array_address,
@@ -76,11 +78,12 @@ def _fee_params(mint_data: bytes | None, epoch: int | None) -> tuple[int, int] |
         if ext_type == 0:
             break
         if ext_type == 1 and length >= _TRANSFER_FEE.size:
-            o_epoch, o_max, o_bps, n_epoch, n_max, n_bps = _TRANSFER_FEE.unpack_from(mint_data, pos + 4)[2:]
+            fields = _TRANSFER_FEE.unpack_from(mint_data, pos + 4)
+            o_epoch, o_max, o_bps, n_epoch, n_max, n_bps = fields[2:]
             if (o_max, o_bps) == (n_max, n_bps):
                 return n_max, n_bps
             if epoch is None:
-                raise MissingAccount(f"{NAME}: transfer fee changes by epoch; load the Clock sysvar")
+                raise MissingAccount(f"{NAME}: transfer fee changes by epoch; load the Clock")
             return (n_max, n_bps) if epoch >= n_epoch else (o_max, o_bps)
         pos += 4 + length
     return None
@@ -126,7 +129,7 @@ def _extension(state: ClmmPool, aux: Mapping[Pubkey, bytes] | None) -> BitmapExt
         return None
     key = bitmap_extension_address(state.address)
     data = aux.get(key)
-    return decode_extension(key, data) if data is not None else None
+    return _decoded_extension(key, data) if data is not None else None
 
 
 def swap_tick_arrays(state: ClmmPool, a_to_b: bool, ext: BitmapExtension | None = None,
@@ -192,50 +195,54 @@ class ClmmSwap:
     result: SwapResult
 
 
-class _LazyTicks(dict[int, TickState]):
-    """The ticks of a tick array decoded on first use: a quote needs an array's account only
-    when the swap reaches it (:class:`MissingAccount` then)."""
+class _MissingTicks(dict[int, TickState]):
+    """Ticks of a tick array whose account is not loaded: the quote needs it only if the swap
+    reaches it, and then raises :class:`MissingAccount`."""
 
-    def __init__(self, key: Pubkey, aux: Mapping[Pubkey, bytes]) -> None:
+    def __init__(self, key: Pubkey) -> None:
         super().__init__()
-        self._key, self._aux, self._loaded = key, aux, False
+        self._key = key
 
-    def _load(self) -> None:
-        if not self._loaded:
-            arr = decode_tick_array(self._key, _get(self._aux, self._key, "tick array"))
-            self.update(arr.ticks)
-            self._loaded = True
+    def _missing(self) -> MissingAccount:
+        return MissingAccount(f"{NAME}: tick array {self._key} not loaded")
 
-    def get(self, k: int, default: TickState | None = None) -> TickState | None:  # type: ignore[override]
-        self._load()
-        return super().get(k, default)
+    def get(self, k: int, default: TickState | None = None) -> TickState | None:  # type: ignore
+        raise self._missing()
 
     def items(self):  # type: ignore[no-untyped-def,override]
-        self._load()
-        return super().items()
-
-    def __getitem__(self, k: int) -> TickState:
-        self._load()
-        return super().__getitem__(k)
-
-    def __setitem__(self, k: int, v: TickState) -> None:
-        self._load()
-        super().__setitem__(k, v)
+        raise self._missing()
 
     def values(self):  # type: ignore[no-untyped-def,override]
-        self._load()
-        return super().values()
+        raise self._missing()
+
+    def __getitem__(self, k: int) -> TickState:
+        raise self._missing()
+
+    def __setitem__(self, k: int, v: TickState) -> None:
+        raise self._missing()
+
+
+@lru_cache(maxsize=4096)
+def _decoded_array(key: Pubkey, data: bytes) -> TickArray:
+    return decode_tick_array(key, data)
+
+
+@lru_cache(maxsize=1024)
+def _decoded_extension(key: Pubkey, data: bytes) -> BitmapExtension:
+    return decode_extension(key, data)
 
 
 def _lazy_array(pool: Pubkey, start: int, aux: Mapping[Pubkey, bytes]) -> TickArray:
+    """The tick array at ``start`` as a private copy (the swap updates its ticks), decoded once
+    per account version; a placeholder that raises when reached if it is not loaded."""
     key = tick_array_address(pool, start)
     data = aux.get(key)
     if data is not None:
-        arr = decode_tick_array(key, data)
+        arr = _decoded_array(key, data)
         if arr.start_tick_index != start or arr.pool_id != pool:
             raise _err(ERR_INVALID_TICK_ARRAY, f"tick array {key} does not match its address")
-        return arr
-    return TickArray(key, pool, start, _LazyTicks(key, aux), 0)
+        return TickArray(key, pool, start, dict(arr.ticks), arr.initialized_tick_count)
+    return TickArray(key, pool, start, _MissingTicks(key), 0)
 
 
 def _clock(aux: Mapping[Pubkey, bytes]) -> tuple[int | None, int | None]:
@@ -288,10 +295,18 @@ def quote_detail(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a
     prog_in, prog_out = ((state.token_program_a, state.token_program_b) if a_to_b
                          else (state.token_program_b, state.token_program_a))  # fmt: skip
     data_in = _get(aux, mint_in, "mint") if prog_in == TOKEN_2022_PROGRAM_ID else aux.get(mint_in)
-    data_out = _get(aux, mint_out, "mint") if prog_out == TOKEN_2022_PROGRAM_ID else aux.get(mint_out)
+    data_out = (_get(aux, mint_out, "mint") if prog_out == TOKEN_2022_PROGRAM_ID
+                else aux.get(mint_out))  # fmt: skip
     starts = list(tick_arrays) if tick_arrays is not None else swap_tick_arrays(state, a_to_b, ext)
     arrays = [_lazy_array(state.address, s, aux) for s in starts]
-    return exact_input_v2(state, config, arrays, ext, data_in, data_out, amount_in, a_to_b, epoch, ts)
+    try:
+        return exact_input_v2(state, config, arrays, ext, data_in, data_out, amount_in, a_to_b,
+                              epoch, ts)  # fmt: skip
+    except QuoteError as exc:
+        if ext is None and exc.code == ERR_MISSING_EXTENSION:  # the instruction always passes it
+            key = bitmap_extension_address(state.address)
+            raise MissingAccount(f"{NAME}: bitmap extension {key} not loaded") from exc
+        raise
 
 
 def quote(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool) -> Quote:

@@ -70,7 +70,8 @@ ERRORS: dict[int, str] = {
         "UnInitializedRewardInfo NotSupportMint MissingTickArrayBitmapExtensionAccount "
         "InsufficientLiquidityForDirection MaxTokenOverflow CalculateOverflow "
         "TransferFeeCalculateNotMatch OrderAlreadyFilled InvalidOrderPhase InvalidLimitOrderAmount "
-        "OrderPhaseSaturated InvalidDynamicFeeConfigParams InvalidFeeOn ZeroSqrtPrice ZeroLiquidity "
+        "OrderPhaseSaturated InvalidDynamicFeeConfigParams InvalidFeeOn ZeroSqrtPrice "
+        "ZeroLiquidity "
         "MissingBaseFlag MissingMintAccount MissingTokenProgram2022 "
         "InvalidTickArrayBitmapExtensionAccount".split()
     )
@@ -225,8 +226,9 @@ def decode_pool(address: Pubkey, data: bytes, token_program_a: Pubkey | None = N
 
     if len(data) != POOL_LEN:
         raise DecodeError(f"{NAME} pool {address}: {len(data)} bytes, expected {POOL_LEN}")
-    (disc, bump, keys, dec0, dec1, spacing, l_lo, l_hi, s_lo, s_hi, tick, _p3, _p4,
-     f0_lo, f0_hi, f1_lo, f1_hi, prot0, prot1, _pad5, status, fee_on, _pad) = _POOL_HEAD.unpack_from(data, 0)  # fmt: skip
+    (disc, bump, keys, dec0, dec1, spacing, l_lo, l_hi, s_lo, s_hi, tick, _p3, _p4, f0_lo, f0_hi,
+     f1_lo, f1_hi, prot0, prot1, _pad5, status, fee_on,
+     _pad) = _POOL_HEAD.unpack_from(data)  # fmt: skip
     if disc != POOL_DISCRIMINATOR:
         raise DecodeError(f"{NAME} pool {address}: discriminator {disc.hex()} is not PoolState")
     if spacing == 0:
@@ -309,7 +311,8 @@ def decode_amm_config(address: Pubkey, data: bytes) -> AmmConfig:
     """Decode a 117-byte ``AmmConfig``; :class:`DecodeError` on size or discriminator."""
     if len(data) != AMM_CONFIG_LEN:
         raise DecodeError(f"{NAME} config {address}: {len(data)} bytes, expected {AMM_CONFIG_LEN}")
-    disc, bump, index, owner, protocol, trade, spacing, fund, _p, fowner, _pad = _CONFIG.unpack(data)
+    (disc, bump, index, owner, protocol, trade, spacing, fund, _p, fowner,
+     _pad) = _CONFIG.unpack(data)  # fmt: skip
     if disc != AMM_CONFIG_DISCRIMINATOR:
         raise DecodeError(f"{NAME} config {address}: discriminator {disc.hex()} is not AmmConfig")
     return AmmConfig(address, bump, index, Pubkey.from_bytes(owner), protocol, trade, spacing, fund,
@@ -355,7 +358,8 @@ def encode_tick(t: TickState) -> bytes:
     return _TICK.pack(t.tick, *_split(t.liquidity_net), *_split(t.liquidity_gross),
                       *_split(t.fee_growth_outside_0_x64), *_split(t.fee_growth_outside_1_x64),
                       *_split(r[0]), *_split(r[1]), *_split(r[2]), t.order_phase, t.orders_amount,
-                      t.part_filled_orders_remaining, *_split(t.unfilled_ratio_x64), bytes(12))  # fmt: skip
+                      t.part_filled_orders_remaining, *_split(t.unfilled_ratio_x64),
+                      bytes(12))  # fmt: skip
 
 
 def _decode_tick(data: bytes, off: int) -> TickState:
@@ -382,10 +386,12 @@ class TickArray:
 def decode_tick_array(address: Pubkey, data: bytes) -> TickArray:
     """Decode a 10240-byte ``TickArrayState`` (only initialized ticks are kept)."""
     if len(data) != TICK_ARRAY_LEN:
-        raise DecodeError(f"{NAME} tick array {address}: {len(data)} bytes, expected {TICK_ARRAY_LEN}")
+        raise DecodeError(f"{NAME} tick array {address}: {len(data)} bytes, "
+                          f"expected {TICK_ARRAY_LEN}")
     disc, pool_id, start = _TA_HEAD.unpack_from(data, 0)
     if disc != TICK_ARRAY_DISCRIMINATOR:
-        raise DecodeError(f"{NAME} tick array {address}: discriminator {disc.hex()} is not TickArrayState")
+        raise DecodeError(f"{NAME} tick array {address}: discriminator {disc.hex()} "
+                          "is not TickArrayState")
     ticks: dict[int, TickState] = {}
     for i in range(TICK_ARRAY_SIZE):
         off = 44 + i * TICK_LEN
@@ -395,7 +401,8 @@ def decode_tick_array(address: Pubkey, data: bytes) -> TickArray:
     return TickArray(address, Pubkey.from_bytes(pool_id), start, ticks, data[44 + 60 * TICK_LEN])
 
 
-def encode_tick_array(pool: Pubkey, start: int, ticks: dict[int, TickState], recent_epoch: int = 0) -> bytes:
+def encode_tick_array(pool: Pubkey, start: int, ticks: dict[int, TickState],
+                      recent_epoch: int = 0) -> bytes:
     """A ``TickArrayState`` with ``ticks`` (offset -> tick) set; others zero except their index.
 
     As on chain, an uninitialized slot holds only zeros (``tick`` is set when first used)."""
@@ -421,12 +428,13 @@ class BitmapExtension:
 def decode_extension(address: Pubkey, data: bytes) -> BitmapExtension:
     """Decode a 1832-byte ``TickArrayBitmapExtension``."""
     if len(data) != EXTENSION_LEN:
-        raise DecodeError(f"{NAME} bitmap extension {address}: {len(data)} bytes, expected {EXTENSION_LEN}")
+        raise DecodeError(f"{NAME} bitmap extension {address}: {len(data)} bytes, "
+                          f"expected {EXTENSION_LEN}")
     if data[:8] != EXTENSION_DISCRIMINATOR:
         raise DecodeError(f"{NAME} bitmap extension {address}: bad discriminator {data[:8].hex()}")
-    pos = tuple(int.from_bytes(data[40 + 64 * i : 104 + 64 * i], "little") for i in range(EXT_BITMAPS))
-    base = 40 + 64 * EXT_BITMAPS
-    neg = tuple(int.from_bytes(data[base + 64 * i : base + 64 + 64 * i], "little") for i in range(EXT_BITMAPS))
+    words = [int.from_bytes(data[40 + 64 * i : 104 + 64 * i], "little")
+             for i in range(2 * EXT_BITMAPS)]
+    pos, neg = tuple(words[:EXT_BITMAPS]), tuple(words[EXT_BITMAPS:])
     return BitmapExtension(address, Pubkey.from_bytes(data[8:40]), pos, neg)
 
 
@@ -451,7 +459,8 @@ def tick_array_address(pool: Pubkey, start_index: int) -> Pubkey:
 @lru_cache(maxsize=4096)
 def bitmap_extension_address(pool: Pubkey) -> Pubkey:
     """``["pool_tick_array_bitmap_extension", pool]``."""
-    return Pubkey.find_program_address([b"pool_tick_array_bitmap_extension", bytes(pool)], PROGRAM_ID)[0]
+    seeds = [b"pool_tick_array_bitmap_extension", bytes(pool)]
+    return Pubkey.find_program_address(seeds, PROGRAM_ID)[0]
 
 
 def amm_config_address(index: int) -> Pubkey:
@@ -461,7 +470,8 @@ def amm_config_address(index: int) -> Pubkey:
 
 def pool_address(config: Pubkey, mint_0: Pubkey, mint_1: Pubkey) -> tuple[Pubkey, int]:
     """``["pool", config, mint_0, mint_1]`` and its bump."""
-    return Pubkey.find_program_address([b"pool", bytes(config), bytes(mint_0), bytes(mint_1)], PROGRAM_ID)
+    seeds = [b"pool", bytes(config), bytes(mint_0), bytes(mint_1)]
+    return Pubkey.find_program_address(seeds, PROGRAM_ID)
 
 
 def vault_address(pool: Pubkey, mint: Pubkey) -> Pubkey:
@@ -557,7 +567,8 @@ def _bitmap_boundary(start: int, spacing: int) -> tuple[int, int]:
     return (-lo, -lo + per) if start < 0 else (lo, lo + per)
 
 
-def _ext_next(ext: BitmapExtension, last: int, spacing: int, zero_for_one: bool) -> tuple[bool, int]:
+def _ext_next(ext: BitmapExtension, last: int, spacing: int,
+              zero_for_one: bool) -> tuple[bool, int]:
     """``TickArrayBitmapExtension::next_initialized_tick_array_from_one_bitmap``."""
     mult = tick_count(spacing)
     nxt = last - mult if zero_for_one else last + mult
@@ -612,7 +623,8 @@ def next_tick_array_start(pool: ClmmPool, ext: BitmapExtension | None, last: int
             return None
 
 
-def first_tick_array_start(pool: ClmmPool, ext: BitmapExtension | None, zero_for_one: bool) -> tuple[bool, int]:
+def first_tick_array_start(pool: ClmmPool, ext: BitmapExtension | None,
+                           zero_for_one: bool) -> tuple[bool, int]:
     """``(array holds the pool's tick, start index)`` of the first tick array a swap uses
     (``PoolState::first_tick_array_index_with_extension_info``)."""
     spacing = pool.tick_spacing
@@ -639,7 +651,8 @@ def first_tick_array_start(pool: ClmmPool, ext: BitmapExtension | None, zero_for
 
 def bitmap_position(start: int, spacing: int) -> tuple[str, int, int]:
     """Where the program records tick array ``start``: ``("default", 0, bit)`` in the pool's
-    bitmap, or ``("positive"|"negative", index, bit)`` in the extension (``flip_tick_array_bit``)."""
+    bitmap, or ``("positive"|"negative", index, bit)`` in the extension
+    (``flip_tick_array_bit``)."""
     if not _valid_start(start, spacing):
         raise _fail(ERR_INVALID_TICK_INDEX, f"tick array start {start}")
     if _overflows_default(start, spacing):
@@ -647,5 +660,6 @@ def bitmap_position(start: int, spacing: int) -> tuple[str, int, int]:
         offset = abs(start) // boundary - 1
         if start < 0 and abs(start) % boundary == 0:
             offset -= 1
-        return ("negative" if start < 0 else "positive"), offset, _ext_offset_in_bitmap(start, spacing)
+        side = "negative" if start < 0 else "positive"
+        return side, offset, _ext_offset_in_bitmap(start, spacing)
     return "default", 0, start // tick_count(spacing) + BITMAP_SIZE

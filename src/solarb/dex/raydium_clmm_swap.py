@@ -3,9 +3,10 @@
 Mirrors raydium-io/raydium-clmm (2026 head) ``instructions/swap.rs``, ``libraries/swap_math.rs``,
 ``sqrt_price_math.rs``, ``liquidity_math.rs`` and ``states/tick_array.rs`` (limit-order matching):
 
-* step: ``compute_swap`` — fee on input: ``floor(amount * (1e6 - fee) / 1e6)`` drives the price; at
-  the target ``fee = ceil(in * fee / (1e6 - fee))``, short of it ``fee = remaining - in``; fee on
-  output: ``fee = ceil(out * fee / 1e6)`` and a partial step charges the whole remaining input;
+* step: ``compute_swap`` — fee on input: ``floor(amount * (1e6 - fee) / 1e6)`` drives the
+  price; at the target ``fee = ceil(in * fee / (1e6 - fee))``, short of it
+  ``fee = remaining - in``; fee on output: ``fee = ceil(out * fee / 1e6)`` and a partial step
+  charges the whole remaining input;
 * amounts from ``L * dP`` in one 256-bit division (ceil for input, floor for output); new prices
   rounded toward the pool (token_0: ceil, token_1: floor); above u64 at the target = not reached;
 * fee split per step: ``protocol = floor(fee * rate / 1e6)``, ``fund`` likewise, the rest grows
@@ -17,8 +18,8 @@ Mirrors raydium-io/raydium-clmm (2026 head) ``instructions/swap.rs``, ``librarie
 * dynamic fee: volatility accumulator by tick-spacing index, ``fee = base + ceil(control * (va *
   spacing)^2 / 1e13)`` capped at 10 %, with a step at every spacing boundary.
 
-Errors carry the program's code (:data:`raydium_clmm_layout.ERRORS`, Anchor 25xx for bare
-``require_*``); a panic in the program (u64 overflow in checked math) has ``code`` None.
+Errors carry the program's code (:data:`raydium_clmm_layout.ERRORS`; Anchor 25xx for a bare
+``require_*``): checked-math overflows are ``CalculateOverflow`` as in the program.
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ def _next_price(price: int, liquidity: int, amount: int, zero_for_one: bool, is_
     return _next_price_from_1(price, liquidity, amount, is_input)
 
 
-def _amounts_for_swap(p0: int, p1: int, liquidity: int, zero_for_one: bool) -> tuple[int, int] | None:
+def _amounts_for_swap(p0: int, p1: int, liquidity: int,
+                      zero_for_one: bool) -> tuple[int, int] | None:
     """``get_delta_amounts_for_swap``: ``(amount_in, amount_out)``; None for MaxTokenOverflow."""
     if min(p0, p1) == 0:
         raise _err(ERR_ZERO_SQRT_PRICE, "zero sqrt price")
@@ -187,7 +189,10 @@ def _lo_output(amount_in: int, price: int, zero_for_one: bool) -> int:
 def _lo_input(amount_out: int, price: int, zero_for_one: bool) -> int:
     if not zero_for_one and price == 0:
         raise _err(ERR_CALCULATE_OVERFLOW, "zero tick price")
-    amount = _ceil_div(amount_out * price, Q64) if zero_for_one else _ceil_div(amount_out * Q64, price)
+    if zero_for_one:
+        amount = _ceil_div(amount_out * price, Q64)
+    else:
+        amount = _ceil_div(amount_out * Q64, price)
     if amount > U64_MAX:
         raise _err(ERR_CALCULATE_OVERFLOW, "limit-order input")
     return amount
@@ -302,7 +307,9 @@ def _update_reference(d: DynamicFeeInfo, tsi: int, now: int) -> DynamicFeeInfo:
     elapsed = max(0, now - d.last_update_timestamp)
     if elapsed < d.filter_period:
         return d
-    vref = d.volatility_accumulator * d.reduction_factor // REDUCTION_DEN if elapsed < d.decay_period else 0
+    vref = 0
+    if elapsed < d.decay_period:
+        vref = d.volatility_accumulator * d.reduction_factor // REDUCTION_DEN
     return replace(d, tick_spacing_index_reference=tsi, volatility_reference=vref,
                    last_update_timestamp=now)  # fmt: skip
 
@@ -321,11 +328,12 @@ def _next_in_array(arr: TickArray, tick: int, spacing: int, zero_for_one: bool) 
 def _first_in_array(arr: TickArray, zero_for_one: bool) -> TickState:
     found = [i for i, t in arr.ticks.items() if t.initialized]
     if not found:
-        raise _err(ERR_INVALID_TICK_ARRAY, f"tick array {arr.start_tick_index} has none initialized")
+        raise _err(ERR_INVALID_TICK_ARRAY, f"tick array {arr.start_tick_index}: none initialized")
     return arr.ticks[max(found) if zero_for_one else min(found)]
 
 
-def _clear_bit(pool: ClmmPool, ext: BitmapExtension | None, start: int) -> tuple[ClmmPool, BitmapExtension | None]:
+def _clear_bit(pool: ClmmPool, ext: BitmapExtension | None,
+               start: int) -> tuple[ClmmPool, BitmapExtension | None]:
     """``PoolState::flip_tick_array_bit`` for an array that just became empty."""
     where, idx, bit = lay.bitmap_position(start, pool.tick_spacing)
     if where == "default":
@@ -403,7 +411,8 @@ def swap_internal(pool: ClmmPool, config: AmmConfig, arrays: Sequence[TickArray]
     if arr.pool_id != pool.address:
         raise _err(2502, "tick array of another pool")
     if arr.start_tick_index != current_start:
-        raise _err(ERR_INVALID_FIRST_TICK_ARRAY, f"first array {arr.start_tick_index} != {current_start}")
+        raise _err(ERR_INVALID_FIRST_TICK_ARRAY,
+                   f"first array {arr.start_tick_index} != {current_start}")
 
     spacing = pool.tick_spacing
     fee_on_input = pool.fee_on not in (1, 2) or (pool.fee_on == 1) == zero_for_one
@@ -415,7 +424,8 @@ def swap_internal(pool: ClmmPool, config: AmmConfig, arrays: Sequence[TickArray]
     tsi = tick // spacing
     if dyn is not None:
         dyn = _update_reference(dyn, tsi, block_timestamp)
-    p_rate, f_rate, base_rate = config.protocol_fee_rate, config.fund_fee_rate, config.trade_fee_rate
+    p_rate, f_rate = config.protocol_fee_rate, config.fund_fee_rate
+    base_rate = config.trade_fee_rate
     rewards = reward_growths(pool.reward_infos)
     nav = pool  # the pool as navigation sees it (bits cleared by emptied arrays)
     updated: list[tuple[Pubkey, int, TickState]] = []
@@ -429,8 +439,9 @@ def swap_internal(pool: ClmmPool, config: AmmConfig, arrays: Sequence[TickArray]
         elif nt is None:
             nxt = next_tick_array_start(nav, ext, current_start, zero_for_one)
             if nxt is None:
-                raise InsufficientLiquidity(f"{NAME}: liquidity runs out (LiquidityInsufficient "
-                                            f"{ERR_LIQUIDITY_INSUFFICIENT})", ERR_LIQUIDITY_INSUFFICIENT)  # fmt: skip
+                code = ERR_LIQUIDITY_INSUFFICIENT
+                raise InsufficientLiquidity(
+                    f"{NAME}: liquidity runs out (LiquidityInsufficient {code})", code)
             while arr.start_tick_index != nxt:
                 idx += 1
                 if idx >= len(queue):
@@ -442,7 +453,8 @@ def swap_internal(pool: ClmmPool, config: AmmConfig, arrays: Sequence[TickArray]
             nt = _first_in_array(arr, zero_for_one)
         tick_next = min(max(nt.tick, MIN_TICK), MAX_TICK)
         price_next = cm.raydium_sqrt_price_at_tick(tick_next)
-        target = limit if (price_next < limit if zero_for_one else price_next > limit) else price_next
+        beyond = price_next < limit if zero_for_one else price_next > limit
+        target = limit if beyond else price_next
         if zero_for_one and not (tick >= tick_next and price >= price_next and price >= target):
             raise _err(ANCHOR_REQUIRE_GTE, "tick order")
         if not zero_for_one and not tick_next > tick:
@@ -458,7 +470,8 @@ def swap_internal(pool: ClmmPool, config: AmmConfig, arrays: Sequence[TickArray]
                 rate = min(base_rate + _dyn_rate(dyn, spacing), MAX_FEE_RATE)
                 if liquidity != 0 and dyn.volatility_accumulator != dyn.max_volatility_accumulator:
                     skipped = False
-                    bt = min(max(tsi * spacing if zero_for_one else (tsi + 1) * spacing, MIN_TICK), MAX_TICK)
+                    bt = tsi * spacing if zero_for_one else (tsi + 1) * spacing
+                    bt = min(max(bt, MIN_TICK), MAX_TICK)
                     bp = cm.raydium_sqrt_price_at_tick(bt)
                     if (target <= bp) if zero_for_one else (target >= bp):
                         bounded, bounded_tick = bp, bt
@@ -485,9 +498,11 @@ def swap_internal(pool: ClmmPool, config: AmmConfig, arrays: Sequence[TickArray]
                     g1 = pool.fee_growth_global_1_x64 if fee_on_token_0 else s.fee_growth
                     rw = tuple((g - o) & U128_MAX if init else o
                                for (init, g), o in zip(rewards, nt.reward_growths_outside_x64))
-                    nt = replace(nt, fee_growth_outside_0_x64=(g0 - nt.fee_growth_outside_0_x64) & U128_MAX,
-                                 fee_growth_outside_1_x64=(g1 - nt.fee_growth_outside_1_x64) & U128_MAX,
-                                 reward_growths_outside_x64=rw)  # type: ignore[arg-type]  # fmt: skip
+                    nt = replace(
+                        nt, fee_growth_outside_0_x64=(g0 - nt.fee_growth_outside_0_x64) & U128_MAX,
+                        fee_growth_outside_1_x64=(g1 - nt.fee_growth_outside_1_x64) & U128_MAX,
+                        reward_growths_outside_x64=rw,  # type: ignore[arg-type]
+                    )
                     arr.ticks[off] = nt
                     net = -nt.liquidity_net if zero_for_one else nt.liquidity_net
                     liquidity_next = liquidity + net

@@ -8,8 +8,8 @@ checked against the pool, stop at the first other account), the adapter's exact 
 liquidity, fee growth, protocol/fund fees, dynamic-fee state, reached ticks (fee/reward growth
 outside when crossed, limit-order fill state), initialized-tick counts and bitmap bits of arrays
 a fill emptied, the observation ring buffer. Limit-order owners' proceeds stay in the vault (the
-program pays them out on settle, which is not modelled). Exact output (``is_base_input = false``) and other
-instructions fail with Anchor's ``InstructionFallbackNotFound`` (101).
+program pays them out on settle, which is not modelled). Exact output (``is_base_input = false``)
+and other instructions fail with Anchor's ``InstructionFallbackNotFound`` (101).
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ OBS_UPDATE_DURATION = 15
 
 
 def _fail(code: int, what: str) -> ProgramError:
-    return ProgramError(f"raydium_clmm: {what} ({lay.ERRORS.get(code, 'anchor')} {code})", code=code)
+    name = lay.ERRORS.get(code, "anchor")
+    return ProgramError(f"raydium_clmm: {what} ({name} {code})", code=code)
 
 
 def _put128(buf: bytearray, off: int, v: int) -> None:
@@ -135,12 +136,15 @@ class RaydiumClmmModel:
             raise ProgramError(f"raydium_clmm: {exc}", builtin="NotEnoughAccountKeys") from exc
         except QuoteError as exc:
             if exc.code is None:
-                raise ProgramError(f"raydium_clmm: {exc}", builtin="ProgramFailedToComplete") from exc
+                raise ProgramError(f"raydium_clmm: {exc}",
+                                   builtin="ProgramFailedToComplete") from exc
             raise ProgramError(f"raydium_clmm: {exc}", code=exc.code) from exc
         if s.amount_received < threshold:
-            raise _fail(lay.ERR_TOO_LITTLE_OUTPUT, f"received {s.amount_received} < minimum {threshold}")
+            raise _fail(lay.ERR_TOO_LITTLE_OUTPUT,
+                        f"received {s.amount_received} < minimum {threshold}")
         ctx.token_transfer(user_in.pubkey, vault_in.pubkey, payer.pubkey, s.amount_in)
-        ctx.token_transfer(vault_out.pubkey, user_out.pubkey, pool.address, s.amount_out, pda_signed=True)
+        ctx.token_transfer(vault_out.pubkey, user_out.pubkey, pool.address, s.amount_out,
+                           pda_signed=True)
         self._write_back(ctx, pool, s.result, epoch, ts)
 
     @staticmethod
@@ -153,7 +157,8 @@ class RaydiumClmmModel:
             buf = bytearray(acc.data)
             for k, offset, tick in r.updated_ticks:
                 if k == key:
-                    buf[44 + offset * lay.TICK_LEN : 44 + (offset + 1) * lay.TICK_LEN] = lay.encode_tick(tick)
+                    at = 44 + offset * lay.TICK_LEN
+                    buf[at : at + lay.TICK_LEN] = lay.encode_tick(tick)
             if buf[count_off] < r.emptied_arrays.get(key, 0):
                 raise _fail(lay.ERR_CALCULATE_OVERFLOW, "initialized tick count below zero")
             buf[count_off] -= r.emptied_arrays.get(key, 0)
@@ -176,15 +181,18 @@ class RaydiumClmmModel:
         _put128(buf, lay.OFF_LIQUIDITY, r.liquidity)
         side = 0 if r.fee_on_token_0 else 1
         if r.lp_fee > 0:
-            _put128(buf, lay.OFF_FEE_GROWTH_0 if side == 0 else lay.OFF_FEE_GROWTH_1, r.fee_growth_global_x64)
-        for base, delta in ((lay.OFF_PROTOCOL_FEES_0, r.protocol_fee), (lay.OFF_FUND_FEES_0, r.fund_fee)):
+            off = lay.OFF_FEE_GROWTH_0 if side == 0 else lay.OFF_FEE_GROWTH_1
+            _put128(buf, off, r.fee_growth_global_x64)
+        for base, delta in ((lay.OFF_PROTOCOL_FEES_0, r.protocol_fee),
+                            (lay.OFF_FUND_FEES_0, r.fund_fee)):
             off = base + 8 * side
             total = _U64.unpack_from(buf, off)[0] + delta
             if total > cm.U64_MAX:
                 raise _fail(lay.ERR_CALCULATE_OVERFLOW, "fee accrual overflow")
             _U64.pack_into(buf, off, total)
         if pool.dynamic_fee.enabled:
-            buf[lay.OFF_DYNAMIC_FEE : lay.OFF_DYNAMIC_FEE + 80] = lay.encode_dynamic_fee(r.dynamic_fee)
+            off = lay.OFF_DYNAMIC_FEE
+            buf[off : off + 80] = lay.encode_dynamic_fee(r.dynamic_fee)
         if epoch is not None:
             _U64.pack_into(buf, 1088, epoch)
         ctx.set(pool.address, replace(fresh, data=bytes(buf)))
@@ -281,7 +289,9 @@ def create_pool(
     if not cm.MIN_SQRT_PRICE_X64 <= sqrt_price_x64 < rc.MAX_SQRT_PRICE_X64:
         raise UsageError(f"raydium_clmm sqrt price {sqrt_price_x64} out of range")
     pid = lay.PROGRAM_ID
-    index = config_index if config_index is not None else (tick_spacing * 7919 + trade_fee_rate) % 65536
+    index = config_index
+    if index is None:  # one config per (spacing, fee) pair
+        index = (tick_spacing * 7919 + trade_fee_rate) % 65536
     config = lay.amm_config_address(index)
     cfg_bump = Pubkey.find_program_address([b"amm_config", index.to_bytes(2, "big")], pid)[1]
     pool, bump = lay.pool_address(config, mint_a, mint_b)
@@ -295,7 +305,8 @@ def create_pool(
     for lo, up, liq in positions:
         if not (lay.MIN_TICK <= lo < up <= lay.MAX_TICK and lo % tick_spacing == 0
                 and up % tick_spacing == 0 and 0 < liq < 2**127):  # fmt: skip
-            raise UsageError(f"raydium_clmm position {(lo, up, liq)} invalid for spacing {tick_spacing}")
+            raise UsageError(
+                f"raydium_clmm position {(lo, up, liq)} invalid for spacing {tick_spacing}")
         for t, sign in ((lo, 1), (up, -1)):
             e = ticks.setdefault(t, [0, 0])
             e[0] += sign * liq
@@ -327,7 +338,8 @@ def create_pool(
         start = lay.array_start_index(t, tick_spacing)
         amount, part = orders.get(t, (0, 0))
         tick = lay.TickState(t, net, gross, orders_amount=amount, part_filled_orders_remaining=part,
-                             order_phase=1 if part else 0, unfilled_ratio_x64=(1 << 63) if part else 0)
+                             order_phase=1 if part else 0,
+                             unfilled_ratio_x64=(1 << 63) if part else 0)
         if tick.initialized:
             by_array.setdefault(start, {})[(t - start) // tick_spacing] = tick
     bitmap, pos, neg = 0, [0] * lay.EXT_BITMAPS, [0] * lay.EXT_BITMAPS
@@ -347,7 +359,8 @@ def create_pool(
         mint_decimals_a=decimals_a, mint_decimals_b=decimals_b, tick_spacing=tick_spacing,
         liquidity=liquidity, sqrt_price_x64=sqrt_price_x64, tick_current=tick_current,
         fee_growth_global_0_x64=0, fee_growth_global_1_x64=0, protocol_fees_token_0=0,
-        protocol_fees_token_1=0, status=status, fee_on=fee_on, reward_infos=bytes(3 * lay.REWARD_LEN),
+        protocol_fees_token_1=0, status=status, fee_on=fee_on,
+        reward_infos=bytes(3 * lay.REWARD_LEN),
         tick_array_bitmap=bitmap, fund_fees_token_0=0, fund_fees_token_1=0, open_time=open_time,
         recent_epoch=0, dynamic_fee=dynamic_fee or lay.DynamicFeeInfo(),
     )  # fmt: skip

@@ -36,13 +36,14 @@ pytestmark = pytest.mark.oracle
 
 ORACLE = Path(__file__).resolve().parents[1] / "oracle"
 DATA = SHARED_DATA / "accounts" / "orca_whirlpool"
-N_CASES = 2000
+N_CASES = 1600
 SEED = 20251125
 U64 = 2**64 - 1
 SPACINGS = (1, 2, 4, 8, 16, 64, 96, 128, 256, 32896)
 
 
-def _run_oracle(request: dict[str, Any]) -> dict[str, Any]:
+def _start_oracle(request: dict[str, Any]) -> subprocess.Popen[bytes]:
+    """Start the node oracle on ``request`` (skip, or fail on CI, when it is not installed)."""
     reason = None
     if shutil.which("node") is None:
         reason = "node is not installed"
@@ -52,17 +53,25 @@ def _run_oracle(request: dict[str, Any]) -> dict[str, Any]:
         if os.environ.get("CI") == "true":
             pytest.fail(f"oracle required in CI: {reason}")
         pytest.skip(reason)
-    proc = subprocess.run(
-        ["node", str(ORACLE / "orca.mjs")],
-        input=json.dumps(request).encode(),
-        capture_output=True,
-        cwd=ORACLE,
-        timeout=120,
-        check=False,
+    proc = subprocess.Popen(
+        ["node", str(ORACLE / "orca.mjs")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ORACLE
     )
-    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
-    result: dict[str, Any] = json.loads(proc.stdout)
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps(request).encode())
+    proc.stdin.close()
+    proc.stdin = None  # communicate() then only reads
+    return proc
+
+
+def _finish_oracle(proc: subprocess.Popen[bytes]) -> dict[str, Any]:
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    result: dict[str, Any] = json.loads(out)
     return result
+
+
+def _run_oracle(request: dict[str, Any]) -> dict[str, Any]:
+    return _finish_oracle(_start_oracle(request))
 
 
 def _key(rng: random.Random) -> Pubkey:
@@ -215,12 +224,20 @@ def random_case(rng: random.Random) -> tuple[dict[str, Any], wl.Whirlpool, dict[
 def test_random_quotes_match_whirlpools_core() -> None:
     rng = random.Random(SEED)
     cases = [random_case(rng) for _ in range(N_CASES)]
-    result = _run_oracle({"quotes": [c for c, _, _ in cases]})
-    ok = crossing = many = errors = adaptive = t22 = deviations = 0
-    for (case, pool, aux), sdk in zip(cases, result["quotes"], strict=True):
-        amount, a_to_b = int(case["amount"]), case["a_to_b"]
+    proc = _start_oracle({"quotes": [c for c, _, _ in cases]})
+    mine: list[ow.QuoteDetail | QuoteError] = []
+    for case, pool, aux in cases:  # while node computes
         try:
-            q = ow.quote(pool, aux, amount, a_to_b)
+            mine.append(ow.quote_detail(pool, aux, int(case["amount"]), case["a_to_b"], detail=True))
+        except QuoteError as exc:
+            mine.append(exc)
+    ok = crossing = many = errors = adaptive = t22 = deviations = 0
+    for (case, _pool, _aux), got_detail, sdk in zip(cases, mine, _finish_oracle(proc)["quotes"], strict=True):
+        a_to_b = case["a_to_b"]
+        try:
+            if isinstance(got_detail, QuoteError):
+                raise got_detail
+            q = got_detail.quote
         except QuoteError as exc:
             if exc.code == ow.CODES["MultiplicationOverflow"] and "error" not in sdk:
                 # L * dsqrt << 64 above u256: the program aborts (checked_shift_word_left); the core
@@ -238,13 +255,13 @@ def test_random_quotes_match_whirlpools_core() -> None:
             got["token_in"] = sdk["token_in"]
         assert got == sdk, (case, got, sdk)
         ok += 1
-        n_crossed = len(ow.quote_detail(pool, aux, amount, a_to_b, detail=True).swap.crossed)
+        n_crossed = len(got_detail.swap.crossed)
         crossing += n_crossed > 0
         many += n_crossed >= 10
         adaptive += case["oracle"] is not None
         t22 += bool(case["transfer_fee_a"] or case["transfer_fee_b"])
     stats = (ok, crossing, many, errors, adaptive, t22, deviations)
-    assert ok >= 1000 and crossing >= 300 and many >= 40 and errors >= 20 and adaptive >= 100 and t22 >= 80 and deviations <= 20, stats
+    assert ok >= 1000 and crossing >= 250 and many >= 40 and errors >= 20 and adaptive >= 80 and t22 >= 60 and deviations <= 20, stats
 
 
 def test_tick_math_matches_core() -> None:

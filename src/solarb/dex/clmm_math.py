@@ -1,11 +1,13 @@
-"""Integer fixed-point math shared by the concentrated-liquidity DEXes (Orca Whirlpool, Raydium CLMM).
+"""Integer fixed-point math shared by the concentrated-liquidity DEXes (Orca Whirlpool and
+Raydium CLMM).
 
 Prices are ``sqrt_price_x64``: sqrt(token_b / token_a) as an unsigned Q64.64 integer (u128).
 Liquidity is a u128, token amounts u64. Every function works on Python ints with the programs'
 exact rounding and bounds; a value the program could not represent raises :class:`ClmmMathError`
 carrying the program's error *name* (``err.name``), which each adapter maps to its own code.
 
-Rounding rules (Whirlpool ``programs/whirlpool/src/math``; the Raydium variants say where they differ):
+Rounding rules (Whirlpool ``programs/whirlpool/src/math``; the Raydium variants say where they
+differ):
 
 * ``sqrt_price_at_tick``: per-bit constant products, truncated after every multiply;
   ``tick_at_sqrt_price`` is the programs' log2 estimate (the floor tick except at the very top).
@@ -67,14 +69,16 @@ PROTOCOL_FEE_RATE_MUL_VALUE = 10_000  # Whirlpool protocol fee rate is in basis 
 
 class ClmmMathError(QuoteError):
     """A CLMM computation the program would abort; ``name`` is the program's error name
-    (``TokenMaxExceeded``, ``MultiplicationOverflow``, ``DivideByZero``, ``SqrtPriceOutOfBounds``...)."""
+    (``TokenMaxExceeded``, ``MultiplicationOverflow``, ``DivideByZero``,
+    ``SqrtPriceOutOfBounds``...)."""
 
     def __init__(self, name: str, message: str = "", code: int | None = None) -> None:
         super().__init__(f"{name}: {message}" if message else name, code)
         self.name = name
 
 
-# Whirlpool: sqrt(1.0001)^(2^i) as Q32.96 for positive ticks, sqrt(1.0001)^-(2^i) as Q64.64 for negative.
+# Whirlpool: sqrt(1.0001)^(2^i) as Q32.96 for positive ticks, sqrt(1.0001)^-(2^i) as Q64.64
+# for negative ones.
 _WP_POS_ODD = 79232123823359799118286999567
 _WP_POS = (
     79236085330515764027303304731, 79244008939048815603706035061, 79259858533276714757314932305,
@@ -93,7 +97,8 @@ _WP_NEG = (
     12247334978882834399, 8131365268884726200, 3584323654723342297, 696457651847595233,
     26294789957452057, 37481735321082,
 )  # fmt: skip
-# Raydium CLMM: 2^64 / sqrt(1.0001)^(2^i) as Q64.64 for |tick|; inverted (u128::MAX / r) for tick > 0.
+# Raydium CLMM: 2^64 / sqrt(1.0001)^(2^i) as Q64.64 for |tick|; inverted (u128::MAX / r) for
+# tick > 0.
 _RAY_ODD = 0xFFFCB933BD6FB800
 _RAY = (
     0xFFF97272373D4000, 0xFFF2E50F5F657000, 0xFFE5CACA7E10F000, 0xFFCB9843D60F7000,
@@ -198,8 +203,8 @@ def tick_at_sqrt_price(sqrt_price_x64: int) -> int:
 
 def raydium_tick_at_sqrt_price(sqrt_price_x64: int) -> int:
     """Raydium CLMM ``get_tick_at_sqrt_price`` (16-bit precision) under
-    :func:`raydium_sqrt_price_at_tick`; requires ``MIN_SQRT_PRICE_X64 <= p < RAYDIUM_MAX_SQRT_PRICE_X64``
-    (error name ``SqrtPriceX64``)."""
+    :func:`raydium_sqrt_price_at_tick`; requires
+    ``MIN_SQRT_PRICE_X64 <= p < RAYDIUM_MAX_SQRT_PRICE_X64`` (error name ``SqrtPriceX64``)."""
     if not MIN_SQRT_PRICE_X64 <= sqrt_price_x64 < RAYDIUM_MAX_SQRT_PRICE_X64:
         raise ClmmMathError("SqrtPriceX64", f"sqrt price {sqrt_price_x64}")
     return _tick_estimate(sqrt_price_x64, 16, raydium_sqrt_price_at_tick)
@@ -222,7 +227,8 @@ def mul_div_ceil(a: int, b: int, d: int) -> int:
 def amount_delta_a(p0: int, p1: int, liquidity: int, round_up: bool) -> int:
     """Token A between two sqrt prices: ``L * (hi - lo) * 2^64 / (hi * lo)`` in one division,
     ceil if ``round_up`` else floor. The result is unbounded: the caller decides whether a value
-    above ``U64_MAX`` is an error (Whirlpool: ``TokenMaxExceeded``) or "more than the step needs"."""
+    above ``U64_MAX`` is an error (Whirlpool: ``TokenMaxExceeded``) or "more than the step
+    needs"."""
     lo, hi = (p0, p1) if p0 < p1 else (p1, p0)
     num = liquidity * (hi - lo) << 64
     den = hi * lo
@@ -244,8 +250,9 @@ def amount_delta_b(p0: int, p1: int, liquidity: int, round_up: bool) -> int:
 
 def next_sqrt_price_from_a_round_up(sqrt_price: int, liquidity: int, amount: int, add: bool) -> int:
     """New price after adding (``add``, input) or removing (output) ``amount`` of token A:
-    ``ceil(L * p * 2^64 / (L * 2^64 +- p * amount))``. Errors as Whirlpool: ``MultiplicationOverflow``
-    (numerator above u256), ``DivideByZero`` (removal >= reserve), ``NumberDownCastError`` (above u128),
+    ``ceil(L * p * 2^64 / (L * 2^64 +- p * amount))``. Errors as Whirlpool:
+    ``MultiplicationOverflow`` (numerator above u256), ``DivideByZero`` (removal >= reserve),
+    ``NumberDownCastError`` (above u128),
     ``TokenMinSubceeded`` / ``TokenMaxExceeded`` (outside MIN/MAX_SQRT_PRICE_X64)."""
     if amount == 0:
         return sqrt_price
@@ -270,7 +277,9 @@ def next_sqrt_price_from_a_round_up(sqrt_price: int, liquidity: int, amount: int
     return price
 
 
-def next_sqrt_price_from_b_round_down(sqrt_price: int, liquidity: int, amount: int, add: bool) -> int:
+def next_sqrt_price_from_b_round_down(
+    sqrt_price: int, liquidity: int, amount: int, add: bool
+) -> int:
     """New price after adding (``add``: ``p + floor(amount * 2^64 / L)``) or removing
     (``p - ceil(amount * 2^64 / L)``) token B; ``DivideByZero`` when ``L == 0``,
     ``SqrtPriceOutOfBounds`` when the result leaves u128."""
@@ -288,9 +297,11 @@ def next_sqrt_price_from_b_round_down(sqrt_price: int, liquidity: int, amount: i
     return res
 
 
-def next_sqrt_price(sqrt_price: int, liquidity: int, amount: int, is_input: bool, a_to_b: bool) -> int:
-    """Price after a fixed ``amount``: token A is fixed when ``is_input == a_to_b`` (price rounded up),
-    otherwise token B (price rounded down)."""
+def next_sqrt_price(
+    sqrt_price: int, liquidity: int, amount: int, is_input: bool, a_to_b: bool
+) -> int:
+    """Price after a fixed ``amount``: token A is fixed when ``is_input == a_to_b`` (price
+    rounded up), otherwise token B (price rounded down)."""
     if is_input == a_to_b:
         return next_sqrt_price_from_a_round_up(sqrt_price, liquidity, amount, is_input)
     return next_sqrt_price_from_b_round_down(sqrt_price, liquidity, amount, is_input)
@@ -346,10 +357,12 @@ def swap_step(
     is_input: bool,
     a_to_b: bool,
 ) -> SwapStep:
-    """Whirlpool ``compute_swap``: one step from ``sqrt_price_current`` toward ``sqrt_price_target``.
+    """Whirlpool ``compute_swap``: one step from ``sqrt_price_current`` toward
+    ``sqrt_price_target``.
 
-    Input side: usable amount ``floor(remaining * (1e6 - fee_rate) / 1e6)``; if the whole range costs
-    no more, the step reaches the target and ``fee = ceil(amount_in * fee_rate / (1e6 - fee_rate))``;
+    Input side: usable amount ``floor(remaining * (1e6 - fee_rate) / 1e6)``; if the whole range
+    costs no more, the step reaches the target and
+    ``fee = ceil(amount_in * fee_rate / (1e6 - fee_rate))``;
     otherwise the price moves by the usable amount and the fee is the rest of ``remaining``.
     Output side: reaching the target or not, ``amount_out`` is capped at ``remaining``.
     Fixed-side deltas round up on input, down on output; the other side the opposite way.
@@ -357,7 +370,9 @@ def swap_step(
     fixed_is_a = a_to_b == is_input
     cur, tgt = sqrt_price_current, sqrt_price_target
     fixed_full = _wp_delta(cur, tgt, liquidity, fixed_is_a, is_input)  # None: above u64
-    calc = amount_remaining * (FEE_RATE_MUL_VALUE - fee_rate) // FEE_RATE_MUL_VALUE if is_input else amount_remaining
+    calc = amount_remaining
+    if is_input:
+        calc = amount_remaining * (FEE_RATE_MUL_VALUE - fee_rate) // FEE_RATE_MUL_VALUE
     if fixed_full is not None and calc >= fixed_full:
         nxt = tgt
     else:

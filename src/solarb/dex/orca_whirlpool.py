@@ -47,9 +47,12 @@ from solarb.dex.orca_whirlpool_layout import (
     decode_oracle,
     decode_tick_array,
     decode_whirlpool,
+    epoch_transfer_fee,
     oracle_address,
     swap_start_indexes,
     tick_array_address,
+    transfer_fee_excluded,
+    transfer_fee_included,
 )
 from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, associated_token_address
 
@@ -91,7 +94,8 @@ U64_MAX = cm.U64_MAX
 ERRORS: dict[int, str] = {
     6000 + i: n
     for i, n in enumerate(
-        "InvalidEnum InvalidStartTick TickArrayExistInPool TickArrayIndexOutofBounds InvalidTickSpacing "
+        "InvalidEnum InvalidStartTick TickArrayExistInPool TickArrayIndexOutofBounds "
+        "InvalidTickSpacing "
         "ClosePositionNotEmpty DivideByZero NumberCastError NumberDownCastError TickNotFound "
         "InvalidTickIndex SqrtPriceOutOfBounds LiquidityZero LiquidityTooHigh LiquidityOverflow "
         "LiquidityUnderflow LiquidityNetError TokenMaxExceeded TokenMinSubceeded "
@@ -99,12 +103,14 @@ ERRORS: dict[int, str] = {
         "InvalidTimestamp InvalidTickArraySequence InvalidTokenMintOrder RewardNotInitialized "
         "InvalidRewardIndex RewardVaultAmountInsufficient FeeRateMaxExceeded "
         "ProtocolFeeRateMaxExceeded MultiplicationShiftRightOverflow MulDivOverflow "
-        "MulDivInvalidInput MultiplicationOverflow InvalidSqrtPriceLimitDirection ZeroTradableAmount "
-        "AmountOutBelowMinimum AmountInAboveMaximum TickArraySequenceInvalidIndex AmountCalcOverflow "
+        "MulDivInvalidInput MultiplicationOverflow InvalidSqrtPriceLimitDirection "
+        "ZeroTradableAmount AmountOutBelowMinimum AmountInAboveMaximum "
+        "TickArraySequenceInvalidIndex AmountCalcOverflow "
         "AmountRemainingOverflow InvalidIntermediaryMint DuplicateTwoHopPool InvalidBundleIndex "
         "BundledPositionAlreadyOpened BundledPositionAlreadyClosed PositionBundleNotDeletable "
         "UnsupportedTokenMint RemainingAccountsInvalidSlice RemainingAccountsInsufficient "
-        "NoExtraAccountsForTransferHook IntermediateTokenAmountMismatch TransferFeeCalculationError "
+        "NoExtraAccountsForTransferHook IntermediateTokenAmountMismatch "
+        "TransferFeeCalculationError "
         "RemainingAccountsDuplicatedAccountsType FullRangeOnlyPool TooManySupplementalTickArrays "
         "DifferentWhirlpoolTickArrayAccount PartialFillError PositionNotLockable "
         "OperationNotAllowedOnLockedPosition SameTickRangeNotAllowed InvalidAdaptiveFeeConstants "
@@ -112,9 +118,7 @@ ERRORS: dict[int, str] = {
     )
 }
 CODES: dict[str, int] = {n: c for c, n in ERRORS.items()}
-_CLOCK = struct.Struct("<QqQQq")  # slot, epoch_start_timestamp, epoch, leader_schedule_epoch, unix_ts
-_TLV = struct.Struct("<HH")
-_TRANSFER_FEE = struct.Struct("<64sQQQHQQH")
+_CLOCK = struct.Struct("<QqQQq")  # slot, epoch_start_ts, epoch, leader_schedule_epoch, unix_ts
 
 
 def _err(name: str, what: str = "") -> QuoteError:
@@ -128,13 +132,17 @@ def decode_pool(
     token_program_a: Pubkey = TOKEN_PROGRAM_ID,
     token_program_b: Pubkey = TOKEN_PROGRAM_ID,
 ) -> Whirlpool:
-    """Decode a ``Whirlpool``; pass the mints' owners as ``token_program_*`` for Token-2022 mints."""
-    return decode_whirlpool(address, data, token_program_a=token_program_a, token_program_b=token_program_b)
+    """Decode a ``Whirlpool``; pass the mints' owners as ``token_program_*`` for Token-2022
+    mints."""
+    return decode_whirlpool(
+        address, data, token_program_a=token_program_a, token_program_b=token_program_b
+    )
 
 
 def swap_tick_arrays(state: Whirlpool, a_to_b: bool) -> list[Pubkey]:
     """Tick-array addresses a swap in this direction can touch, in traversal order (<= 3)."""
-    return [tick_array_address(state.address, s) for s in swap_start_indexes(state.tick_current_index, state.tick_spacing, a_to_b)]
+    starts = swap_start_indexes(state.tick_current_index, state.tick_spacing, a_to_b)
+    return [tick_array_address(state.address, s) for s in starts]
 
 
 def aux_accounts(state: Whirlpool) -> list[Pubkey]:
@@ -159,7 +167,9 @@ class _FeeRate:
 
     __slots__ = ("a_to_b", "static", "c", "v", "group", "lower", "upper")
 
-    def __init__(self, a_to_b: bool, tick: int, ts: int, static: int, oracle: Oracle | None) -> None:
+    def __init__(
+        self, a_to_b: bool, tick: int, ts: int, static: int, oracle: Oracle | None
+    ) -> None:
         self.a_to_b, self.static = a_to_b, static
         self.c: AdaptiveFeeConstants | None = None
         if oracle is None:
@@ -170,11 +180,14 @@ class _FeeRate:
         last_max = max(v.last_reference_update_timestamp, v.last_major_swap_timestamp)
         if ts < last_max:
             raise _err("InvalidTimestamp", "clock is behind the oracle")
-        if ts - v.last_reference_update_timestamp > MAX_REFERENCE_AGE or ts - last_max >= c.decay_period:
-            v = replace(v, tick_group_index_reference=self.group, volatility_reference=0, last_reference_update_timestamp=ts)
+        age = ts - v.last_reference_update_timestamp
+        if age > MAX_REFERENCE_AGE or ts - last_max >= c.decay_period:
+            v = replace(v, tick_group_index_reference=self.group, volatility_reference=0,
+                        last_reference_update_timestamp=ts)  # fmt: skip
         elif ts - last_max >= c.filter_period:
             ref = v.volatility_accumulator * c.reduction_factor // REDUCTION_DENOM
-            v = replace(v, tick_group_index_reference=self.group, volatility_reference=ref, last_reference_update_timestamp=ts)
+            v = replace(v, tick_group_index_reference=self.group, volatility_reference=ref,
+                        last_reference_update_timestamp=ts)  # fmt: skip
         self.v = v
         delta = -(-(c.max_volatility_accumulator - v.volatility_reference) // VA_SCALE)
         lo_i, hi_i = v.tick_group_index_reference - delta, v.tick_group_index_reference + delta
@@ -195,7 +208,9 @@ class _FeeRate:
         if c is None:
             return self.static
         crossed = self.v.volatility_accumulator * c.tick_group_size
-        rate = min(-(-c.adaptive_fee_control_factor * crossed * crossed // (CONTROL_DENOM * VA_SCALE * VA_SCALE)), FEE_RATE_HARD_LIMIT)
+        den = CONTROL_DENOM * VA_SCALE * VA_SCALE
+        rate = -(-c.adaptive_fee_control_factor * crossed * crossed // den)
+        rate = min(rate, FEE_RATE_HARD_LIMIT)
         return min(self.static + rate, FEE_RATE_HARD_LIMIT)
 
     def bounded(self, target: int, liquidity: int) -> tuple[int, bool]:
@@ -283,7 +298,8 @@ def _next_init(slots: Sequence[Slot], tick: int, ts: int, a_to_b: bool, i: int) 
     while True:
         if i >= len(slots):
             raise InsufficientLiquidity(
-                "orca_whirlpool: swap runs past the loaded tick arrays", CODES["TickArraySequenceInvalidIndex"]
+                "orca_whirlpool: swap runs past the loaded tick arrays",
+                CODES["TickArraySequenceInvalidIndex"],
             )
         arr = slots[i]
         if isinstance(arr, _Missing):
@@ -388,7 +404,7 @@ def swap(
                 growth = (growth + (fee << 64) // liq) & cm.U128_MAX
             if s.next_sqrt_price == next_price:
                 arr = slots[next_i]
-                start = arr if isinstance(arr, int) else arr.start_tick_index  # type: ignore[union-attr]
+                start = arr if isinstance(arr, int) else arr.start_tick_index  # type: ignore
                 off = (next_tick - start) // ts_
                 t = None
                 if isinstance(arr, TickArray) and (next_tick - start) % ts_ == 0:
@@ -400,7 +416,9 @@ def swap(
                     if liq > cm.U128_MAX:
                         raise _err("LiquidityOverflow")
                     if detail:
-                        ga, gb = (growth, pool.fee_growth_global_b) if a_to_b else (pool.fee_growth_global_a, growth)
+                        ga, gb = (growth, pool.fee_growth_global_b)
+                        if not a_to_b:
+                            ga, gb = pool.fee_growth_global_a, growth
                         rg = tuple(
                             (r.growth_global_x64 - o) & cm.U128_MAX if r.initialized else o
                             for r, o in zip(rewards, t.reward_growths_outside, strict=True)
@@ -412,7 +430,8 @@ def swap(
                             reward_growths_outside=rg,  # type: ignore[arg-type]
                         )
                         crossed.append((next_i, off, upd))
-                arr_i = next_i + 1 if (a_to_b and off == 0) or (not a_to_b and off == TICK_ARRAY_SIZE - 1) else next_i
+                at_edge = off == 0 if a_to_b else off == TICK_ARRAY_SIZE - 1
+                arr_i = next_i + 1 if at_edge else next_i
                 tick = next_tick - 1 if a_to_b else next_tick
             elif s.next_sqrt_price != price:
                 tick = cm.tick_at_sqrt_price(s.next_sqrt_price)
@@ -429,63 +448,9 @@ def swap(
     amount_a, amount_b = (done, calculated) if a_to_b == is_input else (calculated, done)
     adaptive = fees.finish(timestamp, pool.sqrt_price, price)
     return SwapResult(
-        amount_a, amount_b, fee_sum, protocol, liq, tick, price, growth, rewards, tuple(crossed), adaptive
+        amount_a, amount_b, fee_sum, protocol, liq, tick, price, growth, rewards, tuple(crossed),
+        adaptive,
     )
-
-
-# ---------------------------------------------------------------------------- transfer fees
-
-
-def epoch_transfer_fee(mint_data: bytes | None, epoch: int | None) -> tuple[int, int] | None:
-    """``(basis_points, maximum_fee)`` of a Token-2022 mint's TransferFeeConfig for ``epoch``."""
-    if mint_data is None or len(mint_data) <= 166:
-        return None
-    pos = 166
-    while pos + 4 <= len(mint_data):
-        ext, length = _TLV.unpack_from(mint_data, pos)
-        if ext == 0:
-            break
-        if ext == 1 and length >= _TRANSFER_FEE.size:
-            o_epoch, o_max, o_bps, n_epoch, n_max, n_bps = _TRANSFER_FEE.unpack_from(mint_data, pos + 4)[2:]
-            if (o_max, o_bps) == (n_max, n_bps) or (epoch is not None and epoch >= n_epoch):
-                return n_bps, n_max
-            if epoch is None:
-                raise QuoteError("orca_whirlpool: transfer fee changes by epoch; load the Clock sysvar")
-            return o_bps, o_max
-        pos += 4 + length
-    return None
-
-
-def _fee_of(fee: tuple[int, int], amount: int) -> int:
-    bps, max_fee = fee
-    if bps == 0 or amount == 0:
-        return 0
-    return min(-(-amount * bps // 10_000), max_fee)
-
-
-def transfer_fee_excluded(fee: tuple[int, int] | None, amount: int) -> int:
-    """What arrives after a transfer of ``amount`` (``calculate_transfer_fee_excluded_amount``)."""
-    return amount if fee is None else amount - _fee_of(fee, amount)
-
-
-def transfer_fee_included(fee: tuple[int, int] | None, amount: int) -> int:
-    """What must be sent so that ``amount`` arrives (``calculate_transfer_fee_included_amount``,
-    with the program's verification; ``TransferFeeCalculationError`` 6052 otherwise)."""
-    if fee is None or amount == 0:
-        return amount
-    bps, max_fee = fee
-    if bps == 0:
-        t = 0
-    elif bps == 10_000:
-        t = max_fee
-    else:
-        raw = -(-amount * 10_000 // (10_000 - bps))
-        pre = amount + max_fee if raw - amount >= max_fee else raw
-        t = _fee_of(fee, pre)
-    total = amount + t
-    if total > U64_MAX or _fee_of(fee, total) != t:
-        raise _err("TransferFeeCalculationError")
-    return total
 
 
 # ---------------------------------------------------------------------------- adapter surface
@@ -505,7 +470,10 @@ def _slots(state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> list[
             if arr.whirlpool != state.address:
                 raise _err("DifferentWhirlpoolTickArrayAccount", str(key))
             if arr.start_tick_index != start:
-                raise DecodeError(f"orca_whirlpool: tick array {key} starts at {arr.start_tick_index}, expected {start}")
+                raise DecodeError(
+                    f"orca_whirlpool: tick array {key} starts at {arr.start_tick_index}, "
+                    f"not {start}"
+                )
             out.append(arr)
     if not out:
         raise _err("InvalidTickArraySequence")
@@ -531,7 +499,12 @@ class QuoteDetail:
 
 
 def quote_detail(
-    state: Whirlpool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool, *, detail: bool = False
+    state: Whirlpool,
+    aux: Mapping[Pubkey, bytes],
+    amount_in: int,
+    a_to_b: bool,
+    *,
+    detail: bool = False,
 ) -> QuoteDetail:
     """Exact-input ``swap_v2`` with transfer fees, adaptive fee and the program's errors."""
     clock = _clock(aux)
@@ -553,14 +526,19 @@ def quote_detail(
     if now < 0:
         raise _err("InvalidTimestampConversion")
     in_mint, out_mint = (state.mint_a, state.mint_b) if a_to_b else (state.mint_b, state.mint_a)
-    in_prog, out_prog = (state.token_program_a, state.token_program_b) if a_to_b else (state.token_program_b, state.token_program_a)
-    fee_in = epoch_transfer_fee(aux.get(in_mint), epoch) if in_prog == TOKEN_2022_PROGRAM_ID else None
-    fee_out = epoch_transfer_fee(aux.get(out_mint), epoch) if out_prog == TOKEN_2022_PROGRAM_ID else None
+    progs = (state.token_program_a, state.token_program_b)
+    in_prog, out_prog = progs if a_to_b else progs[::-1]
+    fee_in = fee_out = None
+    if in_prog == TOKEN_2022_PROGRAM_ID:
+        fee_in = epoch_transfer_fee(aux.get(in_mint), epoch)
+    if out_prog == TOKEN_2022_PROGRAM_ID:
+        fee_out = epoch_transfer_fee(aux.get(out_mint), epoch)
     if amount_in < 0 or amount_in > U64_MAX:
         raise _err("NumberCastError", "amount_in outside u64")
     net_in = transfer_fee_excluded(fee_in, amount_in)
     try:
-        r = swap(state, _slots(state, aux, a_to_b), net_in, a_to_b, timestamp=now, oracle=oracle, detail=detail)
+        slots = _slots(state, aux, a_to_b)
+        r = swap(state, slots, net_in, a_to_b, timestamp=now, oracle=oracle, detail=detail)
     except cm.ClmmMathError as exc:
         raise _err(exc.name, str(exc)) from exc
     swapped_in, out = (r.amount_a, r.amount_b) if a_to_b else (r.amount_b, r.amount_a)
@@ -583,9 +561,12 @@ def spot_rate(state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> fl
     return keep / price if price > 0 else 0.0
 
 
-def swap_instruction(state: Whirlpool, user: Pubkey, amount_in: int, min_out: int, a_to_b: bool) -> Instruction:
+def swap_instruction(
+    state: Whirlpool, user: Pubkey, amount_in: int, min_out: int, a_to_b: bool
+) -> Instruction:
     """``swap_v2`` exact-in, no price limit, the direction's tick arrays (last one repeated when
-    fewer than 3 exist), the oracle PDA, no remaining accounts: as ``getSwapV2Instruction`` builds it."""
+    fewer than 3 exist), the oracle PDA, no remaining accounts: as ``getSwapV2Instruction``
+    builds it."""
     arrays = swap_tick_arrays(state, a_to_b)
     arrays += [arrays[-1]] * (3 - len(arrays))
     ata_a = associated_token_address(user, state.mint_a, state.token_program_a)
@@ -605,5 +586,6 @@ def swap_instruction(state: Whirlpool, user: Pubkey, amount_in: int, min_out: in
         *(AccountMeta(k, False, True) for k in arrays),
         AccountMeta(oracle_address(state.address), False, True),
     ]
-    data = SWAP_V2_DISCRIMINATOR + struct.pack("<QQQQ??B", amount_in, min_out, 0, 0, True, a_to_b, 0)
+    args = struct.pack("<QQQQ??B", amount_in, min_out, 0, 0, True, a_to_b, 0)
+    data = SWAP_V2_DISCRIMINATOR + args
     return Instruction(PROGRAM_ID, data, metas)

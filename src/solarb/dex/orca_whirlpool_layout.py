@@ -3,13 +3,16 @@
 Layouts follow the program's state (orca-so/whirlpools, programs/whirlpool/src/state):
 
 * ``Whirlpool`` (653 B, Anchor/borsh): config, bump, tick_spacing, fee_tier_index_seed, fee_rate
-  (hundredths of a bp), protocol_fee_rate (bp of the fee), liquidity, sqrt_price, tick_current_index,
-  protocol fees owed, mint/vault/fee_growth_global per side, reward timestamp, 3 reward infos;
+  (hundredths of a bp), protocol_fee_rate (bp of the fee), liquidity, sqrt_price,
+  tick_current_index, protocol fees owed, mint/vault/fee_growth_global per side, reward
+  timestamp, 3 reward infos;
 * ``WhirlpoolsConfig`` (108 B); ``Oracle`` (254 B: adaptive-fee constants and variables);
 * ``TickArray`` (fixed, 9,988 B: start, 88 x 113-byte ticks, whirlpool) and ``DynamicTickArray``
   (start, whirlpool, u128 bitmap, then 88 borsh enums: tag 0, or tag 1 + 112 bytes of tick data).
 
 A pool uses adaptive fees when its ``fee_tier_index_seed`` differs from its tick spacing.
+Also: Token-2022 ``TransferFeeConfig`` parsing and the program's fee-excluded / fee-included
+amounts (``calculate_transfer_fee_{excluded,included}_amount``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from functools import lru_cache
 
 from solders.pubkey import Pubkey
 
-from solarb.dex.base import DecodeError
+from solarb.dex.base import DecodeError, QuoteError
 from solarb.dex.spl_token import TOKEN_PROGRAM_ID
 
 __all__ = [
@@ -44,6 +47,7 @@ __all__ = [
     "decode_oracle",
     "decode_tick_array",
     "decode_whirlpool",
+    "epoch_transfer_fee",
     "encode_config",
     "encode_dynamic_tick_array",
     "encode_fixed_tick_array",
@@ -54,6 +58,8 @@ __all__ = [
     "tick_array_address",
     "tick_array_start_index",
     "tick_data_offset",
+    "transfer_fee_excluded",
+    "transfer_fee_included",
     "whirlpool_address",
 ]
 
@@ -99,6 +105,9 @@ _AF_VARS = struct.Struct("<QQIiI16s")
 _ORACLE = struct.Struct("<8s32sQ")
 assert _ORACLE.size + _AF_CONST.size + _AF_VARS.size + 128 == ORACLE_LEN
 _START = struct.Struct("<i")
+_TLV = struct.Struct("<HH")
+_TRANSFER_FEE = struct.Struct("<64sQQQHQQH")  # TransferFeeConfig: authorities, withheld, 2 fees
+U64_MAX = (1 << 64) - 1
 
 
 def _u128(lo: int, hi: int) -> int:
@@ -176,7 +185,9 @@ def decode_whirlpool(
 ) -> Whirlpool:
     """Decode a ``Whirlpool`` account; :class:`DecodeError` on size/discriminator/values."""
     if len(data) != WHIRLPOOL_LEN:
-        raise DecodeError(f"orca_whirlpool: pool {address} is {len(data)} bytes, expected {WHIRLPOOL_LEN}")
+        raise DecodeError(
+            f"orca_whirlpool: pool {address} is {len(data)} bytes, expected {WHIRLPOOL_LEN}"
+        )
     f = _POOL.unpack_from(data, 0)
     if f[0] != WHIRLPOOL_DISCRIMINATOR:
         raise DecodeError(f"orca_whirlpool: {address} is not a Whirlpool account (discriminator)")
@@ -214,22 +225,25 @@ def decode_whirlpool(
     if pool.tick_spacing == 0:
         raise DecodeError(f"orca_whirlpool: pool {address} has tick_spacing 0")
     if not MIN_TICK - 1 <= pool.tick_current_index <= MAX_TICK:
-        raise DecodeError(f"orca_whirlpool: pool {address} tick {pool.tick_current_index} out of range")
+        raise DecodeError(
+            f"orca_whirlpool: pool {address} tick {pool.tick_current_index} out of range"
+        )
     return pool
 
 
 def encode_whirlpool(p: Whirlpool) -> bytes:
     """The 653 account bytes of ``p`` (inverse of :func:`decode_whirlpool`)."""
     head = _POOL.pack(
-        WHIRLPOOL_DISCRIMINATOR, bytes(p.whirlpools_config), p.bump, p.tick_spacing, p.fee_tier_index,
-        p.fee_rate, p.protocol_fee_rate, *_split(p.liquidity), *_split(p.sqrt_price),
+        WHIRLPOOL_DISCRIMINATOR, bytes(p.whirlpools_config), p.bump, p.tick_spacing,
+        p.fee_tier_index, p.fee_rate, p.protocol_fee_rate, *_split(p.liquidity),
+        *_split(p.sqrt_price),
         p.tick_current_index, p.protocol_fee_owed_a, p.protocol_fee_owed_b, bytes(p.mint_a),
         bytes(p.vault_a), *_split(p.fee_growth_global_a), bytes(p.mint_b), bytes(p.vault_b),
         *_split(p.fee_growth_global_b), p.reward_last_updated_timestamp,
     )  # fmt: skip
     rewards = b"".join(
-        _REWARD.pack(bytes(r.mint), bytes(r.vault), r.extension, *_split(r.emissions_per_second_x64),
-                     *_split(r.growth_global_x64))
+        _REWARD.pack(bytes(r.mint), bytes(r.vault), r.extension,
+                     *_split(r.emissions_per_second_x64), *_split(r.growth_global_x64))
         for r in p.reward_infos
     )  # fmt: skip
     return head + rewards
@@ -296,7 +310,8 @@ def _tick_from(fields: tuple[int, ...]) -> Tick:
 
 @lru_cache(maxsize=4096)
 def decode_tick_array(data: bytes) -> TickArray:
-    """Decode a fixed or dynamic tick array (cached by content). :class:`DecodeError` on bad bytes."""
+    """Decode a fixed or dynamic tick array (cached by content); :class:`DecodeError` on bad
+    bytes."""
     disc = data[:8]
     ticks: dict[int, Tick] = {}
     if disc == FIXED_TICK_ARRAY_DISCRIMINATOR:
@@ -321,7 +336,7 @@ def decode_tick_array(data: bytes) -> TickArray:
             elif tag == 0:
                 pos += 1
             else:
-                raise DecodeError(f"orca_whirlpool: dynamic tick array tick {i} tag {tag} malformed")
+                raise DecodeError(f"orca_whirlpool: dynamic tick array tick {i}: bad tag {tag}")
         return TickArray(start, Pubkey(data[12:44]), True, ticks, tuple(ticks))
     raise DecodeError("orca_whirlpool: not a tick array (discriminator)")
 
@@ -344,7 +359,9 @@ def _pack_tick(t: Tick) -> bytes:
     )  # fmt: skip
 
 
-def encode_fixed_tick_array(start_tick_index: int, whirlpool: Pubkey, ticks: dict[int, Tick]) -> bytes:
+def encode_fixed_tick_array(
+    start_tick_index: int, whirlpool: Pubkey, ticks: dict[int, Tick]
+) -> bytes:
     """A fixed ``TickArray`` account holding ``ticks`` (offset -> tick) as initialized."""
     out = bytearray(FIXED_TICK_ARRAY_LEN)
     out[:8] = FIXED_TICK_ARRAY_DISCRIMINATOR
@@ -357,7 +374,9 @@ def encode_fixed_tick_array(start_tick_index: int, whirlpool: Pubkey, ticks: dic
     return bytes(out)
 
 
-def encode_dynamic_tick_array(start_tick_index: int, whirlpool: Pubkey, ticks: dict[int, Tick]) -> bytes:
+def encode_dynamic_tick_array(
+    start_tick_index: int, whirlpool: Pubkey, ticks: dict[int, Tick]
+) -> bytes:
     """A ``DynamicTickArray`` account holding ``ticks`` (bitmap set for each)."""
     bitmap = sum(1 << i for i in ticks)
     body = bytearray()
@@ -448,9 +467,12 @@ def oracle_address(whirlpool: Pubkey) -> Pubkey:
     return Pubkey.find_program_address([b"oracle", bytes(whirlpool)], PROGRAM_ID)[0]
 
 
-def whirlpool_address(config: Pubkey, mint_a: Pubkey, mint_b: Pubkey, fee_tier_index: int) -> tuple[Pubkey, int]:
+def whirlpool_address(
+    config: Pubkey, mint_a: Pubkey, mint_b: Pubkey, fee_tier_index: int
+) -> tuple[Pubkey, int]:
     """Whirlpool PDA and bump: ``["whirlpool", config, mint_a, mint_b, fee_tier_index u16 LE]``."""
-    seeds = [b"whirlpool", bytes(config), bytes(mint_a), bytes(mint_b), fee_tier_index.to_bytes(2, "little")]
+    tier = fee_tier_index.to_bytes(2, "little")
+    seeds = [b"whirlpool", bytes(config), bytes(mint_a), bytes(mint_b), tier]
     return Pubkey.find_program_address(seeds, PROGRAM_ID)
 
 
@@ -480,3 +502,56 @@ def swap_start_indexes(tick_current_index: int, tick_spacing: int, a_to_b: bool)
     else:
         offsets = (0, 1, 2)
     return [base + o * span for o in offsets if _valid_start(base + o * span, tick_spacing)]
+
+
+def epoch_transfer_fee(mint_data: bytes | None, epoch: int | None) -> tuple[int, int] | None:
+    """``(basis_points, maximum_fee)`` of a Token-2022 mint's TransferFeeConfig for ``epoch``."""
+    if mint_data is None or len(mint_data) <= 166:
+        return None
+    pos = 166
+    while pos + 4 <= len(mint_data):
+        ext, length = _TLV.unpack_from(mint_data, pos)
+        if ext == 0:
+            break
+        if ext == 1 and length >= _TRANSFER_FEE.size:
+            fields = _TRANSFER_FEE.unpack_from(mint_data, pos + 4)
+            o_epoch, o_max, o_bps, n_epoch, n_max, n_bps = fields[2:]
+            if (o_max, o_bps) == (n_max, n_bps) or (epoch is not None and epoch >= n_epoch):
+                return n_bps, n_max
+            if epoch is None:
+                raise QuoteError("orca_whirlpool: transfer fee changes by epoch; load the Clock")
+            return o_bps, o_max
+        pos += 4 + length
+    return None
+
+
+def _fee_of(fee: tuple[int, int], amount: int) -> int:
+    bps, max_fee = fee
+    if bps == 0 or amount == 0:
+        return 0
+    return min(-(-amount * bps // 10_000), max_fee)
+
+
+def transfer_fee_excluded(fee: tuple[int, int] | None, amount: int) -> int:
+    """What arrives after a transfer of ``amount`` (``calculate_transfer_fee_excluded_amount``)."""
+    return amount if fee is None else amount - _fee_of(fee, amount)
+
+
+def transfer_fee_included(fee: tuple[int, int] | None, amount: int) -> int:
+    """What must be sent so that ``amount`` arrives (``calculate_transfer_fee_included_amount``,
+    with the program's verification; ``TransferFeeCalculationError`` 6052 otherwise)."""
+    if fee is None or amount == 0:
+        return amount
+    bps, max_fee = fee
+    if bps == 0:
+        t = 0
+    elif bps == 10_000:
+        t = max_fee
+    else:
+        raw = -(-amount * 10_000 // (10_000 - bps))
+        pre = amount + max_fee if raw - amount >= max_fee else raw
+        t = _fee_of(fee, pre)
+    total = amount + t
+    if total > U64_MAX or _fee_of(fee, total) != t:
+        raise QuoteError("orca_whirlpool: TransferFeeCalculationError", 6052)
+    return total

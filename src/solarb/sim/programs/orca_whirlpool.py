@@ -26,7 +26,12 @@ from solarb.dex import clmm_math as cm
 from solarb.dex import orca_whirlpool as ow
 from solarb.dex import orca_whirlpool_layout as wl
 from solarb.dex.base import DecodeError, QuoteError
-from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, TOKEN_PROGRAMS, decode_token_account
+from solarb.dex.spl_token import (
+    TOKEN_2022_PROGRAM_ID,
+    TOKEN_PROGRAM_ID,
+    TOKEN_PROGRAMS,
+    decode_token_account,
+)
 from solarb.errors import UsageError
 from solarb.sim.accounts import Account, rent_exempt_minimum
 from solarb.sim.programs.base import AccountRef, InvokeContext, ProgramError
@@ -34,7 +39,8 @@ from solarb.sim.programs.raydium_amm_v4 import vault_account
 
 __all__ = ["CONFIG_ADDRESS", "OrcaWhirlpoolModel", "create_pool", "position_amounts"]
 
-CONFIG_ADDRESS = Pubkey.from_string("2LecshUwdy9xi7meFgHtFJQNSKk4KdTrcpvaB56dP2NQ")  # mainnet config
+# the mainnet WhirlpoolsConfig
+CONFIG_ADDRESS = Pubkey.from_string("2LecshUwdy9xi7meFgHtFJQNSKk4KdTrcpvaB56dP2NQ")
 FEE_AUTHORITY = Pubkey.from_string("3Pi4tc4SxZyKZivKxWGqnwPDsDyoWFsrCqLuTs4V5Jyx")
 SYSTEM_PROGRAM_ID = Pubkey.from_string("11111111111111111111111111111111")
 _ARGS = struct.Struct("<QQQQ??")
@@ -57,12 +63,14 @@ A_ACCOUNT_NOT_INITIALIZED = 3012
 
 
 def _fail(code: int, what: str) -> ProgramError:
-    return ProgramError(f"orca_whirlpool: {what} ({ow.ERRORS.get(code, 'anchor')} {code})", code=code)
+    name = ow.ERRORS.get(code, "anchor")
+    return ProgramError(f"orca_whirlpool: {what} ({name} {code})", code=code)
 
 
 def _program_error(exc: QuoteError) -> ProgramError:
     if exc.code is None:
-        return ProgramError(f"orca_whirlpool: program panicked: {exc}", builtin="ProgramFailedToComplete")
+        msg = f"orca_whirlpool: program panicked: {exc}"
+        return ProgramError(msg, builtin="ProgramFailedToComplete")
     return ProgramError(f"orca_whirlpool: {exc}", code=exc.code)
 
 
@@ -80,11 +88,12 @@ class OrcaWhirlpoolModel:
         supplemental = self._remaining(data[42:], accounts)
         if len(accounts) < 15:
             raise _fail(A_NOT_ENOUGH_KEYS, "not enough accounts")
-        (prog_a, prog_b, memo, authority, pool_ref, mint_a, mint_b, user_a, vault_a, user_b, vault_b,
-         ta0, ta1, ta2, oracle_ref) = accounts[:15]  # fmt: skip
+        (prog_a, prog_b, memo, authority, pool_ref, mint_a, mint_b, user_a, vault_a, user_b,
+         vault_b, ta0, ta1, ta2, oracle_ref) = accounts[:15]  # fmt: skip
         ctx.consume(60_000)
         pool = self._load_pool(ctx, pool_ref)
-        self._check_accounts(ctx, pool, prog_a, prog_b, memo, authority, mint_a, mint_b, user_a, user_b, vault_a, vault_b)
+        self._check_accounts(ctx, pool, prog_a, prog_b, memo, authority, mint_a, mint_b, user_a,
+                             user_b, vault_a, vault_b)  # fmt: skip
         if oracle_ref.pubkey != wl.oracle_address(pool.address):
             raise _fail(A_CONSTRAINT_SEEDS, "oracle is not the pool's PDA")
         pool = replace(pool, token_program_a=prog_a.pubkey, token_program_b=prog_b.pubkey)
@@ -98,7 +107,7 @@ class OrcaWhirlpoolModel:
             raise _fail(ow.CODES["InvalidTimestampConversion"], "negative unix timestamp")
         oracle = None
         oracle_acc = ctx.get(oracle_ref.pubkey)
-        if oracle_acc is not None and not (oracle_acc.owner == SYSTEM_PROGRAM_ID and not oracle_acc.data):
+        if oracle_acc is not None and (oracle_acc.owner != SYSTEM_PROGRAM_ID or oracle_acc.data):
             if not oracle_ref.is_writable:
                 raise _fail(A_CONSTRAINT_MUT, "oracle not writable")
             try:
@@ -111,25 +120,31 @@ class OrcaWhirlpoolModel:
         for mint, prog in ((mint_a.pubkey, prog_a.pubkey), (mint_b.pubkey, prog_b.pubkey)):
             acc = ctx.get(mint)
             try:
-                fees.append(ow.epoch_transfer_fee(acc.data if acc else None, epoch) if prog == TOKEN_2022_PROGRAM_ID else None)
+                data = acc.data if acc else None
+                t22 = prog == TOKEN_2022_PROGRAM_ID
+                fees.append(ow.epoch_transfer_fee(data, epoch) if t22 else None)
             except QuoteError as exc:
                 raise _program_error(exc) from exc
         fee_in, fee_out = (fees[0], fees[1]) if a_to_b else (fees[1], fees[0])
         try:
             if is_input:
                 net = ow.transfer_fee_excluded(fee_in, amount)
-                r = ow.swap(pool, slots, net, a_to_b, is_input=True, sqrt_price_limit=limit, timestamp=now, oracle=oracle, detail=True)
+                r = ow.swap(pool, slots, net, a_to_b, is_input=True, sqrt_price_limit=limit,
+                            timestamp=now, oracle=oracle, detail=True)  # fmt: skip
                 swapped_in, out = (r.amount_a, r.amount_b) if a_to_b else (r.amount_b, r.amount_a)
-                gross_in = amount if swapped_in == net else ow.transfer_fee_included(fee_in, swapped_in)
+                gross_in = amount
+                if swapped_in != net:
+                    gross_in = ow.transfer_fee_included(fee_in, swapped_in)
                 if ow.transfer_fee_excluded(fee_out, out) < threshold:
-                    raise _fail(ow.CODES["AmountOutBelowMinimum"], f"output below minimum {threshold}")
+                    raise _fail(ow.CODES["AmountOutBelowMinimum"], f"output below {threshold}")
             else:
                 want = ow.transfer_fee_included(fee_out, amount)
-                r = ow.swap(pool, slots, want, a_to_b, is_input=False, sqrt_price_limit=limit, timestamp=now, oracle=oracle, detail=True)
+                r = ow.swap(pool, slots, want, a_to_b, is_input=False, sqrt_price_limit=limit,
+                            timestamp=now, oracle=oracle, detail=True)  # fmt: skip
                 swapped_in, out = (r.amount_a, r.amount_b) if a_to_b else (r.amount_b, r.amount_a)
                 gross_in = ow.transfer_fee_included(fee_in, swapped_in)
                 if gross_in > threshold:
-                    raise _fail(ow.CODES["AmountInAboveMaximum"], f"input above maximum {threshold}")
+                    raise _fail(ow.CODES["AmountInAboveMaximum"], f"input above {threshold}")
         except cm.ClmmMathError as exc:
             raise _program_error(QuoteError(str(exc), ow.CODES.get(exc.name))) from exc
         except QuoteError as exc:
@@ -137,8 +152,9 @@ class OrcaWhirlpoolModel:
 
         if oracle is not None and r.adaptive is not None:
             buf = bytearray(oracle_acc.data)  # type: ignore[union-attr]
-            buf[wl.OFF_ORACLE_VARIABLES : wl.OFF_ORACLE_VARIABLES + 44] = wl.encode_oracle_variables(r.adaptive)
-            ctx.set(oracle_ref.pubkey, replace(oracle_acc, data=bytes(buf)))  # type: ignore[arg-type]
+            at = wl.OFF_ORACLE_VARIABLES
+            buf[at : at + 44] = wl.encode_oracle_variables(r.adaptive)
+            ctx.set(oracle_ref.pubkey, replace(oracle_acc, data=bytes(buf)))  # type: ignore
         self._write_ticks(ctx, pool, slots, r.crossed)
         fee_in_a = a_to_b
         updated = replace(
@@ -154,7 +170,8 @@ class OrcaWhirlpoolModel:
             protocol_fee_owed_b=pool.protocol_fee_owed_b + (0 if fee_in_a else r.protocol_fee),
         )
         if max(updated.protocol_fee_owed_a, updated.protocol_fee_owed_b) > cm.U64_MAX:
-            raise ProgramError("orca_whirlpool: protocol fee overflow", builtin="ProgramFailedToComplete")
+            msg = "orca_whirlpool: protocol fee overflow"
+            raise ProgramError(msg, builtin="ProgramFailedToComplete")
         acc = ctx.get(pool_ref.pubkey)
         assert acc is not None
         ctx.set(pool_ref.pubkey, replace(acc, data=wl.encode_whirlpool(updated)))
@@ -185,9 +202,9 @@ class OrcaWhirlpoolModel:
         for i in range(n):
             kind, length = tail[5 + 2 * i], tail[6 + 2 * i]
             if kind != 6:
-                raise _fail(ow.CODES["RemainingAccountsInvalidSlice"], f"accounts type {kind} not modelled")
+                raise _fail(ow.CODES["RemainingAccountsInvalidSlice"], f"accounts type {kind}")
             if length > 3:
-                raise _fail(ow.CODES["TooManySupplementalTickArrays"], "more than 3 supplemental tick arrays")
+                raise _fail(ow.CODES["TooManySupplementalTickArrays"], "more than 3 arrays")
             if pos + length > len(accounts):
                 raise _fail(ow.CODES["RemainingAccountsInsufficient"], "remaining accounts")
             out += accounts[pos : pos + length]
@@ -238,7 +255,9 @@ class OrcaWhirlpoolModel:
                 raise _fail(A_CONSTRAINT_MUT, f"{ref.pubkey} not writable")
 
     @staticmethod
-    def _tick_sequence(ctx: InvokeContext, pool: wl.Whirlpool, refs: list[AccountRef], a_to_b: bool) -> list[ow.Slot]:
+    def _tick_sequence(
+        ctx: InvokeContext, pool: wl.Whirlpool, refs: list[AccountRef], a_to_b: bool
+    ) -> list[ow.Slot]:
         """``SparseSwapTickSequenceBuilder::try_build``."""
         loaded: dict[int, wl.TickArray] = {}
         passed = set()
@@ -258,7 +277,7 @@ class OrcaWhirlpoolModel:
             except DecodeError as exc:
                 raise _fail(A_DISCRIMINATOR_MISMATCH, str(exc)) from exc
             if arr.whirlpool != pool.address:
-                raise _fail(ow.CODES["DifferentWhirlpoolTickArrayAccount"], "tick array of another pool")
+                raise _fail(ow.CODES["DifferentWhirlpoolTickArrayAccount"], "another pool's array")
             loaded.setdefault(arr.start_tick_index, arr)
         slots: list[ow.Slot] = []
         for start in wl.swap_start_indexes(pool.tick_current_index, pool.tick_spacing, a_to_b):
@@ -273,7 +292,12 @@ class OrcaWhirlpoolModel:
         return slots
 
     @staticmethod
-    def _write_ticks(ctx: InvokeContext, pool: wl.Whirlpool, slots: list[ow.Slot], crossed: Sequence[tuple[int, int, wl.Tick]]) -> None:
+    def _write_ticks(
+        ctx: InvokeContext,
+        pool: wl.Whirlpool,
+        slots: list[ow.Slot],
+        crossed: Sequence[tuple[int, int, wl.Tick]],
+    ) -> None:
         for pos, offset, tick in crossed:
             arr = slots[pos]
             assert isinstance(arr, wl.TickArray)
@@ -282,20 +306,25 @@ class OrcaWhirlpoolModel:
             assert acc is not None
             buf = bytearray(acc.data)
             at = wl.tick_data_offset(acc.data, offset) + 32  # skip liquidity_net, liquidity_gross
-            for value in (tick.fee_growth_outside_a, tick.fee_growth_outside_b, *tick.reward_growths_outside):
+            values = (tick.fee_growth_outside_a, tick.fee_growth_outside_b)
+            for value in (*values, *tick.reward_growths_outside):
                 buf[at : at + 16] = value.to_bytes(16, "little")
                 at += 16
             ctx.set(key, replace(acc, data=bytes(buf)))
 
 
-def position_amounts(sqrt_price: int, tick_lower: int, tick_upper: int, liquidity: int) -> tuple[int, int]:
-    """Token A and B a position of ``liquidity`` holds at ``sqrt_price`` (rounded up, as deposits)."""
+def position_amounts(
+    sqrt_price: int, tick_lower: int, tick_upper: int, liquidity: int
+) -> tuple[int, int]:
+    """Token A and B a position of ``liquidity`` holds at ``sqrt_price`` (rounded up, as
+    deposits)."""
     lo, hi = cm.sqrt_price_at_tick(tick_lower), cm.sqrt_price_at_tick(tick_upper)
     if sqrt_price < lo:
         return cm.amount_delta_a(lo, hi, liquidity, True), 0
     if sqrt_price >= hi:
         return 0, cm.amount_delta_b(lo, hi, liquidity, True)
-    return cm.amount_delta_a(sqrt_price, hi, liquidity, True), cm.amount_delta_b(lo, sqrt_price, liquidity, True)
+    a = cm.amount_delta_a(sqrt_price, hi, liquidity, True)
+    return a, cm.amount_delta_b(lo, sqrt_price, liquidity, True)
 
 
 def create_pool(
@@ -329,7 +358,8 @@ def create_pool(
         raise UsageError("orca_whirlpool pool needs two different mints")
     if token_program_a not in TOKEN_PROGRAMS or token_program_b not in TOKEN_PROGRAMS:
         raise UsageError("orca_whirlpool token programs must be SPL Token or Token-2022")
-    if not (0 < tick_spacing < 65536 and 0 <= fee_rate <= 60_000 and 0 <= protocol_fee_rate <= 2_500):
+    if not (0 < tick_spacing < 65536 and 0 <= fee_rate <= 60_000
+            and 0 <= protocol_fee_rate <= 2_500):  # fmt: skip
         raise UsageError("orca_whirlpool tick spacing or fee rates out of the program's bounds")
     if (sqrt_price_x64 is None) == (price is None):
         raise UsageError("orca_whirlpool create_pool needs exactly one of sqrt_price_x64 and price")
@@ -351,7 +381,9 @@ def create_pool(
                 and cm.MIN_TICK <= lo and hi <= cm.MAX_TICK):  # fmt: skip
             raise UsageError(f"orca_whirlpool position ({lo}, {hi}, {liq}) is not on the tick grid")
     tick = cm.tick_at_sqrt_price(sqrt_price_x64)
-    fee_tier = fee_tier_index if fee_tier_index is not None else (tick_spacing if adaptive_fee is None else 1024 + tick_spacing)
+    fee_tier = tick_spacing if adaptive_fee is None else 1024 + tick_spacing
+    if fee_tier_index is not None:
+        fee_tier = fee_tier_index
     address, bump = wl.whirlpool_address(CONFIG_ADDRESS, mint_a, mint_b, fee_tier)
     vault_a = Pubkey(sha256(b"orca_whirlpool vault a" + bytes(address)).digest())
     vault_b = Pubkey(sha256(b"orca_whirlpool vault b" + bytes(address)).digest())
@@ -371,7 +403,8 @@ def create_pool(
     state = wl.Whirlpool(
         address, ow.NAME, CONFIG_ADDRESS, bump, tick_spacing, fee_tier, fee_rate, protocol_fee_rate,
         liquidity, sqrt_price_x64, tick, 0, 0, mint_a, vault_a, 0, mint_b, vault_b, 0, 0,
-        (replace(zero, extension=bytes(FEE_AUTHORITY)), zero, zero), token_program_a, token_program_b,
+        (replace(zero, extension=bytes(FEE_AUTHORITY)), zero, zero), token_program_a,
+        token_program_b,
     )  # fmt: skip
     span = wl.TICK_ARRAY_SIZE * tick_spacing
     starts = {t // span * span for t in net}
@@ -382,7 +415,9 @@ def create_pool(
     def acc(data: bytes) -> Account:
         return Account(rent_exempt_minimum(len(data)), data, wl.PROGRAM_ID)
 
-    config = wl.WhirlpoolsConfig(CONFIG_ADDRESS, FEE_AUTHORITY, FEE_AUTHORITY, FEE_AUTHORITY, protocol_fee_rate, 0)
+    config = wl.WhirlpoolsConfig(
+        CONFIG_ADDRESS, FEE_AUTHORITY, FEE_AUTHORITY, FEE_AUTHORITY, protocol_fee_rate, 0
+    )
     out = {
         address: acc(wl.encode_whirlpool(state)),
         CONFIG_ADDRESS: acc(wl.encode_config(config)),
@@ -390,10 +425,15 @@ def create_pool(
         vault_b: vault_account(mint_b, address, amount_b, token_program_b),
     }
     for start in sorted(starts):
-        ticks = {(t - start) // tick_spacing: wl.Tick(net[t], gross[t]) for t in net if start <= t < start + span}
+        ticks = {
+            (t - start) // tick_spacing: wl.Tick(net[t], gross[t])
+            for t in net
+            if start <= t < start + span
+        }
         out[wl.tick_array_address(address, start)] = acc(encode(start, address, ticks))
     if adaptive_fee is not None:
-        oracle = wl.Oracle(address, 0, adaptive_fee, wl.AdaptiveFeeVariables(0, 0, 0, tick // adaptive_fee.tick_group_size, 0))
+        variables = wl.AdaptiveFeeVariables(0, 0, 0, tick // adaptive_fee.tick_group_size, 0)
+        oracle = wl.Oracle(address, 0, adaptive_fee, variables)
         out[wl.oracle_address(address)] = acc(wl.encode_oracle(oracle))
     return address, out
 

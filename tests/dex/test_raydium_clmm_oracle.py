@@ -243,6 +243,59 @@ def test_quotes_match_sdk_swap_internal() -> None:
     assert dynamic >= 80, dynamic
 
 
+def test_exact_output_quotes_match_sdk_swap_internal() -> None:
+    rng = random.Random(SEED + 3)
+    cases: list[tuple[lay.ClmmPool, dict[Pubkey, bytes], int, bool]] = []
+    request: list[dict[str, Any]] = []
+    for _ in range(400):
+        pool, aux = _random_pool(rng)
+        state = rc.decode_pool(pool, aux[pool])
+        a_to_b = rng.random() < 0.5
+        amount = _depth_amount(rng, state, aux, not a_to_b) if rng.random() < 0.3 else _amount(rng)
+        from solarb.dex.spl_token import token_account_amount
+
+        if rng.random() < 0.5:  # mostly fillable: a fraction of the output vault
+            vault_out = token_account_amount(aux[state.vault_b if a_to_b else state.vault_a])
+            amount = max(1, int(vault_out * rng.uniform(0.0001, 0.9)))
+        ext_key = lay.bitmap_extension_address(pool)
+        ext = lay.decode_extension(ext_key, aux[ext_key])
+        arrays = [_sparse_array(lay.tick_array_address(pool, s), aux[lay.tick_array_address(pool, s)])
+                  for s in rc.swap_tick_arrays(state, a_to_b, ext)]  # fmt: skip
+        cases.append((state, aux, amount, a_to_b))
+        request.append({
+            "program_id": str(lay.PROGRAM_ID), "pool_id": str(pool),
+            "pool": base64.b64encode(aux[pool]).decode(),
+            "config": base64.b64encode(aux[state.amm_config]).decode(),
+            "ext": base64.b64encode(aux[ext_key]).decode(), "arrays": arrays,
+            "amount": str(amount), "zero_for_one": a_to_b, "block_timestamp": CLOCK_TS,
+            "is_base_input": False,
+        })  # fmt: skip
+    answers = _run_oracle({"quotes": request})["quotes"]
+    compared = 0
+    for (state, aux, amount, a_to_b), sdk in zip(cases, answers, strict=True):
+        where = f"pool {state.address} exact out {amount} a_to_b {a_to_b}"
+        try:
+            ours = rc.quote_exact_out(state, aux, amount, a_to_b)
+        except (InsufficientLiquidity, QuoteError) as exc:
+            if isinstance(exc, MissingAccount):
+                raise
+            # the SDK has no u64 bound: an input above u64 is the program's CalculateOverflow
+            assert "error" in sdk or not sdk["all_trade"] or int(sdk["amount_out"]) == 0 or (
+                exc.code == lay.ANCHOR_REQUIRE_EQ) or int(sdk["amount_out"]) > 2**64 - 1, (
+                where, exc, sdk)  # fmt: skip
+            continue
+        r = ours.result
+        taken = r.amount_0 if a_to_b else r.amount_1
+        assert "error" not in sdk and sdk["all_trade"], (where, sdk, ours)
+        assert int(sdk["amount_out"]) == taken == ours.amount_in, (where, sdk, ours)
+        assert int(sdk["fee"]) == ours.trade_fee - r.fee_without_liquidity, (where, sdk, ours)
+        assert (int(sdk["sqrt_price_x64"]), sdk["tick"], int(sdk["liquidity"])) == (
+            r.sqrt_price_x64, r.tick, r.liquidity), (where, sdk, r)  # fmt: skip
+        assert ours.amount_out == amount
+        compared += 1
+    assert compared >= 200, compared
+
+
 def test_instructions_match_sdk_builder() -> None:
     rng = random.Random(SEED + 1)
     cases = []
@@ -258,7 +311,9 @@ def test_instructions_match_sdk_builder() -> None:
         a_to_b = i % 2 == 0
         amount, min_out = rng.randint(1, 2**64 - 1), rng.randint(0, 2**64 - 1)
         limit = 0 if i % 3 else rng.randint(1, 2**128 - 1)
-        ix = rc.swap_instruction(state, user, amount, min_out, a_to_b, aux=aux, sqrt_price_limit_x64=limit)
+        exact_out = i % 4 == 1
+        ix = rc.swap_instruction(state, user, amount, min_out, a_to_b, aux=aux,
+                                 sqrt_price_limit_x64=limit, exact_out=exact_out)  # fmt: skip
         starts = rc.swap_tick_arrays(state, a_to_b, lay.decode_extension(
             lay.bitmap_extension_address(pool), aux[lay.bitmap_extension_address(pool)]))
         cases.append(ix)
@@ -269,7 +324,7 @@ def test_instructions_match_sdk_builder() -> None:
             "token_program_a": str(progs[0]), "token_program_b": str(progs[1]),
             "amm_config": str(state.amm_config), "observation": str(state.observation_key),
             "tick_arrays": starts, "a_to_b": a_to_b, "amount_in": str(amount),
-            "min_out": str(min_out), "sqrt_price_limit_x64": str(limit),
+            "min_out": str(min_out), "sqrt_price_limit_x64": str(limit), "exact_out": exact_out,
         })  # fmt: skip
     answers = _run_oracle({"ix": request})["ix"]
     for ix, sdk in zip(cases, answers, strict=True):

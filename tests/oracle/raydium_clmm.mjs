@@ -4,7 +4,8 @@
 //   quotes  -> swapInternal (libraries/swapSimulator: the SDK's in-memory port of the program's
 //              swap_internal) over PoolInfoLayout / ClmmConfigLayout / TickArrayLayout /
 //              TickArrayBitmapExtensionLayout decodes of the bytes Python sends
-//   ix      -> ClmmInstrument.makeSwapBaseInInstructions (swap_v2), with the SDK's own PDA
+//   ix      -> ClmmInstrument.makeSwapBaseInInstructions / makeSwapBaseOutInstructions (swap_v2),
+//              with the SDK's own PDA
 //              (getPdaTickArrayAddress, getPdaExBitmapAccount) and ATA helpers
 //   layouts -> PoolInfoLayout / ClmmConfigLayout / TickArrayLayout field values
 import { createRequire } from "node:module";
@@ -47,7 +48,7 @@ function quote(c) {
       amountSpecified: bn(c.amount),
       sqrtPriceLimitX64: bn(0),
       zeroForOne: Boolean(c.zero_for_one),
-      isBaseInput: true,
+      isBaseInput: c.is_base_input !== false,
       blockTimestamp: c.block_timestamp,
       includeExtraTickArrays: false,
     });
@@ -80,6 +81,26 @@ function swapIx(c) {
   const ataA = sdk.getATAAddress(owner, pk(c.mint_a), pk(c.token_program_a)).publicKey;
   const ataB = sdk.getATAAddress(owner, pk(c.mint_b), pk(c.token_program_b)).publicKey;
   const arrays = c.tick_arrays.map((s) => sdk.getPdaTickArrayAddress(programId, poolId, s).publicKey);
+  if (c.exact_out) {
+    const { instructions } = sdk.ClmmInstrument.makeSwapBaseOutInstructions({
+      poolInfo: {
+        programId: c.program_id,
+        id: c.pool,
+        mintA: { address: c.mint_a },
+        mintB: { address: c.mint_b },
+        config: { id: c.amm_config },
+      },
+      poolKeys: { vault: { A: c.vault_a, B: c.vault_b } },
+      observationId: pk(c.observation),
+      ownerInfo: { wallet: owner, tokenAccountA: ataA, tokenAccountB: ataB },
+      outputMint: pk(c.a_to_b ? c.mint_b : c.mint_a),
+      amountOut: bn(c.amount_in),
+      amountInMax: bn(c.min_out),
+      sqrtPriceLimitX64: bn(c.sqrt_price_limit_x64 || 0),
+      remainingAccounts: arrays,
+    });
+    return ixJson(instructions[0]);
+  }
   const { instructions } = sdk.ClmmInstrument.makeSwapBaseInInstructions({
     poolInfo: {
       programId: c.program_id,

@@ -22,7 +22,7 @@ Reward growth is taken as stored (not advanced to the Clock): it only affects cr
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -31,7 +31,8 @@ from solders.pubkey import Pubkey
 
 from solarb.dex.base import MissingAccount, Quote, QuoteError
 from solarb.dex.raydium_clmm_layout import (
-    ANCHOR_REQUIRE_EQ, ANCHOR_REQUIRE_GT, ERR_INVALID_TICK_ARRAY, ERR_MISSING_EXTENSION,
+    ANCHOR_REQUIRE_EQ, ANCHOR_REQUIRE_GT, ERR_CALCULATE_OVERFLOW, ERR_INVALID_TICK_ARRAY,
+    ERR_MISSING_EXTENSION,
     ERR_TOO_SMALL, ERR_ZERO_AMOUNT,
     ERRORS, NAME, PROGRAM_ID, AmmConfig, BitmapExtension, ClmmPool, TickArray, TickState,
     bitmap_extension_address, decode_amm_config, decode_extension, decode_pool,
@@ -46,7 +47,7 @@ from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, associ
 __all__ = [
     "ERRORS", "MAX_SWAP_TICK_ARRAYS", "MAX_SQRT_PRICE_X64", "MIN_SQRT_PRICE_X64", "NAME",
     "PROGRAM_ID", "ClmmSwap", "SwapResult", "aux_accounts", "compute_swap", "decode_pool",
-    "exact_input_v2", "quote", "quote_detail", "resolve_token_programs", "spot_rate",
+    "exact_input_v2", "exact_output_v2", "quote", "quote_detail", "quote_exact_out", "resolve_token_programs", "spot_rate",
     "swap_instruction", "swap_internal", "swap_tick_arrays", "transfer_fee",
 ]
 
@@ -281,6 +282,45 @@ def exact_input_v2(state: ClmmPool, config: AmmConfig, arrays: Sequence[TickArra
                     fee_out, r)  # fmt: skip
 
 
+def exact_output_v2(state: ClmmPool, config: AmmConfig, arrays: Sequence[TickArray],
+                    ext: BitmapExtension | None, mint_in: bytes | None, mint_out: bytes | None,
+                    amount_out: int, a_to_b: bool, epoch: int | None, ts: int | None,
+                    sqrt_price_limit_x64: int = 0) -> ClmmSwap:
+    """``exact_internal_v2`` for an exact output: the vault pays ``amount_out`` plus the output
+    mint's inverse transfer fee; the user pays the input plus its inverse transfer fee
+    (``ClmmSwap.amount_in``, to compare with ``other_amount_threshold``)."""
+    fee_out = _inverse_fee(mint_out, amount_out, epoch)
+    specified = amount_out + fee_out
+    if specified > U64_MAX:
+        raise _err(ERR_CALCULATE_OVERFLOW, "output plus transfer fee above u64")
+    if ts is not None and not ts > state.open_time:
+        raise _err(ANCHOR_REQUIRE_GT, "pool not open yet")
+    if state.dynamic_fee.enabled and ts is None:
+        raise MissingAccount(f"{NAME}: dynamic-fee pool needs the Clock sysvar")
+    limit = sqrt_price_limit_x64 or (MIN_SQRT_PRICE_X64 + 1 if a_to_b else MAX_SQRT_PRICE_X64 - 1)
+    r = swap_internal(state, config, arrays, ext, specified, limit, a_to_b, False,
+                      (ts or 0) & 0xFFFF_FFFF)  # fmt: skip
+    if r.amount_0 == 0 or r.amount_1 == 0:
+        raise _err(ERR_TOO_SMALL, "zero input or output")
+    taken, out = (r.amount_0, r.amount_1) if a_to_b else (r.amount_1, r.amount_0)
+    fee_in = _inverse_fee(mint_in, taken, epoch)
+    if sqrt_price_limit_x64 == 0 and out != specified:
+        raise _err(ANCHOR_REQUIRE_EQ, f"partial fill: {out} of {specified}")
+    fee_vault_out = transfer_fee(mint_out, out, epoch)
+    fee_on_input = state.fee_on not in (1, 2) or (state.fee_on == 1) == a_to_b
+    return ClmmSwap(taken + fee_in, out, out - fee_vault_out, r.trade_fee, fee_on_input, fee_in,
+                    fee_vault_out, r)  # fmt: skip
+
+
+def quote_exact_out(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount_out: int,
+                    a_to_b: bool, tick_arrays: Sequence[int] | None = None) -> ClmmSwap:
+    """``swap_v2(amount_out, max_in, 0, is_base_input = false)``: what the user pays for
+    ``amount_out`` (``ClmmSwap.amount_in``); same accounts and errors as :func:`quote_detail`."""
+    if not 0 < amount_out <= U64_MAX:
+        raise _err(ERR_ZERO_AMOUNT, f"amount_out {amount_out} out of range")
+    return _run(state, aux, amount_out, a_to_b, tick_arrays, exact_output_v2)
+
+
 def quote_detail(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool,
                  tick_arrays: Sequence[int] | None = None) -> ClmmSwap:
     """``swap_v2(amount_in, 0, sqrt_price_limit 0, is_base_input)`` as the program runs it with
@@ -288,6 +328,11 @@ def quote_detail(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a
     an array's account is needed only if the swap reaches it."""
     if not 0 < amount_in <= U64_MAX:
         raise _err(ERR_ZERO_AMOUNT, f"amount_in {amount_in} out of range")
+    return _run(state, aux, amount_in, a_to_b, tick_arrays, exact_input_v2)
+
+
+def _run(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount: int, a_to_b: bool,
+         tick_arrays: Sequence[int] | None, how: Callable[..., ClmmSwap]) -> ClmmSwap:
     epoch, ts = _clock(aux)
     config = decode_amm_config(state.amm_config, _get(aux, state.amm_config, "amm config"))
     ext = _extension(state, aux)
@@ -300,8 +345,7 @@ def quote_detail(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a
     starts = list(tick_arrays) if tick_arrays is not None else swap_tick_arrays(state, a_to_b, ext)
     arrays = [_lazy_array(state.address, s, aux) for s in starts]
     try:
-        return exact_input_v2(state, config, arrays, ext, data_in, data_out, amount_in, a_to_b,
-                              epoch, ts)  # fmt: skip
+        return how(state, config, arrays, ext, data_in, data_out, amount, a_to_b, epoch, ts)
     except QuoteError as exc:
         if ext is None and exc.code == ERR_MISSING_EXTENSION:  # the instruction always passes it
             key = bitmap_extension_address(state.address)
@@ -329,11 +373,13 @@ def spot_rate(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> flo
 def swap_instruction(state: ClmmPool, user: Pubkey, amount_in: int, min_out: int, a_to_b: bool,
                      *, aux: Mapping[Pubkey, bytes] | None = None,
                      tick_arrays: Sequence[int] | None = None,
-                     sqrt_price_limit_x64: int = 0) -> Instruction:
+                     sqrt_price_limit_x64: int = 0, exact_out: bool = False) -> Instruction:
     """``swap_v2(amount_in, min_out, sqrt_price_limit_x64, is_base_input=true)`` with the account
     list of the SDK's ``makeSwapBaseInInstructions``: payer, config, pool, user ATAs, vaults,
     observation, both token programs, memo, mints, then the bitmap extension and the tick arrays
-    (``tick_arrays`` start indices, default :func:`swap_tick_arrays`) as remaining accounts."""
+    (``tick_arrays`` start indices, default :func:`swap_tick_arrays`) as remaining accounts.
+    ``exact_out``: ``amount_in`` is then the exact output and ``min_out`` the maximum input
+    (``is_base_input=false``, ``makeSwapBaseOutInstructions``)."""
     if a_to_b:
         mint_in, mint_out, vin, vout = state.mint_a, state.mint_b, state.vault_a, state.vault_b
         pin, pout = state.token_program_a, state.token_program_b
@@ -360,5 +406,6 @@ def swap_instruction(state: ClmmPool, user: Pubkey, amount_in: int, min_out: int
     ]
     metas += [AccountMeta(tick_array_address(state.address, s), False, True) for s in starts]
     lim = sqrt_price_limit_x64
-    data = _SWAP_V2.pack(SWAP_V2_DISCRIMINATOR, amount_in, min_out, lim & U64_MAX, lim >> 64, True)
+    data = _SWAP_V2.pack(SWAP_V2_DISCRIMINATOR, amount_in, min_out, lim & U64_MAX, lim >> 64,
+                         not exact_out)  # fmt: skip
     return Instruction(PROGRAM_ID, data, metas)

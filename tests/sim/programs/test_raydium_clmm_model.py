@@ -247,3 +247,22 @@ def test_limit_order_fill_empties_an_array_and_clears_its_bit() -> None:
     assert -7200 not in rc.swap_tick_arrays(after, False) and -7200 not in rc.swap_tick_arrays(after, True)
     back = rc.quote_detail(after, _aux(bank, after), 10**9, False)
     assert back.amount_received > 0
+
+
+def test_exact_output_swap() -> None:
+    bank, user, pool = _setup()
+    state = rc.decode_pool(pool, bank.get_account(pool).data)  # type: ignore[union-attr]
+    aux = _aux(bank, state)
+    want = 250_000_000_000
+    q = rc.quote_exact_out(state, aux, want, False)
+    assert len(q.result.updated_ticks) >= 2 and q.amount_out == want
+    ix = rc.swap_instruction(state, user.pubkey(), want, q.amount_in - 1, False, aux=aux, exact_out=True)
+    assert _send(bank, user, ix) == {"InstructionError": [0, {"Custom": lay.ERR_TOO_MUCH_INPUT}]}
+    ata_a = associated_token_address(user.pubkey(), MINT_A)
+    ata_b = associated_token_address(user.pubkey(), MINT_B)
+    before_a, before_b = _balance(bank, ata_a), _balance(bank, ata_b)
+    ix = rc.swap_instruction(state, user.pubkey(), want, q.amount_in, False, aux=aux, exact_out=True)
+    assert _send(bank, user, ix) is None
+    assert (_balance(bank, ata_a) - before_a, before_b - _balance(bank, ata_b)) == (want, q.amount_in)
+    after = rc.decode_pool(pool, bank.get_account(pool).data)  # type: ignore[union-attr]
+    assert (after.sqrt_price_x64, after.tick_current) == (q.result.sqrt_price_x64, q.result.tick)

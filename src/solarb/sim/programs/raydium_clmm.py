@@ -1,15 +1,15 @@
 """Model of the Raydium CLMM program (amm_v3) for the local cluster, plus the pool factory.
 
-Executes ``swap_v2`` exact input (``is_base_input = true``, what the SDK's
-``makeSwapBaseInInstructions`` and :func:`solarb.dex.raydium_clmm.swap_instruction` build) with the
-program's account checks, the remaining-account scan (tick arrays by size, the bitmap extension
-checked against the pool, stop at the first other account), the adapter's exact math
-(:func:`solarb.dex.raydium_clmm.exact_input_v2`) and what the program writes: pool price, tick,
-liquidity, fee growth, protocol/fund fees, dynamic-fee state, reached ticks (fee/reward growth
+Executes ``swap_v2`` (exact input as the SDK's ``makeSwapBaseInInstructions`` and
+:func:`solarb.dex.raydium_clmm.swap_instruction` build it, and exact output) with the program's
+account checks, the remaining-account scan (tick arrays by size, the bitmap extension checked
+against the pool, stop at the first other account), the adapter's exact math
+(:func:`solarb.dex.raydium_clmm.exact_input_v2` / ``exact_output_v2``) and what the program
+writes: pool price, tick, liquidity, fee growth, protocol/fund fees, dynamic-fee state, reached ticks (fee/reward growth
 outside when crossed, limit-order fill state), initialized-tick counts and bitmap bits of arrays
 a fill emptied, the observation ring buffer. Limit-order owners' proceeds stay in the vault (the
-program pays them out on settle, which is not modelled). Exact output (``is_base_input = false``)
-and other instructions fail with Anchor's ``InstructionFallbackNotFound`` (101).
+program pays them out on settle, which is not modelled). Other instructions fail with Anchor's
+``InstructionFallbackNotFound`` (101).
 """
 
 from __future__ import annotations
@@ -69,8 +69,9 @@ class RaydiumClmmModel:
 
     def execute(self, ctx: InvokeContext, accounts: Sequence[AccountRef], data: bytes) -> None:
         """Run one instruction; only ``swap_v2`` with ``is_base_input`` is modelled."""
-        if len(data) != 41 or data[:8] != rc.SWAP_V2_DISCRIMINATOR or not data[40]:
-            raise _fail(A_FALLBACK_NOT_FOUND, "only swap_v2 exact input is modelled")
+        if len(data) != 41 or data[:8] != rc.SWAP_V2_DISCRIMINATOR:
+            raise _fail(A_FALLBACK_NOT_FOUND, "only swap_v2 is modelled")
+        is_base_input = bool(data[40])
         amount, threshold, lim_lo, lim_hi = struct.unpack_from("<QQQQ", data, 8)
         if len(accounts) < 13:
             raise _fail(A_NOT_ENOUGH_KEYS, "not enough accounts")
@@ -130,8 +131,9 @@ class RaydiumClmmModel:
                 break
         epoch, ts = _clock(ctx)
         try:
-            s = rc.exact_input_v2(pool, config, arrays, ext, mint_datas[0], mint_datas[1], amount,
-                                  a_to_b, epoch, ts, lim_lo | (lim_hi << 64))  # fmt: skip
+            run = rc.exact_input_v2 if is_base_input else rc.exact_output_v2
+            s = run(pool, config, arrays, ext, mint_datas[0], mint_datas[1], amount, a_to_b, epoch,
+                    ts, lim_lo | (lim_hi << 64))  # fmt: skip
         except MissingAccount as exc:
             raise ProgramError(f"raydium_clmm: {exc}", builtin="NotEnoughAccountKeys") from exc
         except QuoteError as exc:
@@ -139,9 +141,11 @@ class RaydiumClmmModel:
                 raise ProgramError(f"raydium_clmm: {exc}",
                                    builtin="ProgramFailedToComplete") from exc
             raise ProgramError(f"raydium_clmm: {exc}", code=exc.code) from exc
-        if s.amount_received < threshold:
+        if is_base_input and s.amount_received < threshold:
             raise _fail(lay.ERR_TOO_LITTLE_OUTPUT,
                         f"received {s.amount_received} < minimum {threshold}")
+        if not is_base_input and s.amount_in > threshold:
+            raise _fail(lay.ERR_TOO_MUCH_INPUT, f"paid {s.amount_in} > maximum {threshold}")
         ctx.token_transfer(user_in.pubkey, vault_in.pubkey, payer.pubkey, s.amount_in)
         ctx.token_transfer(vault_out.pubkey, user_out.pubkey, pool.address, s.amount_out,
                            pda_signed=True)

@@ -256,3 +256,18 @@ def test_swap_instruction_layout() -> None:
     assert [m.is_writable for m in ix.accounts] == [False, False, True, True, True, True, True, True,
                                                     False, False, False, False, False] + [True] * (len(keys) - 13)  # fmt: skip
     assert ix.accounts[0].is_signer and not any(m.is_signer for m in ix.accounts[1:])
+
+
+def test_exact_output_with_transfer_fees() -> None:
+    state, aux = _pool(token_program_a=TOKEN_2022_PROGRAM_ID, token_program_b=TOKEN_2022_PROGRAM_ID)
+    aux[A], aux[B] = _fee_mint(30, 10**12), _fee_mint(125, 10**12)
+    state = rc.resolve_token_programs(state, aux)
+    q = rc.quote_exact_out(state, aux, 10**7, True)
+    # the vault pays the output plus the inverse fee on it, so that the user gets at least 10**7
+    pre = -(-10**7 * 10_000 // (10_000 - 125))
+    assert q.amount_out == 10**7 + -(-pre * 125 // 10_000) and q.amount_received >= 10**7
+    taken = q.result.amount_0
+    pre_in = -(-taken * 10_000 // (10_000 - 30))
+    assert q.amount_in == taken + -(-pre_in * 30 // 10_000) and q.input_transfer_fee > 0
+    # paying that much as an exact input gets at least what was asked
+    assert rc.quote(state, aux, q.amount_in, True).amount_out >= 10**7

@@ -99,7 +99,8 @@ def transfer_fee(mint_data: bytes | None, amount: int, epoch: int | None) -> int
 
 
 def _inverse_fee(mint_data: bytes | None, post: int, epoch: int | None) -> int:
-    """Raydium's ``get_transfer_inverse_fee`` (fee so that ``pre - fee(pre) == post``)."""
+    """Raydium's ``get_transfer_inverse_fee``: Token-2022 ``calculate_inverse_epoch_fee`` (the fee
+    on ``calculate_pre_fee_amount(post)``), checked against the fee on ``post + fee``."""
     p = _fee_params(mint_data, epoch)
     if p is None:
         return 0
@@ -109,7 +110,8 @@ def _inverse_fee(mint_data: bytes | None, post: int, epoch: int | None) -> int:
     if bps == 0 or post == 0:
         return 0
     raw = -(-post * 10_000 // (10_000 - bps))
-    fee = max_fee if raw - post >= max_fee else raw - post
+    pre = post + max_fee if raw - post >= max_fee else raw
+    fee = min(-(-pre * bps // 10_000), max_fee)
     if transfer_fee(mint_data, post + fee, epoch) != fee:
         raise _err(6039, "inverse transfer fee (TransferFeeCalculateNotMatch)")
     return fee

@@ -264,6 +264,29 @@ def test_random_quotes_match_whirlpools_core() -> None:
     assert ok >= 1000 and crossing >= 250 and many >= 40 and errors >= 20 and adaptive >= 80 and t22 >= 60 and deviations <= 20, stats
 
 
+def test_exact_output_quotes_match_whirlpools_core() -> None:
+    rng = random.Random(SEED + 4)
+    cases = [random_case(rng) for _ in range(400)]
+    for case, _pool, _aux in cases:  # ask for part of what the exact-input swap would give
+        case["amount"] = str(max(1, int(case["amount"]) >> rng.randint(0, 8)))
+    sdk = _run_oracle({"out_quotes": [c for c, _, _ in cases]})["out_quotes"]
+    ok = 0
+    for (case, pool, aux), theirs in zip(cases, sdk, strict=True):
+        try:
+            q = ow.quote_exact_out(pool, aux, int(case["amount"]), case["a_to_b"])
+        except QuoteError as exc:
+            if "error" in theirs or exc.code == ow.CODES["MultiplicationOverflow"]:
+                continue
+            # the SDK returns a partial fill; the program rejects it (PartialFillError 6057)
+            assert exc.code == ow.CODES["PartialFillError"], (case, exc, theirs)
+            assert int(theirs["amount_out"]) < int(case["amount"]), (case, theirs)
+            continue
+        assert "error" not in theirs, (case, q, theirs)
+        assert {"token_in": str(q.amount_in), "amount_out": str(q.amount_out), "fee": str(q.fee)} == theirs
+        ok += 1
+    assert ok >= 200, ok
+
+
 def test_tick_math_matches_core() -> None:
     rng = random.Random(SEED + 1)
     ticks = [cm.MIN_TICK, cm.MAX_TICK, 0, -1, 1] + [rng.randint(cm.MIN_TICK, cm.MAX_TICK) for _ in range(400)]

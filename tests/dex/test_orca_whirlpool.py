@@ -154,3 +154,20 @@ def test_swap_v2_instruction_layout(sol_usdc: tuple[wl.Whirlpool, dict[Pubkey, b
     top = wl.Whirlpool(**{**{k: getattr(p, k) for k in p.__slots__}, "tick_current_index": cm.MAX_TICK - 10})  # type: ignore[attr-defined]
     arrays = [m.pubkey for m in ow.swap_instruction(top, user, 1, 0, False).accounts[11:14]]
     assert len(set(arrays)) == 1  # only one array above: repeated
+
+
+def test_other_real_snapshots_quote() -> None:
+    sandbox = _accounts("sol_usdc_ts64_HJPjoWUr/solsandbox")
+    p = ow.decode_pool(SOL_USDC, sandbox[SOL_USDC])
+    assert (p.fee_rate, p.tick_current_index) == (2000, -32101)
+    assert all(k in sandbox for k in ow.aux_accounts(p))
+    for a_to_b in (True, False):
+        small, big = ow.quote(p, sandbox, 10**6, a_to_b), ow.quote(p, sandbox, 10**12, a_to_b)
+        assert 0 < small.amount_out and big.amount_out > small.amount_out * 10**5
+        assert small.fee == 2000  # 0.2% of 1e6, the range is not exhausted
+    assert ow.quote_detail(p, sandbox, 10**13, True, detail=True).swap.crossed
+    bono = _accounts("bono_usdc_ts64_DBJ5hywa")
+    b = ow.decode_pool(BONO_USDC, bono[BONO_USDC])
+    assert ow.quote(b, bono, 10**6, False).amount_out > 0
+    with pytest.raises(MissingAccount):  # the dump lacks the array below the price
+        ow.quote(b, bono, 10**6, True)

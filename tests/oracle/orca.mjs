@@ -1,7 +1,7 @@
 // Differential-test oracle for the Orca Whirlpool adapter.
 // Reads one JSON document on stdin, answers one JSON document on stdout (integers as decimal strings).
 // Every answer comes from the official packages:
-//   quotes -> @orca-so/whirlpools-core swapQuoteByInputToken
+//   quotes -> @orca-so/whirlpools-core swapQuoteByInputToken (out_quotes: swapQuoteByOutputToken)
 //   ix     -> @orca-so/whirlpools-client getSwapV2Instruction (+ getTickArrayAddress, getOracleAddress;
 //             tick-array start indexes from whirlpools-core getTickArrayStartTickIndex)
 //   decode -> @orca-so/whirlpools-client account decoders
@@ -74,6 +74,17 @@ function quote(c) {
   }
 }
 
+function quoteOut(c) {
+  try {
+    const args = quoteArgs(c);
+    args[1] = !c.a_to_b; // specified token (the output) is A when swapping b -> a
+    const q = core.swapQuoteByOutputToken(...args);
+    return { token_in: q.tokenEstIn.toString(), amount_out: q.tokenOut.toString(), fee: q.tradeFee.toString() };
+  } catch (e) {
+    return { error: String(e && (e.message || e)) };
+  }
+}
+
 const ROLE = { 0: [false, false], 1: [false, true], 2: [true, false], 3: [true, true] };
 
 async function ix(c) {
@@ -128,6 +139,7 @@ for await (const chunk of process.stdin) chunks.push(chunk);
 const doc = JSON.parse(Buffer.concat(chunks).toString("utf8"));
 const out = {
   quotes: (doc.quotes || []).map(quote),
+  out_quotes: (doc.out_quotes || []).map(quoteOut),
   ix: await Promise.all((doc.ix || []).map(ix)),
   decode: (doc.decode || []).map(decode),
   sqrt_prices: (doc.ticks || []).map((t) => core.tickIndexToSqrtPrice(t).toString()),

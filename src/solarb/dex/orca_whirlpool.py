@@ -72,6 +72,7 @@ __all__ = [
     "epoch_transfer_fee",
     "quote",
     "quote_detail",
+    "quote_exact_out",
     "spot_rate",
     "swap",
     "swap_instruction",
@@ -498,15 +499,10 @@ class QuoteDetail:
     output_transfer_fee: int
 
 
-def quote_detail(
-    state: Whirlpool,
-    aux: Mapping[Pubkey, bytes],
-    amount_in: int,
-    a_to_b: bool,
-    *,
-    detail: bool = False,
-) -> QuoteDetail:
-    """Exact-input ``swap_v2`` with transfer fees, adaptive fee and the program's errors."""
+def _context(
+    state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool
+) -> tuple[int, Oracle | None, tuple[int, int] | None, tuple[int, int] | None]:
+    """``(timestamp, oracle, input transfer fee, output transfer fee)`` as ``swap_v2`` sees them."""
     clock = _clock(aux)
     epoch, now = clock if clock is not None else (None, None)
     oracle = None
@@ -533,6 +529,19 @@ def quote_detail(
         fee_in = epoch_transfer_fee(aux.get(in_mint), epoch)
     if out_prog == TOKEN_2022_PROGRAM_ID:
         fee_out = epoch_transfer_fee(aux.get(out_mint), epoch)
+    return now, oracle, fee_in, fee_out
+
+
+def quote_detail(
+    state: Whirlpool,
+    aux: Mapping[Pubkey, bytes],
+    amount_in: int,
+    a_to_b: bool,
+    *,
+    detail: bool = False,
+) -> QuoteDetail:
+    """Exact-input ``swap_v2`` with transfer fees, adaptive fee and the program's errors."""
+    now, oracle, fee_in, fee_out = _context(state, aux, a_to_b)
     if amount_in < 0 or amount_in > U64_MAX:
         raise _err("NumberCastError", "amount_in outside u64")
     net_in = transfer_fee_excluded(fee_in, amount_in)
@@ -545,6 +554,25 @@ def quote_detail(
     gross_in = amount_in if swapped_in == net_in else transfer_fee_included(fee_in, swapped_in)
     received = transfer_fee_excluded(fee_out, out)
     return QuoteDetail(Quote(gross_in, received, r.fee), r, gross_in - swapped_in, out - received)
+
+
+def quote_exact_out(
+    state: Whirlpool, aux: Mapping[Pubkey, bytes], amount_out: int, a_to_b: bool
+) -> Quote:
+    """Exact-output ``swap_v2`` (``amount_specified_is_input = false``, no price limit): what the
+    user must send for ``amount_out`` to arrive. ``PartialFillError`` (6057) if it cannot fill."""
+    now, oracle, fee_in, fee_out = _context(state, aux, a_to_b)
+    if amount_out <= 0 or amount_out > U64_MAX:
+        raise _err("ZeroTradableAmount" if amount_out == 0 else "NumberCastError")
+    want = transfer_fee_included(fee_out, amount_out)
+    try:
+        r = swap(state, _slots(state, aux, a_to_b), want, a_to_b, is_input=False, timestamp=now,
+                 oracle=oracle)  # fmt: skip
+    except cm.ClmmMathError as exc:
+        raise _err(exc.name, str(exc)) from exc
+    swapped_in, out = (r.amount_a, r.amount_b) if a_to_b else (r.amount_b, r.amount_a)
+    gross_in = transfer_fee_included(fee_in, swapped_in)
+    return Quote(gross_in, transfer_fee_excluded(fee_out, out), r.fee)
 
 
 def quote(state: Whirlpool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool) -> Quote:

@@ -212,3 +212,24 @@ def test_model_rejects_bad_accounts() -> None:
     assert "2006" in str(_send(bank, user, Instruction(ix.program_id, ix.data, metas)))
     assert "101" in str(_send(bank, user, Instruction(ix.program_id, bytes(8), list(ix.accounts))))
     assert cm.sqrt_price_at_tick(0) == _state(bank, pool).sqrt_price
+
+
+def test_exact_output_swap() -> None:
+    import struct
+
+    bank, user, pool = _setup()
+    s = _state(bank, pool)
+    want = 3 * 10**11
+    aux = _aux(bank, s)
+    r = ow.swap(s, ow._slots(s, aux, False), want, False, is_input=False, timestamp=bank.unix_timestamp)
+    assert r.amount_a == want and r.amount_b > want  # price 1 plus fee and slippage
+    base = ow.swap_instruction(s, user.pubkey(), 0, 0, False)
+    data = ow.SWAP_V2_DISCRIMINATOR + struct.pack("<QQQQ??B", want, r.amount_b - 1, 0, 0, False, False, 0)
+    assert "6037" in str(_send(bank, user, Instruction(base.program_id, data, list(base.accounts))))
+    ata_a = associated_token_address(user.pubkey(), MINT_A, TOKEN_PROGRAM_ID)
+    ata_b = associated_token_address(user.pubkey(), MINT_B, TOKEN_PROGRAM_ID)
+    a0, b0 = _balance(bank, ata_a), _balance(bank, ata_b)
+    data = ow.SWAP_V2_DISCRIMINATOR + struct.pack("<QQQQ??B", want, r.amount_b, 0, 0, False, False, 0)
+    assert _send(bank, user, Instruction(base.program_id, data, list(base.accounts))) is None
+    assert (_balance(bank, ata_a) - a0, b0 - _balance(bank, ata_b)) == (want, r.amount_b)
+    assert _state(bank, pool).sqrt_price == r.next_sqrt_price

@@ -301,3 +301,17 @@ async def test_cancelled_call_does_not_strand_a_half_open_endpoint(make: Make) -
     with pytest.raises(asyncio.CancelledError):
         await task
     assert client.pool.endpoints[0].health.usable()  # the probe slot was given back
+
+
+async def test_write_retries_only_when_surely_not_delivered(make: Make) -> None:
+    write = PolicyTable({"getBalance": MethodPolicy(CallKind.WRITE, deadline_s=2.0,
+                                                    attempt_timeout_s=1.0)})
+    refused, _ = await make(FrontEndSpec("dead", down=True), healthy("ok1"),
+                            weights={"dead": 1000.0}, policies=write)
+    assert isinstance(await refused.get_balance(KEY), int)  # connection refused: safe to retry
+    assert ep(refused, "dead")["errors"] == {"transport": 1}
+    ambiguous, srv = await make(FrontEndSpec("bad", (Fault("error5xx", 1.0),)), healthy("ok2"),
+                                weights={"bad": 1000.0}, policies=write)
+    with pytest.raises(RpcError):
+        await ambiguous.get_balance(KEY)  # a 5xx may have been processed: not repeated
+    assert srv["bad"].stats.requests == 1 and srv["ok2"].stats.requests == 0

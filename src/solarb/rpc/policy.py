@@ -5,8 +5,8 @@ Three kinds of call::
     READ    idempotent: retried on another endpoint (or the same after a backoff); may be hedged
     SEND    sendTransaction: the same signed bytes go to every send endpoint at once and are
             rebroadcast (never re-signed) until one accepts or the deadline passes
-    WRITE   not idempotent (requestAirdrop): retried only when the request surely never reached
-            the node (connection refused, 429)
+    WRITE   not idempotent (the default for none of the known methods; for callers' own
+            methods): retried only when the request surely never reached the node (refused, 429)
 
 Every call has a deadline for the whole call (all attempts, backoffs and hedges); each attempt
 has its own timeout, never beyond the deadline. Backoff is exponential with full jitter.
@@ -70,9 +70,10 @@ DEFAULT_POLICIES: dict[str, MethodPolicy] = {
     "sendTransaction": MethodPolicy(
         CallKind.SEND, max_attempts=3, deadline_s=2.0, attempt_timeout_s=1.0, backoff_base_s=0.05
     ),
-    "requestAirdrop": MethodPolicy(
-        CallKind.WRITE, max_attempts=3, deadline_s=10.0, attempt_timeout_s=5.0
-    ),
+    # Airdrops exist only on test clusters, where a duplicate merely adds test funds: retried
+    # like a read (a WRITE would stop at an ambiguous 5xx and fail the engine's start-up).
+    "requestAirdrop": MethodPolicy(CallKind.READ, max_attempts=4, deadline_s=10.0,
+                                   attempt_timeout_s=5.0),
 }
 
 

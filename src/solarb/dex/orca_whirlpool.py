@@ -375,6 +375,7 @@ def swap(
     growth = pool.fee_growth_global_a if a_to_b else pool.fee_growth_global_b
     arr_i = 0
     fees = _FeeRate(a_to_b, tick, timestamp, pool.fee_rate, oracle)
+    adaptive = oracle is not None
     crossed: list[tuple[int, int, Tick]] = []
     step = cm.swap_step
     while remaining > 0 and price != limit:
@@ -382,9 +383,13 @@ def swap(
         next_price = cm.sqrt_price_at_tick(next_tick)
         target = max(next_price, limit) if a_to_b else min(next_price, limit)
         while True:
-            fees.update_va()
-            bounded, skipped = fees.bounded(target, liq)
-            s = step(remaining, fees.total(), liq, price, bounded, is_input, a_to_b)
+            if adaptive:
+                fees.update_va()
+                bounded, skipped = fees.bounded(target, liq)
+                rate = fees.total()
+            else:
+                bounded, skipped, rate = target, False, pool.fee_rate
+            s = step(remaining, rate, liq, price, bounded, is_input, a_to_b)
             if is_input:
                 remaining -= s.amount_in + s.fee_amount
                 calculated += s.amount_out
@@ -437,7 +442,9 @@ def swap(
             elif s.next_sqrt_price != price:
                 tick = cm.tick_at_sqrt_price(s.next_sqrt_price)
             price = s.next_sqrt_price
-            if not skipped:
+            if not adaptive:
+                pass
+            elif not skipped:
                 fees.advance()
             else:
                 fees.advance_after_skip(price, next_price, next_tick)

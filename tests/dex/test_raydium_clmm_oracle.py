@@ -33,11 +33,12 @@ from solarb.dex.base import InsufficientLiquidity, MissingAccount, QuoteError
 from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
 from solarb.errors import UsageError
 from solarb.sim.programs import raydium_clmm as model
+from tests.support.data import SHARED_DATA
 
 pytestmark = pytest.mark.oracle
 
 ORACLE = Path(__file__).resolve().parents[1] / "oracle"
-REAL = Path("/work/shared/data/accounts/raydium_clmm/sol_usdc_3ucNos4N/clmm_wsol_usdc.subset.json")
+REAL = SHARED_DATA / "accounts" / "raydium_clmm" / "sol_usdc_3ucNos4N" / "clmm_wsol_usdc.subset.json"
 N_POOLS = 1000
 SEED = 3_2026
 SPACINGS = (1, 1, 2, 5, 10, 10, 60, 64, 120, 200)

@@ -23,10 +23,12 @@ __all__ = [
     "AMM_CONFIG_LEN", "ERRORS", "EXTENSION_LEN", "MAX_TICK", "MIN_TICK", "NAME", "OBSERVATION_LEN",
     "POOL_LEN", "PROGRAM_ID", "TICK_ARRAY_LEN", "TICK_ARRAY_SIZE", "AmmConfig", "BitmapExtension",
     "ClmmPool", "DynamicFeeInfo", "TickArray", "TickState", "amm_config_address",
-    "array_start_index", "bitmap_extension_address", "decode_amm_config", "decode_extension",
-    "decode_pool", "decode_tick_array", "encode_amm_config", "encode_extension", "encode_pool",
-    "encode_tick", "encode_tick_array", "first_tick_array_start", "next_tick_array_start",
-    "observation_address", "pool_address", "tick_array_address", "vault_address",
+    "array_start_index", "bitmap_extension_address", "bitmap_position", "decode_amm_config",
+    "decode_extension", "decode_pool", "decode_tick_array", "encode_amm_config",
+    "encode_dynamic_fee", "encode_extension", "encode_pool", "encode_tick", "encode_tick_array",
+    "first_tick_array_start", "max_tick_in_bitmap", "next_tick_array_start",
+    "observation_address", "pool_address", "reward_growths", "tick_array_address", "tick_count",
+    "vault_address",
 ]
 
 NAME = "raydium_clmm"

@@ -58,6 +58,7 @@ async def test_resync_then_stream_raw_bytes(genv: GeyserEnv) -> None:
     genv.start()
     await until(lambda: genv.feed.is_fresh)
     keys = genv.env.keys
+    await until(lambda: all(genv.feed.account_slot(k) >= 0 for k in keys[:6]))  # applied
     assert {u.pubkey for u in genv.sink.updates} == set(keys[:6])  # from the resync
     assert all(genv.feed.account_slot(k) >= 0 for k in keys[:6])
     data = genv.env.mutate(keys[1], 0x42)
@@ -91,6 +92,6 @@ async def test_silent_stream_is_detected(genv: GeyserEnv) -> None:
     t0 = time.monotonic()
     assert genv.server.silence_all() == 1
     await until(lambda: genv.feed.counters.silent >= 1, timeout=3)
-    assert time.monotonic() - t0 < 1.0  # silence_timeout 0.5 s
+    assert time.monotonic() - t0 < 2.0  # silence_timeout 0.5 s (slack for a loaded host)
     assert not genv.feed.is_fresh or genv.feed.counters.reconnects >= 1
     await until(lambda: genv.feed.is_fresh)

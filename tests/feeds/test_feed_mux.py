@@ -92,7 +92,7 @@ async def test_polling_fallback_delivers_changes_and_goes_stale_without_rpc() ->
         task = asyncio.create_task(feed.run(sink.on_update, sink.on_slot))
         try:
             await until(lambda: all(feed.account_slot(k) >= 0 for k in env.keys))
-            assert len(sink.updates) == 5
+            assert len(sink.updates) == 5  # fresh only once the polled state is applied
             data = env.mutate(env.keys[3], 0x33)
             await until(lambda: (u := sink.last(env.keys[3])) is not None and u.data == data)
             await asyncio.sleep(0.1)
@@ -101,6 +101,28 @@ async def test_polling_fallback_delivers_changes_and_goes_stale_without_rpc() ->
             await env.rpc.stop()  # the RPC goes away: after silence_timeout nothing is fresh
             await until(lambda: all(feed.account_slot(k) == -1 for k in env.keys), timeout=3)
             assert feed.poll_errors >= 1
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await rpc.aclose()
+
+
+async def test_program_subscription_streams_accounts_of_a_program() -> None:
+    async with SimEnv(n_accounts=12) as env:
+        rpc = RpcClient(env.rpc.url)
+        owner_of = {pk: acct.owner for pk, acct in env.accounts}
+        target = env.keys[5]
+        feed = PubSubFeed(env.ws[0].url, rpc, rng=random.Random(2))
+        feed.watch(env.keys[:2])
+        feed.watch_programs([owner_of[target]])
+        sink = Sink()
+        task = asyncio.create_task(feed.run(sink.on_update, sink.on_slot))
+        try:
+            await until(lambda: feed.is_fresh and env.ws[0].subscription_count == 2 + 1 + 1)
+            data = env.mutate(target, 0x77)  # not watched by pubkey: comes via programSubscribe
+            await until(lambda: (u := sink.last(target)) is not None and u.data == data)
+            assert sink.last(target).owner == owner_of[target]  # type: ignore[union-attr]
+            assert feed.account_slot(target) == -1  # streamed, but freshness needs a watch
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)

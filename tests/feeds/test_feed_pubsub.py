@@ -73,6 +73,7 @@ async def test_resync_then_notifications(env: Harness) -> None:
     assert isinstance(env.feed, AccountSource)
     env.start()
     await asyncio.wait_for(env.feed.fresh.wait(), 3)
+    await until(lambda: all(env.feed.account_slot(k) >= 0 for k in env.keys))  # applied
     # initial state came from the resync, one per watched account
     assert sorted(u.lamports for u in env.updates) == [1000, 1001, 1002]
     assert env.feed.stats()["resyncs"] == 1

@@ -13,7 +13,9 @@ Anything older than what was already delivered for A is ``dropped_stale``. Count
 S) keeps several changes of one account within one slot, as the local cluster sends them.
 
 Resync results (RPC reads at a context slot) go through :meth:`Delivery.resynced`: delivered
-when at least as new as the last delivered slot of the account.
+when at least as new as the last delivered slot of the account. An account with an update in hand
+but not yet applied is :meth:`Delivery.queued`: the consumer's view of it is not current, so the
+feeds report it as not fresh until the update is applied (a resync counts only once applied).
 """
 
 from __future__ import annotations
@@ -91,6 +93,10 @@ class LatencyRing:
         self._buf[self._n % self._size] = ns
         self._n += 1
 
+    def reset(self) -> None:
+        """Forget every sample."""
+        self._n = 0
+
     def percentiles(self) -> dict[str, float]:
         """``p50``, ``p99``, ``max`` in microseconds over the kept samples, and ``samples``."""
         data = sorted(self._buf[: min(self._n, self._size)])
@@ -112,6 +118,7 @@ class Delivery:
         self.latency = LatencyRing()
         self._on_update: OnUpdate | None = None
         self._pending: dict[Pubkey, AccountUpdate] = {}
+        self._batch: dict[Pubkey, AccountUpdate] = {}  # taken by the consumer, not yet applied
         self._ready = asyncio.Event()
         # per account: (slot, k) delivered last, and (winner, arrival ns) of that delivery
         self._delivered: dict[Pubkey, tuple[int, int]] = {}
@@ -121,6 +128,11 @@ class Delivery:
         """Slot of the last update accepted for ``pubkey`` (-1: none)."""
         entry = self._delivered.get(pubkey)
         return entry[0] if entry is not None else -1
+
+    def queued(self, pubkey: Pubkey) -> bool:
+        """True while a newer update of ``pubkey`` is in hand but not yet applied: the consumer's
+        state of that account is then not current (feeds report it as not fresh)."""
+        return pubkey in self._pending or pubkey in self._batch
 
     def forget(self, pubkey: Pubkey) -> None:
         """Drop everything known about an account no longer watched."""
@@ -191,12 +203,16 @@ class Delivery:
             await self._ready.wait()
             self._ready.clear()
             while self._pending:
-                batch = self._pending
+                batch = self._batch = self._pending
                 self._pending = {}
-                for upd in batch.values():
-                    on_update(upd)
-                    stats.delivered += 1
-                    record(now() - upd.ts_recv_ns)
+                try:
+                    for pk in list(batch):
+                        upd = batch.pop(pk)
+                        on_update(upd)
+                        stats.delivered += 1
+                        record(now() - upd.ts_recv_ns)
+                finally:
+                    self._batch = {}
 
     def drain_now(self, on_update: OnUpdate) -> int:
         """Deliver what is pending synchronously (for tests and benchmarks); returns the count."""

@@ -135,7 +135,7 @@ class GeyserFeed:
 
     def account_slot(self, pubkey: Pubkey) -> int:
         """Slot up to which ``pubkey`` is known current on the live stream; -1 if not fresh."""
-        if not self._live or pubkey not in self._fresh:
+        if not self._live or pubkey not in self._fresh or self.delivery.queued(pubkey):
             return -1
         return max(self._stream_slot, self.delivery.last_slot(pubkey))
 
@@ -242,6 +242,7 @@ class GeyserFeed:
                 idle = (time.monotonic_ns() - self._last_msg_ns) / 1e9
                 if idle >= self.silence_timeout:
                     self.counters.silent += 1
+                    self._down()  # nothing it streamed is known current any more
                     raise FeedDisconnected(f"geyser stream silent for {self.silence_timeout}s")
                 self._wake.clear()
                 if self._pending:

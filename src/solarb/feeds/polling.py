@@ -84,7 +84,7 @@ class PollingFeed:
 
     def account_slot(self, pubkey: Pubkey) -> int:
         """The last poll's slot if it read ``pubkey`` and is recent enough, else -1."""
-        if pubkey not in self._polled:
+        if pubkey not in self._polled or self.delivery.queued(pubkey):
             return -1
         if time.monotonic_ns() - self._poll_ns > self.silence_timeout * 1e9:
             return -1

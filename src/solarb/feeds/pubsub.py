@@ -13,7 +13,7 @@ seen (:mod:`solarb.feeds.resync`); only then do they count as fresh on that shar
 fresh while at least one shard (of any endpoint) has it subscribed and resynced:
 :meth:`PubSubFeed.account_slot` gives the slot up to which its state is known current (-1 when
 not fresh). A shard whose socket closes, whose pings go unanswered, or that sends no slot
-notification for ``silence_timeout`` seconds is torn down (its accounts lose that shard's
+notification (nor any other frame) for ``silence_timeout`` seconds is torn down (its accounts lose that shard's
 freshness at once) and reconnected with exponential backoff and jitter. A refused subscription is
 retried on the live connection after ``refuse_retry`` seconds; until then the account is not fresh
 on that shard.
@@ -67,7 +67,8 @@ class _Shard:
     """One connection's worth of accounts on one endpoint."""
 
     __slots__ = ("conn", "endpoint", "index", "keys", "last_frame_ns", "last_slot", "live",
-                 "pending_add", "pending_remove", "retry_at", "subs", "task")
+                 "pending_add", "pending_programs", "pending_remove", "programs", "retry_at",
+                 "subs", "task")
 
     def __init__(self, endpoint: _Endpoint, index: int) -> None:
         self.endpoint = endpoint
@@ -76,6 +77,8 @@ class _Shard:
         self.subs: dict[Pubkey, int] = {}  # subscribed + resynced on the live connection
         self.pending_add: dict[Pubkey, None] = {}
         self.pending_remove: dict[Pubkey, int] = {}  # key -> sub id to cancel
+        self.programs: dict[Pubkey, None] = {}  # programSubscribe'd programs on this shard
+        self.pending_programs: dict[Pubkey, None] = {}
         self.retry_at = 0.0  # monotonic time to retry refused subscriptions
         self.live = False  # connected, slot-subscribed and initial resync done
         self.last_slot = -1
@@ -138,6 +141,7 @@ class PubSubFeed:
         self._fresh_on: dict[Pubkey, int] = {}  # account -> number of live shards holding it
         self._wake: dict[_Shard, asyncio.Event] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        self._program_keys: dict[str, Pubkey] = {}
         self._on_slot: OnSlot = _noop_slot
         self._running = False
 
@@ -172,7 +176,7 @@ class PubSubFeed:
 
     def account_slot(self, pubkey: Pubkey) -> int:
         """Slot up to which ``pubkey``'s delivered state is known current; -1 if not fresh."""
-        if not self._fresh_on.get(pubkey):
+        if not self._fresh_on.get(pubkey) or self.delivery.queued(pubkey):
             return -1
         best = self.delivery.last_slot(pubkey)
         for shard in self._watched.get(pubkey, ()):
@@ -200,6 +204,18 @@ class PubSubFeed:
             self._watched[pk] = homes
             self._fresh_on[pk] = 0
             self.fresh.clear()
+
+    def watch_programs(self, program_ids: Iterable[Pubkey]) -> None:
+        """Also stream every account owned by these programs (``programSubscribe``, base64) on
+        the first connection of each endpoint. Those accounts are delivered (deduped like the
+        rest) but count as fresh only if also watched by pubkey."""
+        for pid in program_ids:
+            for ep in self.endpoints:
+                shard = ep.shards[0] if ep.shards else self._shard_for(ep)
+                if pid not in shard.programs:
+                    shard.programs[pid] = None
+                    shard.pending_programs[pid] = None
+                    self._poke(shard)
 
     def unwatch(self, pubkeys: Iterable[Pubkey]) -> None:
         """Stop watching accounts: unsubscribed on live connections, state forgotten."""
@@ -329,6 +345,7 @@ class PubSubFeed:
         shard.subs.clear()
         shard.pending_remove.clear()
         shard.pending_add = dict(shard.keys)
+        shard.pending_programs = dict(shard.programs)
         self._update_fresh_flag()
 
     def _update_fresh_flag(self) -> None:
@@ -343,6 +360,7 @@ class PubSubFeed:
         shard.last_frame_ns = time.monotonic_ns()
         await conn.subscribe("slotSubscribe", None, functools.partial(self._on_slot_note, shard))
         await self._add_pending(shard, conn)
+        await self._add_programs(shard, conn)
         shard.live = True
         self._update_fresh_flag()
         silence_ns = int(self.silence_timeout * 1e9)
@@ -353,16 +371,20 @@ class PubSubFeed:
                 await self._remove_pending(shard, conn)
             if shard.pending_add and loop.time() >= shard.retry_at:
                 await self._add_pending(shard, conn)
+            if shard.pending_programs and loop.time() >= shard.retry_at:
+                await self._add_programs(shard, conn)
             self._raise_if_closed(conn)
-            idle_ns = time.monotonic_ns() - shard.last_frame_ns
+            # any frame proves the socket alive (slot notes may queue behind a burst of others)
+            idle_ns = time.monotonic_ns() - max(shard.last_frame_ns, conn.frame_recv_ns)
             if idle_ns >= silence_ns:
                 self.counters.silent += 1
-                raise FeedDisconnected(f"no slot notification for {self.silence_timeout}s")
+                raise FeedDisconnected(f"no frame for {self.silence_timeout}s")
             wake.clear()
-            if shard.pending_remove or (shard.pending_add and loop.time() >= shard.retry_at):
+            retry_due = loop.time() >= shard.retry_at
+            if shard.pending_remove or ((shard.pending_add or shard.pending_programs) and retry_due):
                 continue
             timeout = (silence_ns - idle_ns) / 1e9
-            if shard.pending_add:
+            if shard.pending_add or shard.pending_programs:
                 timeout = min(timeout, max(0.0, shard.retry_at - loop.time()))
             waiters = {asyncio.ensure_future(conn.closed.wait()), asyncio.ensure_future(wake.wait())}
             try:
@@ -431,6 +453,20 @@ class PubSubFeed:
                 self._fresh_on[pk] = self._fresh_on.get(pk, 0) + 1
         self._update_fresh_flag()
 
+    async def _add_programs(self, shard: _Shard, conn: PubSubConnection) -> None:
+        cfg = {"encoding": "base64", "commitment": self.commitment}
+        for pid in list(shard.pending_programs):
+            cb = functools.partial(self._on_program_note, shard)
+            try:
+                await conn.subscribe("programSubscribe", [str(pid), cfg], cb)
+            except FeedDisconnected:
+                raise
+            except RpcError:
+                self.counters.refused += 1
+                shard.retry_at = asyncio.get_running_loop().time() + self.refuse_retry
+                continue
+            shard.pending_programs.pop(pid, None)
+
     async def _remove_pending(self, shard: _Shard, conn: PubSubConnection) -> None:
         items = list(shard.pending_remove.items())
         shard.pending_remove.clear()
@@ -451,6 +487,29 @@ class PubSubFeed:
             self._count_garbled(FeedProtocolError(str(e)))
             return
         if upd is None or pubkey not in shard.keys:
+            return
+        self.counters.notifications += 1
+        self.delivery.offer(upd, shard.endpoint.stats)
+
+    def _on_program_note(self, shard: _Shard, value: Any, slot: int) -> None:
+        conn = shard.conn
+        try:
+            if slot < 0 or conn is None or not isinstance(value, dict):
+                raise RpcProtocolError(f"program notification without slot or value: {value!r:.80}")
+            text = value.get("pubkey")
+            pk = self._program_keys.get(text) if isinstance(text, str) else None
+            if pk is None:
+                pk = Pubkey.from_string(text) if isinstance(text, str) else None
+                if pk is None:
+                    raise RpcProtocolError("program notification without pubkey")
+                if len(self._program_keys) < 100_000:
+                    self._program_keys[text] = pk
+            upd = decode_account(pk, value.get("account"), slot, conn.frame_recv_ns,
+                                 "programNotification")
+        except (RpcProtocolError, ValueError) as e:
+            self._count_garbled(FeedProtocolError(str(e)))
+            return
+        if upd is None:
             return
         self.counters.notifications += 1
         self.delivery.offer(upd, shard.endpoint.stats)

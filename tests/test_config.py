@@ -89,3 +89,49 @@ def test_websocket_url_follows_validator_port_convention() -> None:
         environ={},
     )
     assert s.endpoints.websocket_url() == "ws://127.0.0.1:8900"
+
+
+POOL = "58oQChx4yWmvKdwLLZzBi4ChoCc2fqCUWBkwMihLYQo2"
+
+
+def test_endpoint_pool_entries_validated_and_redacted() -> None:
+    s = load_settings(
+        overrides={
+            "endpoints": {
+                "rpc": [
+                    {"url": "https://a.example.com/?api-key=SECRET", "weight": 3, "rps": 50, "role": "read"},
+                    {"url": "http://127.0.0.1:8899", "role": "send"},
+                ]
+            },
+            "trading": {"live": True, "pools": [POOL]},
+            "wallet": {"keypair_path": "id.json"},
+        },
+        environ={},
+    )
+    assert not s.endpoints.embedded
+    assert [e.role for e in s.endpoints.pool()] == ["read", "send"]
+    assert "SECRET" not in str(redacted(s))
+
+
+def test_remote_pool_entry_also_needs_live_opt_in() -> None:
+    with pytest.raises(ConfigError, match="trading.live"):
+        load_settings(
+            overrides={
+                "endpoints": {"rpc": [{"url": "http://127.0.0.1:8899"}, {"url": "https://x.example.com"}]},
+                "trading": {"pools": [POOL]},
+            },
+            environ={},
+        )
+
+
+@pytest.mark.parametrize(
+    ("entry", "needle"),
+    [
+        ({"url": "ftp://x"}, "endpoints.rpc.0.url"),
+        ({"url": "http://127.0.0.1:1", "role": "write"}, "endpoints.rpc.0.role"),
+        ({"url": "http://127.0.0.1:1", "weight": 0}, "endpoints.rpc.0.weight"),
+    ],
+)
+def test_bad_pool_entry_names_the_key(entry: dict[str, object], needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle.replace(".", r"\.")):
+        load_settings(overrides={"endpoints": {"rpc": [entry]}, "trading": {"pools": [POOL]}}, environ={})

@@ -12,11 +12,14 @@ accounts, then resync them with ``getMultipleAccounts`` at ``minContextSlot`` = 
 seen (:mod:`solarb.feeds.resync`); only then do they count as fresh on that shard. An account is
 fresh while at least one shard (of any endpoint) has it subscribed and resynced:
 :meth:`PubSubFeed.account_slot` gives the slot up to which its state is known current (-1 when
-not fresh). A shard whose socket closes, whose pings go unanswered, or that sends no slot
-notification (nor any other frame) for ``silence_timeout`` seconds is torn down (its accounts lose that shard's
-freshness at once) and reconnected with exponential backoff and jitter. A refused subscription is
-retried on the live connection after ``refuse_retry`` seconds; until then the account is not fresh
-on that shard.
+not fresh). A shard whose socket closes, or that delivers no frame at all (slot notifications
+are the steady heartbeat) for ``silence_timeout`` seconds, is torn down (its accounts lose that
+shard's freshness at once) and reconnected with exponential backoff and jitter. WebSocket pings
+every ``ping_interval`` keep the socket and any proxy alive; a silent peer answers none and is
+caught by the frame deadline, while a pong that queues behind a burst of unread frames is not
+taken for a dead socket (no reconnect storms under load). A refused subscription is retried on
+the live connection after ``refuse_retry`` seconds; until then the account is not fresh on that
+shard.
 
 Delivery goes through :class:`~solarb.feeds.delivery.Delivery` (dedupe across endpoints, bounded
 coalescing, latency ring). ``fresh`` is set while every watched account is fresh.
@@ -311,8 +314,9 @@ class PubSubFeed:
         initial, cap = self.reconnect_backoff
         while True:
             conn = PubSubConnection(
-                shard.endpoint.url, ping_interval=self.ping_interval,
-                ping_timeout=self.silence_timeout if self.ping_interval else None,
+                # pings keep the socket and any proxy alive; liveness is judged on frames (a pong
+                # queues behind unread frames when the reader is busy: no reconnect storms)
+                shard.endpoint.url, ping_interval=self.ping_interval, ping_timeout=None,
                 on_garbled=self._count_garbled,
             )
             shard.conn = conn

@@ -24,8 +24,8 @@ from solarb.execution.builder import TxBuilder
 from solarb.execution.errors import BuildError, ProfitGuardError
 
 POOLS = load_pools()
-AMM = next(s for a, s in POOLS.values() if a is raydium_amm_v4)
-CPMM = next(s for a, s in POOLS.values() if a is raydium_cpmm)
+AMM = next(s for a, s, _aux in POOLS.values() if a is raydium_amm_v4)
+CPMM = next(s for a, s, _aux in POOLS.values() if a is raydium_cpmm)
 USDC = AMM.mint_b if AMM.mint_a == WSOL_MINT else AMM.mint_a
 PUMP = CPMM.mint_b if CPMM.mint_a == WSOL_MINT else CPMM.mint_a
 PUMP_PROGRAM = CPMM.token_program_b if CPMM.mint_a == WSOL_MINT else CPMM.token_program_a

@@ -20,7 +20,7 @@ from solarb.monitor.journal import Journal
 from solarb.rpc.errors import RpcTimeout, TransactionRejected
 
 POOLS = load_pools()
-AMM = next(s for a, s in POOLS.values() if s.dex == "raydium_amm_v4")
+AMM = next(s for a, s, _aux in POOLS.values() if s.dex == "raydium_amm_v4")
 SOL_TO_USDC = AMM.mint_a == WSOL_MINT
 USDC = AMM.mint_b if SOL_TO_USDC else AMM.mint_a
 PAYER = Keypair.from_seed(bytes([7]) * 32)

@@ -29,7 +29,7 @@ def test_estimate_fee() -> None:
 
 def test_fee_for_built_transaction() -> None:
     pools = load_pools()
-    _, amm = next(iter(pools.values()))
+    _, amm, _aux = next(iter(pools.values()))
     a_to_b = amm.mint_a == WSOL_MINT
     order = make_order([hop(amm, a_to_b, 100, 200), hop(amm, not a_to_b, 200, 300)], 150)
     b = TxBuilder(Keypair(), pools.__getitem__, compute_unit_limit=300_000,  # type: ignore[arg-type]

@@ -140,7 +140,13 @@ def spot_rate(state: CpPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float
 
 
 def swap_instruction(
-    state: CpPool, user: Pubkey, amount_in: int, min_out: int, a_to_b: bool
+    state: CpPool,
+    user: Pubkey,
+    amount_in: int,
+    min_out: int,
+    a_to_b: bool,
+    *,
+    aux: Mapping[Pubkey, bytes] | None = None,
 ) -> Instruction:
     """A swap instruction in this fake program's made-up format."""
     data = struct.pack("<BQQB", 1, amount_in, min_out, 1 if a_to_b else 0)

@@ -26,15 +26,16 @@ AMM_FILE = DATA / "accounts/raydium_amm_v4/sol_usdc_58oQChx4/58oQChx4yWmvKdwLLZz
 CPMM_FILE = DATA / "accounts/raydium_cpmm/wsol_pump_2higKRf2/cpmm_wsol_pump.json"
 
 
-def load_pools() -> dict[Pubkey, tuple[DexAdapter, PoolState]]:
-    """The real SOL/USDC AMM v4 pool and the real WSOL/pump CPMM pool, decoded."""
+def load_pools() -> dict[Pubkey, tuple[DexAdapter, PoolState, dict[Pubkey, bytes]]]:
+    """The real SOL/USDC AMM v4 pool and the real WSOL/pump CPMM pool, decoded, as the builder's
+    pool lookup returns them (adapter, state, aux; constant-product swaps need no aux)."""
     amm = json.loads(AMM_FILE.read_text())
     amm_key = Pubkey.from_string(amm["pubkey"])
     amm_state = raydium_amm_v4.decode_pool(amm_key, base64.b64decode(amm["data"]))
     cp = json.loads(CPMM_FILE.read_text())
     cp_key = Pubkey.from_string(cp["pool"])
     cp_state = raydium_cpmm.decode_pool(cp_key, base64.b64decode(cp["accounts"][cp["pool"]]["data"]))
-    return {amm_key: (raydium_amm_v4, amm_state), cp_key: (raydium_cpmm, cp_state)}  # type: ignore[dict-item]
+    return {amm_key: (raydium_amm_v4, amm_state, {}), cp_key: (raydium_cpmm, cp_state, {})}  # type: ignore[dict-item]
 
 
 def hop(state: PoolState, a_to_b: bool, amount_in: int, amount_out: int) -> Hop:

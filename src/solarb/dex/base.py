@@ -109,8 +109,17 @@ class DexAdapter(Protocol):
         ...
 
     def swap_instruction(
-        self, state: PoolState, user: Pubkey, amount_in: int, min_out: int, a_to_b: bool
+        self,
+        state: PoolState,
+        user: Pubkey,
+        amount_in: int,
+        min_out: int,
+        a_to_b: bool,
+        *,
+        aux: AccountData | None = None,
     ) -> Instruction:
         """The swap instruction, byte-identical to the official SDK builder; user token accounts
-        are ``user``'s associated token accounts of the two mints."""
+        are ``user``'s associated token accounts of the two mints. ``aux`` (the pool's loaded
+        auxiliary accounts) lets concentrated-liquidity adapters pass every tick/bin array the
+        exact quote of ``amount_in`` may touch; constant-product adapters ignore it."""
         ...

@@ -138,7 +138,7 @@ def bitmap_extension_address(pair: Pubkey) -> Pubkey:
 
 
 def _bitmap(state: LbPair, extension: bytes | None) -> tuple[int, bool]:
-    if extension is None:
+    if not extension:  # None (not loaded) or b"" (no such account): the internal bitmap only
         return m.combined_bitmap(state.bin_array_bitmap, None, None), False
     ext = decode_bitmap_extension(bitmap_extension_address(state.address), extension)
     return m.combined_bitmap(state.bin_array_bitmap, list(ext.positive), list(ext.negative)), True
@@ -373,12 +373,19 @@ def swap_instruction(
     *,
     bin_arrays: Sequence[Pubkey] | None = None,
     bitmap_extension: Pubkey | None = None,
+    aux: Mapping[Pubkey, bytes] | None = None,
 ) -> Instruction:
     """``swap(amount_in, min_amount_out)`` (``swap2`` with no transfer-hook slices when a side is
     Token-2022, as ``swap`` only accepts SPL Token) with the IDL account order: absent optional
     accounts (bitmap extension, host fee) are the program id; then the bin arrays as writable
     remaining accounts: ``bin_arrays`` (e.g. from :attr:`DlmmSwap.bin_arrays`) or the next
-    :data:`SWAP_BIN_ARRAYS` arrays of the internal bitmap. User accounts are ATAs."""
+    :data:`SWAP_BIN_ARRAYS` arrays of the internal bitmap. User accounts are ATAs.
+
+    With ``aux`` (the pair's loaded accounts) and no explicit ``bin_arrays``, the arrays are those
+    the exact quote of ``amount_in`` crosses plus the next :data:`SWAP_BIN_ARRAYS` of the direction
+    (bitmap extension included), in traversal order, and the extension is passed when it exists."""
+    if aux is not None and bin_arrays is None:
+        bin_arrays, bitmap_extension = _arrays_for(state, aux, amount_in, a_to_b, bitmap_extension)
     if a_to_b:
         mint_in, mint_out = state.mint_a, state.mint_b
         prog_in, prog_out = state.token_program_a, state.token_program_b
@@ -413,3 +420,21 @@ def swap_instruction(
     metas += [AccountMeta(k, False, True) for k in bin_arrays]
     return Instruction(PROGRAM_ID, data, metas)
 
+
+
+def _arrays_for(
+    state: LbPair, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool,
+    bitmap_extension: Pubkey | None,
+) -> tuple[list[Pubkey], Pubkey | None]:
+    """Bin arrays (and the extension, when it exists) a swap of ``amount_in`` may touch."""
+    ext_key = bitmap_extension_address(state.address)
+    ext = aux.get(ext_key)
+    if ext and bitmap_extension is None:
+        bitmap_extension = ext_key
+    idx = set(bin_arrays_for_swap(state, a_to_b, SWAP_BIN_ARRAYS, ext or None))
+    try:
+        idx.update(quote_detail(state, aux, amount_in, a_to_b).bin_arrays)
+    except QuoteError:  # the program will fail this swap too; the default arrays will do
+        pass
+    order = sorted(idx, reverse=a_to_b)  # X->Y walks down the bin ids
+    return [bin_array_address(state.address, i) for i in order], bitmap_extension

@@ -65,6 +65,7 @@ __all__ = [
     "PROGRAM_ID",
     "SWAP_V2_DISCRIMINATOR",
     "SwapResult",
+    "TOKEN_PROGRAMS_FROM_MINTS",
     "QuoteDetail",
     "Slot",
     "aux_accounts",
@@ -82,6 +83,8 @@ __all__ = [
 ]
 
 NAME = "orca_whirlpool"
+TOKEN_PROGRAMS_FROM_MINTS = True
+"""The pool account does not record its mints' token programs: decode with the mints' owners."""
 CLOCK_SYSVAR = Pubkey.from_string("SysvarC1ock11111111111111111111111111111111")
 MEMO_PROGRAM_ID = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
 SWAP_V2_DISCRIMINATOR = hashlib.sha256(b"global:swap_v2").digest()[:8]
@@ -147,16 +150,15 @@ def swap_tick_arrays(state: Whirlpool, a_to_b: bool) -> list[Pubkey]:
 
 
 def aux_accounts(state: Whirlpool) -> list[Pubkey]:
-    """Tick arrays of both directions (a->b first), the oracle for adaptive-fee pools and each
-    Token-2022 mint (transfer fee). The Clock sysvar is used when present, never required."""
+    """Tick arrays of both directions (a->b first), the oracle for adaptive-fee pools and both
+    mints (their owners are the token programs, see :data:`TOKEN_PROGRAMS_FROM_MINTS`; a
+    Token-2022 mint's data gives the transfer fee). The Clock sysvar is used when present, never
+    required."""
     out = swap_tick_arrays(state, True)
     out += [k for k in swap_tick_arrays(state, False) if k not in out]
     if state.adaptive_fee:
         out.append(oracle_address(state.address))
-    if state.token_program_a == TOKEN_2022_PROGRAM_ID:
-        out.append(state.mint_a)
-    if state.token_program_b == TOKEN_2022_PROGRAM_ID:
-        out.append(state.mint_b)
+    out += [state.mint_a, state.mint_b]
     return out
 
 
@@ -597,11 +599,18 @@ def spot_rate(state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> fl
 
 
 def swap_instruction(
-    state: Whirlpool, user: Pubkey, amount_in: int, min_out: int, a_to_b: bool
+    state: Whirlpool,
+    user: Pubkey,
+    amount_in: int,
+    min_out: int,
+    a_to_b: bool,
+    *,
+    aux: Mapping[Pubkey, bytes] | None = None,
 ) -> Instruction:
     """``swap_v2`` exact-in, no price limit, the direction's tick arrays (last one repeated when
     fewer than 3 exist), the oracle PDA, no remaining accounts: as ``getSwapV2Instruction``
-    builds it."""
+    builds it. ``aux`` is accepted for the adapter protocol and not needed: the three arrays of
+    the direction are every array the program (and :func:`quote`) can reach."""
     arrays = swap_tick_arrays(state, a_to_b)
     arrays += [arrays[-1]] * (3 - len(arrays))
     ata_a = associated_token_address(user, state.mint_a, state.token_program_a)

@@ -307,7 +307,13 @@ def spot_rate(state: AmmV4Pool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> fl
 
 
 def swap_instruction(
-    state: AmmV4Pool, user: Pubkey, amount_in: int, min_out: int, a_to_b: bool
+    state: AmmV4Pool,
+    user: Pubkey,
+    amount_in: int,
+    min_out: int,
+    a_to_b: bool,
+    *,
+    aux: Mapping[Pubkey, bytes] | None = None,
 ) -> Instruction:
     """``SwapBaseInV2`` (tag 16): [token program, amm (w), authority, coin vault (w), pc vault (w),
     user source ATA (w), user destination ATA (w), user (signer)], as the SDK's

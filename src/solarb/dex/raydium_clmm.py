@@ -46,12 +46,14 @@ from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, associ
 
 __all__ = [
     "ERRORS", "MAX_SWAP_TICK_ARRAYS", "MAX_SQRT_PRICE_X64", "MIN_SQRT_PRICE_X64", "NAME",
-    "PROGRAM_ID", "ClmmSwap", "SwapResult", "aux_accounts", "compute_swap", "decode_pool",
+    "PROGRAM_ID", "TOKEN_PROGRAMS_FROM_MINTS", "ClmmSwap", "SwapResult", "aux_accounts", "compute_swap", "decode_pool",
     "exact_input_v2", "exact_output_v2", "quote", "quote_detail", "quote_exact_out", "resolve_token_programs", "spot_rate",
     "swap_instruction", "swap_internal", "swap_tick_arrays", "transfer_fee",
 ]
 
 MAX_SWAP_TICK_ARRAYS = 5
+TOKEN_PROGRAMS_FROM_MINTS = True
+"""The pool account does not record its mints' token programs: decode with the mints' owners."""
 """Tick arrays per direction that :func:`aux_accounts` lists and :func:`swap_instruction` passes."""
 CLOCK_SYSVAR = Pubkey.from_string("SysvarC1ock11111111111111111111111111111111")
 MEMO_PROGRAM_ID = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
@@ -132,7 +134,7 @@ def _extension(state: ClmmPool, aux: Mapping[Pubkey, bytes] | None) -> BitmapExt
         return None
     key = bitmap_extension_address(state.address)
     data = aux.get(key)
-    return _decoded_extension(key, data) if data is not None else None
+    return _decoded_extension(key, data) if data else None  # b"": the account does not exist
 
 
 def swap_tick_arrays(state: ClmmPool, a_to_b: bool, ext: BitmapExtension | None = None,

@@ -449,7 +449,13 @@ def spot_rate(state: CpmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> flo
 
 
 def swap_instruction(
-    state: CpmmPool, user: Pubkey, amount_in: int, min_out: int, a_to_b: bool
+    state: CpmmPool,
+    user: Pubkey,
+    amount_in: int,
+    min_out: int,
+    a_to_b: bool,
+    *,
+    aux: Mapping[Pubkey, bytes] | None = None,
 ) -> Instruction:
     """``swap_base_input(amount_in, minimum_amount_out)`` with the IDL's account order, as the
     SDK's ``makeSwapCpmmBaseInInstruction`` builds it; user accounts are ATAs."""

@@ -6,10 +6,12 @@ from types import ModuleType
 
 from solders.pubkey import Pubkey
 
-from solarb.dex import raydium_amm_v4, raydium_cpmm
+from solarb.dex import meteora_dlmm, orca_whirlpool, raydium_amm_v4, raydium_clmm, raydium_cpmm
 from solarb.dex.base import DecodeError, DexAdapter
 
-_MODULES: tuple[ModuleType, ...] = (raydium_amm_v4, raydium_cpmm)
+_MODULES: tuple[ModuleType, ...] = (
+    raydium_amm_v4, raydium_cpmm, raydium_clmm, orca_whirlpool, meteora_dlmm
+)
 
 ADAPTERS: dict[Pubkey, DexAdapter] = {m.PROGRAM_ID: m for m in _MODULES}  # type: ignore[misc]
 BY_NAME: dict[str, DexAdapter] = {m.NAME: m for m in _MODULES}  # type: ignore[misc]

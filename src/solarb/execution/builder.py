@@ -23,7 +23,7 @@ from solders.pubkey import Pubkey
 from solders.solders import CompileError
 from solders.transaction import VersionedTransaction
 
-from solarb.dex.base import DexAdapter, PoolState
+from solarb.dex.base import AccountData, DexAdapter, PoolState
 from solarb.dex.spl_token import (
     ASSOCIATED_TOKEN_PROGRAM_ID,
     SYSTEM_PROGRAM_ID,
@@ -33,8 +33,12 @@ from solarb.dex.spl_token import (
 from solarb.events import Order
 from solarb.execution.errors import BuildError, ProfitGuardError
 
-PoolLookup = Callable[[Pubkey], tuple[DexAdapter, PoolState]]
-"""Pool address -> (its DEX adapter module, its latest decoded state)."""
+PoolLookup = Callable[[Pubkey], tuple[DexAdapter, PoolState, AccountData]]
+"""Pool address -> (its DEX adapter module, its latest decoded state, its loaded auxiliary
+accounts). The aux data lets concentrated-liquidity adapters pass the tick/bin arrays the quoted
+swap touches; ``KeyError`` for an unknown pool."""
+
+_Leg = tuple[DexAdapter, PoolState, AccountData]
 
 _ATA_CREATE_IDEMPOTENT = bytes([1])
 _TOKEN_SYNC_NATIVE = bytes([17])
@@ -129,7 +133,7 @@ class TxBuilder:
             self._ata_cache[key] = ata
         return ata
 
-    def _route(self, order: Order) -> list[tuple[DexAdapter, PoolState]]:
+    def _route(self, order: Order) -> list[_Leg]:
         opp = order.opportunity
         hops = opp.hops
         if not hops:
@@ -141,7 +145,7 @@ class TxBuilder:
             if i and hop.mint_in != hops[i - 1].mint_out:
                 raise BuildError(f"order {order.id}: hop {i} input mint != hop {i - 1} output mint")
             try:
-                adapter, state = self._pools(hop.pool)
+                adapter, state, aux = self._pools(hop.pool)
             except KeyError:
                 raise BuildError(f"order {order.id}: pool {hop.pool} is not loaded") from None
             mint_in, mint_out = (
@@ -149,13 +153,13 @@ class TxBuilder:
             )
             if (mint_in, mint_out) != (hop.mint_in, hop.mint_out):
                 raise BuildError(f"order {order.id}: hop {i} mints do not match pool {hop.pool}")
-            route.append((adapter, state))
+            route.append((adapter, state, aux))
         return route
 
     def route_accounts(self, order: Order) -> list[RouteAccount]:
         """Every payer token account the route touches, in first-use order, without repeats."""
         out: dict[Pubkey, RouteAccount] = {}
-        for _adapter, state in self._route(order):
+        for _adapter, state, _aux in self._route(order):
             for mint, program in (
                 (state.mint_a, state.token_program_a),
                 (state.mint_b, state.token_program_b),
@@ -178,7 +182,7 @@ class TxBuilder:
         payer = self.payer_pubkey
         ixs = list(self._budget)
         seen: set[Pubkey] = set()
-        for _adapter, state in route:
+        for _adapter, state, _aux in route:
             for mint, program in (
                 (state.mint_a, state.token_program_a),
                 (state.mint_b, state.token_program_b),
@@ -190,10 +194,12 @@ class TxBuilder:
         amount_in = opp.amount_in
         last = len(route) - 1
         keep = _BPS - self.slippage_bps
-        for i, ((adapter, state), hop) in enumerate(zip(route, opp.hops, strict=True)):
+        for i, ((adapter, state, aux), hop) in enumerate(zip(route, opp.hops, strict=True)):
             quoted = hop.amount_out
             min_out = order.min_out if i == last else quoted * keep // _BPS
-            ixs.append(adapter.swap_instruction(state, payer, amount_in, min_out, hop.a_to_b))
+            ixs.append(
+                adapter.swap_instruction(state, payer, amount_in, min_out, hop.a_to_b, aux=aux)
+            )
             amount_in = quoted
         return ixs
 

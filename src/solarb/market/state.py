@@ -5,16 +5,24 @@ the strategy which pools changed. Updates are applied in slot order per account:
 than the one already stored for that account is ignored. A pool account whose bytes fail to
 decode is quarantined (kept, but not ready for trading) until a later update decodes; the error
 is counted, never raised out of ``apply``.
+
+Token programs: pools whose adapter declares ``TOKEN_PROGRAMS_FROM_MINTS`` (Orca Whirlpool,
+Raydium CLMM: the pool account does not record them) list both mints among their auxiliary
+accounts; the market remembers every account's owner and decodes such a pool with its mints'
+owners as ``token_program_a``/``token_program_b`` once they are known (re-decoding it when a mint
+update shows another owner). An auxiliary account that does not exist is stored as ``b""`` (the
+adapters treat it as absent/empty, as the programs do).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from solders.pubkey import Pubkey
 
 from solarb.dex.base import DecodeError, DexAdapter, PoolState, Quote, QuoteError
+from solarb.dex.spl_token import TOKEN_PROGRAMS
 from solarb.events import AccountUpdate
 from solarb.market.graph import Edge, TokenGraph
 
@@ -58,6 +66,9 @@ class MarketState:
     ``adapters`` maps a DEX program id (the pool account's owner) to its adapter module.
     Counters (``decode_errors``, ``stale_updates``, ``unknown_updates``) are for metrics.
     ``version`` increases whenever the set of pools or their mint pairs changes.
+    ``on_new_accounts``, when set, is called with auxiliary accounts a pool starts to need after
+    it was registered (a CL pool's price moved to other tick/bin arrays): the feed must watch
+    them.
     """
 
     def __init__(self, adapters: Mapping[Pubkey, DexAdapter]) -> None:
@@ -71,6 +82,8 @@ class MarketState:
         self._aux_index: dict[Pubkey, list[Pubkey]] = {}
         self._slots: dict[Pubkey, int] = {}
         self._raw: dict[Pubkey, bytes] = {}
+        self._owners: dict[Pubkey, Pubkey] = {}
+        self.on_new_accounts: Callable[[list[Pubkey]], None] | None = None
 
     # -- registration -------------------------------------------------------------------------
 
@@ -84,7 +97,7 @@ class MarketState:
         existing = self.pools.get(update.pubkey)
         if existing is not None:
             if update.slot >= self._slots.get(update.pubkey, -1):
-                state = existing.adapter.decode_pool(update.pubkey, update.data)
+                state = self._decode(existing.adapter, update.pubkey, update.data)
                 self._slots[update.pubkey] = update.slot
                 self._raw[update.pubkey] = update.data
                 self._install(existing, state, update.slot)
@@ -94,7 +107,7 @@ class MarketState:
             raise DecodeError(
                 f"account {update.pubkey} is owned by {update.owner}, not a known DEX"
             )
-        state = adapter.decode_pool(update.pubkey, update.data)
+        state = self._decode(adapter, update.pubkey, update.data)
         entry = PoolEntry(address=update.pubkey, adapter=adapter, state=state, aux_keys=())
         self.pools[update.pubkey] = entry
         self._slots[update.pubkey] = update.slot
@@ -138,6 +151,8 @@ class MarketState:
         self._slots[key] = update.slot
         same = self._raw.get(key) == update.data
         self._raw[key] = update.data
+        owner_changed = self._owners.get(key) != update.owner
+        self._owners[key] = update.owner
         changed: list[Pubkey] = []
         if entry is not None:
             entry.pool_slot = update.slot
@@ -147,12 +162,14 @@ class MarketState:
             else:
                 self._refresh(entry)
         if users is not None:
-            for pool in users:
+            for pool in list(users):
                 user = self.pools[pool]
                 if not same or key not in user.aux:
                     user.aux[key] = update.data
                     if pool not in changed:
                         changed.append(pool)
+                if owner_changed and self._learn_programs(user, key) and pool not in changed:
+                    changed.append(pool)
                 self._refresh(user)
         return tuple(changed)
 
@@ -173,6 +190,10 @@ class MarketState:
     def pools_using(self, account: Pubkey) -> tuple[Pubkey, ...]:
         """Pools whose quote reads ``account`` (as an auxiliary account)."""
         return tuple(self._aux_index.get(account, ()))
+
+    def owner_of(self, account: Pubkey) -> Pubkey | None:
+        """The owner program of ``account`` in its last applied update (None if never seen)."""
+        return self._owners.get(account)
 
     def slot_of(self, account: Pubkey) -> int | None:
         """The slot of the last applied update of ``account`` (None if never seen)."""
@@ -205,12 +226,55 @@ class MarketState:
             reason = f"owner is {update.owner}, expected {entry.adapter.PROGRAM_ID}"
             return self._quarantine(entry, reason)
         try:
-            state = entry.adapter.decode_pool(update.pubkey, update.data)
+            state = self._decode(entry.adapter, update.pubkey, update.data)
         except DecodeError as exc:
             return self._quarantine(entry, str(exc))
         entry.quarantined = False
         entry.quarantine_reason = ""
         self._install(entry, state, update.slot)
+        return True
+
+    def _decode(self, adapter: DexAdapter, address: Pubkey, data: bytes) -> PoolState:
+        """``adapter.decode_pool``, with the mints' owners as token programs where the adapter
+        needs them (``TOKEN_PROGRAMS_FROM_MINTS``) and they are known."""
+        state = adapter.decode_pool(address, data)
+        if not getattr(adapter, "TOKEN_PROGRAMS_FROM_MINTS", False):
+            return state
+        prog_a, prog_b = self._mint_program(state.mint_a), self._mint_program(state.mint_b)
+        if prog_a is None and prog_b is None:
+            return state
+        decode: Callable[..., PoolState] = adapter.decode_pool
+        return decode(
+            address,
+            data,
+            token_program_a=prog_a or state.token_program_a,
+            token_program_b=prog_b or state.token_program_b,
+        )
+
+    def _mint_program(self, mint: Pubkey) -> Pubkey | None:
+        owner = self._owners.get(mint)
+        return owner if owner in TOKEN_PROGRAMS else None
+
+    def _learn_programs(self, entry: PoolEntry, key: Pubkey) -> bool:
+        """Re-decode ``entry`` if ``key`` is one of its mints whose owner differs from the token
+        program its state holds. True if the state changed."""
+        if entry.quarantined or not getattr(entry.adapter, "TOKEN_PROGRAMS_FROM_MINTS", False):
+            return False
+        state = entry.state
+        program = self._mint_program(key)
+        if program is None or not (
+            (key == state.mint_a and program != state.token_program_a)
+            or (key == state.mint_b and program != state.token_program_b)
+        ):
+            return False
+        raw = self._raw.get(entry.address)
+        if raw is None:
+            return False
+        try:
+            new = self._decode(entry.adapter, entry.address, raw)
+        except DecodeError as exc:
+            return self._quarantine(entry, str(exc))
+        self._install(entry, new, entry.pool_slot)
         return True
 
     def _quarantine(self, entry: PoolEntry, reason: str) -> bool:
@@ -230,7 +294,10 @@ class MarketState:
                 if old not in keys:
                     self._unindex_aux(old, entry.address)
                     entry.aux.pop(old, None)
+            fresh: list[Pubkey] = []
             for new in keys:
+                if new not in self._aux_index and new not in self.pools:
+                    fresh.append(new)
                 users = self._aux_index.setdefault(new, [])
                 if entry.address not in users:
                     users.append(entry.address)
@@ -238,6 +305,8 @@ class MarketState:
                 if raw is not None:
                     entry.aux[new] = raw
             entry.aux_keys = keys
+            if fresh and self.on_new_accounts is not None:
+                self.on_new_accounts(fresh)
         if self.graph.add_pool(entry.address, state.mint_a, state.mint_b):
             self.version += 1
         self._refresh(entry)
@@ -253,6 +322,7 @@ class MarketState:
             if key not in self.pools:
                 self._slots.pop(key, None)
                 self._raw.pop(key, None)
+                self._owners.pop(key, None)
 
     def _refresh(self, entry: PoolEntry) -> None:
         """Recompute ``ready`` and the freshness ``slot`` of one pool."""

@@ -18,7 +18,10 @@ from solarb.errors import SolarbError, UsageError
 from solarb.sim.bank import Bank
 from solarb.sim.faults import FaultServer, start_front_ends
 from solarb.sim.market import MarketGenerator
+from solarb.sim.programs.meteora_dlmm import MeteoraDlmmModel
+from solarb.sim.programs.orca_whirlpool import OrcaWhirlpoolModel
 from solarb.sim.programs.raydium_amm_v4 import RaydiumAmmV4Model
+from solarb.sim.programs.raydium_clmm import RaydiumClmmModel
 from solarb.sim.programs.raydium_cpmm import RaydiumCpmmModel
 from solarb.sim.pubsub_server import PubSubServer
 from solarb.sim.ws_faults import WS_ONLY_PROFILES, pubsub_server
@@ -55,7 +58,12 @@ class LocalCluster:
         self.host = host
         self.slot_ms = slot_ms
         self.seed = seed
-        self.bank = Bank(programs=(RaydiumAmmV4Model(), RaydiumCpmmModel()))
+        self.bank = Bank(
+            programs=(
+                RaydiumAmmV4Model(), RaydiumCpmmModel(), RaydiumClmmModel(), OrcaWhirlpoolModel(),
+                MeteoraDlmmModel(),
+            )
+        )
         self.market: MarketGenerator | None = (
             MarketGenerator(self.bank, seed=seed, **market_options) if market else None
         )

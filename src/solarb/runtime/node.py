@@ -24,7 +24,7 @@ from solders.pubkey import Pubkey
 from solarb.config import Settings
 from solarb.dex.base import DecodeError
 from solarb.dex.registry import ADAPTERS
-from solarb.dex.spl_token import associated_token_address, decode_mint
+from solarb.dex.spl_token import SYSTEM_PROGRAM_ID, associated_token_address, decode_mint
 from solarb.errors import Fatal, UsageError
 from solarb.events import AccountUpdate, Opportunity, Order, TxOutcome, TxStatus, Verdict
 from solarb.execution.builder import TxBuilder
@@ -195,13 +195,14 @@ class Node:
 
             feed = build_source(s.feeds, ws_url, rpc)
             feed.watch(market.watched_accounts())
+            market.on_new_accounts = feed.watch  # a CL pool's price reached other tick/bin arrays
             pipeline = Pipeline(
                 market, finder, risk, s.risk.min_profit, self.clock, self.stats,
                 MarketFreshness(market, feed),
             )
             builder = TxBuilder(
                 payer,
-                lambda pool: (market.pool(pool).adapter, market.pool(pool).state),
+                lambda pool: (market.pool(pool).adapter, market.pool(pool).state, market.aux(pool)),
                 compute_unit_limit=s.execution.compute_unit_limit,
                 priority_fee_micro_lamports=s.execution.priority_fee_micro_lamports,
                 known_atas=[associated_token_address(payer.pubkey(), m, p) for m, p in mint_programs.items()],
@@ -394,10 +395,11 @@ class Node:
         if not market.pools:
             raise Fatal("no tradable pools found")
         aux = [k for k in market.watched_accounts() if k not in market.pools]
-        _, aux_accounts = await rpc.get_multiple_accounts(aux)
-        for update in aux_accounts:
-            if update is not None:
-                market.apply(update)
+        slot, aux_accounts = await rpc.get_multiple_accounts(aux)
+        for key, update in zip(aux, aux_accounts, strict=True):
+            if update is None:  # e.g. a tick array nobody created: the programs read it as empty
+                update = AccountUpdate(key, slot, b"", SYSTEM_PROGRAM_ID, 0)
+            market.apply(update)
         return market
 
     def _summary(

@@ -111,6 +111,20 @@ def cmd_quote(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Replay a generated account-update stream through the hot path and print its figures."""
+    from solarb.runtime.bench import BenchConfig, run_bench
+
+    if args.pools < 8 or args.updates < 1:
+        raise UsageError("bench needs --pools >= 8 and --updates >= 1")
+    result = run_bench(BenchConfig(pools=args.pools, updates=args.updates, seed=args.seed))
+    if args.json:
+        print(orjson.dumps(result).decode())
+    else:
+        print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+    return 0
+
+
 def _non_negative_int(text: str) -> int:
     try:
         value = int(text)
@@ -166,6 +180,13 @@ def build_parser() -> argparse.ArgumentParser:
     quote.add_argument("--direction", choices=("a-to-b", "b-to-a"))
     quote.add_argument("--cases", help="JSON array of {pool, direction, amount_in, accounts}")
     quote.set_defaults(func=cmd_quote)
+
+    bench = sub.add_parser("bench", help="hot-path benchmark on a generated update stream")
+    bench.add_argument("--pools", type=_non_negative_int, default=1_000, help="pools (all DEX types)")
+    bench.add_argument("--updates", type=_non_negative_int, default=100_000, help="account updates")
+    bench.add_argument("--seed", type=_non_negative_int, default=7)
+    bench.add_argument("--json", action="store_true", help="one JSON line")
+    bench.set_defaults(func=cmd_bench)
 
     config = sub.add_parser("config", help="configuration tools")
     config_sub = config.add_subparsers(dest="config_command", required=True)

@@ -41,6 +41,7 @@ from solarb.dex import meteora_dlmm, orca_whirlpool, raydium_amm_v4, raydium_clm
 from solarb.dex.base import DexAdapter
 from solarb.dex.registry import ADAPTERS
 from solarb.events import AccountUpdate
+from solarb.errors import Fatal
 from solarb.execution.builder import TxBuilder
 from solarb.execution.errors import BuildError
 from solarb.feeds.freshness import MarketFreshness
@@ -53,11 +54,15 @@ from solarb.runtime.node import Pipeline
 from solarb.runtime.status import RunStats
 from solarb.strategy.cycles import CycleFinder
 
-__all__ = ["BenchConfig", "run_bench", "bench_adapters"]
+__all__ = ["BenchConfig", "BenchError", "bench_adapters", "run_bench"]
 
 _DEX_MODULES = (raydium_amm_v4, raydium_cpmm, orca_whirlpool, raydium_clmm, meteora_dlmm)
 _CHUNK = 2_000  # frames fetched from the generator per round trip
 _SUBS_PER_CONNECTION = 1_000
+
+
+class BenchError(Fatal):
+    """The workload could not be generated or loaded."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -152,7 +157,7 @@ def _ask(conn: Any, *msg: Any) -> Any:
     conn.send(msg)
     reply = conn.recv()
     if isinstance(reply, tuple) and reply and reply[0] == "error":
-        raise RuntimeError(f"bench generator failed: {reply[1]}")
+        raise BenchError(f"bench generator failed: {reply[1]}")
     return reply
 
 
@@ -171,7 +176,7 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
             market.apply(AccountUpdate(Pubkey.from_bytes(pk), slot, data, Pubkey.from_bytes(owner), lamports))
     not_ready = [p for p, e in market.pools.items() if not e.ready]
     if not_ready:
-        raise RuntimeError(f"{len(not_ready)} pools not fully loaded (first {not_ready[0]})")
+        raise BenchError(f"{len(not_ready)} pools not fully loaded (first {not_ready[0]})")
 
     finder = CycleFinder(market, start_mints=[sol], max_hops=3, min_profit={sol: cfg.min_profit},
                          max_amount_in={sol: cfg.max_notional})

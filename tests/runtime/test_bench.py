@@ -1,0 +1,64 @@
+"""``solarb bench`` on a small workload: it runs end to end through the real hot path and its
+figures are internally consistent (not a timed test: no speed is asserted)."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from solarb.cli import main
+from solarb.runtime.bench import BenchConfig, run_bench
+
+
+@pytest.fixture(scope="module")
+def small() -> dict:
+    return run_bench(BenchConfig(pools=20, updates=200, seed=3, inject_every=10))
+
+
+def test_counts_add_up(small: dict) -> None:
+    assert small["pools"] == 20
+    assert small["pools_by_dex"] == {"raydium_amm_v4": 4, "raydium_cpmm": 4, "orca_whirlpool": 4,
+                                     "raydium_clmm": 4, "meteora_dlmm": 4}
+    assert small["updates"] == 200 == small["feed"]["notifications"] == small["feed"]["delivered"]
+    assert small["generator"]["account_frames"] >= 200
+    assert small["feed"]["garbled"] == 0 and small["market"]["decode_errors"] == 0
+    assert small["cycles"] > 0
+    assert 0 < small["pool_changes"] <= small["updates"] * 2
+    assert small["decisions"] == small["approved"] + small["rejected"]
+    assert small["built"] + small["build_errors"] == small["approved"]
+    assert small["sized"] <= small["evaluations"]
+
+
+def test_injected_dislocations_are_found_and_signed(small: dict) -> None:
+    assert small["generator"]["injected"] > 0
+    assert small["opportunities"] > 0 and small["approved"] > 0 and small["built"] > 0
+    assert small["build_errors"] == 0
+
+
+def test_figures_are_consistent(small: dict) -> None:
+    lat = small["detect_latency_us"]
+    assert 0 < lat["p50"] <= lat["p99"] <= lat["max"]
+    assert 0 < small["build_sign_us"]["p50"] <= small["build_sign_us"]["p99"]
+    assert small["updates_per_s"] > 0 and small["cpu_us_per_update"] > 0 and small["rss_mb"] > 0
+    # throughput and latency describe the same replay: 1 / rate is at least the fastest update
+    assert 1e6 / small["updates_per_s"] >= lat["p50"] * 0.1
+
+
+def test_no_injection_no_dislocation_noise_only() -> None:
+    quiet = run_bench(BenchConfig(pools=10, updates=100, seed=5, inject_every=0))
+    assert quiet["generator"]["injected"] == 0
+    assert quiet["updates"] == 100
+
+
+def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--json", "--pools", "10", "--updates", "50", "--seed", "1"]) == 0
+    out = orjson.loads(capsys.readouterr().out)
+    for key in ("updates_per_s", "detect_latency_us", "build_sign_us", "rss_mb", "cpu_us_per_update",
+                "pools", "cycles", "opportunities"):
+        assert key in out
+    assert out["pools"] == 10 and out["updates"] == 50
+
+
+def test_cli_rejects_tiny_workload(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--pools", "3"]) == 2
+    assert "pools" in capsys.readouterr().err

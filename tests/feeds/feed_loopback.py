@@ -12,7 +12,6 @@ import base64
 import copy
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import orjson

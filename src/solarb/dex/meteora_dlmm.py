@@ -27,6 +27,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
@@ -34,6 +35,7 @@ from solders.pubkey import Pubkey
 from solarb.dex import meteora_dlmm_math as m
 from solarb.dex.base import InsufficientLiquidity, MissingAccount, Quote, QuoteError
 from solarb.dex.meteora_dlmm_layout import (
+    BinArray,
     LbPair,
     decode_bin_array,
     decode_bitmap_extension,
@@ -268,6 +270,12 @@ def _mint_fee(s: LbPair, aux: Mapping[Pubkey, bytes], x_side: bool, amount: int,
     return transfer_fee(_get(aux, mint, "mint"), amount, epoch)
 
 
+@lru_cache(maxsize=4096)
+def _decoded_bin_array(key: Pubkey, data: bytes) -> BinArray:
+    """A bin array decoded once per account version (bytes hash once; the swap only reads it)."""
+    return decode_bin_array(key, data)
+
+
 def quote_detail(
     state: LbPair, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool
 ) -> DlmmSwap:
@@ -301,7 +309,7 @@ def quote_detail(
                 "meteora_dlmm: pool out of liquidity", ERR_PAIR_INSUFFICIENT_LIQUIDITY
             )
         key = bin_array_address(state.address, idx)
-        array = decode_bin_array(key, _get(aux, key, "bin array"))
+        array = _decoded_bin_array(key, _get(aux, key, "bin array"))
         arrays.append(idx)
         lower, upper = m.bin_array_bounds(idx)
         if not lower <= active <= upper:  # empty gap: jump to the array's edge

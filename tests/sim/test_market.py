@@ -1,4 +1,4 @@
-"""The market generator on a real Bank with the real Raydium program models."""
+"""The market generator on a real Bank with the real program models of all five DEXes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 import pytest
 from solders.keypair import Keypair
 
-from solarb.dex import raydium_amm_v4, raydium_cpmm
+from solarb.dex import meteora_dlmm, orca_whirlpool, raydium_amm_v4, raydium_clmm, raydium_cpmm
 from solarb.dex.registry import adapter_for
 from solarb.dex.spl_token import (
     TOKEN_PROGRAM_ID,
@@ -20,12 +20,20 @@ from solarb.dex.spl_token import (
 from solarb.errors import UsageError
 from solarb.sim.bank import Bank
 from solarb.sim.market import USDC_MINT, MarketGenerator, PoolInfo
+from solarb.sim.market_cl import CL_KINDS
+from solarb.sim.programs.meteora_dlmm import MeteoraDlmmModel
+from solarb.sim.programs.orca_whirlpool import OrcaWhirlpoolModel
 from solarb.sim.programs.raydium_amm_v4 import RaydiumAmmV4Model
+from solarb.sim.programs.raydium_clmm import RaydiumClmmModel
 from solarb.sim.programs.raydium_cpmm import RaydiumCpmmModel
+
+ALL_DEXES = {raydium_amm_v4.NAME, raydium_cpmm.NAME, orca_whirlpool.NAME, raydium_clmm.NAME,
+             meteora_dlmm.NAME}
 
 
 def make(seed: int = 7, **kw: object) -> MarketGenerator:
-    bank = Bank(programs=(RaydiumAmmV4Model(), RaydiumCpmmModel()))
+    bank = Bank(programs=(RaydiumAmmV4Model(), RaydiumCpmmModel(), OrcaWhirlpoolModel(),
+                          RaydiumClmmModel(), MeteoraDlmmModel()))
     return MarketGenerator(bank, seed=seed, **kw)  # type: ignore[arg-type]
 
 
@@ -75,19 +83,25 @@ def test_tokens_pools_and_reference_prices() -> None:
 
     pools = market.pools
     assert len(pools) >= 16
-    assert {p.dex for p in pools} == {raydium_amm_v4.NAME, raydium_cpmm.NAME}
+    assert {p.dex for p in pools} == ALL_DEXES
+    assert sum(p.dex in CL_KINDS for p in pools) >= 0.4 * len(pools)
     pairs: dict[frozenset[object], list[PoolInfo]] = {}
     for p in pools:
         assert market.bank.get_account(p.address).owner == adapter_for(
             market.bank.get_account(p.address).owner).PROGRAM_ID
         pairs.setdefault(frozenset((p.mint_a, p.mint_b)), []).append(p)
     assert all(len(group) >= 2 for group in pairs.values())
+    # mixed cycles: some pair has a constant-product and a concentrated pool
+    assert any({p.dex in CL_KINDS for p in group} == {True, False} for group in pairs.values())
     for t in tokens[2:]:  # triangles X-SOL-USDC
         assert frozenset((t.mint, WSOL_MINT)) in pairs and frozenset((t.mint, USDC_MINT)) in pairs
     sol_usdc = pairs[frozenset((WSOL_MINT, USDC_MINT))]
     for p in sol_usdc:
         price = market.pool_price(p) if p.mint_a == WSOL_MINT else 1 / market.pool_price(p)
         assert 120 < price < 190
+    for p in pools:  # every kind is priced at the reference, within the start skew
+        ref = market.reference_price(p.mint_a) / market.reference_price(p.mint_b)
+        assert abs(math.log(market.pool_price(p) / ref)) < 0.02, p.dex
 
 
 def test_noise_flow_is_real_deterministic_and_moves_prices() -> None:

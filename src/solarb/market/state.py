@@ -12,6 +12,11 @@ accounts; the market remembers every account's owner and decodes such a pool wit
 owners as ``token_program_a``/``token_program_b`` once they are known (re-decoding it when a mint
 update shows another owner). An auxiliary account that does not exist is stored as ``b""`` (the
 adapters treat it as absent/empty, as the programs do).
+
+The Clock sysvar (an auxiliary account of DLMM pools: its time decays the variable fee) changes
+every slot: its updates are stored and used by the next quote, but do not by themselves report
+the pools as changed (re-evaluating every DLMM cycle every slot costs more than the fee drift
+is worth).
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ from solarb.dex.spl_token import TOKEN_PROGRAMS
 from solarb.events import AccountUpdate
 from solarb.market.graph import Edge, TokenGraph
 
-__all__ = ["MarketState", "PoolEntry", "PoolQuarantined"]
+__all__ = ["CLOCK_SYSVAR", "MarketState", "PoolEntry", "PoolQuarantined"]
+
+CLOCK_SYSVAR = Pubkey.from_string("SysvarC1ock11111111111111111111111111111111")
 
 
 class PoolQuarantined(QuoteError):
@@ -165,8 +172,9 @@ class MarketState:
             for pool in list(users):
                 user = self.pools[pool]
                 if not same or key not in user.aux:
+                    first = key not in user.aux
                     user.aux[key] = update.data
-                    if pool not in changed:
+                    if pool not in changed and (first or key != CLOCK_SYSVAR):
                         changed.append(pool)
                 if owner_changed and self._learn_programs(user, key) and pool not in changed:
                     changed.append(pool)

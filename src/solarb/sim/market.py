@@ -1,8 +1,12 @@
 """The market generator: tokens, DEX pools and order flow for the local cluster.
 
 :class:`MarketGenerator` creates mints (the native wSOL mint, USDC and seeded extra tokens with
-realistic decimals), pools on both Raydium AMM v4 and Raydium CPMM (several pools per pair, every
-token paired with SOL and USDC so 2-hop and triangular cycles exist), and funded noise traders.
+realistic decimals), pools of five kinds: constant product (Raydium AMM v4, Raydium CPMM) and
+concentrated liquidity (Orca Whirlpool, Raydium CLMM, Meteora DLMM; positions and bins around the
+reference price, see :mod:`solarb.sim.market_cl`), several pools of different kinds per pair,
+every token paired with SOL and USDC so 2-hop and triangular (and mixed CP/CL) cycles exist, and
+funded noise traders. Pool ``i`` is of kind ``KINDS[i % 5]`` on pair ``i % n_pairs``, so with 16
+pools 9 are concentrated.
 
 Each :meth:`MarketGenerator.step` moves a per-token reference price by a small random walk and
 sends ``noise_per_slot`` swaps as real signed transactions through ``bank.process_transaction``:
@@ -31,8 +35,8 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 
-from solarb.dex import raydium_amm_v4, raydium_cpmm
-from solarb.dex.base import QuoteError
+from solarb.dex import meteora_dlmm, orca_whirlpool, raydium_amm_v4, raydium_clmm, raydium_cpmm
+from solarb.dex.base import DexError
 from solarb.dex.spl_token import (
     SYSTEM_PROGRAM_ID,
     TOKEN_PROGRAM_ID,
@@ -44,14 +48,20 @@ from solarb.dex.spl_token import (
 )
 from solarb.errors import UsageError
 from solarb.sim.accounts import Account, rent_exempt_minimum
+from solarb.sim.market_cl import CL_KINDS, create_cl_pool
 from solarb.sim.programs import raydium_amm_v4 as amm_v4_model
 from solarb.sim.programs import raydium_cpmm as cpmm_model
 from solarb.sim.tx_errors import TransactionFailed
 
-__all__ = ["USDC_MINT", "MarketGenerator", "TokenInfo", "PoolInfo", "TwoHop", "DEX_MODULES"]
+__all__ = ["DEX_MODULES", "KINDS", "USDC_MINT", "MarketGenerator", "PoolInfo", "TokenInfo", "TwoHop"]
 
 USDC_MINT = Pubkey.from_string("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v")
-DEX_MODULES: dict[str, ModuleType] = {raydium_amm_v4.NAME: raydium_amm_v4, raydium_cpmm.NAME: raydium_cpmm}
+DEX_MODULES: dict[str, ModuleType] = {
+    m.NAME: m for m in (raydium_amm_v4, raydium_cpmm, orca_whirlpool, raydium_clmm, meteora_dlmm)
+}
+KINDS = (raydium_amm_v4.NAME, raydium_cpmm.NAME, orca_whirlpool.NAME, raydium_clmm.NAME,
+         meteora_dlmm.NAME)  # fmt: skip
+"""Pool kinds in creation order: pool ``i`` is ``KINDS[i % len(KINDS)]``."""
 
 # symbol, decimals, reference price in USD (jittered by the seed)
 _EXTRA_TOKENS = (
@@ -77,8 +87,8 @@ class TokenInfo:
 
 @dataclass(slots=True, frozen=True)
 class PoolInfo:
-    """A generated pool: its address, DEX name (``raydium_amm_v4``/``raydium_cpmm``) and mints in
-    the pool's own a/b order."""
+    """A generated pool: its address, DEX name (one of :data:`KINDS`) and mints in the pool's own
+    a/b order."""
 
     address: Pubkey
     dex: str
@@ -112,7 +122,7 @@ def _keypair(seed: int, label: str) -> Keypair:
 class MarketGenerator:
     """Creates the market in ``bank`` at construction and moves it with :meth:`step`.
 
-    ``n_tokens`` >= 5 (SOL, USDC + extras), ``n_pools`` >= 16 spread over both DEXes;
+    ``n_tokens`` >= 5 (SOL, USDC + extras), ``n_pools`` >= 16 spread over the five DEXes;
     ``noise_per_slot`` swaps per step; ``competitors`` searchers, each taking at most one cycle
     per step (profit above ``competitor_min_profit_usd``) with probability ``competitor_prob``.
     Raises :class:`UsageError` for parameters out of range."""
@@ -202,7 +212,7 @@ class MarketGenerator:
 
     def quote(self, pool: PoolInfo, amount_in: int, a_to_b: bool) -> int:
         """Exact output of ``amount_in`` through ``pool`` now (the DEX adapter's quote math);
-        raises :class:`QuoteError` where the program would fail."""
+        raises :class:`~solarb.dex.base.QuoteError` where the program would fail."""
         module, state, aux = self._load(pool)
         return int(module.quote(state, aux, amount_in, a_to_b).amount_out)
 
@@ -212,13 +222,12 @@ class MarketGenerator:
         return module, state, {k: self._data(k) for k in module.aux_accounts(state)}
 
     def pool_price(self, pool: PoolInfo) -> float:
-        """Price of ``mint_a`` in ``mint_b`` whole units at zero size, before fees (display/tests)."""
-        module = DEX_MODULES[pool.dex]
-        state = module.decode_pool(pool.address, self._data(pool.address))
-        ra = decode_token_account(self._data(state.vault_a)).amount
-        rb = decode_token_account(self._data(state.vault_b)).amount
+        """Price of ``mint_a`` in ``mint_b`` whole units at zero size, before fees (display/tests):
+        the geometric mean of the adapter's spot rates both ways (the fee factor cancels)."""
+        module, state, aux = self._load(pool)
+        raw = math.sqrt(module.spot_rate(state, aux, True) / module.spot_rate(state, aux, False))
         da, db = self._by_mint[pool.mint_a].decimals, self._by_mint[pool.mint_b].decimals
-        return (rb / 10**db) / (ra / 10**da)
+        return raw * 10**da / 10**db
 
     def find_two_hop(self, min_profit_usd: float = 0.0) -> list[TwoHop]:
         """Profitable two-pool cycles over pools of one pair, best first (one per ordered pool pair
@@ -289,20 +298,26 @@ class MarketGenerator:
         for i in range(n_pools):
             base, quote = pairs[i % len(pairs)]
             round_ = i // len(pairs)
-            dex = raydium_amm_v4.NAME if round_ % 2 == 0 else raydium_cpmm.NAME
+            dex = KINDS[i % len(KINDS)]
             tvl = (2_000_000.0 if base.symbol == "SOL" else 300_000.0) * math.exp(self.rng.gauss(0, 0.5))
             skew = math.exp(self.rng.gauss(0, 0.002))  # pools start slightly apart
             reserve_a = int(tvl / 2 / base.price_usd * 10**base.decimals)
             reserve_b = int(tvl / 2 / quote.price_usd * skew * 10**quote.decimals)
             salt = f"{self.seed}:{i}".encode()
-            if dex == raydium_amm_v4.NAME:
+            if dex in CL_KINDS:
+                address, accounts = create_cl_pool(
+                    dex, mint_a=base.mint, mint_b=quote.mint, decimals_a=base.decimals,
+                    decimals_b=quote.decimals, price=reserve_b / reserve_a, value_b=2 * reserve_b,
+                    rng=self.rng,
+                )  # fmt: skip
+            elif dex == raydium_amm_v4.NAME:
                 address, accounts = amm_v4_model.create_pool(
                     mint_a=base.mint, mint_b=quote.mint, reserve_a=reserve_a, reserve_b=reserve_b,
                     swap_fee_numerator=_AMM_V4_FEE[0], swap_fee_denominator=_AMM_V4_FEE[1],
                     decimals_a=base.decimals, decimals_b=quote.decimals, salt=salt,
                 )
             else:
-                tier = round_ // 2  # one CPMM pool per (AmmConfig, pair)
+                tier = round_  # one pool per pair and round: one CPMM pool per (AmmConfig, pair)
                 address, accounts = cpmm_model.create_pool(
                     mint_a=base.mint, mint_b=quote.mint, reserve_a=reserve_a, reserve_b=reserve_b,
                     decimals_a=base.decimals, decimals_b=quote.decimals, config_index=tier,
@@ -310,9 +325,9 @@ class MarketGenerator:
                 )
             for key, acc in accounts.items():
                 self.bank.set_account(key, acc)
-            self._supply[base.mint] += reserve_a
-            self._supply[quote.mint] += reserve_b
             state = DEX_MODULES[dex].decode_pool(address, accounts[address].data)
+            for mint, vault in ((state.mint_a, state.vault_a), (state.mint_b, state.vault_b)):
+                self._supply[mint] += decode_token_account(accounts[vault].data).amount
             pools.append(PoolInfo(address, dex, state.mint_a, state.mint_b))
         return pools
 
@@ -351,8 +366,7 @@ class MarketGenerator:
         p_sell_a = min(0.9, max(0.1, 0.5 + self.mean_reversion * deviation))
         a_to_b = rng.random() < p_sell_a
         mint_in = pool.mint_a if a_to_b else pool.mint_b
-        module = DEX_MODULES[pool.dex]
-        state = module.decode_pool(pool.address, self._data(pool.address))
+        module, state, aux = self._load(pool)
         reserve_in = decode_token_account(self._data(state.vault_a if a_to_b else state.vault_b)).amount
         fraction = min(0.02, self.trade_size * math.exp(rng.gauss(0.0, self.trade_sigma)))
         amount = max(1, int(reserve_in * fraction))
@@ -362,7 +376,7 @@ class MarketGenerator:
             if mint_in != WSOL_MINT:
                 self._supply[mint_in] += 10 * amount
                 self._write_mints()
-        ix = module.swap_instruction(state, trader.pubkey(), amount, 0, a_to_b)
+        ix = module.swap_instruction(state, trader.pubkey(), amount, 0, a_to_b, aux=aux)
         ok = self._send(trader, [ix])
         self.stats["noise_ok" if ok else "noise_failed"] += 1
 
@@ -382,10 +396,10 @@ class MarketGenerator:
             try:
                 mid = m1.quote(s1, aux1, x, a_to_b_1).amount_out
                 return mid, m2.quote(s2, aux2, mid, a_to_b_2).amount_out
-            except QuoteError:
+            except DexError:  # QuoteError, or aux bytes that do not decode
                 return 0, 0
 
-        reserve_in = decode_token_account(aux1[s1.vault_a if a_to_b_1 else s1.vault_b]).amount
+        reserve_in = decode_token_account(self._data(s1.vault_a if a_to_b_1 else s1.vault_b)).amount
         best = _ternary_max(lambda x: run(x)[1] - x, 1, max(2, reserve_in // 10))
         mid, out = run(best)
         if out <= best:
@@ -399,13 +413,14 @@ class MarketGenerator:
             return
         opp = opps[0]
         user = kp.pubkey()
-        m1, m2 = DEX_MODULES[opp.first.dex], DEX_MODULES[opp.second.dex]
-        s1 = m1.decode_pool(opp.first.address, self._data(opp.first.address))
-        s2 = m2.decode_pool(opp.second.address, self._data(opp.second.address))
+        m1, s1, aux1 = self._load(opp.first)
+        m2, s2, aux2 = self._load(opp.second)
         ixs = [
-            m1.swap_instruction(s1, user, opp.amount_in, opp.amount_mid, opp.mint_in == s1.mint_a),
-            m2.swap_instruction(s2, user, opp.amount_mid, opp.amount_in + 1, opp.mint_mid == s2.mint_a),
-        ]
+            m1.swap_instruction(s1, user, opp.amount_in, opp.amount_mid, opp.mint_in == s1.mint_a,
+                                aux=aux1),
+            m2.swap_instruction(s2, user, opp.amount_mid, opp.amount_in + 1,
+                                opp.mint_mid == s2.mint_a, aux=aux2),
+        ]  # fmt: skip
         ok = self._send(kp, ixs)
         self.stats["competitor_ok" if ok else "competitor_failed"] += 1
 

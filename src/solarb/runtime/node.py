@@ -39,7 +39,7 @@ from solarb.monitor.journal import Journal
 from solarb.risk.engine import RiskEngine, RiskLimits
 from solarb.risk.rules.stale_state import PoolFreshness, stale_reason
 from solarb.rpc.client import RpcClient
-from solarb.rpc.errors import RpcProtocolError
+from solarb.rpc.errors import RpcError, RpcProtocolError
 from solarb.rpc.pool import EndpointConfig, EndpointPool, PooledRpcClient
 from solarb.runtime.clock import Clock, SystemClock
 from solarb.runtime.embedded import EmbeddedCluster
@@ -321,7 +321,11 @@ class Node:
             try:
                 if self._stopping.is_set():
                     continue
-                outcome = await executor.execute(order)
+                try:
+                    outcome = await executor.execute(order)
+                except RpcError as e:  # a read before sending failed: nothing was sent
+                    outcome = TxOutcome(order.id, None, TxStatus.FAILED, error=f"not sent: {e}")
+                    executor.journal.record_outcome(outcome, {}, 0)
                 self._count(outcome, order)
             finally:
                 pipeline.in_flight -= 1

@@ -6,7 +6,8 @@ One bidirectional stream per endpoint. The first SubscribeRequest names every wa
 pings every ``ping_interval`` seconds (a request with ``ping`` set, answered by a pong); slot,
 ping and pong updates all count as liveness. No update for ``silence_timeout`` seconds, or the
 stream ending with an error, tears the session down: accounts lose their freshness at once, the
-stream is reopened with exponential backoff and jitter, and every watched account is resynced
+stream is reopened with exponential backoff and jitter, and (once the pong to a ping sent right
+after the filters proves them installed) every watched account is resynced
 with ``getMultipleAccounts`` at ``minContextSlot`` = the highest slot seen before it is fresh again.
 
 Account updates carry raw bytes (no base64): ``data`` is handed on as received. Delivery goes
@@ -40,6 +41,7 @@ from solarb.rpc.errors import FeedDisconnected, RpcProtocolError, RpcResponseErr
 __all__ = ["GeyserFeed", "grpc_target"]
 
 _FILTER = "solarb"
+_SYNC_PING = -1  # ping sent right after the filters: its pong proves them installed
 _COMMITMENT = {"processed": pb.PROCESSED, "confirmed": pb.CONFIRMED, "finalized": pb.FINALIZED}
 _TRANSIENT = (Retryable, RpcProtocolError, RpcResponseError)
 
@@ -91,6 +93,7 @@ class GeyserFeed:
         self._stream_slot = -1
         self._last_msg_ns = 0
         self._wake = asyncio.Event()
+        self._synced = asyncio.Event()
         self._owners: dict[bytes, Pubkey] = {}
         self._keys: dict[bytes, Pubkey] = {}
 
@@ -214,7 +217,9 @@ class GeyserFeed:
         stub = pb_grpc.GeyserStub(channel)
         requests: asyncio.Queue[pb.SubscribeRequest | None] = asyncio.Queue()
         requests.put_nowait(self._request())
+        requests.put_nowait(pb.SubscribeRequest(ping=pb.SubscribeRequestPing(id=_SYNC_PING)))
         self._requests = requests
+        self._synced = asyncio.Event()
         self._pending = dict(self._watched)
 
         async def outgoing() -> AsyncIterator[pb.SubscribeRequest]:
@@ -230,6 +235,18 @@ class GeyserFeed:
         reader = asyncio.create_task(self._read(call, on_slot))
         pinger = asyncio.create_task(self._ping(requests))
         try:
+            # requests are handled in order: once the sync pong is back, the filters are active,
+            # so a resync from now on cannot miss a change
+            waiter = asyncio.ensure_future(self._synced.wait())
+            try:
+                await asyncio.wait({reader, waiter}, timeout=self.silence_timeout,
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
+            if not self._synced.is_set():
+                if reader.done():
+                    reader.result()
+                raise FeedDisconnected("geyser stream: no pong to the subscription ping")
             self._live = True
             while True:
                 if reader.done():
@@ -297,6 +314,8 @@ class GeyserFeed:
                         on_slot(slot)
                 elif kind == "pong":
                     self.pongs += 1
+                    if update.pong.id == _SYNC_PING:
+                        self._synced.set()
         except grpc.aio.AioRpcError as e:
             raise FeedDisconnected(f"geyser stream failed: {e.code().name}: {e.details()}") from e
 

@@ -121,6 +121,7 @@ async def test_server_closes_socket_reconnect_resubscribe_resync(env: Harness) -
     await env.cluster.set_account(k, b"changed while away", lamports=5, notify=False)
     env.cluster.slot += 10
     await until(lambda: env.feed.counters.resyncs == 2)
+    await until(lambda: env.of(k)[-1].data == b"changed while away")  # the resync, applied
     assert env.feed.is_fresh
     assert env.feed.counters.reconnects == 1
     assert len(env.cluster.clients) == 2

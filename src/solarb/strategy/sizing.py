@@ -82,12 +82,15 @@ def maximize_profit(
     climb_rounds: int = 8,
     lookahead: int = 4,
     flat_tolerance: int = 1,
+    width_ppm: int = 0,
 ) -> Sized | None:
     """Search ``[lo, hi]`` for the input maximising ``out_fn(x) - x``.
 
     ``flat_tolerance`` (base units) stops the golden search early once every probe of the
     bracket lies within it (a flat top, where further halving only chases rounding noise); 0
-    disables that and always narrows down to ``scan_width``.
+    disables that and always narrows down to ``scan_width``. ``width_ppm`` > 0 also stops it once
+    the bracket is at most that many millionths of its upper end wide (the profit is flat to
+    second order there; the local refinement then finishes on exact quotes).
 
     Returns the best feasible size (its profit may be <= 0; the caller applies thresholds), or
     ``None`` if every probed size raised :class:`QuoteError`. The result is exact for the sizes
@@ -105,6 +108,8 @@ def maximize_profit(
         c = a + b - d
         fc, fd = f(c), f(d)
         while b - a > scan_width:
+            if width_ppm and (b - a) * 1_000_000 <= width_ppm * b:
+                break
             if not a < c < d < b:
                 d = a + (b - a) * _GOLD_NUM // _GOLD_DEN
                 c = a + b - d

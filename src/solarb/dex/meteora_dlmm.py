@@ -390,8 +390,9 @@ def swap_instruction(
     :data:`SWAP_BIN_ARRAYS` arrays of the internal bitmap. User accounts are ATAs.
 
     With ``aux`` (the pair's loaded accounts) and no explicit ``bin_arrays``, the arrays are those
-    the exact quote of ``amount_in`` crosses plus the next :data:`SWAP_BIN_ARRAYS` of the direction
-    (bitmap extension included), in traversal order, and the extension is passed when it exists."""
+    the exact quote of ``amount_in`` crosses plus the next one of the direction (a spare for a
+    price that moved; bitmap extension included), in traversal order, and the extension is passed
+    when it exists; the default arrays if the quote fails."""
     if aux is not None and bin_arrays is None:
         bin_arrays, bitmap_extension = _arrays_for(state, aux, amount_in, a_to_b, bitmap_extension)
     if a_to_b:
@@ -439,10 +440,15 @@ def _arrays_for(
     ext = aux.get(ext_key)
     if ext and bitmap_extension is None:
         bitmap_extension = ext_key
-    idx = set(bin_arrays_for_swap(state, a_to_b, SWAP_BIN_ARRAYS, ext or None))
     try:
-        idx.update(quote_detail(state, aux, amount_in, a_to_b).bin_arrays)
+        idx = set(quote_detail(state, aux, amount_in, a_to_b).bin_arrays)
     except QuoteError:  # the program will fail this swap too; the default arrays will do
-        pass
-    order = sorted(idx, reverse=a_to_b)  # X->Y walks down the bin ids
+        idx = set(bin_arrays_for_swap(state, a_to_b, SWAP_BIN_ARRAYS, ext or None))
+    else:
+        last = min(idx) if a_to_b else max(idx)  # X->Y walks down the bin ids
+        bits, has_ext = _bitmap(state, ext or None)
+        nxt = m.next_array_index(bits, last + (-1 if a_to_b else 1), a_to_b, has_ext)
+        if nxt is not None:
+            idx.add(nxt)
+    order = sorted(idx, reverse=a_to_b)
     return [bin_array_address(state.address, i) for i in order], bitmap_extension

@@ -2,7 +2,9 @@
 
 ``load_accounts_file`` reads the ``solana account --output json`` shape (a JSON array of them, or a
 single one); ``quote_case`` finds the pool's adapter by its owner program, decodes the pool and
-quotes with whatever auxiliary accounts (vaults, config, mints, Clock) the mapping holds.
+quotes with whatever auxiliary accounts (vaults, config, mints, Clock) the mapping holds. Pools whose
+adapter declares ``TOKEN_PROGRAMS_FROM_MINTS`` (Whirlpool, Raydium CLMM) are decoded with their
+mints' owners from the file as token programs when the mints are in it.
 
 Errors: :class:`UsageError` for unreadable files; :class:`DecodeError`, :class:`QuoteError`
 (incl. :class:`MissingAccount`) from the adapters.
@@ -21,6 +23,7 @@ from solders.pubkey import Pubkey
 
 from solarb.dex.base import MissingAccount
 from solarb.dex.registry import adapter_for
+from solarb.dex.spl_token import TOKEN_PROGRAMS
 from solarb.errors import UsageError
 
 __all__ = ["load_accounts_file", "parse_accounts", "quote_case"]
@@ -41,6 +44,14 @@ def quote_case(accounts: Accounts, pool: Pubkey, amount_in: int, a_to_b: bool) -
     owner, data = entry
     adapter = adapter_for(owner)
     state = adapter.decode_pool(pool, data)
+    if getattr(adapter, "TOKEN_PROGRAMS_FROM_MINTS", False):
+        programs = {}
+        for side, mint in (("token_program_a", state.mint_a), ("token_program_b", state.mint_b)):
+            mint_owner = accounts.get(mint, (None, b""))[0]
+            if mint_owner in TOKEN_PROGRAMS:
+                programs[side] = mint_owner
+        if programs:
+            state = adapter.decode_pool(pool, data, **programs)  # type: ignore[call-arg]
     aux = {key: acc_data for key, (_owner, acc_data) in accounts.items() if key != pool}
     q = adapter.quote(state, aux, amount_in, a_to_b)
     return {

@@ -35,7 +35,7 @@ from solarb.dex.raydium_clmm_layout import (
     ERR_MISSING_EXTENSION,
     ERR_TOO_SMALL, ERR_ZERO_AMOUNT,
     ERRORS, NAME, PROGRAM_ID, AmmConfig, BitmapExtension, ClmmPool, TickArray, TickState,
-    bitmap_extension_address, decode_amm_config, decode_extension, decode_pool,
+    array_start_index, bitmap_extension_address, decode_amm_config, decode_extension, decode_pool,
     decode_tick_array, first_tick_array_start, next_tick_array_start, tick_array_address,
 )  # fmt: skip
 from solarb.dex.raydium_clmm_swap import (
@@ -382,6 +382,10 @@ def swap_instruction(state: ClmmPool, user: Pubkey, amount_in: int, min_out: int
     list of the SDK's ``makeSwapBaseInInstructions``: payer, config, pool, user ATAs, vaults,
     observation, both token programs, memo, mints, then the bitmap extension and the tick arrays
     (``tick_arrays`` start indices, default :func:`swap_tick_arrays`) as remaining accounts.
+    With ``aux`` (the pool's loaded accounts) and no ``tick_arrays``: the extension's bitmap is
+    used and, as the SDK passes its quote's arrays, the arrays are those the exact quote of
+    ``amount_in`` walks plus the next one (a spare for a price that moved), found with
+    :func:`quote_detail`; all :func:`swap_tick_arrays` if the quote fails.
     ``exact_out``: ``amount_in`` is then the exact output and ``min_out`` the maximum input
     (``is_base_input=false``, ``makeSwapBaseOutInstructions``)."""
     if a_to_b:
@@ -390,8 +394,12 @@ def swap_instruction(state: ClmmPool, user: Pubkey, amount_in: int, min_out: int
     else:
         mint_in, mint_out, vin, vout = state.mint_b, state.mint_a, state.vault_b, state.vault_a
         pin, pout = state.token_program_b, state.token_program_a
-    starts = list(tick_arrays) if tick_arrays is not None else swap_tick_arrays(
-        state, a_to_b, _extension(state, aux))
+    if tick_arrays is not None:
+        starts = list(tick_arrays)
+    else:
+        starts = swap_tick_arrays(state, a_to_b, _extension(state, aux))
+        if aux is not None and not exact_out:
+            starts = _quoted_arrays(state, aux, amount_in, a_to_b, starts)
     metas = [
         AccountMeta(user, True, False),
         AccountMeta(state.amm_config, False, False),
@@ -413,3 +421,17 @@ def swap_instruction(state: ClmmPool, user: Pubkey, amount_in: int, min_out: int
     data = _SWAP_V2.pack(SWAP_V2_DISCRIMINATOR, amount_in, min_out, lim & U64_MAX, lim >> 64,
                          not exact_out)  # fmt: skip
     return Instruction(PROGRAM_ID, data, metas)
+
+
+def _quoted_arrays(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool,
+                   starts: list[int]) -> list[int]:
+    """The prefix of ``starts`` the exact swap of ``amount_in`` walks, plus one spare array."""
+    try:
+        tick = quote_detail(state, aux, amount_in, a_to_b).result.tick
+    except QuoteError:
+        return starts
+    end = array_start_index(tick, state.tick_spacing)
+    for i, start in enumerate(starts):
+        if (start <= end) if a_to_b else (start >= end):
+            return starts[: i + 2]
+    return starts

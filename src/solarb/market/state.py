@@ -107,6 +107,7 @@ class MarketState:
                 state = self._decode(existing.adapter, update.pubkey, update.data)
                 self._slots[update.pubkey] = update.slot
                 self._raw[update.pubkey] = update.data
+                self._owners[update.pubkey] = update.owner
                 self._install(existing, state, update.slot)
             return existing.state
         adapter = self._adapters.get(update.owner)
@@ -119,6 +120,7 @@ class MarketState:
         self.pools[update.pubkey] = entry
         self._slots[update.pubkey] = update.slot
         self._raw[update.pubkey] = update.data
+        self._owners[update.pubkey] = update.owner
         self._install(entry, state, update.slot)
         return state
 
@@ -131,6 +133,7 @@ class MarketState:
             self._unindex_aux(key, pool)
         self._slots.pop(pool, None)
         self._raw.pop(pool, None)
+        self._owners.pop(pool, None)
         if self.graph.remove_pool(pool):
             self.version += 1
         return True

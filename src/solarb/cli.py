@@ -117,7 +117,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if args.pools < 8 or args.updates < 1:
         raise UsageError("bench needs --pools >= 8 and --updates >= 1")
-    result = run_bench(BenchConfig(pools=args.pools, updates=args.updates, seed=args.seed))
+    result = run_bench(BenchConfig(pools=args.pools, updates=args.updates, seed=args.seed,
+                                   idle_seconds=args.idle_seconds))
     if args.json:
         print(orjson.dumps(result).decode())
     else:
@@ -185,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--pools", type=_non_negative_int, default=1_000, help="pools (all DEX types)")
     bench.add_argument("--updates", type=_non_negative_int, default=100_000, help="account updates")
     bench.add_argument("--seed", type=_non_negative_int, default=7)
+    bench.add_argument("--idle-seconds", type=float, default=2.0,
+                       help="then measure the idle engine's CPU this long (0: skip)")
     bench.add_argument("--json", action="store_true", help="one JSON line")
     bench.set_defaults(func=cmd_bench)
 

@@ -12,7 +12,7 @@ from solarb.runtime.bench import BenchConfig, run_bench
 
 @pytest.fixture(scope="module")
 def small() -> dict:
-    return run_bench(BenchConfig(pools=20, updates=200, seed=3, inject_every=10))
+    return run_bench(BenchConfig(pools=20, updates=200, seed=3, inject_every=10, idle_seconds=0.5))
 
 
 def test_counts_add_up(small: dict) -> None:
@@ -44,14 +44,25 @@ def test_figures_are_consistent(small: dict) -> None:
     assert 1e6 / small["updates_per_s"] >= lat["p50"] * 0.1
 
 
+def test_idle_engine_does_not_busy_poll(small: dict) -> None:
+    assert 0 <= small["idle_cpu_pct"] < 1.0
+
+
+def test_latency_split_covers_every_update(small: dict) -> None:
+    split = small["detect_filtered_only_us"]["updates"] + small["detect_with_sizing_us"]["updates"]
+    assert split == small["updates"]
+    assert small["mean_frame_bytes"] > 100  # base64 account data, not empty frames
+
+
 def test_no_injection_no_dislocation_noise_only() -> None:
-    quiet = run_bench(BenchConfig(pools=10, updates=100, seed=5, inject_every=0))
+    quiet = run_bench(BenchConfig(pools=10, updates=100, seed=5, inject_every=0, idle_seconds=0))
     assert quiet["generator"]["injected"] == 0
     assert quiet["updates"] == 100
 
 
 def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["bench", "--json", "--pools", "10", "--updates", "50", "--seed", "1"]) == 0
+    assert main(["bench", "--json", "--pools", "10", "--updates", "50", "--seed", "1",
+                 "--idle-seconds", "0"]) == 0
     out = orjson.loads(capsys.readouterr().out)
     for key in ("updates_per_s", "detect_latency_us", "build_sign_us", "rss_mb", "cpu_us_per_update",
                 "pools", "cycles", "opportunities"):

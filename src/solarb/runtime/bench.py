@@ -20,16 +20,19 @@ returned (the decision taken); build+sign is timed on its own.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import functools
 import gc
 import itertools
 import multiprocessing
 import resource
+import tempfile
 import time
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -50,6 +53,7 @@ from solarb.market.state import MarketState
 from solarb.risk.engine import RiskEngine, RiskLimits
 from solarb.rpc.ws import PubSubConnection
 from solarb.runtime.clock import SystemClock
+from solarb.runtime.killswitch import watch_stop
 from solarb.runtime.node import Pipeline
 from solarb.runtime.status import RunStats
 from solarb.strategy.cycles import CycleFinder
@@ -77,6 +81,7 @@ class BenchConfig:
     max_notional: int = 50 * 10**9  # SOL base units
     min_profit: int = 20_000
     gc_freeze: bool = True  # move the loaded market out of the cyclic GC's generations
+    idle_seconds: float = 2.0  # then the engine's consumer tasks idle this long (CPU measured)
 
 
 def bench_adapters() -> dict[Pubkey, DexAdapter]:
@@ -200,6 +205,8 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
     n = cfg.updates
     detect = array("q", bytes(8 * n))
     build_ns = array("q")
+    quiet = array("q")  # updates where no cycle passed the float filter
+    busy = array("q")  # updates that sized at least one cycle exactly
     dispatch = [c._dispatch for c in wiring.conns]
     conns = wiring.conns
     delivery = wiring.feed.delivery
@@ -217,6 +224,7 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
     busy_ns = 0
     cpu_ns = 0
     fetch_s = 0.0
+    frame_bytes = 0
     while done < n:
         t_fetch = time.monotonic()
         frames = _ask(conn, "frames", min(_CHUNK, n - done))
@@ -224,6 +232,7 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
         wall0 = now()
         cpu0 = time.process_time_ns()
         for index, is_account, frame in frames:
+            frame_bytes += len(frame)
             c = conns[index]
             t0 = mono()
             c.frame_recv_ns = t0
@@ -231,9 +240,12 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
             if not is_account:
                 slot_frames += 1
                 continue
+            sized0 = finder.sized
             delivery.drain_now(on_update)
-            detect[done] = mono() - t0
+            ns = mono() - t0
+            detect[done] = ns
             done += 1
+            (quiet if finder.sized == sized0 else busy).append(ns)
             while not orders.empty():
                 order = orders.get_nowait()
                 b0 = now()
@@ -250,6 +262,7 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
         cpu_ns += time.process_time_ns() - cpu0
     if cfg.gc_freeze:
         gc.unfreeze()
+    idle_pct = asyncio.run(_idle_cpu_pct(pipeline, wiring.feed, cfg.idle_seconds))
     gen_info = _ask(conn, "stats")
     p50, p99, pmax = _percentiles(detect, (0.5, 0.99, 1.0))
     b50, b99 = _percentiles(build_ns, (0.5, 0.99))
@@ -266,8 +279,14 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
         "updates_per_s": round(done / (busy_ns / 1e9)) if busy_ns else 0,
         "detect_latency_us": {"p50": p50, "p99": p99, "max": pmax},
         "build_sign_us": {"p50": b50, "p99": b99},
+        "detect_filtered_only_us": dict(zip(("p50", "p99", "max"), _percentiles(quiet, (0.5, 0.99, 1.0)),
+                                            strict=True)) | {"updates": len(quiet)},
+        "detect_with_sizing_us": dict(zip(("p50", "p99", "max"), _percentiles(busy, (0.5, 0.99, 1.0)),
+                                          strict=True)) | {"updates": len(busy)},
         "cpu_us_per_update": round(cpu_ns / 1000 / done, 2) if done else 0.0,
         "rss_mb": _peak_rss_mb(),
+        "idle_cpu_pct": idle_pct,
+        "mean_frame_bytes": round(frame_bytes / max(1, done + slot_frames)),
         "pool_changes": stats.pool_changes,
         "evaluations": finder.evaluations,
         "sized": finder.sized,
@@ -286,6 +305,33 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
         "generate_s": round(fetch_s, 2),
         "replay_s": round(busy_ns / 1e9, 3),
     }
+
+
+async def _idle_cpu_pct(pipeline: Pipeline, feed: PubSubFeed, seconds: float) -> float:
+    """CPU share of one core used by the engine's consumer tasks while no frame arrives: the
+    delivery loop, the journal and order consumers and the kill-switch watcher, as node runs them."""
+    if seconds <= 0:
+        return 0.0
+
+    async def drain(queue: asyncio.Queue[Any]) -> None:
+        while True:
+            await queue.get()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tasks = [
+            asyncio.create_task(feed.delivery.run(pipeline.on_update)),
+            asyncio.create_task(drain(pipeline.decisions)),
+            asyncio.create_task(drain(pipeline.orders)),
+            asyncio.create_task(watch_stop(Path(tmp), lambda reason: None)),
+        ]
+        await asyncio.sleep(0.05)
+        cpu0, wall0 = time.process_time(), time.monotonic()
+        await asyncio.sleep(seconds)
+        cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return round(100 * cpu / wall, 2)
 
 
 def _feed_counts(feed: PubSubFeed) -> dict[str, int]:

@@ -24,7 +24,9 @@ from solarb.events import Hop, Opportunity
 from solarb.market.state import MarketState, PoolEntry
 from solarb.strategy.sizing import Sized, maximize_profit
 
-__all__ = ["Cycle", "CycleFinder", "Evaluation", "Leg", "enumerate_cycles", "evaluate_cycle"]
+__all__ = [
+    "Cycle", "CycleFinder", "Evaluation", "Leg", "SpotRates", "enumerate_cycles", "evaluate_cycle",
+]
 
 DEFAULT_EPSILON = 1e-6
 SIZING_WIDTH_PPM = 1_000
@@ -73,6 +75,46 @@ class Evaluation:
         return self.amount_out - self.amount_in
 
 
+class SpotRates:
+    """Float spot rates per ``(pool, a_to_b)`` kept across updates (they only rank cycles; sizing
+    is always on exact quotes). An entry is dropped by :meth:`forget` (the finder forgets a pool
+    before re-evaluating the cycles through it, and :class:`CycleFinder` is told of every pool
+    whose state or aux accounts changed) and is never used once the pool's decoded state is
+    another object."""
+
+    __slots__ = ("_entries", "hits", "misses")
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[Pubkey, bool], tuple[object, float | None]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def rate(self, entry: PoolEntry, a_to_b: bool) -> float | None:
+        """The adapter's spot rate (None if it raised :class:`DexError`)."""
+        key = (entry.address, a_to_b)
+        hit = self._entries.get(key)
+        state = entry.state
+        if hit is not None and hit[0] is state:
+            self.hits += 1
+            return hit[1]
+        self.misses += 1
+        try:
+            r: float | None = entry.adapter.spot_rate(state, entry.aux, a_to_b)
+        except DexError:
+            r = None
+        self._entries[key] = (state, r)
+        return r
+
+    def forget(self, pool: Pubkey) -> None:
+        """Drop both directions of ``pool`` (its state or aux accounts changed)."""
+        self._entries.pop((pool, True), None)
+        self._entries.pop((pool, False), None)
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        self._entries.clear()
+
+
 def enumerate_cycles(
     market: MarketState, start_mints: Sequence[Pubkey], max_hops: int = 3
 ) -> list[Cycle]:
@@ -112,13 +154,14 @@ def evaluate_cycle(
     max_amount_in: int,
     *,
     epsilon: float = DEFAULT_EPSILON,
-    rates: dict[tuple[Pubkey, bool], float] | None = None,
+    rates: dict[tuple[Pubkey, bool], float] | SpotRates | None = None,
 ) -> Evaluation | None:
     """Filter then size one cycle; ``None`` if a pool is not tradable, the spot-rate product is
     ``<= 1 + epsilon``, a spot rate cannot be computed, or no size is feasible.
 
     The returned evaluation may still have ``profit <= 0`` (rounding, fees); callers apply their
-    thresholds. ``rates`` is an optional per-batch cache of spot rates keyed ``(pool, a_to_b)``.
+    thresholds. ``rates`` is an optional per-batch cache of spot rates keyed ``(pool, a_to_b)``,
+    or a :class:`SpotRates` kept across batches.
     """
     pools = market.pools
     entries: list[PoolEntry] = []
@@ -128,15 +171,20 @@ def evaluate_cycle(
         if entry is None or not entry.ready or entry.quarantined:
             return None
         entries.append(entry)
-        k = (leg.pool, leg.a_to_b)
-        r = rates.get(k) if rates is not None else None
-        if r is None:
-            try:
-                r = entry.adapter.spot_rate(entry.state, entry.aux, leg.a_to_b)
-            except DexError:
+        if type(rates) is SpotRates:
+            r = rates.rate(entry, leg.a_to_b)
+            if r is None:
                 return None
-            if rates is not None:
-                rates[k] = r
+        else:
+            k = (leg.pool, leg.a_to_b)
+            r = rates.get(k) if rates is not None else None  # type: ignore[union-attr]
+            if r is None:
+                try:
+                    r = entry.adapter.spot_rate(entry.state, entry.aux, leg.a_to_b)
+                except DexError:
+                    return None
+                if rates is not None:
+                    rates[k] = r  # type: ignore[index]
         rate *= r
     if rate <= 1.0 + epsilon:
         return None
@@ -208,6 +256,7 @@ class CycleFinder:
         self._by_pool: dict[Pubkey, list[Cycle]] = {}
         self._version = -1
         self._counter = 0
+        self._rates = SpotRates()
         self.evaluations = 0
         self.sized = 0
         self.found = 0
@@ -234,6 +283,7 @@ class CycleFinder:
                 by_pool.setdefault(pool, []).append(cycle)
         self._by_pool = by_pool
         self._version = self.market.version
+        self._rates.clear()
 
     def on_pool_changed(
         self, pool: Pubkey, *, slot: int, ts_recv_ns: int, now_ns: int
@@ -249,7 +299,8 @@ class CycleFinder:
         cycles = self._by_pool.get(pool)
         if not cycles:
             return []
-        rates: dict[tuple[Pubkey, bool], float] = {}
+        rates = self._rates
+        rates.forget(pool)
         found: list[tuple[int, Evaluation]] = []
         market = self.market
         for cycle in cycles:

@@ -127,6 +127,7 @@ def decode_pool(address: Pubkey, data: bytes) -> LbPair:
     return decode_lb_pair(address, data, NAME)
 
 
+@lru_cache(maxsize=1 << 16)
 def bin_array_address(pair: Pubkey, index: int) -> Pubkey:
     """``BinArray`` PDA: ``["bin_array", pair, index as i64 LE]``."""
     return Pubkey.find_program_address(

@@ -31,8 +31,9 @@ __all__ = [
 DEFAULT_EPSILON = 1e-6
 SIZING_WIDTH_PPM = 1_000
 """The golden search stops once its bracket is 0.1 % of the size wide: the profit is flat to second
-order there (measured on the bench workload: about 1e-6 of the profit given up, 40 % fewer
-quotes); one exact local climb of two steps each way finishes."""
+order there; the best probe is then moved to the start of its exact output step, without the
+neighbouring-step climb. Measured on the bench workload (32 sized cycles): 84 -> 29 quotes per
+sizing, 13 base units of 291M total profit given up (worst cycle 5e-5 of its profit)."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -198,7 +199,7 @@ def evaluate_cycle(
         return x
 
     sized: Sized | None = maximize_profit(
-        out, max_amount_in, width_ppm=SIZING_WIDTH_PPM, climb_rounds=1, lookahead=2
+        out, max_amount_in, width_ppm=SIZING_WIDTH_PPM, climb_rounds=0
     )
     if sized is None:
         return None

@@ -33,11 +33,15 @@ from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 
 from solarb.dex import meteora_dlmm_math as m
-from solarb.dex.base import InsufficientLiquidity, MissingAccount, Quote, QuoteError
+from solarb.dex.base import DecodeError, InsufficientLiquidity, MissingAccount, Quote, QuoteError
 from solarb.dex.meteora_dlmm_layout import (
-    BinArray,
+    BIN_ARRAY_DISCRIMINATOR,
+    BIN_ARRAY_LEN,
+    BIN_LEN,
+    OFF_BINS,
+    Bin,
     LbPair,
-    decode_bin_array,
+    decode_bin,
     decode_bitmap_extension,
     decode_lb_pair,
 )
@@ -271,10 +275,37 @@ def _mint_fee(s: LbPair, aux: Mapping[Pubkey, bytes], x_side: bool, amount: int,
     return transfer_fee(_get(aux, mint, "mint"), amount, epoch)
 
 
+class _Bins:
+    """The bins of one bin-array version, each decoded on first use (a quote reads a few of 70)."""
+
+    __slots__ = ("data", "decoded")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.decoded: dict[int, Bin] = {}
+
+    def __getitem__(self, i: int) -> Bin:
+        b = self.decoded.get(i)
+        if b is None:
+            if not 0 <= i < m.MAX_BIN_PER_ARRAY:
+                raise IndexError(i)
+            b = self.decoded[i] = decode_bin(self.data, OFF_BINS + i * BIN_LEN)
+        return b
+
+
 @lru_cache(maxsize=4096)
-def _decoded_bin_array(key: Pubkey, data: bytes) -> BinArray:
-    """A bin array decoded once per account version (bytes hash once; the swap only reads it)."""
-    return decode_bin_array(key, data)
+def _bin_array_bins(key: Pubkey, data: bytes) -> _Bins:
+    """Checked like :func:`decode_bin_array` (size, discriminator); bins decoded lazily, once per
+    account version (the bytes hash once; the swap only reads them)."""
+    if len(data) != BIN_ARRAY_LEN:
+        raise DecodeError(
+            f"meteora_dlmm bin array {key}: {len(data)} bytes, expected {BIN_ARRAY_LEN}"
+        )
+    if data[:8] != BIN_ARRAY_DISCRIMINATOR:
+        raise DecodeError(
+            f"meteora_dlmm bin array {key}: discriminator {data[:8].hex()} is not BinArray"
+        )
+    return _Bins(data)
 
 
 def quote_detail(
@@ -310,13 +341,13 @@ def quote_detail(
                 "meteora_dlmm: pool out of liquidity", ERR_PAIR_INSUFFICIENT_LIQUIDITY
             )
         key = bin_array_address(state.address, idx)
-        array = _decoded_bin_array(key, _get(aux, key, "bin array"))
+        array_bins = _bin_array_bins(key, _get(aux, key, "bin array"))
         arrays.append(idx)
         lower, upper = m.bin_array_bounds(idx)
         if not lower <= active <= upper:  # empty gap: jump to the array's edge
             active = upper if swap_for_y else lower
         while lower <= active <= upper and left > 0:
-            b = array.bins[active - lower]
+            b = array_bins[active - lower]
             lo_open, lo_proc = 0, 0
             if support_lo and b.limit_order_ask_side != swap_for_y:
                 lo_open, lo_proc = b.open_order_amount, b.processed_order_remaining_amount

@@ -18,7 +18,12 @@ from solarb.dex import orca_whirlpool_layout as wl
 from solarb.dex.base import DexError, QuoteError
 from solarb.dex.quote_cases import parse_accounts, quote_case
 from solarb.dex.registry import ADAPTERS
-from solarb.dex.spl_token import SYSTEM_PROGRAM_ID, TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, encode_mint
+from solarb.dex.spl_token import (
+    SYSTEM_PROGRAM_ID,
+    TOKEN_2022_PROGRAM_ID,
+    TOKEN_PROGRAM_ID,
+    encode_mint,
+)
 from solarb.events import AccountUpdate
 from solarb.market.state import CLOCK_SYSVAR, MarketState
 from solarb.sim.accounts import Account

@@ -2,8 +2,8 @@
 
 ``load_accounts_file`` reads the ``solana account --output json`` shape (a JSON array of them, or a
 single one); ``quote_case`` finds the pool's adapter by its owner program, decodes the pool and
-quotes with whatever auxiliary accounts (vaults, config, mints, Clock) the mapping holds. Pools whose
-adapter declares ``TOKEN_PROGRAMS_FROM_MINTS`` (Whirlpool, Raydium CLMM) are decoded with their
+quotes with whatever auxiliary accounts (vaults, config, mints, Clock) the mapping holds. Pools
+whose adapter declares ``TOKEN_PROGRAMS_FROM_MINTS`` (Whirlpool, Raydium CLMM) are decoded with their
 mints' owners from the file as token programs when the mints are in it.
 
 Errors: :class:`UsageError` for unreadable files; :class:`DecodeError`, :class:`QuoteError`

@@ -53,7 +53,9 @@ from solarb.sim.programs import raydium_amm_v4 as amm_v4_model
 from solarb.sim.programs import raydium_cpmm as cpmm_model
 from solarb.sim.tx_errors import TransactionFailed
 
-__all__ = ["DEX_MODULES", "KINDS", "USDC_MINT", "MarketGenerator", "PoolInfo", "TokenInfo", "TwoHop"]
+__all__ = [
+    "DEX_MODULES", "KINDS", "USDC_MINT", "MarketGenerator", "PoolInfo", "TokenInfo", "TwoHop",
+]
 
 USDC_MINT = Pubkey.from_string("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v")
 DEX_MODULES: dict[str, ModuleType] = {

@@ -1,4 +1,4 @@
-"""Concentrated-liquidity pools for the market generator: Orca Whirlpool, Raydium CLMM, Meteora DLMM.
+"""Concentrated-liquidity pools for the market generator (Whirlpool, Raydium CLMM, Meteora DLMM).
 
 :func:`create_cl_pool` turns a price and a value into a pool with realistic liquidity around the
 price, through each program model's ``create_pool`` factory:

@@ -139,6 +139,7 @@ def bin_array_address(pair: Pubkey, index: int) -> Pubkey:
     )[0]
 
 
+@lru_cache(maxsize=1 << 16)
 def bitmap_extension_address(pair: Pubkey) -> Pubkey:
     """``BinArrayBitmapExtension`` PDA: ``["bitmap", pair]``."""
     return Pubkey.find_program_address([b"bitmap", bytes(pair)], PROGRAM_ID)[0]
@@ -293,10 +294,15 @@ class _Bins:
         return b
 
 
-@lru_cache(maxsize=4096)
+_BINS: dict[Pubkey, _Bins] = {}  # latest version per bin array: no stale versions kept alive
+
+
 def _bin_array_bins(key: Pubkey, data: bytes) -> _Bins:
-    """Checked like :func:`decode_bin_array` (size, discriminator); bins decoded lazily, once per
-    account version (the bytes hash once; the swap only reads them)."""
+    """Checked like ``decode_bin_array`` (size, discriminator); bins decoded lazily, once per
+    account version (only the latest version of each array is kept; the swap only reads it)."""
+    cached = _BINS.get(key)
+    if cached is not None and (cached.data is data or cached.data == data):
+        return cached
     if len(data) != BIN_ARRAY_LEN:
         raise DecodeError(
             f"meteora_dlmm bin array {key}: {len(data)} bytes, expected {BIN_ARRAY_LEN}"
@@ -305,7 +311,8 @@ def _bin_array_bins(key: Pubkey, data: bytes) -> _Bins:
         raise DecodeError(
             f"meteora_dlmm bin array {key}: discriminator {data[:8].hex()} is not BinArray"
         )
-    return _Bins(data)
+    bins = _BINS[key] = _Bins(data)
+    return bins
 
 
 def quote_detail(

@@ -18,6 +18,7 @@ from solarb.errors import SolarbError, UsageError
 from solarb.sim.bank import Bank
 from solarb.sim.faults import FaultServer, start_front_ends
 from solarb.sim.market import MarketGenerator
+from solarb.sim.programs.address_lookup_table import AddressLookupTableModel
 from solarb.sim.programs.meteora_dlmm import MeteoraDlmmModel
 from solarb.sim.programs.orca_whirlpool import OrcaWhirlpoolModel
 from solarb.sim.programs.raydium_amm_v4 import RaydiumAmmV4Model
@@ -61,7 +62,7 @@ class LocalCluster:
         self.bank = Bank(
             programs=(
                 RaydiumAmmV4Model(), RaydiumCpmmModel(), RaydiumClmmModel(), OrcaWhirlpoolModel(),
-                MeteoraDlmmModel(),
+                MeteoraDlmmModel(), AddressLookupTableModel(),
             )
         )
         self.market: MarketGenerator | None = (

@@ -147,6 +147,15 @@ class ExecutionSettings(BaseModel):
     priority_fee_micro_lamports: int = Field(1_000, ge=0)
     simulate: bool = Field(True, description="simulate before sending")
     confirm_timeout_s: float = Field(30.0, gt=0, le=300)
+    use_lookup_tables: bool = Field(True, description="compile transactions against address lookup tables")
+    lookup_tables: tuple[str, ...] = Field(
+        (), description="existing lookup table addresses to use instead of creating one at start"
+    )
+
+    @field_validator("lookup_tables")
+    @classmethod
+    def _tables(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_check_pubkey(v) for v in values)
 
 
 class FeedSettings(BaseModel):

@@ -16,11 +16,8 @@ from __future__ import annotations
 import base64
 import json
 import math
-import os
 import random
-import shutil
 import struct
-import subprocess
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -34,6 +31,7 @@ from solarb.dex.base import InsufficientLiquidity, QuoteError
 from solarb.dex.meteora_dlmm_math import MathOverflow
 from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, encode_mint
 from solarb.sim.programs import meteora_dlmm as sim
+from tests.support.oracle import run_oracle
 
 pytestmark = pytest.mark.oracle
 
@@ -43,30 +41,8 @@ SEED = 20251125
 BIN_STEPS = (1, 2, 4, 5, 8, 10, 15, 16, 20, 25, 50, 80, 100, 200, 250, 400)
 
 
-def _oracle_unavailable() -> str | None:
-    if shutil.which("node") is None:
-        return "node is not installed"
-    if not (ORACLE / "node_modules" / "@meteora-ag" / "dlmm").is_dir():
-        return "tests/oracle/node_modules missing (run: make oracle)"
-    return None
-
-
 def _run_oracle(request: dict[str, Any]) -> dict[str, Any]:
-    reason = _oracle_unavailable()
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"oracle required in CI: {reason}")
-        pytest.skip(reason)
-    proc = subprocess.run(
-        ["node", str(ORACLE / "meteora_dlmm.mjs")],
-        input=json.dumps(request).encode(),
-        capture_output=True,
-        cwd=ORACLE,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
-    result: dict[str, Any] = json.loads(proc.stdout)
+    result: dict[str, Any] = run_oracle("meteora_dlmm.mjs", "@meteora-ag/dlmm", request)
     return result
 
 

@@ -22,10 +22,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import random
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +36,7 @@ from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, encode
 from solarb.sim.programs import raydium_amm_v4 as v4_sim
 from solarb.sim.programs import raydium_cpmm as cp_sim
 from tests.support.data import SHARED_DATA
+from tests.support.oracle import run_oracle
 
 pytestmark = pytest.mark.oracle
 
@@ -49,30 +47,8 @@ SEED = 20251125
 U64 = 2**64 - 1
 
 
-def _oracle_unavailable() -> str | None:
-    if shutil.which("node") is None:
-        return "node is not installed"
-    if not (ORACLE / "node_modules" / "@raydium-io" / "raydium-sdk-v2").is_dir():
-        return "tests/oracle/node_modules missing (run: make oracle)"
-    return None
-
-
 def _run_oracle(request: dict[str, Any]) -> dict[str, Any]:
-    reason = _oracle_unavailable()
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"oracle required in CI: {reason}")
-        pytest.skip(reason)
-    proc = subprocess.run(
-        ["node", str(ORACLE / "raydium.mjs")],
-        input=json.dumps(request).encode(),
-        capture_output=True,
-        cwd=ORACLE,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
-    result: dict[str, Any] = json.loads(proc.stdout)
+    result: dict[str, Any] = run_oracle("raydium.mjs", "@raydium-io/raydium-sdk-v2", request)
     return result
 
 

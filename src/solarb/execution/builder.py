@@ -11,9 +11,10 @@ Amounts: hop 0 spends ``opportunity.amount_in``; hop ``i`` spends hop ``i-1``'s 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from solders.address_lookup_table_account import AddressLookupTableAccount
 from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
 from solders.hash import Hash
 from solders.instruction import AccountMeta, Instruction
@@ -85,6 +86,8 @@ class TxBuilder:
 
     ``known_atas`` are token accounts known to exist (no creation instruction is emitted for
     them); :meth:`mark_known` adds accounts after a transaction that created them confirmed.
+    ``lookup_tables`` are address lookup tables the messages are compiled against (accounts found
+    in them cost a 1-byte index instead of 32 bytes; they must be active on the cluster).
     """
 
     def __init__(
@@ -97,6 +100,7 @@ class TxBuilder:
         known_atas: Iterable[Pubkey] = (),
         slippage_bps: int = 0,
         min_profit: int = 1,
+        lookup_tables: Sequence[AddressLookupTableAccount] = (),
     ) -> None:
         if not 0 < compute_unit_limit <= 1_400_000:
             raise ValueError("compute_unit_limit must be in 1..1_400_000")
@@ -113,6 +117,7 @@ class TxBuilder:
         self.slippage_bps = slippage_bps
         self.min_profit = min_profit
         self.known_atas: set[Pubkey] = set(known_atas)
+        self.lookup_tables = list(lookup_tables)
         self._pools = pools
         self._ata_cache: dict[tuple[Pubkey, Pubkey], Pubkey] = {}
         # The two compute-budget instructions never change for a builder: make them once.
@@ -210,7 +215,7 @@ class TxBuilder:
         """
         try:
             message = MessageV0.try_compile(
-                self.payer_pubkey, self.instructions(order), [], blockhash
+                self.payer_pubkey, self.instructions(order), self.lookup_tables, blockhash
             )
         except CompileError as e:  # e.g. more than 256 accounts
             raise BuildError(f"order {order.id}: message does not compile ({e})") from e

@@ -27,6 +27,7 @@ from solarb.dex.registry import ADAPTERS
 from solarb.dex.spl_token import SYSTEM_PROGRAM_ID, associated_token_address, decode_mint
 from solarb.errors import Fatal, UsageError
 from solarb.events import AccountUpdate, Opportunity, Order, TxOutcome, TxStatus, Verdict
+from solarb.execution.alt import prepare_lookup_tables
 from solarb.execution.builder import TxBuilder
 from solarb.execution.executor import Executor
 from solarb.execution.senders.gate import HaltableSender
@@ -190,6 +191,10 @@ class Node:
             await prepare_wallet(
                 rpc, payer, list(mint_programs), s.trading.wrap_lamports, token_programs=mint_programs
             )
+            lookup_tables = await prepare_lookup_tables(
+                rpc, payer, [(e.adapter, e.state, e.aux) for e in market.pools.values()],
+                enabled=s.execution.use_lookup_tables, existing=s.execution.lookup_tables,
+            )
             start_balances = await _balances(rpc, payer.pubkey(), mint_programs)
             sol_start = await rpc.get_balance(payer.pubkey())
 
@@ -207,6 +212,7 @@ class Node:
                 priority_fee_micro_lamports=s.execution.priority_fee_micro_lamports,
                 known_atas=[associated_token_address(payer.pubkey(), m, p) for m, p in mint_programs.items()],
                 min_profit=s.risk.min_profit,
+                lookup_tables=lookup_tables,
             )
             executor = Executor(
                 rpc,
@@ -249,6 +255,7 @@ class Node:
             summary["feeds"]["stale_trades"] = pipeline.stale_trades
             summary["feeds"]["skipped_stale"] = self.stats.skipped_not_fresh
             summary["rpc"] = rpc.metrics()
+            summary["lookup_table_addresses"] = sum(len(t.addresses) for t in lookup_tables)
             return summary
 
     def _install_signal_handlers(self, stack: AsyncExitStack) -> None:

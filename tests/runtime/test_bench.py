@@ -64,8 +64,8 @@ def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--json", "--pools", "10", "--updates", "50", "--seed", "1",
                  "--idle-seconds", "0"]) == 0
     out = orjson.loads(capsys.readouterr().out)
-    for key in ("updates_per_s", "detect_latency_us", "build_sign_us", "rss_mb", "cpu_us_per_update",
-                "pools", "cycles", "opportunities"):
+    for key in ("updates_per_s", "detect_latency_us", "build_sign_us", "rss_mb",
+                "cpu_us_per_update", "pools", "cycles", "opportunities"):
         assert key in out
     assert out["pools"] == 10 and out["updates"] == 50
 

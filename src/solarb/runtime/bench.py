@@ -101,6 +101,15 @@ def _percentiles(samples: array, qs: tuple[float, ...]) -> list[float]:
     return [round(data[min(len(data) - 1, int(q * len(data)))] / 1000, 1) for q in qs]
 
 
+def _summary(samples: array) -> dict[str, float]:
+    p50, p99, pmax = _percentiles(samples, (0.5, 0.99, 1.0))
+    return {"p50": p50, "p99": p99, "max": pmax, "updates": len(samples)}
+
+
+def _update(pk: bytes, owner: bytes, lamports: int, data: bytes, slot: int) -> AccountUpdate:
+    return AccountUpdate(Pubkey.from_bytes(pk), slot, data, Pubkey.from_bytes(owner), lamports)
+
+
 def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux: KiB
 
@@ -173,12 +182,12 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
     market = MarketState(bench_adapters())
     pool_keys = [Pubkey.from_bytes(k) for k in info["pools"]]
     for i in range(0, len(pool_keys), 500):
-        for pk, owner, lamports, data, slot in _ask(conn, "get", [bytes(k) for k in pool_keys[i:i + 500]]):
-            market.add_pool(AccountUpdate(Pubkey.from_bytes(pk), slot, data, Pubkey.from_bytes(owner), lamports))
+        for row in _ask(conn, "get", [bytes(k) for k in pool_keys[i:i + 500]]):
+            market.add_pool(_update(*row))
     aux = [k for k in market.watched_accounts() if k not in market.pools]
     for i in range(0, len(aux), 500):
-        for pk, owner, lamports, data, slot in _ask(conn, "get", [bytes(k) for k in aux[i:i + 500]]):
-            market.apply(AccountUpdate(Pubkey.from_bytes(pk), slot, data, Pubkey.from_bytes(owner), lamports))
+        for row in _ask(conn, "get", [bytes(k) for k in aux[i:i + 500]]):
+            market.apply(_update(*row))
     not_ready = [p for p, e in market.pools.items() if not e.ready]
     if not_ready:
         raise BenchError(f"{len(not_ready)} pools not fully loaded (first {not_ready[0]})")
@@ -186,8 +195,9 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
     finder = CycleFinder(market, start_mints=[sol], max_hops=3, min_profit={sol: cfg.min_profit},
                          max_amount_in={sol: cfg.max_notional})
     finder.rebuild()
-    risk = RiskEngine(RiskLimits(max_notional={sol: cfg.max_notional}, min_profit={sol: cfg.min_profit},
-                                 max_in_flight=64, max_slot_lag=8))
+    limits = RiskLimits(max_notional={sol: cfg.max_notional}, min_profit={sol: cfg.min_profit},
+                        max_in_flight=64, max_slot_lag=8)
+    risk = RiskEngine(limits)
     stats = RunStats()
     pipeline_box: list[Pipeline] = []
     wiring = _Wiring(market.watched_accounts(), lambda s: pipeline_box[0].on_slot(s))
@@ -195,7 +205,8 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
                         MarketFreshness(market, wiring.feed))
     pipeline_box.append(pipeline)
     payer = Keypair.from_seed(bytes(range(32)))
-    builder = TxBuilder(payer, lambda p: (market.pool(p).adapter, market.pool(p).state, market.aux(p)),
+    builder = TxBuilder(payer,
+                        lambda p: (market.pool(p).adapter, market.pool(p).state, market.aux(p)),
                         compute_unit_limit=600_000, priority_fee_micro_lamports=10_000,
                         min_profit=cfg.min_profit)
     blockhash = Hash(bytes(32))
@@ -279,10 +290,8 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
         "updates_per_s": round(done / (busy_ns / 1e9)) if busy_ns else 0,
         "detect_latency_us": {"p50": p50, "p99": p99, "max": pmax},
         "build_sign_us": {"p50": b50, "p99": b99},
-        "detect_filtered_only_us": dict(zip(("p50", "p99", "max"), _percentiles(quiet, (0.5, 0.99, 1.0)),
-                                            strict=True)) | {"updates": len(quiet)},
-        "detect_with_sizing_us": dict(zip(("p50", "p99", "max"), _percentiles(busy, (0.5, 0.99, 1.0)),
-                                          strict=True)) | {"updates": len(busy)},
+        "detect_filtered_only_us": _summary(quiet),
+        "detect_with_sizing_us": _summary(busy),
         "cpu_us_per_update": round(cpu_ns / 1000 / done, 2) if done else 0.0,
         "rss_mb": _peak_rss_mb(),
         "idle_cpu_pct": idle_pct,
@@ -309,7 +318,8 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
 
 async def _idle_cpu_pct(pipeline: Pipeline, feed: PubSubFeed, seconds: float) -> float:
     """CPU share of one core used by the engine's consumer tasks while no frame arrives: the
-    delivery loop, the journal and order consumers and the kill-switch watcher, as node runs them."""
+    delivery loop, the journal and order consumers and the kill-switch watcher, as node runs
+    them."""
     if seconds <= 0:
         return 0.0
 
@@ -391,6 +401,6 @@ def encode_account_frame(sub_id: int, slot: int, lamports: int, owner: str, data
 def encode_slot_frame(sub_id: int, slot: int) -> bytes:
     """A ``slotNotification`` frame."""
     return orjson.dumps({"jsonrpc": "2.0", "method": "slotNotification",
-                         "params": {"result": {"parent": slot - 1, "root": max(0, slot - 32), "slot": slot},
-                                    "subscription": sub_id}})
+                         "params": {"result": {"parent": slot - 1, "root": max(0, slot - 32),
+                                               "slot": slot}, "subscription": sub_id}})
 

@@ -77,7 +77,8 @@ class Workload:
             tokens.append(mint)
         for mint, dec in self.decimals.items():
             data = encode_mint(dec, 10**19 - 1)
-            self.bank.set_account(mint, Account(rent_exempt_minimum(len(data)), data, TOKEN_PROGRAM_ID))
+            rent = rent_exempt_minimum(len(data))
+            self.bank.set_account(mint, Account(rent, data, TOKEN_PROGRAM_ID))
             ata = associated_token_address(self.trader.pubkey(), mint, TOKEN_PROGRAM_ID)
             acc = encode_token_account(mint, self.trader.pubkey(), 10**18)
             self.bank.set_account(ata, Account(2_039_280, acc, TOKEN_PROGRAM_ID))
@@ -85,7 +86,7 @@ class Workload:
         for i in range(n_pools - n_hub):
             t = tokens[(i // 3) % n_tokens]
             pairs.append((t, self.usdc if i % 3 == 2 else self.sol))
-        self.pools: list[tuple[Pubkey, Any, Pubkey, Pubkey]] = []  # (address, model, mint_a, mint_b)
+        self.pools: list[tuple[Pubkey, Any, Pubkey, Pubkey]] = []  # address, model, mint a, b
         self._count: dict[tuple[Any, bytes, bytes], int] = {}
         for i, (a, b) in enumerate(pairs):
             self._create(i, _KINDS[i % len(_KINDS)], a, b)
@@ -123,7 +124,8 @@ class Workload:
         elif kind is whirl_model:
             ts, c = 64, self._center(raw, 64)
             liq = int(math.sqrt(x * y) * 2)
-            pos = [(c - 6400, c + 6400, liq), (c - 640, c + 640, 3 * liq), (c - 12800, c + 12800, liq // 2)]
+            pos = [(c - 6400, c + 6400, liq), (c - 640, c + 640, 3 * liq),
+                   (c - 12800, c + 12800, liq // 2)]
             addr, accounts = whirl_model.create_pool(
                 mint_a=a, mint_b=b, tick_spacing=ts, fee_rate=(500, 3000)[k % 2], positions=pos,
                 sqrt_price_x64=math.isqrt(int(raw * 2**64) * 2**64), decimals_a=da, decimals_b=db,
@@ -131,20 +133,23 @@ class Workload:
         elif kind is clmm_model:
             ts, c = 10, self._center(raw, 10)
             liq = int(math.sqrt(x * y) * 4)
-            pos = [(c - 1000, c + 1000, liq), (c - 200, c + 200, 3 * liq), (c - 2000, c + 2000, liq // 2)]
+            pos = [(c - 1000, c + 1000, liq), (c - 200, c + 200, 3 * liq),
+                   (c - 2000, c + 2000, liq // 2)]
             addr, accounts = clmm_model.create_pool(
-                mint_a=a, mint_b=b, tick_spacing=ts, trade_fee_rate=(500, 2500)[k % 2], positions=pos,
+                mint_a=a, mint_b=b, tick_spacing=ts, trade_fee_rate=(500, 2500)[k % 2],
+                positions=pos,
                 sqrt_price_x64=math.isqrt(int(raw * 2**64) * 2**64), decimals_a=da, decimals_b=db,
                 config_index=1000 + 2 * k + (k % 2))
         else:
             step = 10
             active = round(math.log(raw) / math.log(1 + step / 10_000))
-            width = 70  # dense around the price, sparse tails: >= 3 arrays each way (the swap window)
+            width = 70  # dense around the price, sparse tails: >= 3 arrays each way
             offsets = [*range(-width, width + 1), -140, 140, -210, 210]
             bins = {active + j: (0 if j < 0 else x // (2 * width), 0 if j > 0 else y // (2 * width))
                     for j in offsets}
-            addr, accounts = dlmm_model.create_pool(mint_x=a, mint_y=b, bin_step=step,
-                                                    base_factor=5_000 + k, active_id=active, bins=bins)
+            addr, accounts = dlmm_model.create_pool(
+                mint_x=a, mint_y=b, bin_step=step, base_factor=5_000 + k, active_id=active,
+                bins=bins)
         for key, acc in accounts.items():
             self.bank.set_account(key, acc)
         state = _ADAPTER[kind].decode_pool(addr, accounts[addr].data)
@@ -215,6 +220,10 @@ class Workload:
 
     # ------------------------------------------------------------------ flow
 
+    def _data(self, key: Pubkey) -> bytes:
+        acc = self.bank.get_account(key)
+        return acc.data if acc is not None else b""
+
     def _swap(self) -> None:
         rng = self.rng
         bank = self.bank
@@ -223,19 +232,22 @@ class Workload:
         state = adapter.decode_pool(addr, bank.get_account(addr).data)  # type: ignore[union-attr]
         aux = {k: acc.data for k in adapter.aux_accounts(state)
                if (acc := bank.get_account(k)) is not None}
-        ref = (self.price[mint_a] / self.price[mint_b]) * 10 ** (self.decimals[mint_b] - self.decimals[mint_a])
+        scale = 10 ** (self.decimals[mint_b] - self.decimals[mint_a])
+        ref = self.price[mint_a] / self.price[mint_b] * scale
         try:
             spot = adapter.spot_rate(state, aux, True)
         except DexError:
             spot = ref
         deviation = math.log(max(spot, 1e-300) / ref)  # > 0: the pool overprices mint_a
-        inject = self.inject_every > 0 and self.counts["swaps"] % self.inject_every == self.inject_every - 1
+        every = self.inject_every
+        inject = every > 0 and self.counts["swaps"] % every == every - 1
         revert = self._revert.pop(self.counts["swaps"], None)
         if revert is not None:  # an arbitrageur closes an injected dislocation a few swaps later
             addr, kind, mint_a, mint_b = revert[0]
             adapter = _ADAPTER[kind]
-            state = adapter.decode_pool(addr, bank.get_account(addr).data)  # type: ignore[union-attr]
-            self._send(adapter.swap_instruction(state, self.trader.pubkey(), revert[1], 0, revert[2]))
+            state = adapter.decode_pool(addr, self._data(addr))
+            self._send(adapter.swap_instruction(state, self.trader.pubkey(), revert[1], 0,
+                                                revert[2]))
             return
         if inject:
             a_to_b = rng.random() < 0.5
@@ -245,7 +257,7 @@ class Workload:
             a_to_b = rng.random() < min(0.95, max(0.05, 0.5 + 500 * deviation))
             fraction = min(0.005, 0.0003 * math.exp(rng.gauss(0.0, 0.7)))
         vault = state.vault_a if a_to_b else state.vault_b
-        reserve = decode_token_account(bank.get_account(vault).data).amount  # type: ignore[union-attr]
+        reserve = decode_token_account(self._data(vault)).amount
         amount = max(1, int(reserve * fraction))
         ix = adapter.swap_instruction(state, self.trader.pubkey(), amount, 0, a_to_b)
         if inject:

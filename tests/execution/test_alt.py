@@ -3,17 +3,16 @@ table on the Bank, and the RPC set-up flow against the loopback cluster."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
 from solders.address_lookup_table_account import AddressLookupTable, AddressLookupTableAccount
 from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.message import MessageV0
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
-from tests.support.exec_fixtures import hop, make_order
 
 from solarb.dex.spl_token import TOKEN_PROGRAM_ID, associated_token_address, decode_token_account
 from solarb.execution.alt import (
@@ -25,6 +24,7 @@ from solarb.execution.alt import (
     route_addresses,
 )
 from solarb.execution.builder import TxBuilder
+from solarb.execution.errors import SetupError
 from solarb.rpc.client import RpcClient
 from solarb.sim.bank import Bank
 from solarb.sim.cluster import LocalCluster
@@ -36,6 +36,7 @@ from solarb.sim.programs.orca_whirlpool import OrcaWhirlpoolModel
 from solarb.sim.programs.raydium_amm_v4 import RaydiumAmmV4Model
 from solarb.sim.programs.raydium_clmm import RaydiumClmmModel
 from solarb.sim.programs.raydium_cpmm import RaydiumCpmmModel
+from tests.support.exec_fixtures import hop, make_order
 
 PAYER = Keypair.from_seed(bytes([78]) * 32)
 MAX_TX = 1232
@@ -123,7 +124,7 @@ def test_cl_three_hop_fits_only_with_the_table() -> None:
         amount = out
     order = make_order(hops, min_out=hops[0].amount_in + 1)
     lookup = {p.address: market._load(p) for p in market.pools}
-    kw: dict[str, Any] = dict(compute_unit_limit=1_400_000, priority_fee_micro_lamports=1, min_profit=1)
+    kw: dict[str, Any] = {"compute_unit_limit": 1_400_000, "priority_fee_micro_lamports": 1, "min_profit": 1}
     plain = TxBuilder(PAYER, lookup.__getitem__, **kw)
     tabled = TxBuilder(PAYER, lookup.__getitem__, lookup_tables=tables, **kw)
     blockhash = market.bank.latest_blockhash()[0]
@@ -174,17 +175,18 @@ def test_profitable_cl_cycle_lands_through_the_table() -> None:
 
 async def test_create_and_load_over_rpc() -> None:
     payer = Keypair.from_seed(bytes([79]) * 32)
-    async with LocalCluster(rpc_port=0, slot_ms=40, market=False) as cluster:
-        async with RpcClient(cluster.rpc_url, commitment="confirmed") as rpc:
-            cluster.bank.airdrop(payer.pubkey(), 10**10)
-            while cluster.bank.slot < 3:
-                await asyncio.sleep(0.02)
-            addrs = [Pubkey.from_bytes(i.to_bytes(2, "little") * 16) for i in range(300)]
-            tables = await create_lookup_tables(rpc, payer, addrs, poll_interval_s=0.05, timeout_s=20)
-            assert [len(t.addresses) for t in tables] == [256, 44]
-            assert [a for t in tables for a in t.addresses] == addrs  # one extension per slot here
-            again = await load_lookup_tables(rpc, [t.key for t in tables])
-            assert [list(t.addresses) for t in again] == [list(t.addresses) for t in tables]
-            assert await prepare_lookup_tables(rpc, payer, [], enabled=False) == []
-            loaded = await prepare_lookup_tables(rpc, payer, [], existing=[str(tables[1].key)])
-            assert list(loaded[0].addresses) == addrs[256:]
+    async with LocalCluster(rpc_port=0, slot_ms=40, market=False) as cluster, \
+            RpcClient(cluster.rpc_url, commitment="confirmed") as rpc:
+        cluster.bank.airdrop(payer.pubkey(), 10**10)
+        addrs = [Pubkey.from_bytes(i.to_bytes(2, "little") * 16) for i in range(300)]
+        tables = await create_lookup_tables(rpc, payer, addrs, poll_interval_s=0.05, timeout_s=20)
+        assert [len(t.addresses) for t in tables] == [256, 44]
+        assert [a for t in tables for a in t.addresses] == addrs  # sent in order, one bank
+        again = await load_lookup_tables(rpc, [t.key for t in tables])
+        assert [list(t.addresses) for t in again] == [list(t.addresses) for t in tables]
+        assert await prepare_lookup_tables(rpc, payer, [], enabled=False) == []
+        loaded = await prepare_lookup_tables(rpc, payer, [], existing=[str(tables[1].key)])
+        assert list(loaded[0].addresses) == addrs[256:]
+        missing = Keypair().pubkey()
+        with pytest.raises(SetupError):
+            await load_lookup_tables(rpc, [missing])

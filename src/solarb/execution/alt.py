@@ -37,7 +37,7 @@ from solarb.dex.spl_token import (
     TOKEN_PROGRAM_ID,
     associated_token_address,
 )
-from solarb.errors import Rejected
+from solarb.errors import Rejected, SolarbError
 from solarb.events import AccountUpdate, TxStatus
 from solarb.execution.confirm import confirm, err_text
 from solarb.execution.errors import SetupError
@@ -95,19 +95,20 @@ def route_addresses(payer: Pubkey, pools: Iterable[tuple[DexAdapter, PoolState, 
 
     Per pool: the accounts and program of ``swap_instruction`` in both directions (with the aux
     accounts loaded now) and the payer's ATAs of both mints; then the token, system, ATA and
-    compute-budget programs. A leg the adapter cannot build now (``Exception`` from the adapter,
-    e.g. no tick array loaded) is skipped: its accounts go in the message as static keys.
+    compute-budget programs. A leg the adapter cannot build now (a :class:`SolarbError`,
+    ``ValueError`` or ``KeyError`` from the adapter, e.g. no tick array loaded) is skipped: its accounts go in the message as static keys.
     """
     out: dict[Pubkey, None] = {}
     for adapter, state, aux in pools:
         for a_to_b in (True, False):
             try:
                 ix = adapter.swap_instruction(state, payer, _LEG_PROBE_AMOUNT, 0, a_to_b, aux=aux)
-            except Exception:  # noqa: BLE001 - any adapter refusal only means "not tabled"
-                continue
-            out[ix.program_id] = None
-            for meta in ix.accounts:
-                out[meta.pubkey] = None
+            except (SolarbError, ValueError, KeyError):  # cannot build now: not tabled
+                ix = None
+            if ix is not None:
+                out[ix.program_id] = None
+                for meta in ix.accounts:
+                    out[meta.pubkey] = None
         for mint, program in ((state.mint_a, state.token_program_a), (state.mint_b, state.token_program_b)):
             out[associated_token_address(payer, mint, program)] = None
             out[program] = None
@@ -153,7 +154,7 @@ async def load_lookup_tables(rpc: AltRpc, addresses: Sequence[Pubkey]) -> list[A
             raise SetupError(f"lookup table {address} does not exist")
         try:
             table = AddressLookupTable.deserialize(acc.data)
-        except Exception as e:  # noqa: BLE001 - solders raises its own ParseError types
+        except Exception as e:
             raise SetupError(f"lookup table {address} does not decode: {e}") from e
         out.append(AddressLookupTableAccount(address, list(table.addresses)))
     return out

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import pytest
 from solders.address_lookup_table_account import (
     ID as RUNTIME_ALT_ID,
+)
+from solders.address_lookup_table_account import (
     AddressLookupTable,
     AddressLookupTableAccount,
     derive_lookup_table_address,
@@ -98,7 +100,7 @@ def test_recent_slot_must_be_recent(bank: Bank, payer: Keypair) -> None:
     key = payer.pubkey()
     ix, _ = create_lookup_table_ix(key, key, bank.slot)  # the current slot is not in SlotHashes yet
     assert _send(bank, payer, [ix]) == {"InstructionError": [0, "InvalidInstructionData"]}
-    ix, table = create_lookup_table_ix(key, key, bank.slot - 1)
+    ix, _ = create_lookup_table_ix(key, key, bank.slot - 1)
     assert _send(bank, payer, [ix]) is None
     bank.advance_slot()
     assert _send(bank, payer, [ix]) == {"InstructionError": [0, "AccountAlreadyInitialized"]}

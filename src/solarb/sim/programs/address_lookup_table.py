@@ -25,6 +25,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from solders import PubkeyError
 from solders.pubkey import Pubkey
 
 from solarb.dex.spl_token import SYSTEM_PROGRAM_ID
@@ -32,9 +33,15 @@ from solarb.sim.accounts import Account, rent_exempt_minimum
 from solarb.sim.programs.base import AccountRef, InvokeContext, ProgramError
 
 __all__ = [
-    "ADDRESS_LOOKUP_TABLE_PROGRAM_ID", "LOOKUP_TABLE_META_SIZE", "LOOKUP_TABLE_MAX_ADDRESSES",
-    "MAX_SLOT_HASHES", "AddressLookupTableModel", "LookupTableMeta", "active_addresses",
-    "decode_meta", "encode_table",
+    "ADDRESS_LOOKUP_TABLE_PROGRAM_ID",
+    "LOOKUP_TABLE_MAX_ADDRESSES",
+    "LOOKUP_TABLE_META_SIZE",
+    "MAX_SLOT_HASHES",
+    "AddressLookupTableModel",
+    "LookupTableMeta",
+    "active_addresses",
+    "decode_meta",
+    "encode_table",
 ]
 
 ADDRESS_LOOKUP_TABLE_PROGRAM_ID = Pubkey.from_string("AddressLookupTab1e1111111111111111111111111")
@@ -162,7 +169,7 @@ class AddressLookupTableModel:
         seeds = [bytes(authority.pubkey), recent.to_bytes(8, "little")]
         try:
             derived = Pubkey.create_program_address([*seeds, bytes([bump])], self.program_id)
-        except BaseException as exc:  # solders raises on an on-curve result
+        except PubkeyError as exc:  # an on-curve result: not a valid bump
             raise ProgramError("invalid bump", builtin="InvalidArgument") from exc
         if derived != table.pubkey:
             ctx.log(f"Table address must match derived address: {derived}")

@@ -168,7 +168,7 @@ class AddressLookupTableModel:
         seeds = [bytes(authority.pubkey), recent.to_bytes(8, "little")]
         try:
             derived = Pubkey.create_program_address([*seeds, bytes([bump])], self.program_id)
-        except Exception as exc:  # noqa: BLE001 - solders' PubkeyError is not importable: on-curve bump
+        except Exception as exc:  # solders' PubkeyError (not importable): an on-curve bump
             raise ProgramError("invalid bump", builtin="InvalidArgument") from exc
         if derived != table.pubkey:
             ctx.log(f"Table address must match derived address: {derived}")

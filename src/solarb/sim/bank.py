@@ -53,6 +53,7 @@ from solarb.sim.programs.compute_budget import (
 from solarb.sim.programs.system import SystemProgram
 from solarb.sim.programs.token import NATIVE_MINT_2022, TokenProgram
 from solarb.sim.tx_errors import TransactionFailed, TxErr
+from solarb.sim.programs.address_lookup_table import active_addresses
 
 SLOTS_PER_EPOCH = 432_000
 FINALITY_DEPTH = 32
@@ -521,10 +522,15 @@ class Bank:
             raise TransactionFailed(E.ADDRESS_LOOKUP_TABLE_NOT_FOUND)
         if acc.owner != ADDRESS_LOOKUP_TABLE_PROGRAM:
             raise TransactionFailed(E.INVALID_ADDRESS_LOOKUP_TABLE_OWNER)
-        body = acc.data[_LOOKUP_TABLE_META_LEN:]
-        if len(acc.data) < _LOOKUP_TABLE_META_LEN or len(body) % 32:
+        if len(acc.data) < _LOOKUP_TABLE_META_LEN or (len(acc.data) - _LOOKUP_TABLE_META_LEN) % 32:
             raise TransactionFailed(E.INVALID_ADDRESS_LOOKUP_TABLE_DATA)
-        return [Pubkey.from_bytes(body[i:i + 32]) for i in range(0, len(body), 32)]
+        try:  # the runtime's rules: same-slot extensions not usable yet, deactivated tables gone
+            addresses = active_addresses(acc.data, self.slot)
+        except ValueError:
+            raise TransactionFailed(E.INVALID_ADDRESS_LOOKUP_TABLE_DATA) from None
+        if addresses is None:
+            raise TransactionFailed(E.ADDRESS_LOOKUP_TABLE_NOT_FOUND)
+        return addresses
 
     def _execute(self, loaded: _Loaded) -> _Outcome:
         """Fee, program checks, instruction execution and rent-state check (see module docstring)."""

@@ -6,7 +6,6 @@ import base64
 import json
 import random
 import struct
-from pathlib import Path
 
 import pytest
 from solders.pubkey import Pubkey

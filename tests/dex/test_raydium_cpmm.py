@@ -7,7 +7,6 @@ import dataclasses
 import json
 import random
 import struct
-from pathlib import Path
 
 import pytest
 from solders.pubkey import Pubkey

@@ -10,7 +10,6 @@ import base64
 import dataclasses
 import json
 import struct
-from pathlib import Path
 
 from solders.pubkey import Pubkey
 

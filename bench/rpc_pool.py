@@ -29,7 +29,8 @@ import orjson
 from solders.pubkey import Pubkey
 
 from solarb.rpc.errors import RpcTimeout, RpcTransportError
-from solarb.rpc.pool import EndpointConfig, EndpointPool, PooledRpcClient
+from solarb.rpc.pool import EndpointConfig, EndpointPool
+from solarb.rpc.pool_client import PooledRpcClient
 
 KEY = Pubkey.from_string("SysvarC1ock11111111111111111111111111111111")
 LEVELS = (1, 10, 100)

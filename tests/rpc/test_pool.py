@@ -17,7 +17,8 @@ from solders.transaction import Transaction
 
 from solarb.rpc.errors import RpcError, RpcProtocolError, RpcTimeout
 from solarb.rpc.policy import CallKind, MethodPolicy, PolicyTable
-from solarb.rpc.pool import EndpointConfig, EndpointPool, PooledRpcClient
+from solarb.rpc.pool import EndpointConfig, EndpointPool
+from solarb.rpc.pool_client import PooledRpcClient
 from solarb.sim.cluster import LocalCluster
 from solarb.sim.faults import Fault, FaultServer, FrontEndSpec
 

@@ -34,19 +34,15 @@ from urllib.parse import urlsplit
 
 import httpx
 import orjson
-from solders.pubkey import Pubkey
 
-from solarb.events import AccountUpdate
-from solarb.rpc.client import MAX_MULTIPLE_ACCOUNTS, RpcClient, context_value, decode_account
+from solarb.rpc.client import RpcClient
 from solarb.rpc.errors import (
     RpcError,
     RpcNodeUnhealthy,
-    RpcProtocolError,
     RpcRateLimited,
     RpcResponseError,
     RpcTimeout,
     RpcTransportError,
-    error_from_object,
 )
 from solarb.rpc.health import EndpointHealth
 from solarb.rpc.limits import TokenBucket
@@ -54,7 +50,7 @@ from solarb.rpc.metrics import RpcMetrics, error_kind
 from solarb.rpc.policy import CallKind, MethodPolicy, PolicyTable, backoff_delay
 from solarb.rpc.transport import HttpTransport, Transport
 
-__all__ = ["Endpoint", "EndpointConfig", "EndpointPool", "PooledRpcClient", "Role"]
+__all__ = ["Endpoint", "EndpointConfig", "EndpointPool", "Role", "decode_single_reply"]
 
 T = TypeVar("T")
 Role = Literal["read", "send", "both"]
@@ -498,7 +494,7 @@ class EndpointPool:
         ep.bucket.try_acquire()
 
         def decode(raw: bytes) -> Any:
-            return _decode_one(raw, 0, "getSlot")
+            return decode_single_reply(raw, 0, "getSlot")
 
         with contextlib.suppress(RpcError):
             slot = await self._attempt(ep, _PROBE, body, decode, timeout, CallKind.READ)
@@ -541,92 +537,9 @@ def _pick_error(errors: Sequence[BaseException]) -> BaseException:
     return errors[-1]
 
 
-def _msg(req_id: int, method: str, params: list[Any] | None) -> dict[str, Any]:
-    msg: dict[str, Any] = {"jsonrpc": "2.0", "id": req_id, "method": method}
-    if params is not None:
-        msg["params"] = params
-    return msg
-
-
-def _decode_one(raw: bytes, req_id: int, method: str) -> Any:
+def decode_single_reply(raw: bytes, req_id: int, method: str) -> Any:
+    """The result of a single JSON-RPC reply, or raise its typed error."""
     outcome = RpcClient._outcome(RpcClient._loads(raw, method), req_id, method)
     if isinstance(outcome, RpcError):
         raise outcome
     return outcome
-
-
-class PooledRpcClient(RpcClient):
-    """:class:`RpcClient` over an :class:`EndpointPool`: same API, pool routing per method.
-
-    getMultipleAccounts over more than 100 keys goes out as one JSON-RPC batch of chunks.
-    """
-
-    def __init__(self, pool: EndpointPool, *, commitment: str = "confirmed") -> None:
-        super().__init__(pool, commitment=commitment)
-        self.pool = pool
-
-    async def call(self, method: str, params: list[Any] | None = None) -> Any:
-        """One request under ``method``'s policy; the result, or its typed error."""
-        req_id = next(self._ids)
-        return await self.pool.execute(method, orjson.dumps(_msg(req_id, method, params)),
-                                       lambda raw: _decode_one(raw, req_id, method))
-
-    async def batch(self, calls: Sequence[tuple[str, list[Any] | None]]) -> list[Any]:
-        """Like :meth:`RpcClient.batch`, routed as one call (policy of the first method, or
-        "sendTransaction" when any call sends). A garbled reply is retried elsewhere."""
-        if not calls:
-            return []
-        ids = [next(self._ids) for _ in calls]
-        body = [_msg(i, m, p) for i, (m, p) in zip(ids, calls, strict=True)]
-        route = "sendTransaction" if any(m == "sendTransaction" for m, _ in calls) else calls[0][0]
-
-        def decode(raw: bytes) -> list[Any]:
-            reply = RpcClient._loads(raw, "batch")
-            if not isinstance(reply, list):
-                if isinstance(reply, dict) and "error" in reply:
-                    raise error_from_object(reply["error"])
-                raise RpcProtocolError(f"batch: reply is not an array: {reply!r:.100}")
-            by_id = {it["id"]: it for it in reply
-                     if isinstance(it, dict) and isinstance(it.get("id"), int)}
-            out = []
-            for req_id, (method, _) in zip(ids, calls, strict=True):
-                if req_id not in by_id:
-                    raise RpcProtocolError(f"batch: no reply for id {req_id} ({method})")
-                outcome = RpcClient._outcome(by_id[req_id], req_id, method)
-                if isinstance(outcome, RpcNodeUnhealthy | RpcProtocolError):
-                    raise outcome  # this endpoint's fault: retry the batch elsewhere
-                out.append(outcome)
-            return out
-
-        return await self.pool.execute(route, orjson.dumps(body), decode)
-
-    async def get_multiple_accounts(
-        self, pubkeys: Sequence[Pubkey], *, commitment: str | None = None
-    ) -> tuple[int, list[AccountUpdate | None]]:
-        """As :meth:`RpcClient.get_multiple_accounts`; several chunks travel as one batch."""
-        if len(pubkeys) <= MAX_MULTIPLE_ACCOUNTS:
-            return await super().get_multiple_accounts(pubkeys, commitment=commitment)
-        cfg = self._cfg(commitment, encoding="base64")
-        chunks = [pubkeys[i : i + MAX_MULTIPLE_ACCOUNTS]
-                  for i in range(0, len(pubkeys), MAX_MULTIPLE_ACCOUNTS)]
-        results = await self.batch(
-            [("getMultipleAccounts", [[str(k) for k in c], cfg]) for c in chunks]
-        )
-        ts = time.monotonic_ns()
-        slots: list[int] = []
-        out: list[AccountUpdate | None] = []
-        for chunk, result in zip(chunks, results, strict=True):
-            if isinstance(result, RpcError):
-                raise result
-            slot, value = context_value(result, "getMultipleAccounts")
-            if not isinstance(value, list) or len(value) != len(chunk):
-                raise RpcProtocolError(f"getMultipleAccounts: bad value for {len(chunk)} keys")
-            slots.append(slot)
-            out.extend(decode_account(pk, v, slot, ts, "getMultipleAccounts.value[]")
-                       for pk, v in zip(chunk, value, strict=True))
-        return min(slots), out
-
-    def metrics(self) -> dict[str, Any]:
-        """The pool's metrics and health snapshot."""
-        return self.pool.snapshot()
-

@@ -41,7 +41,8 @@ from solarb.risk.engine import RiskEngine, RiskLimits
 from solarb.risk.rules.stale_state import PoolFreshness, stale_reason
 from solarb.rpc.client import RpcClient
 from solarb.rpc.errors import RpcError, RpcProtocolError
-from solarb.rpc.pool import EndpointConfig, EndpointPool, PooledRpcClient
+from solarb.rpc.pool import EndpointConfig, EndpointPool
+from solarb.rpc.pool_client import PooledRpcClient
 from solarb.runtime.clock import Clock, SystemClock
 from solarb.runtime.embedded import EmbeddedCluster
 from solarb.runtime.killswitch import clear_stop, watch_stop

@@ -45,8 +45,7 @@ from solarb.dex.meteora_dlmm_layout import (
     decode_bitmap_extension,
     decode_lb_pair,
 )
-from solarb.dex.raydium_cpmm import transfer_fee
-from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, associated_token_address
+from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, associated_token_address, transfer_fee
 
 __all__ = [
     "CLOCK_SYSVAR",

@@ -25,7 +25,7 @@ from functools import lru_cache
 from solders.pubkey import Pubkey
 
 from solarb.dex.base import DecodeError, QuoteError
-from solarb.dex.spl_token import TOKEN_PROGRAM_ID
+from solarb.dex.spl_token import TOKEN_PROGRAM_ID, epoch_transfer_fee
 
 __all__ = [
     "CONFIG_LEN",
@@ -105,8 +105,6 @@ _AF_VARS = struct.Struct("<QQIiI16s")
 _ORACLE = struct.Struct("<8s32sQ")
 assert _ORACLE.size + _AF_CONST.size + _AF_VARS.size + 128 == ORACLE_LEN
 _START = struct.Struct("<i")
-_TLV = struct.Struct("<HH")
-_TRANSFER_FEE = struct.Struct("<64sQQQHQQH")  # TransferFeeConfig: authorities, withheld, 2 fees
 U64_MAX = (1 << 64) - 1
 
 
@@ -502,27 +500,6 @@ def swap_start_indexes(tick_current_index: int, tick_spacing: int, a_to_b: bool)
     else:
         offsets = (0, 1, 2)
     return [base + o * span for o in offsets if _valid_start(base + o * span, tick_spacing)]
-
-
-def epoch_transfer_fee(mint_data: bytes | None, epoch: int | None) -> tuple[int, int] | None:
-    """``(basis_points, maximum_fee)`` of a Token-2022 mint's TransferFeeConfig for ``epoch``."""
-    if mint_data is None or len(mint_data) <= 166:
-        return None
-    pos = 166
-    while pos + 4 <= len(mint_data):
-        ext, length = _TLV.unpack_from(mint_data, pos)
-        if ext == 0:
-            break
-        if ext == 1 and length >= _TRANSFER_FEE.size:
-            fields = _TRANSFER_FEE.unpack_from(mint_data, pos + 4)
-            o_epoch, o_max, o_bps, n_epoch, n_max, n_bps = fields[2:]
-            if (o_max, o_bps) == (n_max, n_bps) or (epoch is not None and epoch >= n_epoch):
-                return n_bps, n_max
-            if epoch is None:
-                raise QuoteError("orca_whirlpool: transfer fee changes by epoch; load the Clock")
-            return o_bps, o_max
-        pos += 4 + length
-    return None
 
 
 def _fee_of(fee: tuple[int, int], amount: int) -> int:

@@ -31,18 +31,47 @@ from solders.pubkey import Pubkey
 
 from solarb.dex.base import MissingAccount, Quote, QuoteError
 from solarb.dex.raydium_clmm_layout import (
-    ANCHOR_REQUIRE_EQ, ANCHOR_REQUIRE_GT, ERR_CALCULATE_OVERFLOW, ERR_INVALID_TICK_ARRAY,
+    ANCHOR_REQUIRE_EQ,
+    ANCHOR_REQUIRE_GT,
+    ERR_CALCULATE_OVERFLOW,
+    ERR_INVALID_TICK_ARRAY,
     ERR_MISSING_EXTENSION,
-    ERR_TOO_SMALL, ERR_ZERO_AMOUNT,
-    ERRORS, NAME, PROGRAM_ID, AmmConfig, BitmapExtension, ClmmPool, TickArray, TickState,
-    array_start_index, bitmap_extension_address, decode_amm_config, decode_extension, decode_pool,
-    decode_tick_array, first_tick_array_start, next_tick_array_start, tick_array_address,
+    ERR_TOO_SMALL,
+    ERR_ZERO_AMOUNT,
+    ERRORS,
+    NAME,
+    PROGRAM_ID,
+    AmmConfig,
+    BitmapExtension,
+    ClmmPool,
+    TickArray,
+    TickState,
+    array_start_index,
+    bitmap_extension_address,
+    decode_amm_config,
+    decode_extension,
+    decode_pool,
+    decode_tick_array,
+    first_tick_array_start,
+    next_tick_array_start,
+    tick_array_address,
 )  # fmt: skip
 from solarb.dex.raydium_clmm_swap import (
-    FEE_DEN, MAX_SQRT_PRICE_X64, MIN_SQRT_PRICE_X64, U64_MAX, SwapResult, compute_swap,
+    FEE_DEN,
+    MAX_SQRT_PRICE_X64,
+    MIN_SQRT_PRICE_X64,
+    U64_MAX,
+    SwapResult,
+    compute_swap,
     swap_internal,
 )  # fmt: skip
-from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, associated_token_address
+from solarb.dex.spl_token import (
+    TOKEN_2022_PROGRAM_ID,
+    TOKEN_PROGRAM_ID,
+    associated_token_address,
+    epoch_transfer_fee,
+    transfer_fee,
+)
 
 __all__ = [
     "ERRORS", "MAX_SWAP_TICK_ARRAYS", "MAX_SQRT_PRICE_X64", "MIN_SQRT_PRICE_X64", "NAME",
@@ -60,8 +89,6 @@ MEMO_PROGRAM_ID = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcH
 SWAP_V2_DISCRIMINATOR = bytes.fromhex("2b04ed0b1ac91e62")  # sha256("global:swap_v2")[:8]
 _SWAP_V2 = struct.Struct("<8sQQQQ?")
 _CLOCK = struct.Struct("<QqQQq")
-_TLV = struct.Struct("<HH")
-_TRANSFER_FEE = struct.Struct("<64sQQQHQQH")
 
 
 def _err(code: int, what: str) -> QuoteError:
@@ -73,31 +100,8 @@ def _err(code: int, what: str) -> QuoteError:
 
 def _fee_params(mint_data: bytes | None, epoch: int | None) -> tuple[int, int] | None:
     """``(maximum_fee, basis_points)`` of a Token-2022 TransferFeeConfig for ``epoch``."""
-    if mint_data is None or len(mint_data) <= 166:
-        return None
-    pos = 166
-    while pos + 4 <= len(mint_data):
-        ext_type, length = _TLV.unpack_from(mint_data, pos)
-        if ext_type == 0:
-            break
-        if ext_type == 1 and length >= _TRANSFER_FEE.size:
-            fields = _TRANSFER_FEE.unpack_from(mint_data, pos + 4)
-            o_epoch, o_max, o_bps, n_epoch, n_max, n_bps = fields[2:]
-            if (o_max, o_bps) == (n_max, n_bps):
-                return n_max, n_bps
-            if epoch is None:
-                raise MissingAccount(f"{NAME}: transfer fee changes by epoch; load the Clock")
-            return (n_max, n_bps) if epoch >= n_epoch else (o_max, o_bps)
-        pos += 4 + length
-    return None
-
-
-def transfer_fee(mint_data: bytes | None, amount: int, epoch: int | None) -> int:
-    """Token-2022 ``calculate_epoch_fee(amount)``; 0 for SPL Token mints / no fee extension."""
-    p = _fee_params(mint_data, epoch)
-    if p is None or p[1] == 0 or amount == 0:
-        return 0
-    return min(-(-amount * p[1] // 10_000), p[0])
+    fee = epoch_transfer_fee(mint_data, epoch)
+    return None if fee is None else (fee.maximum_fee, fee.basis_points)
 
 
 def _inverse_fee(mint_data: bytes | None, post: int, epoch: int | None) -> int:

@@ -30,16 +30,40 @@ from dataclasses import dataclass, field, replace
 from solders.pubkey import Pubkey
 
 from solarb.dex import clmm_math as cm
-from solarb.dex.base import InsufficientLiquidity, QuoteError
 from solarb.dex import raydium_clmm_layout as lay
+from solarb.dex.base import InsufficientLiquidity, QuoteError
 from solarb.dex.raydium_clmm_layout import (
-    ANCHOR_REQUIRE_EQ, ANCHOR_REQUIRE_GT, ANCHOR_REQUIRE_GTE, ERR_CALCULATE_OVERFLOW,
-    ERR_INVALID_FIRST_TICK_ARRAY, ERR_INVALID_TICK_ARRAY, ERR_LIQUIDITY_ADD,
-    ERR_LIQUIDITY_INSUFFICIENT, ERR_LIQUIDITY_SUB, ERR_MISSING_EXTENSION, ERR_NOT_APPROVED,
-    ERR_NOT_ENOUGH_TICK_ARRAYS, ERR_SQRT_PRICE_LIMIT_OVERFLOW, ERR_SQRT_PRICE_X64,
-    ERR_ZERO_AMOUNT, ERR_ZERO_LIQUIDITY, ERR_ZERO_SQRT_PRICE, ERRORS, MAX_TICK, MIN_TICK, NAME,
-    AmmConfig, BitmapExtension, ClmmPool, DynamicFeeInfo, TickArray, TickState,
-    array_start_index, first_tick_array_start, next_tick_array_start, reward_growths,
+    ANCHOR_REQUIRE_EQ,
+    ANCHOR_REQUIRE_GT,
+    ANCHOR_REQUIRE_GTE,
+    ERR_CALCULATE_OVERFLOW,
+    ERR_INVALID_FIRST_TICK_ARRAY,
+    ERR_INVALID_TICK_ARRAY,
+    ERR_LIQUIDITY_ADD,
+    ERR_LIQUIDITY_INSUFFICIENT,
+    ERR_LIQUIDITY_SUB,
+    ERR_MISSING_EXTENSION,
+    ERR_NOT_APPROVED,
+    ERR_NOT_ENOUGH_TICK_ARRAYS,
+    ERR_SQRT_PRICE_LIMIT_OVERFLOW,
+    ERR_SQRT_PRICE_X64,
+    ERR_ZERO_AMOUNT,
+    ERR_ZERO_LIQUIDITY,
+    ERR_ZERO_SQRT_PRICE,
+    ERRORS,
+    MAX_TICK,
+    MIN_TICK,
+    NAME,
+    AmmConfig,
+    BitmapExtension,
+    ClmmPool,
+    DynamicFeeInfo,
+    TickArray,
+    TickState,
+    array_start_index,
+    first_tick_array_start,
+    next_tick_array_start,
+    reward_growths,
 )  # fmt: skip
 
 __all__ = ["MAX_SQRT_PRICE_X64", "MIN_SQRT_PRICE_X64", "Step", "SwapResult", "compute_swap",

@@ -41,6 +41,7 @@ from solarb.dex.spl_token import (
     TOKEN_2022_PROGRAM_ID,
     associated_token_address,
     token_account_amount,
+    transfer_fee,
 )
 
 __all__ = [
@@ -127,10 +128,6 @@ assert _CONFIG.size == AMM_CONFIG_LEN
 _RATES = struct.Struct("<8s4x3Q72xQ")  # disc, trade/protocol/fund @12, creator_fee_rate @108
 _SWAP_DATA = struct.Struct("<8sQQ")
 _CLOCK = struct.Struct("<QqQQq")  # slot, epoch_start_timestamp, epoch, leader_schedule_epoch, unix_ts
-# Token-2022 TransferFeeConfig extension (type 1): authorities (2 x 32), withheld u64,
-# older {epoch u64, maximum_fee u64, basis_points u16}, newer {...}.
-_TRANSFER_FEE = struct.Struct("<64sQQQHQQH")
-_TLV = struct.Struct("<HH")
 
 
 @dataclass(slots=True, frozen=True)
@@ -322,30 +319,6 @@ def swap_base_input(
         if out < 0:
             raise QuoteError("raydium_cpmm: creator fee above output", ERR_ZERO_TRADING_TOKENS)
     return out, swapped, trade, protocol, fund, creator
-
-
-def transfer_fee(mint_data: bytes | None, amount: int, epoch: int | None) -> int:
-    """Token-2022 ``TransferFeeConfig.calculate_epoch_fee`` for ``amount`` (0 without the
-    extension). ``epoch`` None is accepted only when the older and newer fees agree."""
-    if mint_data is None or len(mint_data) <= 166 or amount == 0:
-        return 0
-    pos = 166
-    while pos + 4 <= len(mint_data):
-        ext_type, length = _TLV.unpack_from(mint_data, pos)
-        if ext_type == 0:
-            break
-        if ext_type == 1 and length >= _TRANSFER_FEE.size:
-            fields = _TRANSFER_FEE.unpack_from(mint_data, pos + 4)
-            o_epoch, o_max, o_bps, n_epoch, n_max, n_bps = fields[2:]  # skip authorities, withheld
-            if (o_max, o_bps) == (n_max, n_bps):
-                max_fee, bps = n_max, n_bps
-            elif epoch is None:
-                raise QuoteError("raydium_cpmm: transfer fee changes by epoch; load the Clock sysvar")
-            else:
-                max_fee, bps = (n_max, n_bps) if epoch >= n_epoch else (o_max, o_bps)
-            return 0 if bps == 0 else min(_ceil_div(amount, bps, 10_000), max_fee)
-        pos += 4 + length
-    return 0
 
 
 def _get(aux: Mapping[Pubkey, bytes], key: Pubkey, what: str) -> bytes:

@@ -8,10 +8,11 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from solders.pubkey import Pubkey
 
-from solarb.dex.base import DecodeError
+from solarb.dex.base import DecodeError, MissingAccount
 
 TOKEN_PROGRAM_ID = Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
 TOKEN_2022_PROGRAM_ID = Pubkey.from_string("TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb")
@@ -156,3 +157,53 @@ def associated_token_address(
     return Pubkey.find_program_address(
         [bytes(owner), bytes(token_program), bytes(mint)], ASSOCIATED_TOKEN_PROGRAM_ID
     )[0]
+
+
+# --- Token-2022 TransferFeeConfig (extension type 1) -------------------------------------------
+
+_TLV = struct.Struct("<HH")
+# authorities (2 x 32), withheld u64, older {epoch u64, maximum_fee u64, basis_points u16}, newer
+_TRANSFER_FEE_CONFIG = struct.Struct("<64sQQQHQQH")
+_MINT_EXTENSIONS_AT = 166  # base mint padded to the account length + account-type byte
+
+
+class TransferFee(NamedTuple):
+    """The transfer fee in force for an epoch."""
+
+    basis_points: int
+    maximum_fee: int
+
+
+def epoch_transfer_fee(mint_data: bytes | None, epoch: int | None) -> TransferFee | None:
+    """The TransferFeeConfig of a Token-2022 mint in force at ``epoch``; None for a mint without
+    one. ``epoch`` None is accepted only when the older and newer fees agree, else
+    :class:`MissingAccount` (the Clock sysvar is needed)."""
+    if mint_data is None or len(mint_data) <= _MINT_EXTENSIONS_AT:
+        return None
+    pos = _MINT_EXTENSIONS_AT
+    while pos + 4 <= len(mint_data):
+        ext_type, length = _TLV.unpack_from(mint_data, pos)
+        if ext_type == 0:
+            break
+        if ext_type == 1 and length >= _TRANSFER_FEE_CONFIG.size:
+            fields = _TRANSFER_FEE_CONFIG.unpack_from(mint_data, pos + 4)
+            o_epoch, o_max, o_bps, n_epoch, n_max, n_bps = fields[2:]
+            if (o_max, o_bps) == (n_max, n_bps) or (epoch is not None and epoch >= n_epoch):
+                return TransferFee(n_bps, n_max)
+            if epoch is None:
+                raise MissingAccount("transfer fee changes by epoch; load the Clock sysvar")
+            return TransferFee(o_bps, o_max)
+        pos += 4 + length
+    return None
+
+
+def fee_on_amount(fee: TransferFee | None, amount: int) -> int:
+    """Token-2022 ``calculate_fee``: ceil(amount * bps / 10,000), capped at the maximum fee."""
+    if fee is None or fee.basis_points == 0 or amount == 0:
+        return 0
+    return min(-(-amount * fee.basis_points // 10_000), fee.maximum_fee)
+
+
+def transfer_fee(mint_data: bytes | None, amount: int, epoch: int | None) -> int:
+    """Token-2022 ``calculate_epoch_fee(amount)``; 0 for SPL Token mints / no fee extension."""
+    return fee_on_amount(epoch_transfer_fee(mint_data, epoch), amount)

@@ -11,8 +11,8 @@ Layouts follow the program's state (orca-so/whirlpools, programs/whirlpool/src/s
   (start, whirlpool, u128 bitmap, then 88 borsh enums: tag 0, or tag 1 + 112 bytes of tick data).
 
 A pool uses adaptive fees when its ``fee_tier_index_seed`` differs from its tick spacing.
-Also: Token-2022 ``TransferFeeConfig`` parsing and the program's fee-excluded / fee-included
-amounts (``calculate_transfer_fee_{excluded,included}_amount``).
+Also: the program's Token-2022 fee-excluded / fee-included amounts (the TransferFeeConfig itself is
+read by ``solarb.dex.spl_token.epoch_transfer_fee``; ``calculate_transfer_fee_{excluded,included}_amount``).
 """
 
 from __future__ import annotations

@@ -1,24 +1,34 @@
-"""The network edge: JSON-RPC client over a one-method Transport, PubSub, typed errors."""
+"""The network edge: JSON-RPC client over a one-method Transport, PubSub, typed errors.
 
-from solarb.rpc.client import RpcClient, SimulationResult
-from solarb.rpc.errors import (
-    BlockhashNotFound,
-    FeedDisconnected,
-    FeedProtocolError,
-    InvalidParams,
-    RpcAuthError,
-    RpcError,
-    RpcNodeUnhealthy,
-    RpcProtocolError,
-    RpcRateLimited,
-    RpcResponseError,
-    RpcTimeout,
-    RpcTransportError,
-    SimulationFailed,
-    TransactionRejected,
-)
-from solarb.rpc.transport import HttpTransport, Transport
-from solarb.rpc.ws import PubSubConnection, wait_for_signature
+Names are imported on first use (PEP 562), so importing one submodule does not load the others
+(and their network stacks).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from solarb.rpc.client import RpcClient, SimulationResult
+    from solarb.rpc.errors import (
+        BlockhashNotFound,
+        FeedDisconnected,
+        FeedProtocolError,
+        InvalidParams,
+        RpcAuthError,
+        RpcError,
+        RpcNodeUnhealthy,
+        RpcProtocolError,
+        RpcRateLimited,
+        RpcResponseError,
+        RpcTimeout,
+        RpcTransportError,
+        SimulationFailed,
+        TransactionRejected,
+    )
+    from solarb.rpc.transport import HttpTransport, Transport
+    from solarb.rpc.ws import PubSubConnection, wait_for_signature
 
 __all__ = [
     "BlockhashNotFound",
@@ -42,3 +52,39 @@ __all__ = [
     "Transport",
     "wait_for_signature",
 ]
+
+_EXPORTS: dict[str, str] = {
+    "BlockhashNotFound": "solarb.rpc.errors",
+    "FeedDisconnected": "solarb.rpc.errors",
+    "FeedProtocolError": "solarb.rpc.errors",
+    "HttpTransport": "solarb.rpc.transport",
+    "InvalidParams": "solarb.rpc.errors",
+    "PubSubConnection": "solarb.rpc.ws",
+    "RpcAuthError": "solarb.rpc.errors",
+    "RpcClient": "solarb.rpc.client",
+    "RpcError": "solarb.rpc.errors",
+    "RpcNodeUnhealthy": "solarb.rpc.errors",
+    "RpcProtocolError": "solarb.rpc.errors",
+    "RpcRateLimited": "solarb.rpc.errors",
+    "RpcResponseError": "solarb.rpc.errors",
+    "RpcTimeout": "solarb.rpc.errors",
+    "RpcTransportError": "solarb.rpc.errors",
+    "SimulationFailed": "solarb.rpc.errors",
+    "SimulationResult": "solarb.rpc.client",
+    "TransactionRejected": "solarb.rpc.errors",
+    "Transport": "solarb.rpc.transport",
+    "wait_for_signature": "solarb.rpc.ws",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -54,7 +54,7 @@ from solarb.risk.engine import RiskEngine, RiskLimits
 from solarb.rpc.ws import PubSubConnection
 from solarb.runtime.clock import SystemClock
 from solarb.runtime.killswitch import watch_stop
-from solarb.runtime.node import Pipeline
+from solarb.runtime.pipeline import Pipeline
 from solarb.runtime.status import RunStats
 from solarb.strategy.cycles import CycleFinder
 

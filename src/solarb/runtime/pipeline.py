@@ -1,0 +1,88 @@
+"""The synchronous hot path: account update -> market -> cycles -> risk -> order.
+
+``Pipeline.on_update`` applies one account update and decides (trade or not) without I/O; the
+decisions and orders it queues are consumed by journaling and execution tasks that
+:mod:`solarb.runtime.node` runs. This module imports no network stack (RPC, HTTP, WebSocket,
+gRPC), so a process that only replays updates (``solarb bench``) does not load one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from solarb.events import AccountUpdate, Opportunity, Order, Verdict
+from solarb.market.state import MarketState
+from solarb.risk.engine import RiskEngine
+from solarb.risk.rules.stale_state import PoolFreshness, stale_reason
+from solarb.runtime.clock import Clock
+from solarb.runtime.status import RunStats
+from solarb.strategy.cycles import CycleFinder
+
+__all__ = ["Pipeline"]
+
+
+class Pipeline:
+    """The synchronous hot path plus the hand-off to journaling and execution."""
+
+    def __init__(
+        self,
+        market: MarketState,
+        finder: CycleFinder,
+        risk: RiskEngine,
+        min_profit: int,
+        clock: Clock,
+        stats: RunStats,
+        view: PoolFreshness,
+    ) -> None:
+        self.market = market
+        self.finder = finder
+        self.risk = risk
+        self.min_profit = min_profit
+        self.clock = clock
+        self.stats = stats
+        self.view = view  # per-pool freshness from the feed (stale_state rule)
+        self.stale_trades = 0  # orders through a pool that was stale when ordered: must stay 0
+        self.in_flight = 0
+        self.decisions: asyncio.Queue[tuple[Opportunity, Verdict]] = asyncio.Queue()
+        self.orders: asyncio.Queue[Order] = asyncio.Queue()
+
+    def on_slot(self, slot: int) -> None:
+        """Track the cluster's slot."""
+        self.stats.slot = max(self.stats.slot, slot)
+
+    def on_update(self, update: AccountUpdate) -> None:
+        """Apply one account update and decide: trade or not. No I/O here."""
+        stats = self.stats
+        stats.updates += 1
+        changed = self.market.apply(update)
+        if not changed:
+            return
+        stats.pool_changes += len(changed)
+        best: Opportunity | None = None
+        for pool in changed:
+            for opp in self.finder.on_pool_changed(
+                pool, slot=update.slot, ts_recv_ns=update.ts_recv_ns, now_ns=self.clock.monotonic_ns()
+            ):
+                stats.opportunities += 1
+                if best is None or opp.profit > best.profit:
+                    best = opp
+        if best is None:
+            stats.record_latency(self.clock.monotonic_ns() - update.ts_recv_ns)
+            return
+        verdict = self._decide(best)
+        stats.record_latency(self.clock.monotonic_ns() - update.ts_recv_ns)
+        self.decisions.put_nowait((best, verdict))
+
+    def _decide(self, opp: Opportunity) -> Verdict:
+        verdict = self.risk.evaluate(opp, in_flight=self.in_flight, view=self.view)
+        if not verdict.approved:
+            self.stats.rejected += 1
+            if verdict.reason.startswith("stale_state"):  # never trade on state not known current
+                self.stats.skipped_not_fresh += 1
+            return verdict
+        if stale_reason(opp, self.risk.limits.max_slot_lag, self.view) is not None:
+            self.stale_trades += 1  # audit, independent of which rules the engine runs
+        self.in_flight += 1
+        self.stats.orders += 1
+        self.orders.put_nowait(Order(opp.id, opp, min_out=opp.amount_in + self.min_profit))
+        return verdict

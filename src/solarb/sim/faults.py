@@ -26,17 +26,12 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-import httptools  # type: ignore[import-untyped]
-
 from solarb.errors import UsageError
+from solarb.sim.http import REASONS, HttpConnection
 from solarb.sim.rpc_server import RpcHandler
 
 __all__ = ["PROFILES", "Fault", "FaultServer", "FrontEndSpec", "LaggedBank", "start_front_ends"]
 
-_MAX_BODY = 10 * 1024 * 1024
-_REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 413: b"Payload Too Large",
-            429: b"Too Many Requests", 500: b"Internal Server Error", 502: b"Bad Gateway",
-            503: b"Service Unavailable"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,74 +100,18 @@ class FrontEndStats:
     faults: dict[str, int] = field(default_factory=dict)
 
 
-class _Conn(asyncio.Protocol):
+class _Conn(HttpConnection):
     """One HTTP/1.1 connection of a :class:`FaultServer`."""
 
     def __init__(self, server: FaultServer) -> None:
+        super().__init__(server._conns)
         self._server = server
-        self._transport: asyncio.Transport | None = None
-        self._parser = httptools.HttpRequestParser(self)
-        self._url = b""
-        self._body: list[bytes] = []
-        self._size = 0
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-        self._server._conns.add(self)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._server._conns.discard(self)
-        self._transport = None
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            self._parser.feed_data(data)
-        except (httptools.HttpParserError, httptools.HttpParserUpgrade):
-            self._write(400, b"Bad Request", {}, keep_alive=False)
-
-    def on_message_begin(self) -> None:
-        self._url, self._body, self._size = b"", [], 0
-
-    def on_url(self, url: bytes) -> None:
-        self._url += url
-
-    def on_body(self, body: bytes) -> None:
-        self._size += len(body)
-        if self._size <= _MAX_BODY:
-            self._body.append(body)
-
-    def on_message_complete(self) -> None:
-        keep_alive = bool(self._parser.should_keep_alive())
-        if self._parser.get_method() != b"POST" or self._url.split(b"?", 1)[0] not in (b"/", b""):
-            self._write(404, b"Not Found", {}, keep_alive)
+    def on_request(self, method: bytes, path: bytes, body: bytes, keep_alive: bool) -> None:
+        if method != b"POST" or path not in (b"/", b""):
+            self.reply(404, b"Not Found", keep_alive=keep_alive)
             return
-        if self._size > _MAX_BODY:
-            self._write(413, b"Payload Too Large", {}, keep_alive=False)
-            return
-        self._server._serve(self, b"".join(self._body), keep_alive)
-
-    def _write(self, status: int, body: bytes, headers: dict[str, str], keep_alive: bool,
-               *, cut: bool = False) -> None:
-        transport = self._transport
-        if transport is None or transport.is_closing():
-            return
-        extra = b"".join(b"%s: %s\r\n" % (k.encode(), v.encode()) for k, v in headers.items())
-        ctype = b"application/json" if status == 200 else b"text/plain"
-        head = b"HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %d\r\n%s%s\r\n" % (
-            status, _REASONS.get(status, b"OK"), ctype, len(body), extra,
-            b"" if keep_alive else b"connection: close\r\n")
-        if cut:  # reset mid-reply: half the body, then RST
-            transport.write(head + body[: len(body) // 2])
-            transport.abort()
-            return
-        transport.write(head + body)
-        if not keep_alive:
-            transport.close()
-
-    def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
+        self._server._serve(self, body, keep_alive)
 
 
 class FaultServer:
@@ -192,7 +131,7 @@ class FaultServer:
         self.stats = FrontEndStats()
         self._rng = random.Random(seed ^ zlib.crc32(spec.name.encode()))
         self._server: asyncio.Server | None = None
-        self._conns: set[_Conn] = set()
+        self._conns: set[HttpConnection] = set()
         self._timers: set[asyncio.TimerHandle] = set()
         self.port = 0
 
@@ -240,18 +179,18 @@ class FaultServer:
         kind = fault.kind if fault is not None else ""
         if kind == "rate_limit":
             assert fault is not None
-            conn._write(429, b"Too Many Requests", {"retry-after": f"{fault.retry_after:g}"},
-                        keep_alive)
+            conn.reply(429, b"Too Many Requests", keep_alive=keep_alive,
+                       headers={"retry-after": f"{fault.retry_after:g}"})
             return
         if kind == "error5xx":
             status = self._rng.choice((500, 502, 503))
-            conn._write(status, _REASONS[status], {}, keep_alive)
+            conn.reply(status, REASONS[status], keep_alive=keep_alive)
             return
         reply = self.handler.handle(body) or b""
         if kind == "malformed":
-            conn._write(200, reply[: max(1, len(reply) // 3)] + b"\x00garbled", {}, keep_alive)
+            conn.reply(200, reply[: max(1, len(reply) // 3)] + b"\x00garbled", keep_alive=keep_alive)
         elif kind == "reset":
-            conn._write(200, reply, {}, keep_alive, cut=True)
+            conn.reply(200, reply, keep_alive=keep_alive, cut=True)
         elif kind == "slow":
             assert fault is not None
             loop = asyncio.get_running_loop()
@@ -259,12 +198,12 @@ class FaultServer:
 
             def later() -> None:
                 self._timers.discard(holder[0])
-                conn._write(200, reply, {}, keep_alive)
+                conn.reply(200, reply, keep_alive=keep_alive)
 
             holder.append(loop.call_later(fault.delay_s, later))
             self._timers.add(holder[0])
         else:
-            conn._write(200, reply, {}, keep_alive)
+            conn.reply(200, reply, keep_alive=keep_alive)
 
 
 async def start_front_ends(handler: RpcHandler, profile: str, *, host: str = "127.0.0.1",

@@ -17,7 +17,6 @@ import base64
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import httptools  # type: ignore[import-untyped]
 import orjson
 from solders.hash import Hash
 from solders.message import from_bytes_versioned
@@ -28,6 +27,7 @@ from solarb.dex.spl_token import decode_token_account
 from solarb.sim import wire
 from solarb.errors import SolarbError
 from solarb.sim.accounts import Account
+from solarb.sim.http import HttpConnection
 from solarb.sim.tx_errors import MalformedTransaction, TransactionFailed
 from solarb.sim.wire import RpcRequestError, config_of, invalid_params
 
@@ -38,7 +38,6 @@ _COMMITMENTS = frozenset({"processed", "confirmed", "finalized", "recent", "sing
                           "root", "max"})
 _MAX_MULTIPLE_ACCOUNTS = 100
 _MAX_SIGNATURE_STATUSES = 256
-_MAX_BODY = 10 * 1024 * 1024
 _SLOTS_PER_EPOCH = 432_000
 
 Method = Callable[[Sequence[Any]], Any]
@@ -409,100 +408,24 @@ class RpcHandler:
         return wire.encode_transaction(details, encoding, cfg.get("maxSupportedTransactionVersion"))
 
 
-class _HttpProtocol(asyncio.Protocol):
-    """One HTTP/1.1 connection: parse with httptools, answer each request in order."""
+class _HttpProtocol(HttpConnection):
+    """One HTTP/1.1 connection of an :class:`RpcServer`."""
 
     def __init__(self, server: RpcServer) -> None:
+        super().__init__(server._connections)
         self._server = server
-        self._transport: asyncio.Transport | None = None
-        self._parser = httptools.HttpRequestParser(self)
-        self._url = b""
-        self._body: list[bytes] = []
-        self._size = 0
 
-    # asyncio callbacks
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-        self._server._connections.add(self)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._server._connections.discard(self)
-        self._transport = None
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserError:
-            self._reply(400, b"Bad Request", b"text/plain", keep_alive=False)
-        except httptools.HttpParserUpgrade:
-            self._reply(400, b"Bad Request", b"text/plain", keep_alive=False)
-
-    def pause_writing(self) -> None:  # the client does not read: stop reading its requests
-        if self._transport is not None:
-            self._transport.pause_reading()
-
-    def resume_writing(self) -> None:
-        if self._transport is not None:
-            self._transport.resume_reading()
-
-    # httptools callbacks
-    def on_message_begin(self) -> None:
-        self._url = b""
-        self._body = []
-        self._size = 0
-
-    def on_url(self, url: bytes) -> None:
-        self._url += url
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        # curl sends "Expect: 100-continue" for bodies over 1 KiB and waits for this interim reply
-        if name.lower() == b"expect" and value.lower() == b"100-continue" and self._transport is not None:
-            self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-
-    def on_body(self, body: bytes) -> None:
-        self._size += len(body)
-        if self._size <= _MAX_BODY:
-            self._body.append(body)
-
-    def on_message_complete(self) -> None:
-        keep_alive = bool(self._parser.should_keep_alive())
-        method = self._parser.get_method()
-        path = self._url.split(b"?", 1)[0]
+    def on_request(self, method: bytes, path: bytes, body: bytes, keep_alive: bool) -> None:
         if method == b"POST" and path in (b"/", b""):
-            if self._size > _MAX_BODY:
-                self._reply(413, b"Payload Too Large", b"text/plain", keep_alive=False)
-                return
-            reply = self._server.handler.handle(b"".join(self._body))
-            self._reply(200, reply or b"", b"application/json", keep_alive)
+            reply = self._server.handler.handle(body)
+            self.reply(200, reply or b"", keep_alive=keep_alive)
         elif method == b"GET" and path == b"/health":
-            self._reply(200, b"ok", b"text/plain", keep_alive)
+            self.reply(200, b"ok", keep_alive=keep_alive, content_type=b"text/plain")
         elif path in (b"/", b""):
-            self._reply(405, b"Used HTTP Method is not allowed. POST or OPTIONS is required",
-                        b"text/plain", keep_alive)
+            self.reply(405, b"Used HTTP Method is not allowed. POST or OPTIONS is required",
+                       keep_alive=keep_alive)
         else:
-            self._reply(404, b"Not Found", b"text/plain", keep_alive)
-
-    def _reply(self, status: int, body: bytes, content_type: bytes, keep_alive: bool) -> None:
-        transport = self._transport
-        if transport is None or transport.is_closing():
-            return
-        reason = _REASONS.get(status, b"OK")
-        head = b"HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %d\r\n%s\r\n" % (
-            status, reason, content_type, len(body),
-            b"" if keep_alive else b"connection: close\r\n",
-        )
-        transport.write(head + body)
-        if not keep_alive:
-            transport.close()
-
-    def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
-
-
-_REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 405: b"Method Not Allowed",
-            413: b"Payload Too Large"}
+            self.reply(404, b"Not Found", keep_alive=keep_alive)
 
 
 class RpcServer:
@@ -514,7 +437,7 @@ class RpcServer:
         self.host = host
         self._port = port
         self._server: asyncio.Server | None = None
-        self._connections: set[_HttpProtocol] = set()
+        self._connections: set[HttpConnection] = set()
 
     @property
     def port(self) -> int:

@@ -232,7 +232,10 @@ class BinArray:
 
 
 def decode_bin(data: bytes, offset: int) -> Bin:
-    """Decode the 144-byte ``Bin`` at ``offset``."""
+    """Decode the 144-byte ``Bin`` at ``offset``. ``data`` may be the market's compact form
+    (:class:`~solarb.market.compact.SparseBytes`): only the bin's bytes are materialized."""
+    if not isinstance(data, bytes):
+        data, offset = bytes(data[offset : offset + BIN_LEN]), 0
     (ax, ay, price, liq, _fx, _fy, _la, _lb, _fxs, _fys, open_amt, _proc_total, processed, _age,
      ask, _pad) = _BIN.unpack_from(data, offset)  # fmt: skip
     return Bin(ax, ay, _u128(price), _u128(liq), open_amt, processed, ask != 0)
@@ -240,6 +243,8 @@ def decode_bin(data: bytes, offset: int) -> Bin:
 
 def decode_bin_array(address: Pubkey, data: bytes) -> BinArray:
     """Decode a 10136-byte ``BinArray``; :class:`DecodeError` on size or discriminator."""
+    if not isinstance(data, bytes):  # the market's compact form (SparseBytes)
+        data = bytes(data)
     if len(data) != BIN_ARRAY_LEN:
         raise DecodeError(f"meteora_dlmm bin array {address}: {len(data)} bytes, expected {BIN_ARRAY_LEN}")
     disc, index, version, _pad, lb_pair = _BIN_ARRAY_HEADER.unpack_from(data, 0)

@@ -309,7 +309,9 @@ def _tick_from(fields: tuple[int, ...]) -> Tick:
 @lru_cache(maxsize=4096)
 def decode_tick_array(data: bytes) -> TickArray:
     """Decode a fixed or dynamic tick array (cached by content); :class:`DecodeError` on bad
-    bytes."""
+    bytes. ``data`` may be the market's compact form (:class:`~solarb.market.compact.SparseBytes`)."""
+    if not isinstance(data, bytes):
+        data = bytes(data)
     disc = data[:8]
     ticks: dict[int, Tick] = {}
     if disc == FIXED_TICK_ARRAY_DISCRIMINATOR:

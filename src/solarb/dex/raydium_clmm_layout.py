@@ -386,7 +386,10 @@ class TickArray:
 
 
 def decode_tick_array(address: Pubkey, data: bytes) -> TickArray:
-    """Decode a 10240-byte ``TickArrayState`` (only initialized ticks are kept)."""
+    """Decode a 10240-byte ``TickArrayState`` (only initialized ticks are kept). ``data`` may be
+    the market's compact form (:class:`~solarb.market.compact.SparseBytes`)."""
+    if not isinstance(data, bytes):
+        data = bytes(data)
     if len(data) != TICK_ARRAY_LEN:
         raise DecodeError(f"{NAME} tick array {address}: {len(data)} bytes, "
                           f"expected {TICK_ARRAY_LEN}")

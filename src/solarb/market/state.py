@@ -13,6 +13,11 @@ owners as ``token_program_a``/``token_program_b`` once they are known (re-decodi
 update shows another owner). An auxiliary account that does not exist is stored as ``b""`` (the
 adapters treat it as absent/empty, as the programs do).
 
+Storage: each account's data is held once, shared by every pool that reads it (``PoolEntry.aux``)
+and used for the same-bytes check. Large mostly-zero auxiliary accounts owned by a DEX program
+(tick and bin arrays) are kept in their compact form (:func:`~solarb.market.compact.compact`),
+which compares, hashes and slices like the bytes; the layout decoders accept it.
+
 The Clock sysvar (an auxiliary account of DLMM pools: its time decays the variable fee) changes
 every slot: its updates are stored and used by the next quote, but do not by themselves report
 the pools as changed (re-evaluating every DLMM cycle every slot costs more than the fee drift
@@ -23,12 +28,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 from solders.pubkey import Pubkey
 
 from solarb.dex.base import DecodeError, DexAdapter, PoolState, Quote, QuoteError
 from solarb.dex.spl_token import TOKEN_PROGRAMS
 from solarb.events import AccountUpdate
+from solarb.market.compact import COMPACT_MIN_LEN, compact
 from solarb.market.graph import Edge, TokenGraph
 
 __all__ = ["CLOCK_SYSVAR", "MarketState", "PoolEntry", "PoolQuarantined"]
@@ -159,8 +166,14 @@ class MarketState:
             self.stale_updates += 1
             return ()
         self._slots[key] = update.slot
-        same = self._raw.get(key) == update.data
-        self._raw[key] = update.data
+        data = update.data
+        if entry is None and len(data) >= COMPACT_MIN_LEN and update.owner in self._adapters:
+            data = cast(bytes, compact(data))  # reads like the bytes (see market.compact)
+        old = self._raw.get(key)
+        same = old == data
+        if same and old is not None:
+            data = old  # keep the one stored object (no second copy, adapter caches stay hot)
+        self._raw[key] = data
         owner_changed = self._owners.get(key) != update.owner
         self._owners[key] = update.owner
         changed: list[Pubkey] = []
@@ -176,7 +189,7 @@ class MarketState:
                 user = self.pools[pool]
                 if not same or key not in user.aux:
                     first = key not in user.aux
-                    user.aux[key] = update.data
+                    user.aux[key] = data
                     if pool not in changed and (first or key != CLOCK_SYSVAR):
                         changed.append(pool)
                 if owner_changed and self._learn_programs(user, key) and pool not in changed:

@@ -1,0 +1,132 @@
+"""Compact storage for mostly-zero account data (tick arrays, bin arrays).
+
+A Raydium CLMM or Orca tick array is ~10 KB of which a few hundred bytes are not zero (only
+initialized ticks carry data); a Meteora bin array is zero outside the bins that hold liquidity.
+The market keeps every watched account, so at 10,000 pools these arrays dominate its memory.
+:func:`compact` stores such data as its non-zero runs (:class:`SparseBytes`), which compares,
+hashes, measures and slices exactly like the ``bytes`` it came from, so what a quote reads is
+unchanged.
+
+Decoders that need the buffer protocol (``struct.unpack_from``, ``memoryview``) call
+``bytes(data)`` first (the layout modules do); everything else the adapters do with account data
+(``len``, truth value, ``data[i]``, ``data[a:b]``, ``==``, dict/lru keys) works on both.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from itertools import accumulate, compress, count
+from operator import add
+from typing import Any, SupportsIndex, overload
+
+__all__ = ["COMPACT_MIN_LEN", "SparseBytes", "compact"]
+
+COMPACT_MIN_LEN = 2048  # smaller accounts stay plain bytes (the saving would not pay)
+_GAP = 64  # zero runs of at least this many bytes (aligned to the split) separate stored runs
+_ZEROS = bytes(_GAP)
+
+
+class SparseBytes:
+    """An immutable byte string stored as ``(offset, chunk)`` runs; zeros elsewhere.
+
+    Equal (and of equal hash) to the ``bytes`` it was built from; ``bytes(x)`` returns them.
+    Indexing returns an ``int``, slicing returns ``bytes`` (steps other than 1 are supported by
+    materializing). Build it with :func:`compact`.
+    """
+
+    __slots__ = ("_hash", "_len", "_runs", "_starts")
+
+    def __init__(self, data: bytes, runs: list[tuple[int, bytes]]) -> None:
+        self._len = len(data)
+        self._runs = tuple(runs)
+        self._starts = tuple(s for s, _ in runs)
+        self._hash = hash(data)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __bool__(self) -> bool:
+        return self._len > 0
+
+    def __bytes__(self) -> bytes:
+        buf = bytearray(self._len)
+        for start, chunk in self._runs:
+            buf[start : start + len(chunk)] = chunk
+        return bytes(buf)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SparseBytes):
+            return self._hash == other._hash and self._len == other._len and self._runs == other._runs
+        if isinstance(other, (bytes, bytearray, memoryview)):
+            return len(other) == self._len and bytes(self) == other
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    @overload
+    def __getitem__(self, index: SupportsIndex) -> int: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> bytes: ...
+
+    def __getitem__(self, index: SupportsIndex | slice) -> int | bytes:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self._len)
+            if step != 1:
+                return bytes(self)[index]
+            return self._range(start, stop)
+        i = index.__index__()
+        if i < 0:
+            i += self._len
+        if not 0 <= i < self._len:
+            raise IndexError("index out of range")
+        return self._range(i, i + 1)[0]
+
+    def _range(self, start: int, stop: int) -> bytes:
+        """``bytes(self)[start:stop]`` for ``0 <= start``, ``stop <= len`` (empty if reversed)."""
+        if stop <= start:
+            return b""
+        buf = bytearray(stop - start)
+        runs = self._runs
+        i = max(0, bisect_right(self._starts, start) - 1)
+        while i < len(runs):
+            s, chunk = runs[i]
+            if s >= stop:
+                break
+            e = s + len(chunk)
+            if e > start:
+                lo, hi = max(s, start), min(e, stop)
+                buf[lo - start : hi - start] = chunk[lo - s : hi - s]
+            i += 1
+        return bytes(buf)
+
+    def stored_bytes(self) -> int:
+        """Bytes of account data actually held (the runs), for memory accounting."""
+        return sum(len(c) for _, c in self._runs)
+
+    def __repr__(self) -> str:
+        return f"SparseBytes(len={self._len}, runs={len(self._runs)}, stored={self.stored_bytes()})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (compact, (bytes(self),))
+
+
+def compact(data: bytes) -> bytes | SparseBytes:
+    """``data`` as :class:`SparseBytes` when it is at least :data:`COMPACT_MIN_LEN` long and at
+    most half of it would be stored; otherwise ``data`` itself. Equal to ``data`` either way."""
+    n = len(data)
+    if n < COMPACT_MIN_LEN:
+        return data
+    parts = data.split(_ZEROS)
+    if len(parts) * 2 < n // _GAP:  # fewer than half the blocks are zero: not worth it
+        return data
+    starts = map(add, accumulate(map(len, parts), initial=0), count(0, _GAP))
+    runs = list(compress(zip(starts, parts, strict=False), parts))
+    if sum(len(c) for _, c in runs) * 2 > n:
+        return data
+    return SparseBytes(data, runs)

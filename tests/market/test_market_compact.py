@@ -1,0 +1,214 @@
+"""Compact storage of mostly-zero accounts: SparseBytes behaves like the bytes it came from, and
+quotes through the market (which keeps tick/bin arrays compact) equal the adapters' quotes on the
+raw bytes, on the real mainnet accounts in shared/data."""
+
+from __future__ import annotations
+
+import base64
+import random
+import struct
+from pathlib import Path
+
+import orjson
+import pytest
+from solders.pubkey import Pubkey
+
+from solarb.dex import meteora_dlmm, orca_whirlpool_layout, raydium_clmm
+from solarb.dex.base import DexError
+from solarb.dex.quote_cases import parse_accounts
+from solarb.dex.registry import ADAPTERS
+from solarb.dex.spl_token import SYSTEM_PROGRAM_ID, TOKEN_PROGRAM_ID, encode_mint
+from solarb.errors import UsageError
+from solarb.events import AccountUpdate
+from solarb.market.compact import COMPACT_MIN_LEN, SparseBytes, compact
+from solarb.market.state import CLOCK_SYSVAR, MarketState
+from solarb.sim.programs import meteora_dlmm as dlmm_model
+from solarb.sim.programs import orca_whirlpool as whirlpool_model
+from solarb.sim.programs import raydium_clmm as clmm_model
+from tests.support.data import SHARED_DATA
+
+SYSVAR_OWNER = Pubkey.from_string("Sysvar1111111111111111111111111111111111111")
+USER = Pubkey.from_bytes(bytes([9]) * 32)
+CL_DIRS = ("orca_whirlpool", "raydium_clmm", "meteora_dlmm")
+
+
+def _real_accounts() -> dict[Pubkey, tuple[Pubkey, bytes]]:
+    out: dict[Pubkey, tuple[Pubkey, bytes]] = {}
+    for name in CL_DIRS:
+        for path in sorted((SHARED_DATA / "accounts" / name).rglob("*.json")):
+            doc = orjson.loads(Path(path).read_bytes())
+            if isinstance(doc, dict) and isinstance(doc.get("accounts"), dict):  # a slot snapshot
+                for key, acc in doc["accounts"].items():
+                    out[Pubkey.from_string(key)] = (
+                        Pubkey.from_string(acc["owner"]), base64.b64decode(acc["data"]))
+                continue
+            try:
+                out.update(parse_accounts(doc, source=str(path)))
+            except UsageError:  # other JSON shapes (decoder fixtures) are not accounts
+                continue
+    return out
+
+
+ACCOUNTS = _real_accounts()
+CLOCK = struct.pack("<QqQQq", 300_000_000, 1_700_000_000, 700, 701, 1_700_000_400)
+
+
+def _big_accounts() -> list[bytes]:
+    return [d for _, d in ACCOUNTS.values() if len(d) >= COMPACT_MIN_LEN]
+
+
+def test_real_arrays_compact_and_behave_like_bytes() -> None:
+    big = _big_accounts()
+    assert len(big) >= 10
+    compacted = 0
+    rng = random.Random(5)
+    for data in big:
+        c = compact(data)
+        assert c == data and data == c
+        assert (c != data) is False
+        assert hash(c) == hash(data) and len(c) == len(data) and bool(c)
+        assert {c: 1}[data] == 1 and {data: 1}[c] == 1
+        if not isinstance(c, SparseBytes):
+            continue
+        compacted += 1
+        assert bytes(c) == data and c.stored_bytes() * 2 <= len(data)
+        assert c[:8] == data[:8] and c[-32:] == data[-32:] and c[::7] == data[::7]
+        for _ in range(50):
+            a, b = rng.randrange(-len(data), len(data)), rng.randrange(-len(data), len(data))
+            assert c[a:b] == data[a:b]
+            assert c[a] == data[a]
+        other = bytearray(data)
+        other[rng.randrange(len(data))] ^= 0x40
+        assert c != bytes(other) and compact(bytes(other)) != c
+    assert compacted >= 5  # real tick/bin arrays are mostly zero
+
+
+def test_compact_leaves_small_and_dense_data_alone() -> None:
+    small = bytes(COMPACT_MIN_LEN - 1)
+    assert compact(small) is small
+    dense = bytes(range(1, 256)) * 40
+    assert compact(dense) is dense
+    assert isinstance(compact(bytes(10_240)), SparseBytes)
+    with pytest.raises(IndexError):
+        compact(bytes(10_240))[10_240]
+
+
+def _pools() -> list[Pubkey]:
+    out = []
+    for key, (owner, data) in ACCOUNTS.items():
+        adapter = ADAPTERS.get(owner)
+        if adapter is None:
+            continue
+        try:
+            adapter.decode_pool(key, data)
+        except DexError:
+            continue
+        out.append(key)
+    return out
+
+
+def _load(pool: Pubkey, accounts: dict[Pubkey, tuple[Pubkey, bytes]] = ACCOUNTS,
+          *, absent_empty: bool = False) -> MarketState:
+    """The pool and its aux accounts found in ``accounts`` (others: not loaded, or with
+    ``absent_empty`` not existing, as node loads them)."""
+    market = MarketState(ADAPTERS)
+    owner, data = accounts[pool]
+    market.add_pool(AccountUpdate(pool, 10, data, owner, 1))
+    market.apply(AccountUpdate(CLOCK_SYSVAR, 10, CLOCK, SYSVAR_OWNER, 1))
+    for key in market.watched_accounts():
+        if key in accounts and key != pool:
+            owner, data = accounts[key]
+            market.apply(AccountUpdate(key, 10, data, owner, 1))
+        elif absent_empty and key not in (pool, CLOCK_SYSVAR):
+            market.apply(AccountUpdate(key, 10, b"", SYSTEM_PROGRAM_ID, 0))
+    return market
+
+
+def _clear_decode_caches() -> None:
+    """The adapters cache decoded arrays by content, and a SparseBytes equals its bytes: without
+    this a compact quote could reuse what the raw quote decoded (and the reverse)."""
+    orca_whirlpool_layout.decode_tick_array.cache_clear()
+    raydium_clmm._decoded_array.cache_clear()
+    meteora_dlmm._BINS.clear()
+
+
+def _outcome(fn: object, *args: object) -> object:
+    _clear_decode_caches()
+    try:
+        return fn(*args)  # type: ignore[operator]
+    except DexError as exc:
+        return (type(exc).__name__, str(exc))
+
+
+def test_market_quotes_on_compact_arrays_equal_quotes_on_raw_bytes() -> None:
+    pools = _pools()
+    assert {ADAPTERS[ACCOUNTS[p][0]].NAME for p in pools} >= {
+        "orca_whirlpool", "raydium_clmm", "meteora_dlmm"}
+    compact_values = quoted = 0
+    for pool in pools:
+        market = _load(pool)
+        entry = market.pool(pool)
+        compact_values += sum(isinstance(v, SparseBytes) for v in entry.aux.values())
+        raw = {k: bytes(v) for k, v in entry.aux.items()}
+        for a_to_b in (True, False):
+            for amount in (1, 10**3, 10**6, 10**9, 10**12):
+                got = _outcome(market.quote, pool, amount, a_to_b)
+                want = _outcome(entry.adapter.quote, entry.state, raw, amount, a_to_b)
+                assert got == want, (entry.adapter.NAME, pool, amount, a_to_b)
+                quoted += not isinstance(got, tuple)
+            assert _outcome(entry.adapter.spot_rate, entry.state, entry.aux, a_to_b) == _outcome(
+                entry.adapter.spot_rate, entry.state, raw, a_to_b)
+    assert compact_values >= 5 and quoted >= 10
+
+
+def test_same_bytes_update_keeps_the_one_stored_object() -> None:
+    pool = next(p for p in _pools() if any(
+        isinstance(v, SparseBytes) for v in _load(p).pool(p).aux.values()))
+    market = _load(pool)
+    entry = market.pool(pool)
+    key, stored = next((k, v) for k, v in entry.aux.items() if isinstance(v, SparseBytes))
+    owner, data = ACCOUNTS[key]
+    assert market.apply(AccountUpdate(key, 11, bytes(data), owner, 1)) == ()
+    assert entry.aux[key] is stored and market.slot_of(key) == 11
+    changed = bytearray(data)
+    changed[-100] ^= 1
+    assert market.apply(AccountUpdate(key, 12, bytes(changed), owner, 1)) == (pool,)
+    assert entry.aux[key] == bytes(changed) and entry.aux[key] is not stored
+
+
+def _model_pools() -> list[tuple[Pubkey, dict[Pubkey, tuple[Pubkey, bytes]]]]:
+    """One pool per concentrated-liquidity DEX from the program models' factories (real layouts;
+    liquidity in a few ticks/bins, as most arrays are)."""
+    a, b = Pubkey.from_bytes(bytes([3]) * 32), Pubkey.from_bytes(bytes([200]) * 32)
+    made = [
+        whirlpool_model.create_pool(
+            mint_a=a, mint_b=b, tick_spacing=64, fee_rate=3000, price=1, decimals_a=6,
+            decimals_b=6, positions=[(-6400, 6400, 10**12), (-640, 640, 4 * 10**12)]),
+        clmm_model.create_pool(
+            mint_a=a, mint_b=b, tick_spacing=10, trade_fee_rate=2500, decimals_a=6, decimals_b=6,
+            positions=[(-1000, 1000, 10**12), (-200, 200, 3 * 10**12)], sqrt_price_x64=1 << 64),
+        dlmm_model.create_pool(
+            mint_x=a, mint_y=b, bin_step=10, base_factor=5_000, active_id=0,
+            bins={j: (0 if j < 0 else 10**9, 0 if j > 0 else 10**9) for j in range(-80, 81, 8)}),
+    ]
+    mints = {m: (TOKEN_PROGRAM_ID, encode_mint(6, 10**18)) for m in (a, b)}
+    return [(pool, {**mints, **{k: (acc.owner, acc.data) for k, acc in accounts.items()}})
+            for pool, accounts in made]
+
+
+def test_market_quotes_on_compact_model_arrays_equal_quotes_on_raw_bytes() -> None:
+    for pool, accounts in _model_pools():
+        market = _load(pool, accounts, absent_empty=True)
+        entry = market.pool(pool)
+        assert entry.ready
+        assert any(isinstance(v, SparseBytes) for v in entry.aux.values()), entry.adapter.NAME
+        raw = {k: bytes(v) for k, v in entry.aux.items()}
+        quoted = 0
+        for a_to_b in (True, False):
+            for amount in (1, 10**3, 10**6, 10**9, 10**11):
+                got = _outcome(market.quote, pool, amount, a_to_b)
+                assert got == _outcome(entry.adapter.quote, entry.state, raw, amount, a_to_b)
+                quoted += not isinstance(got, tuple)
+            ix = entry.adapter.swap_instruction(entry.state, USER, 10**6, 0, a_to_b, aux=entry.aux)
+            assert ix == entry.adapter.swap_instruction(entry.state, USER, 10**6, 0, a_to_b, aux=raw)
+        assert quoted >= 6, entry.adapter.NAME

@@ -2,8 +2,26 @@
 
 ``out`` is the cycle's chained exact quote (a non-decreasing step function of ``x`` for the AMMs
 we trade); a :class:`~solarb.dex.base.DexError` from it (a ``QuoteError``, or a ``DecodeError`` on
-bad aux bytes) marks that size infeasible. No float ever becomes an amount: the search runs on
-integers and every figure comes from ``out``.
+bad aux bytes) marks that size infeasible. No float ever becomes an amount: the searches run on
+integers, floats only choose where to probe, and every figure comes from ``out``.
+
+:func:`maximize_profit_model` (what :class:`~solarb.strategy.cycles.CycleFinder` runs):
+
+1. Model iteration: ``g(x) = x / out(x)`` is linear for constant-product and in-range
+   concentrated chains (``out`` is a Moebius map through the origin), ``g(0) = 1 / rate`` from
+   the float spot rates. The line through ``(0, 1 / rate)`` and the last exact probe gives the
+   model optimum ``x* = (sqrt(c0) - c0) / c1``; probe it, repeat until the step is within
+   ``tol_ppm`` of ``x`` or would gain less than the rounding noise. 2-3 quotes from a warm start.
+2. Check: the line must also explain a probe at a different size (an earlier one, else ``x / 2``);
+   if not (a DLMM bin edge or a tick crossed between), golden search within +-5 % of ``x``
+   ("polish"), widened to the probes' bracket when its best lies on the window's edge.
+3. Fallback when the model misbehaves (non-positive slope, a probe worse than an earlier one,
+   infeasible probes it cannot back away from, no convergence): golden search on the bracket
+   the probes give.
+4. Step start, when the caller says the output step may be wide: the smallest input with the
+   same output, to within 1/32 of the step's estimated width.
+
+:func:`maximize_profit` (the full golden search, the reference and fallback):
 
 1. Golden-section search on ``[lo, hi]`` with symmetric integer probes (one new quote per step),
    treating the profit as unimodal, until the bracket is at most ``scan_width`` wide or its
@@ -17,21 +35,26 @@ integers and every figure comes from ``out``.
 
 The result is the exact optimum of the sizes examined, and the global optimum up to rounding
 noise (a few base units of profit) when the profit is unimodal, as it is for chained AMM curves.
+Measured on the bench workload by ``bench/sizing_quality.py`` (figures: ``cycles`` constants).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from solarb.dex.base import DexError
 
-__all__ = ["INFEASIBLE", "Sized", "maximize_profit"]
+__all__ = ["INFEASIBLE", "Sized", "maximize_profit", "maximize_profit_model"]
 
 INFEASIBLE = -(1 << 255)
 """Profit recorded for a size the chain cannot fill (an integer, below any real profit)."""
 
 _GOLD_NUM, _GOLD_DEN = 618_034, 1_000_000  # 1/phi as an exact fraction
+_RESID_MULT = 4.0  # the line "explains" a probe if it misses by < 4x the rounding noise there
+_POLISH_PPM = 50_000  # the polish window: +-5 % of the model's optimum
+_RESOLUTION_DIV = 32  # the step start is found to within 1/32 of the step's estimated width
 
 
 @dataclass(slots=True, frozen=True)
@@ -41,6 +64,8 @@ class Sized:
     amount_in: int
     amount_out: int
     quotes: int
+    fallback: str = ""
+    """Why a model search fell back to the golden search (``""``: it did not)."""
 
     @property
     def profit(self) -> int:
@@ -51,7 +76,7 @@ class Sized:
 class _Probe:
     """Memoised ``x -> out(x)`` (``None`` when infeasible)."""
 
-    __slots__ = ("out_fn", "cache")
+    __slots__ = ("cache", "out_fn")
 
     def __init__(self, out_fn: Callable[[int], int]) -> None:
         self.out_fn = out_fn
@@ -84,7 +109,7 @@ def maximize_profit(
     flat_tolerance: int = 1,
     width_ppm: int = 0,
 ) -> Sized | None:
-    """Search ``[lo, hi]`` for the input maximising ``out_fn(x) - x``.
+    """Search ``[lo, hi]`` for the input maximising ``out_fn(x) - x`` (golden section).
 
     ``flat_tolerance`` (base units) stops the golden search early once every probe of the
     bracket lies within it (a flat top, where further halving only chases rounding noise); 0
@@ -99,6 +124,190 @@ def maximize_profit(
     if hi < lo:
         return None
     probe = _Probe(out_fn)
+    best_x = _golden(probe, lo, hi, scan_width, flat_tolerance, width_ppm)
+    if best_x is None:
+        return None
+    best_x = _refine(probe, best_x, lo, hi, climb_rounds, lookahead)
+    y = probe.out(best_x)
+    assert y is not None
+    return Sized(amount_in=best_x, amount_out=y, quotes=len(probe.cache))
+
+
+def maximize_profit_model(
+    out_fn: Callable[[int], int],
+    hi: int,
+    *,
+    rate: float,
+    seed: int | None = None,
+    lo: int = 1,
+    tol_ppm: int = 1_000,
+    max_steps: int = 8,
+    width_ppm: int = 1_000,
+    refine: Callable[[int, int], bool] | bool = True,
+    noise: Callable[[int], int] | None = None,
+) -> Sized | None:
+    """Model-seeded exact search of ``[lo, hi]`` for the input maximising ``out_fn(x) - x``
+    (module docstring, first list).
+
+    ``rate``: the product of the cycle's float spot rates, fees included (``g(0) = 1 / rate``).
+    ``seed``: where the model starts (a warm start: this cycle's last optimum), else ``hi``.
+    ``tol_ppm``: the model stops once its next step is at most that many millionths of ``x``.
+    ``max_steps``: model probes before giving up. ``width_ppm``: the golden searches stop at a
+    bracket that many millionths of its upper end wide. ``noise(x)``: the caller's estimate of
+    the profit's rounding noise at ``x`` in base units (the width of the output step; default
+    0): the model stops once a step would gain less, the checks tolerate that much.
+    ``refine``: move the result to the start of its output step: ``True``/``False``, or a
+    callable ``(x, quotes_so_far) -> bool``. ``Sized.fallback`` says which path ran: ``""``
+    (model), ``"polish"``/``"polish_wide"`` (model, then golden near it), or the reason for
+    the golden fallback (``"rate"``, ``"model"``, ``"not_improving"``, ``"infeasible"``,
+    ``"steps"``). Returns ``None`` only when every probed size was infeasible.
+    """
+    if hi < lo:
+        return None
+    probe = _Probe(out_fn)
+    best_x, reason = _model_search(probe, lo, hi, rate, seed, tol_ppm, max_steps, noise)
+    if reason == "polish":
+        assert best_x is not None
+        best_x, reason = _polish(probe, best_x, lo, hi, width_ppm)
+    elif reason:
+        a, b = _bracket(probe, lo, hi)
+        best_x = _golden(probe, a, b, 8, 1, width_ppm)
+        if best_x is None and (a, b) != (lo, hi):
+            best_x = _golden(probe, lo, hi, 8, 1, width_ppm)
+        if best_x is None:
+            return None
+    assert best_x is not None
+    if refine is True or (refine is not False and refine(best_x, len(probe.cache))):
+        best_x = _step_start(probe, best_x, lo, noise(best_x) if noise is not None else 1)
+    y = probe.out(best_x)
+    assert y is not None
+    return Sized(amount_in=best_x, amount_out=y, quotes=len(probe.cache), fallback=reason)
+
+
+def _model_search(
+    probe: _Probe,
+    lo: int,
+    hi: int,
+    rate: float,
+    seed: int | None,
+    tol_ppm: int,
+    max_steps: int,
+    noise: Callable[[int], int] | None,
+) -> tuple[int | None, str]:
+    """Iteration on the line model of ``g(x) = x / out(x)`` (see :func:`maximize_profit_model`):
+    the best probe and ``""``; or ``"polish"`` when it converged but the line does not hold over
+    ``[0, x]``; or ``None`` and the reason to fall back."""
+    if not 1.0 < rate < math.inf:
+        return None, "rate"
+    g0 = 1.0 / rate
+    lower = 0  # infeasible probes back off half way towards this (the last feasible probe)
+    x = hi if seed is None else min(max(seed, lo), hi)
+    best_p = INFEASIBLE
+    for _ in range(max_steps):
+        y = probe.out(x)
+        if y is None or y <= 0:  # infeasible (or nothing out): back off half way
+            nx = (lower + x) // 2
+            if y is not None or nx < lo or nx in (x, lower):
+                return None, "infeasible"
+            x = nx
+            continue
+        rounding = _noise(noise, x)
+        p = y - x
+        if p < best_p - 2 * rounding - 1:  # the model moved the wrong way: it does not fit
+            return None, "not_improving"
+        best_p = max(best_p, p)
+        lower = x
+        c1 = (x / y - g0) / x  # the line through (0, 1 / rate) and (x, g(x))
+        if not 0.0 < c1 < math.inf or not 0.0 < g0 < 1.0:
+            return None, "model"
+        nx = int((math.sqrt(g0) - g0) / c1 + 0.5)
+        nx = lo if nx < lo else min(nx, hi)
+        if abs(nx - x) * 1_000_000 > tol_ppm * x and _gain(g0, c1, x, nx) > rounding:
+            x = nx
+            continue
+        # converged (the next step is within tolerance, or gains less than rounding noise)
+        best = _best_probe(probe)
+        if probe.profit(best) - p > 2 * rounding + 1 and abs(best - x) * 1_000_000 > tol_ppm * x:
+            return None, "not_improving"
+        # does the line also explain a probe well below or above x? (not if a kink lies between:
+        # DLMM bins, ticks crossed). Its error at ``check`` grows with ``check / x``.
+        check = next(
+            (
+                q
+                for q, out_q in probe.cache.items()
+                if out_q and x // 4 <= q <= 2 * x and abs(q - x) * 8 >= x
+            ),
+            x // 2,
+        )
+        out_c = probe.out(check) if check >= lo else None
+        if not out_c:
+            return best, "polish"
+        tol_g = _RESID_MULT * (
+            (rounding + 1) / y * (check / x) + (_noise(noise, check) + 1) / out_c
+        )
+        if abs(g0 + c1 * check - check / out_c) > tol_g:
+            return best, "polish"
+        return best, ""
+    return None, "steps"
+
+
+def _polish(probe: _Probe, x: int, lo: int, hi: int, width_ppm: int) -> tuple[int, str]:
+    """Golden search in a window of ``_POLISH_PPM`` around ``x`` (within the probes' bracket);
+    over the whole bracket when the window's best lies at its edge."""
+    a0, b0 = _bracket(probe, lo, hi)
+    d = x * _POLISH_PPM // 1_000_000
+    a, b = max(a0, x - d), min(b0, x + d)
+    reason = "polish"
+    if a < b:
+        found = _golden(probe, a, b, 8, 1, width_ppm) or x
+        edge = (b - a) // 8
+        if (found - a < edge and a > a0) or (b - found < edge and b < b0):
+            reason = "polish_wide"
+            found = _golden(probe, a0, b0, 8, 1, width_ppm) or found
+        x = found
+    best = _best_probe(probe)
+    return (best if probe.profit(best) > probe.profit(x) else x), reason
+
+
+def _noise(noise: Callable[[int], int] | None, x: int) -> int:
+    """The caller's rounding-noise estimate at ``x`` (0 without one)."""
+    return noise(x) if noise is not None else 0
+
+
+def _gain(c0: float, c1: float, x: int, nx: int) -> float:
+    """Profit the line model predicts from moving ``x -> nx`` (floats: only decides stopping)."""
+    return (nx / (c0 + c1 * nx) - nx) - (x / (c0 + c1 * x) - x)
+
+
+def _best_probe(probe: _Probe) -> int:
+    """The feasible probe with the highest profit (the smallest on ties)."""
+    best_x, best_p = 0, INFEASIBLE
+    for x, y in probe.cache.items():
+        if y is not None and (y - x > best_p or (y - x == best_p and x < best_x)):
+            best_x, best_p = x, y - x
+    return best_x
+
+
+def _bracket(probe: _Probe, lo: int, hi: int) -> tuple[int, int]:
+    """The nearest probed sizes on each side of the best probe (``lo``/``hi`` when none): they
+    bracket the optimum of a unimodal profit. ``(lo, hi)`` when no probe was feasible."""
+    if not any(y is not None for y in probe.cache.values()):
+        return lo, hi
+    best = _best_probe(probe)
+    a, b = lo, hi
+    for x in probe.cache:
+        if a < x < best:
+            a = x
+        elif best < x < b:
+            b = x
+    return a, b
+
+
+def _golden(
+    probe: _Probe, lo: int, hi: int, scan_width: int, flat_tolerance: int, width_ppm: int
+) -> int | None:
+    """Golden-section search of ``[lo, hi]`` then a scan of the final bracket (module docstring,
+    steps 1-2); the best size examined, or ``None`` if all were infeasible."""
     f = probe.profit
     cache = probe.cache
     a, b = lo, hi
@@ -158,21 +367,20 @@ def maximize_profit(
         best_x, best_p = hi, p_hi
     if best_p == INFEASIBLE:
         return None
-    best_x = _refine(probe, best_x, lo, hi, climb_rounds, lookahead)
-    y = probe.out(best_x)
-    assert y is not None
-    return Sized(amount_in=best_x, amount_out=y, quotes=len(probe.cache))
+    return best_x
 
 
-def _step_start(probe: _Probe, x: int, lo: int) -> int:
-    """Smallest ``x' in [lo, x]`` with ``out(x') == out(x)`` (out is non-decreasing)."""
+def _step_start(probe: _Probe, x: int, lo: int, width: int = 1) -> int:
+    """Smallest ``x' in [lo, x]`` with ``out(x') == out(x)`` (out is non-decreasing), to within
+    ``resolution = max(1, width // 32)`` base units: ``width`` is an estimate of the step's width
+    (the first gallop step is half of it; 1 = unknown, exact search from single units)."""
     y = probe.out(x)
-    step = 1
+    step = max(1, width // 2)
+    resolution = max(1, width // _RESOLUTION_DIV)
     good = x
     while True:
         cand = x - step
-        if cand < lo:
-            cand = lo
+        cand = max(cand, lo)
         if probe.out(cand) == y:
             good = cand
             if cand == lo:
@@ -182,7 +390,7 @@ def _step_start(probe: _Probe, x: int, lo: int) -> int:
         bad = cand
         break
     # out(bad) != y, out(good) == y, bad < good: binary search the boundary.
-    while good - bad > 1:
+    while good - bad > resolution:
         mid = (good + bad) // 2
         if probe.out(mid) == y:
             good = mid
@@ -198,8 +406,7 @@ def _step_end(probe: _Probe, x: int, hi: int) -> int:
     good = x
     while True:
         cand = x + step
-        if cand > hi:
-            cand = hi
+        cand = min(cand, hi)
         if probe.out(cand) == y:
             good = cand
             if cand == hi:

@@ -14,6 +14,7 @@ Decoders that need the buffer protocol (``struct.unpack_from``, ``memoryview``) 
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_right
 from itertools import accumulate, compress, count
 from operator import add
@@ -22,25 +23,27 @@ from typing import Any, SupportsIndex, overload
 __all__ = ["COMPACT_MIN_LEN", "SparseBytes", "compact"]
 
 COMPACT_MIN_LEN = 2048  # smaller accounts stay plain bytes (the saving would not pay)
-_GAP = 64  # zero runs of at least this many bytes (aligned to the split) separate stored runs
+_GAP = 32  # zero runs of at least this many bytes (aligned to the split) separate stored runs
 _ZEROS = bytes(_GAP)
 
 
 class SparseBytes:
-    """An immutable byte string stored as ``(offset, chunk)`` runs; zeros elsewhere.
+    """An immutable byte string stored as its non-zero runs (zeros elsewhere): one ``bytes`` of
+    the runs back to back plus each run's start and offset (``array``s, a few bytes per run).
 
     Equal (and of equal hash) to the ``bytes`` it was built from; ``bytes(x)`` returns them.
     Indexing returns an ``int``, slicing returns ``bytes`` (steps other than 1 are supported by
     materializing). Build it with :func:`compact`.
     """
 
-    __slots__ = ("_hash", "_len", "_runs", "_starts")
+    __slots__ = ("_chunks", "_hash", "_len", "_offs", "_starts")
 
     def __init__(self, data: bytes, runs: list[tuple[int, bytes]]) -> None:
         self._len = len(data)
-        self._runs = tuple(runs)
-        self._starts = tuple(s for s, _ in runs)
         self._hash = hash(data)
+        self._chunks = b"".join(chunk for _, chunk in runs)
+        self._starts = array("I", [start for start, _ in runs])
+        self._offs = array("I", accumulate((len(chunk) for _, chunk in runs), initial=0))
 
     def __len__(self) -> int:
         return self._len
@@ -50,8 +53,10 @@ class SparseBytes:
 
     def __bytes__(self) -> bytes:
         buf = bytearray(self._len)
-        for start, chunk in self._runs:
-            buf[start : start + len(chunk)] = chunk
+        chunks, offs = self._chunks, self._offs
+        for i, start in enumerate(self._starts):
+            a, b = offs[i], offs[i + 1]
+            buf[start : start + b - a] = chunks[a:b]
         return bytes(buf)
 
     def __hash__(self) -> int:
@@ -59,7 +64,9 @@ class SparseBytes:
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, SparseBytes):
-            return self._hash == other._hash and self._len == other._len and self._runs == other._runs
+            return (self._hash == other._hash and self._len == other._len
+                    and self._starts == other._starts and self._offs == other._offs
+                    and self._chunks == other._chunks)  # fmt: skip
         if isinstance(other, (bytes, bytearray, memoryview)):
             return len(other) == self._len and bytes(self) == other
         return NotImplemented
@@ -92,25 +99,26 @@ class SparseBytes:
         if stop <= start:
             return b""
         buf = bytearray(stop - start)
-        runs = self._runs
-        i = max(0, bisect_right(self._starts, start) - 1)
-        while i < len(runs):
-            s, chunk = runs[i]
+        starts, offs, chunks = self._starts, self._offs, self._chunks
+        i = max(0, bisect_right(starts, start) - 1)
+        while i < len(starts):
+            s = starts[i]
             if s >= stop:
                 break
-            e = s + len(chunk)
+            a = offs[i]
+            e = s + offs[i + 1] - a
             if e > start:
                 lo, hi = max(s, start), min(e, stop)
-                buf[lo - start : hi - start] = chunk[lo - s : hi - s]
+                buf[lo - start : hi - start] = chunks[a + lo - s : a + hi - s]
             i += 1
         return bytes(buf)
 
     def stored_bytes(self) -> int:
         """Bytes of account data actually held (the runs), for memory accounting."""
-        return sum(len(c) for _, c in self._runs)
+        return len(self._chunks)
 
     def __repr__(self) -> str:
-        return f"SparseBytes(len={self._len}, runs={len(self._runs)}, stored={self.stored_bytes()})"
+        return f"SparseBytes(len={self._len}, runs={len(self._starts)}, stored={len(self._chunks)})"
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (compact, (bytes(self),))

@@ -118,6 +118,8 @@ def main() -> None:
             "profit": 0,
             "time_s": 0.0,
             "worst_shortfall": 0.0,
+            "worst_case": {},
+            "shortfall_over_1e-3": 0,
             "worse": 0,
             "better": 0,
             "fallbacks": {},
@@ -179,7 +181,16 @@ def main() -> None:
                         st["profit"] += p
                         st["worse"] += p < g
                         st["better"] += p > g
-                        st["worst_shortfall"] = max(st["worst_shortfall"], (g - p) / g)
+                        if (g - p) / g > st["worst_shortfall"]:
+                            st["worst_shortfall"] = (g - p) / g
+                            st["worst_case"] = {
+                                "golden": g,
+                                "this": p,
+                                "dexes": [
+                                    market.pools[leg.pool].adapter.NAME for leg in cycles[i].legs
+                                ],
+                            }
+                        st["shortfall_over_1e-3"] += (g - p) * 1000 > g
                 call.append((rate, profits))
             per_update.append(call)  # type: ignore[arg-type]
         # ranking: the Pipeline trades the best opportunity of the update
@@ -222,6 +233,8 @@ def main() -> None:
             "profit_total": st["profit"],
             "profit_vs_golden": st["profit"] - g_profit,
             "worst_relative_shortfall": st["worst_shortfall"],
+            "worst_case": st["worst_case"],
+            "sizings_short_by_over_0.1%": st["shortfall_over_1e-3"],
             "worse_than_golden": st["worse"],
             "better_than_golden": st["better"],
             "fallbacks": st["fallbacks"],

@@ -43,19 +43,23 @@ __all__ = [
 
 DEFAULT_EPSILON = 1e-6
 SIZING_WIDTH_PPM = 1_000
-"""The golden search stops once its bracket is 0.1 % of the size wide: the profit is flat to second
-order there; the best probe is then moved to the start of its exact output step, without the
-neighbouring-step climb. Measured on the bench workload (32 sized cycles): 84 -> 29 quotes per
-sizing, 13 base units of 291M total profit given up (worst cycle 5e-5 of its profit)."""
+"""The golden searches (``sizer="golden"``, the model's fallback) stop once their bracket is 0.1 %
+of the size wide, and the model once its step is: the profit is flat to second order there.
+Golden, measured on the bench workload (32 sized cycles): 84 -> 29 quotes per sizing, 13 base
+units of 291M total profit given up. The model search: 31.3 -> 5.1 quotes per sizing on 4,121
+bench sizings, 292k of 25.9G base units short of the golden search (0.0011 %)."""
 REFINE_MIN_WIDTH = 64
 """The model search moves to the start of its output step only when that step may be at least
-this many base units wide (it saves at most the width). Measured on the bench workload (3,000
-updates, 4,121 sizings): threshold 1 -> 8.4 quotes per sizing, 64 -> 5.7, same total profit
-within 0.0001 %; never -> 5.1 quotes but 1.0M base units (0.004 %) less profit."""
+this many base units wide (it saves at most the width). Measured by ``bench/sizing_quality.py``
+(3,000 updates, 4,121 sizings): always -> 7.9 quotes per sizing, 280k base units short of the
+golden search in total; from 64 -> 5.1 quotes, 292k short; never -> 4.3 quotes, 999k short
+(of 25.9G)."""
 DEFAULT_MAX_SIZED = 6
-"""Cycles sized per changed pool at most (highest spot-rate product first). Measured on the
-bench workload (3,000 updates; best opportunity per update vs sizing every cycle): 6 sizes 29 %
-fewer cycles and misses 0.004 % of the profit; 4 misses 0.17 %, 2 misses 0.6 %, 1 misses 4.7 %."""
+"""Cycles sized per changed pool at most (highest spot-rate product first). Measured by
+``bench/sizing_quality.py`` (3,000 updates; the best opportunity of each update, as the Pipeline
+trades it, vs sizing every cycle): 6 sizes 2,935 cycles instead of 4,121 and finds all but 566k
+of 13.44G base units (0.004 %); 4: 2,838, 0.17 % short; 2: 2,222, 0.6 %; 1: 1,492, 4.7 %. The
+profit bound alone (no count limit) sizes 3,565 and loses nothing."""
 _BOUND_SLACK = 1e-6  # float spot rates are trusted to 1e-6 (relative) in the profit bound
 
 

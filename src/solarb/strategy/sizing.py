@@ -11,13 +11,15 @@ integers, floats only choose where to probe, and every figure comes from ``out``
    concentrated chains (``out`` is a Moebius map through the origin), ``g(0) = 1 / rate`` from
    the float spot rates. The line through ``(0, 1 / rate)`` and the last exact probe gives the
    model optimum ``x* = (sqrt(c0) - c0) / c1``; probe it, repeat until the step is within
-   ``tol_ppm`` of ``x`` or would gain less than the rounding noise. 2-3 quotes from a warm start.
-2. Check: the line must also explain a probe at a different size (an earlier one, else ``x / 2``);
-   if not (a DLMM bin edge or a tick crossed between), golden search within +-5 % of ``x``
-   ("polish"), widened to the probes' bracket when its best lies on the window's edge.
-3. Fallback when the model misbehaves (non-positive slope, a probe worse than an earlier one,
-   infeasible probes it cannot back away from, no convergence): golden search on the bracket
-   the probes give.
+   ``tol_ppm`` of ``x``, would gain less than the rounding noise, or returns to a probed size.
+   2-3 quotes from a warm start.
+2. Check: the line must also explain a probe at another size (an earlier one, else ``x / 2``);
+   if not (a DLMM bin edge or a tick crossed in between: "polish"), or when the model misbehaves
+   (non-positive slope, a probe worse than an earlier one, infeasible probes it cannot back away
+   from, no convergence in ``max_steps``), the search falls back to step 3.
+3. Fallback: successive parabolic interpolation on the bracket of the best probe, a golden step
+   whenever a parabolic one cuts the bracket by less than 30 % (kinks), at most 12 quotes; then
+   the golden search on what is left of the bracket, down to ``width_ppm``.
 4. Step start, when the caller says the output step may be wide: the smallest input with the
    same output, to within 1/32 of the step's estimated width.
 
@@ -53,7 +55,7 @@ INFEASIBLE = -(1 << 255)
 
 _GOLD_NUM, _GOLD_DEN = 618_034, 1_000_000  # 1/phi as an exact fraction
 _RESID_MULT = 4.0  # the line "explains" a probe if it misses by < 4x the rounding noise there
-_POLISH_PPM = 50_000  # the polish window: +-5 % of the model's optimum
+_PARABOLIC_STEPS = 12  # quotes of parabolic interpolation before the golden search takes over
 _RESOLUTION_DIV = 32  # the step start is found to within 1/32 of the step's estimated width
 
 
@@ -158,22 +160,16 @@ def maximize_profit_model(
     0): the model stops once a step would gain less, the checks tolerate that much.
     ``refine``: move the result to the start of its output step: ``True``/``False``, or a
     callable ``(x, quotes_so_far) -> bool``. ``Sized.fallback`` says which path ran: ``""``
-    (model), ``"polish"``/``"polish_wide"`` (model, then golden near it), or the reason for
-    the golden fallback (``"rate"``, ``"model"``, ``"not_improving"``, ``"infeasible"``,
-    ``"steps"``). Returns ``None`` only when every probed size was infeasible.
+    (the model), else why it fell back (``"polish"``: the line does not hold over ``[0, x]``;
+    ``"rate"``, ``"model"``, ``"not_improving"``, ``"infeasible"``, ``"steps"``). Returns
+    ``None`` only when every probed size was infeasible.
     """
     if hi < lo:
         return None
     probe = _Probe(out_fn)
     best_x, reason = _model_search(probe, lo, hi, rate, seed, tol_ppm, max_steps, noise)
-    if reason == "polish":
-        assert best_x is not None
-        best_x, reason = _polish(probe, best_x, lo, hi, width_ppm)
-    elif reason:
-        a, b = _bracket(probe, lo, hi)
-        best_x = _golden(probe, a, b, 8, 1, width_ppm)
-        if best_x is None and (a, b) != (lo, hi):
-            best_x = _golden(probe, lo, hi, 8, 1, width_ppm)
+    if reason:
+        best_x = _parabolic(probe, lo, hi, tol_ppm, width_ppm, _noise(noise, best_x or hi))
         if best_x is None:
             return None
     assert best_x is not None
@@ -203,29 +199,43 @@ def _model_search(
     lower = 0  # infeasible probes back off half way towards this (the last feasible probe)
     x = hi if seed is None else min(max(seed, lo), hi)
     best_p = INFEASIBLE
-    for _ in range(max_steps):
+    steps = backoffs = 0
+    while steps < max_steps:
         y = probe.out(x)
-        if y is None or y <= 0:  # infeasible (or nothing out): back off half way
-            nx = (lower + x) // 2
-            if y is not None or nx < lo or nx in (x, lower):
+        if y is None or y <= 0:  # infeasible (or nothing out): back off 15/16 of the way
+            nx = lower + (x - lower) // 16
+            backoffs += 1
+            if y is not None or nx < lo or nx in (x, lower) or backoffs > max_steps:
                 return None, "infeasible"
             x = nx
             continue
+        steps += 1
         rounding = _noise(noise, x)
         p = y - x
         if p < best_p - 2 * rounding - 1:  # the model moved the wrong way: it does not fit
             return None, "not_improving"
         best_p = max(best_p, p)
         lower = x
-        c1 = (x / y - g0) / x  # the line through (0, 1 / rate) and (x, g(x))
+        g = x / y
+        if abs(g - g0) <= _RESID_MULT * (rounding + 1) / y and x < hi:
+            # the curve cannot be told from its tangent at x = 0 within the rounding of this
+            # small output: the slope would be noise. Probe a larger size first.
+            x = min(hi, x * 16)
+            continue
+        c1 = (g - g0) / x  # the line through (0, 1 / rate) and (x, g(x))
         if not 0.0 < c1 < math.inf or not 0.0 < g0 < 1.0:
             return None, "model"
         nx = int((math.sqrt(g0) - g0) / c1 + 0.5)
         nx = lo if nx < lo else min(nx, hi)
-        if abs(nx - x) * 1_000_000 > tol_ppm * x and _gain(g0, c1, x, nx) > rounding:
+        if (
+            abs(nx - x) * 1_000_000 > tol_ppm * x
+            and _gain(g0, c1, x, nx) >= rounding + 1
+            and nx not in probe.cache
+        ):
             x = nx
             continue
-        # converged (the next step is within tolerance, or gains less than rounding noise)
+        # converged: the next step is within tolerance, gains less than the rounding noise (or
+        # one base unit), or goes back to a size already probed (rounding makes it oscillate)
         best = _best_probe(probe)
         if probe.profit(best) - p > 2 * rounding + 1 and abs(best - x) * 1_000_000 > tol_ppm * x:
             return None, "not_improving"
@@ -251,22 +261,56 @@ def _model_search(
     return None, "steps"
 
 
-def _polish(probe: _Probe, x: int, lo: int, hi: int, width_ppm: int) -> tuple[int, str]:
-    """Golden search in a window of ``_POLISH_PPM`` around ``x`` (within the probes' bracket);
-    over the whole bracket when the window's best lies at its edge."""
-    a0, b0 = _bracket(probe, lo, hi)
-    d = x * _POLISH_PPM // 1_000_000
-    a, b = max(a0, x - d), min(b0, x + d)
-    reason = "polish"
-    if a < b:
-        found = _golden(probe, a, b, 8, 1, width_ppm) or x
-        edge = (b - a) // 8
-        if (found - a < edge and a > a0) or (b - found < edge and b < b0):
-            reason = "polish_wide"
-            found = _golden(probe, a0, b0, 8, 1, width_ppm) or found
-        x = found
+def _parabolic(
+    probe: _Probe, lo: int, hi: int, tol_ppm: int, width_ppm: int, rounding: int
+) -> int | None:
+    """Successive parabolic interpolation on the bracket of the best probe (``x = 0`` with
+    profit 0 stands in for an unprobed lower end), at most ``_PARABOLIC_STEPS`` quotes, then the
+    golden search on what is left of the bracket; the best size examined (``None`` if no probe
+    was feasible). Exact probes throughout: the parabola only chooses where to look."""
+    if not any(y is not None and y > 0 for y in probe.cache.values()):
+        a, b = _bracket(probe, lo, hi)
+        return _golden(probe, a, b, 8, 1, width_ppm)
+    f = probe.profit
+    width = hi - lo + 1
+    for _ in range(_PARABOLIC_STEPS):
+        m = _best_probe(probe)
+        a, b = _bracket(probe, lo, hi)
+        slow = (b - a) * 10 > width * 7  # the last step cut less than 30 %: golden step next
+        width = b - a
+        if b == hi and hi not in probe.cache:
+            f(hi)
+            continue
+        if (b - a) * 1_000_000 <= width_ppm * b or b - a <= 8:
+            break
+        x1, x2, x3 = (0 if a == lo and lo not in probe.cache else a), m, b
+        p1 = 0 if x1 == 0 else f(x1)
+        p2, p3 = f(x2), f(x3)
+        if p1 == INFEASIBLE or p3 == INFEASIBLE:
+            break  # an infeasible end: leave it to the golden search
+        if p2 - max(p1, p3) <= rounding and x1:
+            break  # flat within rounding noise
+        num = (x2 - x1) ** 2 * (p2 - p3) - (x2 - x3) ** 2 * (p2 - p1)
+        den = (x2 - x1) * (p2 - p3) - (x2 - x3) * (p2 - p1)
+        step = tol_ppm * x2 // 1_000_000 + 1
+        if slow or not den:  # a golden step into the wider side (parabolas stall on kinks)
+            if x3 - x2 > x2 - x1:
+                u = x2 + (x3 - x2) * (_GOLD_DEN - _GOLD_NUM) // _GOLD_DEN
+            else:
+                u = x2 - (x2 - x1) * (_GOLD_DEN - _GOLD_NUM) // _GOLD_DEN
+        else:
+            u = round(x2 - 0.5 * num / den)
+        if abs(u - x2) < step:  # at least the tolerance, towards the wider side
+            u = x2 + step if x3 - x2 > x2 - x1 else x2 - step
+        if not max(x1, lo - 1) < u < x3 or u == x2 or u in probe.cache:
+            break
+        f(u)
+    a, b = _bracket(probe, lo, hi)
+    found = _golden(probe, a, b, 8, 1, width_ppm)
     best = _best_probe(probe)
-    return (best if probe.profit(best) > probe.profit(x) else x), reason
+    if found is None or probe.profit(best) > probe.profit(found):
+        return best
+    return found
 
 
 def _noise(noise: Callable[[int], int] | None, x: int) -> int:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from solders.pubkey import Pubkey
 
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 DEFAULT_EPSILON = 1e-6
+Sizer = Literal["model", "golden"]
 SIZING_WIDTH_PPM = 1_000
 """The golden searches (``sizer="golden"``, the model's fallback) stop once their bracket is 0.1 %
 of the size wide, and the model once its step is: the profit is flat to second order there.
@@ -88,7 +90,9 @@ class Cycle:
 
 @dataclass(slots=True, frozen=True)
 class Evaluation:
-    """An exactly sized cycle: ``hops[i] = (amount_in, amount_out)`` of each leg."""
+    """An exactly sized cycle: ``hops[i] = (amount_in, amount_out)`` of each leg; ``rate`` the
+    float spot-rate product, ``quotes`` the chained exact quotes the sizing used, ``fallback``
+    why the model search fell back (``""``: it did not; see ``Sized.fallback``)."""
 
     cycle: Cycle
     amount_in: int
@@ -219,7 +223,7 @@ def evaluate_cycle(
     epsilon: float = DEFAULT_EPSILON,
     rates: dict[tuple[Pubkey, bool], float] | SpotRates | None = None,
     seed: int | None = None,
-    sizer: str = "model",
+    sizer: Sizer = "model",
     refine: bool | None = None,
 ) -> Evaluation | None:
     """Filter then size one cycle; ``None`` if a pool is not tradable, the spot-rate product is
@@ -244,7 +248,7 @@ def size_cycle(
     max_amount_in: int,
     *,
     seed: int | None = None,
-    sizer: str = "model",
+    sizer: Sizer = "model",
     refine: bool | None = None,
 ) -> Evaluation | None:
     """Size ``cycle`` exactly over ``[1, max_amount_in]`` on its pools' chained exact quotes.
@@ -384,7 +388,8 @@ class CycleFinder:
         return [cycles[i] for i in self._by_pool.get(pool, ())]
 
     def warm_start(self, cycle: Cycle) -> int | None:
-        """The last optimal input of ``cycle`` (``None`` if never sized since the last rebuild)."""
+        """The last optimal input of ``cycle`` (``None`` if never sized since the last rebuild);
+        for inspection (a linear search of the cycle list)."""
         try:
             index = self._cycles.index(cycle)
         except ValueError:

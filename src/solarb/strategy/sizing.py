@@ -196,7 +196,7 @@ def _model_search(
     if not 1.0 < rate < math.inf:
         return None, "rate"
     g0 = 1.0 / rate
-    lower = 0  # infeasible probes back off half way towards this (the last feasible probe)
+    lower = 0  # infeasible probes back off towards this (the last feasible probe)
     x = hi if seed is None else min(max(seed, lo), hi)
     best_p = INFEASIBLE
     steps = backoffs = 0

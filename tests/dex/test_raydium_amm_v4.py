@@ -189,3 +189,41 @@ def test_errors_table_and_registry() -> None:
         Pubkey.from_string("DQyrAcCrDXQ7NeoqGgDCZwBvWDcYmFCjSb9JtteuvPpz"),
         Pubkey.from_string("HLmqeL62xR1QoZ1HKKbXRrdN1p3phKpxRMb2VVopvBBz"),
     ]
+
+
+def _keyword_decode(raw: bytes) -> v4.AmmV4Pool:
+    """The pool decoded field by field through the public constructor (the reference)."""
+    f = v4._AMM_INFO.unpack(raw)
+    pk = Pubkey.from_bytes
+    return v4.AmmV4Pool(
+        address=POOL, dex=v4.NAME, mint_a=pk(f[40]), mint_b=pk(f[41]), vault_a=pk(f[38]),
+        vault_b=pk(f[39]), token_program_a=TOKEN_PROGRAM_ID, token_program_b=TOKEN_PROGRAM_ID,
+        status=f[0], nonce=f[1], coin_decimals=f[4], pc_decimals=f[5], trade_fee_numerator=f[18],
+        trade_fee_denominator=f[19], swap_fee_numerator=f[22], swap_fee_denominator=f[23],
+        need_take_pnl_coin=f[24], need_take_pnl_pc=f[25], pool_open_time=f[28],
+        lp_mint=pk(f[42]), open_orders=pk(f[43]), market=pk(f[44]), market_program=pk(f[45]),
+        target_orders=pk(f[46]), amm_owner=pk(f[48]), lp_amount=f[49],
+    )  # fmt: skip
+
+
+def test_fast_decode_equals_the_constructor_and_follows_key_changes(pool: v4.AmmV4Pool) -> None:
+    raw = _raw()
+    assert pool == _keyword_decode(raw) and hash(pool) == hash(_keyword_decode(raw))
+    assert type(pool) is v4.AmmV4Pool
+    other, owner = Pubkey.new_unique(), Pubkey.new_unique()
+    buf = bytearray(_with(raw, 192, 777))  # need_take_pnl_coin
+    buf[336 + 32 : 336 + 64] = bytes(other)  # pc vault
+    buf[688:720] = bytes(owner)  # amm_owner
+    moved = v4.decode_pool(POOL, bytes(buf))
+    assert (moved.vault_b, moved.amm_owner, moved.need_take_pnl_coin) == (other, owner, 777)
+    assert moved == _keyword_decode(bytes(buf))
+    assert v4.decode_pool(POOL, raw) == pool
+
+
+def test_key_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(v4, "_MAX_CACHED_KEYS", 4)
+    buf = bytearray(_raw())
+    for i in range(10):
+        buf[336:368] = bytes([i + 1]) * 32  # coin vault
+        assert v4.decode_pool(POOL, bytes(buf)).vault_a == Pubkey(bytes([i + 1]) * 32)
+        assert len(v4._KEYS) <= 4

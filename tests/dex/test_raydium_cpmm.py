@@ -229,3 +229,47 @@ def test_errors_aux_and_registry(pool: cp.CpmmPool) -> None:
     assert cp.aux_accounts(pool) == [CONFIG, pool.vault_a, pool.vault_b, PUMP]
     assert cp.aux_accounts(dataclasses.replace(pool, token_program_b=TOKEN_PROGRAM_ID)) == [CONFIG, pool.vault_a, pool.vault_b]
     assert adapter_for(cp.PROGRAM_ID) is cp
+
+
+def _keyword_decode(raw: bytes) -> cp.CpmmPool:
+    """The pool decoded field by field through the public constructor (the reference)."""
+    f = struct.unpack("<8s320s5B7QBB6s2Q224s", raw)
+    k = [Pubkey.from_bytes(f[1][i : i + 32]) for i in range(0, 320, 32)]
+    return cp.CpmmPool(
+        address=POOL, dex=cp.NAME, mint_a=k[5], mint_b=k[6], vault_a=k[2], vault_b=k[3],
+        token_program_a=k[7], token_program_b=k[8], amm_config=k[0], pool_creator=k[1],
+        lp_mint=k[4], observation_key=k[9], auth_bump=f[2], status=f[3], lp_mint_decimals=f[4],
+        mint_0_decimals=f[5], mint_1_decimals=f[6], lp_supply=f[7], protocol_fees_token_0=f[8],
+        protocol_fees_token_1=f[9], fund_fees_token_0=f[10], fund_fees_token_1=f[11],
+        open_time=f[12], recent_epoch=f[13], creator_fee_on=f[14], enable_creator_fee=bool(f[15]),
+        creator_fees_token_0=f[17], creator_fees_token_1=f[18],
+    )  # fmt: skip
+
+
+def test_fast_decode_equals_the_constructor_and_follows_key_changes(
+    accounts: dict[Pubkey, bytes],
+) -> None:
+    raw = accounts[POOL]
+    pool = cp.decode_pool(POOL, raw)
+    assert pool == _keyword_decode(raw) and hash(pool) == hash(_keyword_decode(raw))
+    assert type(pool) is cp.CpmmPool
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        pool.status = 1  # type: ignore[misc]
+    # the keys come from a cache keyed by their bytes: a changed key is seen at once
+    other = Pubkey.new_unique()
+    moved = bytearray(raw)
+    moved[8 + 2 * 32 : 8 + 3 * 32] = bytes(other)  # vault_0
+    moved[cp.OFF_PROTOCOL_FEES_0 : cp.OFF_PROTOCOL_FEES_0 + 8] = (12345).to_bytes(8, "little")
+    again = cp.decode_pool(POOL, bytes(moved))
+    assert again.vault_a == other and again.protocol_fees_token_0 == 12345
+    assert again == _keyword_decode(bytes(moved))
+    assert cp.decode_pool(POOL, raw) == pool
+
+
+def test_key_cache_is_bounded(accounts: dict[Pubkey, bytes], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cp, "_MAX_CACHED_KEYS", 4)
+    raw = bytearray(accounts[POOL])
+    for i in range(10):
+        raw[8 + 9 * 32 : 8 + 10 * 32] = bytes([i + 1]) * 32  # observation key
+        assert cp.decode_pool(POOL, bytes(raw)).observation_key == Pubkey(bytes([i + 1]) * 32)
+        assert len(cp._KEYS) <= 4

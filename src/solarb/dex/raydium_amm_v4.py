@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 
 from solders.instruction import AccountMeta, Instruction
@@ -140,6 +140,24 @@ class AmmV4Pool:
     lp_amount: int
 
 
+# Per-update decode cost: a pool's keys rarely change, so their parsed form is kept by the key
+# bytes (offsets 336..720: nine keys, padding, amm_owner; bounded, cleared when full); and the
+# frozen dataclass is filled through its slot setters (its __init__ goes through
+# object.__setattr__ for each of the 27 fields, ~2x slower).
+_KEYS_AT = slice(336, 720)
+_KEYS: dict[bytes, tuple[Pubkey, ...]] = {}
+_MAX_CACHED_KEYS = 8192
+_POOL_SETTERS = tuple(getattr(AmmV4Pool, f.name).__set__ for f in fields(AmmV4Pool))
+
+
+def _new_pool(*values: object) -> AmmV4Pool:
+    """``AmmV4Pool(*values)`` (every field, in declaration order) without the frozen ``__init__``."""
+    pool: AmmV4Pool = object.__new__(AmmV4Pool)
+    for set_field, value in zip(_POOL_SETTERS, values, strict=True):
+        set_field(pool, value)
+    return pool
+
+
 def decode_pool(address: Pubkey, data: bytes) -> AmmV4Pool:
     """Decode a 752-byte ``AmmInfo``; :class:`DecodeError` on a wrong size or an invalid status."""
     if len(data) != AMM_INFO_LEN:
@@ -148,35 +166,21 @@ def decode_pool(address: Pubkey, data: bytes) -> AmmV4Pool:
     status = f[0]
     if not 1 <= status <= 7:
         raise DecodeError(f"raydium_amm_v4 pool {address}: invalid status {status}")
-    pk = Pubkey.from_bytes
-    return AmmV4Pool(
-        address=address,
-        dex=NAME,
-        mint_a=pk(f[40]),
-        mint_b=pk(f[41]),
-        vault_a=pk(f[38]),
-        vault_b=pk(f[39]),
-        token_program_a=TOKEN_PROGRAM_ID,
-        token_program_b=TOKEN_PROGRAM_ID,
-        status=status,
-        nonce=f[1],
-        coin_decimals=f[4],
-        pc_decimals=f[5],
-        trade_fee_numerator=f[18],
-        trade_fee_denominator=f[19],
-        swap_fee_numerator=f[22],
-        swap_fee_denominator=f[23],
-        need_take_pnl_coin=f[24],
-        need_take_pnl_pc=f[25],
-        pool_open_time=f[28],
-        lp_mint=pk(f[42]),
-        open_orders=pk(f[43]),
-        market=pk(f[44]),
-        market_program=pk(f[45]),
-        target_orders=pk(f[46]),
-        amm_owner=pk(f[48]),
-        lp_amount=f[49],
-    )
+    blob = data[_KEYS_AT]
+    k = _KEYS.get(blob)
+    if k is None:  # coin/pc vault, coin/pc mint, lp mint, open orders, market, program, target
+        pk = Pubkey.from_bytes
+        k = (*(pk(f[i]) for i in range(38, 47)), pk(f[48]))  # ..., amm_owner
+        if len(_KEYS) >= _MAX_CACHED_KEYS:
+            _KEYS.clear()
+        _KEYS[blob] = k
+    coin_vault, pc_vault, coin_mint, pc_mint, lp_mint, open_orders, market, program, target, owner = k
+    # positional, in AmmV4Pool's field order (see _new_pool)
+    return _new_pool(
+        address, NAME, coin_mint, pc_mint, coin_vault, pc_vault, TOKEN_PROGRAM_ID,
+        TOKEN_PROGRAM_ID, status, f[1], f[4], f[5], f[18], f[19], f[22], f[23], f[24], f[25],
+        f[28], lp_mint, open_orders, market, program, target, owner, f[49],
+    )  # fmt: skip
 
 
 def encode_amm_info(

@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
@@ -197,6 +197,22 @@ class CpmmSwap:
     output_transfer_fee: int
 
 
+# Per-update decode cost: the ten keys of a pool rarely change, so their parsed form is kept by
+# the 320 key bytes (bounded; cleared when full); and the frozen dataclass is filled through its
+# slot setters (its __init__ sets each of the 28 fields through object.__setattr__, ~2x slower).
+_KEYS: dict[bytes, tuple[Pubkey, ...]] = {}
+_MAX_CACHED_KEYS = 8192
+_POOL_SETTERS = tuple(getattr(CpmmPool, f.name).__set__ for f in fields(CpmmPool))
+
+
+def _new_pool(*values: object) -> CpmmPool:
+    """``CpmmPool(*values)`` (every field, in declaration order) without the frozen ``__init__``."""
+    pool: CpmmPool = object.__new__(CpmmPool)
+    for set_field, value in zip(_POOL_SETTERS, values, strict=True):
+        set_field(pool, value)
+    return pool
+
+
 def decode_pool(address: Pubkey, data: bytes) -> CpmmPool:
     """Decode a 637-byte CPMM ``PoolState``; :class:`DecodeError` on size or discriminator."""
     if len(data) != POOL_LEN:
@@ -205,16 +221,17 @@ def decode_pool(address: Pubkey, data: bytes) -> CpmmPool:
      open_time, recent_epoch, fee_on, enable, _p1, cre0, cre1, _pad) = _POOL.unpack(data)  # fmt: skip
     if disc != POOL_DISCRIMINATOR:
         raise DecodeError(f"raydium_cpmm pool {address}: discriminator {disc.hex()} is not PoolState")
-    k = [Pubkey.from_bytes(keys[i : i + 32]) for i in range(0, 320, 32)]
-    return CpmmPool(
-        address=address, dex=NAME, mint_a=k[5], mint_b=k[6], vault_a=k[2], vault_b=k[3],
-        token_program_a=k[7], token_program_b=k[8], amm_config=k[0], pool_creator=k[1],
-        lp_mint=k[4], observation_key=k[9], auth_bump=bump, status=status,
-        lp_mint_decimals=lp_dec, mint_0_decimals=dec0, mint_1_decimals=dec1, lp_supply=lp_supply,
-        protocol_fees_token_0=prot0, protocol_fees_token_1=prot1, fund_fees_token_0=fund0,
-        fund_fees_token_1=fund1, open_time=open_time, recent_epoch=recent_epoch,
-        creator_fee_on=fee_on, enable_creator_fee=bool(enable), creator_fees_token_0=cre0,
-        creator_fees_token_1=cre1,
+    k = _KEYS.get(keys)
+    if k is None:  # a new pool (or its keys changed): parse the ten keys once
+        k = tuple(Pubkey.from_bytes(keys[i : i + 32]) for i in range(0, 320, 32))
+        if len(_KEYS) >= _MAX_CACHED_KEYS:
+            _KEYS.clear()
+        _KEYS[keys] = k
+    # positional, in CpmmPool's field order (see _new_pool)
+    return _new_pool(
+        address, NAME, k[5], k[6], k[2], k[3], k[7], k[8], k[0], k[1], k[4], k[9], bump, status,
+        lp_dec, dec0, dec1, lp_supply, prot0, prot1, fund0, fund1, open_time, recent_epoch,
+        fee_on, bool(enable), cre0, cre1,
     )  # fmt: skip
 
 

@@ -119,10 +119,10 @@ class Delivery:
         self._on_update: OnUpdate | None = None
         self._pending: dict[Pubkey, AccountUpdate] = {}
         self._batch: dict[Pubkey, AccountUpdate] = {}  # taken by the consumer, not yet applied
+        self._spare: dict[Pubkey, AccountUpdate] = {}  # drain_now swaps it with _pending
         self._ready = asyncio.Event()
-        # per account: (slot, k) delivered last, and (winner, arrival ns) of that delivery
-        self._delivered: dict[Pubkey, tuple[int, int]] = {}
-        self._first: dict[Pubkey, tuple[EndpointStats | None, int]] = {}
+        # per account: (slot, k, winner, arrival ns) of the last delivery (winner None: resync)
+        self._delivered: dict[Pubkey, tuple[int, int, EndpointStats | None, int]] = {}
 
     def last_slot(self, pubkey: Pubkey) -> int:
         """Slot of the last update accepted for ``pubkey`` (-1: none)."""
@@ -137,7 +137,6 @@ class Delivery:
     def forget(self, pubkey: Pubkey) -> None:
         """Drop everything known about an account no longer watched."""
         self._delivered.pop(pubkey, None)
-        self._first.pop(pubkey, None)
         self._pending.pop(pubkey, None)
 
     # ------------------------------------------------------------ producers (sync)
@@ -164,15 +163,18 @@ class Delivery:
             if slot == last[0] and k <= last[1]:
                 self.stats.duplicates += 1
                 ep.duplicates += 1
-                winner, t0 = self._first.get(pk, (None, 0))
+                winner = last[2]
                 if winner is not None and winner is not ep and k == last[1]:
-                    winner.lead_ns += upd.ts_recv_ns - t0
+                    winner.lead_ns += upd.ts_recv_ns - last[3]
                     winner.led += 1
                 return
-        self._delivered[pk] = (slot, k)
-        self._first[pk] = (ep, upd.ts_recv_ns)
+        self._delivered[pk] = (slot, k, ep, upd.ts_recv_ns)
         ep.wins += 1
-        self._enqueue(upd)
+        pending = self._pending
+        if pk in pending:
+            self.stats.coalesced += 1
+        pending[pk] = upd
+        self._ready.set()
 
     def resynced(self, upd: AccountUpdate) -> None:
         """An RPC read at ``upd.slot``: deliver it if not older than what was delivered."""
@@ -181,8 +183,8 @@ class Delivery:
         if last is not None and upd.slot < last[0]:
             self.stats.dropped_stale += 1
             return
-        self._delivered[pk] = (upd.slot, last[1] if last is not None and last[0] == upd.slot else 0)
-        self._first[pk] = (None, upd.ts_recv_ns)
+        k = last[1] if last is not None and last[0] == upd.slot else 0
+        self._delivered[pk] = (upd.slot, k, None, upd.ts_recv_ns)
         self._enqueue(upd)
 
     def _enqueue(self, upd: AccountUpdate) -> None:
@@ -218,13 +220,18 @@ class Delivery:
         """Deliver what is pending synchronously (for tests and benchmarks); returns the count."""
         n = 0
         record = self.latency.record
+        now = time.monotonic_ns
         while self._pending:
             batch = self._pending
-            self._pending = {}
-            for upd in batch.values():
-                on_update(upd)
-                n += 1
-                record(time.monotonic_ns() - upd.ts_recv_ns)
+            self._pending = self._spare  # empty: no new dict per call
+            try:
+                for upd in batch.values():
+                    on_update(upd)
+                    n += 1
+                    record(now() - upd.ts_recv_ns)
+            finally:
+                batch.clear()
+                self._spare = batch
         self.stats.delivered += n
         self._ready.clear()
         return n

@@ -24,6 +24,11 @@ shard.
 Delivery goes through :class:`~solarb.feeds.delivery.Delivery` (dedupe across endpoints, bounded
 coalescing, latency ring). ``fresh`` is set while every watched account is fresh.
 
+Hot path (one notification): the connection parses the frame (orjson) and calls the subscription's
+callback with the account object; a well-formed one is turned into an ``AccountUpdate`` in one pass
+(:func:`_fast_update`: SIMD base64 via ``pybase64``, owner strings parsed once); anything unusual
+goes through :func:`~solarb.rpc.client.decode_account`, which raises the exact protocol error.
+
 Errors: transient ones (FeedDisconnected, Retryable RPC errors, protocol and response errors during
 resync) lead to a reconnect and are kept in ``last_error``; anything else (an exception from
 ``on_update``/``on_slot``, a Fatal RPC error) propagates out of :meth:`PubSubFeed.run`.
@@ -33,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import random
 import time
@@ -40,9 +46,11 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
 
+from pybase64 import b64decode
 from solders.pubkey import Pubkey
 
 from solarb.errors import Retryable
+from solarb.events import AccountUpdate
 from solarb.feeds.base import OnSlot, OnUpdate
 from solarb.feeds.delivery import Delivery, EndpointStats, FeedStats
 from solarb.feeds.resync import read_accounts
@@ -64,6 +72,70 @@ _TRANSIENT = (Retryable, RpcProtocolError, RpcResponseError, FeedProtocolError)
 
 def _noop_slot(slot: int) -> None:
     return None
+
+
+_OWNERS: dict[str, Pubkey] = {}  # owner text -> key: a few programs, each parsed once
+_MAX_OWNERS = 4096
+_UPDATE_FIELDS = ("pubkey", "slot", "data", "owner", "lamports", "ts_recv_ns")
+
+
+def _update_setters() -> tuple[Any, ...] | None:
+    """The slot setters of ``AccountUpdate`` in field order, or None if its fields changed."""
+    names = tuple(f.name for f in dataclasses.fields(AccountUpdate))
+    if names != _UPDATE_FIELDS:
+        return None
+    return tuple(getattr(AccountUpdate, n).__set__ for n in names)
+
+
+_SETTERS = _update_setters()
+
+
+def _new_update(pubkey: Pubkey, slot: int, data: bytes, owner: Pubkey, lamports: int,
+                ts_recv_ns: int) -> AccountUpdate:
+    """``AccountUpdate(...)``, built through its slots: the frozen dataclass ``__init__`` sets
+    each field through ``object.__setattr__`` (~1.5 us); this is the same object in ~0.5 us."""
+    setters = _SETTERS
+    if setters is None:  # fields changed since this was written: the plain constructor
+        return AccountUpdate(pubkey, slot, data, owner, lamports, ts_recv_ns)
+    upd: AccountUpdate = object.__new__(AccountUpdate)
+    s_pubkey, s_slot, s_data, s_owner, s_lamports, s_ts = setters
+    s_pubkey(upd, pubkey)
+    s_slot(upd, slot)
+    s_data(upd, data)
+    s_owner(upd, owner)
+    s_lamports(upd, lamports)
+    s_ts(upd, ts_recv_ns)
+    return upd
+
+
+def _fast_update(pubkey: Pubkey, value: Any, slot: int, ts_recv_ns: int) -> AccountUpdate | None:
+    """A well-formed base64 account object as an ``AccountUpdate``; None for anything else
+    (absent account, wrong types, bad base64, bad owner): the caller then runs
+    :func:`~solarb.rpc.client.decode_account`, which returns None or raises the exact error."""
+    if type(value) is not dict:
+        return None
+    data = value.get("data")
+    lamports = value.get("lamports")
+    owner_text = value.get("owner")
+    if (type(data) is not list or len(data) != 2 or data[1] != "base64"
+            or type(lamports) is not int or type(owner_text) is not str):
+        return None
+    text = data[0]
+    if type(text) is not str:
+        return None
+    owner = _OWNERS.get(owner_text)
+    if owner is None:
+        try:
+            owner = Pubkey.from_string(owner_text)
+        except ValueError:
+            return None
+        if len(_OWNERS) < _MAX_OWNERS:
+            _OWNERS[owner_text] = owner
+    try:
+        raw = b64decode(text, validate=True)
+    except ValueError:  # binascii.Error; decode_account reports it
+        return None
+    return _new_update(pubkey, slot, raw, owner, lamports, ts_recv_ns)
 
 
 class _Shard:
@@ -485,11 +557,14 @@ class PubSubFeed:
         if slot < 0 or conn is None:
             self._count_garbled(FeedProtocolError(f"account notification without slot: {pubkey}"))
             return
-        try:
-            upd = decode_account(pubkey, value, slot, conn.frame_recv_ns, "accountNotification")
-        except RpcProtocolError as e:
-            self._count_garbled(FeedProtocolError(str(e)))
-            return
+        upd = _fast_update(pubkey, value, slot, conn.frame_recv_ns)
+        if upd is None:
+            try:
+                upd = decode_account(pubkey, value, slot, conn.frame_recv_ns,
+                                     "accountNotification")
+            except RpcProtocolError as e:
+                self._count_garbled(FeedProtocolError(str(e)))
+                return
         if upd is None or pubkey not in shard.keys:
             return
         self.counters.notifications += 1
@@ -508,8 +583,9 @@ class PubSubFeed:
                     raise RpcProtocolError("program notification without pubkey")
                 if len(self._program_keys) < 100_000:
                     self._program_keys[text] = pk
-            upd = decode_account(pk, value.get("account"), slot, conn.frame_recv_ns,
-                                 "programNotification")
+            account = value.get("account")
+            upd = _fast_update(pk, account, slot, conn.frame_recv_ns) or decode_account(
+                pk, account, slot, conn.frame_recv_ns, "programNotification")
         except (RpcProtocolError, ValueError) as e:
             self._count_garbled(FeedProtocolError(str(e)))
             return

@@ -7,7 +7,7 @@ Amounts are integers in base units.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from solders.pubkey import Pubkey
@@ -44,7 +44,9 @@ class PoolChanged:
 
 @dataclass(slots=True, frozen=True)
 class Hop:
-    """One swap of a cycle, with its exact quoted amounts."""
+    """One swap of a cycle, with its exact quoted amounts. ``arrays``: the quote's
+    :attr:`~solarb.dex.base.Quote.arrays` (tick/bin array accounts for the instruction; empty
+    when the adapter has none), not part of equality."""
 
     pool: Pubkey
     dex: str
@@ -53,6 +55,7 @@ class Hop:
     mint_out: Pubkey
     amount_in: int
     amount_out: int
+    arrays: tuple[Pubkey, ...] = field(default=(), compare=False)
 
 
 @dataclass(slots=True, frozen=True)

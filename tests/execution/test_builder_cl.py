@@ -4,6 +4,8 @@ program models, paying exactly the quoted cycle output."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from tests.support.exec_fixtures import hop, make_order
@@ -100,3 +102,77 @@ def ix_min_out(ix: object, info: PoolInfo) -> int:
     data: bytes = ix.data  # type: ignore[attr-defined]
     offset = 8 if info.dex != "raydium_amm_v4" else 1
     return int.from_bytes(data[offset + 8 : offset + 16], "little")
+
+
+# --- the quote's arrays: the instruction without a second quote ---
+
+
+def _bench_pools() -> list[tuple[object, object, dict[Pubkey, bytes]]]:
+    """The bench workload's concentrated pools (3 positions over >= 3 tick arrays; DLMM 141
+    dense bins) with their aux as the market holds it (absent account = b"")."""
+    from solarb.runtime.bench_workload import _ADAPTER, Workload
+
+    w = Workload(10, 7, 4, 0)
+    out = []
+    for address, kind, _a, _b in w.pools:
+        module = _ADAPTER[kind]
+        if module.NAME not in CL_KINDS:
+            continue
+        state = module.decode_pool(address, w.bank.get_account(address).data)
+        keys = module.aux_accounts(state)
+        aux = {}
+        for k in keys:
+            acc = w.bank.get_account(k)
+            aux[k] = acc.data if acc is not None else b""
+        out.append((module, state, aux))
+    return out
+
+
+AMOUNTS = (10**4, 10**7, 10**9, 10**10, 5 * 10**10, 3 * 10**11)
+
+
+def test_quote_arrays_give_the_requoted_instruction() -> None:
+    user = PAYER.pubkey()
+    carried = 0
+    for module, state, aux in _bench_pools():
+        for a_to_b in (True, False):
+            for amount in AMOUNTS:
+                try:
+                    q = module.quote(state, aux, amount, a_to_b)  # type: ignore[attr-defined]
+                except Exception:  # noqa: BLE001 - amounts beyond the pool: nothing to carry
+                    continue
+                if module is orca_whirlpool:
+                    assert q.arrays == ()  # its instruction never quotes
+                    continue
+                assert q.arrays, (module.NAME, amount)
+                ix = module.swap_instruction(state, user, amount, 1, a_to_b, aux=aux,  # type: ignore[attr-defined]
+                                             arrays=q.arrays)  # fmt: skip
+                assert ix == module.swap_instruction(state, user, amount, 1, a_to_b, aux=aux)  # type: ignore[attr-defined]
+                carried += 1
+    assert carried >= 12
+
+
+def test_builder_uses_hop_arrays_only_for_the_quoted_amount() -> None:
+    pools = {s.address: (m, s, a) for m, s, a in _bench_pools()}  # type: ignore[attr-defined]
+    builder = TxBuilder(PAYER, pools.__getitem__, compute_unit_limit=1_400_000,  # type: ignore[arg-type]
+                        priority_fee_micro_lamports=0, min_profit=1)  # fmt: skip
+    module, state, aux = next(v for v in pools.values() if v[0] is raydium_clmm)
+    amount = 10**10
+    q = module.quote(state, aux, amount, True)  # type: ignore[attr-defined]
+    spare = q.arrays[-1]
+    h = hop(state, True, amount, q.amount_out)  # type: ignore[arg-type]
+    back = hop(state, False, q.amount_out, amount + 1)  # type: ignore[arg-type]
+    plain = builder.instructions(make_order([h, back], min_out=amount + 1))
+    # the carried arrays give the same bytes; arrays that do not belong to the amount spent
+    # (a fake account here) are ignored
+    with_arrays = replace(h, arrays=q.arrays)
+    assert builder.instructions(make_order([with_arrays, back], min_out=amount + 1)) == plain
+    wrong = make_order([replace(h, amount_in=amount - 1, arrays=(spare, PAYER.pubkey())), back],
+                       min_out=amount + 1)  # the hop's arrays are for amount - 1, it spends amount
+    wrong = replace(wrong, opportunity=replace(wrong.opportunity, amount_in=amount))
+    ixs = builder.instructions(wrong)
+    assert ixs == plain
+    assert PAYER.pubkey() not in {m.pubkey for m in ixs[-2].accounts if not m.is_signer}
+    used = replace(h, arrays=(spare, PAYER.pubkey()))  # the builder trusts arrays of its amount
+    ixs = builder.instructions(make_order([used, back], min_out=amount + 1))
+    assert [m.pubkey for m in ixs[-2].accounts[-2:]] == [spare, PAYER.pubkey()]

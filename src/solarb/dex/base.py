@@ -15,7 +15,7 @@ Errors::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from solders.instruction import Instruction
@@ -75,11 +75,18 @@ class Quote:
 
     ``amount_in`` is what leaves the user's account, ``amount_out`` what arrives in it; ``fee`` is
     the total fee charged in the input token (trade fee incl. protocol/fund/creator parts).
+
+    ``arrays`` (concentrated-liquidity adapters that choose accounts per amount: Raydium CLMM,
+    Meteora DLMM) are the tick/bin array accounts the swap instruction of exactly this amount
+    passes (those the quote walked, in traversal order, plus the next one as a spare), so the
+    builder need not run the quote again: hand them to ``swap_instruction(..., arrays=...)``.
+    Empty for every other adapter; not part of equality.
     """
 
     amount_in: int
     amount_out: int
     fee: int
+    arrays: tuple[Pubkey, ...] = field(default=(), compare=False)
 
 
 AccountData = Mapping[Pubkey, bytes]
@@ -121,5 +128,9 @@ class DexAdapter(Protocol):
         """The swap instruction, byte-identical to the official SDK builder; user token accounts
         are ``user``'s associated token accounts of the two mints. ``aux`` (the pool's loaded
         auxiliary accounts) lets concentrated-liquidity adapters pass every tick/bin array the
-        exact quote of ``amount_in`` may touch; constant-product adapters ignore it."""
+        exact quote of ``amount_in`` may touch; constant-product adapters ignore it.
+
+        Adapters whose quotes fill :attr:`Quote.arrays` also accept ``arrays=`` (those accounts,
+        from the quote of this ``amount_in``): the same instruction without quoting again.
+        Callers pass it only when non-empty."""
         ...

@@ -400,7 +400,8 @@ def quote(state: LbPair, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bo
     trading fee when charged on the input token, 0 when the pair collects it from the output
     (already deducted from ``amount_out``)."""
     s = quote_detail(state, aux, amount_in, a_to_b)
-    return Quote(amount_in=amount_in, amount_out=s.amount_received, fee=s.fee if s.fee_on_input else 0)
+    arrays = _spared(state, aux.get(bitmap_extension_address(state.address)), s.bin_arrays, a_to_b)
+    return Quote(amount_in, s.amount_received, s.fee if s.fee_on_input else 0, arrays)
 
 
 def spot_rate(state: LbPair, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:
@@ -420,6 +421,7 @@ def swap_instruction(
     bin_arrays: Sequence[Pubkey] | None = None,
     bitmap_extension: Pubkey | None = None,
     aux: Mapping[Pubkey, bytes] | None = None,
+    arrays: Sequence[Pubkey] = (),
 ) -> Instruction:
     """``swap(amount_in, min_amount_out)`` (``swap2`` with no transfer-hook slices when a side is
     Token-2022, as ``swap`` only accepts SPL Token) with the IDL account order: absent optional
@@ -430,8 +432,15 @@ def swap_instruction(
     With ``aux`` (the pair's loaded accounts) and no explicit ``bin_arrays``, the arrays are those
     the exact quote of ``amount_in`` crosses plus the next one of the direction (a spare for a
     price that moved; bitmap extension included), in traversal order, and the extension is passed
-    when it exists; the default arrays if the quote fails."""
-    if aux is not None and bin_arrays is None:
+    when it exists; the default arrays if the quote fails. ``arrays`` (the :attr:`Quote.arrays`
+    of :func:`quote` for this ``amount_in``) are those bin arrays, without quoting again."""
+    if arrays and bin_arrays is None:
+        bin_arrays = arrays
+        if aux is not None and bitmap_extension is None:
+            ext_key = bitmap_extension_address(state.address)
+            if aux.get(ext_key):
+                bitmap_extension = ext_key
+    elif aux is not None and bin_arrays is None:
         bin_arrays, bitmap_extension = _arrays_for(state, aux, amount_in, a_to_b, bitmap_extension)
     if a_to_b:
         mint_in, mint_out = state.mint_a, state.mint_b
@@ -479,14 +488,25 @@ def _arrays_for(
     if ext and bitmap_extension is None:
         bitmap_extension = ext_key
     try:
-        idx = set(quote_detail(state, aux, amount_in, a_to_b).bin_arrays)
+        walked = quote_detail(state, aux, amount_in, a_to_b).bin_arrays
     except QuoteError:  # the program will fail this swap too; the default arrays will do
         idx = set(bin_arrays_for_swap(state, a_to_b, SWAP_BIN_ARRAYS, ext or None))
-    else:
-        last = min(idx) if a_to_b else max(idx)  # X->Y walks down the bin ids
-        bits, has_ext = _bitmap(state, ext or None)
-        nxt = m.next_array_index(bits, last + (-1 if a_to_b else 1), a_to_b, has_ext)
-        if nxt is not None:
-            idx.add(nxt)
-    order = sorted(idx, reverse=a_to_b)
-    return [bin_array_address(state.address, i) for i in order], bitmap_extension
+        order = sorted(idx, reverse=a_to_b)
+        return [bin_array_address(state.address, i) for i in order], bitmap_extension
+    return list(_spared(state, ext, walked, a_to_b)), bitmap_extension
+
+
+def _spared(
+    state: LbPair, ext: bytes | None, walked: Sequence[int], a_to_b: bool
+) -> tuple[Pubkey, ...]:
+    """Addresses of the bin arrays a swap that ``walked`` these arrays passes: those plus the
+    next one with liquidity in the direction (a spare for a price that moved), in traversal
+    order."""
+    idx = set(walked)
+    last = min(idx) if a_to_b else max(idx)  # X->Y walks down the bin ids
+    bits, has_ext = _bitmap(state, ext or None)
+    nxt = m.next_array_index(bits, last + (-1 if a_to_b else 1), a_to_b, has_ext)
+    if nxt is not None:
+        idx.add(nxt)
+    pair = state.address
+    return tuple([bin_array_address(pair, i) for i in sorted(idx, reverse=a_to_b)])

@@ -341,6 +341,13 @@ def quote_detail(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a
 
 def _run(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount: int, a_to_b: bool,
          tick_arrays: Sequence[int] | None, how: Callable[..., ClmmSwap]) -> ClmmSwap:
+    return _run_keys(state, aux, amount, a_to_b, tick_arrays, how)[0]
+
+
+def _run_keys(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount: int, a_to_b: bool,
+              tick_arrays: Sequence[int] | None,
+              how: Callable[..., ClmmSwap]) -> tuple[ClmmSwap, list[int], list[Pubkey]]:
+    """The swap, the tick-array start indices passed and their addresses."""
     epoch, ts = _clock(aux)
     config = decode_amm_config(state.amm_config, _get(aux, state.amm_config, "amm config"))
     ext = _extension(state, aux)
@@ -352,8 +359,10 @@ def _run(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount: int, a_to_b: bool
                 else aux.get(mint_out))  # fmt: skip
     starts = list(tick_arrays) if tick_arrays is not None else swap_tick_arrays(state, a_to_b, ext)
     arrays = [_lazy_array(state.address, s, aux) for s in starts]
+    keys = [a.address for a in arrays]
     try:
-        return how(state, config, arrays, ext, data_in, data_out, amount, a_to_b, epoch, ts)
+        return (how(state, config, arrays, ext, data_in, data_out, amount, a_to_b, epoch, ts),
+                starts, keys)
     except QuoteError as exc:
         if ext is None and exc.code == ERR_MISSING_EXTENSION:  # the instruction always passes it
             key = bitmap_extension_address(state.address)
@@ -361,13 +370,27 @@ def _run(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount: int, a_to_b: bool
         raise
 
 
+def _walked(state: ClmmPool, tick: int, a_to_b: bool, starts: Sequence[int]) -> int:
+    """How many of ``starts`` the instruction passes for a swap ending at ``tick``: those walked
+    plus one spare (all when the end lies beyond them)."""
+    end = array_start_index(tick, state.tick_spacing)
+    for i, start in enumerate(starts):
+        if (start <= end) if a_to_b else (start >= end):
+            return i + 2
+    return len(starts)
+
+
 def quote(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool) -> Quote:
     """Exact ``swap_v2`` exact-input quote (a_to_b = token_0 -> token_1).
 
     ``amount_out`` is what reaches the user; ``fee`` is the trade fee (lp + protocol + fund),
-    charged in the input token unless the pool's ``fee_on`` puts it on the output token."""
-    s = quote_detail(state, aux, amount_in, a_to_b)
-    return Quote(amount_in=amount_in, amount_out=s.amount_received, fee=s.trade_fee)
+    charged in the input token unless the pool's ``fee_on`` puts it on the output token;
+    ``arrays`` the tick arrays :func:`swap_instruction` passes for this amount."""
+    if not 0 < amount_in <= U64_MAX:
+        raise _err(ERR_ZERO_AMOUNT, f"amount_in {amount_in} out of range")
+    s, starts, keys = _run_keys(state, aux, amount_in, a_to_b, None, exact_input_v2)
+    arrays = tuple(keys[: _walked(state, s.result.tick, a_to_b, starts)])
+    return Quote(amount_in, s.amount_received, s.trade_fee, arrays)
 
 
 def spot_rate(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:
@@ -380,7 +403,7 @@ def spot_rate(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> flo
 
 def swap_instruction(state: ClmmPool, user: Pubkey, amount_in: int, min_out: int, a_to_b: bool,
                      *, aux: Mapping[Pubkey, bytes] | None = None,
-                     tick_arrays: Sequence[int] | None = None,
+                     tick_arrays: Sequence[int] | None = None, arrays: Sequence[Pubkey] = (),
                      sqrt_price_limit_x64: int = 0, exact_out: bool = False) -> Instruction:
     """``swap_v2(amount_in, min_out, sqrt_price_limit_x64, is_base_input=true)`` with the account
     list of the SDK's ``makeSwapBaseInInstructions``: payer, config, pool, user ATAs, vaults,
@@ -389,7 +412,8 @@ def swap_instruction(state: ClmmPool, user: Pubkey, amount_in: int, min_out: int
     With ``aux`` (the pool's loaded accounts) and no ``tick_arrays``: the extension's bitmap is
     used and, as the SDK passes its quote's arrays, the arrays are those the exact quote of
     ``amount_in`` walks plus the next one (a spare for a price that moved), found with
-    :func:`quote_detail`; all :func:`swap_tick_arrays` if the quote fails.
+    :func:`quote_detail`; all :func:`swap_tick_arrays` if the quote fails. ``arrays`` (the
+    :attr:`Quote.arrays` of :func:`quote` for this ``amount_in``): those addresses, no quote.
     ``exact_out``: ``amount_in`` is then the exact output and ``min_out`` the maximum input
     (``is_base_input=false``, ``makeSwapBaseOutInstructions``)."""
     if a_to_b:
@@ -398,8 +422,11 @@ def swap_instruction(state: ClmmPool, user: Pubkey, amount_in: int, min_out: int
     else:
         mint_in, mint_out, vin, vout = state.mint_b, state.mint_a, state.vault_b, state.vault_a
         pin, pout = state.token_program_b, state.token_program_a
+    keys: Sequence[Pubkey] | None = None
     if tick_arrays is not None:
         starts = list(tick_arrays)
+    elif arrays:
+        keys = arrays
     else:
         starts = swap_tick_arrays(state, a_to_b, _extension(state, aux))
         if aux is not None and not exact_out:
@@ -420,7 +447,9 @@ def swap_instruction(state: ClmmPool, user: Pubkey, amount_in: int, min_out: int
         AccountMeta(mint_out, False, False),
         AccountMeta(bitmap_extension_address(state.address), False, True),
     ]
-    metas += [AccountMeta(tick_array_address(state.address, s), False, True) for s in starts]
+    if keys is None:
+        keys = [tick_array_address(state.address, s) for s in starts]
+    metas += [AccountMeta(k, False, True) for k in keys]
     lim = sqrt_price_limit_x64
     data = _SWAP_V2.pack(SWAP_V2_DISCRIMINATOR, amount_in, min_out, lim & U64_MAX, lim >> 64,
                          not exact_out)  # fmt: skip
@@ -434,8 +463,4 @@ def _quoted_arrays(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount_in: int,
         tick = quote_detail(state, aux, amount_in, a_to_b).result.tick
     except QuoteError:
         return starts
-    end = array_start_index(tick, state.tick_spacing)
-    for i, start in enumerate(starts):
-        if (start <= end) if a_to_b else (start >= end):
-            return starts[: i + 2]
-    return starts
+    return starts[: _walked(state, tick, a_to_b, starts)]

@@ -7,6 +7,10 @@ Amounts: hop 0 spends ``opportunity.amount_in``; hop ``i`` spends hop ``i-1``'s 
 ``amount_out``. An intermediate hop's ``min_out`` is its quoted output less ``slippage_bps``
 (floor); the final hop's ``min_out`` is ``order.min_out``, which must be at least
 ``amount_in + min_profit`` (the profit guard): a trade that would lose cannot land.
+
+A hop's ``arrays`` (its quote's tick/bin array accounts, see :attr:`solarb.dex.base.Quote.arrays`)
+go to the adapter's ``swap_instruction(..., arrays=...)`` when the hop's ``amount_in`` is the
+amount spent: the instruction is then built without quoting the swap again (same bytes).
 """
 
 from __future__ import annotations
@@ -120,6 +124,7 @@ class TxBuilder:
         self.lookup_tables = list(lookup_tables)
         self._pools = pools
         self._ata_cache: dict[tuple[Pubkey, Pubkey], Pubkey] = {}
+        self._create_cache: dict[Pubkey, Instruction] = {}  # payer ATA -> its CreateIdempotent
         # The two compute-budget instructions never change for a builder: make them once.
         self._budget = [
             set_compute_unit_limit(compute_unit_limit),
@@ -187,24 +192,32 @@ class TxBuilder:
         payer = self.payer_pubkey
         ixs = list(self._budget)
         seen: set[Pubkey] = set()
+        known, creates = self.known_atas, self._create_cache
         for _adapter, state, _aux in route:
             for mint, program in (
                 (state.mint_a, state.token_program_a),
                 (state.mint_b, state.token_program_b),
             ):
                 ata = self._ata(mint, program)
-                if ata not in self.known_atas and ata not in seen:
+                if ata not in known and ata not in seen:
                     seen.add(ata)
-                    ixs.append(create_ata_idempotent(payer, payer, mint, program))
+                    create = creates.get(ata)
+                    if create is None:
+                        create = creates[ata] = create_ata_idempotent(payer, payer, mint, program)
+                    ixs.append(create)
         amount_in = opp.amount_in
         last = len(route) - 1
         keep = _BPS - self.slippage_bps
         for i, ((adapter, state, aux), hop) in enumerate(zip(route, opp.hops, strict=True)):
             quoted = hop.amount_out
             min_out = order.min_out if i == last else quoted * keep // _BPS
-            ixs.append(
-                adapter.swap_instruction(state, payer, amount_in, min_out, hop.a_to_b, aux=aux)
-            )
+            if hop.arrays and hop.amount_in == amount_in:  # the quote's accounts: no re-quote
+                ix = adapter.swap_instruction(  # type: ignore[call-arg]
+                    state, payer, amount_in, min_out, hop.a_to_b, aux=aux, arrays=hop.arrays
+                )
+            else:
+                ix = adapter.swap_instruction(state, payer, amount_in, min_out, hop.a_to_b, aux=aux)
+            ixs.append(ix)
             amount_in = quoted
         return ixs
 

@@ -227,3 +227,21 @@ def test_key_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         buf[336:368] = bytes([i + 1]) * 32  # coin vault
         assert v4.decode_pool(POOL, bytes(buf)).vault_a == Pubkey(bytes([i + 1]) * 32)
         assert len(v4._KEYS) <= 4
+
+
+def test_spot_rate_fast_path_equals_checked_path_and_errors_stay(pool: v4.AmmV4Pool) -> None:
+    rng = random.Random(5)
+    for _ in range(200):
+        aux = _aux(pool, rng.randrange(10**15), rng.randrange(10**15))
+        for a_to_b in (True, False):
+            assert v4.spot_rate(pool, aux, a_to_b) == v4._spot_rate_checked(pool, aux, a_to_b)
+    assert v4.spot_rate(pool, _aux(pool, 0, 10**9), True) == 0.0
+    short = {k: v[:100] for k, v in _aux(pool, 10**9, 10**9).items()}
+    with pytest.raises(DecodeError):
+        v4.spot_rate(pool, short, True)
+    with pytest.raises(MissingAccount):
+        v4.spot_rate(pool, {pool.vault_a: _aux(pool, 1, 1)[pool.vault_a]}, True)
+    if pool.need_take_pnl_coin:
+        vault = encode_token_account(pool.mint_a, v4.authority_address(pool.nonce), 0)
+        with pytest.raises(QuoteError):
+            v4.spot_rate(pool, {**_aux(pool, 1, 1), pool.vault_a: vault}, True)

@@ -273,3 +273,25 @@ def test_key_cache_is_bounded(accounts: dict[Pubkey, bytes], monkeypatch: pytest
         raw[8 + 9 * 32 : 8 + 10 * 32] = bytes([i + 1]) * 32  # observation key
         assert cp.decode_pool(POOL, bytes(raw)).observation_key == Pubkey(bytes([i + 1]) * 32)
         assert len(cp._KEYS) <= 4
+
+
+def test_spot_rate_fast_path_equals_checked_path_and_errors_stay(
+    pool: cp.CpmmPool, accounts: dict[Pubkey, bytes]
+) -> None:
+    rng = random.Random(11)
+    for _ in range(200):
+        state = dataclasses.replace(
+            pool, protocol_fees_token_0=rng.randrange(10**6), fund_fees_token_1=rng.randrange(10**6),
+            enable_creator_fee=rng.random() < 0.5)  # fmt: skip
+        aux = _set_vaults(state, accounts, rng.randrange(10**6, 10**15), rng.randrange(10**6, 10**15))
+        for a_to_b in (True, False):
+            assert cp.spot_rate(state, aux, a_to_b) == cp._spot_rate_checked(state, aux, a_to_b)
+    with pytest.raises(QuoteError):  # accruals above the vault
+        cp.spot_rate(pool, _set_vaults(pool, accounts, pool.protocol_fees_token_0, 10**9), True)
+    with pytest.raises(InsufficientLiquidity):
+        fees = pool.protocol_fees_token_0 + pool.fund_fees_token_0 + pool.creator_fees_token_0
+        cp.spot_rate(pool, _set_vaults(pool, accounts, fees, 10**18), True)
+    with pytest.raises(MissingAccount):
+        cp.spot_rate(pool, {k: v for k, v in accounts.items() if k != pool.vault_b}, True)
+    with pytest.raises(DecodeError):
+        cp.spot_rate(pool, {**accounts, CONFIG: accounts[CONFIG][:-1]}, True)

@@ -27,7 +27,12 @@ from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 
 from solarb.dex.base import DecodeError, InsufficientLiquidity, MissingAccount, Quote, QuoteError
-from solarb.dex.spl_token import TOKEN_PROGRAM_ID, associated_token_address, token_account_amount
+from solarb.dex.spl_token import (
+    TOKEN_ACCOUNT_LEN,
+    TOKEN_PROGRAM_ID,
+    associated_token_address,
+    token_account_amount,
+)
 
 __all__ = [
     "AMM_INFO_LEN",
@@ -106,6 +111,7 @@ _AMM_INFO = struct.Struct(
 assert _AMM_INFO.size == AMM_INFO_LEN
 _SWAP_DATA = struct.Struct("<BQQ")
 _CLOCK_TS = struct.Struct("<q")
+_U64 = struct.Struct("<Q")
 
 
 @dataclass(slots=True, frozen=True)
@@ -302,6 +308,23 @@ def quote(state: AmmV4Pool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b:
 
 def spot_rate(state: AmmV4Pool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:
     """Marginal output per input unit at zero size, after the swap fee (float, ranking only)."""
+    vault_a = aux.get(state.vault_a)
+    vault_b = aux.get(state.vault_b)
+    if (vault_a is not None and vault_b is not None and len(vault_a) >= TOKEN_ACCOUNT_LEN
+            and len(vault_b) >= TOKEN_ACCOUNT_LEN):
+        # the common case in one pass (per update, for every cycle through the pool); the same
+        # arithmetic as below, which also raises the errors
+        coin = _U64.unpack_from(vault_a, 64)[0] - state.need_take_pnl_coin
+        pc = _U64.unpack_from(vault_b, 64)[0] - state.need_take_pnl_pc
+        if coin >= 0 and pc >= 0:
+            r_in, r_out = (coin, pc) if a_to_b else (pc, coin)
+            if r_in == 0 or state.swap_fee_denominator == 0:
+                return 0.0
+            return r_out / r_in * (1.0 - state.swap_fee_numerator / state.swap_fee_denominator)
+    return _spot_rate_checked(state, aux, a_to_b)
+
+
+def _spot_rate_checked(state: AmmV4Pool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:
     coin, pc = reserves(state, _vault_amount(aux, state.vault_a), _vault_amount(aux, state.vault_b))
     r_in, r_out = (coin, pc) if a_to_b else (pc, coin)
     if r_in == 0 or state.swap_fee_denominator == 0:

@@ -39,6 +39,7 @@ from solders.pubkey import Pubkey
 from solarb.dex.base import DecodeError, InsufficientLiquidity, MissingAccount, Quote, QuoteError
 from solarb.dex.spl_token import (
     TOKEN_2022_PROGRAM_ID,
+    TOKEN_ACCOUNT_LEN,
     associated_token_address,
     token_account_amount,
     transfer_fee,
@@ -426,6 +427,28 @@ def quote(state: CpmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: 
 
 def spot_rate(state: CpmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:
     """Marginal output per input unit at zero size after trade and creator fees (float)."""
+    config = aux.get(state.amm_config)
+    vault_0 = aux.get(state.vault_a)
+    vault_1 = aux.get(state.vault_b)
+    if (config is not None and vault_0 is not None and vault_1 is not None
+            and len(config) == AMM_CONFIG_LEN and len(vault_0) >= TOKEN_ACCOUNT_LEN
+            and len(vault_1) >= TOKEN_ACCOUNT_LEN):
+        # the common case in one pass (per update, for every cycle through the pool); the same
+        # arithmetic as below, which also raises the errors
+        disc, trade_rate, _p, _f, creator_rate = _RATES.unpack_from(config, 0)
+        if disc == AMM_CONFIG_DISCRIMINATOR:
+            f0 = state.protocol_fees_token_0 + state.fund_fees_token_0 + state.creator_fees_token_0
+            f1 = state.protocol_fees_token_1 + state.fund_fees_token_1 + state.creator_fees_token_1
+            r0 = _U64.unpack_from(vault_0, 64)[0] - f0
+            r1 = _U64.unpack_from(vault_1, 64)[0] - f1
+            if r0 > 0 and r1 > 0 and f0 <= U64_MAX and f1 <= U64_MAX:
+                r_in, r_out = (r0, r1) if a_to_b else (r1, r0)
+                creator = creator_rate if state.enable_creator_fee else 0
+                return r_out / r_in * (1.0 - (trade_rate + creator) / FEE_RATE_DENOMINATOR)
+    return _spot_rate_checked(state, aux, a_to_b)
+
+
+def _spot_rate_checked(state: CpmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:
     config = _get(aux, state.amm_config, "amm config")
     trade_rate, _p, _f, creator_rate = _rates(state.amm_config, config)
     r0, r1 = _reserves(

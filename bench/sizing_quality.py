@@ -19,22 +19,23 @@ the best one the ranked, bounded sizing finds, for several ``max_sized``.
 Prints one JSON document (about a minute for 3,000 updates). Pure measurement: nothing here
 runs in the engine.
 
-Result at f429445 (1,000 pools, 3,000 updates, seed 7; 4,121 sizings, 3,718 profitable):
+Result (1,000 pools, 3,000 updates, seed 7; 4,121 sizings, 3,718 profitable):
 
-| variant        | quotes/sizing | total profit (base units) | vs golden | sizings > 0.1 % short |
-|----------------|--------------:|--------------------------:|----------:|----------------------:|
-| golden         |         31.34 |            25,947,742,004 |         0 |                     - |
-| model (finder) |          5.10 |            25,947,450,236 |  -291,768 |                   134 |
-| model_cold     |          6.01 |            25,947,520,581 |  -221,423 |                   132 |
-| model_refine   |          7.90 |            25,947,462,104 |  -279,900 |                   129 |
-| model_norefine |          4.28 |            25,946,742,762 |  -999,242 |                   207 |
+| variant        | quotes/sizing | total profit (base units) | vs golden  | sizings > 0.1 % short |
+|----------------|--------------:|--------------------------:|-----------:|----------------------:|
+| golden         |         31.34 |            25,947,742,004 |          0 |                     - |
+| model (finder) |          4.45 |            25,947,441,974 |   -300,030 |                   134 |
+| model_cold     |          5.35 |            25,947,506,959 |   -235,045 |                   132 |
+| model_refine   |          7.25 |            25,947,453,842 |   -288,162 |                   129 |
+| model_norefine |          3.62 |            25,946,734,500 | -1,007,504 |                   207 |
 
 Worst single cycle (model): 47,412 vs 53,338 (11 %, a DLMM + 2x AMM v4 loop whose coarse
 intermediate token makes the profit noisy by several thousand units); the model is better than
-golden on 676 sizings, worse on 2,659 (mostly by a few units). Fallbacks: 543 "not_improving"
-(DLMM bins), 9 "polish". Ranking, best profit per update vs size-all (13,437,622,013):
-max_sized 1/2/4/6 short by 627.6M/83.1M/22.2M/0.57M, sizing 1,492/2,222/2,838/2,935 cycles
-(size-all: 4,121; the profit bound alone: 3,565, nothing lost).
+golden on 674 sizings, worse on 2,661 (mostly by a few units). Fallbacks: 543 "not_improving"
+(DLMM bins), 7 "polish". Time per sizing 760 us vs 4,413 us (loaded machine). Ranking, best
+profit per update vs size-all (13,437,622,013): max_sized 1/2/4/6 short by
+627.6M/83.1M/22.2M/0.57M, sizing 1,492/2,222/2,838/2,935 cycles (size-all: 4,121; the profit
+bound alone: 3,565, nothing lost).
 """
 
 from __future__ import annotations

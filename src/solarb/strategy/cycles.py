@@ -48,13 +48,13 @@ SIZING_WIDTH_PPM = 1_000
 """The golden searches (``sizer="golden"``, the model's fallback) stop once their bracket is 0.1 %
 of the size wide, and the model once its step is: the profit is flat to second order there.
 Golden, measured on the bench workload (32 sized cycles): 84 -> 29 quotes per sizing, 13 base
-units of 291M total profit given up. The model search: 31.3 -> 5.1 quotes per sizing on 4,121
-bench sizings, 292k of 25.9G base units short of the golden search (0.0011 %)."""
+units of 291M total profit given up. The model search: 31.3 -> 4.45 quotes per sizing on 4,121
+bench sizings, 300k of 25.9G base units short of the golden search (0.0012 %)."""
 REFINE_MIN_WIDTH = 64
 """The model search moves to the start of its output step only when that step may be at least
 this many base units wide (it saves at most the width). Measured by ``bench/sizing_quality.py``
-(3,000 updates, 4,121 sizings): always -> 7.9 quotes per sizing, 280k base units short of the
-golden search in total; from 64 -> 5.1 quotes, 292k short; never -> 4.3 quotes, 999k short
+(3,000 updates, 4,121 sizings): always -> 7.25 quotes per sizing, 288k base units short of the
+golden search in total; from 64 -> 4.45 quotes, 300k short; never -> 3.62 quotes, 1,008k short
 (of 25.9G)."""
 DEFAULT_MAX_SIZED = 6
 """Cycles sized per changed pool at most (highest spot-rate product first). Measured by

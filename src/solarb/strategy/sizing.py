@@ -13,10 +13,12 @@ integers, floats only choose where to probe, and every figure comes from ``out``
    model optimum ``x* = (sqrt(c0) - c0) / c1``; probe it, repeat until the step is within
    ``tol_ppm`` of ``x``, would gain less than the rounding noise, or returns to a probed size.
    2-3 quotes from a warm start.
-2. Check: the line must also explain a probe at another size (an earlier one, else ``x / 2``);
-   if not (a DLMM bin edge or a tick crossed in between: "polish"), or when the model misbehaves
-   (non-positive slope, a probe worse than an earlier one, infeasible probes it cannot back away
-   from, no convergence in ``max_steps``), the search falls back to step 3.
+2. Check: the line must also explain an earlier probe at another size (in ``[x/4, 2x]``, at
+   least ``x/8`` away; a warm start that converged at once has none and is trusted: measured,
+   a check probe costs 0.65 quotes per sizing for 0.00007 % of profit). If it does not (a DLMM
+   bin edge or a tick crossed in between: "polish"), or the model misbehaves (non-positive
+   slope, a probe worse than an earlier one, infeasible probes it cannot back away from, no
+   convergence in ``max_steps``), the search falls back to step 3.
 3. Fallback: successive parabolic interpolation on the bracket of the best probe, a golden step
    whenever a parabolic one cuts the bracket by less than 30 % (kinks), at most 12 quotes; then
    the golden search on what is left of the bracket, down to ``width_ppm``.
@@ -247,11 +249,12 @@ def _model_search(
                 for q, out_q in probe.cache.items()
                 if out_q and x // 4 <= q <= 2 * x and abs(q - x) * 8 >= x
             ),
-            x // 2,
+            0,
         )
-        out_c = probe.out(check) if check >= lo else None
-        if not out_c:
-            return best, "polish"
+        if not check:  # a warm start that converged at once: its last sizing checked it
+            return best, ""
+        out_c = probe.cache[check]
+        assert out_c
         tol_g = _RESID_MULT * (
             (rounding + 1) / y * (check / x) + (_noise(noise, check) + 1) / out_c
         )

@@ -25,6 +25,7 @@ each; every figure takes, per update (and stage), the fastest pass (the machine 
    ``pipeline`` (the rest of ``on_update``).
 
 ``--profile`` runs the plain pass under cProfile and prints the top entries by own time.
+``--feed-only`` times the feed stages alone (frame -> ``drain_now`` into a no-op consumer).
 """
 
 from __future__ import annotations
@@ -117,8 +118,9 @@ class _Engine:
         if self.wiring.subs != work["subs"]:
             raise SystemExit("cached workload does not match this market's subscriptions; "
                              "delete the cache file")
+        freshness = MarketFreshness(market, self.wiring.feed)
         self.pipeline = Pipeline(market, self.finder, RiskEngine(limits), cfg.min_profit,
-                                 SystemClock(), RunStats(), MarketFreshness(market, self.wiring.feed))
+                                 SystemClock(), RunStats(), freshness)
         box.append(self.pipeline)
 
 
@@ -169,7 +171,8 @@ def replay(work: dict[str, Any], staged: bool, profile: cProfile.Profile | None 
     if staged:
         wrapped: dict[Pubkey, Any] = {}
         for pid, mod in adapters.items():
-            ns = types.SimpleNamespace(**{k: v for k, v in vars(mod).items() if not k.startswith("__")})
+            ns = types.SimpleNamespace(**{k: v for k, v in vars(mod).items()
+                                          if not k.startswith("__")})
             ns.decode_pool = timed(mod.decode_pool, "decode")
             ns.spot_rate = timed(mod.spot_rate, "spot_rate")
             wrapped[pid] = ns
@@ -299,6 +302,46 @@ def report(plains: list[dict[str, Any]], stageds: list[dict[str, Any]]) -> dict[
     return out
 
 
+def feed_only(work: dict[str, Any], passes: int) -> dict[str, float]:
+    """The feed alone (``_dispatch`` -> ``drain_now`` into a no-op consumer) over the account
+    frames, us per update: the fastest of ``passes`` passes, and orjson.loads alone for scale."""
+    import orjson
+
+    keys = [Pubkey.from_bytes(pk) for pk, _, _ in work["subs"]]
+    wiring = _Wiring(keys, lambda s: None)
+    conns = wiring.conns
+    delivery = wiring.feed.delivery
+    frames = [(conns[i], conns[i]._dispatch, f)
+              for i, is_account, f in work["frames"] if is_account]
+
+    def consume(upd: Any) -> None:
+        return None
+
+    best = best_parse = float("inf")
+    gc.collect()
+    gc.freeze()  # as solarb bench does
+    for _ in range(passes):
+        for ep in wiring.feed.endpoints:  # same frames again: forget what was delivered
+            ep.stats.seen.clear()
+        delivery._delivered.clear()
+        t0 = time.perf_counter_ns()
+        for conn, dispatch, frame in frames:
+            conn.frame_recv_ns = t0
+            dispatch(frame)
+            delivery.drain_now(consume)
+        best = min(best, time.perf_counter_ns() - t0)
+        t0 = time.perf_counter_ns()
+        for _, _, frame in frames:
+            orjson.loads(frame)
+        best_parse = min(best_parse, time.perf_counter_ns() - t0)
+    gc.unfreeze()
+    n = len(frames)
+    if wiring.feed.counters.garbled or wiring.feed.counters.delivered != n * passes:
+        raise SystemExit("feed-only pass did not deliver every frame")
+    return {"feed_us_per_update": round(best / n / 1000, 2),
+            "orjson_loads_us": round(best_parse / n / 1000, 2), "passes": passes}
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments, load the workload, run both passes and print the figures."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -307,6 +350,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--profile", action="store_true", help="cProfile the plain pass")
     ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--feed-only", action="store_true",
+                    help="only the feed stages (parse, base64, AccountUpdate, dedupe, drain)")
     ap.add_argument("--repeat", type=int, default=3,
                     help="passes of each kind; per update (and stage) the fastest is reported")
     args = ap.parse_args(argv)
@@ -316,6 +361,9 @@ def main(argv: list[str] | None = None) -> None:
           f"{sum(not f[1] for f in frames)} slot frames, mean frame "
           f"{sum(len(f[2]) for f in frames) // len(frames)} B")
     import orjson
+    if args.feed_only:
+        print(orjson.dumps(feed_only(work, max(args.repeat, 5))).decode())
+        return
     plains = [replay(work, staged=False) for _ in range(args.repeat)]
     stageds = [replay(work, staged=True) for _ in range(args.repeat)]
     print(orjson.dumps(report(plains, stageds), option=orjson.OPT_INDENT_2).decode())

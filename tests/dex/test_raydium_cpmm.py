@@ -281,9 +281,10 @@ def test_spot_rate_fast_path_equals_checked_path_and_errors_stay(
     rng = random.Random(11)
     for _ in range(200):
         state = dataclasses.replace(
-            pool, protocol_fees_token_0=rng.randrange(10**6), fund_fees_token_1=rng.randrange(10**6),
-            enable_creator_fee=rng.random() < 0.5)  # fmt: skip
-        aux = _set_vaults(state, accounts, rng.randrange(10**6, 10**15), rng.randrange(10**6, 10**15))
+            pool, protocol_fees_token_0=rng.randrange(10**6),
+            fund_fees_token_1=rng.randrange(10**6), enable_creator_fee=rng.random() < 0.5)
+        vaults = rng.randrange(10**6, 10**15), rng.randrange(10**6, 10**15)
+        aux = _set_vaults(state, accounts, *vaults)
         for a_to_b in (True, False):
             assert cp.spot_rate(state, aux, a_to_b) == cp._spot_rate_checked(state, aux, a_to_b)
     with pytest.raises(QuoteError):  # accruals above the vault

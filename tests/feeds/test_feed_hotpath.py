@@ -14,14 +14,15 @@ import pytest
 from solders.pubkey import Pubkey
 
 from solarb.events import AccountUpdate
-from solarb.feeds.delivery import Delivery, EndpointStats, FeedStats
-from solarb.feeds.pubsub import PubSubFeed, _fast_update, _new_update
+from solarb.feeds.delivery import Delivery, EndpointStats, FeedStats, new_update
+from solarb.feeds.pubsub import PubSubFeed, _fast_update
 from solarb.rpc.client import decode_account
 from solarb.rpc.errors import RpcProtocolError
 from solarb.rpc.ws import PubSubConnection
 from tests.support.data import SHARED_DATA
 
-DUMP = SHARED_DATA / "accounts/raydium_amm_v4/sol_usdc_58oQChx4/58oQChx4yWmvKdwLLZzBi4ChoCc2fqCUWBkwMihLYQo2.json"
+DUMP = (SHARED_DATA / "accounts/raydium_amm_v4/sol_usdc_58oQChx4"
+        / "58oQChx4yWmvKdwLLZzBi4ChoCc2fqCUWBkwMihLYQo2.json")
 POOL = Pubkey.from_string("58oQChx4yWmvKdwLLZzBi4ChoCc2fqCUWBkwMihLYQo2")
 OWNER = "675kPX9MHTjS2zt1qfr1NYHuzeLXfQM9H24wFSUt1Mp8"
 
@@ -29,16 +30,17 @@ OWNER = "675kPX9MHTjS2zt1qfr1NYHuzeLXfQM9H24wFSUt1Mp8"
 def _value(**over: object) -> dict[str, object]:
     """A real account (the Raydium SOL/USDC pool) as a PubSub notification carries it."""
     raw = base64.b64decode(json.loads(DUMP.read_text())["data"])
-    value: dict[str, object] = {"lamports": 6_124_800, "data": [base64.b64encode(raw).decode(), "base64"],
-                                "owner": OWNER, "executable": False, "rentEpoch": 2**64 - 1,
-                                "space": len(raw)}  # fmt: skip
+    value: dict[str, object] = {
+        "lamports": 6_124_800, "data": [base64.b64encode(raw).decode(), "base64"], "owner": OWNER,
+        "executable": False, "rentEpoch": 2**64 - 1, "space": len(raw),
+    }  # fmt: skip
     value.update(over)
     return value
 
 
 def test_new_update_is_the_same_frozen_object_as_the_constructor() -> None:
     pk, owner = Pubkey.new_unique(), Pubkey.new_unique()
-    fast = _new_update(pk, 7, b"abc", owner, 9, 11)
+    fast = new_update(pk, 7, b"abc", owner, 9, 11)
     slow = AccountUpdate(pk, 7, b"abc", owner, 9, 11)
     assert type(fast) is AccountUpdate
     assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)
@@ -118,7 +120,8 @@ def test_program_notifications_use_the_same_decode() -> None:
     conn._subs[3] = functools.partial(feed._on_program_note, shard)
     for slot, account in ((5, _value()), (6, _value(owner=7))):
         conn._dispatch(orjson.dumps({"jsonrpc": "2.0", "method": "programNotification", "params": {
-            "result": {"context": {"slot": slot}, "value": {"pubkey": str(POOL), "account": account}},
+            "result": {"context": {"slot": slot},
+                       "value": {"pubkey": str(POOL), "account": account}},
             "subscription": 3}}))  # fmt: skip
     got: list[AccountUpdate] = []
     feed.delivery.drain_now(got.append)

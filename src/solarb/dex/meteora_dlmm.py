@@ -28,6 +28,7 @@ import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import cast
 
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
@@ -223,13 +224,42 @@ def _get(aux: Mapping[Pubkey, bytes], key: Pubkey, what: str) -> bytes:
     return data
 
 
-def _fee_params(s: LbPair) -> m.FeeParams:
-    return m.FeeParams(
+def _fee_args(s: LbPair) -> tuple[int, ...]:
+    return (
         s.bin_step, s.base_factor, s.base_fee_power_factor, s.variable_fee_control,
         s.max_volatility_accumulator, s.filter_period, s.decay_period, s.reduction_factor,
         s.protocol_share, s.volatility_accumulator, s.volatility_reference, s.index_reference,
         s.last_update_timestamp,
     )  # fmt: skip
+
+
+def _fee_params(s: LbPair) -> m.FeeParams:
+    return m.FeeParams(*_fee_args(s))
+
+
+class _View:
+    """What a quote derives from the pair state and the extension bytes alone (combined bitmap,
+    limit-order support, fee-parameter fields, instruction bin arrays per walk), kept for the
+    latest (state, extension) of each pair while both are the same objects."""
+
+    __slots__ = ("bits", "extension", "fee_args", "has_ext", "spared", "state", "support_lo")
+
+    def __init__(self, state: LbPair, extension: bytes | None) -> None:
+        self.state, self.extension = state, extension
+        self.bits, self.has_ext = _bitmap(state, extension)
+        self.support_lo = supports_limit_orders(state)
+        self.fee_args = _fee_args(state)
+        self.spared: dict[tuple[bool, tuple[int, ...]], tuple[Pubkey, ...]] = {}
+
+
+_VIEWS: dict[Pubkey, _View] = {}
+
+
+def _view(state: LbPair, extension: bytes | None) -> _View:
+    v = _VIEWS.get(state.address)
+    if v is None or v.state is not state or v.extension is not extension:
+        v = _VIEWS[state.address] = _View(state, extension)
+    return v
 
 
 def supports_limit_orders(s: LbPair) -> bool:
@@ -320,24 +350,34 @@ def quote_detail(
     """The program's exact-in swap of ``amount_in`` (a_to_b = X -> Y, ``swap_for_y``), up to the
     slippage check. ``aux`` needs the Clock sysvar, every bin array the swap crosses, the bitmap
     extension when the walk leaves the internal bitmap, and Token-2022 mints."""
+    return cast(DlmmSwap, _exact_in(state, aux, amount_in, a_to_b, True)[0])
+
+
+def _exact_in(
+    state: LbPair, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool, detail: bool
+) -> tuple[DlmmSwap | None, _View, int, int, tuple[int, ...]]:
+    """``(quote_detail or None unless detail, the pair's view, amount received, Quote.fee,
+    bin arrays walked)``."""
     if not 0 < amount_in <= m.U64_MAX:
         raise QuoteError(f"meteora_dlmm: amount_in {amount_in} out of range", ERR_INVALID_INPUT)
     swap_for_y = a_to_b
     slot, epoch, now = _clock(aux)
     _check_active(state, slot, now)
-    p = _fee_params(state)
+    on_input = fee_on_input(state, swap_for_y)
+    view = _view(state, aux.get(bitmap_extension_address(state.address)))
+    bits, has_ext, support_lo = view.bits, view.has_ext, view.support_lo
+    p = m.FeeParams(*view.fee_args)
     active = state.active_id
     m.update_references(p, active, now)
-    support_lo = supports_limit_orders(state)
-    on_input = fee_on_input(state, swap_for_y)
-    ext_key = bitmap_extension_address(state.address)
-    bits, has_ext = _bitmap(state, aux.get(ext_key))
 
     fee_in = _mint_fee(state, aux, swap_for_y, amount_in, epoch)
     left = amount_in - fee_in
     if left <= 0:
         raise QuoteError("meteora_dlmm: nothing left after the transfer fee", ERR_INVALID_INPUT)
     total_out = total_fee = total_protocol = total_lp = 0
+    update_va, at_bin, fee_rate = (m.update_volatility_accumulator, m.swap_exact_in_at_bin,
+                                   m.total_fee_rate)  # fmt: skip
+    share, step = state.protocol_share, -1 if swap_for_y else 1
     arrays: list[int] = []
     bins: list[tuple[int, int, int, int, int]] = []
     while left > 0:
@@ -359,11 +399,11 @@ def quote_detail(
                 lo_open, lo_proc = b.open_order_amount, b.processed_order_remaining_amount
             mm_max = b.amount_y if swap_for_y else b.amount_x
             if mm_max + lo_open + lo_proc > 0:
-                m.update_volatility_accumulator(p, active)
+                update_va(p, active)
                 price = b.price or m.price_from_id(active, state.bin_step)
-                r = m.swap_exact_in_at_bin(
+                r = at_bin(
                     b.amount_x, b.amount_y, lo_open, lo_proc, price, left, swap_for_y,
-                    m.total_fee_rate(p), state.protocol_share, on_input,
+                    fee_rate(p), share, on_input,
                 )  # fmt: skip
                 if r.amount_in > 0:
                     left -= r.amount_in
@@ -371,11 +411,12 @@ def quote_detail(
                     total_fee += r.fee
                     total_protocol += r.protocol_fee
                     total_lp += r.lp_fee
-                    bins.append((active, r.mm_amount_in, r.mm_amount_out,
-                                 r.filled_amount_in - r.mm_amount_in,
-                                 r.gross_amount_out - r.mm_amount_out))  # fmt: skip
+                    if detail:
+                        bins.append((active, r.mm_amount_in, r.mm_amount_out,
+                                     r.filled_amount_in - r.mm_amount_in,
+                                     r.gross_amount_out - r.mm_amount_out))  # fmt: skip
             if left > 0:
-                active += -1 if swap_for_y else 1
+                active += step
                 if not m.MIN_BIN_ID <= active <= m.MAX_BIN_ID:
                     raise InsufficientLiquidity(
                         "meteora_dlmm: bin id out of bounds", ERR_PAIR_INSUFFICIENT_LIQUIDITY
@@ -383,6 +424,8 @@ def quote_detail(
     if total_out > m.U64_MAX or total_fee > m.U64_MAX:
         raise m.MathOverflow("totals do not fit u64")
     fee_out = _mint_fee(state, aux, not swap_for_y, total_out, epoch)
+    if not detail:
+        return None, view, total_out - fee_out, total_fee if on_input else 0, tuple(arrays)
     return DlmmSwap(
         amount_in=amount_in, amount_out=total_out, amount_received=total_out - fee_out,
         fee=total_fee, protocol_fee=total_protocol, lp_fee=total_lp, fee_on_input=on_input,
@@ -390,7 +433,7 @@ def quote_detail(
         volatility_accumulator=p.volatility_accumulator,
         volatility_reference=p.volatility_reference, index_reference=p.index_reference,
         bin_arrays=tuple(arrays), bins=tuple(bins),
-    )  # fmt: skip
+    ), view, total_out - fee_out, total_fee if on_input else 0, tuple(arrays)  # fmt: skip
 
 
 def quote(state: LbPair, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool) -> Quote:
@@ -399,9 +442,8 @@ def quote(state: LbPair, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bo
     ``amount_out`` reaches the user (after any Token-2022 output transfer fee); ``fee`` is the
     trading fee when charged on the input token, 0 when the pair collects it from the output
     (already deducted from ``amount_out``)."""
-    s = quote_detail(state, aux, amount_in, a_to_b)
-    arrays = _spared(state, aux.get(bitmap_extension_address(state.address)), s.bin_arrays, a_to_b)
-    return Quote(amount_in, s.amount_received, s.fee if s.fee_on_input else 0, arrays)
+    _d, view, received, fee, walked = _exact_in(state, aux, amount_in, a_to_b, False)
+    return Quote(amount_in, received, fee, _spared(view, walked, a_to_b))
 
 
 def spot_rate(state: LbPair, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:
@@ -488,25 +530,27 @@ def _arrays_for(
     if ext and bitmap_extension is None:
         bitmap_extension = ext_key
     try:
-        walked = quote_detail(state, aux, amount_in, a_to_b).bin_arrays
+        walked, view = quote_detail(state, aux, amount_in, a_to_b).bin_arrays, _view(state, ext)
     except QuoteError:  # the program will fail this swap too; the default arrays will do
         idx = set(bin_arrays_for_swap(state, a_to_b, SWAP_BIN_ARRAYS, ext or None))
         order = sorted(idx, reverse=a_to_b)
         return [bin_array_address(state.address, i) for i in order], bitmap_extension
-    return list(_spared(state, ext, walked, a_to_b)), bitmap_extension
+    return list(_spared(view, walked, a_to_b)), bitmap_extension
 
 
-def _spared(
-    state: LbPair, ext: bytes | None, walked: Sequence[int], a_to_b: bool
-) -> tuple[Pubkey, ...]:
+def _spared(view: _View, walked: tuple[int, ...], a_to_b: bool) -> tuple[Pubkey, ...]:
     """Addresses of the bin arrays a swap that ``walked`` these arrays passes: those plus the
     next one with liquidity in the direction (a spare for a price that moved), in traversal
     order."""
+    key = (a_to_b, walked)
+    out = view.spared.get(key)
+    if out is not None:
+        return out
     idx = set(walked)
     last = min(idx) if a_to_b else max(idx)  # X->Y walks down the bin ids
-    bits, has_ext = _bitmap(state, ext or None)
-    nxt = m.next_array_index(bits, last + (-1 if a_to_b else 1), a_to_b, has_ext)
+    nxt = m.next_array_index(view.bits, last + (-1 if a_to_b else 1), a_to_b, view.has_ext)
     if nxt is not None:
         idx.add(nxt)
-    pair = state.address
-    return tuple([bin_array_address(pair, i) for i in sorted(idx, reverse=a_to_b)])
+    pair = view.state.address
+    out = view.spared[key] = tuple([bin_array_address(pair, i) for i in sorted(idx, reverse=a_to_b)])
+    return out

@@ -231,27 +231,88 @@ class _MissingTicks(dict[int, TickState]):
         raise self._missing()
 
 
-@lru_cache(maxsize=4096)
-def _decoded_array(key: Pubkey, data: bytes) -> TickArray:
-    return decode_tick_array(key, data)
+_ARRAYS: dict[Pubkey, tuple[bytes, TickArray]] = {}  # latest checked version per tick array
+_CONFIGS: dict[Pubkey, tuple[bytes, AmmConfig]] = {}  # latest version per amm config
+_NAV: dict[tuple[Pubkey, bool], tuple[ClmmPool, BitmapExtension | None, list[int], list[Pubkey],
+                                      tuple[bool, int] | None]] = {}  # fmt: skip
+"""Per pool and direction, for the latest pool state and extension seen: the tick-array starts
+of :func:`swap_tick_arrays`, their addresses and ``first_tick_array_start`` (None: it raised).
+Pure functions of (state, extension), reused while both are the same objects."""
+
+
+def _config(key: Pubkey, data: bytes) -> AmmConfig:
+    c = _CONFIGS.get(key)
+    if c is not None and (c[0] is data or c[0] == data):
+        return c[1]
+    config = decode_amm_config(key, data)
+    _CONFIGS[key] = (data, config)
+    return config
+
+
+def _nav(state: ClmmPool, ext: BitmapExtension | None, a_to_b: bool
+         ) -> tuple[ClmmPool, BitmapExtension | None, list[int], list[Pubkey],
+                    tuple[bool, int] | None]:  # fmt: skip
+    key = (state.address, a_to_b)
+    c = _NAV.get(key)
+    if c is not None and c[0] is state and c[1] is ext:
+        return c
+    starts = swap_tick_arrays(state, a_to_b, ext)
+    keys = [tick_array_address(state.address, s) for s in starts]
+    try:
+        first: tuple[bool, int] | None = first_tick_array_start(state, ext, a_to_b)
+    except QuoteError:
+        first = None
+    c = _NAV[key] = (state, ext, starts, keys, first)
+    return c
+
+
+def _checked_array(key: Pubkey, pool: Pubkey, start: int, data: bytes) -> TickArray:
+    """The decoded tick array (shared: copy before writing), checked against its address once
+    per account version."""
+    c = _ARRAYS.get(key)
+    if c is not None and (c[0] is data or c[0] == data):
+        return c[1]
+    arr = decode_tick_array(key, data)
+    if arr.start_tick_index != start or arr.pool_id != pool:
+        raise _err(ERR_INVALID_TICK_ARRAY, f"tick array {key} does not match its address")
+    _ARRAYS[key] = (data, arr)
+    return arr
+
+
+class _LazyArrays(Sequence[TickArray]):
+    """The tick arrays passed to the swap, each made a private copy (the swap writes its ticks)
+    only when the swap reaches it; loaded arrays are checked up front."""
+
+    __slots__ = ("_made", "_pool", "_src")
+
+    def __init__(self, pool: Pubkey, starts: Sequence[int], keys: Sequence[Pubkey],
+                 aux: Mapping[Pubkey, bytes]) -> None:
+        src: list[tuple[Pubkey, int, TickArray | None]] = []
+        for start, key in zip(starts, keys):
+            data = aux.get(key)
+            src.append((key, start, None if data is None else _checked_array(key, pool, start, data)))
+        self._pool, self._src = pool, src
+        self._made: list[TickArray | None] = [None] * len(src)
+
+    def __len__(self) -> int:
+        return len(self._src)
+
+    def __getitem__(self, i: int) -> TickArray:  # type: ignore[override]
+        arr = self._made[i]
+        if arr is None:
+            key, start, shared = self._src[i]
+            if shared is None:
+                arr = TickArray(key, self._pool, start, _MissingTicks(key), 0)
+            else:
+                arr = TickArray(key, self._pool, start, dict(shared.ticks),
+                                shared.initialized_tick_count)  # fmt: skip
+            self._made[i] = arr
+        return arr
 
 
 @lru_cache(maxsize=1024)
 def _decoded_extension(key: Pubkey, data: bytes) -> BitmapExtension:
     return decode_extension(key, data)
-
-
-def _lazy_array(pool: Pubkey, start: int, aux: Mapping[Pubkey, bytes]) -> TickArray:
-    """The tick array at ``start`` as a private copy (the swap updates its ticks), decoded once
-    per account version; a placeholder that raises when reached if it is not loaded."""
-    key = tick_array_address(pool, start)
-    data = aux.get(key)
-    if data is not None:
-        arr = _decoded_array(key, data)
-        if arr.start_tick_index != start or arr.pool_id != pool:
-            raise _err(ERR_INVALID_TICK_ARRAY, f"tick array {key} does not match its address")
-        return TickArray(key, pool, start, dict(arr.ticks), arr.initialized_tick_count)
-    return TickArray(key, pool, start, _MissingTicks(key), 0)
 
 
 def _clock(aux: Mapping[Pubkey, bytes]) -> tuple[int | None, int | None]:
@@ -265,10 +326,12 @@ def _clock(aux: Mapping[Pubkey, bytes]) -> tuple[int | None, int | None]:
 def exact_input_v2(state: ClmmPool, config: AmmConfig, arrays: Sequence[TickArray],
                    ext: BitmapExtension | None, mint_in: bytes | None, mint_out: bytes | None,
                    amount_in: int, a_to_b: bool, epoch: int | None, ts: int | None,
-                   sqrt_price_limit_x64: int = 0) -> ClmmSwap:
+                   sqrt_price_limit_x64: int = 0, *,
+                   first: tuple[bool, int] | None = None) -> ClmmSwap:
     """``exact_internal_v2`` for an exact input: transfer fee off the input, ``swap_internal``,
     transfer fee off the output. ``mint_*`` are the mints' data (None for SPL Token mints),
-    ``ts`` the Clock's unix timestamp (None: open time unchecked, no dynamic fee possible)."""
+    ``ts`` the Clock's unix timestamp (None: open time unchecked, no dynamic fee possible);
+    ``first``: ``first_tick_array_start`` of (state, ext) when already known."""
     fee_in = transfer_fee(mint_in, amount_in, epoch)
     specified = amount_in - fee_in
     if ts is not None and not ts > state.open_time:
@@ -277,7 +340,7 @@ def exact_input_v2(state: ClmmPool, config: AmmConfig, arrays: Sequence[TickArra
         raise MissingAccount(f"{NAME}: dynamic-fee pool needs the Clock sysvar")
     limit = sqrt_price_limit_x64 or (MIN_SQRT_PRICE_X64 + 1 if a_to_b else MAX_SQRT_PRICE_X64 - 1)
     r = swap_internal(state, config, arrays, ext, specified, limit, a_to_b, True,
-                      (ts or 0) & 0xFFFF_FFFF)  # fmt: skip
+                      (ts or 0) & 0xFFFF_FFFF, first=first)  # fmt: skip
     if r.amount_0 == 0 or r.amount_1 == 0:
         raise _err(ERR_TOO_SMALL, "zero input or output")
     taken, out = (r.amount_0, r.amount_1) if a_to_b else (r.amount_1, r.amount_0)
@@ -293,7 +356,8 @@ def exact_input_v2(state: ClmmPool, config: AmmConfig, arrays: Sequence[TickArra
 def exact_output_v2(state: ClmmPool, config: AmmConfig, arrays: Sequence[TickArray],
                     ext: BitmapExtension | None, mint_in: bytes | None, mint_out: bytes | None,
                     amount_out: int, a_to_b: bool, epoch: int | None, ts: int | None,
-                    sqrt_price_limit_x64: int = 0) -> ClmmSwap:
+                    sqrt_price_limit_x64: int = 0, *,
+                    first: tuple[bool, int] | None = None) -> ClmmSwap:
     """``exact_internal_v2`` for an exact output: the vault pays ``amount_out`` plus the output
     mint's inverse transfer fee; the user pays the input plus its inverse transfer fee
     (``ClmmSwap.amount_in``, to compare with ``other_amount_threshold``)."""
@@ -307,7 +371,7 @@ def exact_output_v2(state: ClmmPool, config: AmmConfig, arrays: Sequence[TickArr
         raise MissingAccount(f"{NAME}: dynamic-fee pool needs the Clock sysvar")
     limit = sqrt_price_limit_x64 or (MIN_SQRT_PRICE_X64 + 1 if a_to_b else MAX_SQRT_PRICE_X64 - 1)
     r = swap_internal(state, config, arrays, ext, specified, limit, a_to_b, False,
-                      (ts or 0) & 0xFFFF_FFFF)  # fmt: skip
+                      (ts or 0) & 0xFFFF_FFFF, first=first)  # fmt: skip
     if r.amount_0 == 0 or r.amount_1 == 0:
         raise _err(ERR_TOO_SMALL, "zero input or output")
     taken, out = (r.amount_0, r.amount_1) if a_to_b else (r.amount_1, r.amount_0)
@@ -349,7 +413,7 @@ def _run_keys(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount: int, a_to_b:
               how: Callable[..., ClmmSwap]) -> tuple[ClmmSwap, list[int], list[Pubkey]]:
     """The swap, the tick-array start indices passed and their addresses."""
     epoch, ts = _clock(aux)
-    config = decode_amm_config(state.amm_config, _get(aux, state.amm_config, "amm config"))
+    config = _config(state.amm_config, _get(aux, state.amm_config, "amm config"))
     ext = _extension(state, aux)
     mint_in, mint_out = (state.mint_a, state.mint_b) if a_to_b else (state.mint_b, state.mint_a)
     prog_in, prog_out = ((state.token_program_a, state.token_program_b) if a_to_b
@@ -357,12 +421,16 @@ def _run_keys(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount: int, a_to_b:
     data_in = _get(aux, mint_in, "mint") if prog_in == TOKEN_2022_PROGRAM_ID else aux.get(mint_in)
     data_out = (_get(aux, mint_out, "mint") if prog_out == TOKEN_2022_PROGRAM_ID
                 else aux.get(mint_out))  # fmt: skip
-    starts = list(tick_arrays) if tick_arrays is not None else swap_tick_arrays(state, a_to_b, ext)
-    arrays = [_lazy_array(state.address, s, aux) for s in starts]
-    keys = [a.address for a in arrays]
+    first = None
+    if tick_arrays is None:
+        _s, _e, starts, keys, first = _nav(state, ext, a_to_b)
+    else:
+        starts = list(tick_arrays)
+        keys = [tick_array_address(state.address, s) for s in starts]
+    arrays = _LazyArrays(state.address, starts, keys, aux)
     try:
-        return (how(state, config, arrays, ext, data_in, data_out, amount, a_to_b, epoch, ts),
-                starts, keys)
+        return (how(state, config, arrays, ext, data_in, data_out, amount, a_to_b, epoch, ts,
+                    first=first), starts, keys)  # fmt: skip
     except QuoteError as exc:
         if ext is None and exc.code == ERR_MISSING_EXTENSION:  # the instruction always passes it
             key = bitmap_extension_address(state.address)
@@ -395,7 +463,7 @@ def quote(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: 
 
 def spot_rate(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:
     """Marginal output per input unit at the current price after the trade fee (float)."""
-    config = decode_amm_config(state.amm_config, _get(aux, state.amm_config, "amm config"))
+    config = _config(state.amm_config, _get(aux, state.amm_config, "amm config"))
     price = (state.sqrt_price_x64 / 2**64) ** 2
     rate = price if a_to_b else (1.0 / price if price else 0.0)
     return rate * (1.0 - config.trade_fee_rate / FEE_DEN)

@@ -412,10 +412,12 @@ class _State:
 
 def swap_internal(pool: ClmmPool, config: AmmConfig, arrays: Sequence[TickArray],
                   ext: BitmapExtension | None, amount: int, sqrt_price_limit_x64: int,
-                  zero_for_one: bool, is_base_input: bool, block_timestamp: int) -> SwapResult:
+                  zero_for_one: bool, is_base_input: bool, block_timestamp: int, *,
+                  first: tuple[bool, int] | None = None) -> SwapResult:
     """The program's ``swap_internal`` over ``arrays`` (the tick-array accounts passed, in
     instruction order). Updates the passed arrays' tick maps as the program updates the
-    accounts. Raises :class:`QuoteError` with the program's code where the program fails."""
+    accounts. Raises :class:`QuoteError` with the program's code where the program fails.
+    ``first``: ``first_tick_array_start(pool, ext, zero_for_one)`` when the caller has it."""
     if amount == 0:
         raise _err(ERR_ZERO_AMOUNT, "zero amount")
     if pool.status & SWAP_STATUS_BIT:
@@ -424,8 +426,9 @@ def swap_internal(pool: ClmmPool, config: AmmConfig, arrays: Sequence[TickArray]
     if not ((MIN_SQRT_PRICE_X64 < limit < pool.sqrt_price_x64) if zero_for_one
             else (pool.sqrt_price_x64 < limit < MAX_SQRT_PRICE_X64)):  # fmt: skip
         raise _err(ERR_SQRT_PRICE_LIMIT_OVERFLOW, "price limit")
-    contains_tick, current_start = first_tick_array_start(pool, ext, zero_for_one)
-    queue = list(arrays)
+    contains_tick, current_start = (first if first is not None
+                                    else first_tick_array_start(pool, ext, zero_for_one))
+    queue = arrays
     if not queue:
         raise _err(ERR_NOT_ENOUGH_TICK_ARRAYS, "no tick array passed")
     idx = 0
@@ -450,7 +453,7 @@ def swap_internal(pool: ClmmPool, config: AmmConfig, arrays: Sequence[TickArray]
         dyn = _update_reference(dyn, tsi, block_timestamp)
     p_rate, f_rate = config.protocol_fee_rate, config.fund_fee_rate
     base_rate = config.trade_fee_rate
-    rewards = reward_growths(pool.reward_infos)
+    rewards: list[tuple[bool, int]] | None = None  # read at the first tick crossed
     nav = pool  # the pool as navigation sees it (bits cleared by emptied arrays)
     updated: list[tuple[Pubkey, int, TickState]] = []
     emptied: dict[Pubkey, int] = {}
@@ -520,6 +523,8 @@ def swap_internal(pool: ClmmPool, config: AmmConfig, arrays: Sequence[TickArray]
                 if nt.liquidity_gross > 0 and not nt.has_limit_orders:
                     g0 = s.fee_growth if fee_on_token_0 else pool.fee_growth_global_0_x64
                     g1 = pool.fee_growth_global_1_x64 if fee_on_token_0 else s.fee_growth
+                    if rewards is None:
+                        rewards = reward_growths(pool.reward_infos)
                     rw = tuple((g - o) & U128_MAX if init else o
                                for (init, g), o in zip(rewards, nt.reward_growths_outside_x64))
                     nt = replace(

@@ -29,21 +29,23 @@ _ZEROS = bytes(_GAP)
 
 class SparseBytes:
     """An immutable byte string stored as its non-zero runs (zeros elsewhere): one ``bytes`` of
-    the runs back to back plus each run's start and offset (``array``s, a few bytes per run).
+    the runs back to back plus one ``array`` of each run's start and offset (8 bytes per run).
 
     Equal (and of equal hash) to the ``bytes`` it was built from; ``bytes(x)`` returns them.
     Indexing returns an ``int``, slicing returns ``bytes`` (steps other than 1 are supported by
     materializing). Build it with :func:`compact`.
     """
 
-    __slots__ = ("_chunks", "_hash", "_len", "_offs", "_starts")
+    __slots__ = ("_chunks", "_hash", "_index", "_len", "_runs")
 
     def __init__(self, data: bytes, runs: list[tuple[int, bytes]]) -> None:
         self._len = len(data)
         self._hash = hash(data)
         self._chunks = b"".join(chunk for _, chunk in runs)
-        self._starts = array("I", [start for start, _ in runs])
-        self._offs = array("I", accumulate((len(chunk) for _, chunk in runs), initial=0))
+        self._runs = len(runs)
+        # starts of the runs, then their offsets in _chunks (one more: the end)
+        self._index = array("I", [start for start, _ in runs])
+        self._index.extend(accumulate((len(chunk) for _, chunk in runs), initial=0))
 
     def __len__(self) -> int:
         return self._len
@@ -53,9 +55,9 @@ class SparseBytes:
 
     def __bytes__(self) -> bytes:
         buf = bytearray(self._len)
-        chunks, offs = self._chunks, self._offs
-        for i, start in enumerate(self._starts):
-            a, b = offs[i], offs[i + 1]
+        chunks, index, n = self._chunks, self._index, self._runs
+        for i in range(n):
+            start, a, b = index[i], index[n + i], index[n + i + 1]
             buf[start : start + b - a] = chunks[a:b]
         return bytes(buf)
 
@@ -65,8 +67,7 @@ class SparseBytes:
     def __eq__(self, other: object) -> bool:
         if isinstance(other, SparseBytes):
             return (self._hash == other._hash and self._len == other._len
-                    and self._starts == other._starts and self._offs == other._offs
-                    and self._chunks == other._chunks)  # fmt: skip
+                    and self._index == other._index and self._chunks == other._chunks)  # fmt: skip
         if isinstance(other, (bytes, bytearray, memoryview)):
             return len(other) == self._len and bytes(self) == other
         return NotImplemented
@@ -99,14 +100,14 @@ class SparseBytes:
         if stop <= start:
             return b""
         buf = bytearray(stop - start)
-        starts, offs, chunks = self._starts, self._offs, self._chunks
-        i = max(0, bisect_right(starts, start) - 1)
-        while i < len(starts):
-            s = starts[i]
+        index, chunks, n = self._index, self._chunks, self._runs
+        i = max(0, bisect_right(index, start, 0, n) - 1)
+        while i < n:
+            s = index[i]
             if s >= stop:
                 break
-            a = offs[i]
-            e = s + offs[i + 1] - a
+            a = index[n + i]
+            e = s + index[n + i + 1] - a
             if e > start:
                 lo, hi = max(s, start), min(e, stop)
                 buf[lo - start : hi - start] = chunks[a + lo - s : a + hi - s]
@@ -118,7 +119,7 @@ class SparseBytes:
         return len(self._chunks)
 
     def __repr__(self) -> str:
-        return f"SparseBytes(len={self._len}, runs={len(self._starts)}, stored={len(self._chunks)})"
+        return f"SparseBytes(len={self._len}, runs={self._runs}, stored={len(self._chunks)})"
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (compact, (bytes(self),))

@@ -93,10 +93,11 @@ class MarketState:
         self.decode_errors = 0
         self.stale_updates = 0
         self.unknown_updates = 0
-        self._aux_index: dict[Pubkey, list[Pubkey]] = {}
+        self._aux_index: dict[Pubkey, tuple[Pubkey, ...]] = {}  # mostly one user: a tuple
         self._slots: dict[Pubkey, int] = {}
         self._raw: dict[Pubkey, bytes] = {}
         self._owners: dict[Pubkey, Pubkey] = {}
+        self._owner_ids: dict[Pubkey, Pubkey] = {}  # one Pubkey object per owner program
         self.on_new_accounts: Callable[[list[Pubkey]], None] | None = None
 
     # -- registration -------------------------------------------------------------------------
@@ -114,7 +115,7 @@ class MarketState:
                 state = self._decode(existing.adapter, update.pubkey, update.data)
                 self._slots[update.pubkey] = update.slot
                 self._raw[update.pubkey] = update.data
-                self._owners[update.pubkey] = update.owner
+                self._owners[update.pubkey] = self._owner(update.owner)
                 self._install(existing, state, update.slot)
             return existing.state
         adapter = self._adapters.get(update.owner)
@@ -127,7 +128,7 @@ class MarketState:
         self.pools[update.pubkey] = entry
         self._slots[update.pubkey] = update.slot
         self._raw[update.pubkey] = update.data
-        self._owners[update.pubkey] = update.owner
+        self._owners[update.pubkey] = self._owner(update.owner)
         self._install(entry, state, update.slot)
         return state
 
@@ -175,7 +176,7 @@ class MarketState:
             data = old  # keep the one stored object (no second copy, adapter caches stay hot)
         self._raw[key] = data
         owner_changed = self._owners.get(key) != update.owner
-        self._owners[key] = update.owner
+        self._owners[key] = self._owner(update.owner)
         changed: list[Pubkey] = []
         if entry is not None:
             entry.pool_slot = update.slot
@@ -185,7 +186,7 @@ class MarketState:
             else:
                 self._refresh(entry)
         if users is not None:
-            for pool in list(users):
+            for pool in users:  # a snapshot: re-indexing below replaces the tuple
                 user = self.pools[pool]
                 if not same or key not in user.aux:
                     first = key not in user.aux
@@ -213,7 +214,7 @@ class MarketState:
 
     def pools_using(self, account: Pubkey) -> tuple[Pubkey, ...]:
         """Pools whose quote reads ``account`` (as an auxiliary account)."""
-        return tuple(self._aux_index.get(account, ()))
+        return self._aux_index.get(account, ())
 
     def owner_of(self, account: Pubkey) -> Pubkey | None:
         """The owner program of ``account`` in its last applied update (None if never seen)."""
@@ -322,9 +323,9 @@ class MarketState:
             for new in keys:
                 if new not in self._aux_index and new not in self.pools:
                     fresh.append(new)
-                users = self._aux_index.setdefault(new, [])
+                users = self._aux_index.get(new, ())
                 if entry.address not in users:
-                    users.append(entry.address)
+                    self._aux_index[new] = (*users, entry.address)
                 raw = self._raw.get(new)
                 if raw is not None:
                     entry.aux[new] = raw
@@ -335,13 +336,18 @@ class MarketState:
             self.version += 1
         self._refresh(entry)
 
+    def _owner(self, owner: Pubkey) -> Pubkey:
+        """The one stored object equal to ``owner`` (every update brings its own copy)."""
+        return self._owner_ids.setdefault(owner, owner)
+
     def _unindex_aux(self, key: Pubkey, pool: Pubkey) -> None:
         users = self._aux_index.get(key)
         if users is None:
             return
-        if pool in users:
-            users.remove(pool)
-        if not users:
+        rest = tuple(p for p in users if p != pool)
+        if rest:
+            self._aux_index[key] = rest
+        else:
             del self._aux_index[key]
             if key not in self.pools:
                 self._slots.pop(key, None)

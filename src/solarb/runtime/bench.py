@@ -43,8 +43,8 @@ from solders.pubkey import Pubkey
 from solarb.dex import meteora_dlmm, orca_whirlpool, raydium_amm_v4, raydium_clmm, raydium_cpmm
 from solarb.dex.base import DexAdapter
 from solarb.dex.registry import ADAPTERS
-from solarb.events import AccountUpdate
 from solarb.errors import Fatal
+from solarb.events import AccountUpdate
 from solarb.execution.builder import TxBuilder
 from solarb.execution.errors import BuildError
 from solarb.feeds.freshness import MarketFreshness
@@ -211,6 +211,8 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
                         min_profit=cfg.min_profit)
     blockhash = Hash(bytes(32))
     _ask(conn, "watch", wiring.subs, wiring.slot_subs)
+    watched = len(wiring.subs)
+    wiring.subs = []  # the harness's list for the generator, not engine memory: free it
     gen_s = time.monotonic() - gen_started
 
     n = cfg.updates
@@ -283,7 +285,7 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
     return {
         "pools": len(market.pools),
         "pools_by_dex": by_dex,
-        "watched_accounts": len(wiring.subs),
+        "watched_accounts": watched,
         "cycles": finder.cycles,
         "updates": done,
         "slot_frames": slot_frames,
@@ -359,7 +361,7 @@ def _generator_main(conn: Any, cfg: BenchConfig) -> None:
 
     try:
         work = Workload(cfg.pools, cfg.seed, cfg.swaps_per_slot, cfg.inject_every)
-    except Exception as e:  # reported to the parent, which raises
+    except Exception as e:  # noqa: BLE001 - reported to the parent, which raises
         conn.recv()
         conn.send(("error", f"{type(e).__name__}: {e}"))
         return
@@ -382,7 +384,7 @@ def _generator_main(conn: Any, cfg: BenchConfig) -> None:
                 conn.send(work.frames(msg[1]))
             elif msg[0] == "stats":
                 conn.send(work.stats())
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - reported to the parent, which raises
             conn.send(("error", f"{type(e).__name__}: {e}"))
             return
 

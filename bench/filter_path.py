@@ -7,8 +7,8 @@ seed gives the same frames; cached under the temp dir after the first run) throu
 ``solarb bench`` wires: ``PubSubConnection._dispatch`` -> ``PubSubFeed._on_account_note`` ->
 ``Delivery.drain_now`` -> ``Pipeline.on_update`` (``MarketState.apply``,
 ``CycleFinder.on_pool_changed``). Exact sizing is stubbed out (``size_cycle`` returns None), so
-every update stops after the float filter; updates where some cycle passed the filter (the bench
-would size them) are reported apart from the quiet ones, as the bench's
+every update stops after the float filter (``--sizing`` keeps it); updates where some cycle passed
+the filter (the bench sizes them) are reported apart from the quiet ones, as the bench's
 ``detect_filtered_only_us`` does.
 
 Two kinds of passes over the same frames, each on a freshly loaded market, ``--repeat`` times
@@ -138,8 +138,8 @@ def _summary(samples: list[int]) -> dict[str, float]:
             "n": len(data)}
 
 
-def replay(work: dict[str, Any], staged: bool, profile: cProfile.Profile | None = None
-           ) -> dict[str, Any]:
+def replay(work: dict[str, Any], staged: bool, profile: cProfile.Profile | None = None,
+           sizing: bool = False) -> dict[str, Any]:
     """One pass over the frames on a fresh engine; per-update figures (see module doc)."""
     acc = dict.fromkeys(STAGES, 0)  # ns of the current update, per stage
     patches: list[tuple[Any, str, Any]] = []
@@ -177,7 +177,8 @@ def replay(work: dict[str, Any], staged: bool, profile: cProfile.Profile | None 
             ns.spot_rate = timed(mod.spot_rate, "spot_rate")
             wrapped[pid] = ns
         adapters = wrapped
-    patch(cycles_module, "size_cycle", lambda *a, **k: None)  # sizing never runs
+    if not sizing:
+        patch(cycles_module, "size_cycle", lambda *a, **k: None)  # sizing never runs
     try:
         eng = _Engine(work, adapters)
         feed = eng.wiring.feed
@@ -350,6 +351,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--profile", action="store_true", help="cProfile the plain pass")
     ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--sizing", action="store_true",
+                    help="keep exact sizing (as solarb bench): quiet updates then share the "
+                         "process with it (caches, GC)")
     ap.add_argument("--feed-only", action="store_true",
                     help="only the feed stages (parse, base64, AccountUpdate, dedupe, drain)")
     ap.add_argument("--repeat", type=int, default=3,
@@ -364,8 +368,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.feed_only:
         print(orjson.dumps(feed_only(work, max(args.repeat, 5))).decode())
         return
-    plains = [replay(work, staged=False) for _ in range(args.repeat)]
-    stageds = [replay(work, staged=True) for _ in range(args.repeat)]
+    plains = [replay(work, staged=False, sizing=args.sizing) for _ in range(args.repeat)]
+    stageds = [replay(work, staged=True, sizing=args.sizing) for _ in range(args.repeat)]
     print(orjson.dumps(report(plains, stageds), option=orjson.OPT_INDENT_2).decode())
     if args.profile:
         prof = cProfile.Profile()

@@ -51,6 +51,7 @@ __all__ = [
     "sqrt_price_at_tick",
     "sqrt_price_at_tick_unchecked",
     "swap_step",
+    "swap_step_amounts",
     "tick_at_sqrt_price",
 ]
 
@@ -198,7 +199,14 @@ def tick_at_sqrt_price(sqrt_price_x64: int) -> int:
     the price, i.e. the floor tick everywhere except right at the top of the range."""
     if not MIN_SQRT_PRICE_X64 <= sqrt_price_x64 <= MAX_SQRT_PRICE_X64:
         raise ClmmMathError("SqrtPriceOutOfBounds", f"sqrt price {sqrt_price_x64}")
-    return _tick_estimate(sqrt_price_x64, 14, sqrt_price_at_tick_unchecked)
+    return _tick_estimate(sqrt_price_x64, 14, _wp_at_tick)
+
+
+def _wp_at_tick(tick: int) -> int:
+    """:func:`sqrt_price_at_tick_unchecked` through the cache of :func:`sqrt_price_at_tick`."""
+    if MIN_TICK <= tick <= MAX_TICK:
+        return sqrt_price_at_tick(tick)
+    return sqrt_price_at_tick_unchecked(tick)
 
 
 def raydium_tick_at_sqrt_price(sqrt_price_x64: int) -> int:
@@ -367,6 +375,21 @@ def swap_step(
     Output side: reaching the target or not, ``amount_out`` is capped at ``remaining``.
     Fixed-side deltas round up on input, down on output; the other side the opposite way.
     """
+    return SwapStep(*swap_step_amounts(amount_remaining, fee_rate, liquidity, sqrt_price_current,
+                                       sqrt_price_target, is_input, a_to_b))  # fmt: skip
+
+
+def swap_step_amounts(
+    amount_remaining: int,
+    fee_rate: int,
+    liquidity: int,
+    sqrt_price_current: int,
+    sqrt_price_target: int,
+    is_input: bool,
+    a_to_b: bool,
+) -> tuple[int, int, int, int]:
+    """:func:`swap_step` as ``(amount_in, amount_out, next_sqrt_price, fee_amount)`` (no object
+    per step: the swap loops' form)."""
     fixed_is_a = a_to_b == is_input
     cur, tgt = sqrt_price_current, sqrt_price_target
     fixed_full = _wp_delta(cur, tgt, liquidity, fixed_is_a, is_input)  # None: above u64
@@ -393,4 +416,4 @@ def swap_step(
         fee = -(-amount_in * fee_rate // (FEE_RATE_MUL_VALUE - fee_rate))
         if fee > U64_MAX:
             raise ClmmMathError("NumberDownCastError", "fee above u64")
-    return SwapStep(amount_in, amount_out, nxt, fee)
+    return amount_in, amount_out, nxt, fee

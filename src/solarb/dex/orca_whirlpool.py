@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import operator
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -379,7 +380,9 @@ def swap(
     fees = _FeeRate(a_to_b, tick, timestamp, pool.fee_rate, oracle)
     adaptive = oracle is not None
     crossed: list[tuple[int, int, Tick]] = []
-    step = cm.swap_step
+    step = cm.swap_step_amounts
+    u128_max, pfr_mul = cm.U128_MAX, cm.PROTOCOL_FEE_RATE_MUL_VALUE
+    static_rate = pool.fee_rate
     while remaining > 0 and price != limit:
         next_i, next_tick = _next_init(slots, tick, ts_, a_to_b, arr_i)
         next_price = cm.sqrt_price_at_tick(next_tick)
@@ -390,27 +393,26 @@ def swap(
                 bounded, skipped = fees.bounded(target, liq)
                 rate = fees.total()
             else:
-                bounded, skipped, rate = target, False, pool.fee_rate
-            s = step(remaining, rate, liq, price, bounded, is_input, a_to_b)
+                bounded, skipped, rate = target, False, static_rate
+            s_in, s_out, s_price, fee = step(remaining, rate, liq, price, bounded, is_input, a_to_b)
             if is_input:
-                remaining -= s.amount_in + s.fee_amount
-                calculated += s.amount_out
+                remaining -= s_in + fee
+                calculated += s_out
             else:
-                remaining -= s.amount_out
-                calculated += s.amount_in + s.fee_amount
+                remaining -= s_out
+                calculated += s_in + fee
             if remaining < 0:
                 raise _err("AmountRemainingOverflow")
             if calculated > U64_MAX:
                 raise _err("AmountCalcOverflow")
-            fee = s.fee_amount
             fee_sum += fee
             if pfr:
-                delta = fee * pfr // cm.PROTOCOL_FEE_RATE_MUL_VALUE
+                delta = fee * pfr // pfr_mul
                 fee -= delta
                 protocol += delta
             if liq:
-                growth = (growth + (fee << 64) // liq) & cm.U128_MAX
-            if s.next_sqrt_price == next_price:
+                growth = (growth + (fee << 64) // liq) & u128_max
+            if s_price == next_price:
                 arr = slots[next_i]
                 start = arr if isinstance(arr, int) else arr.start_tick_index  # type: ignore
                 off = (next_tick - start) // ts_
@@ -441,9 +443,9 @@ def swap(
                 at_edge = off == 0 if a_to_b else off == TICK_ARRAY_SIZE - 1
                 arr_i = next_i + 1 if at_edge else next_i
                 tick = next_tick - 1 if a_to_b else next_tick
-            elif s.next_sqrt_price != price:
-                tick = cm.tick_at_sqrt_price(s.next_sqrt_price)
-            price = s.next_sqrt_price
+            elif s_price != price:
+                tick = cm.tick_at_sqrt_price(s_price)
+            price = s_price
             if not adaptive:
                 pass
             elif not skipped:
@@ -466,11 +468,35 @@ def swap(
 # ---------------------------------------------------------------------------- adapter surface
 
 
+_SlotsEntry = tuple[Whirlpool, list[int], list[Pubkey], list["bytes | None"], list[Slot]]
+_SLOTS: dict[tuple[Pubkey, bool], _SlotsEntry] = {}
+"""Per pool and direction, for the latest state seen: the tick arrays' starts and addresses,
+the account data the slots were made from and the slots (read-only), reused while the state and
+every array's data are the same objects."""
+
+
 def _slots(state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> list[Slot]:
+    ck = (state.address, a_to_b)
+    c = _SLOTS.get(ck)
+    if c is not None and c[0] is state:
+        starts, keys = c[1], c[2]
+        datas = [aux.get(k) for k in keys]
+        if all(map(operator.is_, datas, c[3])):
+            return c[4]
+    else:
+        starts = swap_start_indexes(state.tick_current_index, state.tick_spacing, a_to_b)
+        keys = [tick_array_address(state.address, start) for start in starts]
+        datas = [aux.get(k) for k in keys]
+    out = _make_slots(state, starts, keys, datas)
+    _SLOTS[ck] = (state, starts, keys, datas, out)
+    return out
+
+
+def _make_slots(
+    state: Whirlpool, starts: list[int], keys: list[Pubkey], datas: list[bytes | None]
+) -> list[Slot]:
     out: list[Slot] = []
-    for start in swap_start_indexes(state.tick_current_index, state.tick_spacing, a_to_b):
-        key = tick_array_address(state.address, start)
-        data = aux.get(key)
+    for start, key, data in zip(starts, keys, datas):
         if data is None:
             out.append(_Missing(key))
         elif not data:

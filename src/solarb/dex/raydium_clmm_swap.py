@@ -156,6 +156,14 @@ class Step:
 def compute_swap(price: int, target: int, liquidity: int, remaining: int, fee_rate: int,
                  is_base_input: bool, zero_for_one: bool, fee_on_input: bool) -> Step:
     """``swap_math::compute_swap``: one step from ``price`` toward ``target`` (see module doc)."""
+    return Step(*_compute_swap(price, target, liquidity, remaining, fee_rate, is_base_input,
+                               zero_for_one, fee_on_input))  # fmt: skip
+
+
+def _compute_swap(price: int, target: int, liquidity: int, remaining: int, fee_rate: int,
+                  is_base_input: bool, zero_for_one: bool,
+                  fee_on_input: bool) -> tuple[int, int, int, int]:
+    """:func:`compute_swap` as ``(sqrt_price_next, amount_in, amount_out, fee)``."""
     rest = FEE_DEN - fee_rate
     if is_base_input:
         for_price = remaining * rest // FEE_DEN if fee_on_input else remaining
@@ -195,7 +203,7 @@ def compute_swap(price: int, target: int, liquidity: int, remaining: int, fee_ra
             a_out -= fee
     if fee > U64_MAX:
         raise _err(ERR_CALCULATE_OVERFLOW, "fee above u64")
-    return Step(nxt, a_in, a_out, fee)
+    return nxt, a_in, a_out, fee
 
 
 # --- limit orders (TickState::match_limit_order_with_sqrt_price) ---
@@ -381,22 +389,22 @@ class _State:
     fund_fee: int = 0
     unbooked: int = 0  # fee charged while no liquidity was in range (goes to protocol)
 
-    def apply(self, step: Step, liquidity: int, is_base_input: bool, fee_on_input: bool,
-              p_rate: int, f_rate: int) -> None:
-        """``SwapState::apply_swap_amounts`` + ``spilt_fees``."""
-        consumed = step.amount_in + step.fee_amount if fee_on_input else step.amount_in
+    def apply(self, a_in: int, a_out: int, fee: int, liquidity: int, is_base_input: bool,
+              fee_on_input: bool, p_rate: int, f_rate: int) -> None:
+        """``SwapState::apply_swap_amounts`` + ``spilt_fees`` for one step's amounts."""
+        consumed = a_in + fee if fee_on_input else a_in
         if is_base_input:
             self.remaining -= consumed
-            self.calculated += step.amount_out
+            self.calculated += a_out
         else:
-            self.remaining -= step.amount_out
+            self.remaining -= a_out
             self.calculated += consumed
         if self.remaining < 0 or consumed > U64_MAX or self.calculated > U64_MAX:
             raise _err(ERR_CALCULATE_OVERFLOW, "amount out of u64")
-        pd, fd = step.fee_amount * p_rate // FEE_DEN, step.fee_amount * f_rate // FEE_DEN
+        pd, fd = fee * p_rate // FEE_DEN, fee * f_rate // FEE_DEN
         self.protocol_fee += pd
         self.fund_fee += fd
-        rest = step.fee_amount - pd - fd
+        rest = fee - pd - fd
         if rest < 0:
             raise _err(ERR_CALCULATE_OVERFLOW, "fee split")
         if liquidity > 0:
@@ -504,16 +512,17 @@ def swap_internal(pool: ClmmPool, config: AmmConfig, arrays: Sequence[TickArray]
                         bounded, bounded_tick = bp, bt
             new_price = bounded
             if price != bounded:
-                step = compute_swap(price, bounded, liquidity, s.remaining, rate, is_base_input,
-                                    zero_for_one, fee_on_input)  # fmt: skip
-                s.apply(step, liquidity, is_base_input, fee_on_input, p_rate, f_rate)
-                new_price = step.sqrt_price_next_x64
+                new_price, a_in, a_out, fee = _compute_swap(
+                    price, bounded, liquidity, s.remaining, rate, is_base_input, zero_for_one,
+                    fee_on_input)  # fmt: skip
+                s.apply(a_in, a_out, fee, liquidity, is_base_input, fee_on_input, p_rate, f_rate)
             unfilled_before = nt.orders_amount + nt.part_filled_orders_remaining
             if new_price == price_next:
                 nt, lo = match_limit_order(nt, s.remaining, zero_for_one, is_base_input, rate,
                                            fee_on_input, price_next)  # fmt: skip
                 if lo.amount_in or lo.amount_out or lo.fee_amount:
-                    s.apply(lo, liquidity, is_base_input, fee_on_input, p_rate, f_rate)
+                    s.apply(lo.amount_in, lo.amount_out, lo.fee_amount, liquidity, is_base_input,
+                            fee_on_input, p_rate, f_rate)  # fmt: skip
                 off = (nt.tick - arr.start_tick_index) // spacing
                 arr.ticks[off] = nt
                 if not nt.initialized:

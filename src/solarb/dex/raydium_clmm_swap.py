@@ -350,8 +350,17 @@ def _next_in_array(arr: TickArray, tick: int, spacing: int, zero_for_one: bool) 
     if array_start_index(tick, spacing) != arr.start_tick_index:
         return None
     off = (tick - arr.start_tick_index) // spacing
+    ticks = arr.ticks
+    if len(ticks) <= 8:  # few ticks held (only initialized ones are decoded): look at them
+        best: TickState | None = None
+        at = -1
+        for i, t in ticks.items():
+            if t.initialized and ((0 <= i <= off) if zero_for_one else (off < i < 60)) and (
+                    at < 0 or (i > at if zero_for_one else i < at)):  # fmt: skip
+                best, at = t, i
+        return best
     for i in range(off, -1, -1) if zero_for_one else range(off + 1, 60):
-        t = arr.ticks.get(i)
+        t = ticks.get(i)
         if t is not None and t.initialized:
             return t
     return None

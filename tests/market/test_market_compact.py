@@ -7,13 +7,15 @@ from __future__ import annotations
 import base64
 import random
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
 import pytest
 from solders.pubkey import Pubkey
 
-from solarb.dex import meteora_dlmm, orca_whirlpool_layout, raydium_clmm
+from solarb.dex import meteora_dlmm_layout, orca_whirlpool_layout, raydium_clmm_layout
 from solarb.dex.base import DexError
 from solarb.dex.quote_cases import parse_accounts
 from solarb.dex.registry import ADAPTERS
@@ -124,41 +126,76 @@ def _load(pool: Pubkey, accounts: dict[Pubkey, tuple[Pubkey, bytes]] = ACCOUNTS,
     return market
 
 
-def _clear_decode_caches() -> None:
-    """The adapters cache decoded arrays by content, and a SparseBytes equals its bytes: without
-    this a compact quote could reuse what the raw quote decoded (and the reverse)."""
-    orca_whirlpool_layout.decode_tick_array.cache_clear()
-    raydium_clmm._decoded_array.cache_clear()
-    meteora_dlmm._BINS.clear()
-
-
-def _outcome(fn: object, *args: object) -> object:
-    _clear_decode_caches()
+def _outcome(fn: object, *args: object) -> str:
     try:
-        return fn(*args)  # type: ignore[operator]
+        return repr(fn(*args))  # type: ignore[operator]
     except DexError as exc:
-        return (type(exc).__name__, str(exc))
+        return f"{type(exc).__name__}: {exc}"
 
 
-def test_market_quotes_on_compact_arrays_equal_quotes_on_raw_bytes() -> None:
-    pools = _pools()
-    assert {ADAPTERS[ACCOUNTS[p][0]].NAME for p in pools} >= {
-        "orca_whirlpool", "raydium_clmm", "meteora_dlmm"}
-    compact_values = quoted = 0
-    for pool in pools:
-        market = _load(pool)
+def _cases() -> list[tuple[str, MarketState, Pubkey]]:
+    """(label, loaded market, pool): the real mainnet pools, then one model pool per CL DEX."""
+    out = [(f"real {p}", _load(p), p) for p in _pools()]
+    out += [(f"model {p}", _load(p, accounts, absent_empty=True), p)
+            for p, accounts in _model_pools()]
+    return out
+
+
+def _outcomes() -> dict[str, list[str]]:
+    """Quotes (5 amounts), spot rates and swap instructions per case and direction, as text."""
+    out: dict[str, list[str]] = {}
+    for label, market, pool in _cases():
         entry = market.pool(pool)
-        compact_values += sum(isinstance(v, SparseBytes) for v in entry.aux.values())
-        raw = {k: bytes(v) for k, v in entry.aux.items()}
+        rows = out[label] = []
         for a_to_b in (True, False):
-            for amount in (1, 10**3, 10**6, 10**9, 10**12):
-                got = _outcome(market.quote, pool, amount, a_to_b)
-                want = _outcome(entry.adapter.quote, entry.state, raw, amount, a_to_b)
-                assert got == want, (entry.adapter.NAME, pool, amount, a_to_b)
-                quoted += not isinstance(got, tuple)
-            assert _outcome(entry.adapter.spot_rate, entry.state, entry.aux, a_to_b) == _outcome(
-                entry.adapter.spot_rate, entry.state, raw, a_to_b)
-    assert compact_values >= 5 and quoted >= 10
+            rows += [_outcome(market.quote, pool, amount, a_to_b)
+                     for amount in (1, 10**3, 10**6, 10**9, 10**11)]
+            rows.append(_outcome(entry.adapter.spot_rate, entry.state, entry.aux, a_to_b))
+            rows.append(_outcome(lambda d=a_to_b, e=entry: e.adapter.swap_instruction(
+                e.state, USER, 10**6, 0, d, aux=e.aux)))
+    return out
+
+
+def test_quotes_on_compact_arrays_equal_quotes_on_raw_bytes() -> None:
+    """Every outcome with compact arrays equals the outcome in a fresh interpreter whose market
+    keeps plain bytes (no decode cache shared between the two)."""
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-m", "tests.market.test_market_compact", "--raw"],
+                          cwd=root, capture_output=True, check=True, timeout=60)
+    want = orjson.loads(done.stdout)
+    got = _outcomes()
+    assert got.keys() == want.keys()
+    for label in got:
+        assert got[label] == want[label], label
+    rows = [r for v in got.values() for r in v]
+    assert sum(r.startswith("Quote(") for r in rows) >= 30
+    stored_compact = {market.pool(pool).adapter.NAME for _, market, pool in _cases()
+                      if any(isinstance(v, SparseBytes) for v in market.pool(pool).aux.values())}
+    assert stored_compact == {"orca_whirlpool", "raydium_clmm", "meteora_dlmm"}
+
+
+def test_layout_decoders_read_compact_arrays_as_bytes() -> None:
+    seen = 0
+    for _, market, pool in _cases():
+        for key, value in market.pool(pool).aux.items():
+            if not isinstance(value, SparseBytes):
+                continue
+            raw = bytes(value)
+            seen += 1
+            if raw[:8] == orca_whirlpool_layout.FIXED_TICK_ARRAY_DISCRIMINATOR:
+                decode = orca_whirlpool_layout.decode_tick_array.__wrapped__
+                assert decode(value) == decode(raw)
+            elif raw[:8] == raydium_clmm_layout.TICK_ARRAY_DISCRIMINATOR:
+                assert raydium_clmm_layout.decode_tick_array(key, value) == (
+                    raydium_clmm_layout.decode_tick_array(key, raw))
+            elif raw[:8] == meteora_dlmm_layout.BIN_ARRAY_DISCRIMINATOR:
+                assert meteora_dlmm_layout.decode_bin_array(key, value) == (
+                    meteora_dlmm_layout.decode_bin_array(key, raw))
+                for i in range(70):
+                    off = meteora_dlmm_layout.OFF_BINS + i * meteora_dlmm_layout.BIN_LEN
+                    assert meteora_dlmm_layout.decode_bin(value, off) == (
+                        meteora_dlmm_layout.decode_bin(raw, off))
+    assert seen >= 5
 
 
 def test_same_bytes_update_keeps_the_one_stored_object() -> None:
@@ -196,19 +233,8 @@ def _model_pools() -> list[tuple[Pubkey, dict[Pubkey, tuple[Pubkey, bytes]]]]:
             for pool, accounts in made]
 
 
-def test_market_quotes_on_compact_model_arrays_equal_quotes_on_raw_bytes() -> None:
-    for pool, accounts in _model_pools():
-        market = _load(pool, accounts, absent_empty=True)
-        entry = market.pool(pool)
-        assert entry.ready
-        assert any(isinstance(v, SparseBytes) for v in entry.aux.values()), entry.adapter.NAME
-        raw = {k: bytes(v) for k, v in entry.aux.items()}
-        quoted = 0
-        for a_to_b in (True, False):
-            for amount in (1, 10**3, 10**6, 10**9, 10**11):
-                got = _outcome(market.quote, pool, amount, a_to_b)
-                assert got == _outcome(entry.adapter.quote, entry.state, raw, amount, a_to_b)
-                quoted += not isinstance(got, tuple)
-            ix = entry.adapter.swap_instruction(entry.state, USER, 10**6, 0, a_to_b, aux=entry.aux)
-            assert ix == entry.adapter.swap_instruction(entry.state, USER, 10**6, 0, a_to_b, aux=raw)
-        assert quoted >= 6, entry.adapter.NAME
+if __name__ == "__main__" and sys.argv[1:] == ["--raw"]:  # the reference: plain bytes only
+    import solarb.market.state as _state
+
+    _state.compact = lambda data: data  # type: ignore[assignment]
+    sys.stdout.buffer.write(orjson.dumps(_outcomes()))

@@ -296,3 +296,23 @@ def test_spot_rate_fast_path_equals_checked_path_and_errors_stay(
         cp.spot_rate(pool, {k: v for k, v in accounts.items() if k != pool.vault_b}, True)
     with pytest.raises(DecodeError):
         cp.spot_rate(pool, {**accounts, CONFIG: accounts[CONFIG][:-1]}, True)
+
+
+def test_quote_agrees_with_quote_detail(pool: cp.CpmmPool, accounts: dict[Pubkey, bytes]) -> None:
+    rng = random.Random(23)
+    fee_mint = _fee_mint((0, 5_000, 100), (10, 10**9, 50))
+    for on in (0, 1, 2):
+        state = dataclasses.replace(pool, creator_fee_on=on, enable_creator_fee=True)
+        aux = _config({**accounts, PUMP: fee_mint, CLOCK: _clock(epoch=5, ts=pool.open_time)},
+                      creator_fee_rate=1_000)
+        for _ in range(100):
+            amount, a_to_b = rng.randrange(1, 10**12), rng.random() < 0.5
+            try:
+                s = cp.quote_detail(state, aux, amount, a_to_b)
+            except QuoteError:
+                with pytest.raises(QuoteError):
+                    cp.quote(state, aux, amount, a_to_b)
+                continue
+            q = cp.quote(state, aux, amount, a_to_b)
+            fee = s.trade_fee + (s.creator_fee if s.creator_fee_on_input else 0)
+            assert (q.amount_in, q.amount_out, q.fee) == (amount, s.amount_received, fee)

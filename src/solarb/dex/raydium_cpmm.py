@@ -370,6 +370,13 @@ def quote_detail(
     state: CpmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool
 ) -> CpmmSwap:
     """Everything ``swap_base_input`` computes, up to (not including) the slippage check."""
+    return CpmmSwap(*_swap(state, aux, amount_in, a_to_b))
+
+
+def _swap(
+    state: CpmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool
+) -> tuple[int, int, int, int, int, int, int, bool, int, int]:
+    """:func:`quote_detail`'s fields as a tuple (``quote`` runs per sizing probe: no object)."""
     if not 0 < amount_in <= U64_MAX:
         raise QuoteError(f"raydium_cpmm: amount_in {amount_in} out of range", ANCHOR_REQUIRE_GT)
     clock = aux.get(CLOCK_SYSVAR)
@@ -411,7 +418,7 @@ def quote_detail(
     received = out - fee_out
     if received <= 0:
         raise QuoteError("raydium_cpmm: zero output", ANCHOR_REQUIRE_GT)
-    return CpmmSwap(amount_in, out, received, trade, protocol, fund, creator, on_input, fee_in, fee_out)
+    return amount_in, out, received, trade, protocol, fund, creator, on_input, fee_in, fee_out
 
 
 def quote(state: CpmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool) -> Quote:
@@ -420,9 +427,9 @@ def quote(state: CpmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: 
     ``amount_out`` is what reaches the user (after any Token-2022 output transfer fee);
     ``fee`` is the fee charged in the input token: trade fee plus the creator fee when it is
     taken on the input side (an output-side creator fee is already deducted from amount_out)."""
-    s = quote_detail(state, aux, amount_in, a_to_b)
-    fee = s.trade_fee + (s.creator_fee if s.creator_fee_on_input else 0)
-    return Quote(amount_in=amount_in, amount_out=s.amount_received, fee=fee)
+    _in, _out, received, trade, _p, _f, creator, on_input, _fee_in, _fee_out = _swap(
+        state, aux, amount_in, a_to_b)
+    return Quote(amount_in, received, trade + creator if on_input else trade)
 
 
 def spot_rate(state: CpmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:

@@ -453,6 +453,12 @@ def spot_rate(state: LbPair, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float
     return (price if a_to_b else 1.0 / price) * (1.0 - rate)
 
 
+_METAS: dict[tuple[Pubkey, Pubkey, bool],
+             tuple[tuple[Pubkey, ...], AccountMeta, list[AccountMeta], bool]] = {}
+"""Per (pair, user, direction): the instruction's fixed metas (the pair's, and those between
+the bitmap extension and the bin arrays) with the state keys they were made from."""
+
+
 def swap_instruction(
     state: LbPair,
     user: Pubkey,
@@ -493,29 +499,38 @@ def swap_instruction(
     if bin_arrays is None:
         bin_arrays = [bin_array_address(state.address, i) for i in bin_arrays_for_swap(state, a_to_b)]
     ext = bitmap_extension if bitmap_extension is not None else PROGRAM_ID
-    v2 = TOKEN_2022_PROGRAM_ID in (state.token_program_a, state.token_program_b)
-    metas = [
-        AccountMeta(state.address, False, True),
-        AccountMeta(ext, False, bitmap_extension is not None),
-        AccountMeta(state.vault_a, False, True),
-        AccountMeta(state.vault_b, False, True),
-        AccountMeta(associated_token_address(user, mint_in, prog_in), False, True),
-        AccountMeta(associated_token_address(user, mint_out, prog_out), False, True),
-        AccountMeta(state.mint_a, False, False),
-        AccountMeta(state.mint_b, False, False),
-        AccountMeta(state.oracle, False, True),
-        AccountMeta(PROGRAM_ID, False, False),  # host_fee_in: none
-        AccountMeta(user, True, False),
-        AccountMeta(state.token_program_a, False, False),
-        AccountMeta(state.token_program_b, False, False),
-    ]
+    static = (state.vault_a, state.vault_b, state.mint_a, state.mint_b, state.oracle,
+              state.token_program_a, state.token_program_b)  # fmt: skip
+    ck = (state.address, user, a_to_b)
+    cached = _METAS.get(ck)
+    if cached is not None and cached[0] == static:
+        pool_meta, tail, v2 = cached[1], cached[2], cached[3]
+    else:
+        v2 = TOKEN_2022_PROGRAM_ID in (state.token_program_a, state.token_program_b)
+        pool_meta = AccountMeta(state.address, False, True)
+        tail = [
+            AccountMeta(state.vault_a, False, True),
+            AccountMeta(state.vault_b, False, True),
+            AccountMeta(associated_token_address(user, mint_in, prog_in), False, True),
+            AccountMeta(associated_token_address(user, mint_out, prog_out), False, True),
+            AccountMeta(state.mint_a, False, False),
+            AccountMeta(state.mint_b, False, False),
+            AccountMeta(state.oracle, False, True),
+            AccountMeta(PROGRAM_ID, False, False),  # host_fee_in: none
+            AccountMeta(user, True, False),
+            AccountMeta(state.token_program_a, False, False),
+            AccountMeta(state.token_program_b, False, False),
+            *([AccountMeta(MEMO_PROGRAM_ID, False, False)] if v2 else []),
+            AccountMeta(EVENT_AUTHORITY, False, False),
+            AccountMeta(PROGRAM_ID, False, False),
+        ]
+        _METAS[ck] = (static, pool_meta, tail, v2)
     if v2:
-        metas.append(AccountMeta(MEMO_PROGRAM_ID, False, False))
         data = SWAP2_DISCRIMINATOR + struct.pack("<QQI", amount_in, min_out, 0)
     else:
         data = SWAP_DISCRIMINATOR + struct.pack("<QQ", amount_in, min_out)
-    metas += [AccountMeta(EVENT_AUTHORITY, False, False), AccountMeta(PROGRAM_ID, False, False)]
-    metas += [AccountMeta(k, False, True) for k in bin_arrays]
+    metas = [pool_meta, AccountMeta(ext, False, bitmap_extension is not None), *tail,
+             *[AccountMeta(k, False, True) for k in bin_arrays]]  # fmt: skip
     return Instruction(PROGRAM_ID, data, metas)
 
 

@@ -624,6 +624,37 @@ def spot_rate(state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> fl
     return keep / price if price > 0 else 0.0
 
 
+_METAS: dict[tuple[Pubkey, Pubkey], tuple[tuple[Pubkey, ...], list[AccountMeta], AccountMeta]] = {}
+
+
+def _static_metas(state: Whirlpool, user: Pubkey) -> tuple[list[AccountMeta], AccountMeta]:
+    """The swap's account metas before the tick arrays, and the oracle's, made once per pool
+    and user (checked against the state's programs, mints and vaults)."""
+    static = (state.token_program_a, state.token_program_b, state.mint_a, state.mint_b,
+              state.vault_a, state.vault_b)  # fmt: skip
+    c = _METAS.get((state.address, user))
+    if c is not None and c[0] == static:
+        return c[1], c[2]
+    ata_a = associated_token_address(user, state.mint_a, state.token_program_a)
+    ata_b = associated_token_address(user, state.mint_b, state.token_program_b)
+    head = [
+        AccountMeta(state.token_program_a, False, False),
+        AccountMeta(state.token_program_b, False, False),
+        AccountMeta(MEMO_PROGRAM_ID, False, False),
+        AccountMeta(user, True, False),
+        AccountMeta(state.address, False, True),
+        AccountMeta(state.mint_a, False, False),
+        AccountMeta(state.mint_b, False, False),
+        AccountMeta(ata_a, False, True),
+        AccountMeta(state.vault_a, False, True),
+        AccountMeta(ata_b, False, True),
+        AccountMeta(state.vault_b, False, True),
+    ]
+    oracle = AccountMeta(oracle_address(state.address), False, True)
+    _METAS[(state.address, user)] = (static, head, oracle)
+    return head, oracle
+
+
 def swap_instruction(
     state: Whirlpool,
     user: Pubkey,
@@ -637,25 +668,11 @@ def swap_instruction(
     fewer than 3 exist), the oracle PDA, no remaining accounts: as ``getSwapV2Instruction``
     builds it. ``aux`` is accepted for the adapter protocol and not needed: the three arrays of
     the direction are every array the program (and :func:`quote`) can reach."""
-    arrays = swap_tick_arrays(state, a_to_b)
+    c = _SLOTS.get((state.address, a_to_b))
+    arrays = list(c[2]) if c is not None and c[0] is state else swap_tick_arrays(state, a_to_b)
     arrays += [arrays[-1]] * (3 - len(arrays))
-    ata_a = associated_token_address(user, state.mint_a, state.token_program_a)
-    ata_b = associated_token_address(user, state.mint_b, state.token_program_b)
-    metas = [
-        AccountMeta(state.token_program_a, False, False),
-        AccountMeta(state.token_program_b, False, False),
-        AccountMeta(MEMO_PROGRAM_ID, False, False),
-        AccountMeta(user, True, False),
-        AccountMeta(state.address, False, True),
-        AccountMeta(state.mint_a, False, False),
-        AccountMeta(state.mint_b, False, False),
-        AccountMeta(ata_a, False, True),
-        AccountMeta(state.vault_a, False, True),
-        AccountMeta(ata_b, False, True),
-        AccountMeta(state.vault_b, False, True),
-        *(AccountMeta(k, False, True) for k in arrays),
-        AccountMeta(oracle_address(state.address), False, True),
-    ]
+    head, oracle = _static_metas(state, user)
+    metas = [*head, *[AccountMeta(k, False, True) for k in arrays], oracle]
     args = struct.pack("<QQQQ??B", amount_in, min_out, 0, 0, True, a_to_b, 0)
     data = SWAP_V2_DISCRIMINATOR + args
     return Instruction(PROGRAM_ID, data, metas)

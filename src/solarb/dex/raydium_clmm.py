@@ -469,6 +469,11 @@ def spot_rate(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> flo
     return rate * (1.0 - config.trade_fee_rate / FEE_DEN)
 
 
+_METAS: dict[tuple[Pubkey, Pubkey, bool], tuple[tuple[Pubkey, ...], list[AccountMeta]]] = {}
+"""Per (pool, user, direction): the instruction's metas before the tick arrays, with the state
+keys they were made from (config, mints, vaults, programs, observation)."""
+
+
 def swap_instruction(state: ClmmPool, user: Pubkey, amount_in: int, min_out: int, a_to_b: bool,
                      *, aux: Mapping[Pubkey, bytes] | None = None,
                      tick_arrays: Sequence[int] | None = None, arrays: Sequence[Pubkey] = (),
@@ -499,22 +504,30 @@ def swap_instruction(state: ClmmPool, user: Pubkey, amount_in: int, min_out: int
         starts = swap_tick_arrays(state, a_to_b, _extension(state, aux))
         if aux is not None and not exact_out:
             starts = _quoted_arrays(state, aux, amount_in, a_to_b, starts)
-    metas = [
-        AccountMeta(user, True, False),
-        AccountMeta(state.amm_config, False, False),
-        AccountMeta(state.address, False, True),
-        AccountMeta(associated_token_address(user, mint_in, pin), False, True),
-        AccountMeta(associated_token_address(user, mint_out, pout), False, True),
-        AccountMeta(vin, False, True),
-        AccountMeta(vout, False, True),
-        AccountMeta(state.observation_key, False, True),
-        AccountMeta(TOKEN_PROGRAM_ID, False, False),
-        AccountMeta(TOKEN_2022_PROGRAM_ID, False, False),
-        AccountMeta(MEMO_PROGRAM_ID, False, False),
-        AccountMeta(mint_in, False, False),
-        AccountMeta(mint_out, False, False),
-        AccountMeta(bitmap_extension_address(state.address), False, True),
-    ]
+    static = (state.amm_config, mint_in, mint_out, vin, vout, pin, pout, state.observation_key)
+    ck = (state.address, user, a_to_b)
+    cached = _METAS.get(ck)
+    if cached is not None and cached[0] == static:
+        head = cached[1]
+    else:
+        head = [
+            AccountMeta(user, True, False),
+            AccountMeta(state.amm_config, False, False),
+            AccountMeta(state.address, False, True),
+            AccountMeta(associated_token_address(user, mint_in, pin), False, True),
+            AccountMeta(associated_token_address(user, mint_out, pout), False, True),
+            AccountMeta(vin, False, True),
+            AccountMeta(vout, False, True),
+            AccountMeta(state.observation_key, False, True),
+            AccountMeta(TOKEN_PROGRAM_ID, False, False),
+            AccountMeta(TOKEN_2022_PROGRAM_ID, False, False),
+            AccountMeta(MEMO_PROGRAM_ID, False, False),
+            AccountMeta(mint_in, False, False),
+            AccountMeta(mint_out, False, False),
+            AccountMeta(bitmap_extension_address(state.address), False, True),
+        ]
+        _METAS[ck] = (static, head)
+    metas = list(head)
     if keys is None:
         keys = [tick_array_address(state.address, s) for s in starts]
     metas += [AccountMeta(k, False, True) for k in keys]

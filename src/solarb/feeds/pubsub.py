@@ -75,6 +75,8 @@ def _noop_slot(slot: int) -> None:
 
 _OWNERS: dict[str, Pubkey] = {}  # owner text -> key: a few programs, each parsed once
 _MAX_OWNERS = 4096
+
+
 def _fast_update(pubkey: Pubkey, value: Any, slot: int, ts_recv_ns: int) -> AccountUpdate | None:
     """A well-formed base64 account object as an ``AccountUpdate``; None for anything else
     (absent account, wrong types, bad base64, bad owner): the caller then runs

@@ -236,5 +236,22 @@ def _model_pools() -> list[tuple[Pubkey, dict[Pubkey, tuple[Pubkey, bytes]]]]:
 if __name__ == "__main__" and sys.argv[1:] == ["--raw"]:  # the reference: plain bytes only
     import solarb.market.state as _state
 
-    _state.compact = lambda data: data  # type: ignore[assignment]
+    _state.compact = lambda data, previous=None: data  # type: ignore[assignment]
     sys.stdout.buffer.write(orjson.dumps(_outcomes()))
+
+
+def test_new_version_reuses_the_previous_layout_when_it_still_fits() -> None:
+    data = next(d for d in _big_accounts() if isinstance(compact(d), SparseBytes))
+    previous = compact(data)
+    assert isinstance(previous, SparseBytes)
+    first_run_byte = next(i for i, b in enumerate(data) if b)
+    inside = bytearray(data)
+    inside[first_run_byte] ^= 0x11  # a byte inside a stored run
+    new = compact(bytes(inside), previous)
+    assert isinstance(new, SparseBytes) and new._index is previous._index
+    assert new == bytes(inside) and new == compact(bytes(inside)) and new != previous
+    outside = bytearray(data)
+    outside[next(i for i in range(len(data)) if not any(data[max(0, i - 40) : i + 40]))] = 1
+    fresh = compact(bytes(outside), previous)
+    assert fresh == bytes(outside) and bytes(fresh) == bytes(outside)
+    assert not isinstance(fresh, SparseBytes) or fresh._index is not previous._index

@@ -66,8 +66,11 @@ class SparseBytes:
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, SparseBytes):
-            return (self._hash == other._hash and self._len == other._len
-                    and self._index == other._index and self._chunks == other._chunks)  # fmt: skip
+            if self._hash != other._hash or self._len != other._len:
+                return False
+            if self._index == other._index:  # same layout (the usual case): compare the runs
+                return self._chunks == other._chunks
+            return bytes(self) == bytes(other)
         if isinstance(other, (bytes, bytearray, memoryview)):
             return len(other) == self._len and bytes(self) == other
         return NotImplemented
@@ -114,6 +117,21 @@ class SparseBytes:
             i += 1
         return bytes(buf)
 
+    def _relayout(self, data: bytes) -> SparseBytes | None:
+        """``data`` (as long as this) stored with this object's runs, if every byte of it outside
+        them is zero; otherwise None. A new version of an array mostly changes bytes inside the
+        runs of the previous one, and this is much cheaper than :func:`compact`."""
+        index, n = self._index, self._runs
+        pieces = [data[index[i] : index[i] + index[n + i + 1] - index[n + i]] for i in range(n)]
+        outside = self._len - index[2 * n]
+        if data.count(0) != outside + sum(p.count(0) for p in pieces):
+            return None
+        new = SparseBytes.__new__(SparseBytes)
+        new._len, new._runs, new._index = self._len, n, index  # the index is never mutated
+        new._chunks = b"".join(pieces)
+        new._hash = hash(data)
+        return new
+
     def stored_bytes(self) -> int:
         """Bytes of account data actually held (the runs), for memory accounting."""
         return len(self._chunks)
@@ -125,12 +143,20 @@ class SparseBytes:
         return (compact, (bytes(self),))
 
 
-def compact(data: bytes) -> bytes | SparseBytes:
+def compact(data: bytes, previous: object = None) -> bytes | SparseBytes:
     """``data`` as :class:`SparseBytes` when it is at least :data:`COMPACT_MIN_LEN` long and at
-    most half of it would be stored; otherwise ``data`` itself. Equal to ``data`` either way."""
+    most half of it would be stored; otherwise ``data`` itself. Equal to ``data`` either way.
+
+    ``previous`` (the stored form of the account's last version, if any): when it is a
+    :class:`SparseBytes` of the same length whose runs still hold every non-zero byte, its
+    layout is reused (cheaper than finding the runs again)."""
     n = len(data)
     if n < COMPACT_MIN_LEN:
         return data
+    if isinstance(previous, SparseBytes) and previous._len == n:
+        relaid = previous._relayout(data)
+        if relaid is not None:
+            return relaid
     parts = data.split(_ZEROS)
     if len(parts) * 2 < n // _GAP:  # fewer than half the blocks are zero: not worth it
         return data

@@ -168,9 +168,9 @@ class MarketState:
             return ()
         self._slots[key] = update.slot
         data = update.data
-        if entry is None and len(data) >= COMPACT_MIN_LEN and update.owner in self._adapters:
-            data = cast(bytes, compact(data))  # reads like the bytes (see market.compact)
         old = self._raw.get(key)
+        if entry is None and len(data) >= COMPACT_MIN_LEN and update.owner in self._adapters:
+            data = cast(bytes, compact(data, old))  # reads like the bytes (see market.compact)
         same = old == data
         if same and old is not None:
             data = old  # keep the one stored object (no second copy, adapter caches stay hot)

@@ -100,3 +100,18 @@ def test_new_state_fields_are_seen() -> None:
             assert after != before, (module.NAME, a_to_b)
             assert _outcome(module, state, aux, 10**9, a_to_b) == before
             assert _outcome(module, other, aux, 10**9, a_to_b) == after
+
+
+def test_clmm_swaps_do_not_write_the_shared_arrays() -> None:
+    module, state, aux = next(p for p in _pools() if p[0] is raydium_clmm)
+    crossing = 0
+    for a_to_b in (True, False):
+        for amount in [m * 10**k for k in range(10, 13) for m in (1, 2, 3, 5, 7)]:
+            try:
+                first = raydium_clmm.quote_detail(state, aux, amount, a_to_b).result.updated_ticks
+            except Exception:  # noqa: BLE001 - beyond the pool's liquidity
+                continue
+            again = raydium_clmm.quote_detail(state, aux, amount, a_to_b).result.updated_ticks
+            assert again == first  # crossed ticks flip from the account's values each time
+            crossing += bool(first)
+    assert crossing >= 2

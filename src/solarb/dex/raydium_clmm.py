@@ -279,40 +279,27 @@ def _checked_array(key: Pubkey, pool: Pubkey, start: int, data: bytes) -> TickAr
     return arr
 
 
-class _LazyArrays(Sequence[TickArray]):
-    """The tick arrays passed to the swap, each made a private copy (the swap writes its ticks)
-    only when the swap reaches it; loaded arrays are checked up front."""
-
-    __slots__ = ("_made", "_pool", "_src")
-
-    def __init__(self, pool: Pubkey, starts: Sequence[int], keys: Sequence[Pubkey],
-                 aux: Mapping[Pubkey, bytes]) -> None:
-        src: list[tuple[Pubkey, int, TickArray | None]] = []
-        for start, key in zip(starts, keys):
-            data = aux.get(key)
-            src.append((key, start, None if data is None else _checked_array(key, pool, start, data)))
-        self._pool, self._src = pool, src
-        self._made: list[TickArray | None] = [None] * len(src)
-
-    def __len__(self) -> int:
-        return len(self._src)
-
-    def __getitem__(self, i: int) -> TickArray:  # type: ignore[override]
-        arr = self._made[i]
-        if arr is None:
-            key, start, shared = self._src[i]
-            if shared is None:
-                arr = TickArray(key, self._pool, start, _MissingTicks(key), 0)
-            else:
-                arr = TickArray(key, self._pool, start, dict(shared.ticks),
-                                shared.initialized_tick_count)  # fmt: skip
-            self._made[i] = arr
-        return arr
+def _swap_arrays(pool: Pubkey, starts: Sequence[int], keys: Sequence[Pubkey],
+                 aux: Mapping[Pubkey, bytes]) -> list[TickArray]:
+    """The tick arrays passed to the swap (shared decoded versions: the swap copies before it
+    writes), each loaded one checked against its address; a placeholder that raises
+    :class:`MissingAccount` when reached for one not loaded."""
+    out = []
+    for start, key in zip(starts, keys):
+        data = aux.get(key)
+        out.append(_missing_array(key, pool, start) if data is None
+                   else _checked_array(key, pool, start, data))  # fmt: skip
+    return out
 
 
 @lru_cache(maxsize=1024)
 def _decoded_extension(key: Pubkey, data: bytes) -> BitmapExtension:
     return decode_extension(key, data)
+
+
+@lru_cache(maxsize=4096)
+def _missing_array(key: Pubkey, pool: Pubkey, start: int) -> TickArray:
+    return TickArray(key, pool, start, _MissingTicks(key), 0)
 
 
 def _clock(aux: Mapping[Pubkey, bytes]) -> tuple[int | None, int | None]:
@@ -427,7 +414,7 @@ def _run_keys(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount: int, a_to_b:
     else:
         starts = list(tick_arrays)
         keys = [tick_array_address(state.address, s) for s in starts]
-    arrays = _LazyArrays(state.address, starts, keys, aux)
+    arrays = _swap_arrays(state.address, starts, keys, aux)
     try:
         return (how(state, config, arrays, ext, data_in, data_out, amount, a_to_b, epoch, ts,
                     first=first), starts, keys)  # fmt: skip

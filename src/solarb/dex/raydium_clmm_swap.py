@@ -432,8 +432,10 @@ def swap_internal(pool: ClmmPool, config: AmmConfig, arrays: Sequence[TickArray]
                   zero_for_one: bool, is_base_input: bool, block_timestamp: int, *,
                   first: tuple[bool, int] | None = None) -> SwapResult:
     """The program's ``swap_internal`` over ``arrays`` (the tick-array accounts passed, in
-    instruction order). Updates the passed arrays' tick maps as the program updates the
-    accounts. Raises :class:`QuoteError` with the program's code where the program fails.
+    instruction order). The passed arrays are not modified: the swap writes ticks (as the
+    program writes the accounts) into a private copy of an array, made at its first write, and
+    reports them in ``updated_ticks``. Raises :class:`QuoteError` with the program's code where
+    the program fails.
     ``first``: ``first_tick_array_start(pool, ext, zero_for_one)`` when the caller has it."""
     if amount == 0:
         raise _err(ERR_ZERO_AMOUNT, "zero amount")
@@ -452,6 +454,7 @@ def swap_internal(pool: ClmmPool, config: AmmConfig, arrays: Sequence[TickArray]
     while idx < len(queue) - 1 and queue[idx].start_tick_index != current_start:
         idx += 1
     arr = queue[idx]
+    own = False  # arr is this swap's private copy
     if arr.pool_id != pool.address:
         raise _err(2502, "tick array of another pool")
     if arr.start_tick_index != current_start:
@@ -491,6 +494,7 @@ def swap_internal(pool: ClmmPool, config: AmmConfig, arrays: Sequence[TickArray]
                 if idx >= len(queue):
                     raise _err(ERR_NOT_ENOUGH_TICK_ARRAYS, f"tick array {nxt} not passed")
                 arr = queue[idx]
+                own = False
                 if arr.pool_id != pool.address:
                     raise _err(2502, "tick array of another pool")
             current_start = nxt
@@ -533,6 +537,10 @@ def swap_internal(pool: ClmmPool, config: AmmConfig, arrays: Sequence[TickArray]
                     s.apply(lo.amount_in, lo.amount_out, lo.fee_amount, liquidity, is_base_input,
                             fee_on_input, p_rate, f_rate)  # fmt: skip
                 off = (nt.tick - arr.start_tick_index) // spacing
+                if not own:
+                    arr = TickArray(arr.address, arr.pool_id, arr.start_tick_index,
+                                    dict(arr.ticks), arr.initialized_tick_count)  # fmt: skip
+                    own = True
                 arr.ticks[off] = nt
                 if not nt.initialized:
                     emptied[arr.address] = emptied.get(arr.address, 0) + 1

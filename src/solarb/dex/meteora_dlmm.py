@@ -242,7 +242,8 @@ class _View:
     limit-order support, fee-parameter fields, instruction bin arrays per walk), kept for the
     latest (state, extension) of each pair while both are the same objects."""
 
-    __slots__ = ("bits", "extension", "fee_args", "has_ext", "spared", "state", "support_lo")
+    __slots__ = ("arrays", "bits", "ext_key", "extension", "fee_args", "has_ext", "spared",
+                 "state", "support_lo", "walk")
 
     def __init__(self, state: LbPair, extension: bytes | None) -> None:
         self.state, self.extension = state, extension
@@ -250,6 +251,25 @@ class _View:
         self.support_lo = supports_limit_orders(state)
         self.fee_args = _fee_args(state)
         self.spared: dict[tuple[bool, tuple[int, ...]], tuple[Pubkey, ...]] = {}
+        self.walk: dict[tuple[int, bool], int | None] = {}  # (from array, swap_for_y) -> next
+        self.arrays: dict[int, tuple[Pubkey, int, int]] = {}  # index -> address, bounds
+
+    def next_array(self, start: int, swap_for_y: bool) -> int | None:
+        """``next_array_index`` over this view's bitmap, remembered per argument pair."""
+        key = (start, swap_for_y)
+        try:
+            return self.walk[key]
+        except KeyError:
+            nxt = self.walk[key] = m.next_array_index(self.bits, start, swap_for_y, self.has_ext)
+            return nxt
+
+    def array(self, index: int) -> tuple[Pubkey, int, int]:
+        """``(address, lower bin id, upper bin id)`` of bin array ``index``."""
+        a = self.arrays.get(index)
+        if a is None:
+            lower, upper = m.bin_array_bounds(index)
+            a = self.arrays[index] = (bin_array_address(self.state.address, index), lower, upper)
+        return a
 
 
 _VIEWS: dict[Pubkey, _View] = {}
@@ -365,7 +385,7 @@ def _exact_in(
     _check_active(state, slot, now)
     on_input = fee_on_input(state, swap_for_y)
     view = _view(state, aux.get(bitmap_extension_address(state.address)))
-    bits, has_ext, support_lo = view.bits, view.has_ext, view.support_lo
+    support_lo = view.support_lo
     p = m.FeeParams(*view.fee_args)
     active = state.active_id
     m.update_references(p, active, now)
@@ -381,15 +401,14 @@ def _exact_in(
     arrays: list[int] = []
     bins: list[tuple[int, int, int, int, int]] = []
     while left > 0:
-        idx = m.next_array_index(bits, m.bin_id_to_array_index(active), swap_for_y, has_ext)
+        idx = view.next_array(m.bin_id_to_array_index(active), swap_for_y)
         if idx is None:
             raise InsufficientLiquidity(
                 "meteora_dlmm: pool out of liquidity", ERR_PAIR_INSUFFICIENT_LIQUIDITY
             )
-        key = bin_array_address(state.address, idx)
+        key, lower, upper = view.array(idx)
         array_bins = _bin_array_bins(key, _get(aux, key, "bin array"))
         arrays.append(idx)
-        lower, upper = m.bin_array_bounds(idx)
         if not lower <= active <= upper:  # empty gap: jump to the array's edge
             active = upper if swap_for_y else lower
         while lower <= active <= upper and left > 0:

@@ -55,6 +55,14 @@ AIRDROP_LAMPORTS = 100_000_000_000
 STATUS_INTERVAL_S = 1.0
 
 
+def sim_keypair(path: Path) -> Keypair:
+    """The embedded cluster's engine keypair: the one in ``path`` from an earlier run (the chain is
+    new each run and the key is funded by airdrop, so it can be reused), or a new one written there."""
+    if path.exists():
+        return load_keypair(path)
+    return generate_keypair_file(path)
+
+
 class Node:
     """One engine run: wiring, tasks, shutdown and the summary."""
 
@@ -302,7 +310,7 @@ class Node:
         if s.wallet.keypair_path:
             payer = load_keypair(Path(s.wallet.keypair_path))
         elif s.endpoints.embedded:
-            payer = generate_keypair_file(data_dir / "sim" / "engine-keypair.json")
+            payer = sim_keypair(data_dir / "sim" / "engine-keypair.json")
         else:  # validated in config; kept as a guard
             raise Fatal("wallet.keypair_path is required")
         if s.endpoints.embedded:

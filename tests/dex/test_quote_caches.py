@@ -116,3 +116,21 @@ def test_clmm_swaps_do_not_write_the_shared_arrays() -> None:
             assert again == first  # crossed ticks flip from the account's values each time
             crossing += bool(first)
     assert crossing >= 2
+
+
+def test_whirlpool_quote_skips_only_the_final_tick() -> None:
+    """``quote`` skips the final tick estimate: the same amounts as the full ``quote_detail``."""
+    stopped_between_ticks = 0
+    for module, state, aux in _pools():
+        if module is not orca_whirlpool:
+            continue
+        for a_to_b in (True, False):
+            for amount in [m * 10**k for k in range(6, 13) for m in (1, 3)]:
+                try:
+                    full = orca_whirlpool.quote_detail(state, aux, amount, a_to_b)
+                except QuoteError:
+                    continue
+                assert orca_whirlpool.quote(state, aux, amount, a_to_b) == full.quote
+                assert full.quote.amount_in == amount
+                stopped_between_ticks += full.swap.next_tick_index != state.tick_current_index
+    assert stopped_between_ticks >= 10

@@ -361,9 +361,12 @@ def swap(
     timestamp: int = 0,
     oracle: Oracle | None = None,
     detail: bool = False,
+    final_tick: bool = True,
 ) -> SwapResult:
     """The program's ``swap_manager::swap`` over the tick-array ``slots`` (traversal order).
-    Raises :class:`QuoteError` (program code) where the program fails."""
+    Raises :class:`QuoteError` (program code) where the program fails. ``final_tick=False``
+    (amounts only): a swap that stops between two ticks does not estimate the tick of its final
+    price (``next_tick_index`` is then the tick before the last step; no amount depends on it)."""
     limit = sqrt_price_limit or (cm.MIN_SQRT_PRICE_X64 if a_to_b else cm.MAX_SQRT_PRICE_X64)
     if not cm.MIN_SQRT_PRICE_X64 <= limit <= cm.MAX_SQRT_PRICE_X64:
         raise _err("SqrtPriceOutOfBounds", "price limit")
@@ -444,7 +447,10 @@ def swap(
                 arr_i = next_i + 1 if at_edge else next_i
                 tick = next_tick - 1 if a_to_b else next_tick
             elif s_price != price:
-                tick = cm.tick_at_sqrt_price(s_price)
+                if final_tick:
+                    tick = cm.tick_at_sqrt_price(s_price)
+                elif not cm.MIN_SQRT_PRICE_X64 <= s_price <= cm.MAX_SQRT_PRICE_X64:
+                    raise cm.ClmmMathError("SqrtPriceOutOfBounds", f"sqrt price {s_price}")
             price = s_price
             if not adaptive:
                 pass
@@ -576,13 +582,19 @@ def quote_detail(
     detail: bool = False,
 ) -> QuoteDetail:
     """Exact-input ``swap_v2`` with transfer fees, adaptive fee and the program's errors."""
+    return _exact_in(state, aux, amount_in, a_to_b, detail, True)
+
+
+def _exact_in(state: Whirlpool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool,
+              detail: bool, final_tick: bool) -> QuoteDetail:
     now, oracle, fee_in, fee_out = _context(state, aux, a_to_b)
     if amount_in < 0 or amount_in > U64_MAX:
         raise _err("NumberCastError", "amount_in outside u64")
     net_in = transfer_fee_excluded(fee_in, amount_in)
     try:
         slots = _slots(state, aux, a_to_b)
-        r = swap(state, slots, net_in, a_to_b, timestamp=now, oracle=oracle, detail=detail)
+        r = swap(state, slots, net_in, a_to_b, timestamp=now, oracle=oracle, detail=detail,
+                 final_tick=final_tick)  # fmt: skip
     except cm.ClmmMathError as exc:
         raise _err(exc.name, str(exc)) from exc
     swapped_in, out = (r.amount_a, r.amount_b) if a_to_b else (r.amount_b, r.amount_a)
@@ -612,7 +624,7 @@ def quote_exact_out(
 
 def quote(state: Whirlpool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool) -> Quote:
     """Exact program output for ``amount_in`` (see :func:`quote_detail`)."""
-    return quote_detail(state, aux, amount_in, a_to_b).quote
+    return _exact_in(state, aux, amount_in, a_to_b, False, False).quote
 
 
 def spot_rate(state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:

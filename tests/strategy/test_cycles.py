@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from solarb.errors import ConfigError
@@ -28,9 +30,9 @@ def _aligned_market() -> MarketState:
 
 
 def _finder(m: MarketState, **kw: object) -> CycleFinder:
-    args: dict[str, object] = dict(
-        start_mints=[S], min_profit={S: 1}, max_amount_in={S: 10**8}
-    )
+    args: dict[str, object] = {
+        "start_mints": [S], "min_profit": {S: 1}, "max_amount_in": {S: 10**8}
+    }
     args.update(kw)
     f = CycleFinder(m, **args)  # type: ignore[arg-type]
     f.rebuild()
@@ -54,7 +56,7 @@ def test_enumeration_counts_on_a_small_graph() -> None:
     for cycle in three.all_cycles():
         legs = cycle.legs
         assert legs[0].mint_in == legs[-1].mint_out == S
-        assert all(x.mint_out == y.mint_in for x, y in zip(legs, legs[1:]))
+        assert all(x.mint_out == y.mint_in for x, y in itertools.pairwise(legs))
         assert len(set(cycle.pools)) == len(legs)
     # two start mints: the S-A loops also start from A (2) and the triangles from A (4)
     assert len(enumerate_cycles(m, [S, A], 3)) == 12

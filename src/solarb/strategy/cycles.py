@@ -5,25 +5,32 @@
 pool. When a pool changes, only the cycles through it are re-evaluated:
 
 1. cheap filter: all pools tradable (loaded, not quarantined) and the product of the adapters'
-   float ``spot_rate`` along the cycle above ``1 + epsilon`` (floats rank, they never size);
+   float ``spot_rate`` along the cycle above ``1 + epsilon`` (floats rank, they never size).
+   The finder keeps one flat table of rates by direction ``(pool, a_to_b)``, valid while the
+   pool's decoded state is the same object and forgotten when the finder is told the pool
+   changed; per update it checks each direction its cycles use once, then reads each cycle's
+   product off precomputed slot indices (the same cycles pass, with the same float products, as
+   :func:`cycle_rate` with a :class:`SpotRates`);
 2. ranking (``max_sized``): the cycles that passed are sized in descending order of that
    product, at most ``max_sized`` of them, stopping once ``(rate - 1) * max_amount_in`` (an upper
    bound of a cycle's profit) cannot beat the best profit found;
 3. exact integer sizing (:func:`solarb.strategy.sizing.maximize_profit_model`, warm-started from
    the cycle's last optimum) on the chained exact adapter quotes, over
    ``[1, max_amount_in[start]]``;
-4. an :class:`~solarb.events.Opportunity` when ``profit >= max(min_profit[start], 1)``.
+4. an :class:`~solarb.events.Opportunity` when ``profit >= max(min_profit[start], 1)``; each
+   hop carries the tick/bin ``arrays`` of its exact quote at the chosen size (the builder's
+   instruction then needs no second quote).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Literal, NamedTuple
 
 from solders.pubkey import Pubkey
 
-from solarb.dex.base import DexError
+from solarb.dex.base import DexError, Quote
 from solarb.errors import ConfigError
 from solarb.events import Hop, Opportunity
 from solarb.market.state import MarketState, PoolEntry
@@ -63,6 +70,21 @@ trades it, vs sizing every cycle): 6 sizes 2,935 cycles instead of 4,121 and fin
 of 13.44G base units (0.004 %); 4: 2,838, 0.17 % short; 2: 2,222, 0.6 %; 1: 1,492, 4.7 %. The
 profit bound alone (no count limit) sizes 3,565 and loses nothing."""
 _BOUND_SLACK = 1e-6  # float spot rates are trusted to 1e-6 (relative) in the profit bound
+_NAN = float("nan")  # a direction with no usable rate: every product through it fails the filter
+
+
+_Check = tuple[int, PoolEntry, bool]  # (rate table slot, the pool's entry, a_to_b)
+_Row = tuple[int, int, int, int]  # (cycle index, slot of each leg; the 1.0 slot pads 2 hops)
+
+
+class _Plan(NamedTuple):
+    """What the filter does for one changed pool: ``own`` its rate-table slots (forgotten),
+    ``checks`` ``(slot, entry, a_to_b)`` of every direction its cycles use, ``cycles``
+    ``(index, slot, slot, slot)`` in index order (2-hop cycles padded with the 1.0 slot)."""
+
+    own: tuple[int, ...]
+    checks: tuple[_Check, ...]
+    cycles: tuple[_Row, ...]
 
 
 @dataclass(slots=True, frozen=True)
@@ -92,7 +114,9 @@ class Cycle:
 class Evaluation:
     """An exactly sized cycle: ``hops[i] = (amount_in, amount_out)`` of each leg; ``rate`` the
     float spot-rate product, ``quotes`` the chained exact quotes the sizing used, ``fallback``
-    why the model search fell back (``""``: it did not; see ``Sized.fallback``)."""
+    why the model search fell back (``""``: it did not; see ``Sized.fallback``); ``arrays[i]``
+    the :attr:`~solarb.dex.base.Quote.arrays` of leg ``i``'s quote at exactly ``hops[i][0]``
+    (``()`` when the adapter reports none)."""
 
     cycle: Cycle
     amount_in: int
@@ -101,6 +125,7 @@ class Evaluation:
     rate: float
     quotes: int
     fallback: str = ""
+    arrays: tuple[tuple[Pubkey, ...], ...] = field(default=(), compare=False)
 
     @property
     def profit(self) -> int:
@@ -262,25 +287,25 @@ def size_cycle(
     previous hop's output.
     """
     steps = [(e.adapter.quote, e.state, e.aux, leg.a_to_b) for e, leg in zip(entries, cycle.legs)]
-    hops_at: dict[int, list[tuple[int, int]]] = {}
+    quotes_at: dict[int, list[Quote]] = {}  # input -> the chain's quotes (hops and arrays)
 
     def out(x: int) -> int:
         x0 = x
-        hops = []
+        chain = []
         for quote, state, aux, a_to_b in steps:
             q = quote(state, aux, x, a_to_b)
             x = q.amount_out
             if x <= 0:
                 return 0
-            hops.append((q.amount_in, x))
-        hops_at[x0] = hops
+            chain.append(q)
+        quotes_at[x0] = chain
         return x
 
     def step_width(x: int) -> int:
-        hops = hops_at.get(x)
-        if hops is None or len(hops) < 2:
+        chain = quotes_at.get(x)
+        if chain is None or len(chain) < 2:
             return 1
-        return -(-x // min(m for _, m in hops[:-1]))
+        return -(-x // min(q.amount_out for q in chain[:-1]))
 
     def wide_step(x: int, _quotes: int) -> bool:
         return step_width(x) >= REFINE_MIN_WIDTH
@@ -299,17 +324,25 @@ def size_cycle(
         raise ConfigError(f"unknown sizer {sizer!r}")
     if sized is None:
         return None
-    hops = hops_at.get(sized.amount_in)
-    if hops is None:  # out() was 0 at the best size: no hop list recorded
+    chain = quotes_at.get(sized.amount_in)
+    if chain is None:  # out() was 0 at the best size: no quotes recorded
         return None
+    # each quote's arrays belong to the amount it was asked for: carry them only when the
+    # quote spends exactly that amount (the hop's amount_in), as the builder checks
+    asked = sized.amount_in
+    arrays = []
+    for q in chain:
+        arrays.append(q.arrays if q.amount_in == asked else ())
+        asked = q.amount_out
     return Evaluation(
         cycle=cycle,
-        amount_in=hops[0][0],
-        amount_out=hops[-1][1],
-        hops=tuple(hops),
+        amount_in=chain[0].amount_in,
+        amount_out=chain[-1].amount_out,
+        hops=tuple((q.amount_in, q.amount_out) for q in chain),
         rate=rate,
         quotes=sized.quotes,
         fallback=sized.fallback,
+        arrays=tuple(arrays),
     )
 
 
@@ -364,7 +397,10 @@ class CycleFinder:
         self._last_in: dict[int, int] = {}  # cycle index -> last optimal input (warm start)
         self._version = -1
         self._counter = 0
-        self._rates = SpotRates()
+        self._entries: list[tuple[PoolEntry, ...]] = []  # cycle index -> its pools' entries
+        self._plans: dict[Pubkey, _Plan] = {}  # pool -> what its change re-evaluates
+        self._table: list[float] = [1.0]  # rate table slot -> spot rate of one (pool, a_to_b)
+        self._state: list[object] = []  # slot -> the pool state its rate was computed from
         self.evaluations = 0
         self.passed = 0
         self.sized = 0
@@ -397,16 +433,53 @@ class CycleFinder:
         return self._last_in.get(index)
 
     def rebuild(self) -> None:
-        """Re-enumerate cycles from the market's token graph and re-index them by pool."""
-        self._cycles = enumerate_cycles(self.market, self.start_mints, self.max_hops)
+        """Re-enumerate cycles from the market's token graph, re-index them by pool and build
+        each pool's filter plan (the rate table's slots its cycles read)."""
+        self._cycles = cycles = enumerate_cycles(self.market, self.start_mints, self.max_hops)
+        pools = self.market.pools
+        slots: dict[tuple[Pubkey, bool], int] = {}
+        entries: list[tuple[PoolEntry, ...]] = []
+        # pool -> (indices of its cycles, their rows, the directions they read by slot)
+        per_pool: dict[Pubkey, tuple[list[int], list[_Row], dict[int, _Check]]] = {}
+        for index, cycle in enumerate(cycles):
+            legs: list[_Check] = []
+            for leg in cycle.legs:
+                key = (leg.pool, leg.a_to_b)
+                slot = slots.get(key)
+                if slot is None:
+                    slot = slots[key] = len(slots)
+                legs.append((slot, pools[leg.pool], leg.a_to_b))
+            entries.append(tuple(entry for _, entry, _ in legs))
+            row = (index, legs[0][0], legs[1][0], legs[2][0] if len(legs) > 2 else -1)
+            for pool in dict.fromkeys(leg.pool for leg in cycle.legs):
+                group = per_pool.get(pool)
+                if group is None:
+                    group = per_pool[pool] = ([], [], {})
+                group[0].append(index)
+                group[1].append(row)
+                for check in legs:
+                    group[2].setdefault(check[0], check)
+        one = len(slots)  # the table's last slot: 1.0, pads 2-hop cycles
         by_pool: dict[Pubkey, list[int]] = {}
-        for index, cycle in enumerate(self._cycles):
-            for pool in dict.fromkeys(cycle.pools):
-                by_pool.setdefault(pool, []).append(index)
+        plans: dict[Pubkey, _Plan] = {}
+        for pool, (indices, rows, checks) in per_pool.items():
+            by_pool[pool] = indices
+            own = tuple(s for s in (slots.get((pool, True)), slots.get((pool, False)))
+                        if s is not None)  # fmt: skip
+            plans[pool] = _Plan(
+                own,
+                tuple(checks.values()),
+                tuple((i, a, b, one if c < 0 else c) for i, a, b, c in rows),
+            )
         self._by_pool = by_pool
+        self._entries = entries  # entry objects live until the pool is removed (a new version)
+        self._plans = plans
+        # one flat rate table: slot -> the direction's spot rate (NaN: not tradable / no rate),
+        # valid while _state[slot] is the pool's state
+        self._table = [_NAN] * one + [1.0]
+        self._state = [None] * one
         self._last_in.clear()
         self._version = self.market.version
-        self._rates.clear()
 
     def on_pool_changed(
         self, pool: Pubkey, *, slot: int, ts_recv_ns: int, now_ns: int
@@ -419,30 +492,47 @@ class CycleFinder:
         """
         if self._version != self.market.version:
             self.rebuild()
-        indices = self._by_pool.get(pool)
-        if not indices:
+        plan = self._plans.get(pool)
+        if plan is None:
             return []
-        rates = self._rates
-        rates.forget(pool)
-        market = self.market
-        cycles = self._cycles
+        # the float filter (as cycle_rate with a SpotRates): every direction these cycles use
+        # is checked once (tradable, state unchanged, else its rate recomputed), then each
+        # cycle's product is read off the table (NaN fails the comparison like a missing rate)
+        table, states = self._table, self._state
+        for s in plan.own:  # this pool changed: its cached rates are stale
+            states[s] = None
+        for s, entry, a_to_b in plan.checks:
+            if entry.ready and not entry.quarantined:
+                state = entry.state
+                if states[s] is not state:
+                    try:
+                        r = entry.adapter.spot_rate(state, entry.aux, a_to_b)
+                    except DexError:
+                        r = _NAN
+                    table[s] = _NAN if r is None else r
+                    states[s] = state
+            else:
+                table[s] = _NAN
+                states[s] = None
         threshold = 1.0 + self.epsilon
-        passed: list[tuple[float, int, list[PoolEntry]]] = []
-        for index in indices:
-            filtered = cycle_rate(market, cycles[index], rates)
-            if filtered is not None and filtered[0] > threshold:
-                passed.append((filtered[0], index, filtered[1]))
-        self.evaluations += len(indices)
+        passed = [
+            (r, index)
+            for index, a, b, c in plan.cycles
+            if (r := table[a] * table[b] * table[c]) > threshold
+        ]
+        self.evaluations += len(plan.cycles)
         self.passed += len(passed)
         if not passed:
             return []
+        cycles = self._cycles
         max_sized = self.max_sized
         if max_sized is not None:
             passed.sort(key=lambda item: item[0], reverse=True)
         found: list[tuple[int, Evaluation]] = []
         last_in = self._last_in
         best = 0
-        for n, (rate, index, entries) in enumerate(passed):
+        all_entries = self._entries
+        for n, (rate, index) in enumerate(passed):
             cycle = cycles[index]
             start = cycle.start_mint
             cap = self.max_amount_in[start]
@@ -452,7 +542,7 @@ class CycleFinder:
             ):
                 self.skipped += len(passed) - n  # ranked out, or bounded below what we have
                 break
-            ev = size_cycle(cycle, entries, rate, cap, seed=last_in.get(index))
+            ev = size_cycle(cycle, all_entries[index], rate, cap, seed=last_in.get(index))
             self.sized += 1
             if ev is None:
                 continue
@@ -483,8 +573,11 @@ class CycleFinder:
                 mint_out=leg.mint_out,
                 amount_in=amount_in,
                 amount_out=amount_out,
+                arrays=arrays,
             )
-            for leg, (amount_in, amount_out) in zip(ev.cycle.legs, ev.hops)
+            for leg, (amount_in, amount_out), arrays in zip(
+                ev.cycle.legs, ev.hops, ev.arrays or ((),) * len(ev.hops)
+            )
         )
         return Opportunity(
             id=f"{slot}-{self._counter}",

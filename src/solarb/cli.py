@@ -11,20 +11,27 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from solarb.config import Settings, load_settings, redacted
 from solarb.errors import SolarbError, UsageError
+
+if TYPE_CHECKING:
+    from solarb.config import Settings
 
 
 def _settings(args: argparse.Namespace, overrides: dict[str, Any] | None = None) -> Settings:
+    # imported here: pydantic (~8 MB) stays out of commands that need no config (bench, quote)
+    from solarb.config import load_settings
+
     return load_settings(getattr(args, "config", None), overrides=overrides)
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
     """Print the effective configuration, secrets redacted."""
+    from solarb.config import redacted
+
     settings = _settings(args)
     print(orjson.dumps(redacted(settings), option=orjson.OPT_INDENT_2).decode())
     return 0

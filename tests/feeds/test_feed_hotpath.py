@@ -8,6 +8,7 @@ import base64
 import dataclasses
 import functools
 import json
+import sys
 
 import orjson
 import pytest
@@ -77,15 +78,25 @@ def test_unusual_objects_take_the_reference_path(value: object) -> None:
     assert _fast_update(POOL, value, 1, 0) is None
 
 
-def _wired_feed() -> tuple[PubSubFeed, PubSubConnection, int]:
-    """A feed with one account subscribed on a connection, as a live session leaves it."""
+def _wired_feed(legacy: bool = False) -> tuple[PubSubFeed, PubSubConnection, int]:
+    """A feed with one account subscribed on a connection, as a live session leaves it
+    (``legacy``: through ``_on_account_note``, as harnesses that wire it themselves do)."""
     feed = PubSubFeed("ws://feed.invalid", None, ping_interval=None)  # type: ignore[arg-type]
     feed.watch([POOL])
     shard = feed.endpoints[0].shards[0]
     conn = PubSubConnection(shard.endpoint.url, on_garbled=feed._count_garbled)
     shard.conn, shard.live = conn, True
-    conn._subs[5] = functools.partial(feed._on_account_note, shard, POOL)
+    conn._subs[5] = (functools.partial(feed._on_account_note, shard, POOL) if legacy
+                     else feed._account_callback(shard, POOL))
     return feed, conn, 5
+
+
+def test_account_callbacks_are_small_slotted_objects() -> None:
+    feed, conn, sub = _wired_feed()
+    note = conn._subs[sub]
+    assert not hasattr(note, "__dict__")  # no per-account dict, bound method or partial
+    assert sys.getsizeof(note) <= 64
+    assert type(feed._watched[POOL]) is tuple
 
 
 def _frame(sub: int, slot: int, value: object) -> bytes:
@@ -94,8 +105,11 @@ def _frame(sub: int, slot: int, value: object) -> bytes:
                                     "subscription": sub}})  # fmt: skip
 
 
-def test_frames_through_the_connection_garbled_counted_odd_but_valid_delivered() -> None:
-    feed, conn, sub = _wired_feed()
+@pytest.mark.parametrize("legacy", [False, True])
+def test_frames_through_the_connection_garbled_counted_odd_but_valid_delivered(
+    legacy: bool,
+) -> None:
+    feed, conn, sub = _wired_feed(legacy)
     got: list[AccountUpdate] = []
     conn.frame_recv_ns = 99
     conn._dispatch(_frame(sub, 10, _value()))

@@ -10,13 +10,13 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.feeds.feed_loopback import OWNER, FakeCluster
 from solders.pubkey import Pubkey
 
 from solarb.events import AccountUpdate
 from solarb.feeds import AccountSource, PubSubFeed
 from solarb.rpc.client import RpcClient
 from solarb.rpc.errors import RpcTimeout
+from tests.feeds.feed_loopback import OWNER, FakeCluster
 
 
 async def until(pred: Callable[[], bool], timeout: float = 3.0) -> None:
@@ -91,6 +91,11 @@ async def test_resync_then_notifications(env: Harness) -> None:
     await until(lambda: len(env.slots) >= 3)
     assert env.slots == sorted(set(env.slots)) and env.feed.last_slot == env.slots[-1]
     assert env.feed.stats()["notifications"] == 1 and env.feed.stats()["reconnects"] == 0
+    # the live session's account callbacks: one small slotted object each, no partials
+    client = env.feed.endpoints[0].shards[0].conn
+    assert client is not None
+    notes = [cb for cb in client._subs.values() if type(cb).__name__ == "_AccountNote"]
+    assert len(notes) == len(env.keys) and not any(hasattr(cb, "__dict__") for cb in notes)
 
 
 async def test_out_of_order_slots_are_dropped(env: Harness) -> None:

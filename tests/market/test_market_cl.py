@@ -13,8 +13,8 @@ from solders.pubkey import Pubkey
 from solarb.dex import meteora_dlmm as dl
 from solarb.dex import meteora_dlmm_layout as dlay
 from solarb.dex import orca_whirlpool as ow
-from solarb.dex import raydium_amm_v4, raydium_clmm, raydium_cpmm
 from solarb.dex import orca_whirlpool_layout as wl
+from solarb.dex import raydium_amm_v4, raydium_clmm, raydium_cpmm
 from solarb.dex.base import DexError, QuoteError
 from solarb.dex.quote_cases import parse_accounts, quote_case
 from solarb.dex.registry import ADAPTERS
@@ -192,3 +192,67 @@ def test_quote_case_uses_mint_owners() -> None:
     spl = ow.decode_pool(pool, accounts[pool].data)
     assert quote_case(parsed, pool, 10**6, True)["amount_out"] < ow.quote(spl, aux, 10**6, True).amount_out
     assert wl.oracle_address(pool) not in accounts  # static-fee pool: no oracle needed
+
+
+class _CountingAdapter:
+    """The Whirlpool adapter with its decode_pool calls counted (a real adapter, not a mock)."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Pubkey]] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(ow, name)
+
+    def decode_pool(self, address: Pubkey, data: bytes, **kw: Pubkey) -> ow.Whirlpool:
+        self.calls.append(kw)
+        return ow.decode_pool(address, data, **kw)
+
+
+def test_known_pool_update_decodes_once_with_the_mints_programs() -> None:
+    pool, accounts = _whirlpool()
+    adapter = _CountingAdapter()
+    market = MarketState({ow.PROGRAM_ID: adapter})  # type: ignore[dict-item]
+    market.add_pool(_update(pool, accounts[pool]))
+    for key in market.watched_accounts():
+        if key != pool:
+            market.apply(_update(key, accounts.get(key)))
+    assert market.pool(pool).state.token_program_b == TOKEN_2022_PROGRAM_ID
+    state = ow.decode_pool(pool, accounts[pool].data)
+    moved = wl.encode_whirlpool(replace(state, fee_rate=state.fee_rate + 1))
+    adapter.calls.clear()
+    assert market.apply(AccountUpdate(pool, 5, moved, ow.PROGRAM_ID, 1)) == (pool,)
+    assert adapter.calls == [{"token_program_a": TOKEN_PROGRAM_ID,
+                              "token_program_b": TOKEN_2022_PROGRAM_ID}]
+    expected = ow.decode_pool(pool, moved, token_program_b=TOKEN_2022_PROGRAM_ID)
+    assert market.pool(pool).state == expected
+    # an image naming other mints (unknown owners): decoded again without the old guess
+    other = wl.encode_whirlpool(replace(state, mint_b=Pubkey.from_bytes(bytes([9]) * 32)))
+    adapter.calls.clear()
+    market.apply(AccountUpdate(pool, 6, other, ow.PROGRAM_ID, 1))
+    assert len(adapter.calls) == 3  # guess, plain, with mint a's program
+    assert market.pool(pool).state.token_program_b == TOKEN_PROGRAM_ID
+
+
+def test_clock_counts_in_no_freshness_slot_and_reports_only_new_readers() -> None:
+    bins = {i: ((0, 10**9) if i < 0 else (10**9, 0)) for i in range(-150, 151)}
+    pair, accounts = dlmm_model.create_pool(
+        mint_x=MINT_A, mint_y=MINT_B, bin_step=10, base_factor=10_000, active_id=0, bins=bins)
+    market = MarketState(ADAPTERS)
+    market.add_pool(_update(pair, accounts[pair], slot=7))
+    for key in market.watched_accounts():
+        if key not in (pair, CLOCK_SYSVAR):
+            market.apply(_update(key, accounts.get(key), slot=7))
+    entry = market.pool(pair)
+    assert not entry.ready
+    clock = bytes(32) + (1).to_bytes(8, "little")
+    # first Clock for the pool (older than the rest): reported, ready, freshness not lowered
+    assert market.apply(AccountUpdate(CLOCK_SYSVAR, 3, clock, SYSTEM_PROGRAM_ID, 1)) == (pair,)
+    assert entry.ready and entry.slot == 7
+    assert entry.aux[CLOCK_SYSVAR] is market._raw[CLOCK_SYSVAR]
+    newer = bytes(32) + (2).to_bytes(8, "little")
+    assert market.apply(AccountUpdate(CLOCK_SYSVAR, 9, newer, SYSTEM_PROGRAM_ID, 1)) == ()
+    assert entry.aux[CLOCK_SYSVAR] == newer and entry.slot == 7
+    assert market.apply(AccountUpdate(CLOCK_SYSVAR, 10, newer, SYSTEM_PROGRAM_ID, 1)) == ()
+    assert market.apply(AccountUpdate(CLOCK_SYSVAR, 8, clock, SYSTEM_PROGRAM_ID, 1)) == ()
+    assert entry.aux[CLOCK_SYSVAR] == newer  # older than stored: ignored
+    assert market.quote(pair, 10**6, True).amount_out > 0

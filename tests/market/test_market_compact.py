@@ -22,7 +22,7 @@ from solarb.dex.registry import ADAPTERS
 from solarb.dex.spl_token import SYSTEM_PROGRAM_ID, TOKEN_PROGRAM_ID, encode_mint
 from solarb.errors import UsageError
 from solarb.events import AccountUpdate
-from solarb.market.compact import COMPACT_MIN_LEN, SparseBytes, compact
+from solarb.market.compact import COMPACT_MIN_LEN, SparseBytes, compact, compact_update
 from solarb.market.state import CLOCK_SYSVAR, MarketState
 from solarb.sim.programs import meteora_dlmm as dlmm_model
 from solarb.sim.programs import orca_whirlpool as whirlpool_model
@@ -236,7 +236,8 @@ def _model_pools() -> list[tuple[Pubkey, dict[Pubkey, tuple[Pubkey, bytes]]]]:
 if __name__ == "__main__" and sys.argv[1:] == ["--raw"]:  # the reference: plain bytes only
     import solarb.market.state as _state
 
-    _state.compact = lambda data, previous=None: data  # type: ignore[assignment]
+    _state.compact_update = lambda data, previous: (  # type: ignore[assignment]
+        (previous, True) if previous is not None and previous == data else (data, False))
     sys.stdout.buffer.write(orjson.dumps(_outcomes()))
 
 
@@ -255,3 +256,28 @@ def test_new_version_reuses_the_previous_layout_when_it_still_fits() -> None:
     fresh = compact(bytes(outside), previous)
     assert fresh == bytes(outside) and bytes(fresh) == bytes(outside)
     assert not isinstance(fresh, SparseBytes) or fresh._index is not previous._index
+
+
+def test_compact_update_decides_equality_in_one_pass() -> None:
+    data = next(d for d in _big_accounts() if isinstance(compact(d), SparseBytes))
+    stored = compact(data)
+    assert isinstance(stored, SparseBytes)
+    same, is_same = compact_update(bytes(data), stored)
+    assert is_same and same is stored
+    first_run_byte = next(i for i, b in enumerate(data) if b)
+    for index in (first_run_byte, next(i for i in range(len(data))
+                                       if not any(data[max(0, i - 40) : i + 40]))):
+        changed = bytearray(data)
+        changed[index] ^= 0x11
+        new, is_same = compact_update(bytes(changed), stored)
+        assert not is_same and new == bytes(changed) and bytes(new) == bytes(changed)
+        assert new != stored
+    new, is_same = compact_update(data + bytes(64), stored)  # other length
+    assert not is_same and new == data + bytes(64)
+    plain, is_same = compact_update(bytes(data), data)  # stored plain (raw reference, say)
+    assert is_same and plain is data
+    fresh, is_same = compact_update(data, None)
+    assert not is_same and isinstance(fresh, SparseBytes) and fresh == data
+    dense = bytes(range(256)) * 16
+    assert compact_update(dense, None) == (dense, False)
+    assert compact_update(dense, bytes(dense))[1]

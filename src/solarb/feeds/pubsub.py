@@ -25,7 +25,8 @@ Delivery goes through :class:`~solarb.feeds.delivery.Delivery` (dedupe across en
 coalescing, latency ring). ``fresh`` is set while every watched account is fresh.
 
 Hot path (one notification): the connection parses the frame (orjson) and calls the subscription's
-callback with the account object; a well-formed one is turned into an ``AccountUpdate`` in one pass
+callback (an :class:`_AccountNote`: three slots, no bound method or ``partial`` per account, as
+tens of thousands are held) with the account object; a well-formed one is turned into an ``AccountUpdate`` in one pass
 (:func:`_fast_update`: SIMD base64 via ``pybase64``, owner strings parsed once); anything unusual
 goes through :func:`~solarb.rpc.client.decode_account`, which raises the exact protocol error.
 
@@ -43,7 +44,7 @@ import random
 import time
 from collections.abc import Iterable
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pybase64 import b64decode
 from solders.pubkey import Pubkey
@@ -53,7 +54,7 @@ from solarb.events import AccountUpdate
 from solarb.feeds.base import OnSlot, OnUpdate
 from solarb.feeds.delivery import Delivery, EndpointStats, FeedStats, new_update
 from solarb.feeds.resync import read_accounts
-from solarb.rpc.client import RpcClient, decode_account
+from solarb.rpc.client import decode_account
 from solarb.rpc.errors import (
     FeedDisconnected,
     FeedProtocolError,
@@ -62,6 +63,9 @@ from solarb.rpc.errors import (
     RpcResponseError,
 )
 from solarb.rpc.ws import PubSubConnection
+
+if TYPE_CHECKING:
+    from solarb.rpc.client import RpcClient
 
 __all__ = ["FeedStats", "PubSubFeed"]
 
@@ -131,6 +135,37 @@ class _Shard:
         self.task: asyncio.Task[None] | None = None
 
 
+class _AccountNote:
+    """The accountSubscribe callback of one account on one shard: ``note(value, slot)``."""
+
+    __slots__ = ("feed", "pubkey", "shard")
+
+    def __init__(self, feed: PubSubFeed, shard: _Shard, pubkey: Pubkey) -> None:
+        self.feed = feed
+        self.shard = shard
+        self.pubkey = pubkey
+
+    def __call__(self, value: Any, slot: int) -> None:
+        shard, pubkey = self.shard, self.pubkey
+        conn = shard.conn
+        feed = self.feed
+        if slot < 0 or conn is None:
+            feed._count_garbled(FeedProtocolError(f"account notification without slot: {pubkey}"))
+            return
+        upd = _fast_update(pubkey, value, slot, conn.frame_recv_ns)
+        if upd is None:
+            try:
+                upd = decode_account(pubkey, value, slot, conn.frame_recv_ns,
+                                     "accountNotification")
+            except RpcProtocolError as e:
+                feed._count_garbled(FeedProtocolError(str(e)))
+                return
+        if upd is None or pubkey not in shard.keys:
+            return
+        feed.counters.notifications += 1
+        feed.delivery.offer(upd, shard.endpoint.stats)
+
+
 class _Endpoint:
     __slots__ = ("shards", "stats", "url")
 
@@ -181,7 +216,7 @@ class PubSubFeed:
         self.last_error: BaseException | None = None
         self.last_slot = -1  # highest slot delivered to on_slot (-1: none yet)
         self._rng = rng or random.Random()
-        self._watched: dict[Pubkey, list[_Shard]] = {}  # account -> its shard on each endpoint
+        self._watched: dict[Pubkey, tuple[_Shard, ...]] = {}  # account -> shard per endpoint
         self._fresh_on: dict[Pubkey, int] = {}  # account -> number of live shards holding it
         self._wake: dict[_Shard, asyncio.Event] = {}
         self._closing: set[asyncio.Task[None]] = set()
@@ -245,7 +280,7 @@ class PubSubFeed:
                 shard.pending_add[pk] = None
                 homes.append(shard)
                 self._poke(shard)
-            self._watched[pk] = homes
+            self._watched[pk] = tuple(homes)
             self._fresh_on[pk] = 0
             self.fresh.clear()
 
@@ -458,7 +493,7 @@ class PubSubFeed:
         refused: list[Pubkey] = []
 
         async def one(pk: Pubkey) -> None:
-            cb = functools.partial(self._on_account_note, shard, pk)
+            cb = self._account_callback(shard, pk)
             try:
                 sub_id = await conn.subscribe("accountSubscribe", [str(pk), cfg], cb)
             except FeedDisconnected:
@@ -521,23 +556,13 @@ class PubSubFeed:
 
     # ------------------------------------------------------------ callbacks (reader task)
 
+    def _account_callback(self, shard: _Shard, pubkey: Pubkey) -> _AccountNote:
+        """The accountSubscribe callback for ``pubkey`` on ``shard`` (one small object each)."""
+        return _AccountNote(self, shard, pubkey)
+
     def _on_account_note(self, shard: _Shard, pubkey: Pubkey, value: Any, slot: int) -> None:
-        conn = shard.conn
-        if slot < 0 or conn is None:
-            self._count_garbled(FeedProtocolError(f"account notification without slot: {pubkey}"))
-            return
-        upd = _fast_update(pubkey, value, slot, conn.frame_recv_ns)
-        if upd is None:
-            try:
-                upd = decode_account(pubkey, value, slot, conn.frame_recv_ns,
-                                     "accountNotification")
-            except RpcProtocolError as e:
-                self._count_garbled(FeedProtocolError(str(e)))
-                return
-        if upd is None or pubkey not in shard.keys:
-            return
-        self.counters.notifications += 1
-        self.delivery.offer(upd, shard.endpoint.stats)
+        """One account notification for ``pubkey`` on ``shard`` (what its callback does)."""
+        _AccountNote(self, shard, pubkey)(value, slot)
 
     def _on_program_note(self, shard: _Shard, value: Any, slot: int) -> None:
         conn = shard.conn

@@ -12,12 +12,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from solders.pubkey import Pubkey
 
 from solarb.events import AccountUpdate
-from solarb.rpc.client import MAX_MULTIPLE_ACCOUNTS, RpcClient, context_value, decode_account
+from solarb.rpc.client import MAX_MULTIPLE_ACCOUNTS, context_value, decode_account
 from solarb.rpc.errors import RpcNodeUnhealthy, RpcProtocolError
+
+if TYPE_CHECKING:
+    from solarb.rpc.client import RpcClient
 
 __all__ = ["read_accounts"]
 

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
+from functools import lru_cache
 from itertools import accumulate, compress, count
 from operator import add
-from typing import Any, SupportsIndex, overload
+from struct import Struct
+from typing import Any, SupportsIndex, cast, overload
 
-__all__ = ["COMPACT_MIN_LEN", "SparseBytes", "compact"]
+__all__ = ["COMPACT_MIN_LEN", "SparseBytes", "compact", "compact_update"]
 
 COMPACT_MIN_LEN = 2048  # smaller accounts stay plain bytes (the saving would not pay)
 _GAP = 32  # zero runs of at least this many bytes (aligned to the split) separate stored runs
@@ -120,15 +122,20 @@ class SparseBytes:
     def _relayout(self, data: bytes) -> SparseBytes | None:
         """``data`` (as long as this) stored with this object's runs, if every byte of it outside
         them is zero; otherwise None. A new version of an array mostly changes bytes inside the
-        runs of the previous one, and this is much cheaper than :func:`compact`."""
+        runs of the previous one, and this is much cheaper than :func:`compact`. Returns ``self``
+        when ``data`` equals this object (same runs, zeros elsewhere)."""
         index, n = self._index, self._runs
-        pieces = [data[index[i] : index[i] + index[n + i + 1] - index[n + i]] for i in range(n)]
-        outside = self._len - index[2 * n]
-        if data.count(0) != outside + sum(p.count(0) for p in pieces):
-            return None
+        # gap, run, gap, ..., run, gap in one C call; the layout's Struct is cached
+        fields = _layout(index.tobytes(), self._len).unpack(data)
+        chunks = b"".join(fields[1::2])
+        gaps = b"".join(fields[::2])
+        if gaps != bytes(len(gaps)):
+            return None  # a non-zero byte outside the runs (so data differs from self, too)
+        if chunks == self._chunks:
+            return self
         new = SparseBytes.__new__(SparseBytes)
         new._len, new._runs, new._index = self._len, n, index  # the index is never mutated
-        new._chunks = b"".join(pieces)
+        new._chunks = chunks
         new._hash = hash(data)
         return new
 
@@ -141,6 +148,24 @@ class SparseBytes:
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (compact, (bytes(self),))
+
+
+@lru_cache(maxsize=256)  # the arrays being written: a few hundred layouts (~1-4 KB each)
+def _layout(index: bytes, length: int) -> Struct:
+    """A Struct splitting ``length`` bytes into gap, run, gap, ..., run, gap (``bytes`` each)
+    for a :class:`SparseBytes` index (its ``array("I")`` as bytes)."""
+    starts = array("I")
+    starts.frombytes(index)
+    n = (len(starts) - 1) // 2
+    offsets = starts[n:]
+    fields: list[str] = []
+    pos = 0
+    for i in range(n):
+        size = offsets[i + 1] - offsets[i]
+        fields.append(f"{starts[i] - pos}s{size}s")
+        pos = starts[i] + size
+    fields.append(f"{length - pos}s")
+    return Struct("<" + "".join(fields))
 
 
 def compact(data: bytes, previous: object = None) -> bytes | SparseBytes:
@@ -157,6 +182,35 @@ def compact(data: bytes, previous: object = None) -> bytes | SparseBytes:
         relaid = previous._relayout(data)
         if relaid is not None:
             return relaid
+    return _compact_new(data)
+
+
+def compact_update(data: bytes, previous: object) -> tuple[bytes | SparseBytes, bool]:
+    """A new version ``data`` of an account stored as ``previous`` (its last stored form, or
+    None): ``(previous, True)`` if ``data`` equals it, else ``(compact(data, previous), False)``.
+
+    One pass instead of compacting and then comparing: against a :class:`SparseBytes` of the
+    same length the re-layout decides equality (a non-zero byte outside its runs means the data
+    differs; otherwise the runs are compared); anything else is compared as bytes first, so
+    unchanged data is never compacted again."""
+    if isinstance(previous, SparseBytes):
+        if previous._len == len(data):
+            relaid = previous._relayout(data)
+            if relaid is previous:
+                return previous, True
+            if relaid is not None:
+                return relaid, False
+        return _compact_new(data), False  # differs: other length, or non-zero outside the runs
+    if previous is not None and previous == data:
+        return cast(bytes, previous), True
+    return compact(data), False
+
+
+def _compact_new(data: bytes) -> bytes | SparseBytes:
+    """:func:`compact` without a previous layout."""
+    n = len(data)
+    if n < COMPACT_MIN_LEN:
+        return data
     parts = data.split(_ZEROS)
     if len(parts) * 2 < n // _GAP:  # fewer than half the blocks are zero: not worth it
         return data

@@ -21,13 +21,18 @@ which compares, hashes and slices like the bytes; the layout decoders accept it.
 The Clock sysvar (an auxiliary account of DLMM pools: its time decays the variable fee) changes
 every slot: its updates are stored and used by the next quote, but do not by themselves report
 the pools as changed (re-evaluating every DLMM cycle every slot costs more than the fee drift
-is worth).
+is worth), except for a pool that did not have it yet. Nor does it count in a pool's freshness
+``slot`` (written every slot, it is never what makes a quote stale), so a Clock write only stores
+the new bytes in each reading pool's ``aux`` and refreshes nothing.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import setitem
 from typing import cast
 
 from solders.pubkey import Pubkey
@@ -35,7 +40,7 @@ from solders.pubkey import Pubkey
 from solarb.dex.base import DecodeError, DexAdapter, PoolState, Quote, QuoteError
 from solarb.dex.spl_token import TOKEN_PROGRAMS
 from solarb.events import AccountUpdate
-from solarb.market.compact import COMPACT_MIN_LEN, compact
+from solarb.market.compact import COMPACT_MIN_LEN, compact_update
 from solarb.market.graph import Edge, TokenGraph
 
 __all__ = ["CLOCK_SYSVAR", "MarketState", "PoolEntry", "PoolQuarantined"]
@@ -52,7 +57,7 @@ class PoolEntry:
     """One registered pool. Owned and updated by :class:`MarketState`; read it, do not write it.
 
     ``slot`` is the freshness of what a quote would use: the lowest slot among the pool account
-    and its loaded auxiliary accounts. ``ready`` is True when every auxiliary account is loaded.
+    and its loaded auxiliary accounts (the Clock sysvar excepted, see the module docstring). ``ready`` is True when every auxiliary account is loaded.
     ``tradable`` is ``ready and not quarantined``.
     """
 
@@ -99,6 +104,9 @@ class MarketState:
         self._owners: dict[Pubkey, Pubkey] = {}
         self._owner_ids: dict[Pubkey, Pubkey] = {}  # one Pubkey object per owner program
         self.on_new_accounts: Callable[[list[Pubkey]], None] | None = None
+        # the Clock's readers and their aux dicts (see _apply_clock); all of them hold it?
+        self._clock_readers: tuple[tuple[Pubkey, ...], tuple[dict[Pubkey, bytes], ...], bool] | None
+        self._clock_readers = None
 
     # -- registration -------------------------------------------------------------------------
 
@@ -112,7 +120,7 @@ class MarketState:
         existing = self.pools.get(update.pubkey)
         if existing is not None:
             if update.slot >= self._slots.get(update.pubkey, -1):
-                state = self._decode(existing.adapter, update.pubkey, update.data)
+                state = self._decode(existing.adapter, update.pubkey, update.data, existing.state)
                 self._slots[update.pubkey] = update.slot
                 self._raw[update.pubkey] = update.data
                 self._owners[update.pubkey] = self._owner(update.owner)
@@ -170,13 +178,18 @@ class MarketState:
         data = update.data
         old = self._raw.get(key)
         if entry is None and len(data) >= COMPACT_MIN_LEN and update.owner in self._adapters:
-            data = cast(bytes, compact(data, old))  # reads like the bytes (see market.compact)
-        same = old == data
-        if same and old is not None:
-            data = old  # keep the one stored object (no second copy, adapter caches stay hot)
+            # compared and compacted in one pass; reads like the bytes (see market.compact)
+            stored, same = compact_update(data, old)
+            data = cast(bytes, stored)
+        else:
+            same = old is not None and old == data
+            if same:
+                data = cast(bytes, old)  # keep the one stored object (adapter caches stay hot)
         self._raw[key] = data
         owner_changed = self._owners.get(key) != update.owner
         self._owners[key] = self._owner(update.owner)
+        if key == CLOCK_SYSVAR and entry is None and users is not None and not owner_changed:
+            return self._apply_clock(users, data, same)
         changed: list[Pubkey] = []
         if entry is not None:
             entry.pool_slot = update.slot
@@ -197,6 +210,30 @@ class MarketState:
                     changed.append(pool)
                 self._refresh(user)
         return tuple(changed)
+
+    def _apply_clock(self, users: tuple[Pubkey, ...], data: bytes, same: bool) -> tuple[Pubkey, ...]:
+        """A Clock write: stored in each reading pool's aux; only pools that lacked it change
+        (it counts in no freshness slot, so nothing is refreshed). The readers' aux dicts are
+        kept in a tuple (rebuilt when the readers change), so the store runs in C."""
+        cache = self._clock_readers
+        if cache is None or cache[0] is not users:  # held, so the identity is never reused
+            auxes = tuple(self.pools[pool].aux for pool in users)
+            cache = (users, auxes, all(CLOCK_SYSVAR in aux for aux in auxes))
+            self._clock_readers = cache
+        _, auxes, complete = cache
+        if complete:
+            if not same:
+                deque(map(setitem, auxes, repeat(CLOCK_SYSVAR), repeat(data)), maxlen=0)
+            return ()
+        first: list[Pubkey] = []
+        for pool, aux in zip(users, auxes, strict=True):
+            if CLOCK_SYSVAR not in aux:
+                first.append(pool)
+            aux[CLOCK_SYSVAR] = data
+        for pool in first:
+            self._refresh(self.pools[pool])
+        self._clock_readers = None
+        return tuple(first)
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -251,7 +288,7 @@ class MarketState:
             reason = f"owner is {update.owner}, expected {entry.adapter.PROGRAM_ID}"
             return self._quarantine(entry, reason)
         try:
-            state = self._decode(entry.adapter, update.pubkey, update.data)
+            state = self._decode(entry.adapter, update.pubkey, update.data, entry.state)
         except DecodeError as exc:
             return self._quarantine(entry, str(exc))
         entry.quarantined = False
@@ -259,16 +296,33 @@ class MarketState:
         self._install(entry, state, update.slot)
         return True
 
-    def _decode(self, adapter: DexAdapter, address: Pubkey, data: bytes) -> PoolState:
+    def _decode(
+        self, adapter: DexAdapter, address: Pubkey, data: bytes, known: PoolState | None = None
+    ) -> PoolState:
         """``adapter.decode_pool``, with the mints' owners as token programs where the adapter
-        needs them (``TOKEN_PROGRAMS_FROM_MINTS``) and they are known."""
-        state = adapter.decode_pool(address, data)
+        needs them (``TOKEN_PROGRAMS_FROM_MINTS``) and they are known.
+
+        ``known`` (the pool's current state): its mints' programs are passed on the first call,
+        so a new image of a known pool is decoded once; a second decode happens only if the
+        image names other mints."""
         if not getattr(adapter, "TOKEN_PROGRAMS_FROM_MINTS", False):
-            return state
+            return adapter.decode_pool(address, data)
+        decode: Callable[..., PoolState] = adapter.decode_pool
+        if known is not None:
+            guess_a, guess_b = self._mint_program(known.mint_a), self._mint_program(known.mint_b)
+            if guess_a is not None or guess_b is not None:
+                kwargs: dict[str, Pubkey] = {}
+                if guess_a is not None:
+                    kwargs["token_program_a"] = guess_a
+                if guess_b is not None:
+                    kwargs["token_program_b"] = guess_b
+                state = decode(address, data, **kwargs)
+                if state.mint_a == known.mint_a and state.mint_b == known.mint_b:
+                    return state
+        state = adapter.decode_pool(address, data)
         prog_a, prog_b = self._mint_program(state.mint_a), self._mint_program(state.mint_b)
         if prog_a is None and prog_b is None:
             return state
-        decode: Callable[..., PoolState] = adapter.decode_pool
         return decode(
             address,
             data,
@@ -296,7 +350,7 @@ class MarketState:
         if raw is None:
             return False
         try:
-            new = self._decode(entry.adapter, entry.address, raw)
+            new = self._decode(entry.adapter, entry.address, raw, state)
         except DecodeError as exc:
             return self._quarantine(entry, str(exc))
         self._install(entry, new, entry.pool_slot)
@@ -360,7 +414,7 @@ class MarketState:
         slots = self._slots
         for key in entry.aux_keys:
             s = slots.get(key)
-            if s is not None and s < slot:
+            if s is not None and s < slot and key != CLOCK_SYSVAR:
                 slot = s
         entry.slot = slot
         entry.ready = len(entry.aux) == len(entry.aux_keys)

@@ -15,7 +15,7 @@ import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from solders.hash import Hash
@@ -24,7 +24,9 @@ from solders.signature import Signature
 
 from solarb.events import AccountUpdate
 from solarb.rpc.errors import InvalidParams, RpcError, RpcProtocolError, error_from_object
-from solarb.rpc.transport import HttpTransport, Transport
+
+if TYPE_CHECKING:
+    from solarb.rpc.transport import Transport
 
 #: Max keys per getMultipleAccounts request (the RPC node's limit).
 MAX_MULTIPLE_ACCOUNTS = 100
@@ -133,6 +135,9 @@ class RpcClient:
 
     def __init__(self, transport_or_url: Transport | str, *, commitment: str = "confirmed") -> None:
         if isinstance(transport_or_url, str):
+            # imported here: httpx stays out of processes that only decode (feeds, bench replay)
+            from solarb.rpc.transport import HttpTransport
+
             self.transport: Transport = HttpTransport(transport_or_url)
         else:
             self.transport = transport_or_url

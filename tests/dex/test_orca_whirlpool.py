@@ -172,3 +172,9 @@ def test_other_real_snapshots_quote() -> None:
     assert ow.quote(b, bono, 10**6, False).amount_out > 0
     with pytest.raises(MissingAccount):  # the dump lacks the array below the price
         ow.quote(b, bono, 10**6, True)
+
+
+def test_fee_rate_module_uses_the_program_error_code() -> None:
+    from solarb.dex import orca_whirlpool, orca_whirlpool_fee
+
+    assert orca_whirlpool.CODES["InvalidTimestamp"] == orca_whirlpool_fee.INVALID_TIMESTAMP

@@ -73,17 +73,16 @@ _BOUND_SLACK = 1e-6  # float spot rates are trusted to 1e-6 (relative) in the pr
 _NAN = float("nan")  # a direction with no usable rate: every product through it fails the filter
 
 
-_Check = tuple[int, PoolEntry, bool]  # (rate table slot, the pool's entry, a_to_b)
 _Row = tuple[int, int, int, int]  # (cycle index, slot of each leg; the 1.0 slot pads 2 hops)
 
 
 class _Plan(NamedTuple):
-    """What the filter does for one changed pool: ``own`` its rate-table slots (forgotten),
-    ``checks`` ``(slot, entry, a_to_b)`` of every direction its cycles use, ``cycles``
-    ``(index, slot, slot, slot)`` in index order (2-hop cycles padded with the 1.0 slot)."""
+    """What the filter does for one changed pool: ``own`` its rate-table slot (``a_to_b``;
+    ``own + 1`` is the other direction), ``checks`` ``(entry, slot)`` of every pool its cycles
+    use, ``cycles`` one :data:`_Row` per cycle through it, in index order."""
 
-    own: tuple[int, ...]
-    checks: tuple[_Check, ...]
+    own: int
+    checks: tuple[tuple[PoolEntry, int], ...]
     cycles: tuple[_Row, ...]
 
 
@@ -346,6 +345,15 @@ def size_cycle(
     )
 
 
+def _spot_rate(entry: PoolEntry, state: object, a_to_b: bool) -> float:
+    """The adapter's spot rate; NaN if it raised :class:`DexError` or gave none."""
+    try:
+        r: float | None = entry.adapter.spot_rate(state, entry.aux, a_to_b)  # type: ignore[arg-type]
+    except DexError:
+        return _NAN
+    return _NAN if r is None else r
+
+
 class CycleFinder:
     """Finds profitable cycles through a changed pool.
 
@@ -400,7 +408,7 @@ class CycleFinder:
         self._entries: list[tuple[PoolEntry, ...]] = []  # cycle index -> its pools' entries
         self._plans: dict[Pubkey, _Plan] = {}  # pool -> what its change re-evaluates
         self._table: list[float] = [1.0]  # rate table slot -> spot rate of one (pool, a_to_b)
-        self._state: list[object] = []  # slot -> the pool state its rate was computed from
+        self._state: list[object] = []  # a_to_b slot -> the pool state its rates came from
         self.evaluations = 0
         self.passed = 0
         self.sized = 0
@@ -437,45 +445,43 @@ class CycleFinder:
         each pool's filter plan (the rate table's slots its cycles read)."""
         self._cycles = cycles = enumerate_cycles(self.market, self.start_mints, self.max_hops)
         pools = self.market.pools
-        slots: dict[tuple[Pubkey, bool], int] = {}
+        slots: dict[Pubkey, int] = {}  # pool -> its a_to_b slot; slot + 1: the other direction
         entries: list[tuple[PoolEntry, ...]] = []
-        # pool -> (indices of its cycles, their rows, the directions they read by slot)
-        per_pool: dict[Pubkey, tuple[list[int], list[_Row], dict[int, _Check]]] = {}
+        # pool -> (indices of its cycles, their rows, the pools they read: slot -> entry)
+        per_pool: dict[Pubkey, tuple[list[int], list[_Row], dict[int, PoolEntry]]] = {}
         for index, cycle in enumerate(cycles):
-            legs: list[_Check] = []
+            legs: list[tuple[int, PoolEntry]] = []
             for leg in cycle.legs:
-                key = (leg.pool, leg.a_to_b)
-                slot = slots.get(key)
+                slot = slots.get(leg.pool)
                 if slot is None:
-                    slot = slots[key] = len(slots)
-                legs.append((slot, pools[leg.pool], leg.a_to_b))
-            entries.append(tuple(entry for _, entry, _ in legs))
-            row = (index, legs[0][0], legs[1][0], legs[2][0] if len(legs) > 2 else -1)
+                    slot = slots[leg.pool] = 2 * len(slots)
+                legs.append((slot, pools[leg.pool]))
+            entries.append(tuple(entry for _, entry in legs))
+            a, b, *c = (slot + (not leg.a_to_b) for (slot, _), leg in zip(legs, cycle.legs))
+            row = (index, a, b, c[0] if c else -1)
             for pool in dict.fromkeys(leg.pool for leg in cycle.legs):
                 group = per_pool.get(pool)
                 if group is None:
                     group = per_pool[pool] = ([], [], {})
                 group[0].append(index)
                 group[1].append(row)
-                for check in legs:
-                    group[2].setdefault(check[0], check)
-        one = len(slots)  # the table's last slot: 1.0, pads 2-hop cycles
+                for slot, entry in legs:
+                    group[2].setdefault(slot, entry)
+        one = 2 * len(slots)  # the table's last slot: 1.0, pads 2-hop cycles
         by_pool: dict[Pubkey, list[int]] = {}
         plans: dict[Pubkey, _Plan] = {}
         for pool, (indices, rows, checks) in per_pool.items():
             by_pool[pool] = indices
-            own = tuple(s for s in (slots.get((pool, True)), slots.get((pool, False)))
-                        if s is not None)  # fmt: skip
             plans[pool] = _Plan(
-                own,
-                tuple(checks.values()),
+                slots[pool],
+                tuple((entry, slot) for slot, entry in checks.items()),
                 tuple((i, a, b, one if c < 0 else c) for i, a, b, c in rows),
             )
         self._by_pool = by_pool
         self._entries = entries  # entry objects live until the pool is removed (a new version)
         self._plans = plans
-        # one flat rate table: slot -> the direction's spot rate (NaN: not tradable / no rate),
-        # valid while _state[slot] is the pool's state
+        # one flat rate table: slot -> spot rate of one (pool, a_to_b) (NaN: not tradable / no
+        # rate), both directions valid while _state[a_to_b slot] is the pool's state
         self._table = [_NAN] * one + [1.0]
         self._state = [None] * one
         self._last_in.clear()
@@ -495,24 +501,20 @@ class CycleFinder:
         plan = self._plans.get(pool)
         if plan is None:
             return []
-        # the float filter (as cycle_rate with a SpotRates): every direction these cycles use
-        # is checked once (tradable, state unchanged, else its rate recomputed), then each
+        # the float filter (as cycle_rate with a SpotRates): every pool these cycles use is
+        # checked once (tradable, state unchanged, else both its rates recomputed), then each
         # cycle's product is read off the table (NaN fails the comparison like a missing rate)
         table, states = self._table, self._state
-        for s in plan.own:  # this pool changed: its cached rates are stale
-            states[s] = None
-        for s, entry, a_to_b in plan.checks:
+        states[plan.own] = None  # this pool changed: its cached rates are stale
+        for entry, s in plan.checks:
             if entry.ready and not entry.quarantined:
                 state = entry.state
                 if states[s] is not state:
-                    try:
-                        r = entry.adapter.spot_rate(state, entry.aux, a_to_b)
-                    except DexError:
-                        r = _NAN
-                    table[s] = _NAN if r is None else r
+                    table[s] = _spot_rate(entry, state, True)
+                    table[s + 1] = _spot_rate(entry, state, False)
                     states[s] = state
             else:
-                table[s] = _NAN
+                table[s] = table[s + 1] = _NAN
                 states[s] = None
         threshold = 1.0 + self.epsilon
         passed = [

@@ -13,6 +13,7 @@ from solders.pubkey import Pubkey
 
 from solarb.dex import clmm_math as cm
 from solarb.dex import raydium_clmm as rc
+from solarb.dex import raydium_clmm_bitmap as nav
 from solarb.dex import raydium_clmm_layout as lay
 from solarb.dex.base import DecodeError, InsufficientLiquidity, MissingAccount, QuoteError
 from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, associated_token_address, encode_mint
@@ -143,7 +144,7 @@ def test_program_failures_are_typed() -> None:
 
 def test_limit_orders_fill_at_the_tick_price() -> None:
     state, aux = _pool()
-    start = lay.array_start_index(-600, 10)
+    start = nav.array_start_index(-600, 10)
     key = lay.tick_array_address(state.address, start)
     off = (-600 - start) // 10
     ticks = dict(lay.decode_tick_array(key, aux[key]).ticks)
@@ -181,9 +182,9 @@ def test_extension_bitmap_navigation() -> None:
     ext_key = lay.bitmap_extension_address(state.address)
     ext = lay.decode_extension(ext_key, aux[ext_key])
     assert ext.positive[0] and ext.negative[0]
-    assert lay.bitmap_position(30_720, 1) == ("positive", 0, 0)
-    assert lay.bitmap_position(-30_720, 1) == ("default", 0, 0)
-    assert lay.bitmap_position(-30_780, 1) == ("negative", 0, 511)
+    assert nav.bitmap_position(30_720, 1) == ("positive", 0, 0)
+    assert nav.bitmap_position(-30_720, 1) == ("default", 0, 0)
+    assert nav.bitmap_position(-30_780, 1) == ("negative", 0, 511)
     up = rc.swap_tick_arrays(state, False, ext)
     assert up == [30_600, 30_900, 30_960, 36_000]  # 30_720.. are found through the extension
     assert rc.swap_tick_arrays(state, False) == [30_600]  # without the extension the walk stops

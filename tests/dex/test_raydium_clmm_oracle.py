@@ -25,6 +25,7 @@ from solders.pubkey import Pubkey
 
 from solarb.dex import clmm_math as cm
 from solarb.dex import raydium_clmm as rc
+from solarb.dex import raydium_clmm_bitmap as nav
 from solarb.dex import raydium_clmm_layout as lay
 from solarb.dex.base import InsufficientLiquidity, MissingAccount, QuoteError
 from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
@@ -58,7 +59,7 @@ def _random_pool(rng: random.Random) -> tuple[Pubkey, dict[Pubkey, bytes]]:
     span = spacing * 60
     mode = rng.random()
     if mode < 0.15 and spacing < 15:  # around the default bitmap's edge: the extension is used
-        edge = lay.max_tick_in_bitmap(spacing)
+        edge = nav.max_tick_in_bitmap(spacing)
         center = rng.choice((edge, -edge)) + rng.randint(-3, 3) * span
     elif mode < 0.25:  # near the price limits
         center = rng.choice((1, -1)) * rng.randint(lay.MAX_TICK - 8 * span, lay.MAX_TICK - span)

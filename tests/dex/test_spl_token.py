@@ -47,7 +47,7 @@ def _reference(mint: bytes, epoch: int | None) -> TransferFee | None:
             break
         if ext_type == 1 and length >= 108:
             f = struct.unpack_from("<64sQQQHQQH", mint, pos + 4)
-            (o_epoch, o_max, o_bps), (n_epoch, n_max, n_bps) = f[2:5], f[5:8]
+            (_o_epoch, o_max, o_bps), (n_epoch, n_max, n_bps) = f[2:5], f[5:8]
             if (o_max, o_bps) == (n_max, n_bps) or (epoch is not None and epoch >= n_epoch):
                 return TransferFee(n_bps, n_max)
             if epoch is None:

@@ -1,7 +1,8 @@
 """Raydium CLMM (amm_v3, ``CAMMCzo5...``): the adapter — exact ``swap_v2`` quote, tick-array
 selection, swap instruction.
 
-Layouts and bitmap navigation live in :mod:`solarb.dex.raydium_clmm_layout`, the program's swap
+Layouts live in :mod:`solarb.dex.raydium_clmm_layout`, tick-array navigation in
+:mod:`solarb.dex.raydium_clmm_bitmap`, the program's swap
 loop (step math, fee split, tick crossing, limit orders, dynamic fee) in
 :mod:`solarb.dex.raydium_clmm_swap`. This module adds what ``swap_v2`` does around it
 (raydium-io/raydium-clmm ``instructions/swap_v2.rs``, 2026 head):
@@ -30,6 +31,11 @@ from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 
 from solarb.dex.base import MissingAccount, Quote, QuoteError
+from solarb.dex.raydium_clmm_bitmap import (
+    array_start_index,
+    first_tick_array_start,
+    next_tick_array_start,
+)
 from solarb.dex.raydium_clmm_layout import (
     ANCHOR_REQUIRE_EQ,
     ANCHOR_REQUIRE_GT,
@@ -46,14 +52,11 @@ from solarb.dex.raydium_clmm_layout import (
     ClmmPool,
     TickArray,
     TickState,
-    array_start_index,
     bitmap_extension_address,
     decode_amm_config,
     decode_extension,
     decode_pool,
     decode_tick_array,
-    first_tick_array_start,
-    next_tick_array_start,
     tick_array_address,
 )  # fmt: skip
 from solarb.dex.raydium_clmm_swap import (

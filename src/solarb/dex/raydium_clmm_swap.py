@@ -30,8 +30,13 @@ from dataclasses import dataclass, field, replace
 from solders.pubkey import Pubkey
 
 from solarb.dex import clmm_math as cm
-from solarb.dex import raydium_clmm_layout as lay
+from solarb.dex import raydium_clmm_bitmap as nav
 from solarb.dex.base import InsufficientLiquidity, QuoteError
+from solarb.dex.raydium_clmm_bitmap import (
+    array_start_index,
+    first_tick_array_start,
+    next_tick_array_start,
+)
 from solarb.dex.raydium_clmm_layout import (
     ANCHOR_REQUIRE_EQ,
     ANCHOR_REQUIRE_GT,
@@ -60,9 +65,6 @@ from solarb.dex.raydium_clmm_layout import (
     DynamicFeeInfo,
     TickArray,
     TickState,
-    array_start_index,
-    first_tick_array_start,
-    next_tick_array_start,
     reward_growths,
 )  # fmt: skip
 
@@ -376,7 +378,7 @@ def _first_in_array(arr: TickArray, zero_for_one: bool) -> TickState:
 def _clear_bit(pool: ClmmPool, ext: BitmapExtension | None,
                start: int) -> tuple[ClmmPool, BitmapExtension | None]:
     """``PoolState::flip_tick_array_bit`` for an array that just became empty."""
-    where, idx, bit = lay.bitmap_position(start, pool.tick_spacing)
+    where, idx, bit = nav.bitmap_position(start, pool.tick_spacing)
     if where == "default":
         return replace(pool, tick_array_bitmap=pool.tick_array_bitmap ^ (1 << bit)), ext
     if ext is None:

@@ -15,6 +15,7 @@ from solders.transaction import VersionedTransaction
 
 from solarb.dex import clmm_math as cm
 from solarb.dex import raydium_clmm as rc
+from solarb.dex import raydium_clmm_bitmap as nav
 from solarb.dex import raydium_clmm_layout as lay
 from solarb.dex.spl_token import (
     TOKEN_2022_PROGRAM_ID,
@@ -90,7 +91,7 @@ def test_factory_round_trip() -> None:
         assert (tok.mint, tok.owner) == (mint, pool) and tok.amount > 0
     assert rc.swap_tick_arrays(state, True) == [0, -3600, -10800]
     assert rc.swap_tick_arrays(state, False) == [0, 3600]
-    starts = {lay.array_start_index(t, 60) for lo, up, _ in POSITIONS for t in (lo, up)}
+    starts = {nav.array_start_index(t, 60) for lo, up, _ in POSITIONS for t in (lo, up)}
     for s in starts:
         arr = lay.decode_tick_array(lay.tick_array_address(pool, s), bank.get_account(lay.tick_array_address(pool, s)).data)  # type: ignore[union-attr]
         assert arr.pool_id == pool and arr.start_tick_index == s

@@ -24,6 +24,7 @@ from solders.pubkey import Pubkey
 
 from solarb.dex import clmm_math as cm
 from solarb.dex import raydium_clmm as rc
+from solarb.dex import raydium_clmm_bitmap as nav
 from solarb.dex import raydium_clmm_layout as lay
 from solarb.dex.base import DecodeError, MissingAccount, QuoteError
 from solarb.dex.spl_token import TOKEN_PROGRAM_ID, TOKEN_PROGRAMS, decode_token_account
@@ -339,7 +340,7 @@ def create_pool(
 
     by_array: dict[int, dict[int, lay.TickState]] = {}
     for t, (net, gross) in ticks.items():
-        start = lay.array_start_index(t, tick_spacing)
+        start = nav.array_start_index(t, tick_spacing)
         amount, part = orders.get(t, (0, 0))
         tick = lay.TickState(t, net, gross, orders_amount=amount, part_filled_orders_remaining=part,
                              order_phase=1 if part else 0,
@@ -348,7 +349,7 @@ def create_pool(
             by_array.setdefault(start, {})[(t - start) // tick_spacing] = tick
     bitmap, pos, neg = 0, [0] * lay.EXT_BITMAPS, [0] * lay.EXT_BITMAPS
     for start in by_array:
-        where, idx, bit = lay.bitmap_position(start, tick_spacing)
+        where, idx, bit = nav.bitmap_position(start, tick_spacing)
         if where == "default":
             bitmap |= 1 << bit
         elif where == "positive":

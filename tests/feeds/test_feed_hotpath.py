@@ -96,7 +96,14 @@ def test_account_callbacks_are_small_slotted_objects() -> None:
     note = conn._subs[sub]
     assert not hasattr(note, "__dict__")  # no per-account dict, bound method or partial
     assert sys.getsizeof(note) <= 64
-    assert type(feed._watched[POOL]) is tuple
+    assert feed._homes(POOL) == (feed.endpoints[0].shards[0],)
+    assert not isinstance(feed._watched[POOL], tuple)  # one endpoint: the shard, no tuple
+    two = PubSubFeed("ws://a.invalid", None, extra_ws_urls=["ws://b.invalid"],  # type: ignore[arg-type]
+                     ping_interval=None)
+    two.watch([POOL])
+    assert [s.endpoint.url for s in two._homes(POOL)] == ["ws://a.invalid", "ws://b.invalid"]
+    two.unwatch([POOL])
+    assert two._homes(POOL) == () and two.watched == []
 
 
 def _frame(sub: int, slot: int, value: object) -> bytes:

@@ -85,6 +85,12 @@ def test_shared_aux_account_serves_several_pools() -> None:
     assert m.pools_using(shared) == (p2.pool,)
     assert p1.vault_a not in m.watched_accounts()
     assert m.apply(p1.vault_update(True, 5)) == ()
+    # one reader left: still served (the index holds the pool itself, not a tuple)
+    assert m.apply(p1.config_update(40, 10_000, slot=3)) == (p2.pool,)
+    assert m.quote(p2.pool, 10_000, True).fee == 40
+    m.add_pool(p1.pool_update())
+    assert m.pools_using(shared) == (p2.pool, p1.pool)
+    assert m.pools_using(p1.vault_a) == (p1.pool,) and m.pools_using(p1.pool) == ()
 
 
 def test_bad_bytes_quarantine_the_pool_until_a_good_update() -> None:

@@ -216,7 +216,9 @@ class PubSubFeed:
         self.last_error: BaseException | None = None
         self.last_slot = -1  # highest slot delivered to on_slot (-1: none yet)
         self._rng = rng or random.Random()
-        self._watched: dict[Pubkey, tuple[_Shard, ...]] = {}  # account -> shard per endpoint
+        # account -> its shard on each endpoint: the shard itself when there is one endpoint
+        # (the usual case; no tuple per account), else a tuple
+        self._watched: dict[Pubkey, _Shard | tuple[_Shard, ...]] = {}
         self._fresh_on: dict[Pubkey, int] = {}  # account -> number of live shards holding it
         self._wake: dict[_Shard, asyncio.Event] = {}
         self._closing: set[asyncio.Task[None]] = set()
@@ -258,10 +260,17 @@ class PubSubFeed:
         if not self._fresh_on.get(pubkey) or self.delivery.queued(pubkey):
             return -1
         best = self.delivery.last_slot(pubkey)
-        for shard in self._watched.get(pubkey, ()):
+        for shard in self._homes(pubkey):
             if shard.live and pubkey in shard.subs and shard.last_slot > best:
                 best = shard.last_slot
         return best
+
+    def _homes(self, pubkey: Pubkey) -> tuple[_Shard, ...]:
+        """The shards (one per endpoint) holding ``pubkey``; empty if not watched."""
+        homes = self._watched.get(pubkey)
+        if homes is None:
+            return ()
+        return (homes,) if isinstance(homes, _Shard) else homes
 
     def connections(self, url: str | None = None) -> int:
         """Number of shards (connections) per endpoint ``url`` (default: the first)."""
@@ -280,7 +289,7 @@ class PubSubFeed:
                 shard.pending_add[pk] = None
                 homes.append(shard)
                 self._poke(shard)
-            self._watched[pk] = tuple(homes)
+            self._watched[pk] = homes[0] if len(homes) == 1 else tuple(homes)
             self._fresh_on[pk] = 0
             self.fresh.clear()
 
@@ -299,9 +308,10 @@ class PubSubFeed:
     def unwatch(self, pubkeys: Iterable[Pubkey]) -> None:
         """Stop watching accounts: unsubscribed on live connections, state forgotten."""
         for pk in pubkeys:
-            homes = self._watched.pop(pk, None)
-            if homes is None:
+            if pk not in self._watched:
                 continue
+            homes = self._homes(pk)
+            del self._watched[pk]
             for shard in homes:
                 shard.keys.pop(pk, None)
                 shard.pending_add.pop(pk, None)

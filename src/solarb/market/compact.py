@@ -45,9 +45,10 @@ class SparseBytes:
         self._hash = hash(data)
         self._chunks = b"".join(chunk for _, chunk in runs)
         self._runs = len(runs)
-        # starts of the runs, then their offsets in _chunks (one more: the end)
-        self._index = array("I", [start for start, _ in runs])
-        self._index.extend(accumulate((len(chunk) for _, chunk in runs), initial=0))
+        # starts of the runs, then their offsets in _chunks (one more: the end); built from one
+        # list so the array is allocated at its exact size (extend over-allocates)
+        self._index = array("I", [*(start for start, _ in runs),
+                                  *accumulate((len(chunk) for _, chunk in runs), initial=0)])
 
     def __len__(self) -> int:
         return self._len

@@ -98,8 +98,11 @@ class MarketState:
         self.decode_errors = 0
         self.stale_updates = 0
         self.unknown_updates = 0
-        self._aux_index: dict[Pubkey, tuple[Pubkey, ...]] = {}  # mostly one user: a tuple
+        # aux account -> the pools reading it: the pool itself when one does (most accounts:
+        # no tuple each), else a tuple (see _users)
+        self._aux_index: dict[Pubkey, Pubkey | tuple[Pubkey, ...]] = {}
         self._slots: dict[Pubkey, int] = {}
+        self._slot_obj = -1  # the last slot applied (its int object is shared, see apply)
         self._raw: dict[Pubkey, bytes] = {}
         self._owners: dict[Pubkey, Pubkey] = {}
         self._owner_ids: dict[Pubkey, Pubkey] = {}  # one Pubkey object per owner program
@@ -166,15 +169,22 @@ class MarketState:
         """
         key = update.pubkey
         entry = self.pools.get(key)
-        users = self._aux_index.get(key)
+        readers = self._aux_index.get(key)
+        users: tuple[Pubkey, ...] | None = (  # the inlined _users (hot path)
+            readers if readers is None or isinstance(readers, tuple) else (readers,))
         if entry is None and users is None:
             self.unknown_updates += 1
             return ()
+        slot = update.slot
         last = self._slots.get(key)
-        if last is not None and update.slot < last:
+        if last is not None and slot < last:
             self.stale_updates += 1
             return ()
-        self._slots[key] = update.slot
+        if slot == self._slot_obj:
+            slot = self._slot_obj  # one int object per slot, not one per stored account
+        else:
+            self._slot_obj = slot
+        self._slots[key] = slot
         data = update.data
         old = self._raw.get(key)
         if entry is None and len(data) >= COMPACT_MIN_LEN and update.owner in self._adapters:
@@ -192,7 +202,7 @@ class MarketState:
             return self._apply_clock(users, data, same)
         changed: list[Pubkey] = []
         if entry is not None:
-            entry.pool_slot = update.slot
+            entry.pool_slot = slot
             if not same or update.owner != entry.adapter.PROGRAM_ID:
                 if self._redecode(entry, update):
                     changed.append(key)
@@ -251,7 +261,7 @@ class MarketState:
 
     def pools_using(self, account: Pubkey) -> tuple[Pubkey, ...]:
         """Pools whose quote reads ``account`` (as an auxiliary account)."""
-        return self._aux_index.get(account, ())
+        return self._users(account) or ()
 
     def owner_of(self, account: Pubkey) -> Pubkey | None:
         """The owner program of ``account`` in its last applied update (None if never seen)."""
@@ -377,9 +387,9 @@ class MarketState:
             for new in keys:
                 if new not in self._aux_index and new not in self.pools:
                     fresh.append(new)
-                users = self._aux_index.get(new, ())
+                users = self._users(new) or ()
                 if entry.address not in users:
-                    self._aux_index[new] = (*users, entry.address)
+                    self._aux_index[new] = (*users, entry.address) if users else entry.address
                 raw = self._raw.get(new)
                 if raw is not None:
                     entry.aux[new] = raw
@@ -394,13 +404,20 @@ class MarketState:
         """The one stored object equal to ``owner`` (every update brings its own copy)."""
         return self._owner_ids.setdefault(owner, owner)
 
-    def _unindex_aux(self, key: Pubkey, pool: Pubkey) -> None:
+    def _users(self, key: Pubkey) -> tuple[Pubkey, ...] | None:
+        """The pools reading aux account ``key`` (None if none)."""
         users = self._aux_index.get(key)
+        if users is None or isinstance(users, tuple):
+            return users
+        return (users,)
+
+    def _unindex_aux(self, key: Pubkey, pool: Pubkey) -> None:
+        users = self._users(key)
         if users is None:
             return
         rest = tuple(p for p in users if p != pool)
         if rest:
-            self._aux_index[key] = rest
+            self._aux_index[key] = rest if len(rest) > 1 else rest[0]
         else:
             del self._aux_index[key]
             if key not in self.pools:

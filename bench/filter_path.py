@@ -202,8 +202,8 @@ def replay(work: dict[str, Any], staged: bool, profile: cProfile.Profile | None 
             delivery.offer = timed(delivery.offer, "offer")
             for conn in eng.wiring.conns:
                 for sid, cb in list(conn._subs.items()):
-                    if isinstance(cb, functools.partial) and cb.func == feed._on_account_note:
-                        conn._subs[sid] = functools.partial(timed(cb.func, "note"), *cb.args)
+                    if type(cb).__name__ == "_AccountNote":  # PubSubFeed._account_callback
+                        conn._subs[sid] = timed(cb, "note")
             eng.market.apply = timed(eng.market.apply, "apply")  # type: ignore[method-assign]
             finder.on_pool_changed = timed(  # type: ignore[method-assign]
                 finder.on_pool_changed, "filter")

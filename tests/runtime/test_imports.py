@@ -45,7 +45,7 @@ def test_bench_command_loads_neither_pydantic_nor_httpx() -> None:
     code, loaded = orjson.loads(modules_line)
     assert code == 0 and orjson.loads(bench_line)["updates"] == 5
     assert "solarb.runtime.bench" in loaded and "solarb.rpc.client" in loaded
-    heavy = [m for m in loaded if m.startswith(("pydantic", "httpx", "solarb.config",
+    heavy = [m for m in loaded if m.startswith(("pydantic", "httpx", "websockets", "solarb.config",
                                                 "solarb.rpc.transport"))]
     assert heavy == []
 

@@ -20,11 +20,12 @@ import asyncio
 import itertools
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, WebSocketException
+
+if TYPE_CHECKING:  # websockets is imported on first connect: the hot path never loads it
+    from websockets.asyncio.client import ClientConnection
 
 from solarb.rpc.errors import FeedDisconnected, FeedProtocolError, RpcError, error_from_object
 
@@ -79,6 +80,9 @@ class PubSubConnection:
         """Open the socket and start the reader; raise FeedDisconnected if it cannot be opened."""
         if self._ws is not None:
             raise RuntimeError("PubSubConnection.connect() called twice; make a new connection")
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import WebSocketException
+
         try:
             self._ws = await connect(
                 self.url,
@@ -130,6 +134,8 @@ class PubSubConnection:
         msg: dict[str, Any] = {"jsonrpc": "2.0", "id": req_id, "method": method}
         if params is not None:
             msg["params"] = params
+        from websockets.exceptions import ConnectionClosed
+
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[req_id] = (fut, _callback)
         try:
@@ -166,6 +172,8 @@ class PubSubConnection:
     # ------------------------------------------------------------ reader
 
     async def _read_loop(self, ws: ClientConnection) -> None:
+        from websockets.exceptions import ConnectionClosed
+
         reason: BaseException
         try:
             while True:

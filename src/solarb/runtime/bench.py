@@ -138,7 +138,7 @@ class _Wiring:
             self.slot_subs.append((sid, index))
             for pk in shard.keys:
                 sid = next(sub_ids)
-                conn._subs[sid] = functools.partial(feed._on_account_note, shard, pk)
+                conn._subs[sid] = feed._account_callback(shard, pk)
                 shard.subs[pk] = sid
                 feed._fresh_on[pk] = 1
                 self.subs.append((bytes(pk), sid, index))

@@ -275,6 +275,7 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
         cpu_ns += time.process_time_ns() - cpu0
     if cfg.gc_freeze:
         gc.unfreeze()
+    gc.collect()  # the one full collection of the unfrozen heap belongs to the replay, not to idle
     idle_pct = asyncio.run(_idle_cpu_pct(pipeline, wiring.feed, cfg.idle_seconds))
     gen_info = _ask(conn, "stats")
     p50, p99, pmax = _percentiles(detect, (0.5, 0.99, 1.0))

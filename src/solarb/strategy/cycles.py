@@ -184,8 +184,12 @@ def enumerate_cycles(
     intermediate mints of a triangle differ from each other and from the start.
     """
     graph = market.graph
+    mint_out = graph.mint_out
     cycles: list[Cycle] = []
     for start in dict.fromkeys(start_mints):
+        # closing legs m2 -> start, in the order of m2's edge list: found once per m2, not once
+        # per (first, second) leg (a hub m2 has an edge per pool; the scan was quadratic)
+        closing: dict[Pubkey, list[Leg]] = {}
         for e1 in graph.edges(start):
             m1 = graph.mint_out(e1)
             if m1 == start:
@@ -201,10 +205,16 @@ def enumerate_cycles(
                     continue
                 if max_hops < 3 or m2 == m1:
                     continue
-                for e3 in graph.edges(m2):
-                    if e3.pool in (e1.pool, e2.pool) or graph.mint_out(e3) != start:
-                        continue
-                    cycles.append(Cycle(start, (leg1, leg2, Leg(e3.pool, e3.a_to_b, m2, start))))
+                legs3 = closing.get(m2)
+                if legs3 is None:
+                    legs3 = closing[m2] = [
+                        Leg(e3.pool, e3.a_to_b, m2, start)
+                        for e3 in graph.edges(m2)
+                        if mint_out(e3) == start
+                    ]
+                for leg3 in legs3:
+                    if leg3.pool != e1.pool and leg3.pool != e2.pool:
+                        cycles.append(Cycle(start, (leg1, leg2, leg3)))
     return cycles
 
 

@@ -20,13 +20,20 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import lru_cache
 
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 
-from solarb.dex.base import DecodeError, InsufficientLiquidity, MissingAccount, Quote, QuoteError
+from solarb.dex.base import (
+    DecodeError,
+    InsufficientLiquidity,
+    MissingAccount,
+    Quote,
+    QuoteError,
+    frozen_maker,
+)
 from solarb.dex.spl_token import (
     TOKEN_ACCOUNT_LEN,
     TOKEN_PROGRAM_ID,
@@ -153,15 +160,7 @@ class AmmV4Pool:
 _KEYS_AT = slice(336, 720)
 _KEYS: dict[bytes, tuple[Pubkey, ...]] = {}
 _MAX_CACHED_KEYS = 8192
-_POOL_SETTERS = tuple(getattr(AmmV4Pool, f.name).__set__ for f in fields(AmmV4Pool))
-
-
-def _new_pool(*values: object) -> AmmV4Pool:
-    """``AmmV4Pool(*values)`` (every field, in declaration order) without the frozen ``__init__``."""
-    pool: AmmV4Pool = object.__new__(AmmV4Pool)
-    for set_field, value in zip(_POOL_SETTERS, values, strict=True):
-        set_field(pool, value)
-    return pool
+_new_pool = frozen_maker(AmmV4Pool)
 
 
 def decode_pool(address: Pubkey, data: bytes) -> AmmV4Pool:

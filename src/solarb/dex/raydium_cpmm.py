@@ -31,12 +31,19 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 
-from solarb.dex.base import DecodeError, InsufficientLiquidity, MissingAccount, Quote, QuoteError
+from solarb.dex.base import (
+    DecodeError,
+    InsufficientLiquidity,
+    MissingAccount,
+    Quote,
+    QuoteError,
+    frozen_maker,
+)
 from solarb.dex.spl_token import (
     TOKEN_2022_PROGRAM_ID,
     TOKEN_ACCOUNT_LEN,
@@ -203,15 +210,7 @@ class CpmmSwap:
 # slot setters (its __init__ sets each of the 28 fields through object.__setattr__, ~2x slower).
 _KEYS: dict[bytes, tuple[Pubkey, ...]] = {}
 _MAX_CACHED_KEYS = 8192
-_POOL_SETTERS = tuple(getattr(CpmmPool, f.name).__set__ for f in fields(CpmmPool))
-
-
-def _new_pool(*values: object) -> CpmmPool:
-    """``CpmmPool(*values)`` (every field, in declaration order) without the frozen ``__init__``."""
-    pool: CpmmPool = object.__new__(CpmmPool)
-    for set_field, value in zip(_POOL_SETTERS, values, strict=True):
-        set_field(pool, value)
-    return pool
+_new_pool = frozen_maker(CpmmPool)
 
 
 def decode_pool(address: Pubkey, data: bytes) -> CpmmPool:

@@ -37,7 +37,6 @@ import gc
 import io
 import pickle
 import pstats
-import sys
 import tempfile
 import time
 import types
@@ -186,15 +185,8 @@ def replay(work: dict[str, Any], staged: bool, profile: cProfile.Profile | None 
         finder = eng.finder
         on_update = eng.pipeline.on_update
         if staged:
-            pubsub_mod = sys.modules[type(feed).__module__]
-            b64_names = [n for n in ("b64decode",) if hasattr(pubsub_mod, n)]
-            if b64_names:
-                patch(pubsub_mod, b64_names[0], timed(getattr(pubsub_mod, b64_names[0]), "base64"))
-            else:  # base64 decoded by rpc.client.decode_account
-                import solarb.rpc.client as client_module
-                fake = types.SimpleNamespace(a2b_base64=timed(client_module.binascii.a2b_base64,
-                                                              "base64"))
-                patch(client_module, "binascii", fake)
+            import solarb.rpc.client as client_module  # decode_account: every feed's decoder
+            patch(client_module, "b64decode", timed(client_module.b64decode, "base64"))
             fake_orjson = types.SimpleNamespace(loads=timed(ws_module.orjson.loads, "parse"),
                                                 JSONDecodeError=ws_module.orjson.JSONDecodeError,
                                                 dumps=ws_module.orjson.dumps)

@@ -16,7 +16,7 @@ from solders.pubkey import Pubkey
 
 from solarb.events import AccountUpdate
 from solarb.feeds.delivery import Delivery, EndpointStats, FeedStats, new_update
-from solarb.feeds.pubsub import PubSubFeed, _fast_update
+from solarb.feeds.pubsub import PubSubFeed
 from solarb.rpc.client import decode_account
 from solarb.rpc.errors import RpcProtocolError
 from solarb.rpc.ws import PubSubConnection
@@ -49,11 +49,13 @@ def test_new_update_is_the_same_frozen_object_as_the_constructor() -> None:
         fast.slot = 8  # type: ignore[misc]
 
 
-def test_fast_decode_equals_decode_account_on_real_bytes() -> None:
+def test_decode_account_fast_path_equals_the_constructor_on_real_bytes() -> None:
     value = _value()
-    fast = _fast_update(POOL, value, 42, 1234)
-    assert fast is not None
-    assert fast == decode_account(POOL, value, 42, 1234, "accountNotification")
+    text = value["data"][0]  # type: ignore[index]
+    want = AccountUpdate(POOL, 42, base64.b64decode(text), Pubkey.from_string(OWNER), 6_124_800, 1234)
+    first = decode_account(POOL, value, 42, 1234, "accountNotification")  # parses the owner
+    fast = decode_account(POOL, value, 42, 1234, "accountNotification")  # owner known: one pass
+    assert first == want and fast == want and type(fast) is AccountUpdate
     assert len(fast.data) == 752 and str(fast.owner) == OWNER and fast.lamports == 6_124_800
 
 
@@ -67,15 +69,24 @@ def test_fast_decode_equals_decode_account_on_real_bytes() -> None:
         _value(data="QUJD"),
         _value(data=[b"QUJD", "base64"]),
         _value(data=["@@not base64@@", "base64"]),
-        _value(data=["QUJD====", "base64"]),  # excess padding: only decode_account's rules decide
+        _value(data=["QUJD====", "base64"]),  # excess padding: only the checked rules decide
         _value(owner="not a pubkey"),
         _value(owner=None),
+        _value(owner=["unhashable"]),
         _value(lamports=True),
         _value(lamports="5"),
     ],
 )
-def test_unusual_objects_take_the_reference_path(value: object) -> None:
-    assert _fast_update(POOL, value, 1, 0) is None
+def test_unusual_objects_take_the_checked_path(value: object) -> None:
+    decode_account(POOL, _value(), 1, 0)  # the owner is known: the fast path is open
+    if value is None:
+        assert decode_account(POOL, value, 1, 0) is None
+    elif value == _value(data=["QUJD====", "base64"]):  # SIMD base64 refuses; binascii accepts
+        upd = decode_account(POOL, value, 1, 0, "accountNotification")
+        assert upd is not None and upd.data == b"ABC"
+    else:
+        with pytest.raises(RpcProtocolError):
+            decode_account(POOL, value, 1, 0, "accountNotification")
 
 
 def _wired_feed(legacy: bool = False) -> tuple[PubSubFeed, PubSubConnection, int]:

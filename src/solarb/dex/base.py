@@ -14,9 +14,9 @@ Errors::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
-from typing import Protocol, TypeVar
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
@@ -134,22 +134,3 @@ class DexAdapter(Protocol):
         from the quote of this ``amount_in``): the same instruction without quoting again.
         Callers pass it only when non-empty."""
         ...
-
-
-_T = TypeVar("_T")
-
-
-def frozen_maker(cls: type[_T]) -> Callable[..., _T]:
-    """``cls(*values)`` (every field, in declaration order) for a frozen slots dataclass, filled
-    through its slot setters: its ``__init__`` goes through ``object.__setattr__`` per field,
-    about twice slower (pool decoders run on every update)."""
-    setters = tuple(getattr(cls, f.name).__set__ for f in fields(cls))  # type: ignore[arg-type]
-    new = object.__new__
-
-    def make(*values: object) -> _T:
-        obj: _T = new(cls)
-        for set_field, value in zip(setters, values, strict=True):
-            set_field(obj, value)
-        return obj
-
-    return make

@@ -32,7 +32,6 @@ from solarb.dex.base import (
     MissingAccount,
     Quote,
     QuoteError,
-    frozen_maker,
 )
 from solarb.dex.spl_token import (
     TOKEN_ACCOUNT_LEN,
@@ -40,6 +39,7 @@ from solarb.dex.spl_token import (
     associated_token_address,
     token_account_amount,
 )
+from solarb.frozen import frozen_maker
 
 __all__ = [
     "AMM_INFO_LEN",

@@ -42,7 +42,6 @@ from solarb.dex.base import (
     MissingAccount,
     Quote,
     QuoteError,
-    frozen_maker,
 )
 from solarb.dex.spl_token import (
     TOKEN_2022_PROGRAM_ID,
@@ -51,6 +50,7 @@ from solarb.dex.spl_token import (
     token_account_amount,
     transfer_fee,
 )
+from solarb.frozen import frozen_maker
 
 __all__ = [
     "AMM_CONFIG_LEN",

@@ -26,9 +26,8 @@ coalescing, latency ring). ``fresh`` is set while every watched account is fresh
 
 Hot path (one notification): the connection parses the frame (orjson) and calls the subscription's
 callback (an :class:`_AccountNote`: three slots, no bound method or ``partial`` per account, as
-tens of thousands are held) with the account object; a well-formed one is turned into an ``AccountUpdate`` in one pass
-(:func:`_fast_update`: SIMD base64 via ``pybase64``, owner strings parsed once); anything unusual
-goes through :func:`~solarb.rpc.client.decode_account`, which raises the exact protocol error.
+tens of thousands are held) with the account object, which :func:`~solarb.rpc.client.decode_account` turns into an
+``AccountUpdate`` (one pass when well formed; the exact protocol error otherwise).
 
 Errors: transient ones (FeedDisconnected, Retryable RPC errors, protocol and response errors during
 resync) lead to a reconnect and are kept in ``last_error``; anything else (an exception from
@@ -46,13 +45,11 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from pybase64 import b64decode
 from solders.pubkey import Pubkey
 
 from solarb.errors import Retryable
-from solarb.events import AccountUpdate
 from solarb.feeds.base import OnSlot, OnUpdate
-from solarb.feeds.delivery import Delivery, EndpointStats, FeedStats, new_update
+from solarb.feeds.delivery import Delivery, EndpointStats, FeedStats
 from solarb.feeds.resync import read_accounts
 from solarb.rpc.client import decode_account
 from solarb.rpc.errors import (
@@ -75,40 +72,6 @@ _TRANSIENT = (Retryable, RpcProtocolError, RpcResponseError, FeedProtocolError)
 
 def _noop_slot(slot: int) -> None:
     return None
-
-
-_OWNERS: dict[str, Pubkey] = {}  # owner text -> key: a few programs, each parsed once
-_MAX_OWNERS = 4096
-
-
-def _fast_update(pubkey: Pubkey, value: Any, slot: int, ts_recv_ns: int) -> AccountUpdate | None:
-    """A well-formed base64 account object as an ``AccountUpdate``; None for anything else
-    (absent account, wrong types, bad base64, bad owner): the caller then runs
-    :func:`~solarb.rpc.client.decode_account`, which returns None or raises the exact error."""
-    if type(value) is not dict:
-        return None
-    data = value.get("data")
-    lamports = value.get("lamports")
-    owner_text = value.get("owner")
-    if (type(data) is not list or len(data) != 2 or data[1] != "base64"
-            or type(lamports) is not int or type(owner_text) is not str):
-        return None
-    text = data[0]
-    if type(text) is not str:
-        return None
-    owner = _OWNERS.get(owner_text)
-    if owner is None:
-        try:
-            owner = Pubkey.from_string(owner_text)
-        except ValueError:
-            return None
-        if len(_OWNERS) < _MAX_OWNERS:
-            _OWNERS[owner_text] = owner
-    try:
-        raw = b64decode(text, validate=True)
-    except ValueError:  # binascii.Error; decode_account reports it
-        return None
-    return new_update(pubkey, slot, raw, owner, lamports, ts_recv_ns)
 
 
 class _Shard:
@@ -152,14 +115,11 @@ class _AccountNote:
         if slot < 0 or conn is None:
             feed._count_garbled(FeedProtocolError(f"account notification without slot: {pubkey}"))
             return
-        upd = _fast_update(pubkey, value, slot, conn.frame_recv_ns)
-        if upd is None:
-            try:
-                upd = decode_account(pubkey, value, slot, conn.frame_recv_ns,
-                                     "accountNotification")
-            except RpcProtocolError as e:
-                feed._count_garbled(FeedProtocolError(str(e)))
-                return
+        try:
+            upd = decode_account(pubkey, value, slot, conn.frame_recv_ns, "accountNotification")
+        except RpcProtocolError as e:
+            feed._count_garbled(FeedProtocolError(str(e)))
+            return
         if upd is None or pubkey not in shard.keys:
             return
         feed.counters.notifications += 1
@@ -588,8 +548,7 @@ class PubSubFeed:
                 if len(self._program_keys) < 100_000:
                     self._program_keys[text] = pk
             account = value.get("account")
-            upd = _fast_update(pk, account, slot, conn.frame_recv_ns) or decode_account(
-                pk, account, slot, conn.frame_recv_ns, "programNotification")
+            upd = decode_account(pk, account, slot, conn.frame_recv_ns, "programNotification")
         except (RpcProtocolError, ValueError) as e:
             self._count_garbled(FeedProtocolError(str(e)))
             return

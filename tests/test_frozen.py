@@ -7,7 +7,8 @@ import dataclasses
 import pytest
 from solders.pubkey import Pubkey
 
-from solarb.dex.base import Quote, frozen_maker
+from solarb.dex.base import Quote
+from solarb.frozen import frozen_maker
 
 
 def test_frozen_maker_builds_what_the_constructor_builds() -> None:

@@ -5,8 +5,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ORACLE := tests/oracle
 ORACLE_STAMP := $(ORACLE)/node_modules/.installed
+NATIVE_DIR := src/solarb/native
+NATIVE_SRC := $(wildcard $(NATIVE_DIR)/*.c $(NATIVE_DIR)/*.h) setup.py
+NATIVE_STAMP := $(NATIVE_DIR)/.built
 
-.PHONY: run test venv oracle sim bench clean
+.PHONY: run test venv native oracle sim bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or: make PYTHON=python3 ...)"; exit 2; }
@@ -18,23 +21,31 @@ $(STAMP): pyproject.toml requirements.lock
 
 venv: $(STAMP)
 
+# The C swap kernels (solarb.native), built in place; optional: without a C compiler solarb runs
+# its pure-Python path (the tests then say the kernels are missing).
+$(NATIVE_STAMP): $(STAMP) $(NATIVE_SRC)
+	$(PY) setup.py -q build_ext --inplace
+	@touch $(NATIVE_STAMP)
+
+native: $(NATIVE_STAMP)
+
 $(ORACLE_STAMP): $(ORACLE)/package.json $(ORACLE)/package-lock.json
 	cd $(ORACLE) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $(ORACLE_STAMP)
 
 oracle: $(ORACLE_STAMP)
 
-run: $(STAMP)
+run: $(NATIVE_STAMP)
 	$(VENV)/bin/solarb run $(ARGS)
 
-sim: $(STAMP)
+sim: $(NATIVE_STAMP)
 	$(VENV)/bin/solarb sim $(ARGS)
 
-test: $(STAMP) $(ORACLE_STAMP)
+test: $(NATIVE_STAMP) $(ORACLE_STAMP)
 	$(PY) -m pytest $(ARGS)
 
-bench: $(STAMP)
+bench: $(NATIVE_STAMP)
 	$(VENV)/bin/solarb bench --json $(ARGS)
 
 clean:
-	rm -rf $(VENV) $(ORACLE)/node_modules
+	rm -rf $(VENV) $(ORACLE)/node_modules build $(NATIVE_STAMP) $(NATIVE_DIR)/*.so

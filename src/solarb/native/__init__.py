@@ -1,0 +1,39 @@
+"""Optional C kernels for the exact concentrated-liquidity swap math.
+
+Each kernel (``_whirlpool``, ``_raydium_clmm``, ``_meteora_dlmm``) is a CPython extension built
+from ``<name>.c`` by ``setup.py`` (``make`` does it). They compute the same integers as the
+pure-Python swap loops in :mod:`solarb.dex` (differential tests hold them bit-identical); an
+adapter uses its kernel when :func:`load` returns it and the Python path otherwise. Set
+``SOLARB_NATIVE=0`` to force the Python path (tests compare both).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+
+KERNELS = ("whirlpool", "raydium_clmm", "meteora_dlmm")
+
+
+def enabled() -> bool:
+    """False when ``SOLARB_NATIVE=0`` asks for the pure-Python path."""
+    return os.environ.get("SOLARB_NATIVE", "1") != "0"
+
+
+def load(name: str) -> ModuleType | None:
+    """The compiled kernel ``name`` (one of :data:`KERNELS`), or None when it is disabled or was
+    not built (no C compiler at install time)."""
+    if name not in KERNELS:
+        raise ValueError(f"unknown native kernel {name!r}")
+    if not enabled():
+        return None
+    try:
+        return importlib.import_module(f"solarb.native._{name}")
+    except ImportError:
+        return None
+
+
+def status() -> dict[str, bool]:
+    """Which kernels are in use (for ``solarb bench`` and diagnostics)."""
+    return {name: load(name) is not None for name in KERNELS}

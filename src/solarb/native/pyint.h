@@ -1,0 +1,58 @@
+/* Python int <-> u128 for the kernels' arguments and results (CPython C API only). */
+#ifndef SOLARB_PYINT_H
+#define SOLARB_PYINT_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "u256.h"
+
+/* A non-negative Python int below 2^128 as u128; -1 with an exception set otherwise. */
+static int py_to_u128(PyObject *obj, u128 *out) {
+    if (!PyLong_Check(obj)) {
+        PyErr_SetString(PyExc_TypeError, "expected an int");
+        return -1;
+    }
+    if (_PyLong_Sign(obj) < 0) {
+        PyErr_SetString(PyExc_OverflowError, "negative value for an unsigned 128-bit integer");
+        return -1;
+    }
+    if (_PyLong_NumBits(obj) > 128) {
+        PyErr_SetString(PyExc_OverflowError, "value above 2^128 - 1");
+        return -1;
+    }
+    uint64_t lo = PyLong_AsUnsignedLongLongMask(obj);
+    if (lo == (uint64_t)-1 && PyErr_Occurred()) return -1;
+    PyObject *shift = PyLong_FromLong(64);
+    if (!shift) return -1;
+    PyObject *high = PyNumber_Rshift(obj, shift);
+    Py_DECREF(shift);
+    if (!high) return -1;
+    uint64_t hi = PyLong_AsUnsignedLongLong(high);
+    Py_DECREF(high);
+    if (hi == (uint64_t)-1 && PyErr_Occurred()) return -1;
+    *out = ((u128)hi << 64) | lo;
+    return 0;
+}
+
+/* A u128 as a Python int (new reference, NULL on memory error). */
+static PyObject *py_from_u128(u128 v) {
+    if (!(v >> 64)) return PyLong_FromUnsignedLongLong((uint64_t)v);
+    PyObject *hi = PyLong_FromUnsignedLongLong((uint64_t)(v >> 64));
+    PyObject *lo = PyLong_FromUnsignedLongLong((uint64_t)v);
+    PyObject *shift = PyLong_FromLong(64);
+    PyObject *out = NULL;
+    if (hi && lo && shift) {
+        PyObject *up = PyNumber_Lshift(hi, shift);
+        if (up) {
+            out = PyNumber_Or(up, lo);
+            Py_DECREF(up);
+        }
+    }
+    Py_XDECREF(hi);
+    Py_XDECREF(lo);
+    Py_XDECREF(shift);
+    return out;
+}
+
+#endif /* SOLARB_PYINT_H */

@@ -34,6 +34,13 @@ async def test_accounts_spread_over_bounded_connections_and_unsubscribe_at_runti
             feed.unwatch(env.keys[:30])  # pools dropped: accountUnsubscribe on the live sockets
             await until(lambda: server.subscription_count == 30 + 3)
             assert all(feed.account_slot(k) == -1 for k in env.keys[:30])
+            # the one-pass pool freshness equals the min over the accounts, -1 at any stale one
+            live = env.keys[30:60]
+            assert feed.min_account_slot(live) == min(feed.account_slot(k) for k in live) >= 0
+            assert feed.min_account_slot([*live, env.keys[0]]) == -1
+            assert feed.min_account_slot([]) == -1
+            feed.delivery.offer(_upd(live[3], feed.cluster_slot + 1), feed.endpoints[0].stats)
+            assert feed.account_slot(live[3]) == -1 and feed.min_account_slot(live) == -1
             assert feed.stats()["subscriptions"] == 30 and feed.is_fresh
             gone = env.mutate(env.keys[0], 1)
             kept = env.mutate(env.keys[45], 2)

@@ -162,6 +162,13 @@ class Delivery:
         entry = self._delivered.get(pubkey)
         return entry[0] if entry is not None else -1
 
+    def current_slot(self, pubkey: Pubkey) -> int | None:
+        """:meth:`last_slot`, or None while :meth:`queued` (one call for freshness views)."""
+        if pubkey in self._pending or pubkey in self._batch:
+            return None
+        entry = self._delivered.get(pubkey)
+        return entry[0] if entry is not None else -1
+
     def queued(self, pubkey: Pubkey) -> bool:
         """True while a newer update of ``pubkey`` is in hand but not yet applied: the consumer's
         state of that account is then not current (feeds report it as not fresh)."""

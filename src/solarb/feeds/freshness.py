@@ -40,6 +40,9 @@ class MarketFreshness:
         entry = self.market.pools.get(pool)
         if entry is None:
             return -1
+        batch = getattr(self.source, "min_account_slot", None)
+        if batch is not None:
+            return int(batch((pool, *entry.aux_keys)))
         account_slot = self.source.account_slot
         slot = account_slot(pool)
         for key in entry.aux_keys:

@@ -225,6 +225,27 @@ class PubSubFeed:
                 best = shard.last_slot
         return best
 
+    def min_account_slot(self, keys: Iterable[Pubkey]) -> int:
+        """``min(account_slot(k) for k in keys)`` in one pass (-1 at the first account that is
+        not fresh, and for no keys): the freshness of a pool and its auxiliary accounts."""
+        fresh_on, watched, current = self._fresh_on, self._watched, self.delivery.current_slot
+        low = -1
+        for pk in keys:
+            if not fresh_on.get(pk):
+                return -1
+            best = current(pk)
+            if best is None:  # a newer update is in hand, not yet applied
+                return -1
+            homes = watched.get(pk)
+            for shard in (homes,) if type(homes) is _Shard else (homes or ()):
+                if shard.live and shard.last_slot > best and pk in shard.subs:
+                    best = shard.last_slot
+            if best < 0:
+                return -1
+            if low < 0 or best < low:
+                low = best
+        return low
+
     def _homes(self, pubkey: Pubkey) -> tuple[_Shard, ...]:
         """The shards (one per endpoint) holding ``pubkey``; empty if not watched."""
         homes = self._watched.get(pubkey)

@@ -50,6 +50,7 @@ from solarb.execution.errors import BuildError
 from solarb.feeds.freshness import MarketFreshness
 from solarb.feeds.pubsub import PubSubFeed
 from solarb.market.state import MarketState
+from solarb.native import status as native_status
 from solarb.risk.engine import RiskEngine, RiskLimits
 from solarb.rpc.ws import PubSubConnection
 from solarb.runtime.clock import SystemClock
@@ -316,6 +317,7 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
         "setup_s": round(gen_s, 2),
         "generate_s": round(fetch_s, 2),
         "replay_s": round(busy_ns / 1e9, 3),
+        "native": native_status(),
     }
 
 

@@ -193,7 +193,6 @@ class Node:
                 market, finder, feed, journal, started, start_balances, end_balances, sol_start, sol_end
             )
             summary["tokens"] = symbols
-            summary["feeds"]["stale_trades"] = pipeline.stale_trades
             summary["feeds"]["skipped_stale"] = self.stats.skipped_not_fresh
             summary["rpc"] = rpc.metrics()
             summary["lookup_table_addresses"] = sum(len(t.addresses) for t in lookup_tables)

@@ -12,7 +12,10 @@ from enum import Enum
 
 from solders.pubkey import Pubkey
 
+from solarb.frozen import fast_init
 
+
+@fast_init
 @dataclass(slots=True, frozen=True)
 class AccountUpdate:
     """One observed state of an account (from PubSub, RPC resync, polling or replay)."""
@@ -42,6 +45,7 @@ class PoolChanged:
     ts_recv_ns: int = 0
 
 
+@fast_init
 @dataclass(slots=True, frozen=True)
 class Hop:
     """One swap of a cycle, with its exact quoted amounts. ``arrays``: the quote's
@@ -58,6 +62,7 @@ class Hop:
     arrays: tuple[Pubkey, ...] = field(default=(), compare=False)
 
 
+@fast_init
 @dataclass(slots=True, frozen=True)
 class Opportunity:
     """A profitable cycle found at ``slot``: ``hops[0].mint_in == hops[-1].mint_out == start_mint``."""
@@ -77,6 +82,7 @@ class Opportunity:
         return self.amount_out - self.amount_in
 
 
+@fast_init
 @dataclass(slots=True, frozen=True)
 class Verdict:
     """The risk engine's decision on an opportunity."""
@@ -86,6 +92,7 @@ class Verdict:
     reason: str = ""
 
 
+@fast_init
 @dataclass(slots=True, frozen=True)
 class Order:
     """An approved opportunity ready to execute. ``min_out`` guards the final hop (>= amount_in + min profit)."""

@@ -22,6 +22,7 @@ from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
 from solarb.errors import Rejected, SolarbError
+from solarb.frozen import fast_init
 
 
 class DexError(SolarbError):
@@ -69,6 +70,7 @@ class PoolState(Protocol):
     def token_program_b(self) -> Pubkey: ...
 
 
+@fast_init
 @dataclass(slots=True, frozen=True)
 class Quote:
     """Exact result of a swap of ``amount_in`` base units of the input token.

@@ -33,6 +33,7 @@ from solders.pubkey import Pubkey
 from solarb.dex.base import DexError, Quote
 from solarb.errors import ConfigError
 from solarb.events import Hop, Opportunity
+from solarb.frozen import fast_init
 from solarb.market.state import MarketState, PoolEntry
 from solarb.strategy.sizing import Sized, maximize_profit, maximize_profit_model
 
@@ -112,6 +113,7 @@ class Cycle:
         return tuple(leg.pool for leg in self.legs)
 
 
+@fast_init
 @dataclass(slots=True, frozen=True)
 class Evaluation:
     """An exactly sized cycle: ``hops[i] = (amount_in, amount_out)`` of each leg; ``rate`` the

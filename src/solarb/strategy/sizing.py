@@ -49,6 +49,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from solarb.dex.base import DexError
+from solarb.frozen import fast_init
 
 __all__ = ["INFEASIBLE", "Sized", "maximize_profit", "maximize_profit_model"]
 
@@ -61,6 +62,7 @@ _PARABOLIC_STEPS = 12  # quotes of parabolic interpolation before the golden sea
 _RESOLUTION_DIV = 32  # the step start is found to within 1/32 of the step's estimated width
 
 
+@fast_init
 @dataclass(slots=True, frozen=True)
 class Sized:
     """Best size found: ``profit = amount_out - amount_in``; ``quotes`` = chain evaluations used."""

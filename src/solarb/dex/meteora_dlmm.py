@@ -33,6 +33,7 @@ from typing import cast
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 
+from solarb import native
 from solarb.dex import meteora_dlmm_math as m
 from solarb.dex.base import DecodeError, InsufficientLiquidity, MissingAccount, Quote, QuoteError
 from solarb.dex.meteora_dlmm_layout import (
@@ -460,9 +461,170 @@ def quote(state: LbPair, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bo
 
     ``amount_out`` reaches the user (after any Token-2022 output transfer fee); ``fee`` is the
     trading fee when charged on the input token, 0 when the pair collects it from the output
-    (already deducted from ``amount_out``)."""
+    (already deducted from ``amount_out``). Runs the native kernel when it is built and covers
+    the swap, else the Python walk (same result, same errors)."""
+    if _NATIVE is not None:
+        q = _native_quote(state, aux, amount_in, a_to_b)
+        if q is not None:
+            return q
     _d, view, received, fee, walked = _exact_in(state, aux, amount_in, a_to_b, False)
     return Quote(amount_in, received, fee, _spared(view, walked, a_to_b))
+
+
+# ---- the native kernel's plan: per pair (state, extension) and direction, rebuilt on change
+
+_NATIVE = native.load("meteora_dlmm")
+_MAX_PLAN_ARRAYS = 32
+
+
+class _Walk:
+    """One direction's kernel inputs: the header, each bin array's non-empty bins (records), the
+    accounts they came from (checked after each run: the arrays a swap walked must be the same
+    objects), the key whose absence ends the walk, and ``Quote.arrays`` per arrays walked."""
+
+    __slots__ = ("datas", "header", "indices", "keys", "missing", "records", "spared")
+
+    def __init__(self, plan: _Plan, aux: Mapping[Pubkey, bytes], swap_for_y: bool) -> None:
+        view, s = plan.view, plan.state
+        active, step = s.active_id, -1 if swap_for_y else 1
+        start = m.bin_id_to_array_index(active)
+        ranges: list[tuple[int, int, int]] = []
+        records: list[bytes] = []
+        keys: list[Pubkey] = []
+        datas: list[bytes] = []
+        indices: list[int] = []
+        self.missing: Pubkey | None = None
+        while True:
+            idx = view.next_array(start, swap_for_y)
+            if idx is None:
+                terminal = m.KERNEL_NO_LIQUIDITY
+                break
+            key, lower, upper = view.array(idx)
+            data = aux.get(key)
+            if data is None:
+                terminal, self.missing = m.KERNEL_NOT_LOADED, key
+                break
+            entry = active if lower <= active <= upper else (upper if swap_for_y else lower)
+            rec = _records(key, data)
+            if rec is None or len(ranges) == _MAX_PLAN_ARRAYS or not m.MIN_BIN_ID <= entry <= m.MAX_BIN_ID:
+                terminal = m.KERNEL_FALLBACK  # bad data (the walk raises DecodeError) or rare
+                break
+            far = lower if swap_for_y else upper
+            stop = min(max(far, m.MIN_BIN_ID), m.MAX_BIN_ID)
+            ranges.append((lower, entry - lower, stop - lower))
+            records.append(rec)
+            keys.append(key)
+            datas.append(data)
+            indices.append(idx)
+            if not m.MIN_BIN_ID <= stop + step <= m.MAX_BIN_ID:
+                terminal = m.KERNEL_OUT_OF_BOUNDS
+                break
+            active = far + step
+            start = m.bin_id_to_array_index(active)
+        p = m.FeeParams(*view.fee_args)
+        self.header = m.kernel_header(p, s.active_id, swap_for_y, plan.on_input[swap_for_y],
+                                      view.support_lo, terminal, ranges)  # fmt: skip
+        self.records, self.keys, self.datas = tuple(records), tuple(keys), tuple(datas)
+        self.indices = tuple(indices)
+        self.spared: list[tuple[Pubkey, ...] | None] = [None] * (len(keys) + 1)
+
+
+class _Plan:
+    """What the kernel path derives from the pair state and bitmap extension (None entries:
+    the Python walk handles the pair: disabled, unknown fee mode, protocol share above 100%)."""
+
+    __slots__ = ("activation", "ext", "ext_key", "on_input", "state", "t22", "view", "walks")
+
+    def __init__(self, state: LbPair, ext_key: Pubkey, ext: bytes | None) -> None:
+        self.state, self.ext_key, self.ext = state, ext_key, ext
+        self.walks: list[_Walk | None] = [None, None]  # by swap_for_y
+        self.view: _View | None = None
+        if state.status != 0 or state.collect_fee_mode not in (0, 1) or state.protocol_share > m.BASIS_POINT_MAX:
+            return
+        try:
+            self.view = _view(state, ext)
+        except DecodeError:  # the Python walk raises it, after its earlier checks
+            return
+        self.on_input = (fee_on_input(state, False), fee_on_input(state, True))
+        self.activation: tuple[bool, int] | None = None
+        if state.pair_type in (PAIR_TYPE_PERMISSION, PAIR_TYPE_CUSTOMIZABLE_PERMISSIONLESS):
+            self.activation = (state.activation_type == 1, state.activation_point)
+        self.t22 = TOKEN_2022_PROGRAM_ID in (state.token_program_a, state.token_program_b)
+
+
+_PLANS: dict[Pubkey, _Plan] = {}
+_RECORDS: dict[Pubkey, tuple[bytes, bytes | None]] = {}  # latest bin array version per key
+_LAST_CLOCK: tuple[bytes | None, int, int, int] = (None, 0, 0, 0)  # data, slot, epoch, unix ts
+
+
+def _records(key: Pubkey, data: bytes) -> bytes | None:
+    """The kernel's records of a bin array version (None: not a BinArray, as the walk checks)."""
+    cached = _RECORDS.get(key)
+    if cached is not None and cached[0] is data:
+        return cached[1]
+    rec = None
+    if len(data) == BIN_ARRAY_LEN and data[:8] == BIN_ARRAY_DISCRIMINATOR:
+        rec = _NATIVE.extract_bins(data if isinstance(data, bytes) else bytes(data))  # type: ignore[union-attr]
+    _RECORDS[key] = (data, rec)
+    return rec
+
+
+def _native_quote(state: LbPair, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool) -> Quote | None:
+    """The kernel's :func:`quote`, or None where the Python walk must run (errors included)."""
+    if not 0 < amount_in <= m.U64_MAX:
+        return None
+    global _LAST_CLOCK
+    clock = aux.get(CLOCK_SYSVAR)
+    c = _LAST_CLOCK
+    if clock is not c[0]:
+        if clock is None or len(clock) < _CLOCK.size:
+            return None
+        slot, _est, epoch, _lse, ts = _CLOCK.unpack_from(bytes(clock[: _CLOCK.size]), 0)
+        c = _LAST_CLOCK = (clock, slot, epoch, ts)
+    plan = _PLANS.get(state.address)
+    if plan is None or plan.state is not state or aux.get(plan.ext_key) is not plan.ext:
+        ext_key = bitmap_extension_address(state.address)
+        plan = _PLANS[state.address] = _Plan(state, ext_key, aux.get(ext_key))
+    if plan.view is None:
+        return None
+    now = c[3]
+    if plan.activation is not None:
+        by_ts, point = plan.activation
+        if (now if by_ts else c[1]) < point:
+            return None
+    left = amount_in
+    if plan.t22:
+        left -= _mint_fee(state, aux, a_to_b, amount_in, c[2])
+        if left <= 0:
+            return None
+    for _attempt in (0, 1):
+        walk = plan.walks[a_to_b]
+        if walk is None:
+            walk = plan.walks[a_to_b] = _Walk(plan, aux, a_to_b)
+        r = _NATIVE.swap_exact_in(walk.header, walk.records, left, now)  # type: ignore[union-attr]
+        if r is None:
+            return None
+        code, out, fee, n = r
+        datas, keys = walk.datas, walk.keys
+        if all(aux.get(keys[i]) is datas[i] for i in range(n)) and (
+            code != m.KERNEL_NOT_LOADED or aux.get(cast(Pubkey, walk.missing)) is None
+        ):
+            break
+        plan.walks[a_to_b] = None  # an array the walk read changed: plan this direction again
+    else:
+        return None
+    if code == m.KERNEL_NO_LIQUIDITY:
+        raise InsufficientLiquidity("meteora_dlmm: pool out of liquidity", ERR_PAIR_INSUFFICIENT_LIQUIDITY)
+    if code == m.KERNEL_OUT_OF_BOUNDS:
+        raise InsufficientLiquidity("meteora_dlmm: bin id out of bounds", ERR_PAIR_INSUFFICIENT_LIQUIDITY)
+    if code == m.KERNEL_NOT_LOADED:
+        raise MissingAccount(f"meteora_dlmm: bin array {walk.missing} not loaded")
+    if plan.t22:
+        out -= _mint_fee(state, aux, not a_to_b, out, c[2])
+    spared = walk.spared[n]
+    if spared is None:
+        spared = walk.spared[n] = _spared(cast(_View, plan.view), walk.indices[:n], a_to_b)
+    return Quote(amount_in, out, fee if plan.on_input[a_to_b] else 0, spared)
 
 
 def spot_rate(state: LbPair, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:

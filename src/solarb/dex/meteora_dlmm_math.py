@@ -9,6 +9,7 @@ raises :class:`MathOverflow` (program error ``MathOverflow`` 6018) when it would
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 from solarb.dex.base import QuoteError
@@ -325,3 +326,27 @@ def next_array_index(bits: int, start: int, swap_for_y: bool, has_extension: boo
     if masked == 0:
         return None
     return (masked & -masked).bit_length() - 1 + pos - _EXT_SPAN
+
+
+# ---- plan of the native exact-in kernel (solarb.native._meteora_dlmm; layout in meteora_dlmm.c)
+
+KERNEL_FILLED, KERNEL_NO_LIQUIDITY, KERNEL_OUT_OF_BOUNDS, KERNEL_NOT_LOADED, KERNEL_FALLBACK = range(5)
+_KERNEL_HEADER = struct.Struct("<BBBBHHIiiIIIIHHHHqQ")
+_KERNEL_ARRAY = struct.Struct("<iii")
+
+
+def kernel_header(
+    p: FeeParams, active_id: int, swap_for_y: bool, fee_on_input: bool, support_lo: bool,
+    terminal: int, ranges: list[tuple[int, int, int]],
+) -> bytes:
+    """The kernel's per-direction header: fee parameters (base fee capped at
+    :data:`MAX_FEE_RATE`, which leaves every ``min(base + var, MAX_FEE_RATE)`` unchanged), the
+    walk's bin arrays as ``(lower bin id, first, last bin position)`` and how the walk ends."""
+    base = min(p.base_factor * p.bin_step * 10 * 10**p.base_fee_power_factor, MAX_FEE_RATE)
+    head = _KERNEL_HEADER.pack(
+        swap_for_y, fee_on_input, support_lo, terminal, p.bin_step, 0, len(ranges), active_id,
+        p.index_reference, p.volatility_accumulator, p.volatility_reference,
+        p.max_volatility_accumulator, p.variable_fee_control, p.filter_period, p.decay_period,
+        p.reduction_factor, 0, p.last_update_timestamp, base,
+    )  # fmt: skip
+    return head + b"".join([_KERNEL_ARRAY.pack(*r) for r in ranges])

@@ -1,0 +1,299 @@
+/* Meteora DLMM exact-input swap kernel (solarb.native._meteora_dlmm).
+ *
+ * Mirrors solarb.dex.meteora_dlmm._exact_in / meteora_dlmm_math bit for bit for the common case:
+ * market-maker liquidity only, fee on the input or on the output, the variable fee recomputed per
+ * bin from the clock-updated references. The adapter builds, per pair state and direction, a
+ * header (fee parameters, the bin arrays of the walk with the bin range scanned in each) and, per
+ * bin-array account version, a compact record of its non-empty bins (extract_bins). Anything the
+ * kernel does not cover (a limit-order fill, a checked operation that would overflow, a walk the
+ * plan could not describe) returns None and the adapter runs the Python path, which raises the
+ * program's exact error.
+ *
+ * Header layout (little endian, HEADER_LEN bytes, then n_arrays x 12 bytes):
+ *   0 u8 swap_for_y | 1 u8 fee_on_input | 2 u8 support_limit_orders | 3 u8 terminal
+ *   4 u16 bin_step | 6 u16 (unused) | 8 u32 n_arrays | 12 i32 active_id | 16 i32 index_reference
+ *   20 u32 volatility_accumulator | 24 u32 volatility_reference | 28 u32 max_volatility_accumulator
+ *   32 u32 variable_fee_control | 36 u16 filter_period | 38 u16 decay_period
+ *   40 u16 reduction_factor | 42 u16 (unused) | 44 i64 last_update_timestamp
+ *   52 u64 base fee rate (capped at MAX_FEE_RATE)
+ *   per array: i32 lower bin id, i32 first bin position, i32 last bin position (0..69, walk order)
+ * Bin record (RECORD_LEN bytes, ascending position): u32 position, u32 limit-order flags
+ *   (bit 0: orders X->Y would fill, bit 1: orders Y->X would fill), u64 amount_x, u64 amount_y,
+ *   u128 stored price.
+ * Result: None, or (code, total_out, total_fee, arrays_walked); code 0 = filled, else the walk
+ * ended at the plan's terminal (1 no liquidity, 2 bin id out of bounds, 3 next array not loaded).
+ */
+#include "pyint.h"
+
+#define HEADER_LEN 60
+#define ARRAY_ENTRY_LEN 12
+#define RECORD_LEN 40
+#define BINS_PER_ARRAY 70
+#define BIN_LEN 144
+#define OFF_BINS 56
+#define BIN_ARRAY_LEN 10136
+#define FEE_PRECISION 1000000000ULL
+#define MAX_FEE_RATE 100000000ULL
+#define BASIS_POINT_MAX 10000
+#define MAX_EXPONENT 0x80000
+#define U64_MAX UINT64_MAX
+#define ONE ((u128)1 << 64)
+#define TERMINAL_FALLBACK 4
+
+/* ---- checked arithmetic (0 = ok, -1 = the program's MathOverflow: not handled here) ---- */
+
+/* _mul_div(x, y, den, up) whose result must fit u64; x * y is formed exactly in 256 bits. */
+static int mul_div_u64(u128 x, u128 y, u128 den, int up, uint64_t *out) {
+    if (den == 0) return -1;
+    u256 prod = u256_mul_128(x, y), q, r;
+    u256_divmod(prod, u256_from_u128(den), &q, &r);
+    if (!u256_fits_u128(q)) return -1;
+    u128 v = u256_lo128(q);
+    if (up && !u256_is_zero(r)) v += 1;
+    if (v > U64_MAX) return -1;
+    *out = (uint64_t)v;
+    return 0;
+}
+
+static int amount_out(uint64_t amount, u128 price, int swap_for_y, uint64_t *out) {
+    if (swap_for_y) return mul_div_u64(price, amount, ONE, 0, out);
+    return mul_div_u64(amount, ONE, price, 0, out);
+}
+
+static int amount_in(uint64_t out_amount, u128 price, int swap_for_y, uint64_t *out) {
+    if (swap_for_y) return mul_div_u64(out_amount, ONE, price, 1, out);
+    return mul_div_u64(out_amount, price, ONE, 1, out);
+}
+
+/* ceil(a * rate / den); a < 2^64 and rate <= MAX_FEE_RATE, so it never exceeds a. */
+static uint64_t fee_ceil(uint64_t a, uint64_t rate, uint64_t den) {
+    u128 n = (u128)a * rate;
+    return (uint64_t)((n + den - 1) / den);
+}
+
+/* u64x64_math::pow as pow_q64: base ** exp in Q64.64; -1 where the program returns None. */
+static int pow_q64(u128 base, int64_t exp, u128 *out) {
+    if (exp == 0) {
+        *out = ONE;
+        return 0;
+    }
+    int invert = exp < 0;
+    uint64_t e = invert ? (uint64_t)(-exp) : (uint64_t)exp;
+    if (e >= MAX_EXPONENT) return -1;
+    u128 sq = base;
+    if (sq >= ONE) {
+        sq = U128_MAX / sq;
+        invert = !invert;
+    }
+    u128 result = ONE;
+    for (int bit = 0; bit < 19; bit++) {
+        if (bit) {
+            u256 p = u256_mul_128(sq, sq);
+            if (!u256_fits_u128(p)) return -1;
+            sq = u256_lo128(p) >> 64;
+        }
+        if (e & ((uint64_t)1 << bit)) {
+            u256 p = u256_mul_128(result, sq);
+            if (!u256_fits_u128(p)) return -1;
+            result = u256_lo128(p) >> 64;
+        }
+    }
+    if (result == 0) return -1;
+    *out = invert ? U128_MAX / result : result;
+    return 0;
+}
+
+/* ---- the swap ---- */
+
+typedef struct {
+    int swap_for_y, on_input, support_lo;
+    uint64_t bin_step, base_rate, vfc, max_va, vr;
+    int64_t iref;
+} params_t;
+
+static uint64_t fee_rate_at(const params_t *p, int64_t bin_id) {
+    int64_t d = p->iref - bin_id;
+    uint64_t va = p->vr + (uint64_t)(d < 0 ? -d : d) * BASIS_POINT_MAX;
+    if (va > p->max_va) va = p->max_va;
+    u128 var = 0;
+    if (p->vfc > 0) {
+        u128 vs = (u128)va * p->bin_step; /* < 2^48 */
+        u128 n = (u128)p->vfc * (vs * vs); /* < 2^128 */
+        var = n / 100000000000ULL + (n % 100000000000ULL != 0);
+    }
+    u128 rate = (u128)p->base_rate + var;
+    return rate > MAX_FEE_RATE ? MAX_FEE_RATE : (uint64_t)rate;
+}
+
+/* swap_exact_in_at_bin without limit orders: gross input taken, net output, trading fee. */
+static int swap_at_bin(const params_t *p, uint64_t left, uint64_t max_out, u128 price, uint64_t rate,
+                       uint64_t *gross_in, uint64_t *net_out, uint64_t *fee) {
+    uint64_t f = 0, net_in = left, max_in, filled, out;
+    if (p->on_input) {
+        f = fee_ceil(left, rate, FEE_PRECISION);
+        net_in = left - f;
+    }
+    if (amount_in(max_out, price, p->swap_for_y, &max_in)) return -1;
+    if (net_in >= max_in) {
+        filled = max_in;
+        out = max_out;
+    } else {
+        filled = net_in;
+        if (amount_out(net_in, price, p->swap_for_y, &out)) return -1;
+    }
+    uint64_t g = left;
+    if (net_in > filled) {
+        if (p->on_input) {
+            f = fee_ceil(filled, rate, FEE_PRECISION - rate);
+            if ((u128)filled + f > U64_MAX) return -1;
+            g = filled + f;
+        } else {
+            g = filled;
+        }
+    }
+    if (!p->on_input) {
+        f = fee_ceil(out, rate, FEE_PRECISION);
+        out -= f;
+    }
+    *gross_in = g;
+    *net_out = out;
+    *fee = f;
+    return 0;
+}
+
+static PyObject *swap_exact_in(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer hb;
+    PyObject *arrays, *amount_obj;
+    long long now;
+    if (!PyArg_ParseTuple(args, "y*O!OL", &hb, &PyTuple_Type, &arrays, &amount_obj, &now)) return NULL;
+    PyObject *result = NULL;
+    const unsigned char *h = hb.buf;
+    u128 amount128;
+    if (py_to_u128(amount_obj, &amount128) < 0) goto done;
+    if (hb.len < HEADER_LEN) goto not_handled;
+    params_t p;
+    p.swap_for_y = h[0];
+    p.on_input = h[1];
+    p.support_lo = h[2];
+    int terminal = h[3];
+    p.bin_step = (uint16_t)(h[4] | h[5] << 8);
+    uint32_t n_arrays = (uint32_t)rd_i32(h + 8);
+    int64_t active = rd_i32(h + 12);
+    p.iref = rd_i32(h + 16);
+    uint64_t va0 = (uint32_t)rd_i32(h + 20);
+    p.vr = (uint32_t)rd_i32(h + 24);
+    p.max_va = (uint32_t)rd_i32(h + 28);
+    p.vfc = (uint32_t)rd_i32(h + 32);
+    uint64_t filter = (uint16_t)(h[36] | h[37] << 8), decay = (uint16_t)(h[38] | h[39] << 8);
+    uint64_t reduction = (uint16_t)(h[40] | h[41] << 8);
+    int64_t last_ts = rd_i64(h + 44);
+    p.base_rate = rd_u64(h + 52);
+    if ((Py_ssize_t)(HEADER_LEN + (size_t)n_arrays * ARRAY_ENTRY_LEN) > hb.len ||
+        PyTuple_GET_SIZE(arrays) < (Py_ssize_t)n_arrays || amount128 == 0 || amount128 > U64_MAX)
+        goto not_handled;
+    /* update_references(clock.unix_timestamp) */
+    i128 elapsed = (i128)now - last_ts;
+    if (elapsed >= (i128)filter) {
+        p.iref = active;
+        p.vr = elapsed < (i128)decay ? va0 * reduction / BASIS_POINT_MAX : 0;
+    }
+    u128 pow_base = ONE + ((u128)p.bin_step << 64) / BASIS_POINT_MAX;
+    uint64_t left = (uint64_t)amount128;
+    u128 total_out = 0, total_fee = 0;
+    uint32_t lo_bit = p.swap_for_y ? 1u : 2u;
+    for (uint32_t i = 0; i < n_arrays; i++) {
+        const unsigned char *a = h + HEADER_LEN + (size_t)i * ARRAY_ENTRY_LEN;
+        int64_t lower = rd_i32(a);
+        int32_t first = rd_i32(a + 4), last = rd_i32(a + 8);
+        PyObject *rec_obj = PyTuple_GET_ITEM(arrays, i);
+        if (!PyBytes_Check(rec_obj)) goto not_handled;
+        const unsigned char *rec = (const unsigned char *)PyBytes_AS_STRING(rec_obj);
+        Py_ssize_t n_rec = PyBytes_GET_SIZE(rec_obj) / RECORD_LEN;
+        Py_ssize_t k = p.swap_for_y ? n_rec - 1 : 0, dk = p.swap_for_y ? -1 : 1;
+        for (; k >= 0 && k < n_rec; k += dk) {
+            const unsigned char *r = rec + k * RECORD_LEN;
+            int32_t pos = rd_i32(r);
+            if (p.swap_for_y ? pos > first : pos < first) continue;
+            if (p.swap_for_y ? pos < last : pos > last) break;
+            uint32_t lo_flags = (uint32_t)rd_i32(r + 4);
+            if (p.support_lo && (lo_flags & lo_bit)) goto not_handled; /* limit orders: Python */
+            uint64_t max_out = rd_u64(r + (p.swap_for_y ? 16 : 8));
+            if (max_out == 0) continue;
+            int64_t bin_id = lower + pos;
+            u128 price = rd_u128(r + 24);
+            if (price == 0 && pow_q64(pow_base, bin_id, &price)) goto not_handled;
+            uint64_t g, out, fee;
+            if (swap_at_bin(&p, left, max_out, price, fee_rate_at(&p, bin_id), &g, &out, &fee))
+                goto not_handled;
+            if (g > 0) {
+                total_out += out;
+                total_fee += fee;
+                if (g >= left) {
+                    if (total_out > U64_MAX || total_fee > U64_MAX) goto not_handled;
+                    result = Py_BuildValue("(iKKI)", 0, (unsigned long long)total_out,
+                                           (unsigned long long)total_fee, i + 1);
+                    goto done;
+                }
+                left -= g;
+            }
+        }
+    }
+    if (terminal == TERMINAL_FALLBACK || terminal == 0) goto not_handled;
+    result = Py_BuildValue("(iKKI)", terminal, 0ULL, 0ULL, n_arrays);
+    goto done;
+not_handled:
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&hb);
+    return result;
+}
+
+/* The non-empty bins of one BinArray account's data, as RECORD_LEN records (ascending). */
+static PyObject *extract_bins(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer b;
+    if (!PyArg_ParseTuple(args, "y*", &b)) return NULL;
+    if (b.len != BIN_ARRAY_LEN) {
+        PyBuffer_Release(&b);
+        PyErr_SetString(PyExc_ValueError, "not a BinArray account");
+        return NULL;
+    }
+    unsigned char out[BINS_PER_ARRAY * RECORD_LEN];
+    size_t n = 0;
+    const unsigned char *d = b.buf;
+    for (int i = 0; i < BINS_PER_ARRAY; i++) {
+        const unsigned char *bin = d + OFF_BINS + (size_t)i * BIN_LEN;
+        uint64_t ax = rd_u64(bin), ay = rd_u64(bin + 8);
+        uint64_t open = rd_u64(bin + 112), processed = rd_u64(bin + 128);
+        int ask = bin[140] != 0;
+        uint32_t flags = 0;
+        if (open | processed) flags = ask ? 2u : 1u; /* side filled when swap_for_y != ask */
+        if (!(ax | ay) && !flags) continue;
+        unsigned char *r = out + n * RECORD_LEN;
+        int32_t pos = i;
+        memcpy(r, &pos, 4);
+        memcpy(r + 4, &flags, 4);
+        memcpy(r + 8, bin, 16);       /* amount_x, amount_y */
+        memcpy(r + 24, bin + 16, 16); /* price */
+        n++;
+    }
+    PyBuffer_Release(&b);
+    return PyBytes_FromStringAndSize((const char *)out, (Py_ssize_t)(n * RECORD_LEN));
+}
+
+static PyMethodDef methods[] = {
+    {"swap_exact_in", swap_exact_in, METH_VARARGS,
+     "swap_exact_in(header, bin_records, amount, now) -> (code, out, fee, arrays) | None"},
+    {"extract_bins", extract_bins, METH_VARARGS,
+     "extract_bins(bin_array_data) -> the non-empty bins as fixed-size records"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_meteora_dlmm",
+    "Meteora DLMM exact-input swap kernel (see solarb.dex.meteora_dlmm).", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__meteora_dlmm(void) { return PyModule_Create(&module); }

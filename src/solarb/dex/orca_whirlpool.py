@@ -29,10 +29,12 @@ import operator
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 
+from solarb import native
 from solarb.dex import clmm_math as cm
 from solarb.dex.base import DecodeError, InsufficientLiquidity, MissingAccount, Quote, QuoteError
 from solarb.dex.orca_whirlpool_fee import FeeRate
@@ -371,28 +373,44 @@ def swap(
 # ---------------------------------------------------------------------------- adapter surface
 
 
-_SlotsEntry = tuple[Whirlpool, list[int], list[Pubkey], list["bytes | None"], list[Slot]]
+class _SlotsEntry:
+    """Per pool and direction, for the latest state seen: the tick arrays' starts and addresses,
+    the account data the slots were made from, the slots (read-only) and the kernel's plan
+    (None until first needed; ``b""`` when the kernel does not cover the pool), reused while the
+    state and every array's data are the same objects."""
+
+    __slots__ = ("datas", "keys", "plain", "plan", "slots", "starts", "state")
+
+    def __init__(self, state: Whirlpool, starts: list[int], keys: list[Pubkey],
+                 datas: list[bytes | None], slots: list[Slot]) -> None:  # fmt: skip
+        self.state, self.starts, self.keys, self.datas = state, starts, keys, datas
+        self.slots = slots
+        self.plan: bytes | None = None
+        self.plain = False  # neither mint is Token-2022 (set with the plan)
+
+
 _SLOTS: dict[tuple[Pubkey, bool], _SlotsEntry] = {}
-"""Per pool and direction, for the latest state seen: the tick arrays' starts and addresses,
-the account data the slots were made from and the slots (read-only), reused while the state and
-every array's data are the same objects."""
 
 
-def _slots(state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> list[Slot]:
+def _entry(state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> _SlotsEntry:
     ck = (state.address, a_to_b)
     c = _SLOTS.get(ck)
-    if c is not None and c[0] is state:
-        starts, keys = c[1], c[2]
+    if c is not None and c.state is state:
+        starts, keys = c.starts, c.keys
         datas = [aux.get(k) for k in keys]
-        if all(map(operator.is_, datas, c[3])):
-            return c[4]
+        if all(map(operator.is_, datas, c.datas)):
+            return c
     else:
         starts = swap_start_indexes(state.tick_current_index, state.tick_spacing, a_to_b)
         keys = [tick_array_address(state.address, start) for start in starts]
         datas = [aux.get(k) for k in keys]
-    out = _make_slots(state, starts, keys, datas)
-    _SLOTS[ck] = (state, starts, keys, datas, out)
-    return out
+    slots = _make_slots(state, starts, keys, datas)
+    c = _SLOTS[ck] = _SlotsEntry(state, starts, keys, datas, slots)
+    return c
+
+
+def _slots(state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> list[Slot]:
+    return _entry(state, aux, a_to_b).slots
 
 
 def _make_slots(
@@ -520,8 +538,123 @@ def quote_exact_out(
 
 
 def quote(state: Whirlpool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool) -> Quote:
-    """Exact program output for ``amount_in`` (see :func:`quote_detail`)."""
+    """Exact program output for ``amount_in`` (see :func:`quote_detail`); through the native
+    kernel when it is built and covers the swap (same integers, same errors)."""
+    kernel = _NATIVE
+    if kernel is not None:
+        e = _SLOTS.get((state.address, a_to_b))
+        if (e is None or e.state is not state or not e.plain
+                or not all(map(operator.is_, map(aux.get, e.keys), e.datas))):  # fmt: skip
+            q = _native_quote(state, aux, amount_in, a_to_b)
+        elif _clock_negative(aux.get(CLOCK_SYSVAR)):
+            q = None
+        else:
+            q = kernel.quote_exact_in(e.plan, amount_in, Quote)
+        if q is not None:
+            return q  # type: ignore[no-any-return]
     return _exact_in(state, aux, amount_in, a_to_b, False, False).quote
+
+
+# ---------------------------------------------------------------------------- native kernel
+
+_NATIVE = native.load("whirlpool")
+"""``solarb.native._whirlpool`` (None: pure Python; tests set it to None to compare)."""
+# Plan: header (sqrt_price, liquidity as u64 lo/hi, tick, spacing, fee rate, a_to_b, slots),
+# per slot (kind, start, n ticks), per initialized tick (offset, liquidity_net lo u64, hi i64).
+_PLAN_HEAD = struct.Struct("<4QiiIII12x")
+_PLAN_SLOT = struct.Struct("<iii4x")
+_PLAN_TICK = struct.Struct("<qQq")
+_BLOBS: dict[int, tuple[TickArray, bytes]] = {}  # id(array) -> (array, its plan slot)
+
+
+def _clock_negative(clock: bytes | None) -> bool:
+    """The Clock's unix_timestamp (i64 LE at 32) is negative: ``_context`` raises."""
+    return clock is not None and len(clock) >= _CLOCK.size and clock[39] >= 0x80
+
+
+def _native_quote(
+    state: Whirlpool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool
+) -> Quote | None:
+    """:func:`quote` through the kernel, building the entry and plan when needed; None where
+    the Python path must run (a swap the kernel does not cover, or one the program rejects:
+    the Python path raises the typed error)."""
+    try:
+        e = _entry(state, aux, a_to_b)
+    except (QuoteError, DecodeError):
+        return None
+    if e.plan is None:
+        e.plan = _build_plan(state, e.slots, a_to_b)
+        t22 = TOKEN_2022_PROGRAM_ID in (state.token_program_a, state.token_program_b)
+        e.plain = bool(e.plan) and not t22
+    plan, kernel = e.plan, _NATIVE
+    if not plan or kernel is None:
+        return None
+    if e.plain:
+        if _clock_negative(aux.get(CLOCK_SYSVAR)):
+            return None
+        return kernel.quote_exact_in(plan, amount_in, Quote)  # type: ignore[no-any-return]
+    _now, _oracle, fee_in, fee_out = _context(state, aux, a_to_b)
+    if not 0 <= amount_in <= U64_MAX:
+        return None
+    net_in = transfer_fee_excluded(fee_in, amount_in)
+    r = kernel.swap_exact_in(plan, net_in)
+    if r is None:
+        return None
+    swapped_in, out, fee = r
+    gross_in = amount_in if swapped_in == net_in else transfer_fee_included(fee_in, swapped_in)
+    return Quote(gross_in, transfer_fee_excluded(fee_out, out), fee)
+
+
+def _build_plan(state: Whirlpool, slots: Sequence[Slot], a_to_b: bool) -> bytes:
+    """The kernel's input for this state and direction (layout in ``native/whirlpool.c``);
+    ``b""`` for what it does not cover: adaptive fee, out-of-range fields."""
+    if state.adaptive_fee or not 0 <= state.fee_rate < cm.FEE_RATE_MUL_VALUE or len(slots) > 8:
+        return b""
+    if state.reward_last_updated_timestamp < 0:  # _context's fallback time: it raises
+        return b""
+    price, liq = state.sqrt_price, state.liquidity
+    if state.tick_spacing <= 0 or not (0 <= price <= cm.U128_MAX and 0 <= liq <= cm.U128_MAX):
+        return b""
+    m = U64_MAX
+    try:
+        parts = [_PLAN_HEAD.pack(price & m, price >> 64, liq & m, liq >> 64, state.tick_current_index,
+                                 state.tick_spacing, state.fee_rate, a_to_b, len(slots))]  # fmt: skip
+        for s in slots:
+            if isinstance(s, int):
+                parts.append(_PLAN_SLOT.pack(0, s, 0))
+            elif isinstance(s, _Missing):
+                parts.append(_PLAN_SLOT.pack(2, 0, 0))
+            else:
+                blob = _array_blob(s)
+                if not blob:
+                    return b""
+                parts.append(blob)
+    except struct.error:
+        return b""
+    return b"".join(parts)
+
+
+def _array_blob(arr: TickArray) -> bytes:
+    """A decoded array's plan slot (cached per array object); ``b""`` when its ticks are not a
+    consistent ascending set of offsets 0..87."""
+    c = _BLOBS.get(id(arr))
+    if c is not None and c[0] is arr:
+        return c[1]
+    offs, ticks = arr.offsets, arr.ticks
+    ok = len(offs) == len(ticks) and all(map(ticks.__contains__, offs))
+    ok = ok and all(a < b for a, b in pairwise(offs))
+    ok = ok and (not offs or (0 <= offs[0] and offs[-1] < TICK_ARRAY_SIZE))
+    nets = [ticks[o].liquidity_net for o in offs] if ok else []
+    if not ok or not all(-(1 << 127) <= n < 1 << 127 for n in nets):
+        blob = b""
+    else:
+        blob = _PLAN_SLOT.pack(1, arr.start_tick_index, len(offs)) + b"".join(
+            _PLAN_TICK.pack(o, n & U64_MAX, n >> 64) for o, n in zip(offs, nets)
+        )
+    if len(_BLOBS) >= 4096:
+        _BLOBS.clear()
+    _BLOBS[id(arr)] = (arr, blob)
+    return blob
 
 
 def spot_rate(state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:
@@ -578,7 +711,7 @@ def swap_instruction(
     builds it. ``aux`` is accepted for the adapter protocol and not needed: the three arrays of
     the direction are every array the program (and :func:`quote`) can reach."""
     c = _SLOTS.get((state.address, a_to_b))
-    arrays = list(c[2]) if c is not None and c[0] is state else swap_tick_arrays(state, a_to_b)
+    arrays = list(c.keys) if c is not None and c.state is state else swap_tick_arrays(state, a_to_b)
     arrays += [arrays[-1]] * (3 - len(arrays))
     head, oracle = _static_metas(state, user)
     metas = [*head, *[AccountMeta(k, False, True) for k in arrays], oracle]

@@ -1,0 +1,219 @@
+"""The Orca Whirlpool kernel (``solarb.native._whirlpool``) against the pure-Python swap: the
+public ``quote`` with the kernel on and off gives the same Quote or the same typed error
+(type, code, message) on real mainnet dumps, the bench workload's pools and the oracle tests'
+random pools (prices near the tick bounds, liquidity up to 2^110, dense ranges crossing many ticks,
+fixed and dynamic arrays, missing and non-existent arrays, Token-2022 transfer fees, adaptive
+fees left to Python), amounts from 0 to past u64; and the kernel covers every static-fee swap the
+program accepts (it never answers "not handled" for one, never answers where Python raises)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from solders.pubkey import Pubkey
+
+from solarb import native
+from solarb.dex import clmm_math as cm
+from solarb.dex import orca_whirlpool as ow
+from solarb.dex import orca_whirlpool_layout as wl
+from solarb.dex.quote_cases import load_accounts_file
+from solarb.runtime.bench_workload import _ADAPTER, Workload
+from tests.dex.test_orca_oracle import random_case
+from tests.support.data import SHARED_DATA
+
+DATA = SHARED_DATA / "accounts" / "orca_whirlpool"
+U64 = cm.U64_MAX
+KERNEL = ow._NATIVE
+needs_kernel = pytest.mark.skipif(
+    KERNEL is None, reason="whirlpool kernel disabled (SOLARB_NATIVE=0)"
+)
+
+Aux = dict[Pubkey, bytes]
+
+
+def test_kernel_is_loaded() -> None:
+    """CI builds the extension: a missing .so fails here unless SOLARB_NATIVE=0 asks for Python."""
+    if not native.enabled():
+        assert ow._NATIVE is None
+        return
+    assert ow._NATIVE is not None, (
+        "build it: SOLARB_NATIVE_ONLY=whirlpool python setup.py build_ext --inplace"
+    )
+    assert native.status()["whirlpool"]
+
+
+@contextmanager
+def _python_only() -> Iterator[None]:
+    saved = ow._NATIVE
+    ow._NATIVE = None
+    try:
+        yield
+    finally:
+        ow._NATIVE = saved
+
+
+def _outcome(fn: Callable[[], Any]) -> object:
+    try:
+        q = fn()
+    except Exception as exc:  # noqa: BLE001 - the typed error is part of the outcome
+        return (type(exc).__name__, getattr(exc, "code", None), str(exc))
+    return (q.amount_in, q.amount_out, q.fee, q.arrays)
+
+
+def _check(state: wl.Whirlpool, aux: Aux, amount: int, a_to_b: bool) -> bool:
+    """Kernel and Python agree on ``quote``; True when the kernel computed it."""
+    with _python_only():
+        want = _outcome(lambda: ow.quote(state, aux, amount, a_to_b))
+    got = _outcome(lambda: ow.quote(state, aux, amount, a_to_b))
+    assert got == want, (amount, a_to_b)
+    direct = ow._native_quote(state, aux, amount, a_to_b)
+    if state.adaptive_fee:
+        assert direct is None
+    elif isinstance(want[0], str):  # Python raises: the kernel must not answer
+        assert direct is None, (amount, a_to_b, want)
+    else:  # the program accepts it: the kernel covers it
+        assert direct is not None and _outcome(lambda: direct) == want, (amount, a_to_b)
+    return direct is not None
+
+
+def _amounts(rng: random.Random, n: int) -> list[int]:
+    edges = [0, 1, 2, 999, U64 - 1, U64, U64 + 1, 2**128, -1]
+    return edges + [int(2 ** rng.uniform(0, 64)) for _ in range(n)]
+
+
+def _folder(folder: str) -> Aux:
+    out: Aux = {}
+    for f in sorted((DATA / folder).glob("*.json")):
+        out.update({k: d for k, (_, d) in load_accounts_file(f).items()})
+    return out
+
+
+@needs_kernel
+@pytest.mark.parametrize(
+    ("folder", "address"),
+    [
+        ("sol_usdc_ts64_HJPjoWUr/gabrielfior", "HJPjoWUrhoZzkNfRpHuieeFk9WcZWjwy6PBjZ81ngndJ"),
+        ("sol_usdc_ts64_HJPjoWUr/solsandbox", "HJPjoWUrhoZzkNfRpHuieeFk9WcZWjwy6PBjZ81ngndJ"),
+        ("bono_usdc_ts64_DBJ5hywa", "DBJ5hywaJQKfjyt8Ekng4t6KB1gvqnYFdcJoTppCNikt"),
+    ],
+)
+def test_real_dumps(folder: str, address: str) -> None:
+    accs = _folder(folder)
+    key = Pubkey.from_string(address)
+    state = ow.decode_pool(key, accs[key])
+    rng = random.Random(f"{folder}-real")
+    handled = 0
+    for a_to_b in (True, False):
+        for amount in _amounts(rng, 1500):
+            handled += _check(state, accs, amount, a_to_b)
+    assert handled > 500
+    # the dense SOL/USDC arrays: big swaps cross many initialized ticks in the kernel
+    if folder.endswith("gabrielfior"):
+        crossed = ow.quote_detail(state, accs, 10**12, True, detail=True).swap.crossed
+        assert len(crossed) >= 3 and _check(state, accs, 10**12, True)
+
+
+@needs_kernel
+def test_missing_empty_and_foreign_arrays() -> None:
+    accs = _folder("sol_usdc_ts64_HJPjoWUr/gabrielfior")
+    key = Pubkey.from_string("HJPjoWUrhoZzkNfRpHuieeFk9WcZWjwy6PBjZ81ngndJ")
+    state = ow.decode_pool(key, accs[key])
+    rng = random.Random(5)
+    for a_to_b in (True, False):
+        arrays = ow.swap_tick_arrays(state, a_to_b)
+        variants = [
+            {k: v for k, v in accs.items() if k != arrays[1]},  # not loaded
+            {**accs, arrays[1]: b""},  # does not exist: no initialized ticks
+            {**accs, arrays[1]: accs[arrays[2]]},  # another array's bytes: DecodeError
+            {k: v for k, v in accs.items() if k != arrays[0]},  # first array not loaded
+        ]
+        for aux in variants:
+            for amount in _amounts(rng, 150):
+                _check(state, aux, amount, a_to_b)
+
+
+@needs_kernel
+def test_bench_workload_pools() -> None:
+    w = Workload(40, 11, 4, 0)
+    rng = random.Random(11)
+    handled = 0
+    for address, kind, _a, _b in w.pools:
+        if _ADAPTER[kind] is not ow:
+            continue
+        state = ow.decode_pool(address, w.bank.get_account(address).data)
+        aux = {}
+        for k in ow.aux_accounts(state):
+            acc = w.bank.get_account(k)
+            aux[k] = acc.data if acc is not None else b""
+        for a_to_b in (True, False):
+            for amount in _amounts(rng, 120):
+                handled += _check(state, aux, amount, a_to_b)
+    assert handled > 1000
+
+
+@needs_kernel
+def test_random_pools() -> None:
+    """The oracle tests' generator: 700 pools, a few amounts each (their own, near a relative
+    price move crossing several ticks, log-uniform, u64 edges)."""
+    rng = random.Random(20251126)
+    handled = static_ok = 0
+    for _ in range(700):
+        case, state, aux = random_case(rng)
+        a_to_b = case["a_to_b"]
+        for amount in (int(case["amount"]), *_amounts(rng, 3)[4:]):
+            ok = _check(state, aux, amount, a_to_b)
+            handled += ok
+        if not state.adaptive_fee:
+            static_ok += 1
+    assert static_ok > 400 and handled > 1000
+
+
+@needs_kernel
+def test_plan_follows_state_and_arrays() -> None:
+    """The plan is rebuilt with the slots: a new state object or new array bytes are seen."""
+    accs = _folder("sol_usdc_ts64_HJPjoWUr/gabrielfior")
+    key = Pubkey.from_string("HJPjoWUrhoZzkNfRpHuieeFk9WcZWjwy6PBjZ81ngndJ")
+    state = ow.decode_pool(key, accs[key])
+    amount = 5 * 10**12  # crosses into the second array
+    first = ow.quote(state, accs, amount, True)
+    moved = wl.Whirlpool(
+        **{
+            **{k: getattr(state, k) for k in state.__slots__},  # type: ignore[attr-defined]
+            "liquidity": state.liquidity * 2,
+        }
+    )
+    assert _check(moved, accs, amount, True)
+    assert ow.quote(moved, accs, amount, True) != first
+    second = ow.swap_tick_arrays(state, True)[1]
+    emptied = {**accs, second: b""}
+    assert _check(state, emptied, amount, True)
+    assert ow.quote(state, emptied, amount, True) != first
+    assert ow.quote(state, accs, amount, True) == first
+
+
+@needs_kernel
+def test_sqrt_price_at_tick_matches() -> None:
+    rng = random.Random(3)
+    ticks = [
+        cm.MIN_TICK,
+        cm.MAX_TICK,
+        -1,
+        0,
+        1,
+        *(rng.randint(cm.MIN_TICK, cm.MAX_TICK) for _ in range(5000)),
+    ]
+    assert [KERNEL.sqrt_price_at_tick(t) for t in ticks] == [
+        cm.sqrt_price_at_tick(t) for t in ticks
+    ]
+
+
+@needs_kernel
+def test_malformed_plan_is_a_value_error() -> None:
+    with pytest.raises(ValueError):
+        KERNEL.swap_exact_in(b"\x00" * 10, 5)
+    with pytest.raises(TypeError):
+        KERNEL.swap_exact_in("plan", 5)

@@ -60,11 +60,10 @@ class Diff:
 
     def check(self, state: lay.LbPair, aux: Aux, amount: int, a_to_b: bool) -> tuple[Any, ...]:
         """Both outcomes, which must be equal; returns it."""
-        handled = True
         try:
             handled = dl._native_quote(state, aux, amount, a_to_b) is not None
-        except Exception:  # noqa: BLE001 - a typed error raised by the kernel path: handled
-            pass
+        except Exception:  # noqa: BLE001 - a typed error raised by the kernel path itself
+            handled = True
         fast = _outcome(state, aux, amount, a_to_b)
         self.mp.setattr(dl, "_NATIVE", None)
         try:

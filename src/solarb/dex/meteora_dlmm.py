@@ -40,6 +40,7 @@ from solarb.dex.meteora_dlmm_layout import (
     BIN_ARRAY_DISCRIMINATOR,
     BIN_ARRAY_LEN,
     BIN_LEN,
+    ERRORS,
     OFF_BINS,
     Bin,
     LbPair,
@@ -48,6 +49,7 @@ from solarb.dex.meteora_dlmm_layout import (
     decode_lb_pair,
 )
 from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, associated_token_address, transfer_fee
+from solarb.frozen import frozen_maker
 
 __all__ = [
     "CLOCK_SYSVAR",
@@ -78,40 +80,6 @@ SWAP2_DISCRIMINATOR = bytes([65, 75, 63, 76, 235, 91, 91, 136])
 SWAP_BIN_ARRAYS = 3
 """Bin arrays per direction that :func:`aux_accounts` and :func:`swap_instruction` cover."""
 
-ERRORS: dict[int, str] = {
-    6000 + i: n
-    for i, n in enumerate(
-        "InvalidStartBinIndex InvalidBinId InvalidInput ExceededAmountSlippageTolerance "
-        "ExceededBinSlippageTolerance CompositionFactorFlawed NonPresetBinStep ZeroLiquidity "
-        "InvalidPosition BinArrayNotFound InvalidTokenMint InvalidAccountForSingleDeposit "
-        "PairInsufficientLiquidity InvalidFeeOwner InvalidFeeWithdrawAmount InvalidAdmin "
-        "IdenticalFeeOwner InvalidBps MathOverflow TypeCastFailed InvalidRewardIndex "
-        "InvalidRewardDuration RewardInitialized RewardUninitialized IdenticalFunder "
-        "RewardCampaignInProgress IdenticalRewardDuration InvalidBinArray NonContinuousBinArrays "
-        "InvalidRewardVault NonEmptyPosition UnauthorizedAccess InvalidFeeParameter MissingOracle "
-        "InsufficientSample InvalidLookupTimestamp BitmapExtensionAccountIsNotProvided "
-        "CannotFindNonZeroLiquidityBinArrayId BinIdOutOfBound InsufficientOutAmount "
-        "InvalidPositionWidth ExcessiveFeeUpdate PoolDisabled InvalidPoolType ExceedMaxWhitelist "
-        "InvalidIndex RewardNotEnded MustWithdrawnIneligibleReward UnauthorizedAddress "
-        "OperatorsAreTheSame WithdrawToWrongTokenAccount WrongRentReceiver AlreadyPassActivationPoint "
-        "ExceedMaxSwappedAmount InvalidStrategyParameters LiquidityLocked BinRangeIsNotEmpty "
-        "NotExactAmountOut InvalidActivationType InvalidActivationDuration "
-        "MissingTokenAmountAsTokenLaunchProof InvalidQuoteToken InvalidBinStep InvalidBaseFee "
-        "InvalidPreActivationDuration AlreadyPassPreActivationSwapPoint InvalidStatus "
-        "ExceededMaxOracleLength InvalidMinimumLiquidity NotSupportMint UnsupportedMintExtension "
-        "UnsupportNativeMintToken2022 UnmatchTokenMint UnsupportedTokenMint "
-        "InsufficientRemainingAccounts InvalidRemainingAccountSlice DuplicatedRemainingAccountTypes "
-        "MissingRemainingAccountForTransferHook NoTransferHookProgram ZeroFundedAmount InvalidSide "
-        "InvalidResizeLength NotSupportAtTheMoment InvalidRebalanceParameters InvalidRewardAccounts "
-        "UndeterminedError ReallocExceedMaxLengthPerInstruction InvalidBaseFeeMantissa "
-        "InvalidPositionOwner InvalidPoolAddress InvalidTokenBadgeType InvalidTransferHookAuthority "
-        "AmountXIsNegative AmountYIsNegative InvalidPoolCreator InvalidFunctionType InvalidPermission "
-        "IncorrectATA InvalidWithdrawProtocolFeeZapAccounts MintRestrictedFromZap CpiDisabled "
-        "MissingZapOutInstruction InvalidZapAccounts InvalidZapOutParameters InsufficientInAmount "
-        "InvalidPlaceLimitOrderParameters InvalidLimitOrderOwner InvalidCancelLimitOrderParameters "
-        "CannotFindLimitOrderByBinId CancelNonEmptyLimitOrder InvalidCollectFeeMode".split()
-    )
-}
 ERR_INVALID_INPUT = 6002
 ERR_EXCEEDED_SLIPPAGE = 6003
 ERR_INVALID_TOKEN_MINT = 6010
@@ -474,6 +442,7 @@ def quote(state: LbPair, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bo
 # ---- the native kernel's plan: per pair (state, extension) and direction, rebuilt on change
 
 _NATIVE = native.load("meteora_dlmm")
+_QUOTE = frozen_maker(Quote)  # Quote(amount_in, amount_out, fee, arrays), without type.__call__
 _MAX_PLAN_ARRAYS = 32
 
 
@@ -485,71 +454,60 @@ class _Walk:
     __slots__ = ("datas", "header", "indices", "keys", "missing", "records", "spared")
 
     def __init__(self, plan: _Plan, aux: Mapping[Pubkey, bytes], swap_for_y: bool) -> None:
-        view, s = plan.view, plan.state
-        active, step = s.active_id, -1 if swap_for_y else 1
-        start = m.bin_id_to_array_index(active)
-        ranges: list[tuple[int, int, int]] = []
-        records: list[bytes] = []
+        view, s = cast(_View, plan.view), plan.state
         keys: list[Pubkey] = []
         datas: list[bytes] = []
-        indices: list[int] = []
         self.missing: Pubkey | None = None
-        while True:
-            idx = view.next_array(start, swap_for_y)
-            if idx is None:
-                terminal = m.KERNEL_NO_LIQUIDITY
-                break
-            key, lower, upper = view.array(idx)
+
+        def records(index: int) -> bytes | None | bool:
+            key = view.array(index)[0]
             data = aux.get(key)
             if data is None:
-                terminal, self.missing = m.KERNEL_NOT_LOADED, key
-                break
-            entry = active if lower <= active <= upper else (upper if swap_for_y else lower)
+                self.missing = key
+                return None
             rec = _records(key, data)
-            if rec is None or len(ranges) == _MAX_PLAN_ARRAYS or not m.MIN_BIN_ID <= entry <= m.MAX_BIN_ID:
-                terminal = m.KERNEL_FALLBACK  # bad data (the walk raises DecodeError) or rare
-                break
-            far = lower if swap_for_y else upper
-            stop = min(max(far, m.MIN_BIN_ID), m.MAX_BIN_ID)
-            ranges.append((lower, entry - lower, stop - lower))
-            records.append(rec)
-            keys.append(key)
-            datas.append(data)
-            indices.append(idx)
-            if not m.MIN_BIN_ID <= stop + step <= m.MAX_BIN_ID:
-                terminal = m.KERNEL_OUT_OF_BOUNDS
-                break
-            active = far + step
-            start = m.bin_id_to_array_index(active)
-        p = m.FeeParams(*view.fee_args)
-        self.header = m.kernel_header(p, s.active_id, swap_for_y, plan.on_input[swap_for_y],
-                                      view.support_lo, terminal, ranges)  # fmt: skip
-        self.records, self.keys, self.datas = tuple(records), tuple(keys), tuple(datas)
-        self.indices = tuple(indices)
-        self.spared: list[tuple[Pubkey, ...] | None] = [None] * (len(keys) + 1)
+            if rec is not None:
+                keys.append(key), datas.append(data)
+            return rec if rec is not None else False
+
+        ranges, self.indices, recs, terminal = m.kernel_walk(
+            s.active_id, swap_for_y, view.next_array, records, _MAX_PLAN_ARRAYS)
+        self.header = m.kernel_header(
+            m.FeeParams(*view.fee_args), s.active_id, swap_for_y, fee_on_input(s, swap_for_y),
+            view.support_lo, terminal, ranges,
+        )  # fmt: skip
+        self.records, self.keys, self.datas = recs, tuple(keys), tuple(datas)
+        self.spared: list[tuple[Pubkey, ...] | None] = [None] * (len(recs) + 1)
 
 
 class _Plan:
-    """What the kernel path derives from the pair state and bitmap extension (None entries:
-    the Python walk handles the pair: disabled, unknown fee mode, protocol share above 100%)."""
+    """What the kernel path derives from the pair state and bitmap extension; ``view`` None:
+    the Python walk handles the pair (disabled, unknown fee mode, protocol share above 100%,
+    undecodable extension). ``special``: permissioned activation or Token-2022 fees."""
 
-    __slots__ = ("activation", "ext", "ext_key", "on_input", "state", "t22", "view", "walks")
+    __slots__ = ("activation", "ext", "ext_key", "special", "state", "view", "walks")
 
-    def __init__(self, state: LbPair, ext_key: Pubkey, ext: bytes | None) -> None:
-        self.state, self.ext_key, self.ext = state, ext_key, ext
+    def __init__(self, state: LbPair, aux: Mapping[Pubkey, bytes]) -> None:
+        self.state, self.ext_key = state, bitmap_extension_address(state.address)
+        self.ext = aux.get(self.ext_key)
         self.walks: list[_Walk | None] = [None, None]  # by swap_for_y
         self.view: _View | None = None
-        if state.status != 0 or state.collect_fee_mode not in (0, 1) or state.protocol_share > m.BASIS_POINT_MAX:
-            return
-        try:
-            self.view = _view(state, ext)
-        except DecodeError:  # the Python walk raises it, after its earlier checks
-            return
-        self.on_input = (fee_on_input(state, False), fee_on_input(state, True))
         self.activation: tuple[bool, int] | None = None
         if state.pair_type in (PAIR_TYPE_PERMISSION, PAIR_TYPE_CUSTOMIZABLE_PERMISSIONLESS):
             self.activation = (state.activation_type == 1, state.activation_point)
-        self.t22 = TOKEN_2022_PROGRAM_ID in (state.token_program_a, state.token_program_b)
+        t22 = TOKEN_2022_PROGRAM_ID in (state.token_program_a, state.token_program_b)
+        self.special = t22 or self.activation is not None
+        share_ok = state.protocol_share <= m.BASIS_POINT_MAX  # protocol fee <= fee: no overflow
+        if state.status == 0 and state.collect_fee_mode in (0, 1) and share_ok:
+            try:
+                self.view = _view(state, self.ext)
+            except DecodeError:  # the Python walk raises it, after its earlier checks
+                pass
+
+    def walk(self, aux: Mapping[Pubkey, bytes], swap_for_y: bool) -> _Walk:
+        """This direction's walk over ``aux`` (planned now)."""
+        w = self.walks[swap_for_y] = _Walk(self, aux, swap_for_y)
+        return w
 
 
 _PLANS: dict[Pubkey, _Plan] = {}
@@ -564,16 +522,19 @@ def _records(key: Pubkey, data: bytes) -> bytes | None:
         return cached[1]
     rec = None
     if len(data) == BIN_ARRAY_LEN and data[:8] == BIN_ARRAY_DISCRIMINATOR:
-        rec = _NATIVE.extract_bins(data if isinstance(data, bytes) else bytes(data))  # type: ignore[union-attr]
+        raw = data if isinstance(data, bytes) else bytes(data)  # SparseBytes: materialized once
+        rec = _NATIVE.extract_bins(raw)  # type: ignore[union-attr]
     _RECORDS[key] = (data, rec)
     return rec
 
 
-def _native_quote(state: LbPair, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool) -> Quote | None:
-    """The kernel's :func:`quote`, or None where the Python walk must run (errors included)."""
+def _native_quote(
+    state: LbPair, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool
+) -> Quote | None:
+    """The kernel's :func:`quote`, or None where the Python walk must run (its errors included)."""
+    global _LAST_CLOCK
     if not 0 < amount_in <= m.U64_MAX:
         return None
-    global _LAST_CLOCK
     clock = aux.get(CLOCK_SYSVAR)
     c = _LAST_CLOCK
     if clock is not c[0]:
@@ -583,48 +544,41 @@ def _native_quote(state: LbPair, aux: Mapping[Pubkey, bytes], amount_in: int, a_
         c = _LAST_CLOCK = (clock, slot, epoch, ts)
     plan = _PLANS.get(state.address)
     if plan is None or plan.state is not state or aux.get(plan.ext_key) is not plan.ext:
-        ext_key = bitmap_extension_address(state.address)
-        plan = _PLANS[state.address] = _Plan(state, ext_key, aux.get(ext_key))
+        plan = _PLANS[state.address] = _Plan(state, aux)
     if plan.view is None:
         return None
-    now = c[3]
-    if plan.activation is not None:
-        by_ts, point = plan.activation
-        if (now if by_ts else c[1]) < point:
-            return None
     left = amount_in
-    if plan.t22:
+    if plan.special:
+        act = plan.activation
+        if act is not None and (c[3] if act[0] else c[1]) < act[1]:
+            return None  # not activated yet: the Python walk raises
         left -= _mint_fee(state, aux, a_to_b, amount_in, c[2])
         if left <= 0:
             return None
-    for _attempt in (0, 1):
-        walk = plan.walks[a_to_b]
-        if walk is None:
-            walk = plan.walks[a_to_b] = _Walk(plan, aux, a_to_b)
-        r = _NATIVE.swap_exact_in(walk.header, walk.records, left, now)  # type: ignore[union-attr]
-        if r is None:
-            return None
-        code, out, fee, n = r
-        datas, keys = walk.datas, walk.keys
-        if all(aux.get(keys[i]) is datas[i] for i in range(n)) and (
-            code != m.KERNEL_NOT_LOADED or aux.get(cast(Pubkey, walk.missing)) is None
-        ):
-            break
-        plan.walks[a_to_b] = None  # an array the walk read changed: plan this direction again
-    else:
+    walk = plan.walks[a_to_b] or plan.walk(aux, a_to_b)
+    r = _NATIVE.swap_exact_in(walk.header, walk.records, left, c[3])  # type: ignore[union-attr]
+    if r is None:
         return None
-    if code == m.KERNEL_NO_LIQUIDITY:
-        raise InsufficientLiquidity("meteora_dlmm: pool out of liquidity", ERR_PAIR_INSUFFICIENT_LIQUIDITY)
-    if code == m.KERNEL_OUT_OF_BOUNDS:
-        raise InsufficientLiquidity("meteora_dlmm: bin id out of bounds", ERR_PAIR_INSUFFICIENT_LIQUIDITY)
-    if code == m.KERNEL_NOT_LOADED:
-        raise MissingAccount(f"meteora_dlmm: bin array {walk.missing} not loaded")
-    if plan.t22:
+    code, out, fee, n = r
+    keys, datas = walk.keys, walk.datas
+    for i in range(n):
+        if aux.get(keys[i]) is not datas[i]:  # an array the swap walked changed: plan again
+            plan.walks[a_to_b] = None
+            return _native_quote(state, aux, amount_in, a_to_b)
+    if code:
+        if code == m.KERNEL_NOT_LOADED:
+            if aux.get(cast(Pubkey, walk.missing)) is not None:  # loaded since: plan again
+                plan.walks[a_to_b] = None
+                return _native_quote(state, aux, amount_in, a_to_b)
+            raise MissingAccount(f"meteora_dlmm: bin array {walk.missing} not loaded")
+        what = "bin id out of bounds" if code == m.KERNEL_OUT_OF_BOUNDS else "pool out of liquidity"
+        raise InsufficientLiquidity(f"meteora_dlmm: {what}", ERR_PAIR_INSUFFICIENT_LIQUIDITY)
+    if plan.special:
         out -= _mint_fee(state, aux, not a_to_b, out, c[2])
     spared = walk.spared[n]
     if spared is None:
-        spared = walk.spared[n] = _spared(cast(_View, plan.view), walk.indices[:n], a_to_b)
-    return Quote(amount_in, out, fee if plan.on_input[a_to_b] else 0, spared)
+        spared = walk.spared[n] = _spared(plan.view, walk.indices[:n], a_to_b)
+    return _QUOTE(amount_in, out, fee, spared)
 
 
 def spot_rate(state: LbPair, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:

@@ -1,4 +1,5 @@
-"""Meteora DLMM account layouts (``lb_clmm`` IDL 0.12, bytemuck zero-copy, little endian).
+"""Meteora DLMM account layouts (``lb_clmm`` IDL 0.12, bytemuck zero-copy, little endian) and
+the IDL's program error names (:data:`ERRORS`, re-exported by the adapter).
 
 ``LbPair`` 904 B, ``BinArray`` 10136 B (70 bins of 144 B), ``BinArrayBitmapExtension`` 1576 B,
 ``Oracle`` 32 B header + 32 B observations. Decoders raise :class:`DecodeError` on size or
@@ -20,6 +21,7 @@ __all__ = [
     "BIN_ARRAY_LEN",
     "BIN_LEN",
     "BITMAP_EXTENSION_LEN",
+    "ERRORS",
     "LB_PAIR_DISCRIMINATOR",
     "LB_PAIR_LEN",
     "ORACLE_DISCRIMINATOR",
@@ -27,19 +29,54 @@ __all__ = [
     "BinArray",
     "BitmapExtension",
     "LbPair",
+    "Oracle",
     "decode_bin_array",
     "decode_bitmap_extension",
     "decode_lb_pair",
+    "decode_oracle",
     "encode_bin",
     "encode_bin_array",
     "encode_bitmap_extension",
     "encode_lb_pair",
     "encode_oracle",
-    "Oracle",
-    "decode_oracle",
     "update_oracle",
 ]
 
+
+ERRORS: dict[int, str] = {  # program error code -> name (IDL order from 6000)
+    6000 + i: n
+    for i, n in enumerate(
+        "InvalidStartBinIndex InvalidBinId InvalidInput ExceededAmountSlippageTolerance "
+        "ExceededBinSlippageTolerance CompositionFactorFlawed NonPresetBinStep ZeroLiquidity "
+        "InvalidPosition BinArrayNotFound InvalidTokenMint InvalidAccountForSingleDeposit "
+        "PairInsufficientLiquidity InvalidFeeOwner InvalidFeeWithdrawAmount InvalidAdmin "
+        "IdenticalFeeOwner InvalidBps MathOverflow TypeCastFailed InvalidRewardIndex "
+        "InvalidRewardDuration RewardInitialized RewardUninitialized IdenticalFunder "
+        "RewardCampaignInProgress IdenticalRewardDuration InvalidBinArray NonContinuousBinArrays "
+        "InvalidRewardVault NonEmptyPosition UnauthorizedAccess InvalidFeeParameter MissingOracle "
+        "InsufficientSample InvalidLookupTimestamp BitmapExtensionAccountIsNotProvided "
+        "CannotFindNonZeroLiquidityBinArrayId BinIdOutOfBound InsufficientOutAmount "
+        "InvalidPositionWidth ExcessiveFeeUpdate PoolDisabled InvalidPoolType ExceedMaxWhitelist "
+        "InvalidIndex RewardNotEnded MustWithdrawnIneligibleReward UnauthorizedAddress "
+        "OperatorsAreTheSame WithdrawToWrongTokenAccount WrongRentReceiver AlreadyPassActivationPoint "
+        "ExceedMaxSwappedAmount InvalidStrategyParameters LiquidityLocked BinRangeIsNotEmpty "
+        "NotExactAmountOut InvalidActivationType InvalidActivationDuration "
+        "MissingTokenAmountAsTokenLaunchProof InvalidQuoteToken InvalidBinStep InvalidBaseFee "
+        "InvalidPreActivationDuration AlreadyPassPreActivationSwapPoint InvalidStatus "
+        "ExceededMaxOracleLength InvalidMinimumLiquidity NotSupportMint UnsupportedMintExtension "
+        "UnsupportNativeMintToken2022 UnmatchTokenMint UnsupportedTokenMint "
+        "InsufficientRemainingAccounts InvalidRemainingAccountSlice DuplicatedRemainingAccountTypes "
+        "MissingRemainingAccountForTransferHook NoTransferHookProgram ZeroFundedAmount InvalidSide "
+        "InvalidResizeLength NotSupportAtTheMoment InvalidRebalanceParameters InvalidRewardAccounts "
+        "UndeterminedError ReallocExceedMaxLengthPerInstruction InvalidBaseFeeMantissa "
+        "InvalidPositionOwner InvalidPoolAddress InvalidTokenBadgeType InvalidTransferHookAuthority "
+        "AmountXIsNegative AmountYIsNegative InvalidPoolCreator InvalidFunctionType InvalidPermission "
+        "IncorrectATA InvalidWithdrawProtocolFeeZapAccounts MintRestrictedFromZap CpiDisabled "
+        "MissingZapOutInstruction InvalidZapAccounts InvalidZapOutParameters InsufficientInAmount "
+        "InvalidPlaceLimitOrderParameters InvalidLimitOrderOwner InvalidCancelLimitOrderParameters "
+        "CannotFindLimitOrderByBinId CancelNonEmptyLimitOrder InvalidCollectFeeMode".split()
+    )
+}
 
 def _disc(name: str) -> bytes:
     return hashlib.sha256(f"account:{name}".encode()).digest()[:8]

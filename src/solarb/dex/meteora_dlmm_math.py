@@ -10,6 +10,7 @@ raises :class:`MathOverflow` (program error ``MathOverflow`` 6018) when it would
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from solarb.dex.base import QuoteError
@@ -330,7 +331,9 @@ def next_array_index(bits: int, start: int, swap_for_y: bool, has_extension: boo
 
 # ---- plan of the native exact-in kernel (solarb.native._meteora_dlmm; layout in meteora_dlmm.c)
 
-KERNEL_FILLED, KERNEL_NO_LIQUIDITY, KERNEL_OUT_OF_BOUNDS, KERNEL_NOT_LOADED, KERNEL_FALLBACK = range(5)
+# kernel result / walk terminal codes (KERNEL_FALLBACK: the Python walk decides)
+KERNEL_FILLED, KERNEL_NO_LIQUIDITY, KERNEL_OUT_OF_BOUNDS, KERNEL_NOT_LOADED, KERNEL_FALLBACK = (
+    0, 1, 2, 3, 4)
 _KERNEL_HEADER = struct.Struct("<BBBBHHIiiIIIIHHHHqQ")
 _KERNEL_ARRAY = struct.Struct("<iii")
 
@@ -350,3 +353,38 @@ def kernel_header(
         p.reduction_factor, 0, p.last_update_timestamp, base,
     )  # fmt: skip
     return head + b"".join([_KERNEL_ARRAY.pack(*r) for r in ranges])
+
+
+def kernel_walk(
+    active_id: int, swap_for_y: bool, next_array: Callable[[int, bool], int | None],
+    records: Callable[[int], bytes | None | bool], limit: int,
+) -> tuple[list[tuple[int, int, int]], tuple[int, ...], tuple[bytes, ...], int]:
+    """The bin arrays a swap from ``active_id`` walks, as the Python walk moves (an empty gap
+    jumps to the next array's edge; a step past ``MIN_BIN_ID``/``MAX_BIN_ID`` fails):
+    ``(ranges for kernel_header, array indexes, their records, terminal)``. ``records(index)`` is
+    the array's kernel records, None when its account is not loaded (``KERNEL_NOT_LOADED``),
+    False when the walk must run in Python (``KERNEL_FALLBACK``, also past ``limit`` arrays)."""
+    active, step = active_id, -1 if swap_for_y else 1
+    ranges: list[tuple[int, int, int]] = []
+    indices: list[int] = []
+    recs: list[bytes] = []
+    while True:
+        idx = next_array(bin_id_to_array_index(active), swap_for_y)
+        if idx is None:
+            return ranges, tuple(indices), tuple(recs), KERNEL_NO_LIQUIDITY
+        lower, upper = bin_array_bounds(idx)
+        entry = active if lower <= active <= upper else (upper if swap_for_y else lower)
+        if len(ranges) == limit or not MIN_BIN_ID <= entry <= MAX_BIN_ID:
+            return ranges, tuple(indices), tuple(recs), KERNEL_FALLBACK
+        rec = records(idx)
+        if not isinstance(rec, bytes):
+            terminal = KERNEL_NOT_LOADED if rec is None else KERNEL_FALLBACK
+            return ranges, tuple(indices), tuple(recs), terminal
+        far = lower if swap_for_y else upper
+        stop = min(max(far, MIN_BIN_ID), MAX_BIN_ID)
+        ranges.append((lower, entry - lower, stop - lower))
+        indices.append(idx)
+        recs.append(rec)
+        if not MIN_BIN_ID <= stop + step <= MAX_BIN_ID:
+            return ranges, tuple(indices), tuple(recs), KERNEL_OUT_OF_BOUNDS
+        active = far + step

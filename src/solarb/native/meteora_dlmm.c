@@ -7,7 +7,8 @@
  * bin-array account version, a compact record of its non-empty bins (extract_bins). Anything the
  * kernel does not cover (a limit-order fill, a checked operation that would overflow, a walk the
  * plan could not describe) returns None and the adapter runs the Python path, which raises the
- * program's exact error.
+ * program's exact error. The adapter plans only pairs whose protocol share is at most 100%, so the
+ * protocol part of a fee (not returned) can never overflow.
  *
  * Header layout (little endian, HEADER_LEN bytes, then n_arrays x 12 bytes):
  *   0 u8 swap_for_y | 1 u8 fee_on_input | 2 u8 support_limit_orders | 3 u8 terminal
@@ -20,7 +21,8 @@
  * Bin record (RECORD_LEN bytes, ascending position): u32 position, u32 limit-order flags
  *   (bit 0: orders X->Y would fill, bit 1: orders Y->X would fill), u64 amount_x, u64 amount_y,
  *   u128 stored price.
- * Result: None, or (code, total_out, total_fee, arrays_walked); code 0 = filled, else the walk
+ * Result: None, or (code, total_out, fee, arrays_walked), fee being the trading fee on the input
+ * (0 when the pair takes it from the output); code 0 = filled, else the walk
  * ended at the plan's terminal (1 no liquidity, 2 bin id out of bounds, 3 next array not loaded).
  */
 #include "pyint.h"
@@ -42,27 +44,35 @@
 
 /* ---- checked arithmetic (0 = ok, -1 = the program's MathOverflow: not handled here) ---- */
 
-/* _mul_div(x, y, den, up) whose result must fit u64; x * y is formed exactly in 256 bits. */
-static int mul_div_u64(u128 x, u128 y, u128 den, int up, uint64_t *out) {
+/* _mul_div(x, y, ONE, up) (a Q64.64 product scaled down) whose result must fit u64. */
+static int mul_shr64_u64(u128 x, u128 y, int up, uint64_t *out) {
+    u256 prod = u256_mul_128(x, y);
+    if (prod.w[3] | prod.w[2]) return -1;
+    u128 v = prod.w[1];
+    if (up && prod.w[0]) v += 1;
+    if (v > U64_MAX) return -1;
+    *out = (uint64_t)v;
+    return 0;
+}
+
+/* _mul_div(x, ONE, den, up) for x < 2^64 (x << 64 fits u128) whose result must fit u64. */
+static int shl64_div_u64(uint64_t x, u128 den, int up, uint64_t *out) {
     if (den == 0) return -1;
-    u256 prod = u256_mul_128(x, y), q, r;
-    u256_divmod(prod, u256_from_u128(den), &q, &r);
-    if (!u256_fits_u128(q)) return -1;
-    u128 v = u256_lo128(q);
-    if (up && !u256_is_zero(r)) v += 1;
+    u128 num = (u128)x << 64, v = num / den;
+    if (up && num % den) v += 1;
     if (v > U64_MAX) return -1;
     *out = (uint64_t)v;
     return 0;
 }
 
 static int amount_out(uint64_t amount, u128 price, int swap_for_y, uint64_t *out) {
-    if (swap_for_y) return mul_div_u64(price, amount, ONE, 0, out);
-    return mul_div_u64(amount, ONE, price, 0, out);
+    if (swap_for_y) return mul_shr64_u64(price, amount, 0, out);
+    return shl64_div_u64(amount, price, 0, out);
 }
 
 static int amount_in(uint64_t out_amount, u128 price, int swap_for_y, uint64_t *out) {
-    if (swap_for_y) return mul_div_u64(out_amount, ONE, price, 1, out);
-    return mul_div_u64(out_amount, price, ONE, 1, out);
+    if (swap_for_y) return shl64_div_u64(out_amount, price, 1, out);
+    return mul_shr64_u64(out_amount, price, 1, out);
 }
 
 /* ceil(a * rate / den); a < 2^64 and rate <= MAX_FEE_RATE, so it never exceeds a. */
@@ -126,8 +136,8 @@ static uint64_t fee_rate_at(const params_t *p, int64_t bin_id) {
 }
 
 /* swap_exact_in_at_bin without limit orders: gross input taken, net output, trading fee. */
-static int swap_at_bin(const params_t *p, uint64_t left, uint64_t max_out, u128 price, uint64_t rate,
-                       uint64_t *gross_in, uint64_t *net_out, uint64_t *fee) {
+static int swap_at_bin(const params_t *p, uint64_t left, uint64_t max_out, u128 price,
+                       uint64_t rate, uint64_t *gross_in, uint64_t *net_out, uint64_t *fee) {
     uint64_t f = 0, net_in = left, max_in, filled, out;
     if (p->on_input) {
         f = fee_ceil(left, rate, FEE_PRECISION);
@@ -161,17 +171,26 @@ static int swap_at_bin(const params_t *p, uint64_t left, uint64_t max_out, u128 
     return 0;
 }
 
-static PyObject *swap_exact_in(PyObject *self, PyObject *args) {
+static PyObject *swap_exact_in(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    Py_buffer hb;
-    PyObject *arrays, *amount_obj;
-    long long now;
-    if (!PyArg_ParseTuple(args, "y*O!OL", &hb, &PyTuple_Type, &arrays, &amount_obj, &now)) return NULL;
-    PyObject *result = NULL;
-    const unsigned char *h = hb.buf;
-    u128 amount128;
-    if (py_to_u128(amount_obj, &amount128) < 0) goto done;
-    if (hb.len < HEADER_LEN) goto not_handled;
+    if (nargs != 4 || !PyBytes_Check(args[0]) || !PyTuple_Check(args[1]) ||
+        !PyLong_Check(args[2]) || !PyLong_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "swap_exact_in(header: bytes, records: tuple, amount: int, now: int)");
+        return NULL;
+    }
+    PyObject *arrays = args[1];
+    const unsigned char *h = (const unsigned char *)PyBytes_AS_STRING(args[0]);
+    Py_ssize_t hlen = PyBytes_GET_SIZE(args[0]);
+    unsigned long long amount = PyLong_AsUnsignedLongLong(args[2]);
+    if (amount == (unsigned long long)-1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return NULL;
+        PyErr_Clear(); /* negative or above u64: the Python walk rejects it */
+        Py_RETURN_NONE;
+    }
+    long long now = PyLong_AsLongLong(args[3]);
+    if (now == -1 && PyErr_Occurred()) return NULL;
+    if (hlen < HEADER_LEN) Py_RETURN_NONE;
     params_t p;
     p.swap_for_y = h[0];
     p.on_input = h[1];
@@ -189,9 +208,9 @@ static PyObject *swap_exact_in(PyObject *self, PyObject *args) {
     uint64_t reduction = (uint16_t)(h[40] | h[41] << 8);
     int64_t last_ts = rd_i64(h + 44);
     p.base_rate = rd_u64(h + 52);
-    if ((Py_ssize_t)(HEADER_LEN + (size_t)n_arrays * ARRAY_ENTRY_LEN) > hb.len ||
-        PyTuple_GET_SIZE(arrays) < (Py_ssize_t)n_arrays || amount128 == 0 || amount128 > U64_MAX)
-        goto not_handled;
+    if ((Py_ssize_t)(HEADER_LEN + (size_t)n_arrays * ARRAY_ENTRY_LEN) > hlen ||
+        PyTuple_GET_SIZE(arrays) < (Py_ssize_t)n_arrays || amount == 0)
+        Py_RETURN_NONE;
     /* update_references(clock.unix_timestamp) */
     i128 elapsed = (i128)now - last_ts;
     if (elapsed >= (i128)filter) {
@@ -199,7 +218,7 @@ static PyObject *swap_exact_in(PyObject *self, PyObject *args) {
         p.vr = elapsed < (i128)decay ? va0 * reduction / BASIS_POINT_MAX : 0;
     }
     u128 pow_base = ONE + ((u128)p.bin_step << 64) / BASIS_POINT_MAX;
-    uint64_t left = (uint64_t)amount128;
+    uint64_t left = amount;
     u128 total_out = 0, total_fee = 0;
     uint32_t lo_bit = p.swap_for_y ? 1u : 2u;
     for (uint32_t i = 0; i < n_arrays; i++) {
@@ -207,7 +226,7 @@ static PyObject *swap_exact_in(PyObject *self, PyObject *args) {
         int64_t lower = rd_i32(a);
         int32_t first = rd_i32(a + 4), last = rd_i32(a + 8);
         PyObject *rec_obj = PyTuple_GET_ITEM(arrays, i);
-        if (!PyBytes_Check(rec_obj)) goto not_handled;
+        if (!PyBytes_Check(rec_obj)) Py_RETURN_NONE;
         const unsigned char *rec = (const unsigned char *)PyBytes_AS_STRING(rec_obj);
         Py_ssize_t n_rec = PyBytes_GET_SIZE(rec_obj) / RECORD_LEN;
         Py_ssize_t k = p.swap_for_y ? n_rec - 1 : 0, dk = p.swap_for_y ? -1 : 1;
@@ -217,36 +236,29 @@ static PyObject *swap_exact_in(PyObject *self, PyObject *args) {
             if (p.swap_for_y ? pos > first : pos < first) continue;
             if (p.swap_for_y ? pos < last : pos > last) break;
             uint32_t lo_flags = (uint32_t)rd_i32(r + 4);
-            if (p.support_lo && (lo_flags & lo_bit)) goto not_handled; /* limit orders: Python */
+            if (p.support_lo && (lo_flags & lo_bit)) Py_RETURN_NONE; /* limit orders: Python */
             uint64_t max_out = rd_u64(r + (p.swap_for_y ? 16 : 8));
             if (max_out == 0) continue;
             int64_t bin_id = lower + pos;
             u128 price = rd_u128(r + 24);
-            if (price == 0 && pow_q64(pow_base, bin_id, &price)) goto not_handled;
+            if (price == 0 && pow_q64(pow_base, bin_id, &price)) Py_RETURN_NONE;
             uint64_t g, out, fee;
             if (swap_at_bin(&p, left, max_out, price, fee_rate_at(&p, bin_id), &g, &out, &fee))
-                goto not_handled;
+                Py_RETURN_NONE;
             if (g > 0) {
                 total_out += out;
                 total_fee += fee;
                 if (g >= left) {
-                    if (total_out > U64_MAX || total_fee > U64_MAX) goto not_handled;
-                    result = Py_BuildValue("(iKKI)", 0, (unsigned long long)total_out,
-                                           (unsigned long long)total_fee, i + 1);
-                    goto done;
+                    if (total_out > U64_MAX || total_fee > U64_MAX) Py_RETURN_NONE;
+                    return Py_BuildValue("(iKKI)", 0, (unsigned long long)total_out,
+                                         p.on_input ? (unsigned long long)total_fee : 0ULL, i + 1);
                 }
                 left -= g;
             }
         }
     }
-    if (terminal == TERMINAL_FALLBACK || terminal == 0) goto not_handled;
-    result = Py_BuildValue("(iKKI)", terminal, 0ULL, 0ULL, n_arrays);
-    goto done;
-not_handled:
-    result = Py_NewRef(Py_None);
-done:
-    PyBuffer_Release(&hb);
-    return result;
+    if (terminal == TERMINAL_FALLBACK || terminal == 0) Py_RETURN_NONE;
+    return Py_BuildValue("(iKKI)", terminal, 0ULL, 0ULL, n_arrays);
 }
 
 /* The non-empty bins of one BinArray account's data, as RECORD_LEN records (ascending). */
@@ -283,7 +295,7 @@ static PyObject *extract_bins(PyObject *self, PyObject *args) {
 }
 
 static PyMethodDef methods[] = {
-    {"swap_exact_in", swap_exact_in, METH_VARARGS,
+    {"swap_exact_in", (PyCFunction)(void (*)(void))swap_exact_in, METH_FASTCALL,
      "swap_exact_in(header, bin_records, amount, now) -> (code, out, fee, arrays) | None"},
     {"extract_bins", extract_bins, METH_VARARGS,
      "extract_bins(bin_array_data) -> the non-empty bins as fixed-size records"},

@@ -30,7 +30,9 @@ from functools import lru_cache
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 
-from solarb.dex.base import MissingAccount, Quote, QuoteError
+from solarb import native
+from solarb.dex import clmm_math as cm
+from solarb.dex.base import DexError, InsufficientLiquidity, MissingAccount, Quote, QuoteError
 from solarb.dex.raydium_clmm_bitmap import (
     array_start_index,
     first_tick_array_start,
@@ -41,10 +43,13 @@ from solarb.dex.raydium_clmm_layout import (
     ANCHOR_REQUIRE_GT,
     ERR_CALCULATE_OVERFLOW,
     ERR_INVALID_TICK_ARRAY,
+    ERR_LIQUIDITY_INSUFFICIENT,
     ERR_MISSING_EXTENSION,
     ERR_TOO_SMALL,
     ERR_ZERO_AMOUNT,
     ERRORS,
+    MAX_TICK,
+    MIN_TICK,
     NAME,
     PROGRAM_ID,
     AmmConfig,
@@ -63,6 +68,7 @@ from solarb.dex.raydium_clmm_swap import (
     FEE_DEN,
     MAX_SQRT_PRICE_X64,
     MIN_SQRT_PRICE_X64,
+    SWAP_STATUS_BIT,
     U64_MAX,
     SwapResult,
     compute_swap,
@@ -75,6 +81,7 @@ from solarb.dex.spl_token import (
     epoch_transfer_fee,
     transfer_fee,
 )
+from solarb.frozen import frozen_maker
 
 __all__ = [
     "ERRORS", "MAX_SWAP_TICK_ARRAYS", "MAX_SQRT_PRICE_X64", "MIN_SQRT_PRICE_X64", "NAME",
@@ -398,6 +405,18 @@ def _run(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount: int, a_to_b: bool
     return _run_keys(state, aux, amount, a_to_b, tick_arrays, how)[0]
 
 
+def _mints(state: ClmmPool, aux: Mapping[Pubkey, bytes],
+           a_to_b: bool) -> tuple[bytes | None, bytes | None]:
+    """The input and output mints' data (needed for a Token-2022 mint: else MissingAccount)."""
+    mint_in, mint_out = (state.mint_a, state.mint_b) if a_to_b else (state.mint_b, state.mint_a)
+    prog_in, prog_out = ((state.token_program_a, state.token_program_b) if a_to_b
+                         else (state.token_program_b, state.token_program_a))  # fmt: skip
+    data_in = _get(aux, mint_in, "mint") if prog_in == TOKEN_2022_PROGRAM_ID else aux.get(mint_in)
+    data_out = (_get(aux, mint_out, "mint") if prog_out == TOKEN_2022_PROGRAM_ID
+                else aux.get(mint_out))  # fmt: skip
+    return data_in, data_out
+
+
 def _run_keys(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount: int, a_to_b: bool,
               tick_arrays: Sequence[int] | None,
               how: Callable[..., ClmmSwap]) -> tuple[ClmmSwap, list[int], list[Pubkey]]:
@@ -405,12 +424,7 @@ def _run_keys(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount: int, a_to_b:
     epoch, ts = _clock(aux)
     config = _config(state.amm_config, _get(aux, state.amm_config, "amm config"))
     ext = _extension(state, aux)
-    mint_in, mint_out = (state.mint_a, state.mint_b) if a_to_b else (state.mint_b, state.mint_a)
-    prog_in, prog_out = ((state.token_program_a, state.token_program_b) if a_to_b
-                         else (state.token_program_b, state.token_program_a))  # fmt: skip
-    data_in = _get(aux, mint_in, "mint") if prog_in == TOKEN_2022_PROGRAM_ID else aux.get(mint_in)
-    data_out = (_get(aux, mint_out, "mint") if prog_out == TOKEN_2022_PROGRAM_ID
-                else aux.get(mint_out))  # fmt: skip
+    data_in, data_out = _mints(state, aux, a_to_b)
     first = None
     if tick_arrays is None:
         _s, _e, starts, keys, first = _nav(state, ext, a_to_b)
@@ -438,6 +452,133 @@ def _walked(state: ClmmPool, tick: int, a_to_b: bool, starts: Sequence[int]) -> 
     return len(starts)
 
 
+# --- the native kernel (solarb.native._raydium_clmm): plans and the lean quote path ---
+
+_NATIVE = native.load("raydium_clmm")
+"""The compiled swap kernel; None runs the pure-Python path (tests set it to None)."""
+_PLAN_HEAD = struct.Struct("<QQQQiiIBBBBI5i")  # see raydium_clmm.c for the layout
+_PLAN_TICK = struct.Struct("<QQQqiI")
+_M64 = (1 << 64) - 1
+_new_quote = frozen_maker(Quote)
+_PlanEntry = tuple[ClmmPool, tuple[Pubkey, ...], tuple["bytes | None", ...], "bytes | None",
+                   tuple[tuple[Pubkey, ...], ...], bool, bool]  # fmt: skip
+_PLANS: tuple[dict[Pubkey, _PlanEntry], dict[Pubkey, _PlanEntry]] = ({}, {})
+"""By direction (b->a, a->b) and pool, for the latest state seen: the accounts a quote reads
+(config, extension, mints, tick arrays), their data, the kernel's plan (None: Python path), the
+``Quote.arrays`` per walked count, and whether the input / output mint has a transfer fee.
+Reused while the state is the same object and each account's data the same (or equal) bytes."""
+_SEGS: dict[tuple[Pubkey, bool], tuple[TickArray, int, bytes | None]] = {}
+"""Per tick array and direction: its initialized ticks packed in traversal order (None: a tick
+off its slot), for the decoded array object and the tick spacing."""
+
+
+def _segment(arr: TickArray, spacing: int, zero_for_one: bool) -> bytes | None:
+    ck = (arr.address, zero_for_one)
+    c = _SEGS.get(ck)
+    if c is not None and c[0] is arr and c[1] == spacing:
+        return c[2]
+    parts: list[bytes] | None = []
+    for off in sorted(arr.ticks, reverse=zero_for_one):
+        t = arr.ticks[off]
+        if not t.initialized:
+            continue
+        if t.tick != arr.start_tick_index + off * spacing or not MIN_TICK <= t.tick <= MAX_TICK:
+            parts = None  # the swap navigates by slot: leave an odd array to the Python path
+            break
+        p, net = cm.raydium_sqrt_price_at_tick(t.tick), t.liquidity_net
+        parts.append(_PLAN_TICK.pack(p & _M64, p >> 64, net & _M64, net >> 64, t.tick,
+                                     t.has_limit_orders))  # fmt: skip
+    seg = None if parts is None else b"".join(parts)
+    _SEGS[ck] = (arr, spacing, seg)
+    return seg
+
+
+def _build_plan(state: ClmmPool, config: AmmConfig, ext: BitmapExtension | None,
+                arrays: Sequence[TickArray], starts: Sequence[int],
+                first: tuple[bool, int] | None, a_to_b: bool) -> bytes | None:
+    """The kernel's plan for an exact-input ``swap_internal`` in this direction, or None where
+    the kernel never applies (swaps disabled, dynamic fee, odd fee rates, no first array).
+    The ticks stop before an array the swap cannot use (not loaded, an odd tick, empty where
+    the program wants its first tick); past the last array the swap runs out of liquidity
+    (``terminal`` 1) only where navigation says so."""
+    rate, spacing = config.trade_fee_rate, state.tick_spacing
+    if (state.status & SWAP_STATUS_BIT or state.dynamic_fee.enabled or first is None
+            or not starts or spacing <= 0 or not 0 <= rate < FEE_DEN
+            or config.protocol_fee_rate + config.fund_fee_rate > FEE_DEN):  # fmt: skip
+        return None
+    segs: list[bytes] = []
+    terminal = 0
+    for j, arr in enumerate(arrays):
+        seg = None if isinstance(arr.ticks, _MissingTicks) else _segment(arr, spacing, a_to_b)
+        if seg is None or (not seg and (j or not first[0])):  # _first_in_array would raise
+            break
+        segs.append(seg)
+    else:
+        try:
+            terminal = next_tick_array_start(state, ext, starts[-1], a_to_b) is None
+        except QuoteError:
+            terminal = 0
+    ticks = b"".join(segs)
+    fee_on_input = state.fee_on not in (1, 2) or (state.fee_on == 1) == a_to_b
+    p, liq = state.sqrt_price_x64, state.liquidity
+    head = _PLAN_HEAD.pack(p & _M64, p >> 64, liq & _M64, liq >> 64, state.tick_current, spacing,
+                           rate, a_to_b, fee_on_input, terminal, len(starts),
+                           len(ticks) // _PLAN_TICK.size, *starts, *[0] * (5 - len(starts)))
+    return head + ticks
+
+
+def _plan_entry(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> _PlanEntry:
+    """Build (and cache) the plan entry of ``state`` in this direction from ``aux``; any error
+    on the way leaves the plan None (the Python path raises it)."""
+    mints = (state.mint_a, state.mint_b) if a_to_b else (state.mint_b, state.mint_a)
+    keys: Sequence[Pubkey] = ()
+    plan, fees = None, (False, False)
+    try:
+        config = _config(state.amm_config, _get(aux, state.amm_config, "amm config"))
+        ext = _extension(state, aux)
+        data = _mints(state, aux, a_to_b)
+        _s, _e, starts, keys, first = _nav(state, ext, a_to_b)
+        arrays = _swap_arrays(state.address, starts, keys, aux)
+        fees = (epoch_transfer_fee(data[0], 0) is not None,
+                epoch_transfer_fee(data[1], 0) is not None)  # fmt: skip
+        plan = _build_plan(state, config, ext, arrays, starts, first, a_to_b)
+    except DexError:
+        plan = None
+    read = (state.amm_config, bitmap_extension_address(state.address), *mints, *keys)
+    prefixes = tuple(tuple(keys[:n]) for n in range(len(keys) + 1))
+    entry = (state, read, tuple(map(aux.get, read)), plan, prefixes, *fees)
+    _PLANS[a_to_b][state.address] = entry
+    return entry
+
+
+def _native_quote(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount_in: int,
+                  a_to_b: bool) -> Quote | None:
+    """:func:`quote` (``exact_input_v2`` around the kernel's ``swap_internal``) for an amount in
+    u64; None where the kernel does not apply (the Python path then runs)."""
+    c = _PLANS[a_to_b].get(state.address)
+    if c is None or c[0] is not state or tuple(map(aux.get, c[1])) != c[2]:
+        c = _plan_entry(state, aux, a_to_b)
+    if c[3] is None:
+        return None
+    epoch, ts = _clock(aux)
+    if ts is not None and not ts > state.open_time:
+        return None
+    fee_in = transfer_fee(c[2][2], amount_in, epoch) if c[5] else 0
+    r = _NATIVE.swap_exact_in(c[3], amount_in - fee_in)  # type: ignore[union-attr]
+    if r is None:
+        return None
+    if r is False:
+        code = ERR_LIQUIDITY_INSUFFICIENT
+        raise InsufficientLiquidity(f"{NAME}: liquidity runs out (LiquidityInsufficient {code})",
+                                    code)  # fmt: skip
+    _used, out, fee, walked = r
+    if not out:
+        return None  # TooSmallInputOrOutputAmount
+    if c[6]:
+        out -= transfer_fee(c[2][3], out, epoch)
+    return _new_quote(amount_in, out, fee, c[4][walked])
+
+
 def quote(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool) -> Quote:
     """Exact ``swap_v2`` exact-input quote (a_to_b = token_0 -> token_1).
 
@@ -446,6 +587,10 @@ def quote(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: 
     ``arrays`` the tick arrays :func:`swap_instruction` passes for this amount."""
     if not 0 < amount_in <= U64_MAX:
         raise _err(ERR_ZERO_AMOUNT, f"amount_in {amount_in} out of range")
+    if _NATIVE is not None:
+        q = _native_quote(state, aux, amount_in, a_to_b)
+        if q is not None:
+            return q
     s, starts, keys = _run_keys(state, aux, amount_in, a_to_b, None, exact_input_v2)
     arrays = tuple(keys[: _walked(state, s.result.tick, a_to_b, starts)])
     return Quote(amount_in, s.amount_received, s.trade_fee, arrays)

@@ -1,0 +1,265 @@
+"""The Raydium CLMM kernel (``solarb.native._raydium_clmm``) against the pure-Python swap: the
+public ``quote`` with the kernel on and off gives the same Quote (amounts, fee, arrays) or the
+same typed error (type, code, message) on the real SOL/USDC dump, the bench workload's pools and
+the oracle tests' random pools (spacings 1..200, fee_on, near the price bounds, the bitmap
+extension, many narrow positions crossing many ticks, limit orders and dynamic fees left to
+Python), Token-2022 transfer fees and changed accounts, amounts from 0 to past u64. The kernel
+covers every quote the program accepts on a pool without limit orders or dynamic fee, and
+never answers where Python raises (other than the same InsufficientLiquidity)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import struct
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from solders.pubkey import Pubkey
+
+from solarb import native
+from solarb.dex import clmm_math as cm
+from solarb.dex import raydium_clmm as rc
+from solarb.dex import raydium_clmm_layout as lay
+from solarb.dex.base import InsufficientLiquidity, QuoteError
+from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, encode_mint
+from solarb.runtime.bench_workload import _ADAPTER, Workload
+from solarb.sim.programs.raydium_clmm import create_pool
+from tests.dex.test_raydium_clmm_oracle import _depth_amount, _random_pool
+from tests.support.data import SHARED_DATA
+
+DUMP = SHARED_DATA / "accounts" / "raydium_clmm" / "sol_usdc_3ucNos4N" / "clmm_wsol_usdc.subset.json"
+POOL = Pubkey.from_string("3ucNos4NbumPLZNWztqGHNFFgkHeRMBQAVemeeomsUxv")
+U64 = cm.U64_MAX
+KERNEL = rc._NATIVE
+needs_kernel = pytest.mark.skipif(KERNEL is None, reason="raydium_clmm kernel disabled (SOLARB_NATIVE=0)")
+
+Aux = dict[Pubkey, bytes]
+
+
+def test_kernel_is_loaded() -> None:
+    """CI builds the extension: a missing .so fails here unless SOLARB_NATIVE=0 asks for Python."""
+    if not native.enabled():
+        assert rc._NATIVE is None
+        return
+    assert rc._NATIVE is not None, "build it: SOLARB_NATIVE_ONLY=raydium_clmm python setup.py build_ext --inplace"
+    assert native.status()["raydium_clmm"]
+
+
+@contextmanager
+def _python_only() -> Iterator[None]:
+    saved = rc._NATIVE
+    rc._NATIVE = None
+    try:
+        yield
+    finally:
+        rc._NATIVE = saved
+
+
+def _outcome(fn: Callable[[], Any]) -> object:
+    try:
+        q = fn()
+    except Exception as exc:  # noqa: BLE001 - the typed error is part of the outcome
+        return (type(exc).__name__, getattr(exc, "code", None), str(exc))
+    return None if q is None else (q.amount_in, q.amount_out, q.fee, q.arrays)
+
+
+def _check(state: lay.ClmmPool, aux: Aux, amount: int, a_to_b: bool, *, covered: bool = False) -> bool:
+    """Kernel and Python agree on ``quote``; True when the kernel computed it. ``covered``: the
+    program accepting the swap means the kernel must compute it."""
+    with _python_only():
+        want = _outcome(lambda: rc.quote(state, aux, amount, a_to_b))
+    got = _outcome(lambda: rc.quote(state, aux, amount, a_to_b))
+    assert got == want, (state.address, amount, a_to_b)
+    if not 0 < amount <= U64:
+        return False
+    direct = _outcome(lambda: rc._native_quote(state, aux, amount, a_to_b))
+    if direct is None:
+        assert not (covered and not isinstance(want[0], str)), ("not covered", state.address, amount, a_to_b)  # type: ignore[index]
+        return False
+    if isinstance(direct[0], str):  # type: ignore[index]
+        assert direct == want and direct[0] in ("InsufficientLiquidity", "MissingAccount"), direct  # type: ignore[index]
+        return direct[0] == "InsufficientLiquidity"  # type: ignore[index]
+    assert direct == want, (state.address, amount, a_to_b)
+    return True
+
+
+def _amounts(rng: random.Random, n: int) -> list[int]:
+    edges = [0, 1, 2, 999, U64 - 1, U64, U64 + 1, 2**63, -1]
+    return edges + [int(2 ** rng.uniform(0, 64)) for _ in range(n)]
+
+
+def _real() -> Aux:
+    doc = json.loads(DUMP.read_text())
+    return {Pubkey.from_string(k): base64.b64decode(v["data"]) for k, v in doc["accounts"].items()}
+
+
+def _orders_or_dynamic(state: lay.ClmmPool, aux: Aux) -> bool:
+    """The pool has a dynamic fee or limit orders in some tick array (the kernel leaves those
+    swaps to Python where they reach an order)."""
+    if state.dynamic_fee.enabled:
+        return True
+    for key, data in aux.items():
+        if len(data) == lay.TICK_ARRAY_LEN and data[:8] == lay.TICK_ARRAY_DISCRIMINATOR:
+            if any(t.has_limit_orders for t in lay.decode_tick_array(key, data).ticks.values()):
+                return True
+    return False
+
+
+@needs_kernel
+def test_sqrt_price_and_tick_math_match() -> None:
+    rng = random.Random(11)
+    ticks = [lay.MIN_TICK, lay.MAX_TICK, 0, 1, -1] + [rng.randint(lay.MIN_TICK, lay.MAX_TICK) for _ in range(20_000)]
+    for t in ticks:
+        assert KERNEL.sqrt_price_at_tick(t) == cm.raydium_sqrt_price_at_tick(t), t
+    prices = [cm.MIN_SQRT_PRICE_X64, cm.RAYDIUM_MAX_SQRT_PRICE_X64 - 1, 1 << 64, (1 << 64) - 1]
+    for t in ticks[:5000]:
+        p = cm.raydium_sqrt_price_at_tick(t)
+        prices += [p, p - 1, p + 1, p + rng.randint(0, 1 << 40)]
+    for p in prices:
+        if cm.MIN_SQRT_PRICE_X64 <= p < cm.RAYDIUM_MAX_SQRT_PRICE_X64:
+            assert KERNEL.tick_at_sqrt_price(p) == cm.raydium_tick_at_sqrt_price(p), p
+    for p in (0, cm.MIN_SQRT_PRICE_X64 - 1, cm.RAYDIUM_MAX_SQRT_PRICE_X64):
+        with pytest.raises(ValueError):
+            KERNEL.tick_at_sqrt_price(p)
+
+
+@needs_kernel
+def test_real_dump() -> None:
+    aux = _real()
+    state = rc.decode_pool(POOL, aux[POOL])
+    rng = random.Random("real")
+    handled = 0
+    for a_to_b in (True, False):
+        for amount in _amounts(rng, 700):
+            handled += _check(state, aux, amount, a_to_b)
+    assert handled > 700
+    # the dense spacing-1 arrays: a big swap crosses many ticks in the kernel
+    assert len(rc.quote_detail(state, aux, 10**12, True).result.updated_ticks) > 10
+    assert _check(state, aux, 10**12, True)
+
+
+@needs_kernel
+def test_bench_workload_pools() -> None:
+    w = Workload(40, 7, 4, 0)
+    rng = random.Random(7)
+    handled = pools = 0
+    for address, kind, _a, _b in w.pools:
+        if _ADAPTER[kind] is not rc:
+            continue
+        pools += 1
+        state = rc.decode_pool(address, w.bank.get_account(address).data)
+        aux: Aux = {}
+        for k in rc.aux_accounts(state):
+            acc = w.bank.get_account(k)
+            aux[k] = acc.data if acc is not None else b""
+        for a_to_b in (True, False):
+            for amount in _amounts(rng, 300):
+                handled += _check(state, aux, amount, a_to_b, covered=True)
+    assert pools >= 8 and handled > pools * 400
+
+
+@needs_kernel
+def test_random_pools() -> None:
+    """The oracle tests' pool generator: crossings, exhausted liquidity, extension navigation,
+    price bounds, fee_on, limit orders and dynamic fees (the last two: Python)."""
+    rng = random.Random(2026_6)
+    handled = plain = insufficient = 0
+    for _ in range(250):
+        pool, aux = _random_pool(rng)
+        state = rc.decode_pool(pool, aux[pool])
+        covered = not _orders_or_dynamic(state, aux)
+        plain += covered
+        for a_to_b in (True, False):
+            amounts = [_depth_amount(rng, state, aux, a_to_b) for _ in range(3)]
+            amounts += [int(2 ** rng.uniform(0, 64)) for _ in range(3)] + [U64]
+            for amount in amounts:
+                handled += _check(state, aux, amount, a_to_b, covered=covered)
+            try:
+                rc.quote(state, aux, U64, a_to_b)
+            except QuoteError as exc:
+                insufficient += isinstance(exc, InsufficientLiquidity)
+    assert plain >= 80 and handled >= 1500 and insufficient >= 50, (plain, handled, insufficient)
+
+
+def _fee_mint(bps: int, max_fee: int) -> bytes:
+    """A Token-2022 mint with a TransferFeeConfig (same fee in both epochs)."""
+    mint = bytes(encode_mint(6, 10**18)) + bytes(83) + b"\x01"
+    return mint + struct.pack("<HH", 1, 108) + bytes(64) + struct.pack("<QQQHQQH", 0, 0, max_fee, bps, 0, max_fee, bps)
+
+
+def _small_pool(**kw: Any) -> tuple[lay.ClmmPool, Aux]:
+    params: dict[str, Any] = dict(
+        mint_a=Pubkey.from_bytes(bytes([3]) * 32), mint_b=Pubkey.from_bytes(bytes([200]) * 32), tick_spacing=10,
+        trade_fee_rate=3000, price=1, positions=[(-600, 600, 10**12), (-1200, -590, 5 * 10**11), (-3000, 3000, 10**9)],
+    )  # fmt: skip
+    params.update(kw)
+    pool, accounts = create_pool(**params)
+    aux = {k: a.data for k, a in accounts.items()}
+    return rc.decode_pool(pool, aux[pool]), aux
+
+
+def _sweep(state: lay.ClmmPool, aux: Aux, seed: object, n: int = 60, covered: bool = False) -> int:
+    rng = random.Random(str(seed))
+    return sum(_check(state, aux, a, d, covered=covered) for d in (True, False) for a in _amounts(rng, n))
+
+
+@needs_kernel
+def test_transfer_fees_fee_on_and_changed_accounts() -> None:
+    for fee_on in (0, 1, 2):
+        state, aux = _small_pool(token_program_a=TOKEN_2022_PROGRAM_ID, token_program_b=TOKEN_2022_PROGRAM_ID,
+                                 fee_on=fee_on)  # fmt: skip
+        aux[state.mint_a], aux[state.mint_b] = _fee_mint(50, 10**9), _fee_mint(200, 3_000)
+        state = rc.resolve_token_programs(state, aux)
+        assert state.token_program_b == TOKEN_2022_PROGRAM_ID
+        assert _sweep(state, aux, ("fees", fee_on), covered=True) > 100
+        assert _sweep(state, {k: v for k, v in aux.items() if k != state.mint_b}, "no mint") == 0
+    state, aux = _small_pool()
+    assert _sweep(state, aux, "warm", covered=True) > 100
+    for a_to_b in (True, False):
+        arrays = [lay.tick_array_address(state.address, s) for s in rc.swap_tick_arrays(state, a_to_b)]
+        variants = [
+            {k: v for k, v in aux.items() if k != arrays[1]},  # not loaded: MissingAccount when reached
+            {**aux, arrays[1]: b""},  # does not exist: DecodeError
+            {**aux, arrays[1]: aux[arrays[0]]},  # another array's bytes: InvalidTickArray
+            {k: v for k, v in aux.items() if k != state.amm_config},  # MissingAccount
+            {k: v for k, v in aux.items() if k != lay.bitmap_extension_address(state.address)},
+            aux,
+        ]
+        for i, variant in enumerate(variants):  # the same state object: the plan must follow aux
+            _sweep(state, variant, ("variant", a_to_b, i))
+    for changed in (replace(state, status=1 << 4), replace(state, open_time=2**40), replace(state, liquidity=0),
+                    replace(state, tick_array_bitmap=0), replace(state, sqrt_price_x64=cm.MIN_SQRT_PRICE_X64 + 1)):
+        aux[rc.CLOCK_SYSVAR] = struct.pack("<QqQQq", 1000, 0, 700, 701, 1_760_000_000)
+        _sweep(state, aux, "base")
+        _sweep(changed, aux, ("changed", changed.status, changed.open_time, changed.liquidity))
+
+
+@needs_kernel
+def test_limit_orders_are_left_to_python_where_reached() -> None:
+    state, aux = _small_pool(limit_orders=[(-300, 10**9, 0), (300, 10**9, 10**6)])
+    handled = _sweep(state, aux, "orders", n=200)
+    assert handled > 100  # small swaps that stop before an order tick stay in the kernel
+    for a_to_b in (True, False):  # a swap through an order tick goes to Python (which fills it)
+        assert rc._native_quote(state, aux, 10**11, a_to_b) is None
+        assert _check(state, aux, 10**11, a_to_b) is False
+
+
+@needs_kernel
+def test_malformed_plan_is_a_value_error() -> None:
+    with pytest.raises(ValueError):
+        KERNEL.swap_exact_in(b"\0" * 10, 5)
+    with pytest.raises(TypeError):
+        KERNEL.swap_exact_in(b"\0" * 72, 1.5)
+    state, aux = _small_pool()
+    rc.quote(state, aux, 10**6, True)
+    plan = rc._PLANS[True][state.address][3]
+    assert plan is not None and KERNEL.swap_exact_in(plan, 10**6) is not None
+    with pytest.raises(ValueError):
+        KERNEL.swap_exact_in(plan[:-1], 10**6)
+    assert KERNEL.swap_exact_in(plan, 0) is None and KERNEL.swap_exact_in(plan, 2**64) is None
+    assert KERNEL.swap_exact_in(plan, -1) is None

@@ -543,13 +543,12 @@ def quote(state: Whirlpool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b:
     kernel = _NATIVE
     if kernel is not None:
         e = _SLOTS.get((state.address, a_to_b))
-        if (e is None or e.state is not state or not e.plain
-                or not all(map(operator.is_, map(aux.get, e.keys), e.datas))):  # fmt: skip
+        q = None
+        if e is not None and e.state is state and e.plain:  # the kernel checks e's arrays in aux
+            if not _clock_negative(aux.get(CLOCK_SYSVAR)):
+                q = kernel.quote_exact_in(e.plan, amount_in, Quote, aux, e.keys, e.datas)
+        if q is None:  # stale or not handled: the general path decides
             q = _native_quote(state, aux, amount_in, a_to_b)
-        elif _clock_negative(aux.get(CLOCK_SYSVAR)):
-            q = None
-        else:
-            q = kernel.quote_exact_in(e.plan, amount_in, Quote)
         if q is not None:
             return q  # type: ignore[no-any-return]
     return _exact_in(state, aux, amount_in, a_to_b, False, False).quote

@@ -3,7 +3,9 @@
  * no oracle) with clmm_math.swap_step_amounts, bit-identical to the Python path.
  *
  * swap_exact_in(plan: bytes, amount: int) -> (amount_in, amount_out, fee) | None
- * quote_exact_in(plan, amount, Quote) -> Quote(amount_in, amount_out, fee) | None (same swap)
+ * quote_exact_in(plan, amount, Quote[, aux, keys, datas]) -> Quote(amount_in, amount_out, fee)
+ *   | None: the same swap as a Quote; with aux, also None unless aux[keys[i]] is datas[i] for
+ *   every i (None: absent), the adapter's check that the plan's tick arrays are still current
  *   amount_in  input the swap consumed (amount - remaining), before transfer fees
  *   amount_out output the swap produced (u64), before transfer fees
  *   fee        total trade fee in the input token (LP + protocol)
@@ -70,13 +72,20 @@ static const uint64_t NEG[18] = {
     0x005d6af8dedb8119ULL, 0x00002216e584f5faULL,
 };
 
+/* (a * b) >> 96 truncated to 128 bits (the positive-tick products stay below 2^224). */
+static inline u128 mul_shr96(u128 a, u128 b) {
+    u256 p = u256_mul_128(a, b);
+    uint64_t lo = (p.w[1] >> 32) | (p.w[2] << 32), hi = (p.w[2] >> 32) | (p.w[3] << 32);
+    return ((u128)hi << 64) | lo;
+}
+
 /* clmm_math.sqrt_price_at_tick for MIN_TICK <= tick <= MAX_TICK (callers check the range). */
 static u128 sqrt_price_at_tick(int64_t tick) {
     if (tick >= 0) {
         u128 ratio = (tick & 1) ? POS_ODD : (u128)1 << 96;
         uint64_t bits = (uint64_t)tick >> 1;
         for (int i = 0; i < 18 && bits; i++, bits >>= 1)
-            if (bits & 1) ratio = u256_lo128(u256_shr(u256_mul_128(ratio, POS[i]), 96));
+            if (bits & 1) ratio = mul_shr96(ratio, POS[i]);
         return ratio >> 32;
     }
     uint64_t a = (uint64_t)(-tick);
@@ -387,25 +396,50 @@ static PyObject *swap_exact_in(PyObject *self, PyObject *const *args, Py_ssize_t
 }
 
 static PyObject *S_AMOUNT_IN, *S_AMOUNT_OUT, *S_FEE, *S_ARRAYS, *EMPTY_TUPLE;
+static PyObject *QUOTE_CLS, *QUOTE_SLOTS[4]; /* the last quote_cls and its field descriptors */
+
+/* Remember cls's slot descriptors for amount_in, amount_out, fee, arrays. 0, or -1 with an
+ * exception set when cls is not a slots class with those fields. */
+static int quote_slots(PyObject *cls) {
+    if (cls == QUOTE_CLS) return 0;
+    if (!PyType_Check(cls)) {
+        PyErr_SetString(PyExc_TypeError, "quote_cls must be a type");
+        return -1;
+    }
+    PyObject *names[4] = {S_AMOUNT_IN, S_AMOUNT_OUT, S_FEE, S_ARRAYS}, *found[4] = {0};
+    for (int i = 0; i < 4; i++) {
+        found[i] = PyObject_GetAttr(cls, names[i]);
+        if (!found[i] || !Py_TYPE(found[i])->tp_descr_set) {
+            if (found[i]) PyErr_SetString(PyExc_TypeError, "quote_cls fields must be slots");
+            for (int j = 0; j <= i; j++) Py_XDECREF(found[j]);
+            return -1;
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        Py_XSETREF(QUOTE_SLOTS[i], found[i]);
+    }
+    Py_INCREF(cls);
+    Py_XSETREF(QUOTE_CLS, cls);
+    return 0;
+}
 
 /* quote_cls(amount_in, amount_out, fee) for a frozen slots dataclass (solarb.dex.base.Quote)
  * with an `arrays` field left empty: allocated and filled through its slot descriptors (as
  * solarb.frozen.frozen_maker does; the frozen __init__ costs more than the swap). */
 static PyObject *make_quote(PyObject *cls, uint64_t done, uint64_t out, u128 fee) {
-    if (!PyType_Check(cls)) {
-        PyErr_SetString(PyExc_TypeError, "quote_cls must be a type");
-        return NULL;
-    }
+    if (quote_slots(cls)) return NULL;
     PyTypeObject *tp = (PyTypeObject *)cls;
     PyObject *obj = tp->tp_alloc(tp, 0);
     if (!obj) return NULL;
-    PyObject *vals[3] = {PyLong_FromUnsignedLongLong(done), PyLong_FromUnsignedLongLong(out),
-                         py_from_u128(fee)};
-    PyObject *names[3] = {S_AMOUNT_IN, S_AMOUNT_OUT, S_FEE};
+    PyObject *vals[4] = {PyLong_FromUnsignedLongLong(done), PyLong_FromUnsignedLongLong(out),
+                         py_from_u128(fee), EMPTY_TUPLE};
+    Py_INCREF(EMPTY_TUPLE);
     int bad = !vals[0] || !vals[1] || !vals[2];
-    for (int i = 0; i < 3 && !bad; i++) bad = PyObject_GenericSetAttr(obj, names[i], vals[i]) < 0;
-    if (!bad) bad = PyObject_GenericSetAttr(obj, S_ARRAYS, EMPTY_TUPLE) < 0;
-    for (int i = 0; i < 3; i++) Py_XDECREF(vals[i]);
+    for (int i = 0; i < 4 && !bad; i++) {
+        PyObject *d = QUOTE_SLOTS[i];
+        bad = Py_TYPE(d)->tp_descr_set(d, obj, vals[i]) < 0;
+    }
+    for (int i = 0; i < 4; i++) Py_XDECREF(vals[i]);
     if (bad) {
         Py_DECREF(obj);
         return NULL;
@@ -413,11 +447,38 @@ static PyObject *make_quote(PyObject *cls, uint64_t done, uint64_t out, u128 fee
     return obj;
 }
 
+/* 1 when aux (an exact dict) maps every keys[i] to the very object datas[i] (None: absent),
+ * 0 when not (or aux is another mapping), -1 with an exception set. */
+static int same_sources(PyObject *aux, PyObject *keys, PyObject *datas) {
+    if (!PyDict_CheckExact(aux) || !PyList_CheckExact(keys) || !PyList_CheckExact(datas)) return 0;
+    Py_ssize_t n = PyList_GET_SIZE(keys);
+    if (PyList_GET_SIZE(datas) != n) return 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = PyDict_GetItemWithError(aux, PyList_GET_ITEM(keys, i)); /* borrowed */
+        if (!v) {
+            if (PyErr_Occurred()) return -1;
+            v = Py_None;
+        }
+        if (v != PyList_GET_ITEM(datas, i)) return 0;
+    }
+    return 1;
+}
+
 static PyObject *quote_exact_in(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
     uint64_t done, out;
     u128 fee;
-    int r = swap_args(args, nargs, 3, "quote_exact_in(plan: bytes, amount: int, quote_cls: type)",
+    if (nargs == 6) { /* the plan's cache check: aux must still hold the same array objects */
+        int same = same_sources(args[3], args[4], args[5]);
+        if (same <= 0) {
+            if (same < 0) return NULL;
+            Py_RETURN_NONE;
+        }
+        nargs = 3;
+    }
+    int r = swap_args(args, nargs, 3,
+                      "quote_exact_in(plan: bytes, amount: int, quote_cls: type"
+                      "[, aux: dict, keys: list, datas: list])",
                       &done, &out, &fee);
     if (r <= 0) {
         if (r < 0) return NULL;
@@ -442,8 +503,9 @@ static PyMethodDef METHODS[] = {
      "swap_exact_in(plan, amount) -> (amount_in, amount_out, fee) | None: the static-fee "
      "exact-input swap over a plan (see orca_whirlpool._build_plan); None: not handled."},
     {"quote_exact_in", (PyCFunction)(void (*)(void))quote_exact_in, METH_FASTCALL,
-     "quote_exact_in(plan, amount, quote_cls) -> quote_cls(amount_in, amount_out, fee) | None: "
-     "swap_exact_in as a Quote (no transfer fee); None: not handled."},
+     "quote_exact_in(plan, amount, quote_cls[, aux, keys, datas]) -> quote_cls(amount_in, "
+     "amount_out, fee) | None: swap_exact_in as a Quote (no transfer fee); None: not handled, "
+     "or aux does not map each of keys to the same object in datas (None: absent)."},
     {"sqrt_price_at_tick", py_sqrt_price_at_tick, METH_O,
      "sqrt_price_at_tick(tick) -> int: clmm_math.sqrt_price_at_tick (for tests)."},
     {NULL, NULL, 0, NULL},

@@ -547,7 +547,7 @@ def quote(state: Whirlpool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b:
         if e is not None and e.state is state and e.plain:  # the kernel checks e's arrays in aux
             if not _clock_negative(aux.get(CLOCK_SYSVAR)):
                 q = kernel.quote_exact_in(e.plan, amount_in, Quote, aux, e.keys, e.datas)
-        if q is None:  # stale or not handled: the general path decides
+        if q is None and not state.adaptive_fee:  # stale or not handled: the general path
             q = _native_quote(state, aux, amount_in, a_to_b)
         if q is not None:
             return q  # type: ignore[no-any-return]

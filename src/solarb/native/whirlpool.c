@@ -150,6 +150,19 @@ static inline int64_t floor_div(int64_t a, int64_t b) {
 
 static inline int64_t tick_offset(const slot_t *s, int k) { return rd_i64(s->ticks + k * TICK_LEN); }
 
+/* The number of initialized offsets <= off (bisect_right over the ascending offsets). */
+static int upper_bound(const slot_t *s, int64_t off) {
+    int lo = 0, hi = s->n;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (tick_offset(s, mid) <= off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 /* orca_whirlpool._next_init: the next initialized tick (or array edge) from `tick` at or after
  * slot `i`. 0 and (*out_i, *out_tick), or -1 where the Python path raises. */
 static int next_init(const plan_t *pl, int64_t tick, int i, int *out_i, int64_t *out_tick) {
@@ -163,24 +176,11 @@ static int next_init(const plan_t *pl, int64_t tick, int i, int *out_i, int64_t 
         if (!(start - shift <= tick && tick < start + span - shift)) return -1;
         const int64_t off = floor_div(tick - start, ts);
         if (s->kind == SLOT_ARRAY && s->n) {
-            if (a_to_b) { /* the last offset <= off */
-                for (int k = s->n - 1; k >= 0; k--) {
-                    int64_t o = tick_offset(s, k);
-                    if (o <= off) {
-                        *out_i = i;
-                        *out_tick = start + o * ts;
-                        return 0;
-                    }
-                }
-            } else { /* the first offset > off */
-                for (int k = 0; k < s->n; k++) {
-                    int64_t o = tick_offset(s, k);
-                    if (o > off) {
-                        *out_i = i;
-                        *out_tick = start + o * ts;
-                        return 0;
-                    }
-                }
+            int k = upper_bound(s, off); /* a_to_b: the last offset <= off; else the first > off */
+            if (a_to_b ? k > 0 : k < s->n) {
+                *out_i = i;
+                *out_tick = start + tick_offset(s, a_to_b ? k - 1 : k) * ts;
+                return 0;
             }
         }
         *out_i = i;
@@ -285,17 +285,12 @@ static int swap_step(uint64_t remaining, uint32_t rate, u128 liq, u128 cur, u128
     return 0;
 }
 
-/* The liquidity_net of the initialized tick at `off` of slot s (0 when not initialized). */
+/* Whether slot s has an initialized tick at `off`, and its liquidity_net. */
 static int tick_net(const slot_t *s, int64_t off, i128 *net) {
-    for (int k = 0; k < s->n; k++) {
-        int64_t o = tick_offset(s, k);
-        if (o == off) {
-            *net = rd_i128(s->ticks + k * TICK_LEN + 8);
-            return 1;
-        }
-        if (o > off) break;
-    }
-    return 0;
+    int k = upper_bound(s, off) - 1;
+    if (k < 0 || tick_offset(s, k) != off) return 0;
+    *net = rd_i128(s->ticks + k * TICK_LEN + 8);
+    return 1;
 }
 
 /* The swap loop of orca_whirlpool.swap. 0 and the results, -1 for "not handled". */

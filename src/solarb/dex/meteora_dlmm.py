@@ -443,41 +443,76 @@ def quote(state: LbPair, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bo
 
 _NATIVE = native.load("meteora_dlmm")
 _QUOTE = frozen_maker(Quote)  # Quote(amount_in, amount_out, fee, arrays), without type.__call__
-_MAX_PLAN_ARRAYS = 32
+_MAX_PLAN_STRETCHES = 32  # longer walks run in Python
+_FIRST_STRETCH = 8  # bins planned when a walk enters a bin array
 
 
 class _Walk:
-    """One direction's kernel inputs: the header, each bin array's non-empty bins (records), the
-    accounts they came from (checked after each run: the arrays a swap walked must be the same
-    objects), the key whose absence ends the walk, and ``Quote.arrays`` per arrays walked."""
+    """One direction's kernel inputs, planned a stretch of bins at a time (the kernel asks for the
+    next with ``KERNEL_EXTEND``; a bin array's first stretch is short, as the market's compact
+    arrays are costly to read): the header, each stretch's non-empty bins (records), the
+    accounts they came from (those a swap walked must still be the same objects), the key whose
+    absence ends the walk, and ``Quote.arrays`` per number of stretches walked."""
 
-    __slots__ = ("datas", "header", "indices", "keys", "missing", "records", "spared")
+    __slots__ = ("active", "datas", "header", "indices", "keys", "missing", "p", "partial",
+                 "plan", "ranges", "records", "spared", "swap_for_y", "terminal")  # fmt: skip
 
     def __init__(self, plan: _Plan, aux: Mapping[Pubkey, bytes], swap_for_y: bool) -> None:
-        view, s = cast(_View, plan.view), plan.state
-        keys: list[Pubkey] = []
-        datas: list[bytes] = []
+        self.plan, self.swap_for_y = plan, swap_for_y
+        self.p = m.FeeParams(*cast(_View, plan.view).fee_args)
+        self.active: int = plan.state.active_id
+        self.partial = False  # the last stretch ended inside its array
+        self.ranges: list[tuple[int, int, int]] = []
+        self.records: tuple[bytes, ...] = ()
+        self.keys: list[Pubkey] = []
+        self.datas: list[bytes] = []
+        self.indices: list[int] = []  # array index per stretch
+        self.spared: list[tuple[Pubkey, ...] | None] = [None]
         self.missing: Pubkey | None = None
+        self.extend(aux)
 
-        def records(index: int) -> bytes | None | bool:
+    def extend(self, aux: Mapping[Pubkey, bytes]) -> None:
+        """Plan the next stretch of the walk (or how the walk ends) from ``aux``."""
+        view = cast(_View, self.plan.view)
+        found: list[tuple[Pubkey, bytes]] = []
+
+        def records(index: int, lo: int, hi: int) -> bytes | None | bool:
             key = view.array(index)[0]
             data = aux.get(key)
             if data is None:
                 self.missing = key
                 return None
-            rec = _records(key, data)
-            if rec is not None:
-                keys.append(key), datas.append(data)
+            found.append((key, data))
+            rec = _records(key, data, lo, hi)
             return rec if rec is not None else False
 
-        ranges, self.indices, recs, terminal = m.kernel_walk(
-            s.active_id, swap_for_y, view.next_array, records, _MAX_PLAN_ARRAYS)
+        step: tuple[int, tuple[int, int, int], bytes, int | None] | int = m.KERNEL_FALLBACK
+        if len(self.ranges) < _MAX_PLAN_STRETCHES:
+            limit = None if self.partial else _FIRST_STRETCH
+            step = m.kernel_step(self.active, self.swap_for_y, view.next_array, records, limit)
+        if isinstance(step, int):
+            self.terminal = step
+        else:
+            idx, bin_range, rec, after = step
+            self.ranges.append(bin_range), self.indices.append(idx), self.spared.append(None)
+            self.records += (rec,)
+            self.keys.append(found[0][0]), self.datas.append(found[0][1])
+            self.terminal = m.KERNEL_OUT_OF_BOUNDS if after is None else m.KERNEL_EXTEND
+            self.partial = after is not None and m.bin_id_to_array_index(after) == idx
+            self.active = after if after is not None else self.active
+        s = self.plan.state
         self.header = m.kernel_header(
-            m.FeeParams(*view.fee_args), s.active_id, swap_for_y, fee_on_input(s, swap_for_y),
-            view.support_lo, terminal, ranges,
+            self.p, s.active_id, self.swap_for_y, fee_on_input(s, self.swap_for_y),
+            view.support_lo, self.terminal, self.ranges,
         )  # fmt: skip
-        self.records, self.keys, self.datas = recs, tuple(keys), tuple(datas)
-        self.spared: list[tuple[Pubkey, ...] | None] = [None] * (len(recs) + 1)
+
+    def stale(self, aux: Mapping[Pubkey, bytes], walked: int, code: int) -> bool:
+        """Whether ``aux`` differs from what the kernel's run over ``walked`` stretches read."""
+        keys, datas = self.keys, self.datas
+        for i in range(walked):
+            if aux.get(keys[i]) is not datas[i]:
+                return True
+        return code == m.KERNEL_NOT_LOADED and aux.get(cast(Pubkey, self.missing)) is not None
 
 
 class _Plan:
@@ -504,27 +539,28 @@ class _Plan:
             except DecodeError:  # the Python walk raises it, after its earlier checks
                 pass
 
-    def walk(self, aux: Mapping[Pubkey, bytes], swap_for_y: bool) -> _Walk:
-        """This direction's walk over ``aux`` (planned now)."""
-        w = self.walks[swap_for_y] = _Walk(self, aux, swap_for_y)
-        return w
-
 
 _PLANS: dict[Pubkey, _Plan] = {}
-_RECORDS: dict[Pubkey, tuple[bytes, bytes | None]] = {}  # latest bin array version per key
+_RECORDS: dict[Pubkey, tuple[bytes, int, int, bytes | None]] = {}  # latest array version per key
 _LAST_CLOCK: tuple[bytes | None, int, int, int] = (None, 0, 0, 0)  # data, slot, epoch, unix ts
 
 
-def _records(key: Pubkey, data: bytes) -> bytes | None:
-    """The kernel's records of a bin array version (None: not a BinArray, as the walk checks)."""
+def _records(key: Pubkey, data: bytes, lo: int, hi: int) -> bytes | None:
+    """The kernel's records of bins ``lo..hi`` (positions) of a bin array version, or more of
+    them; None: not a BinArray (the Python walk raises). The market's compact arrays
+    (``SparseBytes``) are read for those bins only."""
     cached = _RECORDS.get(key)
-    if cached is not None and cached[0] is data:
-        return cached[1]
-    rec = None
-    if len(data) == BIN_ARRAY_LEN and data[:8] == BIN_ARRAY_DISCRIMINATOR:
-        raw = data if isinstance(data, bytes) else bytes(data)  # SparseBytes: materialized once
-        rec = _NATIVE.extract_bins(raw)  # type: ignore[union-attr]
-    _RECORDS[key] = (data, rec)
+    if cached is not None and cached[0] is data and cached[1] <= lo and hi <= cached[2]:
+        return cached[3]
+    if len(data) != BIN_ARRAY_LEN or data[:8] != BIN_ARRAY_DISCRIMINATOR:
+        rec = None
+    elif isinstance(data, bytes):
+        lo, hi = 0, m.MAX_BIN_PER_ARRAY - 1
+        rec = _NATIVE.extract_bins(data, OFF_BINS, 0, m.MAX_BIN_PER_ARRAY)  # type: ignore[union-attr]
+    else:
+        raw = data[OFF_BINS + lo * BIN_LEN : OFF_BINS + (hi + 1) * BIN_LEN]
+        rec = _NATIVE.extract_bins(raw, 0, lo, hi - lo + 1)  # type: ignore[union-attr]
+    _RECORDS[key] = (data, lo, hi, rec)
     return rec
 
 
@@ -555,21 +591,24 @@ def _native_quote(
         left -= _mint_fee(state, aux, a_to_b, amount_in, c[2])
         if left <= 0:
             return None
-    walk = plan.walks[a_to_b] or plan.walk(aux, a_to_b)
-    r = _NATIVE.swap_exact_in(walk.header, walk.records, left, c[3])  # type: ignore[union-attr]
-    if r is None:
+    walk = plan.walks[a_to_b]
+    if walk is None:
+        walk = plan.walks[a_to_b] = _Walk(plan, aux, a_to_b)
+    for _run in range(2 * _MAX_PLAN_STRETCHES + 4):  # each run plans one more stretch (or anew)
+        r = _NATIVE.swap_exact_in(walk.header, walk.records, left, c[3])  # type: ignore[union-attr]
+        if r is None:
+            return None
+        code, out, fee, n = r
+        if walk.stale(aux, n, code):  # an account the run read changed since it was planned
+            walk = plan.walks[a_to_b] = _Walk(plan, aux, a_to_b)
+        elif code == m.KERNEL_EXTEND:
+            walk.extend(aux)
+        else:
+            break
+    else:
         return None
-    code, out, fee, n = r
-    keys, datas = walk.keys, walk.datas
-    for i in range(n):
-        if aux.get(keys[i]) is not datas[i]:  # an array the swap walked changed: plan again
-            plan.walks[a_to_b] = None
-            return _native_quote(state, aux, amount_in, a_to_b)
     if code:
         if code == m.KERNEL_NOT_LOADED:
-            if aux.get(cast(Pubkey, walk.missing)) is not None:  # loaded since: plan again
-                plan.walks[a_to_b] = None
-                return _native_quote(state, aux, amount_in, a_to_b)
             raise MissingAccount(f"meteora_dlmm: bin array {walk.missing} not loaded")
         what = "bin id out of bounds" if code == m.KERNEL_OUT_OF_BOUNDS else "pool out of liquidity"
         raise InsufficientLiquidity(f"meteora_dlmm: {what}", ERR_PAIR_INSUFFICIENT_LIQUIDITY)
@@ -577,7 +616,7 @@ def _native_quote(
         out -= _mint_fee(state, aux, not a_to_b, out, c[2])
     spared = walk.spared[n]
     if spared is None:
-        spared = walk.spared[n] = _spared(plan.view, walk.indices[:n], a_to_b)
+        spared = walk.spared[n] = _spared(plan.view, tuple(walk.indices[:n]), a_to_b)
     return _QUOTE(amount_in, out, fee, spared)
 
 

@@ -332,8 +332,8 @@ def next_array_index(bits: int, start: int, swap_for_y: bool, has_extension: boo
 # ---- plan of the native exact-in kernel (solarb.native._meteora_dlmm; layout in meteora_dlmm.c)
 
 # kernel result / walk terminal codes (KERNEL_FALLBACK: the Python walk decides)
-KERNEL_FILLED, KERNEL_NO_LIQUIDITY, KERNEL_OUT_OF_BOUNDS, KERNEL_NOT_LOADED, KERNEL_FALLBACK = (
-    0, 1, 2, 3, 4)
+KERNEL_FILLED, KERNEL_NO_LIQUIDITY, KERNEL_OUT_OF_BOUNDS, KERNEL_NOT_LOADED = 0, 1, 2, 3
+KERNEL_FALLBACK, KERNEL_EXTEND = 4, 5  # the Python walk decides / plan one more bin array
 _KERNEL_HEADER = struct.Struct("<BBBBHHIiiIIIIHHHHqQ")
 _KERNEL_ARRAY = struct.Struct("<iii")
 
@@ -355,36 +355,31 @@ def kernel_header(
     return head + b"".join([_KERNEL_ARRAY.pack(*r) for r in ranges])
 
 
-def kernel_walk(
-    active_id: int, swap_for_y: bool, next_array: Callable[[int, bool], int | None],
-    records: Callable[[int], bytes | None | bool], limit: int,
-) -> tuple[list[tuple[int, int, int]], tuple[int, ...], tuple[bytes, ...], int]:
-    """The bin arrays a swap from ``active_id`` walks, as the Python walk moves (an empty gap
-    jumps to the next array's edge; a step past ``MIN_BIN_ID``/``MAX_BIN_ID`` fails):
-    ``(ranges for kernel_header, array indexes, their records, terminal)``. ``records(index)`` is
-    the array's kernel records, None when its account is not loaded (``KERNEL_NOT_LOADED``),
-    False when the walk must run in Python (``KERNEL_FALLBACK``, also past ``limit`` arrays)."""
-    active, step = active_id, -1 if swap_for_y else 1
-    ranges: list[tuple[int, int, int]] = []
-    indices: list[int] = []
-    recs: list[bytes] = []
-    while True:
-        idx = next_array(bin_id_to_array_index(active), swap_for_y)
-        if idx is None:
-            return ranges, tuple(indices), tuple(recs), KERNEL_NO_LIQUIDITY
-        lower, upper = bin_array_bounds(idx)
-        entry = active if lower <= active <= upper else (upper if swap_for_y else lower)
-        if len(ranges) == limit or not MIN_BIN_ID <= entry <= MAX_BIN_ID:
-            return ranges, tuple(indices), tuple(recs), KERNEL_FALLBACK
-        rec = records(idx)
-        if not isinstance(rec, bytes):
-            terminal = KERNEL_NOT_LOADED if rec is None else KERNEL_FALLBACK
-            return ranges, tuple(indices), tuple(recs), terminal
-        far = lower if swap_for_y else upper
-        stop = min(max(far, MIN_BIN_ID), MAX_BIN_ID)
-        ranges.append((lower, entry - lower, stop - lower))
-        indices.append(idx)
-        recs.append(rec)
-        if not MIN_BIN_ID <= stop + step <= MAX_BIN_ID:
-            return ranges, tuple(indices), tuple(recs), KERNEL_OUT_OF_BOUNDS
-        active = far + step
+def kernel_step(
+    active: int, swap_for_y: bool, next_array: Callable[[int, bool], int | None],
+    records: Callable[[int, int, int], bytes | None | bool], max_bins: int | None = None,
+) -> tuple[int, tuple[int, int, int], bytes, int | None] | int:
+    """The next stretch of a swap's walk from bin ``active`` (the rest of its bin array, at most
+    ``max_bins`` bins), moving as the Python walk does (an empty gap jumps to the next array's
+    edge; a step past ``MIN_BIN_ID``/``MAX_BIN_ID`` fails): ``(array index, (lower bin id, first,
+    last position) for kernel_header, records, bin id the walk goes on from or None: out of
+    bounds)``, or the terminal code. ``records(index, lo, hi)`` is the kernel records of (at
+    least) bins ``lo..hi`` of the array, None when its account is not loaded
+    (``KERNEL_NOT_LOADED``), False when the walk must run in Python (``KERNEL_FALLBACK``)."""
+    idx = next_array(bin_id_to_array_index(active), swap_for_y)
+    if idx is None:
+        return KERNEL_NO_LIQUIDITY
+    lower, upper = bin_array_bounds(idx)
+    entry = active if lower <= active <= upper else (upper if swap_for_y else lower)
+    if not MIN_BIN_ID <= entry <= MAX_BIN_ID:
+        return KERNEL_FALLBACK
+    far, step = (lower, -1) if swap_for_y else (upper, 1)
+    stop = min(max(far, MIN_BIN_ID), MAX_BIN_ID)
+    if max_bins is not None and abs(stop - entry) >= max_bins:
+        stop = far = entry + step * (max_bins - 1)  # the walk goes on in this array
+    first, last = entry - lower, stop - lower
+    rec = records(idx, min(first, last), max(first, last))
+    if not isinstance(rec, bytes):
+        return KERNEL_NOT_LOADED if rec is None else KERNEL_FALLBACK
+    after = far + step if MIN_BIN_ID <= stop + step <= MAX_BIN_ID else None
+    return idx, (lower, first, last), rec, after

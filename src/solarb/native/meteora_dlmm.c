@@ -22,8 +22,9 @@
  *   (bit 0: orders X->Y would fill, bit 1: orders Y->X would fill), u64 amount_x, u64 amount_y,
  *   u128 stored price.
  * Result: None, or (code, total_out, fee, arrays_walked), fee being the trading fee on the input
- * (0 when the pair takes it from the output); code 0 = filled, else the walk
- * ended at the plan's terminal (1 no liquidity, 2 bin id out of bounds, 3 next array not loaded).
+ * (0 when the pair takes it from the output); code 0 = filled, else the walk ended at the plan's
+ * terminal: 1 no liquidity, 2 bin id out of bounds, 3 next array not loaded, 5 not planned yet (the
+ * adapter plans one more array and runs again); terminal 4 (the Python walk decides) gives None.
  */
 #include "pyint.h"
 
@@ -33,7 +34,6 @@
 #define BINS_PER_ARRAY 70
 #define BIN_LEN 144
 #define OFF_BINS 56
-#define BIN_ARRAY_LEN 10136
 #define FEE_PRECISION 1000000000ULL
 #define MAX_FEE_RATE 100000000ULL
 #define BASIS_POINT_MAX 10000
@@ -261,21 +261,25 @@ static PyObject *swap_exact_in(PyObject *self, PyObject *const *args, Py_ssize_t
     return Py_BuildValue("(iKKI)", terminal, 0ULL, 0ULL, n_arrays);
 }
 
-/* The non-empty bins of one BinArray account's data, as RECORD_LEN records (ascending). */
+/* extract_bins(buf, offset, first, count): the non-empty bins among `count` consecutive Bin
+ * structs at buf[offset:], which are the bins at positions first.. of a BinArray, as RECORD_LEN
+ * records (ascending position). */
 static PyObject *extract_bins(PyObject *self, PyObject *args) {
     (void)self;
     Py_buffer b;
-    if (!PyArg_ParseTuple(args, "y*", &b)) return NULL;
-    if (b.len != BIN_ARRAY_LEN) {
+    Py_ssize_t offset, first, count;
+    if (!PyArg_ParseTuple(args, "y*nnn", &b, &offset, &first, &count)) return NULL;
+    if (offset < 0 || first < 0 || count < 0 || first + count > BINS_PER_ARRAY ||
+        offset + count * BIN_LEN > b.len) {
         PyBuffer_Release(&b);
-        PyErr_SetString(PyExc_ValueError, "not a BinArray account");
+        PyErr_SetString(PyExc_ValueError, "bins out of the buffer or of the bin array");
         return NULL;
     }
     unsigned char out[BINS_PER_ARRAY * RECORD_LEN];
     size_t n = 0;
-    const unsigned char *d = b.buf;
-    for (int i = 0; i < BINS_PER_ARRAY; i++) {
-        const unsigned char *bin = d + OFF_BINS + (size_t)i * BIN_LEN;
+    const unsigned char *d = (const unsigned char *)b.buf + offset;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        const unsigned char *bin = d + i * BIN_LEN;
         uint64_t ax = rd_u64(bin), ay = rd_u64(bin + 8);
         uint64_t open = rd_u64(bin + 112), processed = rd_u64(bin + 128);
         int ask = bin[140] != 0;
@@ -283,7 +287,7 @@ static PyObject *extract_bins(PyObject *self, PyObject *args) {
         if (open | processed) flags = ask ? 2u : 1u; /* side filled when swap_for_y != ask */
         if (!(ax | ay) && !flags) continue;
         unsigned char *r = out + n * RECORD_LEN;
-        int32_t pos = i;
+        int32_t pos = (int32_t)(first + i);
         memcpy(r, &pos, 4);
         memcpy(r + 4, &flags, 4);
         memcpy(r + 8, bin, 16);       /* amount_x, amount_y */
@@ -298,7 +302,7 @@ static PyMethodDef methods[] = {
     {"swap_exact_in", (PyCFunction)(void (*)(void))swap_exact_in, METH_FASTCALL,
      "swap_exact_in(header, bin_records, amount, now) -> (code, out, fee, arrays) | None"},
     {"extract_bins", extract_bins, METH_VARARGS,
-     "extract_bins(bin_array_data) -> the non-empty bins as fixed-size records"},
+     "extract_bins(buf, offset, first, count) -> the non-empty bins as fixed-size records"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -26,7 +26,7 @@ from solarb.dex import clmm_math as cm
 from solarb.dex import raydium_clmm as rc
 from solarb.dex import raydium_clmm_layout as lay
 from solarb.dex.base import InsufficientLiquidity, QuoteError
-from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, encode_mint
+from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, decode_token_account, encode_mint
 from solarb.runtime.bench_workload import _ADAPTER, Workload
 from solarb.sim.programs.raydium_clmm import create_pool
 from tests.dex.test_raydium_clmm_oracle import _depth_amount, _random_pool
@@ -186,6 +186,38 @@ def test_random_pools() -> None:
     assert plain >= 80 and handled >= 1500 and insufficient >= 50, (plain, handled, insufficient)
 
 
+@needs_kernel
+def test_pools_through_many_states() -> None:
+    """Pools whose state moves (swaps through the sim Bank cross ticks and arrays, write tick
+    arrays): the navigation and ticks a plan reuses across states, and those it rebuilds, give
+    every state Python's quotes. One aux dict per pool, updated in place as the market does."""
+    w = Workload(10, 5, 4, 0)
+    rng = random.Random(5)
+    pools = [p[0] for p in w.pools if _ADAPTER[p[1]] is rc]
+    auxes: dict[Pubkey, Aux] = {p: {} for p in pools}
+    handled = 0
+    arrays_seen: set[tuple[Pubkey, tuple[Pubkey, ...]]] = set()
+    reused = 0  # plans that kept the previous state's ticks
+    for _ in range(60):
+        for address in pools:
+            state = rc.decode_pool(address, w.bank.get_account(address).data)
+            aux = auxes[address]
+            for k in rc.aux_accounts(state):
+                aux[k] = w._data(k)
+            for a_to_b in (True, False):
+                before = rc._PLANS[a_to_b].get(address)
+                for amount in [int(2 ** rng.uniform(0, 50)) for _ in range(5)]:
+                    handled += _check(state, aux, amount, a_to_b, covered=True)
+                reused += before is not None and rc._PLANS[a_to_b][address].ticks is before.ticks
+                arrays_seen.add((address, tuple(rc._nav(state, rc._extension(state, aux), a_to_b).keys)))
+            a_to_b = rng.random() < 0.5
+            reserve = decode_token_account(w._data(state.vault_a if a_to_b else state.vault_b)).amount
+            ix = rc.swap_instruction(state, w.trader.pubkey(), max(1, int(reserve * rng.uniform(0.002, 0.2))), 0,
+                                     a_to_b, aux=aux)  # fmt: skip
+            w._send(ix)
+    assert handled > 1000 and len(arrays_seen) > 2 * len(pools) and reused > 40, (handled, len(arrays_seen), reused)
+
+
 def _fee_mint(bps: int, max_fee: int) -> bytes:
     """A Token-2022 mint with a TransferFeeConfig (same fee in both epochs)."""
     mint = bytes(encode_mint(6, 10**18)) + bytes(83) + b"\x01"
@@ -257,7 +289,7 @@ def test_malformed_plan_is_a_value_error() -> None:
         KERNEL.swap_exact_in(b"\0" * 72, 1.5)
     state, aux = _small_pool()
     rc.quote(state, aux, 10**6, True)
-    plan = rc._PLANS[True][state.address][3]
+    plan = rc._PLANS[True][state.address].plan
     assert plan is not None and KERNEL.swap_exact_in(plan, 10**6) is not None
     with pytest.raises(ValueError):
         KERNEL.swap_exact_in(plan[:-1], 10**6)

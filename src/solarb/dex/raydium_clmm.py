@@ -241,13 +241,32 @@ class _MissingTicks(dict[int, TickState]):
         raise self._missing()
 
 
+class _Nav:
+    """The tick arrays a swap in one direction walks (:func:`swap_tick_arrays`: starts and
+    addresses), ``first_tick_array_start`` (None: it raised), ``Quote.arrays`` per walked count,
+    and (for the kernel, computed once) whether the swap runs out of liquidity after the last
+    array. Pure functions of the extension and of the state's spacing, bitmap and current tick
+    array (``where``): reused while those are the same."""
+
+    __slots__ = ("ext", "first", "keys", "prefixes", "starts", "state", "terminal", "where")
+
+    def __init__(self, state: ClmmPool, ext: BitmapExtension | None, a_to_b: bool,
+                 where: tuple[int, int, bool, int]) -> None:
+        self.state, self.ext, self.where = state, ext, where
+        self.starts = swap_tick_arrays(state, a_to_b, ext)
+        self.keys = [tick_array_address(state.address, s) for s in self.starts]
+        self.prefixes = tuple(tuple(self.keys[:n]) for n in range(len(self.keys) + 1))
+        self.terminal: bool | None = None
+        try:
+            self.first: tuple[bool, int] | None = first_tick_array_start(state, ext, a_to_b)
+        except QuoteError:
+            self.first = None
+
+
 _ARRAYS: dict[Pubkey, tuple[bytes, TickArray]] = {}  # latest checked version per tick array
 _CONFIGS: dict[Pubkey, tuple[bytes, AmmConfig]] = {}  # latest version per amm config
-_NAV: dict[tuple[Pubkey, bool], tuple[ClmmPool, BitmapExtension | None, list[int], list[Pubkey],
-                                      tuple[bool, int] | None]] = {}  # fmt: skip
-"""Per pool and direction, for the latest pool state and extension seen: the tick-array starts
-of :func:`swap_tick_arrays`, their addresses and ``first_tick_array_start`` (None: it raised).
-Pure functions of (state, extension), reused while both are the same objects."""
+_NAV: dict[tuple[Pubkey, bool], _Nav] = {}
+"""Per pool and direction: the navigation of the latest state and extension seen (see _Nav)."""
 
 
 def _config(key: Pubkey, data: bytes) -> AmmConfig:
@@ -259,20 +278,18 @@ def _config(key: Pubkey, data: bytes) -> AmmConfig:
     return config
 
 
-def _nav(state: ClmmPool, ext: BitmapExtension | None, a_to_b: bool
-         ) -> tuple[ClmmPool, BitmapExtension | None, list[int], list[Pubkey],
-                    tuple[bool, int] | None]:  # fmt: skip
+def _nav(state: ClmmPool, ext: BitmapExtension | None, a_to_b: bool) -> _Nav:
     key = (state.address, a_to_b)
     c = _NAV.get(key)
-    if c is not None and c[0] is state and c[1] is ext:
+    if c is not None and c.state is state and c.ext is ext:
         return c
-    starts = swap_tick_arrays(state, a_to_b, ext)
-    keys = [tick_array_address(state.address, s) for s in starts]
-    try:
-        first: tuple[bool, int] | None = first_tick_array_start(state, ext, a_to_b)
-    except QuoteError:
-        first = None
-    c = _NAV[key] = (state, ext, starts, keys, first)
+    tick, spacing = state.tick_current, state.tick_spacing
+    where = (spacing, array_start_index(tick, spacing), MIN_TICK <= tick <= MAX_TICK,
+             state.tick_array_bitmap)  # fmt: skip
+    if c is not None and c.ext is ext and c.where == where:
+        c.state = state
+        return c
+    c = _NAV[key] = _Nav(state, ext, a_to_b, where)
     return c
 
 
@@ -427,7 +444,8 @@ def _run_keys(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount: int, a_to_b:
     data_in, data_out = _mints(state, aux, a_to_b)
     first = None
     if tick_arrays is None:
-        _s, _e, starts, keys, first = _nav(state, ext, a_to_b)
+        nav = _nav(state, ext, a_to_b)
+        starts, keys, first = nav.starts, nav.keys, nav.first
     else:
         starts = list(tick_arrays)
         keys = [tick_array_address(state.address, s) for s in starts]
@@ -460,16 +478,30 @@ _PLAN_HEAD = struct.Struct("<QQQQiiIBBBBI5i")  # see raydium_clmm.c for the layo
 _PLAN_TICK = struct.Struct("<QQQqiI")
 _M64 = (1 << 64) - 1
 _new_quote = frozen_maker(Quote)
-_PlanEntry = tuple[ClmmPool, tuple[Pubkey, ...], tuple["bytes | None", ...], "bytes | None",
-                   tuple[tuple[Pubkey, ...], ...], bool, bool]  # fmt: skip
-_PLANS: tuple[dict[Pubkey, _PlanEntry], dict[Pubkey, _PlanEntry]] = ({}, {})
-"""By direction (b->a, a->b) and pool, for the latest state seen: the accounts a quote reads
-(config, extension, mints, tick arrays), their data, the kernel's plan (None: Python path), the
-``Quote.arrays`` per walked count, and whether the input / output mint has a transfer fee.
-Reused while the state is the same object and each account's data the same (or equal) bytes."""
 _SEGS: dict[tuple[Pubkey, bool], tuple[TickArray, int, bytes | None]] = {}
 """Per tick array and direction: its initialized ticks packed in traversal order (None: a tick
 off its slot), for the decoded array object and the tick spacing."""
+
+
+class _Plan:
+    """The kernel's plan of one pool state and direction (None: the Python path), with what it
+    was made from: the accounts a quote reads (config, extension, mints, tick arrays) and their
+    data, the navigation, the ticks part (reused by the next state while the arrays and the
+    navigation are the same) and whether the input / output mint has a transfer fee."""
+
+    __slots__ = ("datas", "fees", "nav", "plan", "read", "state", "ticks", "tokens")
+
+    def __init__(self, state: ClmmPool, read: tuple[Pubkey, ...], datas: tuple[bytes | None, ...],
+                 nav: _Nav | None = None, ticks: tuple[bytes, bool] | None = None,
+                 fees: tuple[bool, bool] = (False, False), plan: bytes | None = None) -> None:
+        self.state, self.read, self.datas, self.nav, self.ticks = state, read, datas, nav, ticks
+        self.fees, self.plan = fees, plan
+        self.tokens = (state.token_program_a, state.token_program_b)
+
+
+_PLANS: tuple[dict[Pubkey, _Plan], dict[Pubkey, _Plan]] = ({}, {})
+"""By direction (b->a, a->b) and pool: the plan of the latest state seen, used while the state
+is the same object and each account it read has the same (or equal) data."""
 
 
 def _segment(arr: TickArray, spacing: int, zero_for_one: bool) -> bytes | None:
@@ -493,62 +525,75 @@ def _segment(arr: TickArray, spacing: int, zero_for_one: bool) -> bytes | None:
     return seg
 
 
-def _build_plan(state: ClmmPool, config: AmmConfig, ext: BitmapExtension | None,
-                arrays: Sequence[TickArray], starts: Sequence[int],
-                first: tuple[bool, int] | None, a_to_b: bool) -> bytes | None:
-    """The kernel's plan for an exact-input ``swap_internal`` in this direction, or None where
-    the kernel never applies (swaps disabled, dynamic fee, odd fee rates, no first array).
-    The ticks stop before an array the swap cannot use (not loaded, an odd tick, empty where
-    the program wants its first tick); past the last array the swap runs out of liquidity
-    (``terminal`` 1) only where navigation says so."""
+def _plan_ticks(state: ClmmPool, ext: BitmapExtension | None, nav: _Nav,
+                arrays: Sequence[TickArray], a_to_b: bool) -> tuple[bytes, bool]:
+    """The initialized ticks of ``arrays`` in traversal order, up to an array the swap cannot
+    use here (not loaded, a tick off its slot, empty where the program wants its first tick),
+    and whether they are all of them; sets ``nav.terminal`` (past the last array the swap runs
+    out of liquidity) once."""
+    segs: list[bytes] = []
+    for j, arr in enumerate(arrays):
+        seg = (None if isinstance(arr.ticks, _MissingTicks)
+               else _segment(arr, state.tick_spacing, a_to_b))  # fmt: skip
+        if seg is None or (not seg and (j or nav.first is None or not nav.first[0])):
+            return b"".join(segs), False  # the Python path raises what the program does
+        segs.append(seg)
+    if nav.terminal is None:
+        try:
+            nav.terminal = bool(nav.starts) and next_tick_array_start(
+                state, ext, nav.starts[-1], a_to_b) is None  # fmt: skip
+        except QuoteError:
+            nav.terminal = False
+    return b"".join(segs), True
+
+
+def _plan(state: ClmmPool, config: AmmConfig, nav: _Nav, ticks: tuple[bytes, bool],
+          a_to_b: bool) -> bytes | None:
+    """Header + ticks for the kernel, or None where it never applies (swaps disabled, dynamic
+    fee, odd fee rates, no first array)."""
     rate, spacing = config.trade_fee_rate, state.tick_spacing
-    if (state.status & SWAP_STATUS_BIT or state.dynamic_fee.enabled or first is None
-            or not starts or spacing <= 0 or not 0 <= rate < FEE_DEN
+    if (state.status & SWAP_STATUS_BIT or state.dynamic_fee.enabled or nav.first is None
+            or not nav.starts or spacing <= 0 or not 0 <= rate < FEE_DEN
             or config.protocol_fee_rate + config.fund_fee_rate > FEE_DEN):  # fmt: skip
         return None
-    segs: list[bytes] = []
-    terminal = 0
-    for j, arr in enumerate(arrays):
-        seg = None if isinstance(arr.ticks, _MissingTicks) else _segment(arr, spacing, a_to_b)
-        if seg is None or (not seg and (j or not first[0])):  # _first_in_array would raise
-            break
-        segs.append(seg)
-    else:
-        try:
-            terminal = next_tick_array_start(state, ext, starts[-1], a_to_b) is None
-        except QuoteError:
-            terminal = 0
-    ticks = b"".join(segs)
+    body, complete = ticks
+    starts = nav.starts
     fee_on_input = state.fee_on not in (1, 2) or (state.fee_on == 1) == a_to_b
     p, liq = state.sqrt_price_x64, state.liquidity
-    head = _PLAN_HEAD.pack(p & _M64, p >> 64, liq & _M64, liq >> 64, state.tick_current, spacing,
-                           rate, a_to_b, fee_on_input, terminal, len(starts),
-                           len(ticks) // _PLAN_TICK.size, *starts, *[0] * (5 - len(starts)))
-    return head + ticks
+    return _PLAN_HEAD.pack(p & _M64, p >> 64, liq & _M64, liq >> 64, state.tick_current, spacing,
+                           rate, a_to_b, fee_on_input, complete and bool(nav.terminal),
+                           len(starts), len(body) // _PLAN_TICK.size, *starts,
+                           *[0] * (5 - len(starts))) + body  # fmt: skip
 
 
-def _plan_entry(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> _PlanEntry:
-    """Build (and cache) the plan entry of ``state`` in this direction from ``aux``; any error
-    on the way leaves the plan None (the Python path raises it)."""
+def _plan_entry(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool,
+                prev: _Plan | None) -> _Plan:
+    """Build (and cache) the plan of ``state`` in this direction from ``aux``, reusing the
+    ticks of ``prev`` when only the state moved; any error on the way leaves the plan None (the
+    Python path raises it)."""
     mints = (state.mint_a, state.mint_b) if a_to_b else (state.mint_b, state.mint_a)
-    keys: Sequence[Pubkey] = ()
-    plan, fees = None, (False, False)
+    read: tuple[Pubkey, ...] = (state.amm_config, bitmap_extension_address(state.address), *mints)
     try:
         config = _config(state.amm_config, _get(aux, state.amm_config, "amm config"))
         ext = _extension(state, aux)
         data = _mints(state, aux, a_to_b)
-        _s, _e, starts, keys, first = _nav(state, ext, a_to_b)
-        arrays = _swap_arrays(state.address, starts, keys, aux)
-        fees = (epoch_transfer_fee(data[0], 0) is not None,
-                epoch_transfer_fee(data[1], 0) is not None)  # fmt: skip
-        plan = _build_plan(state, config, ext, arrays, starts, first, a_to_b)
+        nav = _nav(state, ext, a_to_b)
+        read += tuple(nav.keys)
+        datas = tuple(map(aux.get, read))
+        if (prev is not None and prev.nav is nav and prev.ticks is not None and prev.read == read
+                and prev.datas == datas
+                and prev.tokens == (state.token_program_a, state.token_program_b)):  # fmt: skip
+            ticks, fees = prev.ticks, prev.fees  # same arrays and mints: only the state moved
+        else:
+            arrays = _swap_arrays(state.address, nav.starts, nav.keys, aux)
+            fees = (epoch_transfer_fee(data[0], 0) is not None,
+                    epoch_transfer_fee(data[1], 0) is not None)  # fmt: skip
+            ticks = _plan_ticks(state, ext, nav, arrays, a_to_b)
+        c = _Plan(state, read, datas, nav, ticks, fees, _plan(state, config, nav, ticks, a_to_b))
     except DexError:
-        plan = None
-    read = (state.amm_config, bitmap_extension_address(state.address), *mints, *keys)
-    prefixes = tuple(tuple(keys[:n]) for n in range(len(keys) + 1))
-    entry = (state, read, tuple(map(aux.get, read)), plan, prefixes, *fees)
-    _PLANS[a_to_b][state.address] = entry
-    return entry
+        c = _Plan(state, read, tuple(map(aux.get, read)))
+    _PLANS[a_to_b][state.address] = c
+    return c
 
 
 def _native_quote(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount_in: int,
@@ -556,15 +601,20 @@ def _native_quote(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount_in: int,
     """:func:`quote` (``exact_input_v2`` around the kernel's ``swap_internal``) for an amount in
     u64; None where the kernel does not apply (the Python path then runs)."""
     c = _PLANS[a_to_b].get(state.address)
-    if c is None or c[0] is not state or tuple(map(aux.get, c[1])) != c[2]:
-        c = _plan_entry(state, aux, a_to_b)
-    if c[3] is None:
+    if c is None or c.state is not state or tuple(map(aux.get, c.read)) != c.datas:
+        c = _plan_entry(state, aux, a_to_b, c)
+    plan = c.plan
+    if plan is None:
         return None
     epoch, ts = _clock(aux)
     if ts is not None and not ts > state.open_time:
         return None
-    fee_in = transfer_fee(c[2][2], amount_in, epoch) if c[5] else 0
-    r = _NATIVE.swap_exact_in(c[3], amount_in - fee_in)  # type: ignore[union-attr]
+    fee_in, fee_out = c.fees
+    if fee_in:
+        amount = amount_in - transfer_fee(c.datas[2], amount_in, epoch)
+        r = _NATIVE.swap_exact_in(plan, amount)  # type: ignore[union-attr]
+    else:
+        r = _NATIVE.swap_exact_in(plan, amount_in)  # type: ignore[union-attr]
     if r is None:
         return None
     if r is False:
@@ -574,9 +624,9 @@ def _native_quote(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount_in: int,
     _used, out, fee, walked = r
     if not out:
         return None  # TooSmallInputOrOutputAmount
-    if c[6]:
-        out -= transfer_fee(c[2][3], out, epoch)
-    return _new_quote(amount_in, out, fee, c[4][walked])
+    if fee_out:
+        out -= transfer_fee(c.datas[3], out, epoch)
+    return _new_quote(amount_in, out, fee, c.nav.prefixes[walked])  # type: ignore[union-attr]
 
 
 def quote(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool) -> Quote:

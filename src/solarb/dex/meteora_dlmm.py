@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import cast
 
@@ -42,12 +41,12 @@ from solarb.dex.meteora_dlmm_layout import (
     BIN_LEN,
     ERRORS,
     OFF_BINS,
-    Bin,
+    LazyBins,
     LbPair,
-    decode_bin,
     decode_bitmap_extension,
     decode_lb_pair,
 )
+from solarb.dex.meteora_dlmm_math import DlmmSwap
 from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, associated_token_address, transfer_fee
 from solarb.frozen import frozen_maker
 
@@ -163,29 +162,6 @@ def aux_accounts(state: LbPair, extension: bytes | None = None) -> list[Pubkey]:
     return out
 
 
-@dataclass(slots=True, frozen=True)
-class DlmmSwap:
-    """Everything the exact-in swap computes. ``bins`` holds, per crossed bin id, the
-    fee-exclusive input added to the bin and the gross output taken from it (market-maker part
-    and limit-order part). ``fee`` is in the input token when ``fee_on_input`` else the output."""
-
-    amount_in: int
-    amount_out: int
-    amount_received: int
-    fee: int
-    protocol_fee: int
-    lp_fee: int
-    fee_on_input: bool
-    input_transfer_fee: int
-    output_transfer_fee: int
-    active_id: int
-    volatility_accumulator: int
-    volatility_reference: int
-    index_reference: int
-    bin_arrays: tuple[int, ...]
-    bins: tuple[tuple[int, int, int, int, int], ...]  # (bin_id, mm_in, mm_out, lo_in, lo_out)
-
-
 def _get(aux: Mapping[Pubkey, bytes], key: Pubkey, what: str) -> bytes:
     data = aux.get(key)
     if data is None:
@@ -294,28 +270,10 @@ def _mint_fee(s: LbPair, aux: Mapping[Pubkey, bytes], x_side: bool, amount: int,
     return transfer_fee(_get(aux, mint, "mint"), amount, epoch)
 
 
-class _Bins:
-    """The bins of one bin-array version, each decoded on first use (a quote reads a few of 70)."""
-
-    __slots__ = ("data", "decoded")
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.decoded: dict[int, Bin] = {}
-
-    def __getitem__(self, i: int) -> Bin:
-        b = self.decoded.get(i)
-        if b is None:
-            if not 0 <= i < m.MAX_BIN_PER_ARRAY:
-                raise IndexError(i)
-            b = self.decoded[i] = decode_bin(self.data, OFF_BINS + i * BIN_LEN)
-        return b
+_BINS: dict[Pubkey, LazyBins] = {}  # latest version per bin array: no stale versions kept alive
 
 
-_BINS: dict[Pubkey, _Bins] = {}  # latest version per bin array: no stale versions kept alive
-
-
-def _bin_array_bins(key: Pubkey, data: bytes) -> _Bins:
+def _bin_array_bins(key: Pubkey, data: bytes) -> LazyBins:
     """Checked like ``decode_bin_array`` (size, discriminator); bins decoded lazily, once per
     account version (only the latest version of each array is kept; the swap only reads it)."""
     cached = _BINS.get(key)
@@ -329,7 +287,7 @@ def _bin_array_bins(key: Pubkey, data: bytes) -> _Bins:
         raise DecodeError(
             f"meteora_dlmm bin array {key}: discriminator {data[:8].hex()} is not BinArray"
         )
-    bins = _BINS[key] = _Bins(data)
+    bins = _BINS[key] = LazyBins(data)
     return bins
 
 
@@ -443,76 +401,6 @@ def quote(state: LbPair, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bo
 
 _NATIVE = native.load("meteora_dlmm")
 _QUOTE = frozen_maker(Quote)  # Quote(amount_in, amount_out, fee, arrays), without type.__call__
-_MAX_PLAN_STRETCHES = 32  # longer walks run in Python
-_FIRST_STRETCH = 8  # bins planned when a walk enters a bin array
-
-
-class _Walk:
-    """One direction's kernel inputs, planned a stretch of bins at a time (the kernel asks for the
-    next with ``KERNEL_EXTEND``; a bin array's first stretch is short, as the market's compact
-    arrays are costly to read): the header, each stretch's non-empty bins (records), the
-    accounts they came from (those a swap walked must still be the same objects), the key whose
-    absence ends the walk, and ``Quote.arrays`` per number of stretches walked."""
-
-    __slots__ = ("active", "datas", "header", "indices", "keys", "missing", "p", "partial",
-                 "plan", "ranges", "records", "spared", "swap_for_y", "terminal")  # fmt: skip
-
-    def __init__(self, plan: _Plan, aux: Mapping[Pubkey, bytes], swap_for_y: bool) -> None:
-        self.plan, self.swap_for_y = plan, swap_for_y
-        self.p = m.FeeParams(*cast(_View, plan.view).fee_args)
-        self.active: int = plan.state.active_id
-        self.partial = False  # the last stretch ended inside its array
-        self.ranges: list[tuple[int, int, int]] = []
-        self.records: tuple[bytes, ...] = ()
-        self.keys: list[Pubkey] = []
-        self.datas: list[bytes] = []
-        self.indices: list[int] = []  # array index per stretch
-        self.spared: list[tuple[Pubkey, ...] | None] = [None]
-        self.missing: Pubkey | None = None
-        self.extend(aux)
-
-    def extend(self, aux: Mapping[Pubkey, bytes]) -> None:
-        """Plan the next stretch of the walk (or how the walk ends) from ``aux``."""
-        view = cast(_View, self.plan.view)
-        found: list[tuple[Pubkey, bytes]] = []
-
-        def records(index: int, lo: int, hi: int) -> bytes | None | bool:
-            key = view.array(index)[0]
-            data = aux.get(key)
-            if data is None:
-                self.missing = key
-                return None
-            found.append((key, data))
-            rec = _records(key, data, lo, hi)
-            return rec if rec is not None else False
-
-        step: tuple[int, tuple[int, int, int], bytes, int | None] | int = m.KERNEL_FALLBACK
-        if len(self.ranges) < _MAX_PLAN_STRETCHES:
-            limit = None if self.partial else _FIRST_STRETCH
-            step = m.kernel_step(self.active, self.swap_for_y, view.next_array, records, limit)
-        if isinstance(step, int):
-            self.terminal = step
-        else:
-            idx, bin_range, rec, after = step
-            self.ranges.append(bin_range), self.indices.append(idx), self.spared.append(None)
-            self.records += (rec,)
-            self.keys.append(found[0][0]), self.datas.append(found[0][1])
-            self.terminal = m.KERNEL_OUT_OF_BOUNDS if after is None else m.KERNEL_EXTEND
-            self.partial = after is not None and m.bin_id_to_array_index(after) == idx
-            self.active = after if after is not None else self.active
-        s = self.plan.state
-        self.header = m.kernel_header(
-            self.p, s.active_id, self.swap_for_y, fee_on_input(s, self.swap_for_y),
-            view.support_lo, self.terminal, self.ranges,
-        )  # fmt: skip
-
-    def stale(self, aux: Mapping[Pubkey, bytes], walked: int, code: int) -> bool:
-        """Whether ``aux`` differs from what the kernel's run over ``walked`` stretches read."""
-        keys, datas = self.keys, self.datas
-        for i in range(walked):
-            if aux.get(keys[i]) is not datas[i]:
-                return True
-        return code == m.KERNEL_NOT_LOADED and aux.get(cast(Pubkey, self.missing)) is not None
 
 
 class _Plan:
@@ -525,7 +413,7 @@ class _Plan:
     def __init__(self, state: LbPair, aux: Mapping[Pubkey, bytes]) -> None:
         self.state, self.ext_key = state, bitmap_extension_address(state.address)
         self.ext = aux.get(self.ext_key)
-        self.walks: list[_Walk | None] = [None, None]  # by swap_for_y
+        self.walks: list[m.KernelWalk | None] = [None, None]  # by swap_for_y
         self.view: _View | None = None
         self.activation: tuple[bool, int] | None = None
         if state.pair_type in (PAIR_TYPE_PERMISSION, PAIR_TYPE_CUSTOMIZABLE_PERMISSIONLESS):
@@ -564,6 +452,16 @@ def _records(key: Pubkey, data: bytes, lo: int, hi: int) -> bytes | None:
     return rec
 
 
+def _new_walk(plan: _Plan, aux: Mapping[Pubkey, bytes], swap_for_y: bool) -> m.KernelWalk:
+    view, s = cast(_View, plan.view), plan.state
+    walk = plan.walks[swap_for_y] = m.KernelWalk(
+        m.FeeParams(*view.fee_args), s.active_id, swap_for_y, fee_on_input(s, swap_for_y),
+        view.support_lo, view.next_array, lambda index: view.array(index)[0],
+    )  # fmt: skip
+    walk.extend(aux, _records)
+    return walk
+
+
 def _native_quote(
     state: LbPair, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool
 ) -> Quote | None:
@@ -591,18 +489,16 @@ def _native_quote(
         left -= _mint_fee(state, aux, a_to_b, amount_in, c[2])
         if left <= 0:
             return None
-    walk = plan.walks[a_to_b]
-    if walk is None:
-        walk = plan.walks[a_to_b] = _Walk(plan, aux, a_to_b)
-    for _run in range(2 * _MAX_PLAN_STRETCHES + 4):  # each run plans one more stretch (or anew)
+    walk = plan.walks[a_to_b] or _new_walk(plan, aux, a_to_b)
+    for _run in range(2 * m.KernelWalk.MAX_STRETCHES + 4):  # each run plans a stretch (or anew)
         r = _NATIVE.swap_exact_in(walk.header, walk.records, left, c[3])  # type: ignore[union-attr]
         if r is None:
             return None
         code, out, fee, n = r
         if walk.stale(aux, n, code):  # an account the run read changed since it was planned
-            walk = plan.walks[a_to_b] = _Walk(plan, aux, a_to_b)
+            walk = _new_walk(plan, aux, a_to_b)
         elif code == m.KERNEL_EXTEND:
-            walk.extend(aux)
+            walk.extend(aux, _records)
         else:
             break
     else:
@@ -616,7 +512,7 @@ def _native_quote(
         out -= _mint_fee(state, aux, not a_to_b, out, c[2])
     spared = walk.spared[n]
     if spared is None:
-        spared = walk.spared[n] = _spared(plan.view, tuple(walk.indices[:n]), a_to_b)
+        spared = walk.spared[n] = _spared(cast(_View, plan.view), tuple(walk.indices[:n]), a_to_b)
     return _QUOTE(amount_in, out, fee, spared)
 
 

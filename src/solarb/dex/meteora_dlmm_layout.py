@@ -28,6 +28,7 @@ __all__ = [
     "Bin",
     "BinArray",
     "BitmapExtension",
+    "LazyBins",
     "LbPair",
     "Oracle",
     "decode_bin_array",
@@ -113,6 +114,7 @@ _BIN = struct.Struct("<QQ16s16sQQQQ16s16sQQQIB3s")
 assert _BIN.size == BIN_LEN
 _BIN_ARRAY_HEADER = struct.Struct("<8sqB7s32s")
 OFF_BINS = _BIN_ARRAY_HEADER.size
+BINS_PER_ARRAY = 70
 
 
 def _u128(b: bytes) -> int:
@@ -276,6 +278,25 @@ def decode_bin(data: bytes, offset: int) -> Bin:
     (ax, ay, price, liq, _fx, _fy, _la, _lb, _fxs, _fys, open_amt, _proc_total, processed, _age,
      ask, _pad) = _BIN.unpack_from(data, offset)  # fmt: skip
     return Bin(ax, ay, _u128(price), _u128(liq), open_amt, processed, ask != 0)
+
+
+class LazyBins:
+    """The bins of one (checked) bin-array version, each decoded on first use by ``[i]`` (a
+    quote reads a few of the 70)."""
+
+    __slots__ = ("data", "decoded")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.decoded: dict[int, Bin] = {}
+
+    def __getitem__(self, i: int) -> Bin:
+        b = self.decoded.get(i)
+        if b is None:
+            if not 0 <= i < BINS_PER_ARRAY:
+                raise IndexError(i)
+            b = self.decoded[i] = decode_bin(self.data, OFF_BINS + i * BIN_LEN)
+        return b
 
 
 def decode_bin_array(address: Pubkey, data: bytes) -> BinArray:

@@ -1,4 +1,5 @@
-"""Meteora DLMM integer math: bin prices, fees, volatility, per-bin fills, bitmap navigation.
+"""Meteora DLMM integer math: bin prices, fees, volatility, per-bin fills, bitmap navigation,
+and the native kernel's plan (:func:`kernel_header`, :class:`KernelWalk`; see ``meteora_dlmm.c``).
 
 Follows the program's own arithmetic as published in MeteoraAg/dlmm-sdk (``commons`` crate:
 ``math/u64x64_math.rs``, ``math/price_math.rs``, ``extensions/{lb_pair,bin,bin_array_bitmap}.rs``,
@@ -10,8 +11,9 @@ raises :class:`MathOverflow` (program error ``MathOverflow`` 6018) when it would
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from solarb.dex.base import QuoteError
 
@@ -24,7 +26,9 @@ __all__ = [
     "MAX_FEE_RATE",
     "MIN_BIN_ID",
     "BinFill",
+    "DlmmSwap",
     "FeeParams",
+    "KernelWalk",
     "MathOverflow",
     "bin_array_bounds",
     "bin_id_to_array_index",
@@ -32,6 +36,8 @@ __all__ = [
     "compute_fee_from_amount",
     "get_amount_in",
     "get_amount_out",
+    "kernel_header",
+    "kernel_step",
     "next_array_index",
     "pow_q64",
     "price_from_id",
@@ -189,6 +195,29 @@ def update_volatility_accumulator(p: FeeParams, active_id: int) -> None:
     """``va = min(vr + |index_reference - active_id| * 10_000, max_volatility_accumulator)``."""
     va = p.volatility_reference + abs(p.index_reference - active_id) * BASIS_POINT_MAX
     p.volatility_accumulator = min(va, p.max_volatility_accumulator)
+
+
+@dataclass(slots=True, frozen=True)
+class DlmmSwap:
+    """Everything the exact-in swap computes. ``bins`` holds, per crossed bin id, the
+    fee-exclusive input added to the bin and the gross output taken from it (market-maker part
+    and limit-order part). ``fee`` is in the input token when ``fee_on_input`` else the output."""
+
+    amount_in: int
+    amount_out: int
+    amount_received: int
+    fee: int
+    protocol_fee: int
+    lp_fee: int
+    fee_on_input: bool
+    input_transfer_fee: int
+    output_transfer_fee: int
+    active_id: int
+    volatility_accumulator: int
+    volatility_reference: int
+    index_reference: int
+    bin_arrays: tuple[int, ...]
+    bins: tuple[tuple[int, int, int, int, int], ...]  # (bin_id, mm_in, mm_out, lo_in, lo_out)
 
 
 @dataclass(slots=True, frozen=True)
@@ -383,3 +412,78 @@ def kernel_step(
         return KERNEL_NOT_LOADED if rec is None else KERNEL_FALLBACK
     after = far + step if MIN_BIN_ID <= stop + step <= MAX_BIN_ID else None
     return idx, (lower, first, last), rec, after
+
+
+class KernelWalk:
+    """One direction of a swap for the native kernel, planned a stretch of bins at a time (the
+    kernel asks for the next with ``KERNEL_EXTEND``; an array's first stretch is short, as the
+    market's compact arrays are costly to read): the kernel header, each stretch's non-empty
+    bins (records), the accounts they came from (those a run walked must still be the same
+    objects: :meth:`stale`), the key whose absence ends the walk, the array index per stretch
+    and ``spared``, a slot per number of stretches walked for the caller (``Quote.arrays``)."""
+
+    MAX_STRETCHES = 32  # a longer walk ends in KERNEL_FALLBACK: the Python walk runs it
+    FIRST_STRETCH = 8  # bins planned when the walk enters a bin array
+
+    __slots__ = ("active", "array_key", "datas", "fixed", "header", "indices", "keys", "missing",
+                 "next_array", "partial", "ranges", "records", "spared", "swap_for_y", "terminal")  # fmt: skip
+
+    def __init__(
+        self, p: FeeParams, active_id: int, swap_for_y: bool, fee_on_input: bool,
+        support_lo: bool, next_array: Callable[[int, bool], int | None],
+        array_key: Callable[[int], Hashable],
+    ) -> None:  # fmt: skip
+        self.fixed = (p, active_id, swap_for_y, fee_on_input, support_lo)
+        self.swap_for_y, self.next_array, self.array_key = swap_for_y, next_array, array_key
+        self.active, self.partial = active_id, False  # partial: the last stretch ended mid-array
+        self.ranges: list[tuple[int, int, int]] = []
+        self.records: tuple[bytes, ...] = ()
+        self.keys: list[Hashable] = []
+        self.datas: list[Any] = []
+        self.indices: list[int] = []  # bin array index per stretch
+        self.spared: list[Any] = [None]
+        self.missing: Hashable | None = None
+        self.terminal = KERNEL_EXTEND
+        self.header = b""
+
+    def extend(
+        self, aux: Mapping[Any, Any], records: Callable[[Any, Any, int, int], bytes | None]
+    ) -> None:
+        """Plan the next stretch (or how the walk ends) from the accounts ``aux``;
+        ``records(key, data, lo, hi)`` gives an array's kernel records of (at least) bins
+        ``lo..hi``, None when the data is no bin array."""
+        found: list[tuple[Hashable, Any]] = []
+
+        def load(index: int, lo: int, hi: int) -> bytes | None | bool:
+            key = self.array_key(index)
+            data = aux.get(key)
+            if data is None:
+                self.missing = key
+                return None
+            found.append((key, data))
+            rec = records(key, data, lo, hi)
+            return rec if rec is not None else False
+
+        step: tuple[int, tuple[int, int, int], bytes, int | None] | int = KERNEL_FALLBACK
+        if len(self.ranges) < self.MAX_STRETCHES:
+            limit = None if self.partial else self.FIRST_STRETCH
+            step = kernel_step(self.active, self.swap_for_y, self.next_array, load, limit)
+        if isinstance(step, int):
+            self.terminal = step
+        else:
+            idx, bin_range, rec, after = step
+            self.ranges.append(bin_range), self.indices.append(idx), self.spared.append(None)
+            self.records += (rec,)
+            self.keys.append(found[0][0]), self.datas.append(found[0][1])
+            self.terminal = KERNEL_OUT_OF_BOUNDS if after is None else KERNEL_EXTEND
+            self.partial = after is not None and bin_id_to_array_index(after) == idx
+            self.active = after if after is not None else self.active
+        self.header = kernel_header(*self.fixed, self.terminal, self.ranges)
+
+    def stale(self, aux: Mapping[Any, Any], walked: int, code: int) -> bool:
+        """Whether ``aux`` differs from what a kernel run over ``walked`` stretches read."""
+        keys, datas = self.keys, self.datas
+        for i in range(walked):
+            if aux.get(keys[i]) is not datas[i]:
+                return True
+        return code == KERNEL_NOT_LOADED and aux.get(self.missing) is not None

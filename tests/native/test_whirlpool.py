@@ -217,3 +217,29 @@ def test_malformed_plan_is_a_value_error() -> None:
         KERNEL.swap_exact_in(b"\x00" * 10, 5)
     with pytest.raises(TypeError):
         KERNEL.swap_exact_in("plan", 5)
+
+
+def test_plan_refuses_what_the_kernel_does_not_cover() -> None:
+    """Adaptive fee, unsorted or out-of-range offsets, liquidity_net beyond i128: no plan (the
+    Python path runs)."""
+    accs = _folder("sol_usdc_ts64_HJPjoWUr/gabrielfior")
+    key = Pubkey.from_string("HJPjoWUrhoZzkNfRpHuieeFk9WcZWjwy6PBjZ81ngndJ")
+    state = ow.decode_pool(key, accs[key])
+    slots = ow._slots(state, accs, True)
+    assert ow._build_plan(state, slots, True)
+    fields = {k: getattr(state, k) for k in state.__slots__}  # type: ignore[attr-defined]
+    adaptive = wl.Whirlpool(**{**fields, "fee_tier_index": state.tick_spacing + 1024})
+    assert ow._build_plan(adaptive, slots, True) == b""
+    start = slots[0].start_tick_index  # type: ignore[union-attr]
+    tick = wl.Tick(1, 1)
+    bad = [
+        wl.TickArray(start, key, False, {5: tick, 3: tick}, (5, 3)),
+        wl.TickArray(start, key, False, {88: tick}, (88,)),
+        wl.TickArray(start, key, False, {3: tick}, (3, 4)),
+        wl.TickArray(start, key, False, {3: wl.Tick(1 << 127, 1)}, (3,)),
+        wl.TickArray(start, key, False, {3: wl.Tick(-(1 << 127) - 1, 1)}, (3,)),
+    ]
+    for arr in bad:
+        assert ow._build_plan(state, [arr], True) == b""
+    edge = wl.TickArray(start, key, False, {0: wl.Tick(-(1 << 127), 1), 87: tick}, (0, 87))
+    assert ow._build_plan(state, [edge], True)

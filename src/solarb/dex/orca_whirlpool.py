@@ -29,7 +29,6 @@ import operator
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from itertools import pairwise
 
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
@@ -544,9 +543,10 @@ def quote(state: Whirlpool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b:
     if kernel is not None:
         e = _SLOTS.get((state.address, a_to_b))
         q = None
-        if e is not None and e.state is state and e.plain:  # the kernel checks e's arrays in aux
-            if not _clock_negative(aux.get(CLOCK_SYSVAR)):
-                q = kernel.quote_exact_in(e.plan, amount_in, Quote, aux, e.keys, e.datas)
+        clock = aux.get(CLOCK_SYSVAR)
+        if e is not None and e.state is state and e.plain and not _clock_negative(clock):
+            # None too when aux no longer holds e's arrays
+            q = kernel.quote_exact_in(e.plan, amount_in, Quote, aux, e.keys, e.datas)
         if q is None and not state.adaptive_fee:  # stale or not handled: the general path
             q = _native_quote(state, aux, amount_in, a_to_b)
         if q is not None:
@@ -616,8 +616,9 @@ def _build_plan(state: Whirlpool, slots: Sequence[Slot], a_to_b: bool) -> bytes:
         return b""
     m = U64_MAX
     try:
-        parts = [_PLAN_HEAD.pack(price & m, price >> 64, liq & m, liq >> 64, state.tick_current_index,
-                                 state.tick_spacing, state.fee_rate, a_to_b, len(slots))]  # fmt: skip
+        head = (price & m, price >> 64, liq & m, liq >> 64, state.tick_current_index,
+                state.tick_spacing, state.fee_rate, a_to_b, len(slots))  # fmt: skip
+        parts = [_PLAN_HEAD.pack(*head)]
         for s in slots:
             if isinstance(s, int):
                 parts.append(_PLAN_SLOT.pack(0, s, 0))
@@ -635,21 +636,23 @@ def _build_plan(state: Whirlpool, slots: Sequence[Slot], a_to_b: bool) -> bytes:
 
 def _array_blob(arr: TickArray) -> bytes:
     """A decoded array's plan slot (cached per array object); ``b""`` when its ticks are not a
-    consistent ascending set of offsets 0..87."""
+    consistent ascending set of offsets 0..87. ``struct.error``: a liquidity_net beyond i128."""
     c = _BLOBS.get(id(arr))
     if c is not None and c[0] is arr:
         return c[1]
-    offs, ticks = arr.offsets, arr.ticks
-    ok = len(offs) == len(ticks) and all(map(ticks.__contains__, offs))
-    ok = ok and all(a < b for a, b in pairwise(offs))
-    ok = ok and (not offs or (0 <= offs[0] and offs[-1] < TICK_ARRAY_SIZE))
-    nets = [ticks[o].liquidity_net for o in offs] if ok else []
-    if not ok or not all(-(1 << 127) <= n < 1 << 127 for n in nets):
-        blob = b""
-    else:
-        blob = _PLAN_SLOT.pack(1, arr.start_tick_index, len(offs)) + b"".join(
-            _PLAN_TICK.pack(o, n & U64_MAX, n >> 64) for o, n in zip(offs, nets)
-        )
+    ticks, last, blob = arr.ticks, -1, b""
+    parts = [b""]
+    if len(arr.offsets) == len(ticks):
+        for o in arr.offsets:
+            t = ticks.get(o)
+            if t is None or not last < o < TICK_ARRAY_SIZE:
+                break
+            n = t.liquidity_net
+            parts.append(_PLAN_TICK.pack(o, n & U64_MAX, n >> 64))
+            last = o
+        else:
+            parts[0] = _PLAN_SLOT.pack(1, arr.start_tick_index, len(parts) - 1)
+            blob = b"".join(parts)
     if len(_BLOBS) >= 4096:
         _BLOBS.clear()
     _BLOBS[id(arr)] = (arr, blob)

@@ -56,7 +56,7 @@ def _python_only() -> Iterator[None]:
         ow._NATIVE = saved
 
 
-def _outcome(fn: Callable[[], Any]) -> object:
+def _outcome(fn: Callable[[], Any]) -> tuple[Any, ...]:
     try:
         q = fn()
     except Exception as exc:  # noqa: BLE001 - the typed error is part of the outcome
@@ -64,10 +64,14 @@ def _outcome(fn: Callable[[], Any]) -> object:
     return (q.amount_in, q.amount_out, q.fee, q.arrays)
 
 
+def _python_outcome(state: wl.Whirlpool, aux: Aux, amount: int, a_to_b: bool) -> tuple[Any, ...]:
+    with _python_only():
+        return _outcome(lambda: ow.quote(state, aux, amount, a_to_b))
+
+
 def _check(state: wl.Whirlpool, aux: Aux, amount: int, a_to_b: bool) -> bool:
     """Kernel and Python agree on ``quote``; True when the kernel computed it."""
-    with _python_only():
-        want = _outcome(lambda: ow.quote(state, aux, amount, a_to_b))
+    want = _python_outcome(state, aux, amount, a_to_b)
     got = _outcome(lambda: ow.quote(state, aux, amount, a_to_b))
     assert got == want, (amount, a_to_b)
     direct = ow._native_quote(state, aux, amount, a_to_b)
@@ -243,3 +247,58 @@ def test_plan_refuses_what_the_kernel_does_not_cover() -> None:
         assert ow._build_plan(state, [arr], True) == b""
     edge = wl.TickArray(start, key, False, {0: wl.Tick(-(1 << 127), 1), 87: tick}, (0, 87))
     assert ow._build_plan(state, [edge], True)
+
+
+def _hand_pool(liquidity: int, nets: dict[int, int], a_to_b: bool) -> tuple[wl.Whirlpool, Aux]:
+    """A pool at tick 100 (spacing 1) whose arrays hold ``nets`` (tick -> liquidity_net); its
+    price is tick 100's (a->b: the first step crosses tick 100) or just below tick 101's."""
+    rng = random.Random(liquidity ^ len(nets))
+    key = Pubkey.from_bytes(rng.randbytes(32))
+    mint_a, mint_b = sorted((Pubkey.from_bytes(rng.randbytes(32)) for _ in range(2)), key=bytes)
+    zero = wl.RewardInfo(Pubkey.default(), Pubkey.default(), bytes(32), 0, 0)
+    tick, ts = 100, 1
+    price = cm.sqrt_price_at_tick(tick) if a_to_b else cm.sqrt_price_at_tick(tick + 1) - 1
+    state = wl.Whirlpool(
+        key, "orca_whirlpool", key, 255, ts, ts, 3000, 300, liquidity, price, tick, 0, 0,
+        mint_a, key, 0, mint_b, key, 0, 0, (zero,) * 3,
+    )  # fmt: skip
+    aux: Aux = {}
+    for start in wl.swap_start_indexes(tick, ts, a_to_b):
+        ticks = {t - start: wl.Tick(n, abs(n) or 1) for t, n in nets.items() if 0 <= t - start < 88}
+        aux[wl.tick_array_address(key, start)] = wl.encode_fixed_tick_array(start, key, ticks)
+    return state, aux
+
+
+@needs_kernel
+def test_liquidity_net_extremes() -> None:
+    """Crossing ticks whose liquidity_net is i128's minimum or maximum: exact sums up to u128's
+    maximum, LiquidityOverflow / LiquidityUnderflow beyond."""
+    lo, hi, top = -(1 << 127), (1 << 127) - 1, 1 << 127
+    over, under = ow.CODES["LiquidityOverflow"], ow.CODES["LiquidityUnderflow"]
+    past = ow.CODES["TickArraySequenceInvalidIndex"]
+    cases = [  # liquidity, nets, a_to_b, outcome of the crossing (code, or None: crossed)
+        (top, {100: lo}, True, over),  # a->b adds 2^127: 2^128
+        (top - 1, {100: lo, 90: hi}, True, None),  # 2^128 - 1, then 1
+        (5, {100: hi}, True, under),
+        (top, {101: lo}, False, past),  # b->a takes 2^127: 0, then runs out of arrays
+        (top - 1, {101: lo}, False, under),
+        (top, {101: hi, 110: lo}, False, None),  # 2^128 - 1, then 2^127 - 1
+        (top + 1, {101: hi}, False, over),
+    ]
+    rng = random.Random(9)
+    for liquidity, nets, a_to_b, want in cases:
+        state, aux = _hand_pool(liquidity, nets, a_to_b)
+        seen, crossed = set(), 0
+        # b->a needs about 2^63 of token B to move the price one unit at this liquidity
+        big = [1, 10**6, 3 << 62, 7 << 61, U64]
+        for amount in [*big, *(int(2 ** rng.uniform(0, 64)) for _ in range(100))]:
+            _check(state, aux, amount, a_to_b)
+            outcome = _python_outcome(state, aux, amount, a_to_b)
+            ok = not isinstance(outcome[0], str)
+            seen.add(None if ok else outcome[1])
+            if ok and want is None:
+                crossed += bool(
+                    ow.quote_detail(state, aux, amount, a_to_b, detail=True).swap.crossed
+                )
+        assert want in seen, (liquidity, nets, seen)
+        assert want is not None or crossed

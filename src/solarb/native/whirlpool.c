@@ -330,15 +330,14 @@ static int run_swap(const plan_t *pl, uint64_t amount, uint64_t *done, uint64_t 
                 const int64_t diff = next_tick - s->start, off = floor_div(diff, pl->ts);
                 i128 net;
                 if (s->kind == SLOT_ARRAY && diff % pl->ts == 0 && tick_net(s, off, &net)) {
-                    if (a_to_b) net = -net;
-                    if (net >= 0) {
-                        u128 add = (u128)net;
-                        if (liq + add < liq) return -1; /* LiquidityOverflow */
-                        liq += add;
+                    /* liq -/+ net: |net| as u128 (exact for i128's minimum too) */
+                    const u128 mag = net < 0 ? (u128)(-(net + 1)) + 1 : (u128)net;
+                    if ((net < 0) != a_to_b) {
+                        if (mag > liq) return -1; /* LiquidityUnderflow */
+                        liq -= mag;
                     } else {
-                        u128 sub = (u128)(-(net + 1)) + 1;
-                        if (sub > liq) return -1; /* LiquidityUnderflow */
-                        liq -= sub;
+                        if (liq + mag < liq) return -1; /* LiquidityOverflow */
+                        liq += mag;
                     }
                 }
                 const int at_edge = a_to_b ? off == 0 : off == TICK_ARRAY_SIZE - 1;

@@ -18,6 +18,12 @@ loop (step math, fee split, tick crossing, limit orders, dynamic fee) in
 
 Reward growth is taken as stored (not advanced to the Clock): it only affects crossed ticks'
 ``reward_growths_outside`` in the cluster model, never an amount.
+
+:func:`quote` runs ``swap_internal`` in the C kernel ``solarb.native._raydium_clmm`` when it is
+built: a plan per pool state and direction (price, liquidity, fee, the initialized ticks of the
+arrays in traversal order) is packed once and reused for every amount; a swap the kernel does not
+cover (dynamic fee, a tick with limit orders reached, any program error) runs the Python path,
+which stays the reference (differential tests hold both bit-identical).
 """
 
 from __future__ import annotations
@@ -489,14 +495,13 @@ class _Plan:
     data, the navigation, the ticks part (reused by the next state while the arrays and the
     navigation are the same) and whether the input / output mint has a transfer fee."""
 
-    __slots__ = ("datas", "fees", "nav", "plan", "read", "state", "ticks", "tokens")
+    __slots__ = ("datas", "fees", "nav", "plan", "read", "state", "ticks")
 
     def __init__(self, state: ClmmPool, read: tuple[Pubkey, ...], datas: tuple[bytes | None, ...],
                  nav: _Nav | None = None, ticks: tuple[bytes, bool] | None = None,
                  fees: tuple[bool, bool] = (False, False), plan: bytes | None = None) -> None:
         self.state, self.read, self.datas, self.nav, self.ticks = state, read, datas, nav, ticks
         self.fees, self.plan = fees, plan
-        self.tokens = (state.token_program_a, state.token_program_b)
 
 
 _PLANS: tuple[dict[Pubkey, _Plan], dict[Pubkey, _Plan]] = ({}, {})
@@ -581,8 +586,7 @@ def _plan_entry(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool,
         read += tuple(nav.keys)
         datas = tuple(map(aux.get, read))
         if (prev is not None and prev.nav is nav and prev.ticks is not None and prev.read == read
-                and prev.datas == datas
-                and prev.tokens == (state.token_program_a, state.token_program_b)):  # fmt: skip
+                and prev.datas == datas):  # fmt: skip
             ticks, fees = prev.ticks, prev.fees  # same arrays and mints: only the state moved
         else:
             arrays = _swap_arrays(state.address, nav.starts, nav.keys, aux)

@@ -19,6 +19,11 @@ manager/swap_manager.rs, manager/fee_rate_manager.rs, util/sparse_swap.rs):
   output by the output mint's fee after it (epoch from the Clock when loaded).
 
 ``Quote.fee`` is the total trade fee in the input token (LP + protocol).
+
+:func:`quote` runs the static-fee swap in the C kernel ``solarb.native._whirlpool`` when it is
+built: a per-state *plan* (prices, liquidity, the arrays' initialized ticks) is packed next to the
+slots cache; anything the kernel does not cover (adaptive fee, any program error) runs the Python
+swap below, which stays the reference.
 """
 
 from __future__ import annotations

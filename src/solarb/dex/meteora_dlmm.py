@@ -16,6 +16,12 @@ The quote walks bins exactly as the program's exact-in swap (MeteoraAg/dlmm-sdk 
 The clock is the Clock sysvar account (``unix_timestamp`` at offset 32), never the machine clock;
 without it the quote raises :class:`MissingAccount`.
 
+:func:`quote` runs the native kernel (``solarb.native._meteora_dlmm``) when it is built: a plan
+per pair state (and bitmap extension) and direction, reused while those and the bin arrays it
+read are the same objects (a new Clock only changes the kernel's ``now``); limit-order fills,
+overflows and rare pairs go to the Python walk, which stays the reference (same results, same
+errors). ``_NATIVE = None`` forces the Python walk.
+
 Errors: :class:`DecodeError`; :class:`QuoteError` with the program's code (PoolDisabled 6042,
 MathOverflow 6018, InvalidInput 6002); :class:`MissingAccount` (bin array, reserve mint or Clock
 not loaded); :class:`InsufficientLiquidity` (PairInsufficientLiquidity 6012) when liquidity runs

@@ -3,28 +3,30 @@
  * Mirrors solarb.dex.meteora_dlmm._exact_in / meteora_dlmm_math bit for bit for the common case:
  * market-maker liquidity only, fee on the input or on the output, the variable fee recomputed per
  * bin from the clock-updated references. The adapter builds, per pair state and direction, a
- * header (fee parameters, the bin arrays of the walk with the bin range scanned in each) and, per
- * bin-array account version, a compact record of its non-empty bins (extract_bins). Anything the
- * kernel does not cover (a limit-order fill, a checked operation that would overflow, a walk the
+ * header (fee parameters, the stretches of the walk: a bin array and the bin range scanned in it)
+ * and, per bin-array account version, a compact record of its non-empty bins (extract_bins),
+ * planning more stretches when the kernel walks past the last one. Anything the kernel does not
+ * cover (a limit-order fill, a checked operation that would overflow, a walk the
  * plan could not describe) returns None and the adapter runs the Python path, which raises the
  * program's exact error. The adapter plans only pairs whose protocol share is at most 100%, so the
  * protocol part of a fee (not returned) can never overflow.
  *
- * Header layout (little endian, HEADER_LEN bytes, then n_arrays x 12 bytes):
+ * Header layout (little endian, HEADER_LEN bytes, then n_arrays (stretches) x 12 bytes):
  *   0 u8 swap_for_y | 1 u8 fee_on_input | 2 u8 support_limit_orders | 3 u8 terminal
  *   4 u16 bin_step | 6 u16 (unused) | 8 u32 n_arrays | 12 i32 active_id | 16 i32 index_reference
  *   20 u32 volatility_accumulator | 24 u32 volatility_reference | 28 u32 max_volatility_accumulator
  *   32 u32 variable_fee_control | 36 u16 filter_period | 38 u16 decay_period
  *   40 u16 reduction_factor | 42 u16 (unused) | 44 i64 last_update_timestamp
  *   52 u64 base fee rate (capped at MAX_FEE_RATE)
- *   per array: i32 lower bin id, i32 first bin position, i32 last bin position (0..69, walk order)
+ *   per stretch: i32 lower bin id of its array, i32 first and i32 last bin position (0..69, in
+ *   walk order); arrays[i] holds the records of (at least) those bins
  * Bin record (RECORD_LEN bytes, ascending position): u32 position, u32 limit-order flags
  *   (bit 0: orders X->Y would fill, bit 1: orders Y->X would fill), u64 amount_x, u64 amount_y,
  *   u128 stored price.
- * Result: None, or (code, total_out, fee, arrays_walked), fee being the trading fee on the input
+ * Result: None, or (code, total_out, fee, stretches walked), fee being the trading fee on the input
  * (0 when the pair takes it from the output); code 0 = filled, else the walk ended at the plan's
  * terminal: 1 no liquidity, 2 bin id out of bounds, 3 next array not loaded, 5 not planned yet (the
- * adapter plans one more array and runs again); terminal 4 (the Python walk decides) gives None.
+ * adapter plans one more stretch and runs again); terminal 4 (the Python walk decides) gives None.
  */
 #include "pyint.h"
 

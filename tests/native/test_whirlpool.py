@@ -221,6 +221,15 @@ def test_malformed_plan_is_a_value_error() -> None:
         KERNEL.swap_exact_in(b"\x00" * 10, 5)
     with pytest.raises(TypeError):
         KERNEL.swap_exact_in("plan", 5)
+    accs = _folder("bono_usdc_ts64_DBJ5hywa")
+    key = Pubkey.from_string("DBJ5hywaJQKfjyt8Ekng4t6KB1gvqnYFdcJoTppCNikt")
+    state = ow.decode_pool(key, accs[key])
+    plan = ow._build_plan(state, ow._slots(state, accs, False), False)
+    assert KERNEL.swap_exact_in(plan, 10**6) is not None
+    for amount in (10.0**6, "1000000", None):  # not an int: "not handled"
+        assert KERNEL.swap_exact_in(plan, amount) is None
+    with pytest.raises(ValueError):  # a plan cut short
+        KERNEL.swap_exact_in(plan[:-1], 10**6)
 
 
 def test_plan_refuses_what_the_kernel_does_not_cover() -> None:

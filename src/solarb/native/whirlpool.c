@@ -360,10 +360,11 @@ static int run_swap(const plan_t *pl, uint64_t amount, uint64_t *done, uint64_t 
  * exception set (wrong argument types, malformed plan). */
 static int swap_args(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want, const char *usage,
                      uint64_t *done, uint64_t *out, u128 *fee) {
-    if (nargs != want || !PyBytes_Check(args[0]) || !PyLong_Check(args[1])) {
+    if (nargs != want || !PyBytes_Check(args[0])) {
         PyErr_SetString(PyExc_TypeError, usage);
         return -1;
     }
+    if (!PyLong_Check(args[1])) return 0; /* not an int: the Python path decides */
     plan_t pl;
     if (parse_plan((const unsigned char *)PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0]), &pl))
         return -1;

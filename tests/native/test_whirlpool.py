@@ -114,7 +114,7 @@ def test_real_dumps(folder: str, address: str) -> None:
     for a_to_b in (True, False):
         for amount in _amounts(rng, 800):
             handled += _check(state, accs, amount, a_to_b)
-    assert handled > 500
+    assert handled > 300
     # the dense SOL/USDC arrays: big swaps cross many initialized ticks in the kernel
     if folder.endswith("gabrielfior"):
         crossed = ow.quote_detail(state, accs, 10**12, True, detail=True).swap.crossed

@@ -584,8 +584,8 @@ def _native_quote(
     the Python path raises the typed error)."""
     try:
         e = _entry(state, aux, a_to_b)
-    except (QuoteError, DecodeError):
-        return None
+    except (QuoteError, DecodeError, ArithmeticError, ValueError):
+        return None  # the Python path raises it, after the checks it makes first
     if e.plan is None:
         e.plan = _build_plan(state, e.slots, a_to_b)
         t22 = TOKEN_2022_PROGRAM_ID in (state.token_program_a, state.token_program_b)

@@ -281,6 +281,25 @@ def test_limit_orders_are_left_to_python_where_reached() -> None:
         assert _check(state, aux, 10**11, a_to_b) is False
 
 
+def test_tick_array_decode_round_trips() -> None:
+    """The one-pass tick-array decode (the plans' input) against random encoded ticks: signed
+    liquidity_net, u128 fields at their bounds, limit-order-only ticks, untouched slots."""
+    rng = random.Random(17)
+    key, pool = Pubkey.from_bytes(bytes([7]) * 32), Pubkey.from_bytes(bytes([8]) * 32)
+    u128 = lambda: rng.choice((0, 1, 2**64 - 1, 2**64, 2**128 - 1, rng.getrandbits(128)))  # noqa: E731
+    for _ in range(40):
+        ticks = {}
+        for off in rng.sample(range(lay.TICK_ARRAY_SIZE), rng.randint(0, lay.TICK_ARRAY_SIZE)):
+            orders_only = rng.random() < 0.1
+            ticks[off] = lay.TickState(
+                600 + off * 10, rng.choice((-(2**127), -1, 0, 1, 2**127 - 1, rng.getrandbits(127) - 2**126)),
+                0 if orders_only else max(1, u128()), u128(), u128(), (u128(), u128(), u128()),
+                rng.getrandbits(64), rng.getrandbits(64) | orders_only, rng.getrandbits(64), u128(),
+            )  # fmt: skip
+        arr = lay.decode_tick_array(key, lay.encode_tick_array(pool, 600, ticks))
+        assert arr.ticks == ticks and arr.start_tick_index == 600 and arr.pool_id == pool
+
+
 @needs_kernel
 def test_malformed_plan_is_a_value_error() -> None:
     with pytest.raises(ValueError):

@@ -18,6 +18,7 @@ from functools import lru_cache
 from solders.pubkey import Pubkey
 
 from solarb.dex.base import DecodeError
+from solarb.frozen import frozen_maker
 
 __all__ = [
     "AMM_CONFIG_LEN", "ERRORS", "EXTENSION_LEN", "MAX_TICK", "MIN_TICK", "NAME", "OBSERVATION_LEN",
@@ -362,14 +363,21 @@ def encode_tick(t: TickState) -> bytes:
                       bytes(12))  # fmt: skip
 
 
+_new_tick = frozen_maker(TickState)
+
+
 def _decode_tick(data: bytes, off: int) -> TickState:
-    f = _TICK.unpack_from(data, off)
-    return TickState(f[0], _i128(f[1], f[2]), _u128(f[3], f[4]), _u128(f[5], f[6]),
-                     _u128(f[7], f[8]), (_u128(f[9], f[10]), _u128(f[11], f[12]),
-                     _u128(f[13], f[14])), f[15], f[16], f[17], _u128(f[18], f[19]))  # fmt: skip
+    (tick, nl, nh, gl, gh, f0l, f0h, f1l, f1h, r0l, r0h, r1l, r1h, r2l, r2h, phase, orders, part,
+     ul, uh, _pad) = _TICK.unpack_from(data, off)  # fmt: skip
+    net = nl | nh << 64
+    return _new_tick(tick, net - (1 << 128) if nh >> 63 else net, gl | gh << 64, f0l | f0h << 64,
+                     f1l | f1h << 64, (r0l | r0h << 64, r1l | r1h << 64, r2l | r2h << 64), phase,
+                     orders, part, ul | uh << 64)  # fmt: skip
 
 
-_INIT_PROBE = struct.Struct("<16s88xQQ")  # from @20: liquidity_gross, orders_amount @124, part @132
+# every tick's liquidity_gross (16 bytes @20), orders_amount (@124) and part_filled (@132)
+_INIT_PROBE = struct.Struct("<44x" + "20x16s88xQQ28x" * TICK_ARRAY_SIZE)
+_ZERO16 = bytes(16)
 
 
 @dataclass(slots=True, frozen=True)
@@ -396,11 +404,10 @@ def decode_tick_array(address: Pubkey, data: bytes) -> TickArray:
         raise DecodeError(f"{NAME} tick array {address}: discriminator {disc.hex()} "
                           "is not TickArrayState")
     ticks: dict[int, TickState] = {}
-    for i in range(TICK_ARRAY_SIZE):
-        off = 44 + i * TICK_LEN
-        gross, orders, part = _INIT_PROBE.unpack_from(data, off + 20)
-        if gross != bytes(16) or orders or part:
-            ticks[i] = _decode_tick(data, off)
+    probe = iter(_INIT_PROBE.unpack_from(data, 0))
+    for i, (gross, orders, part) in enumerate(zip(probe, probe, probe)):
+        if gross != _ZERO16 or orders or part:
+            ticks[i] = _decode_tick(data, 44 + i * TICK_LEN)
     return TickArray(address, Pubkey.from_bytes(pool_id), start, ticks, data[44 + 60 * TICK_LEN])
 
 

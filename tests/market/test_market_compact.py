@@ -248,8 +248,10 @@ def test_new_version_reuses_the_previous_layout_when_it_still_fits() -> None:
     first_run_byte = next(i for i, b in enumerate(data) if b)
     inside = bytearray(data)
     inside[first_run_byte] ^= 0x11  # a byte inside a stored run
+    assert bytes(previous) == data  # materialised through the layout's cached Structs
     new = compact(bytes(inside), previous)
     assert isinstance(new, SparseBytes) and new._index is previous._index
+    assert new._packers is previous._packers and bytes(new) == bytes(inside)  # shared layout
     assert new == bytes(inside) and new == compact(bytes(inside)) and new != previous
     outside = bytearray(data)
     outside[next(i for i in range(len(data)) if not any(data[max(0, i - 40) : i + 40]))] = 1

@@ -38,7 +38,7 @@ class SparseBytes:
     materializing). Build it with :func:`compact`.
     """
 
-    __slots__ = ("_chunks", "_hash", "_index", "_len", "_runs")
+    __slots__ = ("_chunks", "_hash", "_index", "_len", "_packers", "_runs")
 
     def __init__(self, data: bytes, runs: list[tuple[int, bytes]]) -> None:
         self._len = len(data)
@@ -49,6 +49,7 @@ class SparseBytes:
         # list so the array is allocated at its exact size (extend over-allocates)
         self._index = array("I", [*(start for start, _ in runs),
                                   *accumulate((len(chunk) for _, chunk in runs), initial=0)])
+        self._packers: tuple[Struct, Struct] | None = None  # made by the first bytes()
 
     def __len__(self) -> int:
         return self._len
@@ -57,12 +58,11 @@ class SparseBytes:
         return self._len > 0
 
     def __bytes__(self) -> bytes:
-        buf = bytearray(self._len)
-        chunks, index, n = self._chunks, self._index, self._runs
-        for i in range(n):
-            start, a, b = index[i], index[n + i], index[n + i + 1]
-            buf[start : start + b - a] = chunks[a:b]
-        return bytes(buf)
+        packers = self._packers
+        if packers is None:  # one pair of Structs per layout, shared by its re-layouts
+            packers = self._packers = _packers(self._index, self._len)
+        split, place = packers
+        return place.pack(*split.unpack(self._chunks))
 
     def __hash__(self) -> int:
         return self._hash
@@ -136,6 +136,7 @@ class SparseBytes:
             return self
         new = SparseBytes.__new__(SparseBytes)
         new._len, new._runs, new._index = self._len, n, index  # the index is never mutated
+        new._packers = self._packers
         new._chunks = chunks
         new._hash = hash(data)
         return new
@@ -149,6 +150,20 @@ class SparseBytes:
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (compact, (bytes(self),))
+
+
+def _packers(index: array[int], length: int) -> tuple[Struct, Struct]:
+    """Two Structs for :meth:`SparseBytes.__bytes__` of a layout: one splits the stored runs,
+    one places them between zero gaps (both in C: ~2 us for a full array, a loop ~40 us)."""
+    n = (len(index) - 1) // 2
+    sizes = [index[n + i + 1] - index[n + i] for i in range(n)]
+    place: list[str] = []
+    pos = 0
+    for start, size in zip(index[:n], sizes, strict=True):
+        place.append(f"{start - pos}x{size}s")
+        pos = start + size
+    place.append(f"{length - pos}x")
+    return Struct("<" + "".join(f"{size}s" for size in sizes)), Struct("<" + "".join(place))
 
 
 @lru_cache(maxsize=256)  # the arrays being written: a few hundred layouts (~1-4 KB each)

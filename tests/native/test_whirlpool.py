@@ -8,6 +8,7 @@ program accepts (it never answers "not handled" for one, never answers where Pyt
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from solarb import native
 from solarb.dex import clmm_math as cm
 from solarb.dex import orca_whirlpool as ow
 from solarb.dex import orca_whirlpool_layout as wl
+from solarb.dex.base import Quote
 from solarb.dex.quote_cases import load_accounts_file
 from solarb.runtime.bench_workload import _ADAPTER, Workload
 from tests.dex.test_orca_oracle import random_case
@@ -311,3 +313,23 @@ def test_liquidity_net_extremes() -> None:
                 )
         assert want in seen, (liquidity, nets, seen)
         assert want is not None or crossed
+
+
+@needs_kernel
+def test_kernel_quotes_are_plain_quotes() -> None:
+    """The kernel fills a Quote through its slots (native/whirlpool.c make_quote): exactly these
+    fields, so a field added to Quote must be added there too."""
+    assert [f.name for f in dataclasses.fields(Quote)] == [
+        "amount_in",
+        "amount_out",
+        "fee",
+        "arrays",
+    ]
+    accs = _folder("bono_usdc_ts64_DBJ5hywa")
+    key = Pubkey.from_string("DBJ5hywaJQKfjyt8Ekng4t6KB1gvqnYFdcJoTppCNikt")
+    state = ow.decode_pool(key, accs[key])
+    q = ow.quote(state, accs, 10**6, False)
+    assert type(q) is Quote and q == Quote(q.amount_in, q.amount_out, q.fee) and q.arrays == ()
+    assert hash(q) == hash(Quote(q.amount_in, q.amount_out, q.fee))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        q.fee = 0  # type: ignore[misc]

@@ -184,10 +184,6 @@ def _fee_args(s: LbPair) -> tuple[int, ...]:
     )  # fmt: skip
 
 
-def _fee_params(s: LbPair) -> m.FeeParams:
-    return m.FeeParams(*_fee_args(s))
-
-
 class _View:
     """What a quote derives from the pair state and the extension bytes alone (combined bitmap,
     limit-order support, fee-parameter fields, instruction bin arrays per walk), kept for the
@@ -524,8 +520,9 @@ def _native_quote(
 
 def spot_rate(state: LbPair, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:
     """Active-bin price (Y per X, or X per Y) after the current total fee rate (float)."""
-    price = m.price_from_id(state.active_id, state.bin_step) / float(1 << 64)
-    rate = m.total_fee_rate(_fee_params(state)) / m.FEE_PRECISION
+    price = m.price_float(state.active_id, state.bin_step)
+    rate = m.fee_rate_of(state.bin_step, state.base_factor, state.base_fee_power_factor,
+                         state.variable_fee_control, state.volatility_accumulator) / m.FEE_PRECISION
     return (price if a_to_b else 1.0 / price) * (1.0 - rate)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from solarb.dex.base import QuoteError
@@ -34,12 +35,14 @@ __all__ = [
     "bin_id_to_array_index",
     "compute_fee",
     "compute_fee_from_amount",
+    "fee_rate_of",
     "get_amount_in",
     "get_amount_out",
     "kernel_header",
     "kernel_step",
     "next_array_index",
     "pow_q64",
+    "price_float",
     "price_from_id",
     "swap_exact_in_at_bin",
     "total_fee_rate",
@@ -114,6 +117,12 @@ def price_from_id(bin_id: int, bin_step: int) -> int:
     return pow_q64(ONE + (bin_step << SCALE_OFFSET) // BASIS_POINT_MAX, bin_id)
 
 
+@lru_cache(maxsize=4096)  # active bins of the watched pairs: a spot rate per pool change
+def price_float(bin_id: int, bin_step: int) -> float:
+    """:func:`price_from_id` as a float (ranking and filtering only, never an amount)."""
+    return price_from_id(bin_id, bin_step) / float(ONE)
+
+
 def _mul_div(x: int, y: int, den: int, up: bool, what: str) -> int:
     if den == 0:
         raise MathOverflow(f"{what}: division by zero")
@@ -161,10 +170,16 @@ class FeeParams:
 def total_fee_rate(p: FeeParams) -> int:
     """Base fee ``base_factor * bin_step * 10 * 10**power`` plus the variable fee
     ``ceil(vfc * (va * bin_step)**2 / 1e11)``, capped at ``MAX_FEE_RATE`` (units of 1e-9)."""
-    base = p.base_factor * p.bin_step * 10 * 10**p.base_fee_power_factor
+    return fee_rate_of(p.bin_step, p.base_factor, p.base_fee_power_factor,
+                       p.variable_fee_control, p.volatility_accumulator)  # fmt: skip
+
+
+def fee_rate_of(bin_step: int, base_factor: int, power: int, vfc: int, va: int) -> int:
+    """:func:`total_fee_rate` from the five fields it reads (no :class:`FeeParams`)."""
+    base = base_factor * bin_step * 10 * 10**power
     var = 0
-    if p.variable_fee_control > 0:
-        var = -(-p.variable_fee_control * (p.volatility_accumulator * p.bin_step) ** 2 // 100_000_000_000)
+    if vfc > 0:
+        var = -(-vfc * (va * bin_step) ** 2 // 100_000_000_000)
     return min(base + var, MAX_FEE_RATE)
 
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
@@ -39,16 +38,25 @@ from solders.pubkey import Pubkey
 from solarb import native
 from solarb.dex import clmm_math as cm
 from solarb.dex.base import DexError, InsufficientLiquidity, MissingAccount, Quote, QuoteError
+from solarb.dex.raydium_clmm_accounts import (
+    MAX_SWAP_TICK_ARRAYS,
+    MissingTicks,
+    Nav,
+    swap_tick_arrays,
+)
+from solarb.dex.raydium_clmm_accounts import cached_config as _config
+from solarb.dex.raydium_clmm_accounts import decoded_extension as _decoded_extension
+from solarb.dex.raydium_clmm_accounts import navigation as _nav
+from solarb.dex.raydium_clmm_accounts import program_error as _err
+from solarb.dex.raydium_clmm_accounts import swap_arrays as _swap_arrays
 from solarb.dex.raydium_clmm_bitmap import (
     array_start_index,
-    first_tick_array_start,
     next_tick_array_start,
 )
 from solarb.dex.raydium_clmm_layout import (
     ANCHOR_REQUIRE_EQ,
     ANCHOR_REQUIRE_GT,
     ERR_CALCULATE_OVERFLOW,
-    ERR_INVALID_TICK_ARRAY,
     ERR_LIQUIDITY_INSUFFICIENT,
     ERR_MISSING_EXTENSION,
     ERR_TOO_SMALL,
@@ -62,12 +70,8 @@ from solarb.dex.raydium_clmm_layout import (
     BitmapExtension,
     ClmmPool,
     TickArray,
-    TickState,
     bitmap_extension_address,
-    decode_amm_config,
-    decode_extension,
     decode_pool,
-    decode_tick_array,
     tick_array_address,
 )  # fmt: skip
 from solarb.dex.raydium_clmm_swap import (
@@ -96,19 +100,14 @@ __all__ = [
     "swap_instruction", "swap_internal", "swap_tick_arrays", "transfer_fee",
 ]
 
-MAX_SWAP_TICK_ARRAYS = 5
 TOKEN_PROGRAMS_FROM_MINTS = True
 """The pool account does not record its mints' token programs: decode with the mints' owners."""
-"""Tick arrays per direction that :func:`aux_accounts` lists and :func:`swap_instruction` passes."""
 CLOCK_SYSVAR = Pubkey.from_string("SysvarC1ock11111111111111111111111111111111")
 MEMO_PROGRAM_ID = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
 SWAP_V2_DISCRIMINATOR = bytes.fromhex("2b04ed0b1ac91e62")  # sha256("global:swap_v2")[:8]
 _SWAP_V2 = struct.Struct("<8sQQQQ?")
 _CLOCK = struct.Struct("<QqQQq")
 
-
-def _err(code: int, what: str) -> QuoteError:
-    return QuoteError(f"{NAME}: {what} ({ERRORS.get(code, 'anchor')} {code})", code)
 
 
 # --- Token-2022 transfer fees (util/token.rs: get_transfer_fee / get_transfer_inverse_fee) ---
@@ -157,25 +156,6 @@ def _extension(state: ClmmPool, aux: Mapping[Pubkey, bytes] | None) -> BitmapExt
     return _decoded_extension(key, data) if data else None  # b"": the account does not exist
 
 
-def swap_tick_arrays(state: ClmmPool, a_to_b: bool, ext: BitmapExtension | None = None,
-                     count: int = MAX_SWAP_TICK_ARRAYS) -> list[int]:
-    """Start indices of the first ``count`` tick arrays a swap in this direction walks, as the
-    program finds them (the current array when its bit is set, then the next initialized ones).
-    Stops early where the walk needs the (absent) extension or the direction is exhausted."""
-    out: list[int] = []
-    try:
-        _contains, start = first_tick_array_start(state, ext, a_to_b)
-        out.append(start)
-        while len(out) < count:
-            nxt = next_tick_array_start(state, ext, out[-1], a_to_b)
-            if nxt is None:
-                break
-            out.append(nxt)
-    except QuoteError:
-        pass
-    return out
-
-
 def resolve_token_programs(state: ClmmPool, aux: Mapping[Pubkey, bytes]) -> ClmmPool:
     """``state`` with each side's token program inferred from its mint (a mint with extension
     data is Token-2022). Pass the programs to :func:`decode_pool` when the owners are known."""
@@ -218,121 +198,6 @@ class ClmmSwap:
     input_transfer_fee: int
     output_transfer_fee: int
     result: SwapResult
-
-
-class _MissingTicks(dict[int, TickState]):
-    """Ticks of a tick array whose account is not loaded: the quote needs it only if the swap
-    reaches it, and then raises :class:`MissingAccount`."""
-
-    def __init__(self, key: Pubkey) -> None:
-        super().__init__()
-        self._key = key
-
-    def _missing(self) -> MissingAccount:
-        return MissingAccount(f"{NAME}: tick array {self._key} not loaded")
-
-    def get(self, k: int, default: TickState | None = None) -> TickState | None:  # type: ignore
-        raise self._missing()
-
-    def items(self):  # type: ignore[no-untyped-def,override]
-        raise self._missing()
-
-    def values(self):  # type: ignore[no-untyped-def,override]
-        raise self._missing()
-
-    def __getitem__(self, k: int) -> TickState:
-        raise self._missing()
-
-    def __setitem__(self, k: int, v: TickState) -> None:
-        raise self._missing()
-
-
-class _Nav:
-    """The tick arrays a swap in one direction walks (:func:`swap_tick_arrays`: starts and
-    addresses), ``first_tick_array_start`` (None: it raised), ``Quote.arrays`` per walked count,
-    and (for the kernel, computed once) whether the swap runs out of liquidity after the last
-    array. Pure functions of the extension and of the state's spacing, bitmap and current tick
-    array (``where``): reused while those are the same."""
-
-    __slots__ = ("ext", "first", "keys", "prefixes", "starts", "state", "terminal", "where")
-
-    def __init__(self, state: ClmmPool, ext: BitmapExtension | None, a_to_b: bool,
-                 where: tuple[int, int, bool, int]) -> None:
-        self.state, self.ext, self.where = state, ext, where
-        self.starts = swap_tick_arrays(state, a_to_b, ext)
-        self.keys = [tick_array_address(state.address, s) for s in self.starts]
-        self.prefixes = tuple(tuple(self.keys[:n]) for n in range(len(self.keys) + 1))
-        self.terminal: bool | None = None
-        try:
-            self.first: tuple[bool, int] | None = first_tick_array_start(state, ext, a_to_b)
-        except QuoteError:
-            self.first = None
-
-
-_ARRAYS: dict[Pubkey, tuple[bytes, TickArray]] = {}  # latest checked version per tick array
-_CONFIGS: dict[Pubkey, tuple[bytes, AmmConfig]] = {}  # latest version per amm config
-_NAV: dict[tuple[Pubkey, bool], _Nav] = {}
-"""Per pool and direction: the navigation of the latest state and extension seen (see _Nav)."""
-
-
-def _config(key: Pubkey, data: bytes) -> AmmConfig:
-    c = _CONFIGS.get(key)
-    if c is not None and (c[0] is data or c[0] == data):
-        return c[1]
-    config = decode_amm_config(key, data)
-    _CONFIGS[key] = (data, config)
-    return config
-
-
-def _nav(state: ClmmPool, ext: BitmapExtension | None, a_to_b: bool) -> _Nav:
-    key = (state.address, a_to_b)
-    c = _NAV.get(key)
-    if c is not None and c.state is state and c.ext is ext:
-        return c
-    tick, spacing = state.tick_current, state.tick_spacing
-    where = (spacing, array_start_index(tick, spacing), MIN_TICK <= tick <= MAX_TICK,
-             state.tick_array_bitmap)  # fmt: skip
-    if c is not None and c.ext is ext and c.where == where:
-        c.state = state
-        return c
-    c = _NAV[key] = _Nav(state, ext, a_to_b, where)
-    return c
-
-
-def _checked_array(key: Pubkey, pool: Pubkey, start: int, data: bytes) -> TickArray:
-    """The decoded tick array (shared: copy before writing), checked against its address once
-    per account version."""
-    c = _ARRAYS.get(key)
-    if c is not None and (c[0] is data or c[0] == data):
-        return c[1]
-    arr = decode_tick_array(key, data)
-    if arr.start_tick_index != start or arr.pool_id != pool:
-        raise _err(ERR_INVALID_TICK_ARRAY, f"tick array {key} does not match its address")
-    _ARRAYS[key] = (data, arr)
-    return arr
-
-
-def _swap_arrays(pool: Pubkey, starts: Sequence[int], keys: Sequence[Pubkey],
-                 aux: Mapping[Pubkey, bytes]) -> list[TickArray]:
-    """The tick arrays passed to the swap (shared decoded versions: the swap copies before it
-    writes), each loaded one checked against its address; a placeholder that raises
-    :class:`MissingAccount` when reached for one not loaded."""
-    out = []
-    for start, key in zip(starts, keys):
-        data = aux.get(key)
-        out.append(_missing_array(key, pool, start) if data is None
-                   else _checked_array(key, pool, start, data))  # fmt: skip
-    return out
-
-
-@lru_cache(maxsize=1024)
-def _decoded_extension(key: Pubkey, data: bytes) -> BitmapExtension:
-    return decode_extension(key, data)
-
-
-@lru_cache(maxsize=4096)
-def _missing_array(key: Pubkey, pool: Pubkey, start: int) -> TickArray:
-    return TickArray(key, pool, start, _MissingTicks(key), 0)
 
 
 def _clock(aux: Mapping[Pubkey, bytes]) -> tuple[int | None, int | None]:
@@ -498,7 +363,7 @@ class _Plan:
     __slots__ = ("datas", "fees", "nav", "plan", "read", "state", "ticks")
 
     def __init__(self, state: ClmmPool, read: tuple[Pubkey, ...], datas: tuple[bytes | None, ...],
-                 nav: _Nav | None = None, ticks: tuple[bytes, bool] | None = None,
+                 nav: Nav | None = None, ticks: tuple[bytes, bool] | None = None,
                  fees: tuple[bool, bool] = (False, False), plan: bytes | None = None) -> None:
         self.state, self.read, self.datas, self.nav, self.ticks = state, read, datas, nav, ticks
         self.fees, self.plan = fees, plan
@@ -530,7 +395,7 @@ def _segment(arr: TickArray, spacing: int, zero_for_one: bool) -> bytes | None:
     return seg
 
 
-def _plan_ticks(state: ClmmPool, ext: BitmapExtension | None, nav: _Nav,
+def _plan_ticks(state: ClmmPool, ext: BitmapExtension | None, nav: Nav,
                 arrays: Sequence[TickArray], a_to_b: bool) -> tuple[bytes, bool]:
     """The initialized ticks of ``arrays`` in traversal order, up to an array the swap cannot
     use here (not loaded, a tick off its slot, empty where the program wants its first tick),
@@ -538,7 +403,7 @@ def _plan_ticks(state: ClmmPool, ext: BitmapExtension | None, nav: _Nav,
     out of liquidity) once."""
     segs: list[bytes] = []
     for j, arr in enumerate(arrays):
-        seg = (None if isinstance(arr.ticks, _MissingTicks)
+        seg = (None if isinstance(arr.ticks, MissingTicks)
                else _segment(arr, state.tick_spacing, a_to_b))  # fmt: skip
         if seg is None or (not seg and (j or nav.first is None or not nav.first[0])):
             return b"".join(segs), False  # the Python path raises what the program does
@@ -552,7 +417,7 @@ def _plan_ticks(state: ClmmPool, ext: BitmapExtension | None, nav: _Nav,
     return b"".join(segs), True
 
 
-def _plan(state: ClmmPool, config: AmmConfig, nav: _Nav, ticks: tuple[bytes, bool],
+def _plan(state: ClmmPool, config: AmmConfig, nav: Nav, ticks: tuple[bytes, bool],
           a_to_b: bool) -> bytes | None:
     """Header + ticks for the kernel, or None where it never applies (swaps disabled, dynamic
     fee, odd fee rates, no first array)."""

@@ -16,21 +16,17 @@ from __future__ import annotations
 import base64
 import json
 import random
-import struct
 from pathlib import Path
 from typing import Any
 
 import pytest
 from solders.pubkey import Pubkey
 
-from solarb.dex import clmm_math as cm
 from solarb.dex import raydium_clmm as rc
-from solarb.dex import raydium_clmm_bitmap as nav
 from solarb.dex import raydium_clmm_layout as lay
 from solarb.dex.base import InsufficientLiquidity, MissingAccount, QuoteError
 from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
-from solarb.errors import UsageError
-from solarb.sim.programs import raydium_clmm as model
+from tests.support.clmm_cases import CLOCK_TS, depth_amount, random_pool
 from tests.support.data import SHARED_DATA
 from tests.support.oracle import run_oracle
 
@@ -40,105 +36,11 @@ ORACLE = Path(__file__).resolve().parents[1] / "oracle"
 REAL = SHARED_DATA / "accounts" / "raydium_clmm" / "sol_usdc_3ucNos4N" / "clmm_wsol_usdc.subset.json"
 N_POOLS = 1000
 SEED = 3_2026
-SPACINGS = (1, 1, 2, 5, 10, 10, 60, 64, 120, 200)
-FEES = (0, 100, 400, 500, 2500, 3000, 10_000, 20_000, 100_000)
-CLOCK_TS = 1_760_000_000
 
 
 def _run_oracle(request: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = run_oracle("raydium_clmm.mjs", "@raydium-io/raydium-sdk-v2", request)
     return result
-
-
-def _clock(ts: int) -> bytes:
-    return struct.pack("<QqQQq", 1000, ts - 100, 700, 701, ts)
-
-
-def _random_pool(rng: random.Random) -> tuple[Pubkey, dict[Pubkey, bytes]]:
-    spacing = rng.choice(SPACINGS)
-    span = spacing * 60
-    mode = rng.random()
-    if mode < 0.15 and spacing < 15:  # around the default bitmap's edge: the extension is used
-        edge = nav.max_tick_in_bitmap(spacing)
-        center = rng.choice((edge, -edge)) + rng.randint(-3, 3) * span
-    elif mode < 0.25:  # near the price limits
-        center = rng.choice((1, -1)) * rng.randint(lay.MAX_TICK - 8 * span, lay.MAX_TICK - span)
-    else:
-        center = rng.randint(-60_000, 60_000)
-    center = max(lay.MIN_TICK + 4 * span, min(lay.MAX_TICK - 4 * span, center))
-    base = (center // spacing) * spacing
-    positions = []
-    ladder = rng.random() < 0.6  # many narrow positions over several arrays: many crossings
-    for _ in range(rng.randint(10, 70) if ladder else rng.randint(1, 8)):
-        if ladder:
-            lo = base + rng.randint(-240, 180) * spacing
-            up = min(lo + rng.randint(1, 25) * spacing, (lay.MAX_TICK // spacing) * spacing)
-            lo = max(lo, -(lay.MAX_TICK // spacing) * spacing)
-            if lo < up:
-                positions.append((lo, up, int(10 ** rng.uniform(5, 16))))
-            continue
-        if rng.random() < 0.7:  # covers the price
-            lo = base - rng.randint(0, 3 * 60) * spacing
-            up = base + rng.randint(1, 3 * 60) * spacing
-        else:
-            lo = base + rng.randint(-4 * 60, 3 * 60) * spacing
-            up = lo + rng.randint(1, 3 * 60) * spacing
-        lo, up = max(lo, (lay.MIN_TICK // spacing + 1) * spacing), min(up, (lay.MAX_TICK // spacing) * spacing)
-        if lo >= up:
-            continue
-        positions.append((lo, up, int(10 ** rng.uniform(4, 24))))
-    if not positions:
-        positions.append((base - spacing, base + spacing, 10**9))
-    if rng.random() < 0.3:  # price exactly on an initialized tick
-        t = rng.choice([p[rng.randint(0, 1)] for p in positions])
-        sqrt = cm.raydium_sqrt_price_at_tick(t)
-    else:
-        sqrt = cm.raydium_sqrt_price_at_tick(base) + rng.randint(0, 2**40)
-    dyn = None
-    if rng.random() < 0.2:
-        fp = rng.randint(1, 60)
-        dyn = lay.DynamicFeeInfo(
-            filter_period=fp, decay_period=fp + rng.randint(1, 600), reduction_factor=rng.randint(1, 9999),
-            dynamic_fee_control=rng.randint(1, 99_999), max_volatility_accumulator=rng.randint(1, 2_000_000 // spacing),
-            tick_spacing_index_reference=base // spacing + rng.randint(-5, 5),
-            volatility_reference=0, volatility_accumulator=rng.randint(0, 50_000),
-            last_update_timestamp=CLOCK_TS - rng.randint(0, 900),
-        )  # fmt: skip
-    orders = []
-    if rng.random() < 0.35:
-        for _ in range(rng.randint(1, 6)):
-            t = base + rng.randint(-200, 200) * spacing
-            if lay.MIN_TICK < t < lay.MAX_TICK:
-                part = int(10 ** rng.uniform(1, 12)) if rng.random() < 0.3 else 0
-                orders.append((t, int(10 ** rng.uniform(1, 13)) if rng.random() < 0.8 else 0, part))
-    for _ in range(12):
-        try:
-            pool, accs = model.create_pool(
-                mint_a=Pubkey(rng.randbytes(32)), mint_b=Pubkey(rng.randbytes(32)), tick_spacing=spacing,
-                trade_fee_rate=rng.choice(FEES), positions=positions, sqrt_price_x64=sqrt,
-                protocol_fee_rate=rng.choice((0, 120_000, 250_000)), fund_fee_rate=rng.choice((0, 40_000)),
-                fee_on=rng.choice((0, 0, 0, 1, 2)), dynamic_fee=dyn, limit_orders=orders,
-            )  # fmt: skip
-            break
-        except UsageError as exc:  # deposits above u64: shrink liquidity
-            assert "u64" in str(exc), exc
-            positions = [(lo, up, max(1, liq // 1000)) for lo, up, liq in positions]
-            orders = [(t, o // 1000, p // 1000) for t, o, p in orders]
-    else:
-        raise AssertionError("could not build a pool")
-    aux = {k: a.data for k, a in accs.items()}
-    aux[rc.CLOCK_SYSVAR] = _clock(CLOCK_TS)
-    return pool, aux
-
-
-def _depth_amount(rng: random.Random, state: lay.ClmmPool, aux: dict[Pubkey, bytes], a_to_b: bool) -> int:
-    """An input worth a random fraction of the output vault at the current price (crosses ticks)."""
-    from solarb.dex.spl_token import token_account_amount
-
-    out = token_account_amount(aux[state.vault_b if a_to_b else state.vault_a])
-    p2 = state.sqrt_price_x64 * state.sqrt_price_x64
-    depth = out * 2**128 // p2 if a_to_b else out * p2 >> 128
-    return max(1, min(2**64 - 1, int(depth * rng.uniform(0.05, 1.1))))
 
 
 def _amount(rng: random.Random) -> int:
@@ -165,10 +67,10 @@ def test_quotes_match_sdk_swap_internal() -> None:
     cases: list[tuple[lay.ClmmPool, dict[Pubkey, bytes], int, bool, list[int]]] = []
     request: list[dict[str, Any]] = []
     for _ in range(N_POOLS):
-        pool, aux = _random_pool(rng)
+        pool, aux = random_pool(rng)
         state = rc.decode_pool(pool, aux[pool])
         a_to_b = rng.random() < 0.5
-        amount = _depth_amount(rng, state, aux, a_to_b) if rng.random() < 0.5 else _amount(rng)
+        amount = depth_amount(rng, state, aux, a_to_b) if rng.random() < 0.5 else _amount(rng)
         ext = lay.decode_extension(lay.bitmap_extension_address(pool), aux[lay.bitmap_extension_address(pool)])
         starts = rc.swap_tick_arrays(state, a_to_b, ext)
         arrays = []
@@ -226,10 +128,10 @@ def test_exact_output_quotes_match_sdk_swap_internal() -> None:
     cases: list[tuple[lay.ClmmPool, dict[Pubkey, bytes], int, bool]] = []
     request: list[dict[str, Any]] = []
     for _ in range(400):
-        pool, aux = _random_pool(rng)
+        pool, aux = random_pool(rng)
         state = rc.decode_pool(pool, aux[pool])
         a_to_b = rng.random() < 0.5
-        amount = _depth_amount(rng, state, aux, not a_to_b) if rng.random() < 0.3 else _amount(rng)
+        amount = depth_amount(rng, state, aux, not a_to_b) if rng.random() < 0.3 else _amount(rng)
         from solarb.dex.spl_token import token_account_amount
 
         if rng.random() < 0.5:  # mostly fillable: a fraction of the output vault
@@ -279,7 +181,7 @@ def test_instructions_match_sdk_builder() -> None:
     cases = []
     request = []
     for i in range(60):
-        pool, aux = _random_pool(rng)
+        pool, aux = random_pool(rng)
         state = rc.decode_pool(pool, aux[pool])
         progs = (rng.choice((TOKEN_PROGRAM_ID, TOKEN_2022_PROGRAM_ID)), rng.choice((TOKEN_PROGRAM_ID, TOKEN_2022_PROGRAM_ID)))
         from dataclasses import replace
@@ -316,7 +218,7 @@ def test_layouts_match_sdk_on_real_and_generated_accounts() -> None:
     real = {Pubkey.from_string(k): base64.b64decode(v["data"]) for k, v in doc["accounts"].items()}
     pool_key = Pubkey.from_string(doc["pool"])
     rng = random.Random(SEED + 2)
-    gen_key, gen = _random_pool(rng)
+    gen_key, gen = random_pool(rng)
     items: list[tuple[str, Pubkey, bytes]] = [("pool", pool_key, real[pool_key]), ("pool", gen_key, gen[gen_key])]
     for accounts in (real, gen):
         for key, data in accounts.items():

@@ -29,7 +29,8 @@ from solarb.dex.base import InsufficientLiquidity, QuoteError
 from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, decode_token_account, encode_mint
 from solarb.runtime.bench_workload import _ADAPTER, Workload
 from solarb.sim.programs.raydium_clmm import create_pool
-from tests.dex.test_raydium_clmm_oracle import _depth_amount, _random_pool
+from tests.support.clmm_cases import depth_amount as _depth_amount
+from tests.support.clmm_cases import random_pool as _random_pool
 from tests.support.data import SHARED_DATA
 
 DUMP = SHARED_DATA / "accounts" / "raydium_clmm" / "sol_usdc_3ucNos4N" / "clmm_wsol_usdc.subset.json"

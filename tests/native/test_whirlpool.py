@@ -24,8 +24,8 @@ from solarb.dex import orca_whirlpool_layout as wl
 from solarb.dex.base import Quote
 from solarb.dex.quote_cases import load_accounts_file
 from solarb.runtime.bench_workload import _ADAPTER, Workload
-from tests.dex.test_orca_oracle import random_case
 from tests.support.data import SHARED_DATA
+from tests.support.orca_cases import random_case
 
 DATA = SHARED_DATA / "accounts" / "orca_whirlpool"
 U64 = cm.U64_MAX

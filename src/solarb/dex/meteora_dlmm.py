@@ -31,7 +31,7 @@ out before ``amount_in`` is consumed: the program fails, it does not fill partia
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import cast
 
@@ -70,6 +70,7 @@ __all__ = [
     "bitmap_extension_address",
     "decode_pool",
     "quote",
+    "quoter",
     "quote_detail",
     "spot_rate",
     "swap_instruction",
@@ -516,6 +517,43 @@ def _native_quote(
     if spared is None:
         spared = walk.spared[n] = _spared(cast(_View, plan.view), tuple(walk.indices[:n]), a_to_b)
     return _QUOTE(amount_in, out, fee, spared)
+
+
+def quoter(state: LbPair, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callable[[int], Quote]:
+    """``x -> quote(state, aux, x, a_to_b)`` for a run of amounts while ``state`` and ``aux``
+    stay as they are (one sizing): clock and plan are read once; a run the kernel completes on
+    the planned stretches is answered here, anything else through :func:`quote` (which plans
+    further stretches, and raises the program's errors)."""
+
+    def general(x: int) -> Quote:
+        return quote(state, aux, x, a_to_b)
+
+    kernel = _NATIVE
+    clock = aux.get(CLOCK_SYSVAR)
+    if kernel is None or clock is None or len(clock) < _CLOCK.size:
+        return general
+    plan = _PLANS.get(state.address)
+    if plan is None or plan.state is not state or aux.get(plan.ext_key) is not plan.ext:
+        plan = _PLANS[state.address] = _Plan(state, aux)
+    if plan.view is None or plan.special:
+        return general
+    ts = _CLOCK.unpack_from(bytes(clock[: _CLOCK.size]), 0)[4]
+    run, walks, view = kernel.swap_exact_in, plan.walks, plan.view
+
+    def bound(x: int) -> Quote:
+        walk = walks[a_to_b]
+        if walk is None or not 0 < x <= m.U64_MAX:
+            return general(x)
+        r = run(walk.header, walk.records, x, ts)
+        if r is None or r[0] or walk.stale(aux, r[3], 0):
+            return general(x)  # not handled, a stretch to plan, an error, or replanned
+        n = r[3]
+        spared = walk.spared[n]
+        if spared is None:
+            spared = walk.spared[n] = _spared(view, tuple(walk.indices[:n]), a_to_b)
+        return _QUOTE(x, r[1], r[2], spared)
+
+    return bound
 
 
 def spot_rate(state: LbPair, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:

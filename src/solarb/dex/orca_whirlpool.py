@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import operator
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from solders.instruction import AccountMeta, Instruction
@@ -85,6 +85,7 @@ __all__ = [
     "quote",
     "quote_detail",
     "quote_exact_out",
+    "quoter",
     "spot_rate",
     "swap",
     "swap_instruction",
@@ -324,6 +325,35 @@ def quote(state: Whirlpool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b:
         if q is not None:
             return q  # type: ignore[no-any-return]
     return _exact_in(state, aux, amount_in, a_to_b, False, False).quote
+
+
+def quoter(state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callable[[int], Quote]:
+    """``x -> quote(state, aux, x, a_to_b)`` for a run of amounts while ``state`` and ``aux``
+    stay as they are (one sizing): the slots, plan and clock are checked once, not per amount.
+    Anything the kernel does not answer goes through :func:`quote` (same result, same errors)."""
+
+    def general(x: int) -> Quote:
+        return quote(state, aux, x, a_to_b)
+
+    kernel = _NATIVE
+    if kernel is None or state.adaptive_fee or _clock_negative(aux.get(CLOCK_SYSVAR)):
+        return general
+    try:
+        e = _entry(state, aux, a_to_b)
+    except (QuoteError, DecodeError, ArithmeticError, ValueError):
+        return general  # each quote raises it
+    if e.plan is None:
+        _native_quote(state, aux, 1, a_to_b)  # builds the plan (and its plain flag)
+    plan = e.plan
+    if not plan or not e.plain:
+        return general
+    run = kernel.quote_exact_in
+
+    def bound(x: int) -> Quote:
+        q = run(plan, x, Quote)
+        return general(x) if q is None else q  # type: ignore[no-any-return]
+
+    return bound
 
 
 # ---------------------------------------------------------------------------- native kernel

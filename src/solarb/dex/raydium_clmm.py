@@ -96,7 +96,7 @@ from solarb.frozen import frozen_maker
 __all__ = [
     "ERRORS", "MAX_SWAP_TICK_ARRAYS", "MAX_SQRT_PRICE_X64", "MIN_SQRT_PRICE_X64", "NAME",
     "PROGRAM_ID", "TOKEN_PROGRAMS_FROM_MINTS", "ClmmSwap", "SwapResult", "aux_accounts", "compute_swap", "decode_pool",
-    "exact_input_v2", "exact_output_v2", "quote", "quote_detail", "quote_exact_out", "resolve_token_programs", "spot_rate",
+    "exact_input_v2", "exact_output_v2", "quote", "quote_detail", "quote_exact_out", "quoter", "resolve_token_programs", "spot_rate",
     "swap_instruction", "swap_internal", "swap_tick_arrays", "transfer_fee",
 ]
 
@@ -513,6 +513,34 @@ def quote(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: 
     s, starts, keys = _run_keys(state, aux, amount_in, a_to_b, None, exact_input_v2)
     arrays = tuple(keys[: _walked(state, s.result.tick, a_to_b, starts)])
     return Quote(amount_in, s.amount_received, s.trade_fee, arrays)
+
+
+def quoter(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callable[[int], Quote]:
+    """``x -> quote(state, aux, x, a_to_b)`` for a run of amounts while ``state`` and ``aux``
+    stay as they are (one sizing): the plan, accounts and clock are checked once, not per
+    amount. Anything the kernel does not answer goes through :func:`quote` (same result, same
+    errors)."""
+
+    def general(x: int) -> Quote:
+        return quote(state, aux, x, a_to_b)
+
+    if _NATIVE is None:
+        return general
+    c = _PLANS[a_to_b].get(state.address)
+    if c is None or c.state is not state or tuple(map(aux.get, c.read)) != c.datas:
+        c = _plan_entry(state, aux, a_to_b, c)
+    _epoch, ts = _clock(aux)
+    if c.plan is None or c.fees != (False, False) or (ts is not None and not ts > state.open_time):
+        return general
+    plan, swap, prefixes, make = c.plan, _NATIVE.swap_exact_in, c.nav.prefixes, _new_quote  # type: ignore[union-attr]
+
+    def bound(x: int) -> Quote:
+        r = swap(plan, x) if 0 < x <= U64_MAX else None
+        if not r or not r[1]:  # not handled, out of liquidity, or nothing out: the full path
+            return general(x)
+        return make(x, r[1], r[2], prefixes[r[3]])  # type: ignore[no-any-return]
+
+    return bound
 
 
 def spot_rate(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:

@@ -24,7 +24,7 @@ pool. When a pool changes, only the cycles through it are re-evaluated:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
@@ -280,6 +280,21 @@ def evaluate_cycle(
     return size_cycle(cycle, entries, rate, max_amount_in, seed=seed, sizer=sizer, refine=refine)
 
 
+def _bound_quote(entry: PoolEntry, a_to_b: bool) -> Callable[[int], Quote]:
+    """``x -> entry.adapter.quote(entry.state, entry.aux, x, a_to_b)`` for one sizing (the
+    market does not change meanwhile): the adapter's ``quoter`` when it has one (its caches are
+    checked once, not per probe), else a plain closure."""
+    adapter, state, aux = entry.adapter, entry.state, entry.aux
+    quoter = getattr(adapter, "quoter", None)
+    if quoter is not None:
+        try:
+            return quoter(state, aux, a_to_b)  # type: ignore[no-any-return]
+        except DexError:
+            pass  # each probe's quote then raises it (an infeasible size)
+    quote = adapter.quote
+    return lambda x: quote(state, aux, x, a_to_b)
+
+
 def size_cycle(
     cycle: Cycle,
     entries: Sequence[PoolEntry],
@@ -300,14 +315,14 @@ def size_cycle(
     never. ``None`` if no size is feasible. Amounts are exact: each hop is the exact quote of the
     previous hop's output.
     """
-    steps = [(e.adapter.quote, e.state, e.aux, leg.a_to_b) for e, leg in zip(entries, cycle.legs)]
+    steps = [_bound_quote(e, leg.a_to_b) for e, leg in zip(entries, cycle.legs)]
     quotes_at: dict[int, list[Quote]] = {}  # input -> the chain's quotes (hops and arrays)
 
     def out(x: int) -> int:
         x0 = x
         chain = []
-        for quote, state, aux, a_to_b in steps:
-            q = quote(state, aux, x, a_to_b)
+        for quote in steps:
+            q = quote(x)
             x = q.amount_out
             if x <= 0:
                 return 0

@@ -49,10 +49,20 @@ from solarb.dex.meteora_dlmm_layout import (
     OFF_BINS,
     LazyBins,
     LbPair,
-    decode_bitmap_extension,
     decode_lb_pair,
 )
 from solarb.dex.meteora_dlmm_math import DlmmSwap
+from solarb.dex.meteora_dlmm_view import (
+    PROGRAM_ID,
+    SWAP_BIN_ARRAYS,
+    PairView,
+    bin_array_address,
+    bin_arrays_for_swap,
+    bitmap_extension_address,
+    fee_on_input,
+)
+from solarb.dex.meteora_dlmm_view import pair_view as _view
+from solarb.dex.meteora_dlmm_view import spared_arrays as _spared
 from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, associated_token_address, transfer_fee
 from solarb.frozen import frozen_maker
 
@@ -77,13 +87,11 @@ __all__ = [
 ]
 
 NAME = "meteora_dlmm"
-PROGRAM_ID = Pubkey.from_string("LBUZKhRxPF3XUpBCjp4YzTKgLccjZhTSDM9YuVaPwxo")
 CLOCK_SYSVAR = Pubkey.from_string("SysvarC1ock11111111111111111111111111111111")
 MEMO_PROGRAM_ID = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
 EVENT_AUTHORITY = Pubkey.find_program_address([b"__event_authority"], PROGRAM_ID)[0]
 SWAP_DISCRIMINATOR = bytes([248, 198, 158, 145, 225, 117, 135, 200])
 SWAP2_DISCRIMINATOR = bytes([65, 75, 63, 76, 235, 91, 91, 136])
-SWAP_BIN_ARRAYS = 3
 """Bin arrays per direction that :func:`aux_accounts` and :func:`swap_instruction` cover."""
 
 ERR_INVALID_INPUT = 6002
@@ -96,8 +104,6 @@ ERR_POOL_DISABLED = 6042
 PAIR_TYPE_PERMISSION = 1
 PAIR_TYPE_CUSTOMIZABLE_PERMISSIONLESS = 2
 FUNCTION_TYPE_LIQUIDITY_MINING = 1
-FUNCTION_TYPE_LIMIT_ORDER = 2
-COLLECT_FEE_MODE_ONLY_Y = 1
 _CLOCK = struct.Struct("<QqQQq")  # slot, epoch_start_timestamp, epoch, leader_schedule_epoch, unix_ts
 
 
@@ -107,44 +113,6 @@ def decode_pool(address: Pubkey, data: bytes) -> LbPair:
 
 
 @lru_cache(maxsize=1 << 16)
-def bin_array_address(pair: Pubkey, index: int) -> Pubkey:
-    """``BinArray`` PDA: ``["bin_array", pair, index as i64 LE]``."""
-    return Pubkey.find_program_address(
-        [b"bin_array", bytes(pair), index.to_bytes(8, "little", signed=True)], PROGRAM_ID
-    )[0]
-
-
-@lru_cache(maxsize=1 << 16)
-def bitmap_extension_address(pair: Pubkey) -> Pubkey:
-    """``BinArrayBitmapExtension`` PDA: ``["bitmap", pair]``."""
-    return Pubkey.find_program_address([b"bitmap", bytes(pair)], PROGRAM_ID)[0]
-
-
-def _bitmap(state: LbPair, extension: bytes | None) -> tuple[int, bool]:
-    if not extension:  # None (not loaded) or b"" (no such account): the internal bitmap only
-        return m.combined_bitmap(state.bin_array_bitmap, None, None), False
-    ext = decode_bitmap_extension(bitmap_extension_address(state.address), extension)
-    return m.combined_bitmap(state.bin_array_bitmap, list(ext.positive), list(ext.negative)), True
-
-
-def bin_arrays_for_swap(
-    state: LbPair, swap_for_y: bool, count: int = SWAP_BIN_ARRAYS, extension: bytes | None = None
-) -> list[int]:
-    """Indexes of the next ``count`` bin arrays with liquidity a swap would cross, from the
-    active bin's array in the swap direction (``get_bin_array_pubkeys_for_swap``)."""
-    bits, has_ext = _bitmap(state, extension)
-    out: list[int] = []
-    start = m.bin_id_to_array_index(state.active_id)
-    step = -1 if swap_for_y else 1
-    while len(out) < count:
-        idx = m.next_array_index(bits, start, swap_for_y, has_ext)
-        if idx is None:
-            break
-        out.append(idx)
-        start = idx + step
-    return out
-
-
 def aux_accounts(state: LbPair, extension: bytes | None = None) -> list[Pubkey]:
     """Accounts a quote reads: the Clock sysvar (the variable fee decays with its
     ``unix_timestamp``), the bin arrays a swap can cross (up to :data:`SWAP_BIN_ARRAYS` each way,
@@ -174,78 +142,6 @@ def _get(aux: Mapping[Pubkey, bytes], key: Pubkey, what: str) -> bytes:
     if data is None:
         raise MissingAccount(f"meteora_dlmm: {what} {key} not loaded")
     return data
-
-
-def _fee_args(s: LbPair) -> tuple[int, ...]:
-    return (
-        s.bin_step, s.base_factor, s.base_fee_power_factor, s.variable_fee_control,
-        s.max_volatility_accumulator, s.filter_period, s.decay_period, s.reduction_factor,
-        s.protocol_share, s.volatility_accumulator, s.volatility_reference, s.index_reference,
-        s.last_update_timestamp,
-    )  # fmt: skip
-
-
-class _View:
-    """What a quote derives from the pair state and the extension bytes alone (combined bitmap,
-    limit-order support, fee-parameter fields, instruction bin arrays per walk), kept for the
-    latest (state, extension) of each pair while both are the same objects."""
-
-    __slots__ = ("arrays", "bits", "ext_key", "extension", "fee_args", "has_ext", "spared",
-                 "state", "support_lo", "walk")
-
-    def __init__(self, state: LbPair, extension: bytes | None) -> None:
-        self.state, self.extension = state, extension
-        self.bits, self.has_ext = _bitmap(state, extension)
-        self.support_lo = supports_limit_orders(state)
-        self.fee_args = _fee_args(state)
-        self.spared: dict[tuple[bool, tuple[int, ...]], tuple[Pubkey, ...]] = {}
-        self.walk: dict[tuple[int, bool], int | None] = {}  # (from array, swap_for_y) -> next
-        self.arrays: dict[int, tuple[Pubkey, int, int]] = {}  # index -> address, bounds
-
-    def next_array(self, start: int, swap_for_y: bool) -> int | None:
-        """``next_array_index`` over this view's bitmap, remembered per argument pair."""
-        key = (start, swap_for_y)
-        try:
-            return self.walk[key]
-        except KeyError:
-            nxt = self.walk[key] = m.next_array_index(self.bits, start, swap_for_y, self.has_ext)
-            return nxt
-
-    def array(self, index: int) -> tuple[Pubkey, int, int]:
-        """``(address, lower bin id, upper bin id)`` of bin array ``index``."""
-        a = self.arrays.get(index)
-        if a is None:
-            lower, upper = m.bin_array_bounds(index)
-            a = self.arrays[index] = (bin_array_address(self.state.address, index), lower, upper)
-        return a
-
-
-_VIEWS: dict[Pubkey, _View] = {}
-
-
-def _view(state: LbPair, extension: bytes | None) -> _View:
-    v = _VIEWS.get(state.address)
-    if v is None or v.state is not state or v.extension is not extension:
-        v = _VIEWS[state.address] = _View(state, extension)
-    return v
-
-
-def supports_limit_orders(s: LbPair) -> bool:
-    """``is_support_limit_order``: function type LimitOrder, or Undetermined with no rewards."""
-    if s.function_type == FUNCTION_TYPE_LIMIT_ORDER:
-        return True
-    if s.function_type == 0:
-        return all(r == Pubkey.default() for r in s.reward_mints)
-    return False
-
-
-def fee_on_input(s: LbPair, swap_for_y: bool) -> bool:
-    """``collect_fee_mode``: InputOnly (0) or OnlyY (1: fee in Y, so on the output selling X)."""
-    if s.collect_fee_mode == COLLECT_FEE_MODE_ONLY_Y:
-        return not swap_for_y
-    if s.collect_fee_mode != 0:
-        raise QuoteError(f"meteora_dlmm: collect_fee_mode {s.collect_fee_mode}", 6110)
-    return True
 
 
 def _clock(aux: Mapping[Pubkey, bytes]) -> tuple[int, int, int]:
@@ -305,7 +201,7 @@ def quote_detail(
 
 def _exact_in(
     state: LbPair, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool, detail: bool
-) -> tuple[DlmmSwap | None, _View, int, int, tuple[int, ...]]:
+) -> tuple[DlmmSwap | None, PairView, int, int, tuple[int, ...]]:
     """``(quote_detail or None unless detail, the pair's view, amount received, Quote.fee,
     bin arrays walked)``."""
     if not 0 < amount_in <= m.U64_MAX:
@@ -417,7 +313,7 @@ class _Plan:
         self.state, self.ext_key = state, bitmap_extension_address(state.address)
         self.ext = aux.get(self.ext_key)
         self.walks: list[m.KernelWalk | None] = [None, None]  # by swap_for_y
-        self.view: _View | None = None
+        self.view: PairView | None = None
         self.activation: tuple[bool, int] | None = None
         if state.pair_type in (PAIR_TYPE_PERMISSION, PAIR_TYPE_CUSTOMIZABLE_PERMISSIONLESS):
             self.activation = (state.activation_type == 1, state.activation_point)
@@ -456,7 +352,7 @@ def _records(key: Pubkey, data: bytes, lo: int, hi: int) -> bytes | None:
 
 
 def _new_walk(plan: _Plan, aux: Mapping[Pubkey, bytes], swap_for_y: bool) -> m.KernelWalk:
-    view, s = cast(_View, plan.view), plan.state
+    view, s = cast(PairView, plan.view), plan.state
     walk = plan.walks[swap_for_y] = m.KernelWalk(
         m.FeeParams(*view.fee_args), s.active_id, swap_for_y, fee_on_input(s, swap_for_y),
         view.support_lo, view.next_array, lambda index: view.array(index)[0],
@@ -515,7 +411,7 @@ def _native_quote(
         out -= _mint_fee(state, aux, not a_to_b, out, c[2])
     spared = walk.spared[n]
     if spared is None:
-        spared = walk.spared[n] = _spared(cast(_View, plan.view), tuple(walk.indices[:n]), a_to_b)
+        spared = walk.spared[n] = _spared(cast(PairView, plan.view), tuple(walk.indices[:n]), a_to_b)
     return _QUOTE(amount_in, out, fee, spared)
 
 
@@ -662,21 +558,3 @@ def _arrays_for(
         order = sorted(idx, reverse=a_to_b)
         return [bin_array_address(state.address, i) for i in order], bitmap_extension
     return list(_spared(view, walked, a_to_b)), bitmap_extension
-
-
-def _spared(view: _View, walked: tuple[int, ...], a_to_b: bool) -> tuple[Pubkey, ...]:
-    """Addresses of the bin arrays a swap that ``walked`` these arrays passes: those plus the
-    next one with liquidity in the direction (a spare for a price that moved), in traversal
-    order."""
-    key = (a_to_b, walked)
-    out = view.spared.get(key)
-    if out is not None:
-        return out
-    idx = set(walked)
-    last = min(idx) if a_to_b else max(idx)  # X->Y walks down the bin ids
-    nxt = m.next_array_index(view.bits, last + (-1 if a_to_b else 1), a_to_b, view.has_ext)
-    if nxt is not None:
-        idx.add(nxt)
-    pair = view.state.address
-    out = view.spared[key] = tuple([bin_array_address(pair, i) for i in sorted(idx, reverse=a_to_b)])
-    return out

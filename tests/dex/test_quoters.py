@@ -81,7 +81,8 @@ def test_quoters_equal_quote_over_many_states(monkeypatch: pytest.MonkeyPatch) -
         for _ in range(25):  # swaps move prices, liquidity and the arrays' contents
             w._swap()
         _refresh(market, w, round_ + 2)
-    assert set(checked) == {"raydium_clmm", "orca_whirlpool", "meteora_dlmm"}, checked
+    assert set(checked) == {a.NAME for a in ADAPTERS.values()}, checked
     assert min(checked.values()) >= 1000, checked
-    if all(native.status().values()):  # the kernels answer most amounts themselves
-        assert all(direct[n] * 2 > checked[n] for n in checked), (direct, checked)
+    kernels = all(native.status().values())  # CP quoters are pure Python: bound either way
+    bound_names = [n for n in checked if kernels or n in ("raydium_amm_v4", "raydium_cpmm")]
+    assert all(direct[n] * 2 > checked[n] for n in bound_names), (direct, checked)

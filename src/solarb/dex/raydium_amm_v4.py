@@ -19,7 +19,7 @@ program's code) where the program would fail; :class:`MissingAccount` when a vau
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -28,6 +28,7 @@ from solders.pubkey import Pubkey
 
 from solarb.dex.base import (
     DecodeError,
+    DexError,
     InsufficientLiquidity,
     MissingAccount,
     Quote,
@@ -53,6 +54,7 @@ __all__ = [
     "decode_pool",
     "encode_amm_info",
     "quote",
+    "quoter",
     "reserves",
     "spot_rate",
     "swap_amounts",
@@ -303,6 +305,39 @@ def quote(state: AmmV4Pool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b:
     if out >= r_out:
         raise InsufficientLiquidity("raydium_amm_v4: output exceeds reserve", ERR_INSUFFICIENT_FUNDS)
     return Quote(amount_in=amount_in, amount_out=out, fee=fee)
+
+
+def quoter(state: AmmV4Pool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callable[[int], Quote]:
+    """``x -> quote(state, aux, x, a_to_b)`` for a run of amounts while ``state`` and ``aux``
+    stay as they are (one sizing): status, open time and reserves are checked once; any amount
+    the curve refuses goes through :func:`quote` (same result, same errors)."""
+
+    def general(x: int) -> Quote:
+        return quote(state, aux, x, a_to_b)
+
+    if state.mint_a == state.mint_b:
+        return general
+    try:
+        _check_open(state, aux)
+        coin, pc = reserves(state, _vault_amount(aux, state.vault_a),
+                            _vault_amount(aux, state.vault_b))  # fmt: skip
+    except DexError:
+        return general  # each quote raises it
+    r_in, r_out = (coin, pc) if a_to_b else (pc, coin)
+    num, den = state.swap_fee_numerator, state.swap_fee_denominator
+
+    def bound(x: int) -> Quote:
+        if not 0 < x <= U64_MAX:
+            return general(x)
+        try:
+            out, fee = swap_amounts(x, r_in, r_out, num, den)
+        except DexError:
+            return general(x)
+        if out == 0 or out >= r_out:
+            return general(x)
+        return Quote(x, out, fee)
+
+    return bound
 
 
 def spot_rate(state: AmmV4Pool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from solders.instruction import AccountMeta, Instruction
@@ -38,6 +38,7 @@ from solders.pubkey import Pubkey
 
 from solarb.dex.base import (
     DecodeError,
+    DexError,
     InsufficientLiquidity,
     MissingAccount,
     Quote,
@@ -68,6 +69,7 @@ __all__ = [
     "encode_amm_config",
     "encode_pool",
     "quote",
+    "quoter",
     "quote_detail",
     "spot_rate",
     "swap_base_input",
@@ -429,6 +431,48 @@ def quote(state: CpmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: 
     _in, _out, received, trade, _p, _f, creator, on_input, _fee_in, _fee_out = _swap(
         state, aux, amount_in, a_to_b)
     return Quote(amount_in, received, trade + creator if on_input else trade)
+
+
+def quoter(state: CpmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callable[[int], Quote]:
+    """``x -> quote(state, aux, x, a_to_b)`` for a run of amounts while ``state`` and ``aux``
+    stay as they are (one sizing): clock, fee rates and reserves are read once. Token-2022 pools,
+    and any amount the curve refuses, go through :func:`quote` (same result, same errors)."""
+
+    def general(x: int) -> Quote:
+        return quote(state, aux, x, a_to_b)
+
+    if TOKEN_2022_PROGRAM_ID in (state.token_program_a, state.token_program_b):
+        return general
+    try:
+        clock = aux.get(CLOCK_SYSVAR)
+        if clock is not None and len(clock) >= _CLOCK.size:
+            if _CLOCK.unpack_from(clock, 0)[4] < state.open_time:
+                return general
+        if state.status & SWAP_STATUS_BIT:
+            return general
+        trade, protocol, fund, creator = _rates(
+            state.amm_config, _get(aux, state.amm_config, "amm config"))  # fmt: skip
+        r0, r1 = _reserves(state, token_account_amount(_get(aux, state.vault_a, "vault")),
+                           token_account_amount(_get(aux, state.vault_b, "vault")))  # fmt: skip
+        on_input = _creator_fee_on_input(state, a_to_b)
+    except DexError:
+        return general  # each quote raises it
+    r_in, r_out = (r0, r1) if a_to_b else (r1, r0)
+    creator = creator if state.enable_creator_fee else 0
+
+    def bound(x: int) -> Quote:
+        if not 0 < x <= U64_MAX:
+            return general(x)
+        try:
+            out, _s, fee, _p, _f, cfee = swap_base_input(
+                x, r_in, r_out, trade, creator, protocol, fund, on_input)  # fmt: skip
+        except QuoteError:
+            return general(x)
+        if out <= 0:
+            return general(x)
+        return Quote(x, out, fee + cfee if on_input else fee)
+
+    return bound
 
 
 def spot_rate(state: CpmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:

@@ -70,6 +70,7 @@ def test_real_pair_and_bin_arrays_decode(jlp: dict[Pubkey, bytes]) -> None:
 def test_real_pair_aux_and_quotes(jlp: dict[Pubkey, bytes]) -> None:
     s = dl.decode_pool(JLP_PAIR, jlp[JLP_PAIR])
     aux = dl.aux_accounts(s)
+    assert dl.aux_accounts(s) is not aux  # a new list per call: callers may extend it
     assert dl.bin_arrays_for_swap(s, True) == [53, 52, 51] and dl.bin_arrays_for_swap(s, False) == [53, 54, 55]
     # Clock + the arrays; no extension (both walks stay inside the internal bitmap), no SPL mints
     assert aux == [dl.CLOCK_SYSVAR] + [dl.bin_array_address(JLP_PAIR, i) for i in (53, 52, 51, 54, 55)]

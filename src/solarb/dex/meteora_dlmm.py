@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Mapping, Sequence
-from functools import lru_cache
 from typing import cast
 
 from solders.instruction import AccountMeta, Instruction
@@ -112,7 +111,6 @@ def decode_pool(address: Pubkey, data: bytes) -> LbPair:
     return decode_lb_pair(address, data, NAME)
 
 
-@lru_cache(maxsize=1 << 16)
 def aux_accounts(state: LbPair, extension: bytes | None = None) -> list[Pubkey]:
     """Accounts a quote reads: the Clock sysvar (the variable fee decays with its
     ``unix_timestamp``), the bin arrays a swap can cross (up to :data:`SWAP_BIN_ARRAYS` each way,

@@ -25,6 +25,7 @@ FUNCTION_TYPE_LIMIT_ORDER = 2
 COLLECT_FEE_MODE_ONLY_Y = 1
 
 
+@lru_cache(maxsize=1 << 16)
 def bin_array_address(pair: Pubkey, index: int) -> Pubkey:
     """``BinArray`` PDA: ``["bin_array", pair, index as i64 LE]``."""
     return Pubkey.find_program_address(

@@ -31,6 +31,7 @@ from solarb.dex.base import InsufficientLiquidity, QuoteError
 from solarb.dex.meteora_dlmm_math import MathOverflow
 from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, encode_mint
 from solarb.sim.programs import meteora_dlmm as sim
+from tests.support.dlmm_cases import add_limit_orders, fee_mint
 from tests.support.oracle import run_oracle
 
 pytestmark = pytest.mark.oracle
@@ -48,12 +49,6 @@ def _run_oracle(request: dict[str, Any]) -> dict[str, Any]:
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
-
-
-def _fee_mint(epoch_fees: tuple[int, int, int, int, int, int]) -> bytes:
-    """A Token-2022 mint with a TransferFeeConfig (older/newer epoch, maximum, basis points)."""
-    ext = struct.pack("<64sQQQHQQH", bytes(64), 0, *epoch_fees)
-    return encode_mint(6) + bytes(165 - 82) + b"\x01" + struct.pack("<HH", 1, len(ext)) + ext
 
 
 def _amount(rng: random.Random, hi: int = 10**13) -> int:
@@ -104,21 +99,11 @@ def _random_state(rng: random.Random) -> tuple[lay.LbPair, dict[Pubkey, bytes], 
     aux = {k: v.data for k, v in accounts.items()}
     state = dl.decode_pool(pair, aux[pair])
     if rng.random() < 0.3:  # limit orders on some bins (either side, open and processed)
-        for key, data in list(aux.items()):
-            if len(data) != lay.BIN_ARRAY_LEN:
-                continue
-            buf = bytearray(data)
-            for i in range(70):
-                off = lay.OFF_BINS + i * lay.BIN_LEN
-                if struct.unpack_from("<16s", buf, off + 16)[0] != bytes(16) and rng.random() < 0.3:
-                    struct.pack_into("<Q", buf, off + 112, _amount(rng, 10**10))
-                    struct.pack_into("<Q", buf, off + 128, rng.choice((0, _amount(rng, 10**10))))
-                    buf[off + 140] = rng.randint(0, 1)
-            aux[key] = bytes(buf)
+        add_limit_orders(aux, rng, lambda: _amount(rng, 10**10))
     epoch = rng.randint(0, 1_000)
     for mint, t22 in ((state.mint_a, t22_x), (state.mint_b, t22_y)):
         if t22:
-            aux[mint] = _fee_mint((rng.randint(0, 1_000), _amount(rng, 10**9), rng.randint(0, 10_000),
+            aux[mint] = fee_mint((rng.randint(0, 1_000), _amount(rng, 10**9), rng.randint(0, 10_000),
                                    rng.randint(0, 1_000), _amount(rng, 10**9), rng.randint(0, 10_000)))  # fmt: skip
         else:
             aux[mint] = encode_mint(rng.choice((6, 9)))

@@ -30,6 +30,7 @@ from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, encode
 from solarb.runtime.bench_workload import _ADAPTER, Workload
 from solarb.sim.programs import meteora_dlmm as sim
 from tests.support.data import SHARED_DATA
+from tests.support.dlmm_cases import add_limit_orders, fee_mint
 
 KERNEL = dl._NATIVE
 JLP_PAIR = Pubkey.from_string("6StaAqeVjKUPTgMLmcLmdpmUjoYHRcZ6uViLdWNdUghM")
@@ -203,11 +204,9 @@ def test_changed_arrays_and_clock_are_seen(diff: Diff) -> None:
 
 
 def _fee_mint(rng: random.Random) -> bytes:
-    """A Token-2022 mint with a TransferFeeConfig."""
-    fees = (rng.randint(0, 1_000), rng.randint(0, 10**9), rng.randint(0, 10_000),
-            rng.randint(0, 1_000), rng.randint(0, 10**9), rng.randint(0, 10_000))  # fmt: skip
-    ext = struct.pack("<64sQQQHQQH", bytes(64), 0, *fees)
-    return encode_mint(6) + bytes(165 - 82) + b"\x01" + struct.pack("<HH", 1, len(ext)) + ext
+    """A Token-2022 mint with a random TransferFeeConfig."""
+    return fee_mint((rng.randint(0, 1_000), rng.randint(0, 10**9), rng.randint(0, 10_000),
+                     rng.randint(0, 1_000), rng.randint(0, 10**9), rng.randint(0, 10_000)))
 
 
 def _random_pair(rng: random.Random) -> tuple[lay.LbPair, Aux]:
@@ -248,17 +247,7 @@ def _random_pair(rng: random.Random) -> tuple[lay.LbPair, Aux]:
     aux = {k: v.data for k, v in accounts.items()}
     state = dl.decode_pool(pair, aux[pair])
     if rng.random() < 0.3:  # limit orders on some bins, either side
-        for key, data in list(aux.items()):
-            if len(data) != lay.BIN_ARRAY_LEN:
-                continue
-            buf = bytearray(data)
-            for i in range(70):
-                off = lay.OFF_BINS + i * lay.BIN_LEN
-                if buf[off + 16 : off + 32] != bytes(16) and rng.random() < 0.3:
-                    struct.pack_into("<Q", buf, off + 112, rng.randint(0, 10**10))
-                    struct.pack_into("<Q", buf, off + 128, rng.choice((0, rng.randint(0, 10**10))))
-                    buf[off + 140] = rng.randint(0, 1)
-            aux[key] = bytes(buf)
+        add_limit_orders(aux, rng, lambda: rng.randint(0, 10**10))
     if rng.random() < 0.1:  # bins holding nearly u64::MAX (patched: the reserves would overflow)
         for key, data in list(aux.items()):
             if len(data) == lay.BIN_ARRAY_LEN:

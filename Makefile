@@ -9,7 +9,7 @@ NATIVE_DIR := src/solarb/native
 NATIVE_SRC := $(wildcard $(NATIVE_DIR)/*.c $(NATIVE_DIR)/*.h) setup.py
 NATIVE_STAMP := $(NATIVE_DIR)/.built
 
-.PHONY: run test venv native oracle sim bench clean
+.PHONY: run test venv native sanitize oracle sim bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or: make PYTHON=python3 ...)"; exit 2; }
@@ -28,6 +28,19 @@ $(NATIVE_STAMP): $(STAMP) $(NATIVE_SRC)
 	@touch $(NATIVE_STAMP)
 
 native: $(NATIVE_STAMP)
+
+# The kernels built with AddressSanitizer + UndefinedBehaviorSanitizer (in build/sanitize, not in
+# place), then their differential tests and the DEX tests run against that build.
+SANITIZE_DIR := build/sanitize
+sanitize: $(STAMP) $(ORACLE_STAMP)
+	rm -rf $(SANITIZE_DIR) && mkdir -p $(SANITIZE_DIR) && cp -r src setup.py pyproject.toml README.md $(SANITIZE_DIR)/
+	rm -f $(SANITIZE_DIR)/$(NATIVE_DIR)/*.so
+	cd $(SANITIZE_DIR) && CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+		LDFLAGS="-fsanitize=address,undefined" ../../$(PY) setup.py -q build_ext --inplace
+	export LD_PRELOAD="$$(cc -print-file-name=libasan.so):$$(cc -print-file-name=libubsan.so)" \
+		ASAN_OPTIONS=detect_leaks=0 PYTHONPATH=$(SANITIZE_DIR)/src && \
+	$(PY) -c "import sys, solarb.native as n; sys.exit(0 if all(m and '$(SANITIZE_DIR)' in m.__file__ for m in map(n.load, n.KERNELS)) else 'not the sanitized kernels')" && \
+	$(PY) -m pytest tests/native tests/dex tests/strategy $(ARGS)
 
 $(ORACLE_STAMP): $(ORACLE)/package.json $(ORACLE)/package-lock.json
 	cd $(ORACLE) && npm ci --no-audit --no-fund --loglevel=error

@@ -304,6 +304,7 @@ def size_cycle(
     seed: int | None = None,
     sizer: Sizer = "model",
     refine: bool | None = None,
+    bound: dict[tuple[Pubkey, bool], Callable[[int], Quote]] | None = None,
 ) -> Evaluation | None:
     """Size ``cycle`` exactly over ``[1, max_amount_in]`` on its pools' chained exact quotes.
 
@@ -313,9 +314,20 @@ def size_cycle(
     when that step may be wider than ``REFINE_MIN_WIDTH`` base units of the start mint (its width
     is about ``x / m`` for the smallest intermediate amount ``m``), ``True``/``False`` always /
     never. ``None`` if no size is feasible. Amounts are exact: each hop is the exact quote of the
-    previous hop's output.
+    previous hop's output. ``bound``: the bound quoters of this market state by (pool,
+    direction), shared by the cycles sized for one pool change (the market does not change
+    meanwhile; each pool's quoter is bound once).
     """
-    steps = [_bound_quote(e, leg.a_to_b) for e, leg in zip(entries, cycle.legs)]
+    if bound is None:
+        steps = [_bound_quote(e, leg.a_to_b) for e, leg in zip(entries, cycle.legs)]
+    else:
+        steps = []
+        for e, leg in zip(entries, cycle.legs):
+            key = (leg.pool, leg.a_to_b)
+            step = bound.get(key)
+            if step is None:
+                step = bound[key] = _bound_quote(e, leg.a_to_b)
+            steps.append(step)
     quotes_at: dict[int, list[Quote]] = {}  # input -> the chain's quotes (hops and arrays)
 
     def out(x: int) -> int:
@@ -564,6 +576,7 @@ class CycleFinder:
         last_in = self._last_in
         best = 0
         all_entries = self._entries
+        bound: dict[tuple[Pubkey, bool], Callable[[int], Quote]] = {}  # quoters of this state
         for n, (rate, index) in enumerate(passed):
             cycle = cycles[index]
             start = cycle.start_mint
@@ -574,7 +587,8 @@ class CycleFinder:
             ):
                 self.skipped += len(passed) - n  # ranked out, or bounded below what we have
                 break
-            ev = size_cycle(cycle, all_entries[index], rate, cap, seed=last_in.get(index))
+            ev = size_cycle(cycle, all_entries[index], rate, cap, seed=last_in.get(index),
+                            bound=bound)  # fmt: skip
             self.sized += 1
             if ev is None:
                 continue

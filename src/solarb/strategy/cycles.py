@@ -319,15 +319,14 @@ def size_cycle(
     meanwhile; each pool's quoter is bound once).
     """
     if bound is None:
-        steps = [_bound_quote(e, leg.a_to_b) for e, leg in zip(entries, cycle.legs)]
-    else:
-        steps = []
-        for e, leg in zip(entries, cycle.legs):
-            key = (leg.pool, leg.a_to_b)
-            step = bound.get(key)
-            if step is None:
-                step = bound[key] = _bound_quote(e, leg.a_to_b)
-            steps.append(step)
+        bound = {}
+    steps = []
+    for e, leg in zip(entries, cycle.legs):
+        key = (leg.pool, leg.a_to_b)
+        step = bound.get(key)
+        if step is None:
+            step = bound[key] = _bound_quote(e, leg.a_to_b)
+        steps.append(step)
     quotes_at: dict[int, list[Quote]] = {}  # input -> the chain's quotes (hops and arrays)
 
     def out(x: int) -> int:

@@ -11,27 +11,18 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from solarb.dex import meteora_dlmm, raydium_clmm
-from solarb.dex.registry import ADAPTERS
-from solarb.dex.spl_token import SYSTEM_PROGRAM_ID, TOKEN_PROGRAM_ID, encode_mint
-from solarb.events import AccountUpdate, Opportunity, Order
+from solarb.dex.spl_token import SYSTEM_PROGRAM_ID
+from solarb.events import Opportunity, Order
 from solarb.execution.builder import TxBuilder
 from solarb.market.state import CLOCK_SYSVAR, MarketState
 from solarb.sim.accounts import Account
 from solarb.sim.programs import meteora_dlmm as dlmm_model
 from solarb.sim.programs import raydium_clmm as clmm_model
-from solarb.sim.programs import raydium_cpmm as cpmm_model
 from solarb.strategy import CycleFinder
+from tests.support.markets import MINT_A, MINT_B, add_cpmm_and_mints, load_market
 
-MINT_A = Pubkey.from_bytes(bytes([3]) * 32)
-MINT_B = Pubkey.from_bytes(bytes([200]) * 32)
 PAYER = Keypair.from_seed(bytes([41]) * 32)
 CAP = 10**12
-
-
-def _update(key: Pubkey, acc: Account | None) -> AccountUpdate:
-    if acc is None:
-        return AccountUpdate(key, 1, b"", SYSTEM_PROGRAM_ID, 0)
-    return AccountUpdate(key, 1, acc.data, acc.owner, acc.lamports)
 
 
 def _cl_pool(kind: str) -> tuple[Pubkey, dict[Pubkey, Account]]:
@@ -52,22 +43,9 @@ def _market(kind: str, premium_ppm: int) -> tuple[MarketState, Pubkey]:
     """The CL pool against a CPMM pool pricing B ``premium_ppm`` dearer: the cycle's CL leg
     crosses ticks/bins at its optimal size."""
     cl, accounts = _cl_pool(kind)
-    reserve = 10**13
-    cpmm, cp_accounts = cpmm_model.create_pool(
-        mint_a=MINT_A, mint_b=MINT_B, reserve_a=reserve,
-        reserve_b=reserve * 1_000_000 // (1_000_000 + premium_ppm), decimals_a=6, decimals_b=6,
-        trade_fee_rate=500,
-    )  # fmt: skip
-    accounts.update(cp_accounts)
-    for mint in (MINT_A, MINT_B):
-        accounts[mint] = Account(10**7, encode_mint(6, 10**18), TOKEN_PROGRAM_ID)
+    cpmm = add_cpmm_and_mints(accounts, premium_ppm)
     accounts[CLOCK_SYSVAR] = Account(10**6, bytes(40), SYSTEM_PROGRAM_ID)  # slot 0, ts 0
-    market = MarketState(ADAPTERS)
-    for pool in (cl, cpmm):
-        market.add_pool(_update(pool, accounts[pool]))
-    for key in market.watched_accounts():
-        if key not in (cl, cpmm):
-            market.apply(_update(key, accounts.get(key)))
+    market = load_market(accounts, (cl, cpmm))
     assert market.pool(cl).tradable and market.pool(cpmm).tradable
     return market, cl
 

@@ -9,24 +9,11 @@ import pytest
 
 from solarb.dex.base import InsufficientLiquidity, QuoteError
 from solarb.strategy.sizing import maximize_profit
-
-
-def _cp(x: int, r_in: int, r_out: int, fee_num: int = 25, fee_den: int = 10_000) -> int:
-    fee = (x * fee_num + fee_den - 1) // fee_den
-    net = x - fee
-    out = r_out * net // (r_in + net)
-    if out >= r_out:
-        raise InsufficientLiquidity("drained")
-    return out
+from tests.support.markets import cp_chain
 
 
 def _chain(pools: list[tuple[int, int]]) -> Callable[[int], int]:
-    def out(x: int) -> int:
-        for r_in, r_out in pools:
-            x = _cp(x, r_in, r_out)
-        return x
-
-    return out
+    return cp_chain(pools, fee_num=25)
 
 
 def _brute(out: Callable[[int], int], hi: int) -> int:

@@ -6,27 +6,15 @@ from __future__ import annotations
 import pytest
 from solders.pubkey import Pubkey
 
-from solarb.dex.registry import ADAPTERS
-from solarb.dex.spl_token import SYSTEM_PROGRAM_ID, TOKEN_PROGRAM_ID, encode_mint
-from solarb.events import AccountUpdate
 from solarb.market.state import MarketState
-from solarb.sim.accounts import Account
 from solarb.sim.programs import orca_whirlpool as whirlpool_model
-from solarb.sim.programs import raydium_cpmm as cpmm_model
 from solarb.strategy import CycleFinder, evaluate_cycle
 from solarb.strategy.cycles import cycle_rate
 from solarb.strategy.sizing import maximize_profit
+from tests.support.markets import MINT_A, MINT_B, add_cpmm_and_mints, load_market
 
-MINT_A = Pubkey.from_bytes(bytes([3]) * 32)
-MINT_B = Pubkey.from_bytes(bytes([200]) * 32)
 L_NARROW = 10**12
 NARROW = 128  # ticks each side of price 1: 1.0001^128 = +1.29 %
-
-
-def _update(key: Pubkey, acc: Account | None) -> AccountUpdate:
-    if acc is None:
-        return AccountUpdate(key, 1, b"", SYSTEM_PROGRAM_ID, 0)
-    return AccountUpdate(key, 1, acc.data, acc.owner, acc.lamports)
 
 
 def _market(premium_ppm: int) -> tuple[MarketState, Pubkey, Pubkey]:
@@ -36,21 +24,8 @@ def _market(premium_ppm: int) -> tuple[MarketState, Pubkey, Pubkey]:
         mint_a=MINT_A, mint_b=MINT_B, tick_spacing=64, fee_rate=500, price=1, decimals_a=6,
         decimals_b=6, positions=[(-NARROW, NARROW, L_NARROW), (-6400, 6400, L_NARROW // 50)],
     )  # fmt: skip
-    reserve = 10**13
-    cpmm, cp_accounts = cpmm_model.create_pool(
-        mint_a=MINT_A, mint_b=MINT_B, reserve_a=reserve,
-        reserve_b=reserve * 1_000_000 // (1_000_000 + premium_ppm), decimals_a=6, decimals_b=6,
-        trade_fee_rate=500,
-    )  # fmt: skip
-    accounts.update(cp_accounts)
-    for mint in (MINT_A, MINT_B):
-        accounts[mint] = Account(10**7, encode_mint(6, 10**18), TOKEN_PROGRAM_ID)
-    market = MarketState(ADAPTERS)
-    for pool in (whirl, cpmm):
-        market.add_pool(_update(pool, accounts[pool]))
-    for key in market.watched_accounts():
-        if key not in (whirl, cpmm):
-            market.apply(_update(key, accounts.get(key)))
+    cpmm = add_cpmm_and_mints(accounts, premium_ppm)
+    market = load_market(accounts, (whirl, cpmm))
     assert market.pool(whirl).tradable and market.pool(cpmm).tradable
     return market, whirl, cpmm
 

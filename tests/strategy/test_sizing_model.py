@@ -10,24 +10,9 @@ import pytest
 
 from solarb.dex.base import InsufficientLiquidity, QuoteError
 from solarb.strategy.sizing import maximize_profit, maximize_profit_model
+from tests.support.markets import cp_chain
 
-
-def _cp(x: int, r_in: int, r_out: int, fee_num: int, fee_den: int = 10_000) -> int:
-    fee = (x * fee_num + fee_den - 1) // fee_den
-    net = x - fee
-    out = r_out * net // (r_in + net)
-    if out >= r_out:
-        raise InsufficientLiquidity("drained")
-    return out
-
-
-def _chain(pools: list[tuple[int, int]], fee_num: int = 0) -> Callable[[int], int]:
-    def out(x: int) -> int:
-        for r_in, r_out in pools:
-            x = _cp(x, r_in, r_out, fee_num)
-        return x
-
-    return out
+_chain = cp_chain
 
 
 def _rate(pools: list[tuple[int, int]], fee_num: int = 0) -> float:

@@ -52,7 +52,7 @@ import solarb.strategy.cycles as cycles_module
 from solarb.feeds.freshness import MarketFreshness
 from solarb.market.state import CLOCK_SYSVAR, MarketState
 from solarb.risk.engine import RiskEngine, RiskLimits
-from solarb.runtime.bench import BenchConfig, _update, _Wiring, bench_adapters
+from solarb.runtime.bench import BenchConfig, _percentiles, _update, _Wiring, bench_adapters
 from solarb.runtime.clock import SystemClock
 from solarb.runtime.pipeline import Pipeline
 from solarb.runtime.status import RunStats
@@ -126,15 +126,10 @@ class _Engine:
 # ----------------------------------------------------------------------------- passes
 
 
-def _percentile(data: list[int], q: float) -> float:
-    return round(data[min(len(data) - 1, int(q * len(data)))] / 1000, 2) if data else 0.0
-
-
 def _summary(samples: list[int]) -> dict[str, float]:
-    data = sorted(samples)
-    mean = sum(data) / len(data) / 1000 if data else 0.0
-    return {"mean": round(mean, 2), "p50": _percentile(data, 0.5), "p99": _percentile(data, 0.99),
-            "n": len(data)}
+    p50, p99 = _percentiles(samples, (0.5, 0.99))  # type: ignore[arg-type]
+    mean = sum(samples) / len(samples) / 1000 if samples else 0.0
+    return {"mean": round(mean, 2), "p50": p50, "p99": p99, "n": len(samples)}
 
 
 def replay(work: dict[str, Any], staged: bool, profile: cProfile.Profile | None = None,

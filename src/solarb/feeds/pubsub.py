@@ -217,13 +217,7 @@ class PubSubFeed:
 
     def account_slot(self, pubkey: Pubkey) -> int:
         """Slot up to which ``pubkey``'s delivered state is known current; -1 if not fresh."""
-        if not self._fresh_on.get(pubkey) or self.delivery.queued(pubkey):
-            return -1
-        best = self.delivery.last_slot(pubkey)
-        for shard in self._homes(pubkey):
-            if shard.live and pubkey in shard.subs and shard.last_slot > best:
-                best = shard.last_slot
-        return best
+        return self.min_account_slot((pubkey,))
 
     def min_account_slot(self, keys: Iterable[Pubkey]) -> int:
         """``min(account_slot(k) for k in keys)`` in one pass (-1 at the first account that is

@@ -374,12 +374,9 @@ def quote_detail(
     return CpmmSwap(*_swap(state, aux, amount_in, a_to_b))
 
 
-def _swap(
-    state: CpmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool
-) -> tuple[int, int, int, int, int, int, int, bool, int, int]:
-    """:func:`quote_detail`'s fields as a tuple (``quote`` runs per sizing probe: no object)."""
-    if not 0 < amount_in <= U64_MAX:
-        raise QuoteError(f"raydium_cpmm: amount_in {amount_in} out of range", ANCHOR_REQUIRE_GT)
+def _approved_epoch(state: CpmmPool, aux: Mapping[Pubkey, bytes]) -> int | None:
+    """The Clock's epoch (None without a Clock); ``NotApproved`` when the pool's status or open
+    time (against the Clock's unix time) refuses swaps."""
     clock = aux.get(CLOCK_SYSVAR)
     epoch: int | None = None
     ts: int | None = None
@@ -387,6 +384,22 @@ def _swap(
         _slot, _est, epoch, _lse, ts = _CLOCK.unpack_from(clock, 0)
     if state.status & SWAP_STATUS_BIT or (ts is not None and ts < state.open_time):
         raise QuoteError("raydium_cpmm: swap not approved (status/open time)", ERR_NOT_APPROVED)
+    return epoch
+
+
+def _vault_reserves(state: CpmmPool, aux: Mapping[Pubkey, bytes]) -> tuple[int, int]:
+    """:func:`_reserves` of the loaded vaults (``MissingAccount`` when one is not loaded)."""
+    return _reserves(state, token_account_amount(_get(aux, state.vault_a, "vault")),
+                     token_account_amount(_get(aux, state.vault_b, "vault")))  # fmt: skip
+
+
+def _swap(
+    state: CpmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool
+) -> tuple[int, int, int, int, int, int, int, bool, int, int]:
+    """:func:`quote_detail`'s fields as a tuple (``quote`` runs per sizing probe: no object)."""
+    if not 0 < amount_in <= U64_MAX:
+        raise QuoteError(f"raydium_cpmm: amount_in {amount_in} out of range", ANCHOR_REQUIRE_GT)
+    epoch = _approved_epoch(state, aux)
     trade_rate, protocol_rate, fund_rate, creator_rate = _rates(
         state.amm_config, _get(aux, state.amm_config, "amm config")
     )
@@ -402,11 +415,7 @@ def _swap(
     actual_in = amount_in - fee_in
     if actual_in <= 0:
         raise QuoteError("raydium_cpmm: nothing left after transfer fee", ANCHOR_REQUIRE_GT)
-    r0, r1 = _reserves(
-        state,
-        token_account_amount(_get(aux, state.vault_a, "vault")),
-        token_account_amount(_get(aux, state.vault_b, "vault")),
-    )
+    r0, r1 = _vault_reserves(state, aux)
     r_in, r_out = (r0, r1) if a_to_b else (r1, r0)
     on_input = _creator_fee_on_input(state, a_to_b)
     out, _swapped, trade, protocol, fund, creator = swap_base_input(
@@ -444,16 +453,10 @@ def quoter(state: CpmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callab
     if TOKEN_2022_PROGRAM_ID in (state.token_program_a, state.token_program_b):
         return general
     try:
-        clock = aux.get(CLOCK_SYSVAR)
-        if clock is not None and len(clock) >= _CLOCK.size:
-            if _CLOCK.unpack_from(clock, 0)[4] < state.open_time:
-                return general
-        if state.status & SWAP_STATUS_BIT:
-            return general
+        _approved_epoch(state, aux)
         trade, protocol, fund, creator = _rates(
             state.amm_config, _get(aux, state.amm_config, "amm config"))  # fmt: skip
-        r0, r1 = _reserves(state, token_account_amount(_get(aux, state.vault_a, "vault")),
-                           token_account_amount(_get(aux, state.vault_b, "vault")))  # fmt: skip
+        r0, r1 = _vault_reserves(state, aux)
         on_input = _creator_fee_on_input(state, a_to_b)
     except DexError:
         return general  # each quote raises it
@@ -501,11 +504,7 @@ def spot_rate(state: CpmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> flo
 def _spot_rate_checked(state: CpmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:
     config = _get(aux, state.amm_config, "amm config")
     trade_rate, _p, _f, creator_rate = _rates(state.amm_config, config)
-    r0, r1 = _reserves(
-        state,
-        token_account_amount(_get(aux, state.vault_a, "vault")),
-        token_account_amount(_get(aux, state.vault_b, "vault")),
-    )
+    r0, r1 = _vault_reserves(state, aux)
     r_in, r_out = (r0, r1) if a_to_b else (r1, r0)
     creator = creator_rate if state.enable_creator_fee else 0
     return r_out / r_in * (1.0 - (trade_rate + creator) / FEE_RATE_DENOMINATOR)

@@ -465,13 +465,20 @@ def _plan_entry(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool,
     return c
 
 
+def _current_plan(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> _Plan:
+    """The cached plan of ``state`` in this direction, rebuilt when the state or the data of an
+    account it read changed."""
+    c = _PLANS[a_to_b].get(state.address)
+    if c is None or c.state is not state or tuple(map(aux.get, c.read)) != c.datas:
+        c = _plan_entry(state, aux, a_to_b, c)
+    return c
+
+
 def _native_quote(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount_in: int,
                   a_to_b: bool) -> Quote | None:
     """:func:`quote` (``exact_input_v2`` around the kernel's ``swap_internal``) for an amount in
     u64; None where the kernel does not apply (the Python path then runs)."""
-    c = _PLANS[a_to_b].get(state.address)
-    if c is None or c.state is not state or tuple(map(aux.get, c.read)) != c.datas:
-        c = _plan_entry(state, aux, a_to_b, c)
+    c = _current_plan(state, aux, a_to_b)
     plan = c.plan
     if plan is None:
         return None
@@ -526,9 +533,7 @@ def quoter(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callab
 
     if _NATIVE is None:
         return general
-    c = _PLANS[a_to_b].get(state.address)
-    if c is None or c.state is not state or tuple(map(aux.get, c.read)) != c.datas:
-        c = _plan_entry(state, aux, a_to_b, c)
+    c = _current_plan(state, aux, a_to_b)
     _epoch, ts = _clock(aux)
     if c.plan is None or c.fees != (False, False) or (ts is not None and not ts > state.open_time):
         return general

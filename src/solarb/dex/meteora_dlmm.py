@@ -349,6 +349,15 @@ def _records(key: Pubkey, data: bytes, lo: int, hi: int) -> bytes | None:
     return rec
 
 
+def _current_plan(state: LbPair, aux: Mapping[Pubkey, bytes]) -> _Plan:
+    """The cached plan of ``state``, made anew when the state or the extension's data object
+    changed."""
+    plan = _PLANS.get(state.address)
+    if plan is None or plan.state is not state or aux.get(plan.ext_key) is not plan.ext:
+        plan = _PLANS[state.address] = _Plan(state, aux)
+    return plan
+
+
 def _new_walk(plan: _Plan, aux: Mapping[Pubkey, bytes], swap_for_y: bool) -> m.KernelWalk:
     view, s = cast(PairView, plan.view), plan.state
     walk = plan.walks[swap_for_y] = m.KernelWalk(
@@ -373,9 +382,7 @@ def _native_quote(
             return None
         slot, _est, epoch, _lse, ts = _CLOCK.unpack_from(bytes(clock[: _CLOCK.size]), 0)
         c = _LAST_CLOCK = (clock, slot, epoch, ts)
-    plan = _PLANS.get(state.address)
-    if plan is None or plan.state is not state or aux.get(plan.ext_key) is not plan.ext:
-        plan = _PLANS[state.address] = _Plan(state, aux)
+    plan = _current_plan(state, aux)
     if plan.view is None:
         return None
     left = amount_in
@@ -426,9 +433,7 @@ def quoter(state: LbPair, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callable
     clock = aux.get(CLOCK_SYSVAR)
     if kernel is None or clock is None or len(clock) < _CLOCK.size:
         return general
-    plan = _PLANS.get(state.address)
-    if plan is None or plan.state is not state or aux.get(plan.ext_key) is not plan.ext:
-        plan = _PLANS[state.address] = _Plan(state, aux)
+    plan = _current_plan(state, aux)
     if plan.view is None or plan.special:
         return general
     ts = _CLOCK.unpack_from(bytes(clock[: _CLOCK.size]), 0)[4]

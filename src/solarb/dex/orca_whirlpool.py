@@ -338,15 +338,10 @@ def quoter(state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Calla
     kernel = _NATIVE
     if kernel is None or state.adaptive_fee or _clock_negative(aux.get(CLOCK_SYSVAR)):
         return general
-    try:
-        e = _entry(state, aux, a_to_b)
-    except (QuoteError, DecodeError, ArithmeticError, ValueError):
-        return general  # each quote raises it
-    if e.plan is None:
-        _native_quote(state, aux, 1, a_to_b)  # builds the plan (and its plain flag)
+    e = _planned_entry(state, aux, a_to_b)
+    if e is None or not e.plan or not e.plain:
+        return general  # each quote raises what the Python path raises
     plan = e.plan
-    if not plan or not e.plain:
-        return general
     run = kernel.quote_exact_in
 
     def bound(x: int) -> Quote:
@@ -373,23 +368,33 @@ def _clock_negative(clock: bytes | None) -> bool:
     return clock is not None and len(clock) >= _CLOCK.size and clock[39] >= 0x80
 
 
+def _planned_entry(
+    state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool
+) -> _SlotsEntry | None:
+    """:func:`_entry` with its plan (and plain flag) made; None where making the slots fails
+    (the Python path raises it, after the checks it makes first)."""
+    try:
+        e = _entry(state, aux, a_to_b)
+    except (QuoteError, DecodeError, ArithmeticError, ValueError):
+        return None
+    if e.plan is None:
+        e.plan = _build_plan(state, e.slots, a_to_b)
+        t22 = TOKEN_2022_PROGRAM_ID in (state.token_program_a, state.token_program_b)
+        e.plain = bool(e.plan) and not t22
+    return e
+
+
 def _native_quote(
     state: Whirlpool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool
 ) -> Quote | None:
     """:func:`quote` through the kernel, building the entry and plan when needed; None where
     the Python path must run (a swap the kernel does not cover, or one the program rejects:
     the Python path raises the typed error)."""
-    try:
-        e = _entry(state, aux, a_to_b)
-    except (QuoteError, DecodeError, ArithmeticError, ValueError):
-        return None  # the Python path raises it, after the checks it makes first
-    if e.plan is None:
-        e.plan = _build_plan(state, e.slots, a_to_b)
-        t22 = TOKEN_2022_PROGRAM_ID in (state.token_program_a, state.token_program_b)
-        e.plain = bool(e.plan) and not t22
-    plan, kernel = e.plan, _NATIVE
-    if not plan or kernel is None:
+    e = _planned_entry(state, aux, a_to_b)
+    kernel = _NATIVE
+    if e is None or not e.plan or kernel is None:
         return None
+    plan = e.plan
     if e.plain:
         if _clock_negative(aux.get(CLOCK_SYSVAR)):
             return None

@@ -88,3 +88,13 @@ def test_unprofitable_cycles_are_not_sized_and_pubkeys_stay_exact() -> None:
     assert _changed(f) == []
     assert f.evaluations == 6 and f.passed == 0 and f.sized == 0 and f.skipped == 0
     assert isinstance(X.pool, Pubkey)
+
+
+def test_best_only_builds_the_first_opportunity_with_the_same_ids_and_counts() -> None:
+    full = _finder(_market([20_000, 10_000, 30_000]), None)
+    best = _finder(_market([20_000, 10_000, 30_000]), None)
+    for slot in (2, 3):
+        opps = full.on_pool_changed(X.pool, slot=slot, ts_recv_ns=0, now_ns=0)
+        only = best.on_pool_changed(X.pool, slot=slot, ts_recv_ns=0, now_ns=0, best_only=True)
+        assert len(opps) == 3 and only == opps[:1] and only[0].id == opps[0].id
+        assert best.found == full.found

@@ -57,14 +57,17 @@ class Pipeline:
         if not changed:
             return
         stats.pool_changes += len(changed)
+        finder = self.finder
+        found = finder.found
         best: Opportunity | None = None
         for pool in changed:
-            for opp in self.finder.on_pool_changed(
-                pool, slot=update.slot, ts_recv_ns=update.ts_recv_ns, now_ns=self.clock.monotonic_ns()
-            ):
-                stats.opportunities += 1
+            for opp in finder.on_pool_changed(  # only the best of each pool's is built
+                pool, slot=update.slot, ts_recv_ns=update.ts_recv_ns,
+                now_ns=self.clock.monotonic_ns(), best_only=True,
+            ):  # fmt: skip
                 if best is None or opp.profit > best.profit:
                     best = opp
+        stats.opportunities += finder.found - found
         if best is None:
             stats.record_latency(self.clock.monotonic_ns() - update.ts_recv_ns)
             return

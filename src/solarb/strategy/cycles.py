@@ -529,13 +529,15 @@ class CycleFinder:
         self._version = self.market.version
 
     def on_pool_changed(
-        self, pool: Pubkey, *, slot: int, ts_recv_ns: int, now_ns: int
+        self, pool: Pubkey, *, slot: int, ts_recv_ns: int, now_ns: int, best_only: bool = False
     ) -> list[Opportunity]:
         """Re-evaluate the cycles through ``pool``; opportunities sorted by profit, best first.
 
         Rebuilds the cycle index first if pools were added or removed since the last build.
         ``slot``/``ts_recv_ns`` are those of the triggering update; ``now_ns`` is the detection
         time. With ``max_sized`` set, only the best-ranked cycles are sized (class docstring).
+        ``best_only``: build only the first of those opportunities (a list of at most one, for a
+        caller that trades only the best); ids and the ``found`` counter are as if all were.
         """
         if self._version != self.market.version:
             self.rebuild()
@@ -600,11 +602,16 @@ class CycleFinder:
         if not found:
             return []
         found.sort(key=lambda item: item[0], reverse=True)
+        self.found += len(found)
+        if best_only:
+            self._counter += 1
+            opportunity = self._opportunity(found[0][1], slot, ts_recv_ns, now_ns)
+            self._counter += len(found) - 1
+            return [opportunity]
         opportunities = []
         for _, ev in found:
             self._counter += 1
             opportunities.append(self._opportunity(ev, slot, ts_recv_ns, now_ns))
-        self.found += len(opportunities)
         return opportunities
 
     def _opportunity(self, ev: Evaluation, slot: int, ts_recv_ns: int, now_ns: int) -> Opportunity:

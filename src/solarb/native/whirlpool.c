@@ -163,7 +163,7 @@ static int upper_bound(const slot_t *s, int64_t off) {
     return lo;
 }
 
-/* orca_whirlpool._next_init: the next initialized tick (or array edge) from `tick` at or after
+/* orca_whirlpool_swap._next_init: the next initialized tick (or array edge) from `tick` at or after
  * slot `i`. 0 and (*out_i, *out_tick), or -1 where the Python path raises. */
 static int next_init(const plan_t *pl, int64_t tick, int i, int *out_i, int64_t *out_tick) {
     const int64_t ts = pl->ts, span = TICK_ARRAY_SIZE * ts;

@@ -442,7 +442,6 @@ class CycleFinder:
         self.epsilon = epsilon
         self.max_sized = max_sized
         self._cycles: list[Cycle] = []
-        self._by_pool: dict[Pubkey, list[int]] = {}
         self._last_in: dict[int, int] = {}  # cycle index -> last optimal input (warm start)
         self._version = -1
         self._counter = 0
@@ -469,8 +468,9 @@ class CycleFinder:
 
     def cycles_through(self, pool: Pubkey) -> list[Cycle]:
         """Cycles that use ``pool`` (a copy)."""
+        plan = self._plans.get(pool)
         cycles = self._cycles
-        return [cycles[i] for i in self._by_pool.get(pool, ())]
+        return [cycles[row[0]] for row in plan.cycles] if plan is not None else []
 
     def warm_start(self, cycle: Cycle) -> int | None:
         """The last optimal input of ``cycle`` (``None`` if never sized since the last rebuild);
@@ -488,8 +488,8 @@ class CycleFinder:
         pools = self.market.pools
         slots: dict[Pubkey, int] = {}  # pool -> its a_to_b slot; slot + 1: the other direction
         entries: list[tuple[PoolEntry, ...]] = []
-        # pool -> (indices of its cycles, their rows, the pools they read: slot -> entry)
-        per_pool: dict[Pubkey, tuple[list[int], list[_Row], dict[int, PoolEntry]]] = {}
+        # pool -> (the rows of its cycles, the pools they read: slot -> entry)
+        per_pool: dict[Pubkey, tuple[list[_Row], dict[int, PoolEntry]]] = {}
         for index, cycle in enumerate(cycles):
             legs: list[tuple[int, PoolEntry]] = []
             for leg in cycle.legs:
@@ -503,22 +503,18 @@ class CycleFinder:
             for pool in dict.fromkeys(leg.pool for leg in cycle.legs):
                 group = per_pool.get(pool)
                 if group is None:
-                    group = per_pool[pool] = ([], [], {})
-                group[0].append(index)
-                group[1].append(row)
+                    group = per_pool[pool] = ([], {})
+                group[0].append(row)
                 for slot, entry in legs:
-                    group[2].setdefault(slot, entry)
+                    group[1].setdefault(slot, entry)
         one = 2 * len(slots)  # the table's last slot: 1.0, pads 2-hop cycles
-        by_pool: dict[Pubkey, list[int]] = {}
         plans: dict[Pubkey, _Plan] = {}
-        for pool, (indices, rows, checks) in per_pool.items():
-            by_pool[pool] = indices
+        for pool, (rows, checks) in per_pool.items():
             plans[pool] = _Plan(
                 slots[pool],
                 tuple((entry, slot) for slot, entry in checks.items()),
                 tuple((i, a, b, one if c < 0 else c) for i, a, b, c in rows),
             )
-        self._by_pool = by_pool
         self._entries = entries  # entry objects live until the pool is removed (a new version)
         self._plans = plans
         # one flat rate table: slot -> spot rate of one (pool, a_to_b) (NaN: not tradable / no

@@ -623,9 +623,7 @@ class CycleFinder:
                 amount_out=amount_out,
                 arrays=arrays,
             )
-            for leg, (amount_in, amount_out), arrays in zip(
-                ev.cycle.legs, ev.hops, ev.arrays or ((),) * len(ev.hops)
-            )
+            for leg, (amount_in, amount_out), arrays in zip(ev.cycle.legs, ev.hops, ev.arrays)
         )
         return Opportunity(
             id=f"{slot}-{self._counter}",

@@ -200,6 +200,19 @@ def test_changed_arrays_and_clock_are_seen(diff: Diff) -> None:
         assert diff.check(state, missing_clock, 10**9, a_to_b)[0] == "MissingAccount"
 
 
+@needs_kernel
+def test_missing_clock_before_any_clock_was_read(
+    diff: Diff, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kernel path's Clock cache starts empty: a quote without the Clock raises, not now=0."""
+    _w, pools = _bench_pools(10)
+    state, aux = pools[0]
+    missing_clock = {k: v for k, v in aux.items() if k != dl.CLOCK_SYSVAR}
+    monkeypatch.setattr(dl, "_LAST_CLOCK", dl._NO_CLOCK)
+    assert diff.check(state, missing_clock, 10**9, True)[0] == "MissingAccount"
+    assert dl.quoter(state, missing_clock, True).__name__ == "general"
+
+
 # ---------------------------------------------------------------- random pairs
 
 

@@ -327,7 +327,8 @@ class _Plan:
 
 _PLANS: dict[Pubkey, _Plan] = {}
 _RECORDS: dict[Pubkey, tuple[bytes, int, int, bytes | None]] = {}  # latest array version per key
-_LAST_CLOCK: tuple[bytes | None, int, int, int] = (None, 0, 0, 0)  # data, slot, epoch, unix ts
+_NO_CLOCK: tuple[object, int, int, int] = (object(), 0, 0, 0)  # no aux value is this object
+_LAST_CLOCK = _NO_CLOCK  # the Clock data last read, its slot, epoch and unix timestamp
 
 
 def _records(key: Pubkey, data: bytes, lo: int, hi: int) -> bytes | None:
@@ -368,20 +369,28 @@ def _new_walk(plan: _Plan, aux: Mapping[Pubkey, bytes], swap_for_y: bool) -> m.K
     return walk
 
 
-def _native_quote(
-    state: LbPair, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool
-) -> Quote | None:
-    """The kernel's :func:`quote`, or None where the Python walk must run (its errors included)."""
+def _kernel_clock(clock: bytes | None) -> tuple[object, int, int, int] | None:
+    """``(data, slot, epoch, unix timestamp)`` of the Clock account's data (read once per data
+    object); None when it is absent or too short (the Python walk raises MissingAccount)."""
     global _LAST_CLOCK
-    if not 0 < amount_in <= m.U64_MAX:
-        return None
-    clock = aux.get(CLOCK_SYSVAR)
     c = _LAST_CLOCK
     if clock is not c[0]:
         if clock is None or len(clock) < _CLOCK.size:
             return None
         slot, _est, epoch, _lse, ts = _CLOCK.unpack_from(bytes(clock[: _CLOCK.size]), 0)
         c = _LAST_CLOCK = (clock, slot, epoch, ts)
+    return c
+
+
+def _native_quote(
+    state: LbPair, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool
+) -> Quote | None:
+    """The kernel's :func:`quote`, or None where the Python walk must run (its errors included)."""
+    if not 0 < amount_in <= m.U64_MAX:
+        return None
+    c = _kernel_clock(aux.get(CLOCK_SYSVAR))
+    if c is None:
+        return None
     plan = _current_plan(state, aux)
     if plan.view is None:
         return None
@@ -430,13 +439,13 @@ def quoter(state: LbPair, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callable
         return quote(state, aux, x, a_to_b)
 
     kernel = _NATIVE
-    clock = aux.get(CLOCK_SYSVAR)
-    if kernel is None or clock is None or len(clock) < _CLOCK.size:
+    c = _kernel_clock(aux.get(CLOCK_SYSVAR))
+    if kernel is None or c is None:
         return general
     plan = _current_plan(state, aux)
     if plan.view is None or plan.special:
         return general
-    ts = _CLOCK.unpack_from(bytes(clock[: _CLOCK.size]), 0)[4]
+    ts = c[3]
     run, walks, view = kernel.swap_exact_in, plan.walks, plan.view
 
     def bound(x: int) -> Quote:

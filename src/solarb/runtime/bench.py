@@ -11,7 +11,7 @@ account (pools, vaults, tick/bin arrays, the Clock) into an ``accountNotificatio
 text, base64 data, the subscription id) and each new slot into ``slotNotification`` frames.
 
 Replay (timed, in this process), through the objects :mod:`solarb.runtime.node` builds:
-``PubSubConnection._dispatch`` (orjson) -> ``PubSubFeed._on_account_note`` (base64 decode,
+``PubSubConnection._dispatch`` (orjson) -> the subscription's ``_AccountNote`` (base64 decode,
 dedupe) -> ``Delivery.drain_now`` -> :meth:`Pipeline.on_update` (``MarketState.apply``,
 ``CycleFinder.on_pool_changed``, ``RiskEngine``) -> for approved orders ``TxBuilder.build``
 (compile + sign a v0 transaction). Detection latency is frame handed over -> ``on_update``

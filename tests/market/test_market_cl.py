@@ -32,9 +32,8 @@ from solarb.sim.market import MarketGenerator
 from solarb.sim.programs import meteora_dlmm as dlmm_model
 from solarb.sim.programs import orca_whirlpool as whirlpool_model
 from solarb.sim.programs import raydium_clmm as clmm_model
+from tests.support.markets import MINT_A, MINT_B, account_update, load_market
 
-MINT_A = Pubkey.from_bytes(bytes([3]) * 32)
-MINT_B = Pubkey.from_bytes(bytes([200]) * 32)
 POSITIONS = [(-6400, 6400, 10**12), (-640, 640, 4 * 10**12)]
 
 
@@ -57,19 +56,11 @@ def _whirlpool() -> tuple[Pubkey, dict[Pubkey, Account]]:
     return pool, accounts
 
 
-def _update(key: Pubkey, acc: Account | None, slot: int = 1) -> AccountUpdate:
-    if acc is None:  # what node._load_market makes of a None from getMultipleAccounts
-        return AccountUpdate(key, slot, b"", SYSTEM_PROGRAM_ID, 0)
-    return AccountUpdate(key, slot, acc.data, acc.owner, acc.lamports)
+_update = account_update
 
 
 def _load(pool: Pubkey, accounts: dict[Pubkey, Account]) -> MarketState:
-    market = MarketState(ADAPTERS)
-    market.add_pool(_update(pool, accounts[pool]))
-    for key in market.watched_accounts():
-        if key != pool:
-            market.apply(_update(key, accounts.get(key)))
-    return market
+    return load_market(accounts, (pool,))
 
 
 def test_whirlpool_token_programs_learned_from_mint_owners() -> None:

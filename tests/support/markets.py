@@ -20,11 +20,12 @@ MINT_A = Pubkey.from_bytes(bytes([3]) * 32)
 MINT_B = Pubkey.from_bytes(bytes([200]) * 32)
 
 
-def account_update(key: Pubkey, acc: Account | None) -> AccountUpdate:
-    """``acc`` at slot 1 (``None``: a missing, system-owned empty account)."""
+def account_update(key: Pubkey, acc: Account | None, slot: int = 1) -> AccountUpdate:
+    """``acc`` at ``slot``; ``None``: an empty system account (what ``node._load_market`` makes of
+    a None from getMultipleAccounts)."""
     if acc is None:
-        return AccountUpdate(key, 1, b"", SYSTEM_PROGRAM_ID, 0)
-    return AccountUpdate(key, 1, acc.data, acc.owner, acc.lamports)
+        return AccountUpdate(key, slot, b"", SYSTEM_PROGRAM_ID, 0)
+    return AccountUpdate(key, slot, acc.data, acc.owner, acc.lamports)
 
 
 def add_cpmm_and_mints(accounts: dict[Pubkey, Account], premium_ppm: int) -> Pubkey:

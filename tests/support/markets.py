@@ -1,6 +1,6 @@
-"""Markets for the strategy tests: a concentrated-liquidity pool against a CPMM pool (the program
-models' factories, real layouts) loaded into a :class:`MarketState`, and constant-product
-chains for the sizing tests."""
+"""Markets for the strategy and market tests: pools from the program models' factories (real
+layouts) loaded into a :class:`MarketState`, a CPMM pool to trade a concentrated-liquidity pool
+against, and constant-product chains for the sizing tests."""
 
 from __future__ import annotations
 

@@ -45,8 +45,10 @@ from solarb.dex.raydium_clmm_accounts import (
     swap_tick_arrays,
 )
 from solarb.dex.raydium_clmm_accounts import cached_config as _config
-from solarb.dex.raydium_clmm_accounts import decoded_extension as _decoded_extension
+from solarb.dex.raydium_clmm_accounts import loaded as _get
+from solarb.dex.raydium_clmm_accounts import mint_datas as _mints
 from solarb.dex.raydium_clmm_accounts import navigation as _nav
+from solarb.dex.raydium_clmm_accounts import pool_extension as _extension
 from solarb.dex.raydium_clmm_accounts import program_error as _err
 from solarb.dex.raydium_clmm_accounts import swap_arrays as _swap_arrays
 from solarb.dex.raydium_clmm_bitmap import (
@@ -139,21 +141,6 @@ def _inverse_fee(mint_data: bytes | None, post: int, epoch: int | None) -> int:
 
 
 # --- the adapter ---
-
-
-def _get(aux: Mapping[Pubkey, bytes], key: Pubkey, what: str) -> bytes:
-    data = aux.get(key)
-    if data is None:
-        raise MissingAccount(f"{NAME}: {what} {key} not loaded")
-    return data
-
-
-def _extension(state: ClmmPool, aux: Mapping[Pubkey, bytes] | None) -> BitmapExtension | None:
-    if aux is None:
-        return None
-    key = bitmap_extension_address(state.address)
-    data = aux.get(key)
-    return _decoded_extension(key, data) if data else None  # b"": the account does not exist
 
 
 def resolve_token_programs(state: ClmmPool, aux: Mapping[Pubkey, bytes]) -> ClmmPool:
@@ -291,18 +278,6 @@ def quote_detail(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a
 def _run(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount: int, a_to_b: bool,
          tick_arrays: Sequence[int] | None, how: Callable[..., ClmmSwap]) -> ClmmSwap:
     return _run_keys(state, aux, amount, a_to_b, tick_arrays, how)[0]
-
-
-def _mints(state: ClmmPool, aux: Mapping[Pubkey, bytes],
-           a_to_b: bool) -> tuple[bytes | None, bytes | None]:
-    """The input and output mints' data (needed for a Token-2022 mint: else MissingAccount)."""
-    mint_in, mint_out = (state.mint_a, state.mint_b) if a_to_b else (state.mint_b, state.mint_a)
-    prog_in, prog_out = ((state.token_program_a, state.token_program_b) if a_to_b
-                         else (state.token_program_b, state.token_program_a))  # fmt: skip
-    data_in = _get(aux, mint_in, "mint") if prog_in == TOKEN_2022_PROGRAM_ID else aux.get(mint_in)
-    data_out = (_get(aux, mint_out, "mint") if prog_out == TOKEN_2022_PROGRAM_ID
-                else aux.get(mint_out))  # fmt: skip
-    return data_in, data_out
 
 
 def _run_keys(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount: int, a_to_b: bool,

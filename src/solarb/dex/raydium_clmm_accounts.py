@@ -28,16 +28,18 @@ from solarb.dex.raydium_clmm_layout import (
     ClmmPool,
     TickArray,
     TickState,
+    bitmap_extension_address,
     decode_amm_config,
     decode_extension,
     decode_tick_array,
     tick_array_address,
 )
+from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID
 
 __all__ = [
     "MAX_SWAP_TICK_ARRAYS", "MissingTicks", "Nav", "cached_config", "checked_array",
-    "decoded_extension", "missing_array", "navigation", "program_error", "swap_arrays",
-    "swap_tick_arrays",
+    "decoded_extension", "loaded", "mint_datas", "missing_array", "navigation", "pool_extension",
+    "program_error", "swap_arrays", "swap_tick_arrays",
 ]
 
 MAX_SWAP_TICK_ARRAYS = 5
@@ -47,6 +49,35 @@ MAX_SWAP_TICK_ARRAYS = 5
 def program_error(code: int, what: str) -> QuoteError:
     """The program's error ``code`` as a :class:`QuoteError`."""
     return QuoteError(f"{NAME}: {what} ({ERRORS.get(code, 'anchor')} {code})", code)
+
+
+def loaded(aux: Mapping[Pubkey, bytes], key: Pubkey, what: str) -> bytes:
+    """``aux[key]``; :class:`MissingAccount` when it is not loaded."""
+    data = aux.get(key)
+    if data is None:
+        raise MissingAccount(f"{NAME}: {what} {key} not loaded")
+    return data
+
+
+def pool_extension(state: ClmmPool, aux: Mapping[Pubkey, bytes] | None) -> BitmapExtension | None:
+    """The pool's decoded bitmap extension; None when ``aux`` lacks it or it does not exist."""
+    if aux is None:
+        return None
+    key = bitmap_extension_address(state.address)
+    data = aux.get(key)
+    return decoded_extension(key, data) if data else None  # b"": the account does not exist
+
+
+def mint_datas(state: ClmmPool, aux: Mapping[Pubkey, bytes],
+               a_to_b: bool) -> tuple[bytes | None, bytes | None]:
+    """The input and output mints' data (needed for a Token-2022 mint: else MissingAccount)."""
+    mint_in, mint_out = (state.mint_a, state.mint_b) if a_to_b else (state.mint_b, state.mint_a)
+    prog_in, prog_out = ((state.token_program_a, state.token_program_b) if a_to_b
+                         else (state.token_program_b, state.token_program_a))  # fmt: skip
+    data_in = loaded(aux, mint_in, "mint") if prog_in == TOKEN_2022_PROGRAM_ID else aux.get(mint_in)
+    data_out = (loaded(aux, mint_out, "mint") if prog_out == TOKEN_2022_PROGRAM_ID
+                else aux.get(mint_out))  # fmt: skip
+    return data_in, data_out
 
 
 def swap_tick_arrays(state: ClmmPool, a_to_b: bool, ext: BitmapExtension | None = None,

@@ -411,7 +411,7 @@ class CycleFinder:
     Counters for metrics: ``evaluations`` (cycles looked at), ``passed`` (cycles that passed
     the float filter), ``sized`` (cycles sized exactly), ``skipped`` (passed but not sized:
     ranked out or bounded), ``quotes`` (exact chained quotes spent sizing), ``fallbacks`` (model
-    searches that fell back to the golden search), ``found`` (opportunities emitted).
+    searches that fell back to the parabolic/golden search), ``found`` (opportunities emitted).
     """
 
     def __init__(

@@ -71,7 +71,7 @@ class Sized:
     amount_out: int
     quotes: int
     fallback: str = ""
-    """Why a model search fell back to the golden search (``""``: it did not)."""
+    """Why a model search fell back to the parabolic, then golden search (``""``: it did not)."""
 
     @property
     def profit(self) -> int:

@@ -19,7 +19,6 @@ from solarb.dex.raydium_clmm_bitmap import (
 )
 from solarb.dex.raydium_clmm_layout import (
     ERR_INVALID_TICK_ARRAY,
-    ERRORS,
     MAX_TICK,
     MIN_TICK,
     NAME,
@@ -32,6 +31,7 @@ from solarb.dex.raydium_clmm_layout import (
     decode_amm_config,
     decode_extension,
     decode_tick_array,
+    program_error,
     tick_array_address,
 )
 from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID
@@ -44,11 +44,6 @@ __all__ = [
 
 MAX_SWAP_TICK_ARRAYS = 5
 """Tick arrays per direction that ``aux_accounts`` lists and ``swap_instruction`` passes."""
-
-
-def program_error(code: int, what: str) -> QuoteError:
-    """The program's error ``code`` as a :class:`QuoteError`."""
-    return QuoteError(f"{NAME}: {what} ({ERRORS.get(code, 'anchor')} {code})", code)
 
 
 def loaded(aux: Mapping[Pubkey, bytes], key: Pubkey, what: str) -> bytes:

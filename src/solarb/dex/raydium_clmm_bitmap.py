@@ -4,13 +4,11 @@ tickarray_bitmap_extension.rs, pool.rs). Layouts live in :mod:`solarb.dex.raydiu
 
 from __future__ import annotations
 
-from solarb.dex.base import QuoteError
 from solarb.dex.raydium_clmm_layout import (
     ANCHOR_REQUIRE_GT,
     BITMAP_SIZE,
     BitmapExtension,
     ClmmPool,
-    ERRORS,
     ERR_INVALID_TICK_ARRAY_BOUNDARY,
     ERR_INVALID_TICK_INDEX,
     ERR_MISSING_EXTENSION,
@@ -19,9 +17,9 @@ from solarb.dex.raydium_clmm_layout import (
     M512,
     MAX_TICK,
     MIN_TICK,
-    NAME,
     TICK_ARRAY_SIZE,
 )
+from solarb.dex.raydium_clmm_layout import program_error as _fail
 
 __all__ = [
     "tick_count",
@@ -31,10 +29,6 @@ __all__ = [
     "first_tick_array_start",
     "bitmap_position",
 ]
-
-
-def _fail(code: int, what: str) -> QuoteError:
-    return QuoteError(f"{NAME}: {what} ({ERRORS.get(code, 'anchor')} {code})", code)
 
 
 def tick_count(spacing: int) -> int:

@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from solders.pubkey import Pubkey
 
-from solarb.dex.base import DecodeError
+from solarb.dex.base import DecodeError, QuoteError
 from solarb.frozen import frozen_maker
 
 __all__ = [
@@ -27,7 +27,7 @@ __all__ = [
     "bitmap_extension_address", "decode_amm_config", "decode_extension", "decode_pool",
     "decode_tick_array", "encode_amm_config", "encode_dynamic_fee", "encode_extension",
     "encode_pool", "encode_tick", "encode_tick_array", "observation_address", "pool_address",
-    "reward_growths", "tick_array_address", "vault_address",
+    "program_error", "reward_growths", "tick_array_address", "vault_address",
 ]
 
 NAME = "raydium_clmm"
@@ -106,6 +106,12 @@ ANCHOR_REQUIRE_EQ = 2501  # require_eq! without a custom code (RequireEqViolated
 ANCHOR_REQUIRE_KEYS_EQ = 2502
 ANCHOR_REQUIRE_GT = 2505
 ANCHOR_REQUIRE_GTE = 2506
+
+
+def program_error(code: int | None, what: str) -> QuoteError:
+    """The program's error ``code`` as a :class:`QuoteError` (None: a panic, no code)."""
+    name = ERRORS.get(code, "anchor") if code is not None else "panic"
+    return QuoteError(f"{NAME}: {what} ({name} {code})", code)
 
 # --- PoolState offsets (with the 8-byte discriminator) ---
 OFF_LIQUIDITY = 237

@@ -31,7 +31,7 @@ from solders.pubkey import Pubkey
 
 from solarb.dex import clmm_math as cm
 from solarb.dex import raydium_clmm_bitmap as nav
-from solarb.dex.base import InsufficientLiquidity, QuoteError
+from solarb.dex.base import InsufficientLiquidity
 from solarb.dex.raydium_clmm_bitmap import (
     array_start_index,
     first_tick_array_start,
@@ -55,7 +55,6 @@ from solarb.dex.raydium_clmm_layout import (
     ERR_ZERO_AMOUNT,
     ERR_ZERO_LIQUIDITY,
     ERR_ZERO_SQRT_PRICE,
-    ERRORS,
     MAX_TICK,
     MIN_TICK,
     NAME,
@@ -67,6 +66,7 @@ from solarb.dex.raydium_clmm_layout import (
     TickState,
     reward_growths,
 )  # fmt: skip
+from solarb.dex.raydium_clmm_layout import program_error as _err
 
 __all__ = ["MAX_SQRT_PRICE_X64", "MIN_SQRT_PRICE_X64", "Step", "SwapResult", "compute_swap",
            "match_limit_order", "swap_internal"]  # fmt: skip
@@ -84,11 +84,6 @@ U128_MAX = cm.U128_MAX
 Q64 = 1 << 64
 ERR_MAX_TOKEN_OVERFLOW = 6037
 ERR_INVALID_LIMIT_ORDER_AMOUNT = 6042
-
-
-def _err(code: int | None, what: str) -> QuoteError:
-    name = ERRORS.get(code, "anchor") if code is not None else "panic"
-    return QuoteError(f"{NAME}: {what} ({name} {code})", code)
 
 
 def _ceil_div(a: int, b: int) -> int:

@@ -14,6 +14,7 @@ Errors::
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -23,6 +24,13 @@ from solders.pubkey import Pubkey
 
 from solarb.errors import Rejected, SolarbError
 from solarb.frozen import fast_init
+
+CLOCK_SYSVAR = Pubkey.from_string("SysvarC1ock11111111111111111111111111111111")
+"""The Clock sysvar: adapters read its epoch (transfer fees) and unix time (open times, fees)."""
+CLOCK_LAYOUT = struct.Struct("<QqQQq")
+"""The Clock's bytes: slot, epoch start timestamp, epoch, leader schedule epoch, unix timestamp."""
+MEMO_PROGRAM_ID = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
+"""SPL Memo v2, which the ``swap_v2``-style instructions pass for Token-2022 transfers."""
 
 
 class DexError(SolarbError):

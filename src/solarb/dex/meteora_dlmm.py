@@ -39,7 +39,16 @@ from solders.pubkey import Pubkey
 
 from solarb import native
 from solarb.dex import meteora_dlmm_math as m
-from solarb.dex.base import DecodeError, InsufficientLiquidity, MissingAccount, Quote, QuoteError
+from solarb.dex.base import CLOCK_LAYOUT as _CLOCK
+from solarb.dex.base import (
+    CLOCK_SYSVAR,
+    MEMO_PROGRAM_ID,
+    DecodeError,
+    InsufficientLiquidity,
+    MissingAccount,
+    Quote,
+    QuoteError,
+)
 from solarb.dex.meteora_dlmm_layout import (
     BIN_ARRAY_DISCRIMINATOR,
     BIN_ARRAY_LEN,
@@ -86,8 +95,6 @@ __all__ = [
 ]
 
 NAME = "meteora_dlmm"
-CLOCK_SYSVAR = Pubkey.from_string("SysvarC1ock11111111111111111111111111111111")
-MEMO_PROGRAM_ID = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
 EVENT_AUTHORITY = Pubkey.find_program_address([b"__event_authority"], PROGRAM_ID)[0]
 SWAP_DISCRIMINATOR = bytes([248, 198, 158, 145, 225, 117, 135, 200])
 SWAP2_DISCRIMINATOR = bytes([65, 75, 63, 76, 235, 91, 91, 136])
@@ -103,7 +110,6 @@ ERR_POOL_DISABLED = 6042
 PAIR_TYPE_PERMISSION = 1
 PAIR_TYPE_CUSTOMIZABLE_PERMISSIONLESS = 2
 FUNCTION_TYPE_LIQUIDITY_MINING = 1
-_CLOCK = struct.Struct("<QqQQq")  # slot, epoch_start_timestamp, epoch, leader_schedule_epoch, unix_ts
 
 
 def decode_pool(address: Pubkey, data: bytes) -> LbPair:

@@ -39,7 +39,15 @@ from solders.pubkey import Pubkey
 
 from solarb import native
 from solarb.dex import clmm_math as cm
-from solarb.dex.base import DecodeError, MissingAccount, Quote, QuoteError
+from solarb.dex.base import CLOCK_LAYOUT as _CLOCK
+from solarb.dex.base import (
+    CLOCK_SYSVAR,
+    MEMO_PROGRAM_ID,
+    DecodeError,
+    MissingAccount,
+    Quote,
+    QuoteError,
+)
 from solarb.dex.orca_whirlpool_layout import (
     PROGRAM_ID,
     TICK_ARRAY_SIZE,
@@ -97,12 +105,9 @@ __all__ = [
 NAME = "orca_whirlpool"
 TOKEN_PROGRAMS_FROM_MINTS = True
 """The pool account does not record its mints' token programs: decode with the mints' owners."""
-CLOCK_SYSVAR = Pubkey.from_string("SysvarC1ock11111111111111111111111111111111")
-MEMO_PROGRAM_ID = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
 SWAP_V2_DISCRIMINATOR = hashlib.sha256(b"global:swap_v2").digest()[:8]
 U64_MAX = cm.U64_MAX
 
-_CLOCK = struct.Struct("<QqQQq")  # slot, epoch_start_ts, epoch, leader_schedule_epoch, unix_ts
 
 
 

@@ -27,6 +27,7 @@ from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 
 from solarb.dex.base import (
+    CLOCK_SYSVAR,
     DecodeError,
     DexError,
     InsufficientLiquidity,
@@ -64,7 +65,6 @@ __all__ = [
 NAME = "raydium_amm_v4"
 PROGRAM_ID = Pubkey.from_string("675kPX9MHTjS2zt1qfr1NYHuzeLXfQM9H24wFSUt1Mp8")
 AUTHORITY_SEED = b"amm authority"
-CLOCK_SYSVAR = Pubkey.from_string("SysvarC1ock11111111111111111111111111111111")
 AMM_INFO_LEN = 752
 U64_MAX = 2**64 - 1
 

@@ -37,7 +37,16 @@ from solders.pubkey import Pubkey
 
 from solarb import native
 from solarb.dex import clmm_math as cm
-from solarb.dex.base import DexError, InsufficientLiquidity, MissingAccount, Quote, QuoteError
+from solarb.dex.base import CLOCK_LAYOUT as _CLOCK
+from solarb.dex.base import (
+    CLOCK_SYSVAR,
+    MEMO_PROGRAM_ID,
+    DexError,
+    InsufficientLiquidity,
+    MissingAccount,
+    Quote,
+    QuoteError,
+)
 from solarb.dex.raydium_clmm_accounts import (
     MAX_SWAP_TICK_ARRAYS,
     MissingTicks,
@@ -104,11 +113,8 @@ __all__ = [
 
 TOKEN_PROGRAMS_FROM_MINTS = True
 """The pool account does not record its mints' token programs: decode with the mints' owners."""
-CLOCK_SYSVAR = Pubkey.from_string("SysvarC1ock11111111111111111111111111111111")
-MEMO_PROGRAM_ID = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
 SWAP_V2_DISCRIMINATOR = bytes.fromhex("2b04ed0b1ac91e62")  # sha256("global:swap_v2")[:8]
 _SWAP_V2 = struct.Struct("<8sQQQQ?")
-_CLOCK = struct.Struct("<QqQQq")
 
 
 

@@ -36,7 +36,9 @@ from dataclasses import dataclass
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 
+from solarb.dex.base import CLOCK_LAYOUT as _CLOCK
 from solarb.dex.base import (
+    CLOCK_SYSVAR,
     DecodeError,
     DexError,
     InsufficientLiquidity,
@@ -81,7 +83,6 @@ NAME = "raydium_cpmm"
 PROGRAM_ID = Pubkey.from_string("CPMMoo8L3F4NbTegBCKVNunggL7H1ZpdTHKxQB5qKP1C")
 AUTH_SEED = b"vault_and_lp_mint_auth_seed"
 AUTHORITY, AUTH_BUMP = Pubkey.find_program_address([AUTH_SEED], PROGRAM_ID)
-CLOCK_SYSVAR = Pubkey.from_string("SysvarC1ock11111111111111111111111111111111")
 FEE_RATE_DENOMINATOR = 1_000_000
 U64_MAX = 2**64 - 1
 
@@ -137,7 +138,6 @@ _CONFIG = struct.Struct("<8sBBH4Q32s32sQ120s")
 assert _CONFIG.size == AMM_CONFIG_LEN
 _RATES = struct.Struct("<8s4x3Q72xQ")  # disc, trade/protocol/fund @12, creator_fee_rate @108
 _SWAP_DATA = struct.Struct("<8sQQ")
-_CLOCK = struct.Struct("<QqQQq")  # slot, epoch_start_timestamp, epoch, leader_schedule_epoch, unix_ts
 
 
 @dataclass(slots=True, frozen=True)

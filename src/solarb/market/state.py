@@ -37,7 +37,7 @@ from typing import cast
 
 from solders.pubkey import Pubkey
 
-from solarb.dex.base import DecodeError, DexAdapter, PoolState, Quote, QuoteError
+from solarb.dex.base import CLOCK_SYSVAR, DecodeError, DexAdapter, PoolState, Quote, QuoteError
 from solarb.dex.spl_token import TOKEN_PROGRAMS
 from solarb.events import AccountUpdate
 from solarb.market.compact import COMPACT_MIN_LEN, compact_update
@@ -45,7 +45,6 @@ from solarb.market.graph import Edge, TokenGraph
 
 __all__ = ["CLOCK_SYSVAR", "MarketState", "PoolEntry", "PoolQuarantined"]
 
-CLOCK_SYSVAR = Pubkey.from_string("SysvarC1ock11111111111111111111111111111111")
 
 
 class PoolQuarantined(QuoteError):

@@ -12,26 +12,15 @@ from solders.pubkey import Pubkey
 from solarb.dex import meteora_dlmm, orca_whirlpool, raydium_clmm
 from solarb.dex.base import QuoteError
 from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID
-from solarb.runtime.bench_workload import _ADAPTER, Workload
+from solarb.runtime.bench_workload import Workload
+from tests.support.workload_pools import workload_pools
 
 USER = Pubkey.from_bytes(bytes([9]) * 32)
 CL = (orca_whirlpool, raydium_clmm, meteora_dlmm)
 
 
 def _pools() -> list[tuple[Any, Any, dict[Pubkey, bytes]]]:
-    w = Workload(10, 7, 4, 0)
-    out = []
-    for address, kind, _a, _b in w.pools:
-        module = _ADAPTER[kind]
-        if module not in CL:
-            continue
-        state = module.decode_pool(address, w.bank.get_account(address).data)
-        aux = {}
-        for k in module.aux_accounts(state):
-            acc = w.bank.get_account(k)
-            aux[k] = acc.data if acc is not None else b""
-        out.append((module, state, aux))
-    return out
+    return list(workload_pools(Workload(10, 7, 4, 0), CL))
 
 
 def _outcome(module: Any, state: Any, aux: dict[Pubkey, bytes], amount: int, a_to_b: bool) -> object:

@@ -27,10 +27,11 @@ from solarb.dex import meteora_dlmm as dl
 from solarb.dex import meteora_dlmm_layout as lay
 from solarb.dex import meteora_dlmm_math as m
 from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, encode_mint
-from solarb.runtime.bench_workload import _ADAPTER, Workload
+from solarb.runtime.bench_workload import Workload
 from solarb.sim.programs import meteora_dlmm as sim
 from tests.support.data import SHARED_DATA
 from tests.support.dlmm_cases import add_limit_orders, fee_mint
+from tests.support.workload_pools import workload_pools
 
 KERNEL = dl._NATIVE
 JLP_PAIR = Pubkey.from_string("6StaAqeVjKUPTgMLmcLmdpmUjoYHRcZ6uViLdWNdUghM")
@@ -131,17 +132,7 @@ def test_real_pair_matches_python(diff: Diff) -> None:
 
 def _bench_pools(n_pools: int = 20) -> tuple[Workload, list[tuple[lay.LbPair, Aux]]]:
     w = Workload(n_pools, 7, 4, 0)
-    out = []
-    for address, kind, _a, _b in w.pools:
-        if _ADAPTER[kind] is not dl:
-            continue
-        state = dl.decode_pool(address, w.bank.get_account(address).data)
-        aux: Aux = {}
-        for k in dl.aux_accounts(state):
-            acc = w.bank.get_account(k)
-            aux[k] = acc.data if acc is not None else b""
-        out.append((state, aux))
-    return w, out
+    return w, [(state, aux) for _dl, state, aux in workload_pools(w, (dl,))]
 
 
 @needs_kernel

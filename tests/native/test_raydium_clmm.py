@@ -32,6 +32,7 @@ from solarb.sim.programs.raydium_clmm import create_pool
 from tests.support.clmm_cases import depth_amount as _depth_amount
 from tests.support.clmm_cases import random_pool as _random_pool
 from tests.support.data import SHARED_DATA
+from tests.support.workload_pools import workload_pools
 
 DUMP = SHARED_DATA / "accounts" / "raydium_clmm" / "sol_usdc_3ucNos4N" / "clmm_wsol_usdc.subset.json"
 POOL = Pubkey.from_string("3ucNos4NbumPLZNWztqGHNFFgkHeRMBQAVemeeomsUxv")
@@ -149,15 +150,8 @@ def test_bench_workload_pools() -> None:
     w = Workload(40, 7, 4, 0)
     rng = random.Random(7)
     handled = pools = 0
-    for address, kind, _a, _b in w.pools:
-        if _ADAPTER[kind] is not rc:
-            continue
+    for _rc, state, aux in workload_pools(w, (rc,)):
         pools += 1
-        state = rc.decode_pool(address, w.bank.get_account(address).data)
-        aux: Aux = {}
-        for k in rc.aux_accounts(state):
-            acc = w.bank.get_account(k)
-            aux[k] = acc.data if acc is not None else b""
         for a_to_b in (True, False):
             for amount in _amounts(rng, 300):
                 handled += _check(state, aux, amount, a_to_b, covered=True)

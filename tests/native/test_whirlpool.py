@@ -23,9 +23,10 @@ from solarb.dex import orca_whirlpool as ow
 from solarb.dex import orca_whirlpool_layout as wl
 from solarb.dex.base import Quote
 from solarb.dex.quote_cases import load_accounts_file
-from solarb.runtime.bench_workload import _ADAPTER, Workload
+from solarb.runtime.bench_workload import Workload
 from tests.support.data import SHARED_DATA
 from tests.support.orca_cases import random_case
+from tests.support.workload_pools import workload_pools
 
 DATA = SHARED_DATA / "accounts" / "orca_whirlpool"
 U64 = cm.U64_MAX
@@ -147,14 +148,7 @@ def test_bench_workload_pools() -> None:
     w = Workload(40, 11, 4, 0)
     rng = random.Random(11)
     handled = 0
-    for address, kind, _a, _b in w.pools:
-        if _ADAPTER[kind] is not ow:
-            continue
-        state = ow.decode_pool(address, w.bank.get_account(address).data)
-        aux = {}
-        for k in ow.aux_accounts(state):
-            acc = w.bank.get_account(k)
-            aux[k] = acc.data if acc is not None else b""
+    for _ow, state, aux in workload_pools(w, (ow,)):
         for a_to_b in (True, False):
             for amount in _amounts(rng, 120):
                 handled += _check(state, aux, amount, a_to_b)

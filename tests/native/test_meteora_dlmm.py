@@ -348,3 +348,120 @@ def test_plan_header_layout() -> None:
     assert struct.unpack_from("<iiIII", h, 12) == (-5, -9, 7, 8, 350_000)
     assert struct.unpack_from("<qQ", h, 44) == (-1, min(5_000 * 10 * 10 * 10, m.MAX_FEE_RATE))
     assert struct.unpack_from("<iii", h, 72) == (-140, 69, 0)
+
+
+# ---------------------------------------------------------------- the bound quoter
+
+
+class Bound:
+    """Bound quoters against the Python walk; counts the amounts answered without quote()."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.mp = monkeypatch
+        self.quote = dl.quote
+        self.general = 0
+        self.cases = self.direct = 0
+
+        def counting(*args: Any) -> Any:
+            self.general += 1
+            return self.quote(*args)
+
+        monkeypatch.setattr(dl, "quote", counting)  # what a bound quoter falls back to
+
+    def python(self, state: lay.LbPair, aux: Aux, amount: int, a_to_b: bool) -> tuple[Any, ...]:
+        self.mp.setattr(dl, "_NATIVE", None)
+        try:
+            return _outcome_of(self.quote, state, aux, amount, a_to_b)
+        finally:
+            self.mp.setattr(dl, "_NATIVE", KERNEL)
+
+    def run(self, state: lay.LbPair, aux: Aux, a_to_b: bool, amounts: list[int]) -> list[Any]:
+        """Bind once, then each amount in order: equal to the Python walk's outcome."""
+        before = self.general
+        bound = dl.quoter(state, aux, a_to_b)
+        out = []
+        for amount in amounts:
+            calls = self.general
+            got = _outcome_of(bound, amount)
+            assert got == self.python(state, aux, amount, a_to_b), (state.address, amount, a_to_b)
+            self.cases += 1
+            self.direct += self.general == calls
+            out.append(got)
+        assert self.general - before <= len(amounts)
+        return out
+
+
+def _outcome_of(fn: Any, *args: Any) -> tuple[Any, ...]:
+    try:
+        q = fn(*args)
+    except Exception as exc:  # noqa: BLE001 - the error is the outcome
+        return (type(exc).__name__, str(exc), getattr(exc, "code", None))
+    return (q.amount_in, q.amount_out, q.fee, q.arrays)
+
+
+@needs_kernel
+def test_bound_quoter_matches_python_whatever_was_planned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A walk planned at binding and extended inside the bound quoter, one left planned (and
+    extended) by an earlier binding or by quote(), in any order of amounts: the same quotes and
+    errors as the Python walk, on the bench pools as bytes and as the market's compact arrays."""
+    from solarb.market.compact import compact
+
+    b = Bound(monkeypatch)
+    _w, pools = _bench_pools(60)
+    rng = random.Random(3)
+    for state, plain in pools:
+        sparse = {k: compact(v, None) if len(v) >= 2048 else v for k, v in plain.items()}
+        for aux in (plain, sparse):
+            for a_to_b in (True, False):
+                amounts = list(_amounts(rng, 10**12, 60))
+                dl._PLANS.pop(state.address, None)  # planned at binding
+                fresh = b.run(state, aux, a_to_b, amounts)
+                assert b.run(state, aux, a_to_b, amounts[::-1]) == fresh[::-1]  # fully planned
+                dl._PLANS.pop(state.address, None)
+                for amount in sorted(amounts, reverse=True)[:3]:  # quote() plans the walk
+                    _outcome_of(dl.quote, state, aux, amount, a_to_b)
+                shuffled = sorted(range(len(amounts)), key=lambda _i: rng.random())
+                got = b.run(state, aux, a_to_b, [amounts[i] for i in shuffled])
+                assert got == [fresh[i] for i in shuffled]
+    assert b.cases > 8000 and b.direct * 10 > b.cases * 8, (b.direct, b.cases)
+
+
+@needs_kernel
+def test_bound_quoter_sees_arrays_changed_between_bindings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same state object, an array the planned walk read changed (new data, dropped, b"") or an
+    absent one now loaded: the next binding plans anew (no per-probe staleness check)."""
+    b = Bound(monkeypatch)
+    _w, pools = _bench_pools(10)
+    amounts = [10**8, 10**10, 10**11, 10**12, 5 * 10**12, 10**14, U64_MAX]
+    for state, aux in pools[:3]:
+        for a_to_b in (True, False):
+            warm = b.run(state, aux, a_to_b, amounts)
+            walked = {k for r in warm if isinstance(r[0], int) for k in r[3]}
+            for key in sorted(walked & set(aux), key=bytes):
+                buf = bytearray(aux[key])
+                for i in range(70):  # halve every bin of this array
+                    off = lay.OFF_BINS + i * lay.BIN_LEN
+                    ax, ay = struct.unpack_from("<QQ", buf, off)
+                    struct.pack_into("<QQ", buf, off, ax // 2, ay // 2)
+                for new in (bytes(buf), None, b""):
+                    changed = {k: v for k, v in aux.items() if k != key}
+                    if new is not None:
+                        changed[key] = new
+                    b.run(state, changed, a_to_b, amounts)
+                    if new is None:  # loaded again (the walk ended on its absence)
+                        b.run(state, aux, a_to_b, amounts)
+            assert b.run(state, aux, a_to_b, amounts) == warm
+    assert b.direct > 50
+
+
+@needs_kernel
+def test_bound_quoter_on_random_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Limit orders, fee on output, Token-2022 fees, the bitmap extension, clocks, gaps: the
+    bound quoter falls back where the kernel path does and agrees everywhere."""
+    b = Bound(monkeypatch)
+    rng = random.Random(20251127)
+    for _ in range(120):
+        state, aux = _random_pair(rng)
+        for a_to_b in (True, False):
+            b.run(state, aux, a_to_b, list(_amounts(rng, 10**12, 10)))
+    assert b.cases > 5000 and b.direct > b.cases // 4, (b.direct, b.cases)

@@ -52,7 +52,6 @@ from solarb.dex.base import (
 from solarb.dex.meteora_dlmm_layout import (
     BIN_ARRAY_DISCRIMINATOR,
     BIN_ARRAY_LEN,
-    BIN_LEN,
     ERRORS,
     OFF_BINS,
     LazyBins,
@@ -332,27 +331,24 @@ class _Plan:
 
 
 _PLANS: dict[Pubkey, _Plan] = {}
-_RECORDS: dict[Pubkey, tuple[bytes, int, int, bytes | None]] = {}  # latest array version per key
+_RECORDS: dict[Pubkey, tuple[bytes, bytes | None]] = {}  # latest array version per key
 _NO_CLOCK: tuple[object, int, int, int] = (object(), 0, 0, 0)  # no aux value is this object
 _LAST_CLOCK = _NO_CLOCK  # the Clock data last read, its slot, epoch and unix timestamp
 
 
 def _records(key: Pubkey, data: bytes, lo: int, hi: int) -> bytes | None:
-    """The kernel's records of bins ``lo..hi`` (positions) of a bin array version, or more of
-    them; None: not a BinArray (the Python walk raises). The market's compact arrays
-    (``SparseBytes``) are read for those bins only."""
+    """The kernel's records of every bin of a bin array version (so of bins ``lo..hi``, and of
+    both directions' stretches); None: not a BinArray (the Python walk raises). The market's
+    compact arrays (``SparseBytes``) are read with one ``bytes()``: cheaper than slicing them."""
     cached = _RECORDS.get(key)
-    if cached is not None and cached[0] is data and cached[1] <= lo and hi <= cached[2]:
-        return cached[3]
-    if len(data) != BIN_ARRAY_LEN or data[:8] != BIN_ARRAY_DISCRIMINATOR:
-        rec = None
-    elif isinstance(data, bytes):
-        lo, hi = 0, m.MAX_BIN_PER_ARRAY - 1
-        rec = _NATIVE.extract_bins(data, OFF_BINS, 0, m.MAX_BIN_PER_ARRAY)  # type: ignore[union-attr]
-    else:
-        raw = data[OFF_BINS + lo * BIN_LEN : OFF_BINS + (hi + 1) * BIN_LEN]
-        rec = _NATIVE.extract_bins(raw, 0, lo, hi - lo + 1)  # type: ignore[union-attr]
-    _RECORDS[key] = (data, lo, hi, rec)
+    if cached is not None and cached[0] is data:
+        return cached[1]
+    rec = None
+    if len(data) == BIN_ARRAY_LEN:
+        raw = data if isinstance(data, bytes) else bytes(data)
+        if raw[:8] == BIN_ARRAY_DISCRIMINATOR:
+            rec = _NATIVE.extract_bins(raw, OFF_BINS, 0, m.MAX_BIN_PER_ARRAY)  # type: ignore[union-attr]
+    _RECORDS[key] = (data, rec)
     return rec
 
 
@@ -437,9 +433,10 @@ def _native_quote(
 
 def quoter(state: LbPair, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callable[[int], Quote]:
     """``x -> quote(state, aux, x, a_to_b)`` for a run of amounts while ``state`` and ``aux``
-    stay as they are (one sizing): clock and plan are read once; a run the kernel completes on
-    the planned stretches is answered here, anything else through :func:`quote` (which plans
-    further stretches, and raises the program's errors)."""
+    stay as they are (one sizing): clock, plan and the walk's accounts are checked once, here
+    (the walk is planned now if it is not, or anew if an account it read changed); a run that
+    walks past the planned stretches plans the next one here. Errors, limit orders and anything
+    else the kernel does not answer go through :func:`quote` (same results, same errors)."""
 
     def general(x: int) -> Quote:
         return quote(state, aux, x, a_to_b)
@@ -451,16 +448,21 @@ def quoter(state: LbPair, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callable
     plan = _current_plan(state, aux)
     if plan.view is None or plan.special:
         return general
+    walk = plan.walks[a_to_b]
+    if walk is None or not walk.planned_from(aux):
+        walk = _new_walk(plan, aux, a_to_b)
     ts = c[3]
-    run, walks, view = kernel.swap_exact_in, plan.walks, plan.view
+    run, view, extend = kernel.swap_exact_in, plan.view, m.KERNEL_EXTEND
 
     def bound(x: int) -> Quote:
-        walk = walks[a_to_b]
-        if walk is None or not 0 < x <= m.U64_MAX:
+        if not 0 < x <= m.U64_MAX:
             return general(x)
         r = run(walk.header, walk.records, x, ts)
-        if r is None or r[0] or walk.stale(aux, r[3], 0):
-            return general(x)  # not handled, a stretch to plan, an error, or replanned
+        while r is not None and r[0] == extend:  # each extend adds a stretch or ends the walk
+            walk.extend(aux, _records)
+            r = run(walk.header, walk.records, x, ts)
+        if r is None or r[0]:
+            return general(x)  # not handled (Python walk) or an error: quote raises it
         n = r[3]
         spared = walk.spared[n]
         if spared is None:

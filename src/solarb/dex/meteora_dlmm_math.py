@@ -401,10 +401,10 @@ def kernel_header(
 
 def kernel_step(
     active: int, swap_for_y: bool, next_array: Callable[[int, bool], int | None],
-    records: Callable[[int, int, int], bytes | None | bool], max_bins: int | None = None,
+    records: Callable[[int, int, int], bytes | None | bool],
 ) -> tuple[int, tuple[int, int, int], bytes, int | None] | int:
-    """The next stretch of a swap's walk from bin ``active`` (the rest of its bin array, at most
-    ``max_bins`` bins), moving as the Python walk does (an empty gap jumps to the next array's
+    """The next stretch of a swap's walk from bin ``active`` (the rest of its bin array),
+    moving as the Python walk does (an empty gap jumps to the next array's
     edge; a step past ``MIN_BIN_ID``/``MAX_BIN_ID`` fails): ``(array index, (lower bin id, first,
     last position) for kernel_header, records, bin id the walk goes on from or None: out of
     bounds)``, or the terminal code. ``records(index, lo, hi)`` is the kernel records of (at
@@ -419,8 +419,6 @@ def kernel_step(
         return KERNEL_FALLBACK
     far, step = (lower, -1) if swap_for_y else (upper, 1)
     stop = min(max(far, MIN_BIN_ID), MAX_BIN_ID)
-    if max_bins is not None and abs(stop - entry) >= max_bins:
-        stop = far = entry + step * (max_bins - 1)  # the walk goes on in this array
     first, last = entry - lower, stop - lower
     rec = records(idx, min(first, last), max(first, last))
     if not isinstance(rec, bytes):
@@ -430,18 +428,17 @@ def kernel_step(
 
 
 class KernelWalk:
-    """One direction of a swap for the native kernel, planned a stretch of bins at a time (the
-    kernel asks for the next with ``KERNEL_EXTEND``; an array's first stretch is short, as the
-    market's compact arrays are costly to read): the kernel header, each stretch's non-empty
-    bins (records), the accounts they came from (those a run walked must still be the same
-    objects: :meth:`stale`), the key whose absence ends the walk, the array index per stretch
-    and ``spared``, a slot per number of stretches walked for the caller (``Quote.arrays``)."""
+    """One direction of a swap for the native kernel, planned a stretch at a time (a stretch is
+    the rest of a bin array in the walk's direction; the kernel asks for the next with
+    ``KERNEL_EXTEND``): the kernel header, each stretch's non-empty bins (records), the accounts
+    they came from (those a run walked must still be the same objects: :meth:`stale`), the key
+    whose absence ends the walk, the array index per stretch and ``spared``, a slot per number
+    of stretches walked for the caller (``Quote.arrays``)."""
 
     MAX_STRETCHES = 32  # a longer walk ends in KERNEL_FALLBACK: the Python walk runs it
-    FIRST_STRETCH = 8  # bins planned when the walk enters a bin array
 
     __slots__ = ("active", "array_key", "datas", "fixed", "header", "indices", "keys", "missing",
-                 "next_array", "partial", "ranges", "records", "spared", "swap_for_y", "terminal")  # fmt: skip
+                 "next_array", "ranges", "records", "spared", "swap_for_y", "terminal")  # fmt: skip
 
     def __init__(
         self, p: FeeParams, active_id: int, swap_for_y: bool, fee_on_input: bool,
@@ -450,7 +447,7 @@ class KernelWalk:
     ) -> None:  # fmt: skip
         self.fixed = (p, active_id, swap_for_y, fee_on_input, support_lo)
         self.swap_for_y, self.next_array, self.array_key = swap_for_y, next_array, array_key
-        self.active, self.partial = active_id, False  # partial: the last stretch ended mid-array
+        self.active = active_id  # the bin id the next stretch starts from
         self.ranges: list[tuple[int, int, int]] = []
         self.records: tuple[bytes, ...] = ()
         self.keys: list[Hashable] = []
@@ -481,8 +478,7 @@ class KernelWalk:
 
         step: tuple[int, tuple[int, int, int], bytes, int | None] | int = KERNEL_FALLBACK
         if len(self.ranges) < self.MAX_STRETCHES:
-            limit = None if self.partial else self.FIRST_STRETCH
-            step = kernel_step(self.active, self.swap_for_y, self.next_array, load, limit)
+            step = kernel_step(self.active, self.swap_for_y, self.next_array, load)
         if isinstance(step, int):
             self.terminal = step
         else:
@@ -491,7 +487,6 @@ class KernelWalk:
             self.records += (rec,)
             self.keys.append(found[0][0]), self.datas.append(found[0][1])
             self.terminal = KERNEL_OUT_OF_BOUNDS if after is None else KERNEL_EXTEND
-            self.partial = after is not None and bin_id_to_array_index(after) == idx
             self.active = after if after is not None else self.active
         self.header = kernel_header(*self.fixed, self.terminal, self.ranges)
 
@@ -502,3 +497,8 @@ class KernelWalk:
             if aux.get(keys[i]) is not datas[i]:
                 return True
         return code == KERNEL_NOT_LOADED and aux.get(self.missing) is not None
+
+    def planned_from(self, aux: Mapping[Any, Any]) -> bool:
+        """Whether every account the plan read (and the missing one, still absent) is the same
+        in ``aux``: then each run over it is what a run planned from ``aux`` would be."""
+        return not self.stale(aux, len(self.keys), self.terminal)

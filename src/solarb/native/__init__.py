@@ -1,9 +1,10 @@
-"""Optional C kernels for the exact concentrated-liquidity swap math.
+"""Optional C kernels for the exact concentrated-liquidity swap math and the sizing search.
 
-Each kernel (``_whirlpool``, ``_raydium_clmm``, ``_meteora_dlmm``) is a CPython extension built
-from ``<name>.c`` by ``setup.py`` (``make`` does it). They compute the same integers as the
-pure-Python swap loops in :mod:`solarb.dex` (differential tests hold them bit-identical); an
-adapter uses its kernel when :func:`load` returns it and the Python path otherwise. Set
+Each kernel (``_whirlpool``, ``_raydium_clmm``, ``_meteora_dlmm``, ``_sizing``) is a CPython
+extension built from ``<name>.c`` by ``setup.py`` (``make`` does it). They compute the same
+integers as the pure-Python swap loops in :mod:`solarb.dex` and the model search of
+:mod:`solarb.strategy.sizing` (differential tests hold them bit-identical); an adapter (and
+``size_cycle``) uses its kernel when :func:`load` returns it and the Python path otherwise. Set
 ``SOLARB_NATIVE=0`` to force the Python path (tests compare both).
 """
 
@@ -13,7 +14,7 @@ import importlib
 import os
 from types import ModuleType
 
-KERNELS = ("whirlpool", "raydium_clmm", "meteora_dlmm")
+KERNELS = ("whirlpool", "raydium_clmm", "meteora_dlmm", "sizing")
 
 
 def enabled() -> bool:

@@ -30,12 +30,13 @@ from typing import Literal, NamedTuple
 
 from solders.pubkey import Pubkey
 
+from solarb import native
 from solarb.dex.base import DexError, Quote
 from solarb.errors import ConfigError
 from solarb.events import Hop, Opportunity
 from solarb.frozen import fast_init
 from solarb.market.state import MarketState, PoolEntry
-from solarb.strategy.sizing import Sized, maximize_profit, maximize_profit_model
+from solarb.strategy.sizing import chain_quotes, maximize_chain_model, maximize_profit
 
 __all__ = [
     "DEFAULT_MAX_SIZED",
@@ -72,6 +73,10 @@ of 13.44G base units (0.004 %); 4: 2,838, 0.17 % short; 2: 2,222, 0.6 %; 1: 1,49
 profit bound alone (no count limit) sizes 3,565 and loses nothing."""
 _BOUND_SLACK = 1e-6  # float spot rates are trusted to 1e-6 (relative) in the profit bound
 _NAN = float("nan")  # a direction with no usable rate: every product through it fails the filter
+_SIZING = native.load("sizing")
+"""``solarb.native._sizing``: the model search in C (None: the Python reference,
+:func:`~solarb.strategy.sizing.maximize_chain_model`; tests set it to None to compare)."""
+_U64_MAX = (1 << 64) - 1
 
 
 _Row = tuple[int, int, int, int]  # (cycle index, slot of each leg; the 1.0 slot pads 2 hops)
@@ -308,8 +313,9 @@ def size_cycle(
 ) -> Evaluation | None:
     """Size ``cycle`` exactly over ``[1, max_amount_in]`` on its pools' chained exact quotes.
 
-    ``sizer="model"`` (default): :func:`~solarb.strategy.sizing.maximize_profit_model` seeded
-    with ``rate`` and ``seed``; ``"golden"``: the plain golden search (0.1 % bracket, then the
+    ``sizer="model"`` (default): :func:`~solarb.strategy.sizing.maximize_chain_model` seeded
+    with ``rate`` and ``seed``, in the C kernel ``solarb.native._sizing`` when it is loaded (the
+    same result); ``"golden"``: the plain golden search (0.1 % bracket, then the
     step start). ``refine`` (model only): ``None`` moves to the start of the output step only
     when that step may be wider than ``REFINE_MIN_WIDTH`` base units of the start mint (its width
     is about ``x / m`` for the smallest intermediate amount ``m``), ``True``/``False`` always /
@@ -327,49 +333,39 @@ def size_cycle(
         if step is None:
             step = bound[key] = _bound_quote(e, leg.a_to_b)
         steps.append(step)
-    quotes_at: dict[int, list[Quote]] = {}  # input -> the chain's quotes (hops and arrays)
-
-    def out(x: int) -> int:
-        x0 = x
-        chain = []
-        for quote in steps:
-            q = quote(x)
-            x = q.amount_out
-            if x <= 0:
-                return 0
-            chain.append(q)
-        quotes_at[x0] = chain
-        return x
-
-    def step_width(x: int) -> int:
-        chain = quotes_at.get(x)
-        if chain is None or len(chain) < 2:
-            return 1
-        return -(-x // min(q.amount_out for q in chain[:-1]))
-
-    def wide_step(x: int, _quotes: int) -> bool:
-        return step_width(x) >= REFINE_MIN_WIDTH
-
-    if sizer == "golden":
-        sized: Sized | None = maximize_profit(
-            out, max_amount_in, width_ppm=SIZING_WIDTH_PPM, climb_rounds=0
-        )
-    elif sizer == "model":
-        sized = maximize_profit_model(
-            out, max_amount_in, rate=rate, seed=seed, width_ppm=SIZING_WIDTH_PPM,
-            tol_ppm=SIZING_WIDTH_PPM, refine=wide_step if refine is None else refine,
-            noise=step_width,
-        )  # fmt: skip
+    if sizer == "model":
+        if _SIZING is not None and max_amount_in <= _U64_MAX:  # 8: the model's max_steps
+            found = _SIZING.search(
+                tuple(steps), 1, max_amount_in, rate, seed, SIZING_WIDTH_PPM, SIZING_WIDTH_PPM,
+                8, refine, REFINE_MIN_WIDTH, DexError,
+            )  # fmt: skip
+            if found is None:
+                return None
+            amount_in, _out, n_quotes, fallback, chain = found
+        else:
+            res = maximize_chain_model(
+                steps, max_amount_in, rate=rate, seed=seed, width_ppm=SIZING_WIDTH_PPM,
+                tol_ppm=SIZING_WIDTH_PPM, refine=refine, min_width=REFINE_MIN_WIDTH,
+            )  # fmt: skip
+            if res is None:
+                return None
+            sized, chain = res
+            amount_in, n_quotes, fallback = sized.amount_in, sized.quotes, sized.fallback
+    elif sizer == "golden":
+        out, _width, quotes_at = chain_quotes(steps)
+        golden = maximize_profit(out, max_amount_in, width_ppm=SIZING_WIDTH_PPM, climb_rounds=0)
+        if golden is None:
+            return None
+        amount_in, n_quotes, fallback = golden.amount_in, golden.quotes, golden.fallback
+        found_chain = quotes_at.get(amount_in)
+        chain = None if found_chain is None else tuple(found_chain)
     else:
         raise ConfigError(f"unknown sizer {sizer!r}")
-    if sized is None:
-        return None
-    chain = quotes_at.get(sized.amount_in)
     if chain is None:  # out() was 0 at the best size: no quotes recorded
         return None
     # each quote's arrays belong to the amount it was asked for: carry them only when the
     # quote spends exactly that amount (the hop's amount_in), as the builder checks
-    asked = sized.amount_in
+    asked = amount_in
     arrays = []
     for q in chain:
         arrays.append(q.arrays if q.amount_in == asked else ())
@@ -380,8 +376,8 @@ def size_cycle(
         amount_out=chain[-1].amount_out,
         hops=tuple((q.amount_in, q.amount_out) for q in chain),
         rate=rate,
-        quotes=sized.quotes,
-        fallback=sized.fallback,
+        quotes=n_quotes,
+        fallback=fallback,
         arrays=tuple(arrays),
     )
 

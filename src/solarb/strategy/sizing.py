@@ -45,13 +45,20 @@ Measured on the bench workload by ``bench/sizing_quality.py`` (figures: ``cycles
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from solarb.dex.base import DexError
+from solarb.dex.base import DexError, Quote
 from solarb.frozen import fast_init
 
-__all__ = ["INFEASIBLE", "Sized", "maximize_profit", "maximize_profit_model"]
+__all__ = [
+    "INFEASIBLE",
+    "Sized",
+    "chain_quotes",
+    "maximize_chain_model",
+    "maximize_profit",
+    "maximize_profit_model",
+]
 
 INFEASIBLE = -(1 << 255)
 """Profit recorded for a size the chain cannot fill (an integer, below any real profit)."""
@@ -184,6 +191,71 @@ def maximize_profit_model(
     return Sized(amount_in=best_x, amount_out=y, quotes=len(probe.cache), fallback=reason)
 
 
+def chain_quotes(
+    steps: Sequence[Callable[[int], Quote]],
+) -> tuple[Callable[[int], int], Callable[[int], int], dict[int, list[Quote]]]:
+    """``(out, step_width, quotes_at)`` of a chain of bound quoters: ``out(x)`` the last hop's
+    output (0 as soon as a hop outputs <= 0; a quoter's ``DexError`` propagates), recording each
+    completed chain's quotes in ``quotes_at[x]``; ``step_width(x)`` the width of the output step
+    at a recorded ``x``, about ``ceil(x / m)`` for the smallest intermediate output ``m`` (1 when
+    none is recorded or the chain has one hop)."""
+    quotes_at: dict[int, list[Quote]] = {}
+
+    def out(x: int) -> int:
+        x0 = x
+        chain = []
+        for quote in steps:
+            q = quote(x)
+            x = q.amount_out
+            if x <= 0:
+                return 0
+            chain.append(q)
+        quotes_at[x0] = chain
+        return x
+
+    def step_width(x: int) -> int:
+        chain = quotes_at.get(x)
+        if chain is None or len(chain) < 2:
+            return 1
+        return -(-x // min(q.amount_out for q in chain[:-1]))
+
+    return out, step_width, quotes_at
+
+
+def maximize_chain_model(
+    steps: Sequence[Callable[[int], Quote]],
+    hi: int,
+    *,
+    rate: float,
+    seed: int | None = None,
+    lo: int = 1,
+    tol_ppm: int = 1_000,
+    width_ppm: int = 1_000,
+    max_steps: int = 8,
+    refine: bool | None = None,
+    min_width: int = 1,
+) -> tuple[Sized, tuple[Quote, ...] | None] | None:
+    """:func:`maximize_profit_model` of the chained quoters ``steps`` (:func:`chain_quotes`),
+    the noise being the output step's width; ``refine=None``: move to the step start when that
+    width at the best size is at least ``min_width``. The best size and its chain of quotes
+    (``None`` when a hop output 0 there); ``None`` when no size was feasible. The Python
+    reference of the C kernel ``solarb.native._sizing`` (``search``, the same arguments
+    positionally and ``DexError``; bit-identical results: differential tests)."""
+    out, step_width, quotes_at = chain_quotes(steps)
+
+    def wide_step(x: int, _quotes: int) -> bool:
+        return step_width(x) >= min_width
+
+    sized = maximize_profit_model(
+        out, hi, rate=rate, seed=seed, lo=lo, tol_ppm=tol_ppm, max_steps=max_steps,
+        width_ppm=width_ppm, refine=wide_step if refine is None else refine, noise=step_width,
+    )  # fmt: skip
+    if sized is None:
+        return None
+    chain = quotes_at.get(sized.amount_in)
+    return sized, None if chain is None else tuple(chain)
+
+
 def _model_search(
     probe: _Probe,
     lo: int,
@@ -220,7 +292,7 @@ def _model_search(
             return None, "not_improving"
         best_p = max(best_p, p)
         lower = x
-        g = x / y
+        g = float(x) / y  # float(int) / float(int): what the C kernel computes
         if abs(g - g0) <= _RESID_MULT * (rounding + 1) / y and x < hi:
             # the curve cannot be told from its tangent at x = 0 within the rounding of this
             # small output: the slope would be noise. Probe a larger size first.
@@ -258,9 +330,9 @@ def _model_search(
         out_c = probe.cache[check]
         assert out_c
         tol_g = _RESID_MULT * (
-            (rounding + 1) / y * (check / x) + (_noise(noise, check) + 1) / out_c
+            float(rounding + 1) / y * (float(check) / x) + float(_noise(noise, check) + 1) / out_c
         )
-        if abs(g0 + c1 * check - check / out_c) > tol_g:
+        if abs(g0 + c1 * check - float(check) / out_c) > tol_g:
             return best, "polish"
         return best, ""
     return None, "steps"
@@ -304,7 +376,7 @@ def _parabolic(
             else:
                 u = x2 - (x2 - x1) * (_GOLD_DEN - _GOLD_NUM) // _GOLD_DEN
         else:
-            u = round(x2 - 0.5 * num / den)
+            u = round(x2 - 0.5 * num / den)  # float(num) * 0.5 / float(den): floats throughout
         if abs(u - x2) < step:  # at least the tolerance, towards the wider side
             u = x2 + step if x3 - x2 > x2 - x1 else x2 - step
         if not max(x1, lo - 1) < u < x3 or u == x2 or u in probe.cache:

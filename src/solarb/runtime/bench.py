@@ -62,7 +62,7 @@ from solarb.strategy.cycles import CycleFinder
 __all__ = ["BenchConfig", "BenchError", "bench_adapters", "run_bench"]
 
 _DEX_MODULES = (raydium_amm_v4, raydium_cpmm, orca_whirlpool, raydium_clmm, meteora_dlmm)
-_CHUNK = 2_000  # frames fetched from the generator per round trip
+_CHUNK = 250  # frames fetched from the generator per round trip (harness memory: ~0.6 MB)
 _SUBS_PER_CONNECTION = 1_000
 
 

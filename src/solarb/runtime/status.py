@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-_LATENCY_CAP = 200_000  # keep at most this many samples (bounded memory)
+LATENCY_WINDOW = 1 << 16
+"""Latency samples kept: the most recent 65,536 decisions (a ring of 8-byte ints, 512 KiB)."""
+_WINDOW_MASK = LATENCY_WINDOW - 1
 
 
 @dataclass(slots=True)
@@ -24,17 +27,20 @@ class RunStats:
     skipped_busy: int = 0
     skipped_not_fresh: int = 0
     slot: int = 0
-    latencies_ns: list[int] = field(default_factory=list)
+    latencies_ns: array[int] = field(default_factory=lambda: array("q", bytes(8 * LATENCY_WINDOW)))
+    """Ring of update->decision latencies; slot ``i % LATENCY_WINDOW`` holds sample ``i``."""
+    latency_samples: int = 0
     trades: list[dict[str, Any]] = field(default_factory=list)
 
     def record_latency(self, ns: int) -> None:
-        """Add one update->decision latency sample (bounded)."""
-        if len(self.latencies_ns) < _LATENCY_CAP:
-            self.latencies_ns.append(ns)
+        """Add one update->decision latency sample (the oldest drops out of the window)."""
+        self.latencies_ns[self.latency_samples & _WINDOW_MASK] = ns
+        self.latency_samples += 1
 
     def latency_us(self) -> dict[str, float]:
-        """p50, p99 and max of the latency samples in microseconds."""
-        data = sorted(self.latencies_ns)
+        """p50, p99 and max of the recent latency samples (:data:`LATENCY_WINDOW`) in
+        microseconds; ``samples``: how many that is."""
+        data = sorted(self.latencies_ns[: min(self.latency_samples, LATENCY_WINDOW)])
         if not data:
             return {"p50": 0.0, "p99": 0.0, "max": 0.0, "samples": 0}
 

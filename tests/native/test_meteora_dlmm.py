@@ -26,6 +26,7 @@ from solders.pubkey import Pubkey
 from solarb.dex import meteora_dlmm as dl
 from solarb.dex import meteora_dlmm_layout as lay
 from solarb.dex import meteora_dlmm_math as m
+from solarb.dex import meteora_dlmm_view as view
 from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, encode_mint
 from solarb.runtime.bench_workload import Workload
 from solarb.sim.programs import meteora_dlmm as sim
@@ -465,3 +466,33 @@ def test_bound_quoter_on_random_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
         for a_to_b in (True, False):
             b.run(state, aux, a_to_b, list(_amounts(rng, 10**12, 10)))
     assert b.cases > 5000 and b.direct > b.cases // 4, (b.direct, b.cases)
+
+
+@needs_kernel
+def test_views_share_walk_memos_only_for_equal_bitmaps(diff: Diff) -> None:
+    """A pair's new state with the same internal bitmap (and extension data) shares the last
+    view's walk memo and spared arrays; a changed bitmap gets its own. Quotes on each state are
+    those of a process that never saw the others (caches cleared)."""
+    _w, pools = _bench_pools(10)
+    state, aux = pools[0]
+    ext = aux.get(dl.bitmap_extension_address(state.address))
+    idx = m.bin_id_to_array_index(state.active_id)
+    moved = replace(state, active_id=state.active_id + 1, volatility_accumulator=7)
+    cleared = replace(state, bin_array_bitmap=state.bin_array_bitmap & ~(1 << (idx + 512)))
+    amounts = (1, 10**6, 10**8, 10**10, 10**11, 10**12, 10**13)
+
+    def outcomes(s: lay.LbPair) -> list[tuple[Any, ...]]:
+        return [diff.check(s, aux, a, d) for d in (True, False) for a in amounts]
+
+    cold = {}
+    for s in (state, moved, cleared):
+        view._VIEWS.clear(), dl._PLANS.clear()
+        cold[id(s)] = outcomes(s)
+    assert cold[id(cleared)] != cold[id(state)]  # the cleared array is skipped
+    view._VIEWS.clear()
+    for s in (state, moved, cleared, state, cleared, moved):
+        last = view._VIEWS.get(state.address)
+        v = view.pair_view(s, ext)
+        shared = last is not None and last.state.bin_array_bitmap == s.bin_array_bitmap
+        assert (last is not None and v.walk is last.walk) == shared
+        assert outcomes(s) == cold[id(s)]

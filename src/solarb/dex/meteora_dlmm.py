@@ -336,10 +336,10 @@ _NO_CLOCK: tuple[object, int, int, int] = (object(), 0, 0, 0)  # no aux value is
 _LAST_CLOCK = _NO_CLOCK  # the Clock data last read, its slot, epoch and unix timestamp
 
 
-def _records(key: Pubkey, data: bytes, lo: int, hi: int) -> bytes | None:
-    """The kernel's records of every bin of a bin array version (so of bins ``lo..hi``, and of
-    both directions' stretches); None: not a BinArray (the Python walk raises). The market's
-    compact arrays (``SparseBytes``) are read with one ``bytes()``: cheaper than slicing them."""
+def _records(key: Pubkey, data: bytes) -> bytes | None:
+    """The kernel's records of every bin of a bin array version (shared by both directions'
+    walks); None: not a BinArray (the Python walk raises). The market's compact arrays
+    (``SparseBytes``) are read with one ``bytes()``: cheaper than slicing them."""
     cached = _RECORDS.get(key)
     if cached is not None and cached[0] is data:
         return cached[1]

@@ -39,7 +39,6 @@ __all__ = [
     "get_amount_in",
     "get_amount_out",
     "kernel_header",
-    "kernel_step",
     "next_array_index",
     "pow_q64",
     "price_float",
@@ -380,6 +379,7 @@ KERNEL_FILLED, KERNEL_NO_LIQUIDITY, KERNEL_OUT_OF_BOUNDS, KERNEL_NOT_LOADED = 0,
 KERNEL_FALLBACK, KERNEL_EXTEND = 4, 5  # the Python walk decides / plan one more bin array
 _KERNEL_HEADER = struct.Struct("<BBBBHHIiiIIIIHHHHqQ")
 _KERNEL_ARRAY = struct.Struct("<iii")
+_KERNEL_COUNT = struct.Struct("<I")  # the header's stretch count, at offset 8
 
 
 def kernel_header(
@@ -399,34 +399,6 @@ def kernel_header(
     return head + b"".join([_KERNEL_ARRAY.pack(*r) for r in ranges])
 
 
-def kernel_step(
-    active: int, swap_for_y: bool, next_array: Callable[[int, bool], int | None],
-    records: Callable[[int, int, int], bytes | None | bool],
-) -> tuple[int, tuple[int, int, int], bytes, int | None] | int:
-    """The next stretch of a swap's walk from bin ``active`` (the rest of its bin array),
-    moving as the Python walk does (an empty gap jumps to the next array's
-    edge; a step past ``MIN_BIN_ID``/``MAX_BIN_ID`` fails): ``(array index, (lower bin id, first,
-    last position) for kernel_header, records, bin id the walk goes on from or None: out of
-    bounds)``, or the terminal code. ``records(index, lo, hi)`` is the kernel records of (at
-    least) bins ``lo..hi`` of the array, None when its account is not loaded
-    (``KERNEL_NOT_LOADED``), False when the walk must run in Python (``KERNEL_FALLBACK``)."""
-    idx = next_array(bin_id_to_array_index(active), swap_for_y)
-    if idx is None:
-        return KERNEL_NO_LIQUIDITY
-    lower, upper = bin_array_bounds(idx)
-    entry = active if lower <= active <= upper else (upper if swap_for_y else lower)
-    if not MIN_BIN_ID <= entry <= MAX_BIN_ID:
-        return KERNEL_FALLBACK
-    far, step = (lower, -1) if swap_for_y else (upper, 1)
-    stop = min(max(far, MIN_BIN_ID), MAX_BIN_ID)
-    first, last = entry - lower, stop - lower
-    rec = records(idx, min(first, last), max(first, last))
-    if not isinstance(rec, bytes):
-        return KERNEL_NOT_LOADED if rec is None else KERNEL_FALLBACK
-    after = far + step if MIN_BIN_ID <= stop + step <= MAX_BIN_ID else None
-    return idx, (lower, first, last), rec, after
-
-
 class KernelWalk:
     """One direction of a swap for the native kernel, planned a stretch at a time (a stretch is
     the rest of a bin array in the walk's direction; the kernel asks for the next with
@@ -437,7 +409,7 @@ class KernelWalk:
 
     MAX_STRETCHES = 32  # a longer walk ends in KERNEL_FALLBACK: the Python walk runs it
 
-    __slots__ = ("active", "array_key", "datas", "fixed", "header", "indices", "keys", "missing",
+    __slots__ = ("active", "array_key", "datas", "head", "header", "indices", "keys", "missing",
                  "next_array", "ranges", "records", "spared", "swap_for_y", "terminal")  # fmt: skip
 
     def __init__(
@@ -445,10 +417,13 @@ class KernelWalk:
         support_lo: bool, next_array: Callable[[int, bool], int | None],
         array_key: Callable[[int], Hashable],
     ) -> None:  # fmt: skip
-        self.fixed = (p, active_id, swap_for_y, fee_on_input, support_lo)
         self.swap_for_y, self.next_array, self.array_key = swap_for_y, next_array, array_key
         self.active = active_id  # the bin id the next stretch starts from
-        self.ranges: list[tuple[int, int, int]] = []
+        # the header without stretches; extend() sets its terminal and count and appends them
+        self.head = bytearray(
+            kernel_header(p, active_id, swap_for_y, fee_on_input, support_lo, KERNEL_EXTEND, [])
+        )
+        self.ranges = b""  # the stretches as the header lists them
         self.records: tuple[bytes, ...] = ()
         self.keys: list[Hashable] = []
         self.datas: list[Any] = []
@@ -459,36 +434,50 @@ class KernelWalk:
         self.header = b""
 
     def extend(
-        self, aux: Mapping[Any, Any], records: Callable[[Any, Any, int, int], bytes | None]
+        self, aux: Mapping[Any, Any], records: Callable[[Any, Any], bytes | None]
     ) -> None:
         """Plan the next stretch (or how the walk ends) from the accounts ``aux``;
-        ``records(key, data, lo, hi)`` gives an array's kernel records of (at least) bins
-        ``lo..hi``, None when the data is no bin array."""
-        found: list[tuple[Hashable, Any]] = []
+        ``records(key, data)`` gives an array's kernel records (of every bin), None when the
+        data is no bin array."""
+        self.terminal = terminal = self._step(aux, records)
+        head = self.head
+        head[3] = terminal
+        _KERNEL_COUNT.pack_into(head, 8, len(self.indices))
+        self.header = bytes(head) + self.ranges
 
-        def load(index: int, lo: int, hi: int) -> bytes | None | bool:
-            key = self.array_key(index)
-            data = aux.get(key)
-            if data is None:
-                self.missing = key
-                return None
-            found.append((key, data))
-            rec = records(key, data, lo, hi)
-            return rec if rec is not None else False
-
-        step: tuple[int, tuple[int, int, int], bytes, int | None] | int = KERNEL_FALLBACK
-        if len(self.ranges) < self.MAX_STRETCHES:
-            step = kernel_step(self.active, self.swap_for_y, self.next_array, load)
-        if isinstance(step, int):
-            self.terminal = step
-        else:
-            idx, bin_range, rec, after = step
-            self.ranges.append(bin_range), self.indices.append(idx), self.spared.append(None)
-            self.records += (rec,)
-            self.keys.append(found[0][0]), self.datas.append(found[0][1])
-            self.terminal = KERNEL_OUT_OF_BOUNDS if after is None else KERNEL_EXTEND
-            self.active = after if after is not None else self.active
-        self.header = kernel_header(*self.fixed, self.terminal, self.ranges)
+    def _step(self, aux: Mapping[Any, Any], records: Callable[[Any, Any], bytes | None]) -> int:
+        """Append the next stretch from bin ``active``, moving as the Python walk does (an
+        empty gap jumps to the next array's edge; a step past ``MIN_BIN_ID``/``MAX_BIN_ID``
+        fails); the walk's terminal code after it."""
+        if len(self.indices) >= self.MAX_STRETCHES:
+            return KERNEL_FALLBACK
+        active, swap_for_y = self.active, self.swap_for_y
+        idx = self.next_array(active // MAX_BIN_PER_ARRAY, swap_for_y)
+        if idx is None:
+            return KERNEL_NO_LIQUIDITY
+        lower = idx * MAX_BIN_PER_ARRAY
+        upper = lower + MAX_BIN_PER_ARRAY - 1
+        entry = active if lower <= active <= upper else (upper if swap_for_y else lower)
+        if not MIN_BIN_ID <= entry <= MAX_BIN_ID:
+            return KERNEL_FALLBACK
+        far, step = (lower, -1) if swap_for_y else (upper, 1)
+        stop = min(max(far, MIN_BIN_ID), MAX_BIN_ID)
+        key = self.array_key(idx)
+        data = aux.get(key)
+        if data is None:
+            self.missing = key
+            return KERNEL_NOT_LOADED
+        rec = records(key, data)
+        if rec is None:
+            return KERNEL_FALLBACK
+        self.ranges += _KERNEL_ARRAY.pack(lower, entry - lower, stop - lower)
+        self.indices.append(idx), self.spared.append(None)
+        self.records += (rec,)
+        self.keys.append(key), self.datas.append(data)
+        if not MIN_BIN_ID <= stop + step <= MAX_BIN_ID:
+            return KERNEL_OUT_OF_BOUNDS
+        self.active = far + step
+        return KERNEL_EXTEND
 
     def stale(self, aux: Mapping[Any, Any], walked: int, code: int) -> bool:
         """Whether ``aux`` differs from what a kernel run over ``walked`` stretches read."""

@@ -81,14 +81,25 @@ class PairView:
     __slots__ = ("arrays", "bits", "ext_key", "extension", "fee_args", "has_ext", "spared",
                  "state", "support_lo", "walk")
 
-    def __init__(self, state: LbPair, extension: bytes | None) -> None:
+    def __init__(
+        self, state: LbPair, extension: bytes | None, previous: PairView | None = None
+    ) -> None:
+        """``previous``: the pair's last view; when its extension is the same object and its
+        state has the same internal bitmap, its bitmap, walk memo, addresses and spared arrays
+        (functions of those and of the pair address alone) are shared, not made again."""
         self.state, self.extension = state, extension
-        self.bits, self.has_ext = combined_bits(state, extension)
+        if (previous is not None and previous.extension is extension
+                and previous.state.address == state.address
+                and previous.state.bin_array_bitmap == state.bin_array_bitmap):  # fmt: skip
+            self.bits, self.has_ext = previous.bits, previous.has_ext
+            self.spared, self.walk, self.arrays = previous.spared, previous.walk, previous.arrays
+        else:
+            self.bits, self.has_ext = combined_bits(state, extension)
+            self.spared: dict[tuple[bool, tuple[int, ...]], tuple[Pubkey, ...]] = {}
+            self.walk: dict[tuple[int, bool], int | None] = {}  # (from array, swap_for_y) -> next
+            self.arrays: dict[int, tuple[Pubkey, int, int]] = {}  # index -> address, bounds
         self.support_lo = supports_limit_orders(state)
         self.fee_args = fee_args(state)
-        self.spared: dict[tuple[bool, tuple[int, ...]], tuple[Pubkey, ...]] = {}
-        self.walk: dict[tuple[int, bool], int | None] = {}  # (from array, swap_for_y) -> next
-        self.arrays: dict[int, tuple[Pubkey, int, int]] = {}  # index -> address, bounds
 
     def next_array(self, start: int, swap_for_y: bool) -> int | None:
         """``next_array_index`` over this view's bitmap, remembered per argument pair."""
@@ -114,7 +125,7 @@ _VIEWS: dict[Pubkey, PairView] = {}
 def pair_view(state: LbPair, extension: bytes | None) -> PairView:
     v = _VIEWS.get(state.address)
     if v is None or v.state is not state or v.extension is not extension:
-        v = _VIEWS[state.address] = PairView(state, extension)
+        v = _VIEWS[state.address] = PairView(state, extension, v)
     return v
 
 
@@ -122,9 +133,13 @@ def supports_limit_orders(s: LbPair) -> bool:
     """``is_support_limit_order``: function type LimitOrder, or Undetermined with no rewards."""
     if s.function_type == FUNCTION_TYPE_LIMIT_ORDER:
         return True
-    if s.function_type == 0:
-        return all(r == Pubkey.default() for r in s.reward_mints)
+    if s.function_type == 0:  # both reward mints are the default (all-zero) pubkey
+        rewards = s.reward_infos
+        return rewards[0:32] == _ZERO_KEY and rewards[144:176] == _ZERO_KEY
     return False
+
+
+_ZERO_KEY = bytes(32)  # Pubkey.default()
 
 
 def fee_on_input(s: LbPair, swap_for_y: bool) -> bool:

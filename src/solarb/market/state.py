@@ -18,6 +18,10 @@ and used for the same-bytes check. Large mostly-zero auxiliary accounts owned by
 (tick and bin arrays) are kept in their compact form (:func:`~solarb.market.compact.compact`),
 which compares, hashes and slices like the bytes; the layout decoders accept it.
 
+A pool image with new bytes is always decoded; its auxiliary accounts are re-indexed only when
+``aux_accounts`` lists other accounts than for the last image, and its graph edges move only when
+its mints do. Removing a pool drops every account no remaining pool reads.
+
 The Clock sysvar (an auxiliary account of DLMM pools: its time decays the variable fee) changes
 every slot: its updates are stored and used by the next quote, but do not by themselves report
 the pools as changed (re-evaluating every DLMM cycle every slot costs more than the fee drift
@@ -71,6 +75,10 @@ class PoolEntry:
     quarantined: bool = False
     quarantine_reason: str = ""
     decode_errors: int = 0
+    # internal, kept by the market: the last ``aux_accounts`` result (``aux_keys`` is made from
+    # it; an equal one leaves the index as it is) and the aux keys that count in ``slot``
+    aux_source: tuple[Pubkey, ...] = field(default=(), repr=False)
+    slot_keys: tuple[Pubkey, ...] = field(default=(), repr=False)
 
     @property
     def tradable(self) -> bool:
@@ -105,6 +113,8 @@ class MarketState:
         self._raw: dict[Pubkey, bytes] = {}
         self._owners: dict[Pubkey, Pubkey] = {}
         self._owner_ids: dict[Pubkey, Pubkey] = {}  # one Pubkey object per owner program
+        # adapter -> its TOKEN_PROGRAMS_FROM_MINTS (a getattr that misses costs ~0.8 us)
+        self._from_mints: dict[DexAdapter, bool] = {}
         self.on_new_accounts: Callable[[list[Pubkey]], None] | None = None
         # the Clock's readers and their aux dicts (see _apply_clock); all of them hold it?
         self._clock_readers: tuple[tuple[Pubkey, ...], tuple[dict[Pubkey, bytes], ...], bool] | None
@@ -149,9 +159,10 @@ class MarketState:
             return False
         for key in entry.aux_keys:
             self._unindex_aux(key, pool)
-        self._slots.pop(pool, None)
-        self._raw.pop(pool, None)
-        self._owners.pop(pool, None)
+        if pool not in self._aux_index:  # else another pool still reads its account
+            self._slots.pop(pool, None)
+            self._raw.pop(pool, None)
+            self._owners.pop(pool, None)
         if self.graph.remove_pool(pool):
             self.version += 1
         return True
@@ -185,8 +196,9 @@ class MarketState:
             self._slot_obj = slot
         self._slots[key] = slot
         data = update.data
+        owner = update.owner
         old = self._raw.get(key)
-        if entry is None and len(data) >= COMPACT_MIN_LEN and update.owner in self._adapters:
+        if entry is None and len(data) >= COMPACT_MIN_LEN and owner in self._adapters:
             # compared and compacted in one pass; reads like the bytes (see market.compact)
             stored, same = compact_update(data, old)
             data = cast(bytes, stored)
@@ -194,30 +206,47 @@ class MarketState:
             same = old is not None and old == data
             if same:
                 data = cast(bytes, old)  # keep the one stored object (adapter caches stay hot)
-        self._raw[key] = data
-        owner_changed = self._owners.get(key) != update.owner
-        self._owners[key] = self._owner(update.owner)
-        if key == CLOCK_SYSVAR and entry is None and users is not None and not owner_changed:
-            return self._apply_clock(users, data, same)
+        if data is not old:
+            self._raw[key] = data
+        owner_changed = self._owners.get(key) != owner
+        if owner_changed:  # else the stored (shared) object is kept
+            self._owners[key] = self._owner(owner)
+        if entry is None:
+            if users is None:  # unreachable (see above); for the type checker
+                return ()
+            if key == CLOCK_SYSVAR and not owner_changed:
+                return self._apply_clock(users, data, same)
+            return self._apply_aux(key, users, data, same, owner_changed, [])
+        entry.pool_slot = slot
         changed: list[Pubkey] = []
-        if entry is not None:
-            entry.pool_slot = slot
-            if not same or update.owner != entry.adapter.PROGRAM_ID:
-                if self._redecode(entry, update):
-                    changed.append(key)
-            else:
-                self._refresh(entry)
-        if users is not None:
-            for pool in users:  # a snapshot: re-indexing below replaces the tuple
-                user = self.pools[pool]
-                if not same or key not in user.aux:
-                    first = key not in user.aux
-                    user.aux[key] = data
-                    if pool not in changed and (first or key != CLOCK_SYSVAR):
-                        changed.append(pool)
-                if owner_changed and self._learn_programs(user, key) and pool not in changed:
+        if not same or owner != entry.adapter.PROGRAM_ID:
+            if self._redecode(entry, update):
+                changed.append(key)
+        else:
+            self._refresh(entry)
+        if users is None:
+            return tuple(changed)
+        return self._apply_aux(key, users, data, same, owner_changed, changed)
+
+    def _apply_aux(
+        self, key: Pubkey, users: tuple[Pubkey, ...], data: bytes, same: bool,
+        owner_changed: bool, changed: list[Pubkey],
+    ) -> tuple[Pubkey, ...]:
+        """Store a new version of aux account ``key`` in each reading pool; ``changed`` plus the
+        pools whose quotable state changed."""
+        pools = self.pools
+        clock = key == CLOCK_SYSVAR
+        for pool in users:  # a snapshot: re-indexing below replaces the tuple
+            user = pools[pool]
+            aux = user.aux
+            first = key not in aux
+            if first or not same:
+                aux[key] = data
+                if (first or not clock) and pool not in changed:
                     changed.append(pool)
-                self._refresh(user)
+            if owner_changed and self._learn_programs(user, key) and pool not in changed:
+                changed.append(pool)
+            self._refresh(user)
         return tuple(changed)
 
     def _apply_clock(self, users: tuple[Pubkey, ...], data: bytes, same: bool) -> tuple[Pubkey, ...]:
@@ -314,7 +343,7 @@ class MarketState:
         ``known`` (the pool's current state): its mints' programs are passed on the first call,
         so a new image of a known pool is decoded once; a second decode happens only if the
         image names other mints."""
-        if not getattr(adapter, "TOKEN_PROGRAMS_FROM_MINTS", False):
+        if not self._programs_from_mints(adapter):
             return adapter.decode_pool(address, data)
         decode: Callable[..., PoolState] = adapter.decode_pool
         if known is not None:
@@ -339,6 +368,14 @@ class MarketState:
             token_program_b=prog_b or state.token_program_b,
         )
 
+    def _programs_from_mints(self, adapter: DexAdapter) -> bool:
+        """The adapter's ``TOKEN_PROGRAMS_FROM_MINTS`` (looked up once per adapter)."""
+        flag = self._from_mints.get(adapter)
+        if flag is None:
+            flag = self._from_mints[adapter] = bool(
+                getattr(adapter, "TOKEN_PROGRAMS_FROM_MINTS", False))
+        return flag
+
     def _mint_program(self, mint: Pubkey) -> Pubkey | None:
         owner = self._owners.get(mint)
         return owner if owner in TOKEN_PROGRAMS else None
@@ -346,7 +383,7 @@ class MarketState:
     def _learn_programs(self, entry: PoolEntry, key: Pubkey) -> bool:
         """Re-decode ``entry`` if ``key`` is one of its mints whose owner differs from the token
         program its state holds. True if the state changed."""
-        if entry.quarantined or not getattr(entry.adapter, "TOKEN_PROGRAMS_FROM_MINTS", False):
+        if entry.quarantined or not self._programs_from_mints(entry.adapter):
             return False
         state = entry.state
         program = self._mint_program(key)
@@ -374,30 +411,48 @@ class MarketState:
 
     def _install(self, entry: PoolEntry, state: PoolState, slot: int) -> None:
         """Set a freshly decoded state: re-index aux accounts and graph edges if they moved."""
+        old_state = entry.state
         entry.state = state
         entry.pool_slot = slot
-        keys = tuple(dict.fromkeys(entry.adapter.aux_accounts(state)))
-        if keys != entry.aux_keys:
-            for old in entry.aux_keys:
-                if old not in keys:
-                    self._unindex_aux(old, entry.address)
-                    entry.aux.pop(old, None)
-            fresh: list[Pubkey] = []
-            for new in keys:
-                if new not in self._aux_index and new not in self.pools:
-                    fresh.append(new)
-                users = self._users(new) or ()
-                if entry.address not in users:
-                    self._aux_index[new] = (*users, entry.address) if users else entry.address
-                raw = self._raw.get(new)
-                if raw is not None:
-                    entry.aux[new] = raw
-            entry.aux_keys = keys
-            if fresh and self.on_new_accounts is not None:
-                self.on_new_accounts(fresh)
-        if self.graph.add_pool(entry.address, state.mint_a, state.mint_b):
+        source = tuple(entry.adapter.aux_accounts(state))
+        # the same accounts as last time (the usual case; mostly the same objects): aux_keys,
+        # made from an equal list, is unchanged
+        if source != entry.aux_source:
+            self._reindex(entry, source)
+        # the graph holds the mints of the installed state (of this one, for a new entry)
+        moved = (old_state is state or state.mint_a != old_state.mint_a
+                 or state.mint_b != old_state.mint_b)
+        if moved and self.graph.add_pool(entry.address, state.mint_a, state.mint_b):
             self.version += 1
         self._refresh(entry)
+
+    def _reindex(self, entry: PoolEntry, source: tuple[Pubkey, ...]) -> None:
+        """Index the aux accounts of ``source`` (a new ``aux_accounts`` result) for ``entry``."""
+        keys = tuple(dict.fromkeys(source))
+        if keys == entry.aux_keys:
+            entry.aux_source = entry.aux_keys if source == keys else source
+            return
+        if len(keys) == len(source):
+            keys = source  # no account listed twice (the usual case): one tuple for both
+        for old in entry.aux_keys:
+            if old not in keys:
+                self._unindex_aux(old, entry.address)
+                entry.aux.pop(old, None)
+        fresh: list[Pubkey] = []
+        for new in keys:
+            if new not in self._aux_index and new not in self.pools:
+                fresh.append(new)
+            users = self._users(new) or ()
+            if entry.address not in users:
+                self._aux_index[new] = (*users, entry.address) if users else entry.address
+            raw = self._raw.get(new)
+            if raw is not None:
+                entry.aux[new] = raw
+        entry.aux_keys, entry.aux_source = keys, source
+        entry.slot_keys = (
+            tuple(k for k in keys if k != CLOCK_SYSVAR) if CLOCK_SYSVAR in keys else keys)
+        if fresh and self.on_new_accounts is not None:
+            self.on_new_accounts(fresh)
 
     def _owner(self, owner: Pubkey) -> Pubkey:
         """The one stored object equal to ``owner`` (every update brings its own copy)."""
@@ -414,6 +469,8 @@ class MarketState:
         users = self._users(key)
         if users is None:
             return
+        if key == CLOCK_SYSVAR:
+            self._clock_readers = None  # it holds the readers' aux dicts
         rest = tuple(p for p in users if p != pool)
         if rest:
             self._aux_index[key] = rest if len(rest) > 1 else rest[0]
@@ -428,9 +485,18 @@ class MarketState:
         """Recompute ``ready`` and the freshness ``slot`` of one pool."""
         slot = entry.pool_slot
         slots = self._slots
-        for key in entry.aux_keys:
+        ready = entry.ready = len(entry.aux) == len(entry.aux_keys)
+        keys = entry.slot_keys
+        if ready and keys:  # every aux account loaded, so each has a slot: one C-level min
+            try:
+                s = min(map(slots.__getitem__, keys))
+            except KeyError:
+                pass
+            else:
+                entry.slot = min(slot, s)
+                return
+        for key in keys:
             s = slots.get(key)
-            if s is not None and s < slot and key != CLOCK_SYSVAR:
+            if s is not None and s < slot:
                 slot = s
         entry.slot = slot
-        entry.ready = len(entry.aux) == len(entry.aux_keys)

@@ -283,3 +283,31 @@ def test_compact_update_decides_equality_in_one_pass() -> None:
     dense = bytes(range(256)) * 16
     assert compact_update(dense, None) == (dense, False)
     assert compact_update(dense, bytes(dense))[1]
+
+
+def test_relayout_checks_every_gap_byte_and_builds_the_layout_once() -> None:
+    data = bytearray(4096)
+    for start in (0, 300, 1000, 4000):  # runs at both ends, gaps of every size in between
+        data[start : start + 40] = bytes(range(1, 41))
+    stored = compact(bytes(data))
+    assert isinstance(stored, SparseBytes) and stored._packers is None
+    n, index = stored._runs, stored._index
+    runs = [(index[i], index[i] + index[n + i + 1] - index[n + i]) for i in range(n)]
+    edges = {i for start, end in runs for i in (start - 1, start, end - 1, end)
+             if 0 <= i < len(data)}
+    assert len(edges) > 8
+    for pos in sorted(edges):
+        changed = bytearray(data)
+        changed[pos] ^= 0x80
+        new, is_same = compact_update(bytes(changed), stored)
+        assert not is_same and new == bytes(changed) and bytes(new) == bytes(changed)
+        assert hash(new) == hash(bytes(changed))
+        inside = any(start <= pos < end for start, end in runs)
+        assert isinstance(new, SparseBytes) and (new._index is stored._index) == inside
+    assert stored._packers is not None  # made by the first re-layout, shared by the new versions
+    zeros = compact(bytes(4096))
+    assert isinstance(zeros, SparseBytes) and zeros.stored_bytes() == 0
+    assert compact_update(bytes(4096), zeros) == (zeros, True)
+    one = bytearray(4096)
+    one[7] = 1
+    assert compact_update(bytes(one), zeros)[0] == bytes(one)

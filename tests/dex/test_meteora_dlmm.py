@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import struct
 from dataclasses import replace
 from pathlib import Path
@@ -65,6 +66,30 @@ def test_real_pair_and_bin_arrays_decode(jlp: dict[Pubkey, bytes]) -> None:
         dl.decode_pool(JLP_PAIR, bytes(8) + jlp[JLP_PAIR][8:])
     with pytest.raises(DecodeError):
         lay.decode_bin_array(JLP_PAIR, jlp[JLP_PAIR])
+
+
+def test_lb_pair_decode_maps_every_field_back() -> None:
+    """Random pairs (padding zero, valid token flags): each field decodes to its own place
+    (encode_lb_pair by field name gives the bytes back), and a second version of the same
+    pair reuses its key objects only while their bytes are the same."""
+    rng = random.Random(5)
+    pad = {13, 17, 19, 36, 41, 46, 47, 52}  # the layout's padding and unused fields
+    for _ in range(200):
+        raw = lay._LB_PAIR.unpack(bytes(rng.getrandbits(8) for _ in range(lay.LB_PAIR_LEN)))
+        fields = [v if i not in pad else bytes(len(v)) if isinstance(v, bytes) else 0
+                  for i, v in enumerate(raw)]  # fmt: skip
+        fields[0], fields[49], fields[50] = lay.LB_PAIR_DISCRIMINATOR, rng.randint(0, 1), rng.randint(0, 1)
+        data = lay._LB_PAIR.pack(*fields)
+        address = Pubkey.new_unique()
+        first = lay.decode_lb_pair(address, data)
+        assert lay.encode_lb_pair(first) == data
+        again = lay.decode_lb_pair(address, data)
+        assert again == first and again.mint_a is first.mint_a and again.creator is first.creator
+        fields[31] = bytes(32)  # a new mint_y
+        moved = lay.decode_lb_pair(address, lay._LB_PAIR.pack(*fields))
+        assert moved.mint_b == Pubkey.default() and moved.mint_a == first.mint_a
+        assert lay.encode_lb_pair(moved) == lay._LB_PAIR.pack(*fields)
+
 
 
 def test_real_pair_aux_and_quotes(jlp: dict[Pubkey, bytes]) -> None:

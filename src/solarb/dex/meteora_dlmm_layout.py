@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from solders.pubkey import Pubkey
 
 from solarb.dex.base import DecodeError
+from solarb.frozen import frozen_maker
 
 __all__ = [
     "BIN_ARRAY_DISCRIMINATOR",
@@ -188,6 +189,12 @@ _TOKEN_PROGRAMS = (
 )
 
 
+_MAKE_LB_PAIR = frozen_maker(LbPair)  # every field, positional, without type.__call__
+_PAIR_KEYS: dict[Pubkey, tuple[tuple[bytes, ...], tuple[Pubkey, ...]]] = {}
+"""Per pair: the raw key fields of its last decoded version and their Pubkeys (they rarely
+change: a new version reuses them)."""
+
+
 def decode_lb_pair(address: Pubkey, data: bytes, dex: str = "meteora_dlmm") -> LbPair:
     """Decode a 904-byte ``LbPair``; :class:`DecodeError` on size, discriminator or token flags."""
     if len(data) != LB_PAIR_LEN:
@@ -202,24 +209,20 @@ def decode_lb_pair(address: Pubkey, data: bytes, dex: str = "meteora_dlmm") -> L
      pre_dur, _p5, _p6, creator, flag_x, flag_y, version, _res) = f  # fmt: skip
     if flag_x > 1 or flag_y > 1:
         raise DecodeError(f"meteora_dlmm pair {address}: token program flags {flag_x}/{flag_y}")
-    pk = Pubkey.from_bytes
-    return LbPair(
-        address=address, dex=dex, mint_a=pk(mint_x), mint_b=pk(mint_y), vault_a=pk(res_x),
-        vault_b=pk(res_y), token_program_a=_TOKEN_PROGRAMS[flag_x],
-        token_program_b=_TOKEN_PROGRAMS[flag_y], base_factor=base_factor, filter_period=filter_p,
-        decay_period=decay_p, reduction_factor=reduction, variable_fee_control=vfc,
-        max_volatility_accumulator=max_va, min_bin_id=min_bin, max_bin_id=max_bin,
-        protocol_share=share, base_fee_power_factor=power, function_type=function_type,
-        collect_fee_mode=fee_mode, volatility_accumulator=va, volatility_reference=vr,
-        index_reference=iref, last_update_timestamp=last_ts, bump_seed=bump, bin_step_seed=bs_seed,
-        pair_type=pair_type, active_id=active_id, bin_step=bin_step, status=status,
-        require_base_factor_seed=req_bf, base_factor_seed=bf_seed, activation_type=act_type,
-        creator_pool_on_off_control=on_off, protocol_fee_x=pfx, protocol_fee_y=pfy,
-        reward_infos=rewards, oracle=pk(oracle), bin_array_bitmap=int.from_bytes(bitmap, "little"),
-        last_updated_at=last_updated_at, pre_activation_swap_address=pk(pre_addr),
-        base_key=pk(base_key), activation_point=act_point, pre_activation_duration=pre_dur,
-        creator=pk(creator), token_mint_x_program_flag=flag_x, token_mint_y_program_flag=flag_y,
-        version=version,
+    raw = (mint_x, mint_y, res_x, res_y, oracle, pre_addr, base_key, creator)
+    known = _PAIR_KEYS.get(address)
+    if known is not None and known[0] == raw:
+        keys = known[1]
+    else:
+        keys = tuple(map(Pubkey.from_bytes, raw))
+        _PAIR_KEYS[address] = (raw, keys)
+    return _MAKE_LB_PAIR(
+        address, dex, keys[0], keys[1], keys[2], keys[3], _TOKEN_PROGRAMS[flag_x],
+        _TOKEN_PROGRAMS[flag_y], base_factor, filter_p, decay_p, reduction, vfc, max_va, min_bin,
+        max_bin, share, power, function_type, fee_mode, va, vr, iref, last_ts, bump, bs_seed,
+        pair_type, active_id, bin_step, status, req_bf, bf_seed, act_type, on_off, pfx, pfy,
+        rewards, keys[4], int.from_bytes(bitmap, "little"), last_updated_at, keys[5], keys[6],
+        act_point, pre_dur, keys[7], flag_x, flag_y, version,
     )  # fmt: skip
 
 

@@ -154,14 +154,17 @@ class _SlotsEntry:
     """Per pool and direction, for the latest state seen: the tick arrays' starts and addresses,
     the account data the slots were made from, the slots (read-only) and the kernel's plan
     (None until first needed; ``b""`` when the kernel does not cover the pool), reused while the
-    state and every array's data are the same objects."""
+    state and every array's data are the same objects. ``window``: the tick spacing and the
+    range of current ticks with these same starts; ``body``: the plan's slots part (None until
+    made; ``b""``: not covered), shared by the entries of later states over the same slots."""
 
-    __slots__ = ("datas", "keys", "plain", "plan", "slots", "starts", "state")
+    __slots__ = ("body", "datas", "keys", "plain", "plan", "slots", "starts", "state", "window")
 
     def __init__(self, state: Whirlpool, starts: list[int], keys: list[Pubkey],
-                 datas: list[bytes | None], slots: list[Slot]) -> None:  # fmt: skip
+                 datas: list[bytes | None], slots: list[Slot], window: tuple[int, int, int],
+                 body: bytes | None = None) -> None:  # fmt: skip
         self.state, self.starts, self.keys, self.datas = state, starts, keys, datas
-        self.slots = slots
+        self.slots, self.window, self.body = slots, window, body
         self.plan: bytes | None = None
         self.plain = False  # neither mint is Token-2022 (set with the plan)
 
@@ -169,20 +172,45 @@ class _SlotsEntry:
 _SLOTS: dict[tuple[Pubkey, bool], _SlotsEntry] = {}
 
 
+def _window(tick: int, spacing: int, a_to_b: bool) -> tuple[int, int, int]:
+    """``(spacing, lo, hi)``: :func:`swap_start_indexes` is the same for every current tick in
+    ``[lo, hi)`` at this spacing (a->b: the current tick's array; b->a: that of ``tick +
+    spacing``, the "shifted" case included)."""
+    span = TICK_ARRAY_SIZE * spacing
+    if a_to_b:
+        lo = tick // span * span
+        return spacing, lo, lo + span
+    lo = (tick + spacing) // span * span - spacing
+    return spacing, lo, lo + span
+
+
 def _entry(state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> _SlotsEntry:
     ck = (state.address, a_to_b)
     c = _SLOTS.get(ck)
-    if c is not None and c.state is state:
-        starts, keys = c.starts, c.keys
-        datas = [aux.get(k) for k in keys]
-        if all(map(operator.is_, datas, c.datas)):
-            return c
+    if c is not None:
+        if c.state is state:
+            datas = [aux.get(k) for k in c.keys]
+            if all(map(operator.is_, datas, c.datas)):
+                return c
+        else:
+            spacing, lo, hi = c.window
+            if spacing == state.tick_spacing and lo <= state.tick_current_index < hi:
+                # same arrays for this tick: when their data are the same objects too, only
+                # the state moved (the slots and the plan's body stay)
+                datas = [aux.get(k) for k in c.keys]
+                if all(map(operator.is_, datas, c.datas)):
+                    c = _SLOTS[ck] = _SlotsEntry(state, c.starts, c.keys, c.datas, c.slots,
+                                                 c.window, c.body)  # fmt: skip
+                    return c
+    if state.tick_spacing <= 0:  # no window: swap_start_indexes raises as before
+        window = (0, 0, 0)
     else:
-        starts = swap_start_indexes(state.tick_current_index, state.tick_spacing, a_to_b)
-        keys = [tick_array_address(state.address, start) for start in starts]
-        datas = [aux.get(k) for k in keys]
+        window = _window(state.tick_current_index, state.tick_spacing, a_to_b)
+    starts = swap_start_indexes(state.tick_current_index, state.tick_spacing, a_to_b)
+    keys = [tick_array_address(state.address, start) for start in starts]
+    datas = [aux.get(k) for k in keys]
     slots = _make_slots(state, starts, keys, datas)
-    c = _SLOTS[ck] = _SlotsEntry(state, starts, keys, datas, slots)
+    c = _SLOTS[ck] = _SlotsEntry(state, starts, keys, datas, slots, window)
     return c
 
 
@@ -383,7 +411,9 @@ def _planned_entry(
     except (QuoteError, DecodeError, ArithmeticError, ValueError):
         return None
     if e.plan is None:
-        e.plan = _build_plan(state, e.slots, a_to_b)
+        if e.body is None:
+            e.body = _plan_body(e.slots)
+        e.plan = _build_plan(state, e.slots, a_to_b, e.body)
         t22 = TOKEN_2022_PROGRAM_ID in (state.token_program_a, state.token_program_b)
         e.plain = bool(e.plan) and not t22
     return e
@@ -416,10 +446,22 @@ def _native_quote(
     return Quote(gross_in, transfer_fee_excluded(fee_out, out), fee)
 
 
-def _build_plan(state: Whirlpool, slots: Sequence[Slot], a_to_b: bool) -> bytes:
+def _build_plan(state: Whirlpool, slots: Sequence[Slot], a_to_b: bool,
+                body: bytes | None = None) -> bytes:
     """The kernel's input for this state and direction (layout in ``native/whirlpool.c``);
-    ``b""`` for what it does not cover: adaptive fee, out-of-range fields."""
-    if state.adaptive_fee or not 0 <= state.fee_rate < cm.FEE_RATE_MUL_VALUE or len(slots) > 8:
+    ``b""`` for what it does not cover: adaptive fee, out-of-range fields. ``body``: the
+    slots part (:func:`_plan_body` of ``slots``) when already made."""
+    if body is None:
+        body = _plan_body(slots)
+    if not body and slots:
+        return b""
+    head = _plan_head(state, a_to_b, len(slots))
+    return head + body if head else b""
+
+
+def _plan_head(state: Whirlpool, a_to_b: bool, n_slots: int) -> bytes:
+    """The plan's header for this state (``b""``: the kernel does not cover the state)."""
+    if state.adaptive_fee or not 0 <= state.fee_rate < cm.FEE_RATE_MUL_VALUE:
         return b""
     if state.reward_last_updated_timestamp < 0:  # _context's fallback time: it raises
         return b""
@@ -428,9 +470,19 @@ def _build_plan(state: Whirlpool, slots: Sequence[Slot], a_to_b: bool) -> bytes:
         return b""
     m = U64_MAX
     try:
-        head = (price & m, price >> 64, liq & m, liq >> 64, state.tick_current_index,
-                state.tick_spacing, state.fee_rate, a_to_b, len(slots))  # fmt: skip
-        parts = [_PLAN_HEAD.pack(*head)]
+        return _PLAN_HEAD.pack(price & m, price >> 64, liq & m, liq >> 64,
+                               state.tick_current_index, state.tick_spacing, state.fee_rate,
+                               a_to_b, n_slots)  # fmt: skip
+    except struct.error:
+        return b""
+
+
+def _plan_body(slots: Sequence[Slot]) -> bytes:
+    """The plan's slots part (``b""``: more than 8 slots, or an array the kernel cannot take)."""
+    if len(slots) > 8:
+        return b""
+    parts = []
+    try:
         for s in slots:
             if isinstance(s, int):
                 parts.append(_PLAN_SLOT.pack(0, s, 0))

@@ -26,6 +26,7 @@ from solders.pubkey import Pubkey
 
 from solarb.dex.base import DecodeError, QuoteError
 from solarb.dex.spl_token import TOKEN_PROGRAM_ID, epoch_transfer_fee
+from solarb.frozen import frozen_maker
 
 __all__ = [
     "CONFIG_LEN",
@@ -173,6 +174,40 @@ class Whirlpool:
         return self.fee_tier_index != self.tick_spacing
 
 
+_new_whirlpool = frozen_maker(Whirlpool)
+_new_reward = frozen_maker(RewardInfo)
+_OFF_REWARDS = _POOL.size
+_KEYS: dict[bytes, Pubkey] = {}
+"""Pubkeys by their 32 bytes, as decoded pools name them (a pool's keys rarely change)."""
+_REWARDS: dict[bytes, tuple[RewardInfo, RewardInfo, RewardInfo]] = {}
+"""The three reward infos by their 384 account bytes (unchanged by most updates)."""
+_CACHE_MAX = 1 << 15
+
+
+def _key(raw: bytes) -> Pubkey:
+    k = _KEYS.get(raw)
+    if k is None:
+        if len(_KEYS) >= _CACHE_MAX:
+            _KEYS.clear()
+        k = _KEYS[raw] = Pubkey(raw)
+    return k
+
+
+def _rewards(data: bytes) -> tuple[RewardInfo, RewardInfo, RewardInfo]:
+    raw = bytes(data[_OFF_REWARDS:WHIRLPOOL_LEN])
+    c = _REWARDS.get(raw)
+    if c is not None:
+        return c
+    out = []
+    for i in range(3):
+        r = _REWARD.unpack_from(raw, i * _REWARD.size)
+        out.append(_new_reward(_key(r[0]), _key(r[1]), r[2], r[3] | r[4] << 64, r[5] | r[6] << 64))
+    if len(_REWARDS) >= _CACHE_MAX:
+        _REWARDS.clear()
+    c = _REWARDS[raw] = (out[0], out[1], out[2])
+    return c
+
+
 def decode_whirlpool(
     address: Pubkey,
     data: bytes,
@@ -181,52 +216,27 @@ def decode_whirlpool(
     token_program_b: Pubkey = TOKEN_PROGRAM_ID,
     dex: str = "orca_whirlpool",
 ) -> Whirlpool:
-    """Decode a ``Whirlpool`` account; :class:`DecodeError` on size/discriminator/values."""
+    """Decode a ``Whirlpool`` account; :class:`DecodeError` on size/discriminator/values.
+    Decoded keys and reward infos are shared between decodes of equal bytes (immutable)."""
     if len(data) != WHIRLPOOL_LEN:
         raise DecodeError(
             f"orca_whirlpool: pool {address} is {len(data)} bytes, expected {WHIRLPOOL_LEN}"
         )
-    f = _POOL.unpack_from(data, 0)
-    if f[0] != WHIRLPOOL_DISCRIMINATOR:
+    (disc, config, bump, spacing, tier, fee_rate, protocol_rate, l_lo, l_hi, p_lo, p_hi, tick,
+     owed_a, owed_b, mint_a, vault_a, g_a_lo, g_a_hi, mint_b, vault_b, g_b_lo, g_b_hi,
+     reward_ts) = _POOL.unpack_from(data, 0)  # fmt: skip
+    if disc != WHIRLPOOL_DISCRIMINATOR:
         raise DecodeError(f"orca_whirlpool: {address} is not a Whirlpool account (discriminator)")
-    rewards = []
-    for i in range(3):
-        r = _REWARD.unpack_from(data, _POOL.size + i * _REWARD.size)
-        rewards.append(
-            RewardInfo(Pubkey(r[0]), Pubkey(r[1]), r[2], _u128(r[3], r[4]), _u128(r[5], r[6]))
-        )
-    pool = Whirlpool(
-        address=address,
-        dex=dex,
-        whirlpools_config=Pubkey(f[1]),
-        bump=f[2],
-        tick_spacing=f[3],
-        fee_tier_index=f[4],
-        fee_rate=f[5],
-        protocol_fee_rate=f[6],
-        liquidity=_u128(f[7], f[8]),
-        sqrt_price=_u128(f[9], f[10]),
-        tick_current_index=f[11],
-        protocol_fee_owed_a=f[12],
-        protocol_fee_owed_b=f[13],
-        mint_a=Pubkey(f[14]),
-        vault_a=Pubkey(f[15]),
-        fee_growth_global_a=_u128(f[16], f[17]),
-        mint_b=Pubkey(f[18]),
-        vault_b=Pubkey(f[19]),
-        fee_growth_global_b=_u128(f[20], f[21]),
-        reward_last_updated_timestamp=f[22],
-        reward_infos=(rewards[0], rewards[1], rewards[2]),
-        token_program_a=token_program_a,
-        token_program_b=token_program_b,
-    )
-    if pool.tick_spacing == 0:
+    if spacing == 0:
         raise DecodeError(f"orca_whirlpool: pool {address} has tick_spacing 0")
-    if not MIN_TICK - 1 <= pool.tick_current_index <= MAX_TICK:
-        raise DecodeError(
-            f"orca_whirlpool: pool {address} tick {pool.tick_current_index} out of range"
-        )
-    return pool
+    if not MIN_TICK - 1 <= tick <= MAX_TICK:
+        raise DecodeError(f"orca_whirlpool: pool {address} tick {tick} out of range")
+    return _new_whirlpool(
+        address, dex, _key(config), bump, spacing, tier, fee_rate, protocol_rate,
+        l_lo | l_hi << 64, p_lo | p_hi << 64, tick, owed_a, owed_b, _key(mint_a), _key(vault_a),
+        g_a_lo | g_a_hi << 64, _key(mint_b), _key(vault_b), g_b_lo | g_b_hi << 64, reward_ts,
+        _rewards(data), token_program_a, token_program_b,
+    )  # fmt: skip
 
 
 def encode_whirlpool(p: Whirlpool) -> bytes:

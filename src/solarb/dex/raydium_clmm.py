@@ -77,6 +77,7 @@ from solarb.dex.raydium_clmm_layout import (
     MIN_TICK,
     NAME,
     PROGRAM_ID,
+    TICK_ARRAY_SIZE,
     AmmConfig,
     BitmapExtension,
     ClmmPool,
@@ -448,11 +449,50 @@ def _plan_entry(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool,
 
 def _current_plan(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> _Plan:
     """The cached plan of ``state`` in this direction, rebuilt when the state or the data of an
-    account it read changed."""
+    account it read changed (only its header when just the price, liquidity or tick moved)."""
     c = _PLANS[a_to_b].get(state.address)
-    if c is None or c.state is not state or tuple(map(aux.get, c.read)) != c.datas:
-        c = _plan_entry(state, aux, a_to_b, c)
-    return c
+    if c is None:
+        return _plan_entry(state, aux, a_to_b, None)
+    if c.state is state:
+        if tuple(map(aux.get, c.read)) == c.datas:
+            return c
+    elif c.plan is not None:
+        moved = _moved(c, state, aux)
+        if moved is not None:
+            _PLANS[a_to_b][state.address] = moved
+            return moved
+    return _plan_entry(state, aux, a_to_b, c)
+
+
+_PLAN_MOVE = struct.Struct("<QQQQi")  # the head of _PLAN_HEAD a new price / liquidity / tick sets
+
+
+def _moved(c: _Plan, state: ClmmPool, aux: Mapping[Pubkey, bytes]) -> _Plan | None:
+    """``c``'s plan for ``state``, a later state of its pool that differs from ``c.state`` only
+    where the plan's header reads it (price, liquidity, tick within the same tick array and the
+    same side of the tick bounds), with every account ``c`` read still holding equal data: what
+    :func:`_plan_entry` builds then (same navigation, ticks, fees and header but for those
+    three). None when anything else differs (the caller rebuilds)."""
+    p = c.state
+    spacing = state.tick_spacing
+    if (spacing != p.tick_spacing or state.tick_array_bitmap != p.tick_array_bitmap
+            or state.status != p.status or state.fee_on != p.fee_on
+            or state.amm_config != p.amm_config or state.mint_a != p.mint_a
+            or state.mint_b != p.mint_b or state.token_program_a != p.token_program_a
+            or state.token_program_b != p.token_program_b
+            or (state.dynamic_fee is not p.dynamic_fee and state.dynamic_fee != p.dynamic_fee)):
+        return None  # fmt: skip
+    tick, old, span = state.tick_current, p.tick_current, TICK_ARRAY_SIZE * spacing
+    if tick // span != old // span or (MIN_TICK <= tick <= MAX_TICK) != (
+            MIN_TICK <= old <= MAX_TICK):  # fmt: skip
+        return None  # another current array: the navigation may differ
+    datas = tuple(map(aux.get, c.read))
+    if datas != c.datas:
+        return None
+    price, liq = state.sqrt_price_x64, state.liquidity
+    head = _PLAN_MOVE.pack(price & _M64, price >> 64, liq & _M64, liq >> 64, tick)
+    return _Plan(state, c.read, c.datas, c.nav, c.ticks, c.fees,
+                 head + c.plan[_PLAN_MOVE.size :])  # type: ignore[index]  # fmt: skip
 
 
 def _native_quote(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount_in: int,

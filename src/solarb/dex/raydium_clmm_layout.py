@@ -18,6 +18,7 @@ from functools import lru_cache
 from solders.pubkey import Pubkey
 
 from solarb.dex.base import DecodeError, QuoteError
+from solarb.dex.spl_token import TOKEN_PROGRAM_ID as _TOKEN_PROGRAM_ID
 from solarb.frozen import frozen_maker
 
 __all__ = [
@@ -223,14 +224,40 @@ class ClmmPool:
     dynamic_fee: DynamicFeeInfo
 
 
+_new_pool = frozen_maker(ClmmPool)
+_KEYS: dict[bytes, tuple[Pubkey, ...]] = {}
+"""A pool's seven keys by their 224 account bytes (they do not change between its updates)."""
+_DYNS: dict[bytes, DynamicFeeInfo] = {}
+"""Decoded dynamic-fee records by their 80 bytes (all zero for most pools)."""
+_CACHE_MAX = 1 << 14
+
+
+def _pool_keys(raw: bytes) -> tuple[Pubkey, ...]:
+    k = _KEYS.get(raw)
+    if k is None:
+        if len(_KEYS) >= _CACHE_MAX:
+            _KEYS.clear()
+        k = _KEYS[raw] = tuple(Pubkey.from_bytes(raw[i : i + 32]) for i in range(0, 224, 32))
+    return k
+
+
+def _dynamic_fee(data: bytes) -> DynamicFeeInfo:
+    raw = bytes(data[OFF_DYNAMIC_FEE : OFF_DYNAMIC_FEE + _DYN.size])
+    d = _DYNS.get(raw)
+    if d is None:
+        if len(_DYNS) >= _CACHE_MAX:
+            _DYNS.clear()
+        d = _DYNS[raw] = DynamicFeeInfo(*_DYN.unpack(raw)[:9])
+    return d
+
+
 def decode_pool(address: Pubkey, data: bytes, token_program_a: Pubkey | None = None,
                 token_program_b: Pubkey | None = None) -> ClmmPool:
     """Decode a 1544-byte ``PoolState``; :class:`DecodeError` on size or discriminator.
 
     The pool does not record its token programs; they default to SPL Token and are replaced by
-    the adapter once the vault accounts (owned by the token program) are known."""
-    from solarb.dex.spl_token import TOKEN_PROGRAM_ID
-
+    the adapter once the vault accounts (owned by the token program) are known. Decoded keys and
+    dynamic-fee records are shared between decodes of equal bytes (immutable)."""
     if len(data) != POOL_LEN:
         raise DecodeError(f"{NAME} pool {address}: {len(data)} bytes, expected {POOL_LEN}")
     (disc, bump, keys, dec0, dec1, spacing, l_lo, l_hi, s_lo, s_hi, tick, _p3, _p4, f0_lo, f0_hi,
@@ -240,22 +267,15 @@ def decode_pool(address: Pubkey, data: bytes, token_program_a: Pubkey | None = N
         raise DecodeError(f"{NAME} pool {address}: discriminator {disc.hex()} is not PoolState")
     if spacing == 0:
         raise DecodeError(f"{NAME} pool {address}: tick_spacing 0")
-    k = [Pubkey.from_bytes(keys[i : i + 32]) for i in range(0, 224, 32)]
+    k = _pool_keys(keys)
     fund0, fund1, open_time, epoch = _POOL_TAIL.unpack_from(data, OFF_FUND_FEES_0)
-    dyn = DynamicFeeInfo(*_DYN.unpack_from(data, OFF_DYNAMIC_FEE)[:9])
-    return ClmmPool(
-        address=address, dex=NAME, mint_a=k[2], mint_b=k[3], vault_a=k[4], vault_b=k[5],
-        token_program_a=token_program_a or TOKEN_PROGRAM_ID,
-        token_program_b=token_program_b or TOKEN_PROGRAM_ID, bump=bump, amm_config=k[0],
-        owner=k[1], observation_key=k[6], mint_decimals_a=dec0, mint_decimals_b=dec1,
-        tick_spacing=spacing, liquidity=_u128(l_lo, l_hi), sqrt_price_x64=_u128(s_lo, s_hi),
-        tick_current=tick, fee_growth_global_0_x64=_u128(f0_lo, f0_hi),
-        fee_growth_global_1_x64=_u128(f1_lo, f1_hi), protocol_fees_token_0=prot0,
-        protocol_fees_token_1=prot1, status=status, fee_on=fee_on,
-        reward_infos=bytes(data[OFF_REWARDS : OFF_REWARDS + 3 * REWARD_LEN]),
-        tick_array_bitmap=int.from_bytes(data[OFF_BITMAP : OFF_BITMAP + 128], "little"),
-        fund_fees_token_0=fund0, fund_fees_token_1=fund1, open_time=open_time,
-        recent_epoch=epoch, dynamic_fee=dyn,
+    return _new_pool(
+        address, NAME, k[2], k[3], k[4], k[5], token_program_a or _TOKEN_PROGRAM_ID,
+        token_program_b or _TOKEN_PROGRAM_ID, bump, k[0], k[1], k[6], dec0, dec1, spacing,
+        l_lo | l_hi << 64, s_lo | s_hi << 64, tick, f0_lo | f0_hi << 64, f1_lo | f1_hi << 64,
+        prot0, prot1, status, fee_on, bytes(data[OFF_REWARDS : OFF_REWARDS + 3 * REWARD_LEN]),
+        int.from_bytes(data[OFF_BITMAP : OFF_BITMAP + 128], "little"), fund0, fund1, open_time,
+        epoch, _dynamic_fee(data),
     )  # fmt: skip
 
 

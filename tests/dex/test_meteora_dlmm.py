@@ -284,3 +284,28 @@ def test_oracle_decode_and_update() -> None:
     assert (fresh.active_size, fresh.observations[0]) == (1, (7, 1_000, 1_000))
     with pytest.raises(DecodeError):
         lay.decode_oracle(Pubkey.default(), raw[:100])
+
+
+def test_aux_accounts_key_covers_what_aux_accounts_reads() -> None:
+    """Pair states with equal aux_accounts_key list the same aux accounts; the states of a
+    pair moving through many swaps (active bin within and across arrays, bitmap changes)."""
+    from solarb.runtime.bench_workload import _ADAPTER, Workload
+
+    w = Workload(40, 3, 4, 0)
+    pairs = [a for a, kind, _x, _y in w.pools if _ADAPTER[kind] is dl]
+    seen: dict[tuple[object, ...], list[Pubkey]] = {}
+    keys = set()
+    rng = random.Random(4)
+    for _round in range(40):
+        for address in pairs:
+            s = dl.decode_pool(address, w.bank.get_account(address).data)
+            variants = [s, replace(s, active_id=s.active_id + rng.choice((-1, 1, 35, 70, -140))),
+                        replace(s, bin_array_bitmap=s.bin_array_bitmap ^ (1 << rng.randrange(1024)))]
+            for v in variants:
+                key = dl.aux_accounts_key(v)
+                got = dl.aux_accounts(v)
+                assert seen.setdefault(key, got) == got
+                keys.add((key[0], key[1]))
+        for _ in range(10):
+            w._swap()
+    assert len(seen) > 3 * len(pairs) and len(keys) > 2 * len(pairs)

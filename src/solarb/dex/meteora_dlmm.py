@@ -82,6 +82,7 @@ __all__ = [
     "SWAP_BIN_ARRAYS",
     "DlmmSwap",
     "aux_accounts",
+    "aux_accounts_key",
     "bin_array_address",
     "bin_arrays_for_swap",
     "bitmap_extension_address",
@@ -138,6 +139,14 @@ def aux_accounts(state: LbPair, extension: bytes | None = None) -> list[Pubkey]:
         if program == TOKEN_2022_PROGRAM_ID:
             out.append(mint)
     return out
+
+
+def aux_accounts_key(state: LbPair) -> tuple[object, ...]:
+    """Everything :func:`aux_accounts` (without extension bytes) reads from ``state``: the pair,
+    the active bin's array, the internal bitmap, mints and token programs. Pair states with
+    equal keys have the same aux accounts (the market then does not list them again)."""
+    return (state.address, m.bin_id_to_array_index(state.active_id), state.bin_array_bitmap,
+            state.mint_a, state.token_program_a, state.mint_b, state.token_program_b)  # fmt: skip
 
 
 def _get(aux: Mapping[Pubkey, bytes], key: Pubkey, what: str) -> bytes:

@@ -290,7 +290,13 @@ def test_relayout_checks_every_gap_byte_and_builds_the_layout_once() -> None:
     for start in (0, 300, 1000, 4000):  # runs at both ends, gaps of every size in between
         data[start : start + 40] = bytes(range(1, 41))
     stored = compact(bytes(data))
-    assert isinstance(stored, SparseBytes) and stored._packers is None
+    assert isinstance(stored, SparseBytes) and stored._packers is None  # no Struct yet
+    changed = bytearray(data)
+    changed[0] ^= 0x80
+    first, _ = compact_update(bytes(changed), stored)  # a re-layout builds the place Struct only
+    layout = stored._packers
+    assert layout is not None and layout.place is not None and layout.split is None
+    assert isinstance(first, SparseBytes) and first._packers is layout
     n, index = stored._runs, stored._index
     runs = [(index[i], index[i] + index[n + i + 1] - index[n + i]) for i in range(n)]
     edges = {i for start, end in runs for i in (start - 1, start, end - 1, end)
@@ -304,7 +310,12 @@ def test_relayout_checks_every_gap_byte_and_builds_the_layout_once() -> None:
         assert hash(new) == hash(bytes(changed))
         inside = any(start <= pos < end for start, end in runs)
         assert isinstance(new, SparseBytes) and (new._index is stored._index) == inside
-    assert stored._packers is not None  # made by the first re-layout, shared by the new versions
+    layout = stored._packers  # bytes() of a version made the split Struct, for all of them
+    assert layout is not None and layout.place is not None and layout.split is not None
+    assert bytes(stored) == bytes(data)
+    twin = compact(bytes(data))  # another array of the same layout shares its Structs
+    assert isinstance(twin, SparseBytes) and bytes(twin) == bytes(data)
+    assert twin._packers is layout
     zeros = compact(bytes(4096))
     assert isinstance(zeros, SparseBytes) and zeros.stored_bytes() == 0
     assert compact_update(bytes(4096), zeros) == (zeros, True)

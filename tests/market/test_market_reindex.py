@@ -148,7 +148,7 @@ def test_freshness_is_the_min_slot_of_the_pool_and_its_accounts_but_the_clock() 
     assert entry.slot == 12 and entry.pool_slot == 15
 
 
-def test_token_program_capability_is_looked_up_once_per_adapter() -> None:
+def test_optional_capabilities_are_looked_up_once_per_adapter() -> None:
     adapter = _Adapter()
     m, _ = _market(adapter)
     p = cp.spec("p", SOL, USDC)
@@ -156,6 +156,7 @@ def test_token_program_capability_is_looked_up_once_per_adapter() -> None:
     for slot in range(2, 6):
         m.apply(_image(p, slot, slot))
     assert adapter.lookups.count("TOKEN_PROGRAMS_FROM_MINTS") == 1
+    assert adapter.lookups.count("aux_accounts_key") == 1  # absent: aux_accounts every time
 
 
 def test_removing_a_pool_another_pool_reads_keeps_its_account() -> None:
@@ -193,3 +194,37 @@ def test_removing_a_clock_reader_drops_the_cached_aux_dicts() -> None:
     assert m.apply(AccountUpdate(CLOCK_SYSVAR, 4, bytes([2]) * 40, owner, 1)) == ()
     assert m.aux(p2.pool)[CLOCK_SYSVAR] == bytes([2]) * 40
     assert removed[CLOCK_SYSVAR] == bytes([1]) * 40
+
+
+class _KeyedAdapter(_Adapter):
+    """Declares ``aux_accounts_key``: the accounts ``aux_accounts`` lists (None: no key)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.key_calls = 0
+        self.keyless = False
+
+    def aux_accounts_key(self, state: cp.CpPool) -> object:
+        self.key_calls += 1
+        return None if self.keyless else (state.config, state.vault_a, state.vault_b)
+
+
+def test_equal_aux_accounts_key_skips_aux_accounts_and_another_key_re_indexes() -> None:
+    adapter = _KeyedAdapter()
+    m, fresh = _market(adapter)
+    p = cp.spec("p", SOL, USDC)
+    cp.load(m, p, 1_000_000, 2_000_000, slot=3)
+    entry = m.pool(p.pool)
+    calls, keys = adapter.aux_calls, entry.aux_keys
+    assert m.apply(_image(p, 4, 1)) == (p.pool,)  # same key: aux_accounts not called
+    assert adapter.aux_calls == calls and adapter.key_calls == 2
+    assert entry.aux_keys is keys and entry.ready
+    moved = cp.key("p/vault_b/2")
+    assert m.apply(_image(p, 5, 2, vault_b=moved)) == (p.pool,)  # another key: listed again
+    assert adapter.aux_calls == calls + 1
+    assert entry.aux_keys == (p.config, p.vault_a, moved) and fresh[-1] == [moved]
+    assert not entry.ready and m.pools_using(p.vault_b) == ()
+    adapter.keyless = True  # None is no key: aux_accounts is called every time
+    m.apply(_image(p, 6, 3, vault_b=moved))
+    m.apply(_image(p, 7, 4, vault_b=moved))
+    assert adapter.aux_calls == calls + 3

@@ -20,7 +20,10 @@ which compares, hashes and slices like the bytes; the layout decoders accept it.
 
 A pool image with new bytes is always decoded; its auxiliary accounts are re-indexed only when
 ``aux_accounts`` lists other accounts than for the last image, and its graph edges move only when
-its mints do. Removing a pool drops every account no remaining pool reads.
+its mints do. An adapter may define ``aux_accounts_key(state) -> Hashable`` (not None): when it
+equals the key of the pool's last installed state, ``aux_accounts`` is not called (the adapter
+guarantees the same list; a cheap key for an expensive list, e.g. a CL pool's current array and
+bitmap). Removing a pool drops every account no remaining pool reads.
 
 The Clock sysvar (an auxiliary account of DLMM pools: its time decays the variable fee) changes
 every slot: its updates are stored and used by the next quote, but do not by themselves report
@@ -79,6 +82,7 @@ class PoolEntry:
     # it; an equal one leaves the index as it is) and the aux keys that count in ``slot``
     aux_source: tuple[Pubkey, ...] = field(default=(), repr=False)
     slot_keys: tuple[Pubkey, ...] = field(default=(), repr=False)
+    aux_key: object = field(default=None, repr=False)  # the adapter's aux_accounts_key, if any
 
     @property
     def tradable(self) -> bool:
@@ -113,8 +117,9 @@ class MarketState:
         self._raw: dict[Pubkey, bytes] = {}
         self._owners: dict[Pubkey, Pubkey] = {}
         self._owner_ids: dict[Pubkey, Pubkey] = {}  # one Pubkey object per owner program
-        # adapter -> its TOKEN_PROGRAMS_FROM_MINTS (a getattr that misses costs ~0.8 us)
-        self._from_mints: dict[DexAdapter, bool] = {}
+        # adapter -> (TOKEN_PROGRAMS_FROM_MINTS, aux_accounts_key or None): a getattr that
+        # misses costs ~0.8 us, so each is looked up once
+        self._caps: dict[DexAdapter, tuple[bool, Callable[[PoolState], object] | None]] = {}
         self.on_new_accounts: Callable[[list[Pubkey]], None] | None = None
         # the Clock's readers and their aux dicts (see _apply_clock); all of them hold it?
         self._clock_readers: tuple[tuple[Pubkey, ...], tuple[dict[Pubkey, bytes], ...], bool] | None
@@ -368,13 +373,19 @@ class MarketState:
             token_program_b=prog_b or state.token_program_b,
         )
 
+    def _capabilities(self, adapter: DexAdapter) -> tuple[bool, Callable[[PoolState], object] | None]:
+        """The adapter's ``TOKEN_PROGRAMS_FROM_MINTS`` and ``aux_accounts_key`` (looked up once)."""
+        caps = self._caps.get(adapter)
+        if caps is None:
+            caps = self._caps[adapter] = (
+                bool(getattr(adapter, "TOKEN_PROGRAMS_FROM_MINTS", False)),
+                getattr(adapter, "aux_accounts_key", None),
+            )
+        return caps
+
     def _programs_from_mints(self, adapter: DexAdapter) -> bool:
-        """The adapter's ``TOKEN_PROGRAMS_FROM_MINTS`` (looked up once per adapter)."""
-        flag = self._from_mints.get(adapter)
-        if flag is None:
-            flag = self._from_mints[adapter] = bool(
-                getattr(adapter, "TOKEN_PROGRAMS_FROM_MINTS", False))
-        return flag
+        """The adapter's ``TOKEN_PROGRAMS_FROM_MINTS``."""
+        return self._capabilities(adapter)[0]
 
     def _mint_program(self, mint: Pubkey) -> Pubkey | None:
         owner = self._owners.get(mint)
@@ -414,11 +425,16 @@ class MarketState:
         old_state = entry.state
         entry.state = state
         entry.pool_slot = slot
-        source = tuple(entry.adapter.aux_accounts(state))
-        # the same accounts as last time (the usual case; mostly the same objects): aux_keys,
-        # made from an equal list, is unchanged
-        if source != entry.aux_source:
-            self._reindex(entry, source)
+        adapter = entry.adapter
+        key_of = self._capabilities(adapter)[1]
+        key = None if key_of is None else key_of(state)
+        if key is None or key != entry.aux_key:  # equal keys: the same aux_accounts
+            source = tuple(adapter.aux_accounts(state))
+            # the same accounts as last time (the usual case; mostly the same objects):
+            # aux_keys, made from an equal list, is unchanged
+            if source != entry.aux_source:
+                self._reindex(entry, source)
+            entry.aux_key = key
         # the graph holds the mints of the installed state (of this one, for a new entry)
         moved = (old_state is state or state.mint_a != old_state.mint_a
                  or state.mint_b != old_state.mint_b)

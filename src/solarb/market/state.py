@@ -348,7 +348,7 @@ class MarketState:
         ``known`` (the pool's current state): its mints' programs are passed on the first call,
         so a new image of a known pool is decoded once; a second decode happens only if the
         image names other mints."""
-        if not self._programs_from_mints(adapter):
+        if not (self._caps.get(adapter) or self._capabilities(adapter))[0]:
             return adapter.decode_pool(address, data)
         decode: Callable[..., PoolState] = adapter.decode_pool
         if known is not None:
@@ -383,10 +383,6 @@ class MarketState:
             )
         return caps
 
-    def _programs_from_mints(self, adapter: DexAdapter) -> bool:
-        """The adapter's ``TOKEN_PROGRAMS_FROM_MINTS``."""
-        return self._capabilities(adapter)[0]
-
     def _mint_program(self, mint: Pubkey) -> Pubkey | None:
         owner = self._owners.get(mint)
         return owner if owner in TOKEN_PROGRAMS else None
@@ -394,7 +390,7 @@ class MarketState:
     def _learn_programs(self, entry: PoolEntry, key: Pubkey) -> bool:
         """Re-decode ``entry`` if ``key`` is one of its mints whose owner differs from the token
         program its state holds. True if the state changed."""
-        if entry.quarantined or not self._programs_from_mints(entry.adapter):
+        if entry.quarantined or not self._capabilities(entry.adapter)[0]:
             return False
         state = entry.state
         program = self._mint_program(key)
@@ -426,7 +422,7 @@ class MarketState:
         entry.state = state
         entry.pool_slot = slot
         adapter = entry.adapter
-        key_of = self._capabilities(adapter)[1]
+        key_of = (self._caps.get(adapter) or self._capabilities(adapter))[1]
         key = None if key_of is None else key_of(state)
         if key is None or key != entry.aux_key:  # equal keys: the same aux_accounts
             source = tuple(adapter.aux_accounts(state))

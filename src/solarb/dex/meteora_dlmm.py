@@ -461,22 +461,27 @@ def quoter(state: LbPair, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callable
     if walk is None or not walk.planned_from(aux):
         walk = _new_walk(plan, aux, a_to_b)
     ts = c[3]
-    run, view, extend = kernel.swap_exact_in, plan.view, m.KERNEL_EXTEND
+    run, view, extend, top, make = kernel.swap_exact_in, plan.view, m.KERNEL_EXTEND, m.U64_MAX, _QUOTE
 
     def bound(x: int) -> Quote:
-        if not 0 < x <= m.U64_MAX:
+        if not 0 < x <= top:
             return general(x)
         r = run(walk.header, walk.records, x, ts)
-        while r is not None and r[0] == extend:  # each extend adds a stretch or ends the walk
+        if r is None:
+            return general(x)  # not handled: the Python walk
+        code, out, fee, n = r
+        while code == extend:  # each extend adds a stretch or ends the walk
             walk.extend(aux, _records)
             r = run(walk.header, walk.records, x, ts)
-        if r is None or r[0]:
-            return general(x)  # not handled (Python walk) or an error: quote raises it
-        n = r[3]
+            if r is None:
+                return general(x)
+            code, out, fee, n = r
+        if code:
+            return general(x)  # an error: quote raises it
         spared = walk.spared[n]
         if spared is None:
             spared = walk.spared[n] = _spared(view, tuple(walk.indices[:n]), a_to_b)
-        return _QUOTE(x, r[1], r[2], spared)
+        return make(x, out, fee, spared)
 
     return bound
 

@@ -25,7 +25,7 @@ from solarb import native
 from solarb.dex import clmm_math as cm
 from solarb.dex import raydium_clmm as rc
 from solarb.dex import raydium_clmm_layout as lay
-from solarb.dex.base import InsufficientLiquidity, QuoteError
+from solarb.dex.base import InsufficientLiquidity, Quote, QuoteError
 from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, decode_token_account, encode_mint
 from solarb.runtime.bench_workload import _ADAPTER, Workload
 from solarb.sim.programs.raydium_clmm import create_pool
@@ -179,6 +179,42 @@ def test_random_pools() -> None:
             except QuoteError as exc:
                 insufficient += isinstance(exc, InsufficientLiquidity)
     assert plain >= 80 and handled >= 1500 and insufficient >= 50, (plain, handled, insufficient)
+
+
+@needs_kernel
+def test_quote_exact_in_is_swap_exact_in_as_a_quote() -> None:
+    """The bound quoter's probe (``quote_exact_in``) is ``swap_exact_in`` made into a Quote
+    (None wherever that answered None, False or nothing out), and the bound quoter answers as the
+    Python path, on the bench pools and the random pools."""
+    rng = random.Random(2026_11)
+    w = Workload(20, 3, 4, 0)
+    pools = [(state, aux) for _rc, state, aux in workload_pools(w, (rc,))]
+    for _ in range(120):
+        pool, aux = _random_pool(rng)
+        pools.append((rc.decode_pool(pool, aux[pool]), aux))
+    kernel = rc._NATIVE
+    quotes = nones = 0
+    for state, aux in pools:
+        for a_to_b in (True, False):
+            amounts = _amounts(rng, 8)
+            if state.vault_a in aux and state.vault_b in aux:  # the random pools hold them
+                amounts += [_depth_amount(rng, state, aux, a_to_b) for _ in range(3)]
+            c = rc._current_plan(state, aux, a_to_b)
+            bound = rc.quoter(state, aux, a_to_b)
+            for amount in amounts:
+                with _python_only():
+                    want = _outcome(lambda: rc.quote(state, aux, amount, a_to_b))  # noqa: B023
+                assert _outcome(lambda: bound(amount)) == want, (state.address, amount)  # noqa: B023
+                if c.plan is None or c.nav is None:
+                    continue
+                r = kernel.swap_exact_in(c.plan, amount) if 0 < amount <= U64 else None  # type: ignore[union-attr]
+                expect = None if not r or not r[1] else (amount, r[1], r[2], c.nav.prefixes[r[3]])
+                q = kernel.quote_exact_in(c.plan, amount, Quote, c.nav.prefixes)  # type: ignore[union-attr]
+                assert q is None or type(q) is Quote
+                assert _outcome(lambda: q) == expect, (state.address, amount)  # noqa: B023
+                quotes += q is not None
+                nones += q is None
+    assert quotes > 1500 and nones > 300, (quotes, nones)
 
 
 @needs_kernel

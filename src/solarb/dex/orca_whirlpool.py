@@ -189,26 +189,24 @@ def _entry(state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> _Slot
     c = _SLOTS.get(ck)
     if c is not None:
         if c.state is state:
-            datas = [aux.get(k) for k in c.keys]
-            if all(map(operator.is_, datas, c.datas)):
+            if all(map(operator.is_, map(aux.get, c.keys), c.datas)):
                 return c
         else:
+            # same arrays for this tick and their data the same objects: only the state
+            # moved (the slots and the plan's body stay)
             spacing, lo, hi = c.window
-            if spacing == state.tick_spacing and lo <= state.tick_current_index < hi:
-                # same arrays for this tick: when their data are the same objects too, only
-                # the state moved (the slots and the plan's body stay)
-                datas = [aux.get(k) for k in c.keys]
-                if all(map(operator.is_, datas, c.datas)):
-                    c = _SLOTS[ck] = _SlotsEntry(state, c.starts, c.keys, c.datas, c.slots,
-                                                 c.window, c.body)  # fmt: skip
-                    return c
+            if (spacing == state.tick_spacing and lo <= state.tick_current_index < hi
+                    and all(map(operator.is_, map(aux.get, c.keys), c.datas))):  # fmt: skip
+                c = _SLOTS[ck] = _SlotsEntry(state, c.starts, c.keys, c.datas, c.slots, c.window,
+                                             c.body)  # fmt: skip
+                return c
     if state.tick_spacing <= 0:  # no window: swap_start_indexes raises as before
         window = (0, 0, 0)
     else:
         window = _window(state.tick_current_index, state.tick_spacing, a_to_b)
     starts = swap_start_indexes(state.tick_current_index, state.tick_spacing, a_to_b)
     keys = [tick_array_address(state.address, start) for start in starts]
-    datas = [aux.get(k) for k in keys]
+    datas = list(map(aux.get, keys))
     slots = _make_slots(state, starts, keys, datas)
     c = _SLOTS[ck] = _SlotsEntry(state, starts, keys, datas, slots, window)
     return c
@@ -371,7 +369,10 @@ def quoter(state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Calla
     kernel = _NATIVE
     if kernel is None or state.adaptive_fee or _clock_negative(aux.get(CLOCK_SYSVAR)):
         return general
-    e = _planned_entry(state, aux, a_to_b)
+    e = _SLOTS.get((state.address, a_to_b))
+    if (e is None or e.state is not state or e.plan is None
+            or not all(map(operator.is_, map(aux.get, e.keys), e.datas))):  # fmt: skip
+        e = _planned_entry(state, aux, a_to_b)  # as _entry checks it: made or remade
     if e is None or not e.plan or not e.plain:
         return general  # each quote raises what the Python path raises
     plan = e.plan

@@ -558,13 +558,12 @@ def quoter(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callab
     _epoch, ts = _clock(aux)
     if c.plan is None or c.fees != (False, False) or (ts is not None and not ts > state.open_time):
         return general
-    plan, swap, prefixes, make = c.plan, _NATIVE.swap_exact_in, c.nav.prefixes, _new_quote  # type: ignore[union-attr]
+    plan, run, prefixes = c.plan, _NATIVE.quote_exact_in, c.nav.prefixes  # type: ignore[union-attr]
 
     def bound(x: int) -> Quote:
-        r = swap(plan, x) if 0 < x <= U64_MAX else None
-        if not r or not r[1]:  # not handled, out of liquidity, or nothing out: the full path
-            return general(x)
-        return make(x, r[1], r[2], prefixes[r[3]])  # type: ignore[no-any-return]
+        # None: not handled, out of liquidity, nothing out, or x outside u64: the full path
+        q = run(plan, x, Quote, prefixes)
+        return general(x) if q is None else q  # type: ignore[no-any-return]
 
     return bound
 

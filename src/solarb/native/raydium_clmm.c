@@ -9,6 +9,9 @@
  *   fee        total trade fee (lp + protocol + fund) in the fee token
  *   arrays     how many of the plan's tick arrays the instruction passes (raydium_clmm._walked)
  * False: the swap walks past the last initialized tick array (InsufficientLiquidity).
+ * quote_exact_in(plan, amount, quote_cls, prefixes) -> quote_cls(amount, amount_out, fee,
+ *   prefixes[arrays]) | None: the same swap as a Quote (the bound quoter's probe); None where
+ *   swap_exact_in answers None or False, or amount_out is 0 (the full path then answers).
  * None: anything else the kernel does not cover or the program rejects (zero amount, a program
  * error, an overflow, a tick with limit orders reached, a tick array not loaded, running past the
  * planned ticks): the caller runs the Python path, which raises the program's typed error.
@@ -197,23 +200,28 @@ static int32_t floor_div(int32_t a, int32_t b) {
     return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
 
-static PyObject *swap_exact_in(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    (void)self;
-    if (nargs != 2 || !PyBytes_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "swap_exact_in(plan: bytes, amount: int)");
-        return NULL;
+enum { SWAP_OK = 0, SWAP_NONE = 1, SWAP_FALSE = 2, SWAP_ERROR = -1 };
+
+/* The swap of `amount` over `plan` (plan object at args[0], amount at args[1]): SWAP_OK with
+ * *used, *out, *fee_out, *walked; SWAP_NONE (not handled), SWAP_FALSE (liquidity runs out), or
+ * SWAP_ERROR with an exception set (wrong types, malformed plan). */
+static int run_swap(PyObject *const *args, u128 *used, u128 *out_amount, u128 *fee_out,
+                    long *walked_out) {
+    if (!PyBytes_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "plan must be bytes");
+        return SWAP_ERROR;
     }
     const unsigned char *plan = (const unsigned char *)PyBytes_AS_STRING(args[0]);
     Py_ssize_t plan_len = PyBytes_GET_SIZE(args[0]);
     if (!PyLong_Check(args[1])) {
         PyErr_SetString(PyExc_TypeError, "amount must be an int");
-        return NULL;
+        return SWAP_ERROR;
     }
     uint64_t amount64 = PyLong_AsUnsignedLongLong(args[1]);
     if (amount64 == (uint64_t)-1 && PyErr_Occurred()) { /* negative or above u64 */
-        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return NULL;
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return SWAP_ERROR;
         PyErr_Clear();
-        Py_RETURN_NONE;
+        return SWAP_NONE;
     }
     u128 amount = amount64;
     if (plan_len < HEADER_LEN) goto bad_plan;
@@ -227,9 +235,9 @@ static PyObject *swap_exact_in(PyObject *self, PyObject *const *args, Py_ssize_t
         goto bad_plan;
     const unsigned char *ticks = plan + HEADER_LEN;
 
-    if (amount == 0) Py_RETURN_NONE;
+    if (amount == 0) return SWAP_NONE;
     u128 limit = zfo ? MIN_SQRT_PRICE + 1 : MAX_SQRT_PRICE - 1;
-    if (zfo ? !(limit < price) : !(price < limit)) Py_RETURN_NONE;
+    if (zfo ? !(limit < price) : !(price < limit)) return SWAP_NONE;
     u128 remaining = amount, calculated = 0, fee_total = 0;
     uint32_t k = 0;
     /* the first array's ticks behind the current one (not the swap's: _next_in_array skips them) */
@@ -239,8 +247,8 @@ static PyObject *swap_exact_in(PyObject *self, PyObject *const *args, Py_ssize_t
 
     while (remaining != 0 && price != limit) {
         if (k == n_ticks) {
-            if (terminal == 1) Py_RETURN_FALSE;
-            Py_RETURN_NONE;
+            if (terminal == 1) return SWAP_FALSE;
+            return SWAP_NONE;
         }
         const unsigned char *t = ticks + (size_t)k * TICK_LEN;
         int32_t tick_next = rd_i32(t + 32);
@@ -250,41 +258,41 @@ static PyObject *swap_exact_in(PyObject *self, PyObject *const *args, Py_ssize_t
         u128 target = beyond ? limit : price_next;
         if (zfo ? !(tick >= tick_next && price >= price_next && price >= target)
                 : !(tick_next > tick && price_next >= price && target >= price))
-            Py_RETURN_NONE;
+            return SWAP_NONE;
         u128 new_price = target;
         if (price != target) {
             u128 a_in, a_out, fee;
             if (compute_swap(price, target, liquidity, remaining, fee_rate, zfo, fee_on_input,
                              &new_price, &a_in, &a_out, &fee))
-                Py_RETURN_NONE;
+                return SWAP_NONE;
             u128 consumed = fee_on_input ? a_in + fee : a_in;
-            if (consumed > remaining || consumed > U64_MAXV) Py_RETURN_NONE;
+            if (consumed > remaining || consumed > U64_MAXV) return SWAP_NONE;
             remaining -= consumed;
             calculated += a_out;
-            if (calculated > U64_MAXV) Py_RETURN_NONE;
+            if (calculated > U64_MAXV) return SWAP_NONE;
             fee_total += fee;
         }
         if (new_price == price_next) { /* cross: liquidity_net, sign by direction */
-            if (rd_i32(t + 36)) Py_RETURN_NONE; /* limit orders: the Python path matches them */
+            if (rd_i32(t + 36)) return SWAP_NONE; /* limit orders: the Python path matches them */
             i128 net = rd_i128(t + 16);
             int sub = zfo ? net > 0 : net < 0;
             u128 mag = net < 0 ? (u128)(-(net + 1)) + 1 : (u128)net;
             if (sub) {
-                if (mag > liquidity) Py_RETURN_NONE; /* LiquiditySubValueErr */
+                if (mag > liquidity) return SWAP_NONE; /* LiquiditySubValueErr */
                 liquidity -= mag;
             } else {
-                if (mag > U128_MAX - liquidity) Py_RETURN_NONE; /* LiquidityAddValueErr */
+                if (mag > U128_MAX - liquidity) return SWAP_NONE; /* LiquidityAddValueErr */
                 liquidity += mag;
             }
             tick = zfo ? tick_next - 1 : tick_next;
             k++;
         } else if (price != new_price) {
-            if (tick_at_sqrt_price(new_price, &tick)) Py_RETURN_NONE;
+            if (tick_at_sqrt_price(new_price, &tick)) return SWAP_NONE;
         }
         price = new_price;
-        if (!(remaining == 0 || price == target)) Py_RETURN_NONE; /* unreachable (static fee) */
+        if (!(remaining == 0 || price == target)) return SWAP_NONE; /* unreachable (static fee) */
     }
-    if (remaining != 0) Py_RETURN_NONE; /* stopped at the price limit: a partial fill */
+    if (remaining != 0) return SWAP_NONE; /* stopped at the price limit: a partial fill */
 
     long walked = n_starts;
     int32_t span = TICK_ARRAY_SIZE * spacing;
@@ -296,8 +304,31 @@ static PyObject *swap_exact_in(PyObject *self, PyObject *const *args, Py_ssize_t
             break;
         }
     }
-    PyObject *used = py_from_u128(amount - remaining);
-    PyObject *out = py_from_u128(calculated);
+    *used = amount - remaining;
+    *out_amount = calculated;
+    *fee_out = fee_total;
+    *walked_out = walked;
+    return SWAP_OK;
+
+bad_plan:
+    PyErr_SetString(PyExc_ValueError, "malformed raydium_clmm plan");
+    return SWAP_ERROR;
+}
+
+static PyObject *swap_exact_in(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 2 || !PyBytes_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "swap_exact_in(plan: bytes, amount: int)");
+        return NULL;
+    }
+    u128 done, out_amount, fee_total;
+    long walked;
+    int st = run_swap(args, &done, &out_amount, &fee_total, &walked);
+    if (st == SWAP_ERROR) return NULL;
+    if (st == SWAP_NONE) Py_RETURN_NONE;
+    if (st == SWAP_FALSE) Py_RETURN_FALSE;
+    PyObject *used = py_from_u128(done);
+    PyObject *out = py_from_u128(out_amount);
     PyObject *fee = py_from_u128(fee_total);
     PyObject *arrays = PyLong_FromLong(walked);
     if (!used || !out || !fee || !arrays) {
@@ -320,10 +351,70 @@ static PyObject *swap_exact_in(PyObject *self, PyObject *const *args, Py_ssize_t
     PyTuple_SET_ITEM(res, 2, fee);
     PyTuple_SET_ITEM(res, 3, arrays);
     return res;
+}
 
-bad_plan:
-    PyErr_SetString(PyExc_ValueError, "malformed raydium_clmm plan");
-    return NULL;
+static PyObject *S_FIELDS[4];                 /* amount_in, amount_out, fee, arrays */
+static PyObject *QUOTE_CLS, *QUOTE_SLOTS[4]; /* the last quote_cls and its field descriptors */
+
+/* Remember cls's slot descriptors for the four Quote fields. 0, or -1 with an exception. */
+static int quote_slots(PyObject *cls) {
+    if (cls == QUOTE_CLS) return 0;
+    if (!PyType_Check(cls)) {
+        PyErr_SetString(PyExc_TypeError, "quote_cls must be a type");
+        return -1;
+    }
+    PyObject *found[4] = {0};
+    for (int i = 0; i < 4; i++) {
+        found[i] = PyObject_GetAttr(cls, S_FIELDS[i]);
+        if (!found[i] || !Py_TYPE(found[i])->tp_descr_set) {
+            if (found[i]) PyErr_SetString(PyExc_TypeError, "quote_cls fields must be slots");
+            for (int j = 0; j <= i; j++) Py_XDECREF(found[j]);
+            return -1;
+        }
+    }
+    for (int i = 0; i < 4; i++) Py_XSETREF(QUOTE_SLOTS[i], found[i]);
+    Py_INCREF(cls);
+    Py_XSETREF(QUOTE_CLS, cls);
+    return 0;
+}
+
+/* quote_exact_in(plan, amount, quote_cls, prefixes): the bound quoter's probe. */
+static PyObject *quote_exact_in(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 4 || !PyTuple_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "quote_exact_in(plan: bytes, amount: int, quote_cls, prefixes: tuple)");
+        return NULL;
+    }
+    u128 done, out_amount, fee_total;
+    long walked;
+    int st = run_swap(args, &done, &out_amount, &fee_total, &walked);
+    if (st == SWAP_ERROR) return NULL;
+    if (st != SWAP_OK || out_amount == 0) Py_RETURN_NONE; /* the full path answers */
+    if (walked < 0 || walked >= PyTuple_GET_SIZE(args[3])) {
+        PyErr_SetString(PyExc_IndexError, "tuple index out of range");
+        return NULL;
+    }
+    if (quote_slots(args[2])) return NULL;
+    PyTypeObject *tp = (PyTypeObject *)args[2];
+    PyObject *obj = tp->tp_alloc(tp, 0);
+    if (!obj) return NULL;
+    /* amount_in is the amount asked for: the kernel only answers a complete fill */
+    PyObject *vals[4] = {args[1], py_from_u128(out_amount), py_from_u128(fee_total),
+                         PyTuple_GET_ITEM(args[3], walked)};
+    Py_INCREF(vals[0]);
+    Py_INCREF(vals[3]);
+    int bad = !vals[1] || !vals[2];
+    for (int i = 0; i < 4 && !bad; i++) {
+        PyObject *d = QUOTE_SLOTS[i];
+        bad = Py_TYPE(d)->tp_descr_set(d, obj, vals[i]) < 0;
+    }
+    for (int i = 0; i < 4; i++) Py_XDECREF(vals[i]);
+    if (bad) {
+        Py_DECREF(obj);
+        return NULL;
+    }
+    return obj;
 }
 
 static PyObject *py_sqrt_price_at_tick(PyObject *self, PyObject *arg) {
@@ -355,6 +446,10 @@ static PyMethodDef METHODS[] = {
      "swap_exact_in(plan, amount) -> (amount_in, amount_out, fee, arrays) | False | None: the "
      "static-fee exact-input swap over a plan (see raydium_clmm._plan); False: liquidity "
      "runs out; None: not handled."},
+    {"quote_exact_in", (PyCFunction)(void (*)(void))quote_exact_in, METH_FASTCALL,
+     "quote_exact_in(plan, amount, quote_cls, prefixes) -> quote_cls(amount, amount_out, fee, "
+     "prefixes[arrays]) | None: swap_exact_in as a Quote (no transfer fee); None: not handled, "
+     "liquidity runs out or nothing comes out (the full path answers)."},
     {"sqrt_price_at_tick", py_sqrt_price_at_tick, METH_O,
      "sqrt_price_at_tick(tick) -> int: clmm_math.raydium_sqrt_price_at_tick (for tests)."},
     {"tick_at_sqrt_price", py_tick_at_sqrt_price, METH_O,
@@ -367,4 +462,11 @@ static struct PyModuleDef MODULE = {
     NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__raydium_clmm(void) { return PyModule_Create(&MODULE); }
+PyMODINIT_FUNC PyInit__raydium_clmm(void) {
+    const char *names[4] = {"amount_in", "amount_out", "fee", "arrays"};
+    for (int i = 0; i < 4; i++) {
+        S_FIELDS[i] = PyUnicode_InternFromString(names[i]);
+        if (!S_FIELDS[i]) return NULL;
+    }
+    return PyModule_Create(&MODULE);
+}

@@ -104,11 +104,10 @@ class PairView:
     def next_array(self, start: int, swap_for_y: bool) -> int | None:
         """``next_array_index`` over this view's bitmap, remembered per argument pair."""
         key = (start, swap_for_y)
-        try:
-            return self.walk[key]
-        except KeyError:
+        nxt = self.walk.get(key, _UNKNOWN)
+        if nxt is _UNKNOWN:  # not a KeyError: a miss is common for a new bitmap
             nxt = self.walk[key] = m.next_array_index(self.bits, start, swap_for_y, self.has_ext)
-            return nxt
+        return nxt  # type: ignore[return-value]
 
     def array(self, index: int) -> tuple[Pubkey, int, int]:
         """``(address, lower bin id, upper bin id)`` of bin array ``index``."""
@@ -120,6 +119,7 @@ class PairView:
 
 
 _VIEWS: dict[Pubkey, PairView] = {}
+_UNKNOWN = object()  # PairView.walk has no entry (None is an entry: no next array)
 
 
 def pair_view(state: LbPair, extension: bytes | None) -> PairView:

@@ -23,8 +23,12 @@ from __future__ import annotations
 import asyncio
 import time
 from array import array
+from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from itertools import repeat
+from operator import itemgetter
+from typing import Any, Protocol
 
 from solders.pubkey import Pubkey
 
@@ -35,6 +39,8 @@ from solarb.frozen import frozen_maker
 __all__ = ["Delivery", "EndpointStats", "FeedStats", "LatencyRing", "new_update"]
 
 _LATENCY_SAMPLES = 8192
+_NEVER = (-1,)  # the slot of an account never delivered, as a ``_delivered`` entry reads it
+_SLOT = itemgetter(0)
 
 new_update = frozen_maker(AccountUpdate)
 """``new_update(pubkey, slot, data, owner, lamports, ts_recv_ns)``: the ``AccountUpdate`` built
@@ -83,6 +89,12 @@ class EndpointStats:
         return out
 
 
+class ChangeWatcher(Protocol):
+    """What :meth:`Delivery.watch_changes` marks: ``dirty`` is set when a watched slot moves."""
+
+    dirty: bool
+
+
 class LatencyRing:
     """The last ``size`` latency samples (ns) in a fixed array: bounded memory, O(1) record."""
 
@@ -128,6 +140,8 @@ class Delivery:
         self._ready = asyncio.Event()
         # per account: (slot, k, winner, arrival ns) of the last delivery (winner None: resync)
         self._delivered: dict[Pubkey, tuple[int, int, EndpointStats | None, int]] = {}
+        # per account: who caches something derived from its last_slot (see watch_changes)
+        self._watchers: dict[Pubkey, list[ChangeWatcher]] = {}
 
     def last_slot(self, pubkey: Pubkey) -> int:
         """Slot of the last update accepted for ``pubkey`` (-1: none)."""
@@ -141,15 +155,55 @@ class Delivery:
         entry = self._delivered.get(pubkey)
         return entry[0] if entry is not None else -1
 
+    def min_last_slot(self, keys: Iterable[Pubkey]) -> int:
+        """``min(last_slot(k) for k in keys)`` in one C-level pass (-1 for no keys)."""
+        return min(map(_SLOT, map(self._delivered.get, keys, repeat(_NEVER))), default=-1)
+
+    def any_queued(self, keys: AbstractSet[Pubkey]) -> bool:
+        """``any(queued(k) for k in keys)`` as set operations: the smaller side is scanned, so
+        an empty buffer (the usual case while the consumer runs) costs next to nothing."""
+        if not self._pending.keys().isdisjoint(keys):
+            return True
+        batch = self._batch
+        return bool(batch) and not batch.keys().isdisjoint(keys)
+
     def queued(self, pubkey: Pubkey) -> bool:
         """True while a newer update of ``pubkey`` is in hand but not yet applied: the consumer's
         state of that account is then not current (feeds report it as not fresh)."""
         return pubkey in self._pending or pubkey in self._batch
 
+    def watch_changes(self, keys: Iterable[Pubkey], watcher: ChangeWatcher) -> None:
+        """Set ``watcher.dirty`` whenever :meth:`last_slot` of one of ``keys`` may change (an
+        update accepted, a resync, :meth:`forget`) until :meth:`unwatch_changes`."""
+        for pk in keys:
+            self._watchers.setdefault(pk, []).append(watcher)
+
+    def unwatch_changes(self, keys: Iterable[Pubkey], watcher: ChangeWatcher) -> None:
+        """Undo :meth:`watch_changes` (same keys)."""
+        watchers = self._watchers
+        for pk in keys:
+            mine = watchers.get(pk)
+            if mine is None:
+                continue
+            for i, w in enumerate(mine):
+                if w is watcher:
+                    del mine[i]
+                    break
+            if not mine:
+                del watchers[pk]
+
+    def _changed(self, pubkey: Pubkey) -> None:
+        mine = self._watchers.get(pubkey)
+        if mine is not None:
+            for w in mine:
+                w.dirty = True
+
     def forget(self, pubkey: Pubkey) -> None:
         """Drop everything known about an account no longer watched."""
         self._delivered.pop(pubkey, None)
         self._pending.pop(pubkey, None)
+        if self._watchers:
+            self._changed(pubkey)
 
     # ------------------------------------------------------------ producers (sync)
 
@@ -181,6 +235,11 @@ class Delivery:
                     winner.led += 1
                 return
         self._delivered[pk] = (slot, k, ep, upd.ts_recv_ns)
+        if self._watchers:
+            mine = self._watchers.get(pk)
+            if mine is not None:
+                for w in mine:
+                    w.dirty = True
         ep.wins += 1
         pending = self._pending
         if pk in pending:
@@ -197,6 +256,8 @@ class Delivery:
             return
         k = last[1] if last is not None and last[0] == upd.slot else 0
         self._delivered[pk] = (upd.slot, k, None, upd.ts_recv_ns)
+        if self._watchers:
+            self._changed(pk)
         self._enqueue(upd)
 
     def _enqueue(self, upd: AccountUpdate) -> None:

@@ -4,6 +4,9 @@ A pool's quote reads the pool account and its auxiliary accounts (vaults, tick a
 pool is as fresh as the least fresh of them. :class:`MarketFreshness` asks the source for each
 account's known-current slot (:meth:`~solarb.feeds.base.AccountSource.account_slot`) and takes the
 minimum; -1 if any is not fresh. It is read only when an opportunity is judged, never per update.
+A source that answers for a whole group of accounts (``group``/``group_slot``/``release``, as
+:class:`~solarb.feeds.pubsub.PubSubFeed`) gets one group per pool, kept while the pool's tuple of
+auxiliary accounts is the same object; else ``min_account_slot``, else one ``account_slot`` each.
 """
 
 from __future__ import annotations
@@ -27,7 +30,13 @@ class MarketFreshness:
 
     def __init__(self, market: MarketState, source: Any) -> None:
         self.market = market
-        self.source = source
+        self.source = source  # read once: the group interface is looked up here
+        self._group = getattr(source, "group", None)
+        self._release = getattr(source, "release", None)
+        self._group_slot = (getattr(source, "group_slot", None)
+                            if self._group is not None and self._release is not None else None)
+        # pool -> (the aux_keys tuple its group was made from, the group)
+        self._groups: dict[Pubkey, tuple[tuple[Pubkey, ...], Any]] = {}
 
     @property
     def cluster_slot(self) -> int:
@@ -39,7 +48,16 @@ class MarketFreshness:
         fresh or the pool is unknown."""
         entry = self.market.pools.get(pool)
         if entry is None:
+            if pool in self._groups:
+                self._release(self._groups.pop(pool)[1])  # type: ignore[misc]
             return -1
+        group_slot = self._group_slot
+        if group_slot is not None:
+            aux = entry.aux_keys
+            cached = self._groups.get(pool)
+            if cached is None or cached[0] is not aux:
+                cached = self._new_group(pool, aux)
+            return int(group_slot(cached[1]))
         batch = getattr(self.source, "min_account_slot", None)
         if batch is not None:
             return int(batch((pool, *entry.aux_keys)))
@@ -52,6 +70,18 @@ class MarketFreshness:
             if s < slot:
                 slot = s
         return slot
+
+    def _new_group(self, pool: Pubkey, aux: tuple[Pubkey, ...]) -> tuple[tuple[Pubkey, ...], Any]:
+        """The group of ``pool`` and ``aux``, replacing (releasing) any older one."""
+        groups, release, pools = self._groups, self._release, self.market.pools
+        old = groups.pop(pool, None)
+        if old is not None:
+            release(old[1])  # type: ignore[misc]
+        if len(groups) > 2 * len(pools) + 64:  # release pools the market dropped meanwhile
+            for p in [p for p in groups if p not in pools]:
+                release(groups.pop(p)[1])  # type: ignore[misc]
+        cached = groups[pool] = (aux, self._group((pool, *aux)))  # type: ignore[misc]
+        return cached
 
 
 def build_source(settings: FeedSettings, ws_url: str, rpc: RpcClient) -> AccountSource:

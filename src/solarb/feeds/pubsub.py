@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import itertools
 import random
 import time
 from collections.abc import Iterable
@@ -64,10 +65,11 @@ from solarb.rpc.ws import PubSubConnection
 if TYPE_CHECKING:
     from solarb.rpc.client import RpcClient
 
-__all__ = ["FeedStats", "PubSubFeed"]
+__all__ = ["AccountGroup", "FeedStats", "PubSubFeed"]
 
 _SUBSCRIBE_CONCURRENCY = 256  # subscribe requests in flight at once per connection
 _TRANSIENT = (Retryable, RpcProtocolError, RpcResponseError, FeedProtocolError)
+_TOPOLOGIES = itertools.count(1)  # unique over all feeds: no group matches another feed
 
 
 def _noop_slot(slot: int) -> None:
@@ -126,6 +128,26 @@ class _AccountNote:
         feed.delivery.offer(upd, shard.endpoint.stats)
 
 
+class AccountGroup:
+    """Accounts read together (a pool and its auxiliary accounts), for
+    :meth:`PubSubFeed.group_slot`. ``parts`` splits them by the shards holding them:
+    ``(shards, keys, partial)`` with ``shards`` the live ones that have all of ``keys``
+    subscribed (``partial``: a live one has only some; then account by account); ``dmins`` is
+    the lowest delivered slot of each part, recomputed when ``dirty`` (set by the delivery
+    stage when one of the accounts is delivered, resynced or forgotten)."""
+
+    __slots__ = ("dirty", "dmins", "fresh", "keys", "keyset", "parts", "version")
+
+    def __init__(self, keys: Iterable[Pubkey]) -> None:
+        self.keys = tuple(keys)
+        self.keyset = frozenset(self.keys)
+        self.parts: tuple[tuple[tuple[_Shard, ...], tuple[Pubkey, ...], bool], ...] = ()
+        self.dmins: list[int] = []
+        self.fresh = False  # every account has a live subscription somewhere (_fresh_on)
+        self.dirty = True
+        self.version = 0  # the PubSubFeed._topology the parts were laid out at
+
+
 class _Endpoint:
     __slots__ = ("shards", "stats", "url")
 
@@ -180,6 +202,8 @@ class PubSubFeed:
         # (the usual case; no tuple per account), else a tuple
         self._watched: dict[Pubkey, _Shard | tuple[_Shard, ...]] = {}
         self._fresh_on: dict[Pubkey, int] = {}  # account -> number of live shards holding it
+        # renewed whenever _watched, _fresh_on, a shard's subs or live change (AccountGroup)
+        self._topology = next(_TOPOLOGIES)
         self._wake: dict[_Shard, asyncio.Event] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._program_keys: dict[str, Pubkey] = {}
@@ -240,6 +264,70 @@ class PubSubFeed:
                 low = best
         return low
 
+    def group(self, keys: Iterable[Pubkey]) -> AccountGroup:
+        """``keys`` as an :class:`AccountGroup` for :meth:`group_slot`; :meth:`release` it when
+        done (the delivery stage marks it on every change of its accounts until then)."""
+        group = AccountGroup(keys)
+        self.delivery.watch_changes(group.keyset, group)
+        return group
+
+    def release(self, group: AccountGroup) -> None:
+        """Stop tracking ``group`` (made by :meth:`group`)."""
+        self.delivery.unwatch_changes(group.keyset, group)
+
+    def group_slot(self, group: AccountGroup) -> int:
+        """``min_account_slot(group.keys)`` in every state, without a loop per account in the
+        usual case: the subscriptions are laid out again only when they changed (``_topology``;
+        a harness that sets them itself calls ``_update_fresh_flag`` after, as a session does),
+        the delivered slots only after the delivery stage marked the group, queued updates are
+        one set operation, and per part min(max(delivered, shard slot)) = max(min delivered,
+        shard slot) reads each shard's slot once."""
+        if group.version != self._topology:
+            self._lay_out(group)
+        if not group.fresh:
+            return -1
+        delivery = self.delivery
+        if delivery.any_queued(group.keyset):
+            return -1
+        if group.dirty:
+            group.dirty = False
+            least = delivery.min_last_slot
+            group.dmins = [least(keys) for _, keys, _ in group.parts]
+        low = -1
+        for (shards, keys, partial), best in zip(group.parts, group.dmins):
+            if partial:
+                best = self.min_account_slot(keys)
+            else:
+                for shard in shards:
+                    if shard.last_slot > best:
+                        best = shard.last_slot
+            if best < 0:
+                return -1
+            if low < 0 or best < low:
+                low = best
+        return low
+
+    def _lay_out(self, group: AccountGroup) -> None:
+        by_homes: dict[tuple[_Shard, ...], list[Pubkey]] = {}
+        for pk in group.keys:
+            by_homes.setdefault(self._homes(pk), []).append(pk)
+        parts = []
+        for homes, keys in by_homes.items():
+            keyset = frozenset(keys)
+            shards, partial = [], False
+            for shard in homes:
+                if shard.live:
+                    subs = shard.subs.keys()
+                    if subs >= keyset:
+                        shards.append(shard)
+                    elif not subs.isdisjoint(keyset):
+                        partial = True
+            parts.append((tuple(shards), tuple(keys), partial))
+        group.parts = tuple(parts)
+        group.fresh = bool(group.keys) and all(map(self._fresh_on.get, group.keys))
+        group.dirty = True
+        group.version = self._topology
+
     def _homes(self, pubkey: Pubkey) -> tuple[_Shard, ...]:
         """The shards (one per endpoint) holding ``pubkey``; empty if not watched."""
         homes = self._watched.get(pubkey)
@@ -266,6 +354,7 @@ class PubSubFeed:
                 self._poke(shard)
             self._watched[pk] = homes[0] if len(homes) == 1 else tuple(homes)
             self._fresh_on[pk] = 0
+            self._topology = next(_TOPOLOGIES)
             self.fresh.clear()
 
     def watch_programs(self, program_ids: Iterable[Pubkey]) -> None:
@@ -414,6 +503,8 @@ class PubSubFeed:
         self._update_fresh_flag()
 
     def _update_fresh_flag(self) -> None:
+        """Called after every change of subscriptions, liveness or the watch set."""
+        self._topology = next(_TOPOLOGIES)
         if self._watched and all(self._fresh_on.values()):
             self.fresh.set()
         else:

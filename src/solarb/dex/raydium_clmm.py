@@ -2,7 +2,8 @@
 selection, swap instruction.
 
 Layouts live in :mod:`solarb.dex.raydium_clmm_layout`, tick-array navigation in
-:mod:`solarb.dex.raydium_clmm_bitmap`, the program's swap
+:mod:`solarb.dex.raydium_clmm_bitmap`, the kernel's plans in :mod:`solarb.dex.raydium_clmm_plan`,
+the program's swap
 loop (step math, fee split, tick crossing, limit orders, dynamic fee) in
 :mod:`solarb.dex.raydium_clmm_swap`. This module adds what ``swap_v2`` does around it
 (raydium-io/raydium-clmm ``instructions/swap_v2.rs``, 2026 head):
@@ -36,23 +37,16 @@ from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 
 from solarb import native
-from solarb.dex import clmm_math as cm
 from solarb.dex.base import CLOCK_LAYOUT as _CLOCK
 from solarb.dex.base import (
     CLOCK_SYSVAR,
     MEMO_PROGRAM_ID,
-    DexError,
     InsufficientLiquidity,
     MissingAccount,
     Quote,
     QuoteError,
 )
-from solarb.dex.raydium_clmm_accounts import (
-    MAX_SWAP_TICK_ARRAYS,
-    MissingTicks,
-    Nav,
-    swap_tick_arrays,
-)
+from solarb.dex.raydium_clmm_accounts import MAX_SWAP_TICK_ARRAYS, swap_tick_arrays
 from solarb.dex.raydium_clmm_accounts import cached_config as _config
 from solarb.dex.raydium_clmm_accounts import loaded as _get
 from solarb.dex.raydium_clmm_accounts import mint_datas as _mints
@@ -62,7 +56,6 @@ from solarb.dex.raydium_clmm_accounts import program_error as _err
 from solarb.dex.raydium_clmm_accounts import swap_arrays as _swap_arrays
 from solarb.dex.raydium_clmm_bitmap import (
     array_start_index,
-    next_tick_array_start,
 )
 from solarb.dex.raydium_clmm_layout import (
     ANCHOR_REQUIRE_EQ,
@@ -73,11 +66,8 @@ from solarb.dex.raydium_clmm_layout import (
     ERR_TOO_SMALL,
     ERR_ZERO_AMOUNT,
     ERRORS,
-    MAX_TICK,
-    MIN_TICK,
     NAME,
     PROGRAM_ID,
-    TICK_ARRAY_SIZE,
     AmmConfig,
     BitmapExtension,
     ClmmPool,
@@ -86,11 +76,13 @@ from solarb.dex.raydium_clmm_layout import (
     decode_pool,
     tick_array_address,
 )  # fmt: skip
+from solarb.dex.raydium_clmm_plan import _PLANS, _SEGS, _moved  # noqa: F401 (tests read them)
+from solarb.dex.raydium_clmm_plan import current_plan as _current_plan
 from solarb.dex.raydium_clmm_swap import (
     FEE_DEN,
     MAX_SQRT_PRICE_X64,
     MIN_SQRT_PRICE_X64,
-    SWAP_STATUS_BIT,
+    SWAP_STATUS_BIT,  # noqa: F401 (re-exported)
     U64_MAX,
     SwapResult,
     compute_swap,
@@ -327,174 +319,7 @@ def _walked(state: ClmmPool, tick: int, a_to_b: bool, starts: Sequence[int]) -> 
 
 _NATIVE = native.load("raydium_clmm")
 """The compiled swap kernel; None runs the pure-Python path (tests set it to None)."""
-_PLAN_HEAD = struct.Struct("<QQQQiiIBBBBI5i")  # see raydium_clmm.c for the layout
-_PLAN_TICK = struct.Struct("<QQQqiI")
-_M64 = (1 << 64) - 1
 _new_quote = frozen_maker(Quote)
-_SEGS: dict[tuple[Pubkey, bool], tuple[TickArray, int, bytes | None]] = {}
-"""Per tick array and direction: its initialized ticks packed in traversal order (None: a tick
-off its slot), for the decoded array object and the tick spacing."""
-
-
-class _Plan:
-    """The kernel's plan of one pool state and direction (None: the Python path), with what it
-    was made from: the accounts a quote reads (config, extension, mints, tick arrays) and their
-    data, the navigation, the ticks part (reused by the next state while the arrays and the
-    navigation are the same) and whether the input / output mint has a transfer fee."""
-
-    __slots__ = ("datas", "fees", "nav", "plan", "read", "state", "ticks")
-
-    def __init__(self, state: ClmmPool, read: tuple[Pubkey, ...], datas: tuple[bytes | None, ...],
-                 nav: Nav | None = None, ticks: tuple[bytes, bool] | None = None,
-                 fees: tuple[bool, bool] = (False, False), plan: bytes | None = None) -> None:
-        self.state, self.read, self.datas, self.nav, self.ticks = state, read, datas, nav, ticks
-        self.fees, self.plan = fees, plan
-
-
-_PLANS: tuple[dict[Pubkey, _Plan], dict[Pubkey, _Plan]] = ({}, {})
-"""By direction (b->a, a->b) and pool: the plan of the latest state seen, used while the state
-is the same object and each account it read has the same (or equal) data."""
-
-
-def _segment(arr: TickArray, spacing: int, zero_for_one: bool) -> bytes | None:
-    ck = (arr.address, zero_for_one)
-    c = _SEGS.get(ck)
-    if c is not None and c[0] is arr and c[1] == spacing:
-        return c[2]
-    parts: list[bytes] | None = []
-    for off in sorted(arr.ticks, reverse=zero_for_one):
-        t = arr.ticks[off]
-        if not t.initialized:
-            continue
-        if t.tick != arr.start_tick_index + off * spacing or not MIN_TICK <= t.tick <= MAX_TICK:
-            parts = None  # the swap navigates by slot: leave an odd array to the Python path
-            break
-        p, net = cm.raydium_sqrt_price_at_tick(t.tick), t.liquidity_net
-        parts.append(_PLAN_TICK.pack(p & _M64, p >> 64, net & _M64, net >> 64, t.tick,
-                                     t.has_limit_orders))  # fmt: skip
-    seg = None if parts is None else b"".join(parts)
-    _SEGS[ck] = (arr, spacing, seg)
-    return seg
-
-
-def _plan_ticks(state: ClmmPool, ext: BitmapExtension | None, nav: Nav,
-                arrays: Sequence[TickArray], a_to_b: bool) -> tuple[bytes, bool]:
-    """The initialized ticks of ``arrays`` in traversal order, up to an array the swap cannot
-    use here (not loaded, a tick off its slot, empty where the program wants its first tick),
-    and whether they are all of them; sets ``nav.terminal`` (past the last array the swap runs
-    out of liquidity) once."""
-    segs: list[bytes] = []
-    for j, arr in enumerate(arrays):
-        seg = (None if isinstance(arr.ticks, MissingTicks)
-               else _segment(arr, state.tick_spacing, a_to_b))  # fmt: skip
-        if seg is None or (not seg and (j or nav.first is None or not nav.first[0])):
-            return b"".join(segs), False  # the Python path raises what the program does
-        segs.append(seg)
-    if nav.terminal is None:
-        try:
-            nav.terminal = bool(nav.starts) and next_tick_array_start(
-                state, ext, nav.starts[-1], a_to_b) is None  # fmt: skip
-        except QuoteError:
-            nav.terminal = False
-    return b"".join(segs), True
-
-
-def _plan(state: ClmmPool, config: AmmConfig, nav: Nav, ticks: tuple[bytes, bool],
-          a_to_b: bool) -> bytes | None:
-    """Header + ticks for the kernel, or None where it never applies (swaps disabled, dynamic
-    fee, odd fee rates, no first array)."""
-    rate, spacing = config.trade_fee_rate, state.tick_spacing
-    if (state.status & SWAP_STATUS_BIT or state.dynamic_fee.enabled or nav.first is None
-            or not nav.starts or spacing <= 0 or not 0 <= rate < FEE_DEN
-            or config.protocol_fee_rate + config.fund_fee_rate > FEE_DEN):  # fmt: skip
-        return None
-    body, complete = ticks
-    starts = nav.starts
-    fee_on_input = state.fee_on not in (1, 2) or (state.fee_on == 1) == a_to_b
-    p, liq = state.sqrt_price_x64, state.liquidity
-    return _PLAN_HEAD.pack(p & _M64, p >> 64, liq & _M64, liq >> 64, state.tick_current, spacing,
-                           rate, a_to_b, fee_on_input, complete and bool(nav.terminal),
-                           len(starts), len(body) // _PLAN_TICK.size, *starts,
-                           *[0] * (5 - len(starts))) + body  # fmt: skip
-
-
-def _plan_entry(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool,
-                prev: _Plan | None) -> _Plan:
-    """Build (and cache) the plan of ``state`` in this direction from ``aux``, reusing the
-    ticks of ``prev`` when only the state moved; any error on the way leaves the plan None (the
-    Python path raises it)."""
-    mints = (state.mint_a, state.mint_b) if a_to_b else (state.mint_b, state.mint_a)
-    read: tuple[Pubkey, ...] = (state.amm_config, bitmap_extension_address(state.address), *mints)
-    try:
-        config = _config(state.amm_config, _get(aux, state.amm_config, "amm config"))
-        ext = _extension(state, aux)
-        data = _mints(state, aux, a_to_b)
-        nav = _nav(state, ext, a_to_b)
-        read += tuple(nav.keys)
-        datas = tuple(map(aux.get, read))
-        if (prev is not None and prev.nav is nav and prev.ticks is not None and prev.read == read
-                and prev.datas == datas):  # fmt: skip
-            ticks, fees = prev.ticks, prev.fees  # same arrays and mints: only the state moved
-        else:
-            arrays = _swap_arrays(state.address, nav.starts, nav.keys, aux)
-            fees = (epoch_transfer_fee(data[0], 0) is not None,
-                    epoch_transfer_fee(data[1], 0) is not None)  # fmt: skip
-            ticks = _plan_ticks(state, ext, nav, arrays, a_to_b)
-        c = _Plan(state, read, datas, nav, ticks, fees, _plan(state, config, nav, ticks, a_to_b))
-    except DexError:
-        c = _Plan(state, read, tuple(map(aux.get, read)))
-    _PLANS[a_to_b][state.address] = c
-    return c
-
-
-def _current_plan(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> _Plan:
-    """The cached plan of ``state`` in this direction, rebuilt when the state or the data of an
-    account it read changed (only its header when just the price, liquidity or tick moved)."""
-    c = _PLANS[a_to_b].get(state.address)
-    if c is None:
-        return _plan_entry(state, aux, a_to_b, None)
-    if c.state is state:
-        if tuple(map(aux.get, c.read)) == c.datas:
-            return c
-    elif c.plan is not None:
-        moved = _moved(c, state, aux)
-        if moved is not None:
-            _PLANS[a_to_b][state.address] = moved
-            return moved
-    return _plan_entry(state, aux, a_to_b, c)
-
-
-_PLAN_MOVE = struct.Struct("<QQQQi")  # the head of _PLAN_HEAD a new price / liquidity / tick sets
-
-
-def _moved(c: _Plan, state: ClmmPool, aux: Mapping[Pubkey, bytes]) -> _Plan | None:
-    """``c``'s plan for ``state``, a later state of its pool that differs from ``c.state`` only
-    where the plan's header reads it (price, liquidity, tick within the same tick array and the
-    same side of the tick bounds), with every account ``c`` read still holding equal data: what
-    :func:`_plan_entry` builds then (same navigation, ticks, fees and header but for those
-    three). None when anything else differs (the caller rebuilds)."""
-    p = c.state
-    spacing = state.tick_spacing
-    if (spacing != p.tick_spacing or state.tick_array_bitmap != p.tick_array_bitmap
-            or state.status != p.status or state.fee_on != p.fee_on
-            or state.amm_config != p.amm_config or state.mint_a != p.mint_a
-            or state.mint_b != p.mint_b or state.token_program_a != p.token_program_a
-            or state.token_program_b != p.token_program_b
-            or (state.dynamic_fee is not p.dynamic_fee and state.dynamic_fee != p.dynamic_fee)):
-        return None  # fmt: skip
-    tick, old, span = state.tick_current, p.tick_current, TICK_ARRAY_SIZE * spacing
-    if tick // span != old // span or (MIN_TICK <= tick <= MAX_TICK) != (
-            MIN_TICK <= old <= MAX_TICK):  # fmt: skip
-        return None  # another current array: the navigation may differ
-    datas = tuple(map(aux.get, c.read))
-    if datas != c.datas:
-        return None
-    price, liq = state.sqrt_price_x64, state.liquidity
-    head = _PLAN_MOVE.pack(price & _M64, price >> 64, liq & _M64, liq >> 64, tick)
-    return _Plan(state, c.read, c.datas, c.nav, c.ticks, c.fees,
-                 head + c.plan[_PLAN_MOVE.size :])  # type: ignore[index]  # fmt: skip
-
-
 def _native_quote(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount_in: int,
                   a_to_b: bool) -> Quote | None:
     """:func:`quote` (``exact_input_v2`` around the kernel's ``swap_internal``) for an amount in

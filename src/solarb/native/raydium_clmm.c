@@ -16,7 +16,7 @@
  * error, an overflow, a tick with limit orders reached, a tick array not loaded, running past the
  * planned ticks): the caller runs the Python path, which raises the program's typed error.
  *
- * Plan layout (little-endian, built by raydium_clmm._plan):
+ * Plan layout (little-endian, built by raydium_clmm_plan._plan):
  *   header 72 B: sqrt_price u128, liquidity u128, tick_current i32, tick_spacing i32,
  *                fee_rate u32, zero_for_one u8, fee_on_input u8, terminal u8 (1: past the last
  *                tick is InsufficientLiquidity, 0: not handled), n_starts u8, n_ticks u32,
@@ -444,7 +444,7 @@ static PyObject *py_tick_at_sqrt_price(PyObject *self, PyObject *arg) {
 static PyMethodDef METHODS[] = {
     {"swap_exact_in", (PyCFunction)(void (*)(void))swap_exact_in, METH_FASTCALL,
      "swap_exact_in(plan, amount) -> (amount_in, amount_out, fee, arrays) | False | None: the "
-     "static-fee exact-input swap over a plan (see raydium_clmm._plan); False: liquidity "
+     "static-fee exact-input swap over a plan (see raydium_clmm_plan._plan); False: liquidity "
      "runs out; None: not handled."},
     {"quote_exact_in", (PyCFunction)(void (*)(void))quote_exact_in, METH_FASTCALL,
      "quote_exact_in(plan, amount, quote_cls, prefixes) -> quote_cls(amount, amount_out, fee, "

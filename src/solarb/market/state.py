@@ -352,8 +352,17 @@ class MarketState:
             return adapter.decode_pool(address, data)
         decode: Callable[..., PoolState] = adapter.decode_pool
         if known is not None:
-            guess_a, guess_b = self._mint_program(known.mint_a), self._mint_program(known.mint_b)
-            if guess_a is not None or guess_b is not None:
+            owners = self._owners  # the inlined _mint_program (hot: every CL pool update)
+            guess_a, guess_b = owners.get(known.mint_a), owners.get(known.mint_b)
+            if guess_a not in TOKEN_PROGRAMS:
+                guess_a = None
+            if guess_b not in TOKEN_PROGRAMS:
+                guess_b = None
+            if guess_a is not None and guess_b is not None:  # the usual case: both known
+                state = decode(address, data, token_program_a=guess_a, token_program_b=guess_b)
+                if state.mint_a == known.mint_a and state.mint_b == known.mint_b:
+                    return state
+            elif guess_a is not None or guess_b is not None:
                 kwargs: dict[str, Pubkey] = {}
                 if guess_a is not None:
                     kwargs["token_program_a"] = guess_a

@@ -336,3 +336,19 @@ def test_size_cycle_same_with_and_without_kernel(monkeypatch: pytest.MonkeyPatch
             assert c is None or c.arrays == py.arrays  # type: ignore[union-attr]
             found += c is not None
     assert found > 50
+
+
+@needs_kernel
+def test_size_cycle_caps_outside_u64(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cap below 1 sizes nothing; one above u64 runs the Python search (the kernel takes u64)."""
+    wl = Workload(60, 7, 4, 16)
+    market = _load(wl)
+    cycle = enumerate_cycles(market, [wl.sol], 3)[0]
+    filtered = cy.cycle_rate(market, cycle, {})
+    assert filtered is not None
+    rate, entries = filtered
+    for cap in (0, -5):
+        assert cy.size_cycle(cycle, entries, rate * 1.01, cap) is None
+    big = cy.size_cycle(cycle, entries, rate * 1.01, U64 + 1)
+    monkeypatch.setattr(cy, "_SIZING", None)
+    assert big == cy.size_cycle(cycle, entries, rate * 1.01, U64 + 1)

@@ -15,8 +15,8 @@ pool. When a pool changes, only the cycles through it are re-evaluated:
    product, at most ``max_sized`` of them, stopping once ``(rate - 1) * max_amount_in`` (an upper
    bound of a cycle's profit) cannot beat the best profit found;
 3. exact integer sizing (:func:`solarb.strategy.sizing.maximize_profit_model`, warm-started from
-   the cycle's last optimum) on the chained exact adapter quotes, over
-   ``[1, max_amount_in[start]]``;
+   the cycle's last optimum; its search runs in the C kernel ``solarb.native._sizing`` when built)
+   on the chained exact adapter quotes, over ``[1, max_amount_in[start]]``;
 4. an :class:`~solarb.events.Opportunity` when ``profit >= max(min_profit[start], 1)``; each
    hop carries the tick/bin ``arrays`` of its exact quote at the chosen size (the builder's
    instruction then needs no second quote).
@@ -334,7 +334,7 @@ def size_cycle(
             step = bound[key] = _bound_quote(e, leg.a_to_b)
         steps.append(step)
     if sizer == "model":
-        if _SIZING is not None and max_amount_in <= _U64_MAX:  # 8: the model's max_steps
+        if _SIZING is not None and 0 <= max_amount_in <= _U64_MAX:  # 8: the model's max_steps
             found = _SIZING.search(
                 tuple(steps), 1, max_amount_in, rate, seed, SIZING_WIDTH_PPM, SIZING_WIDTH_PPM,
                 8, refine, REFINE_MIN_WIDTH, DexError,

@@ -40,6 +40,11 @@ integers, floats only choose where to probe, and every figure comes from ``out``
 The result is the exact optimum of the sizes examined, and the global optimum up to rounding
 noise (a few base units of profit) when the profit is unimodal, as it is for chained AMM curves.
 Measured on the bench workload by ``bench/sizing_quality.py`` (figures: ``cycles`` constants).
+
+:func:`maximize_chain_model` (the model search over a chain of bound quoters) is the reference of
+the C kernel ``solarb.native._sizing`` that ``size_cycle`` runs: the same probes in the same
+order, hence the same result. Its floats are written so C can repeat them: every int enters a
+float operation through ``float()`` (correctly rounded), never through an int/int division.
 """
 
 from __future__ import annotations

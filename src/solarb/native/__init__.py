@@ -14,7 +14,7 @@ import importlib
 import os
 from types import ModuleType
 
-KERNELS = ("whirlpool", "raydium_clmm", "meteora_dlmm", "sizing")
+KERNELS = ("whirlpool", "raydium_clmm", "meteora_dlmm", "sizing", "cycle_filter")
 
 
 def enabled() -> bool:

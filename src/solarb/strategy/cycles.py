@@ -9,8 +9,9 @@ pool. When a pool changes, only the cycles through it are re-evaluated:
    The finder keeps one flat table of rates by direction ``(pool, a_to_b)``, valid while the
    pool's decoded state is the same object and forgotten when the finder is told the pool
    changed; per update it checks each direction its cycles use once, then reads each cycle's
-   product off precomputed slot indices (the same cycles pass, with the same float products, as
-   :func:`cycle_rate` with a :class:`SpotRates`);
+   product off precomputed slot indices (:mod:`solarb.strategy.cycle_plan`; in the C kernel
+   ``solarb.native._cycle_filter`` when built: the same cycles pass, with the same float
+   products, as :func:`cycle_rate` with a :class:`SpotRates`);
 2. ranking (``max_sized``): the cycles that passed are sized in descending order of that
    product, at most ``max_sized`` of them, stopping once ``(rate - 1) * max_amount_in`` (an upper
    bound of a cycle's profit) cannot beat the best profit found;
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Literal
 
 from solders.pubkey import Pubkey
 
@@ -36,6 +37,9 @@ from solarb.errors import ConfigError
 from solarb.events import Hop, Opportunity
 from solarb.frozen import fast_init
 from solarb.market.state import MarketState, PoolEntry
+from solarb.strategy.cycle_plan import NAN as _NAN
+from solarb.strategy.cycle_plan import Plan as _Plan
+from solarb.strategy.cycle_plan import build_plans, filter_rows, new_table
 from solarb.strategy.sizing import chain_quotes, maximize_chain_model, maximize_profit
 
 __all__ = [
@@ -72,27 +76,13 @@ trades it, vs sizing every cycle): 6 sizes 2,935 cycles instead of 4,121 and fin
 of 13.44G base units (0.004 %); 4: 2,838, 0.17 % short; 2: 2,222, 0.6 %; 1: 1,492, 4.7 %. The
 profit bound alone (no count limit) sizes 3,565 and loses nothing."""
 _BOUND_SLACK = 1e-6  # float spot rates are trusted to 1e-6 (relative) in the profit bound
-_NAN = float("nan")  # a direction with no usable rate: every product through it fails the filter
 _SIZING = native.load("sizing")
 """``solarb.native._sizing``: the model search in C (None: the Python reference,
 :func:`~solarb.strategy.sizing.maximize_chain_model`; tests set it to None to compare)."""
 _U64_MAX = (1 << 64) - 1
-
-
-_Row = tuple[int, int, int, int]  # (cycle index, slot of each leg; the 1.0 slot pads 2 hops)
-
-
-class _Plan(NamedTuple):
-    """What the filter does for one changed pool: ``own`` its rate-table slot (``a_to_b``;
-    ``own + 1`` is the other direction), ``checks`` ``(entry, slot)`` of every pool its cycles
-    use, ``cycles`` one :data:`_Row` per cycle through it, in index order. Measured on the
-    bench workload (13.3 cycles, 9 pools per plan): the filter without the changed pool's two
-    ``spot_rate`` calls costs ~5 us per update (``bench/filter_path.py`` stage ``filter``: 8.3
-    us), vs 24-35 us (29.4) for ``cycle_rate`` + ``SpotRates``."""
-
-    own: int
-    checks: tuple[tuple[PoolEntry, int], ...]
-    cycles: tuple[_Row, ...]
+_FILTER = native.load("cycle_filter")
+"""``solarb.native._cycle_filter``: the float filter in C (None: the Python reference,
+:func:`~solarb.strategy.cycle_plan.filter_rows`; tests set it to None to compare)."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -441,10 +431,10 @@ class CycleFinder:
         self._last_in: dict[int, int] = {}  # cycle index -> last optimal input (warm start)
         self._version = -1
         self._counter = 0
-        self._entries: list[tuple[PoolEntry, ...]] = []  # cycle index -> its pools' entries
+        self._entries: dict[Pubkey, PoolEntry] = {}  # pool -> its entry as of the last build
         self._plans: dict[Pubkey, _Plan] = {}  # pool -> what its change re-evaluates
-        self._table: list[float] = [1.0]  # rate table slot -> spot rate of one (pool, a_to_b)
-        self._state: list[object] = []  # a_to_b slot -> the pool state its rates came from
+        self._table = new_table(1)  # rate table slot -> spot rate of one (pool, a_to_b)
+        self._state: list[object] = [None]  # a_to_b slot -> the pool state its rates came from
         self.evaluations = 0
         self.passed = 0
         self.sized = 0
@@ -466,7 +456,7 @@ class CycleFinder:
         """Cycles that use ``pool`` (a copy)."""
         plan = self._plans.get(pool)
         cycles = self._cycles
-        return [cycles[row[0]] for row in plan.cycles] if plan is not None else []
+        return [cycles[i] for i in plan.rows[::4]] if plan is not None else []
 
     def warm_start(self, cycle: Cycle) -> int | None:
         """The last optimal input of ``cycle`` (``None`` if never sized since the last rebuild);
@@ -481,42 +471,11 @@ class CycleFinder:
         """Re-enumerate cycles from the market's token graph, re-index them by pool and build
         each pool's filter plan (the rate table's slots its cycles read)."""
         self._cycles = cycles = enumerate_cycles(self.market, self.start_mints, self.max_hops)
-        pools = self.market.pools
-        slots: dict[Pubkey, int] = {}  # pool -> its a_to_b slot; slot + 1: the other direction
-        entries: list[tuple[PoolEntry, ...]] = []
-        # pool -> (the rows of its cycles, the pools they read: slot -> entry)
-        per_pool: dict[Pubkey, tuple[list[_Row], dict[int, PoolEntry]]] = {}
-        for index, cycle in enumerate(cycles):
-            legs: list[tuple[int, PoolEntry]] = []
-            for leg in cycle.legs:
-                slot = slots.get(leg.pool)
-                if slot is None:
-                    slot = slots[leg.pool] = 2 * len(slots)
-                legs.append((slot, pools[leg.pool]))
-            entries.append(tuple(entry for _, entry in legs))
-            a, b, *c = (slot + (not leg.a_to_b) for (slot, _), leg in zip(legs, cycle.legs))
-            row = (index, a, b, c[0] if c else -1)
-            for pool in dict.fromkeys(leg.pool for leg in cycle.legs):
-                group = per_pool.get(pool)
-                if group is None:
-                    group = per_pool[pool] = ([], {})
-                group[0].append(row)
-                for slot, entry in legs:
-                    group[1].setdefault(slot, entry)
-        one = 2 * len(slots)  # the table's last slot: 1.0, pads 2-hop cycles
-        plans: dict[Pubkey, _Plan] = {}
-        for pool, (rows, checks) in per_pool.items():
-            plans[pool] = _Plan(
-                slots[pool],
-                tuple((entry, slot) for slot, entry in checks.items()),
-                tuple((i, a, b, one if c < 0 else c) for i, a, b, c in rows),
-            )
-        self._entries = entries  # entry objects live until the pool is removed (a new version)
-        self._plans = plans
-        # one flat rate table: slot -> spot rate of one (pool, a_to_b) (NaN: not tradable / no
-        # rate), both directions valid while _state[a_to_b slot] is the pool's state
-        self._table = [_NAN] * one + [1.0]
-        self._state = [None] * one
+        # entry objects live until the pool is removed (a new version)
+        self._plans, self._entries, size = build_plans(cycles, self.market.pools)
+        # both directions of a pool valid while _state[a_to_b slot] is the pool's state
+        self._table = new_table(size)
+        self._state = [None] * size
         self._last_in.clear()
         self._version = self.market.version
 
@@ -552,12 +511,11 @@ class CycleFinder:
                 table[s] = table[s + 1] = _NAN
                 states[s] = None
         threshold = 1.0 + self.epsilon
-        passed = [
-            (r, index)
-            for index, a, b, c in plan.cycles
-            if (r := table[a] * table[b] * table[c]) > threshold
-        ]
-        self.evaluations += len(plan.cycles)
+        if _FILTER is not None:
+            passed: list[tuple[float, int]] = _FILTER.filter(table, plan.rows, threshold)
+        else:
+            passed = filter_rows(table, plan.rows, threshold)
+        self.evaluations += plan.count
         self.passed += len(passed)
         if not passed:
             return []
@@ -568,7 +526,7 @@ class CycleFinder:
         found: list[tuple[int, Evaluation]] = []
         last_in = self._last_in
         best = 0
-        all_entries = self._entries
+        entries = self._entries
         bound: dict[tuple[Pubkey, bool], Callable[[int], Quote]] = {}  # quoters of this state
         for n, (rate, index) in enumerate(passed):
             cycle = cycles[index]
@@ -580,8 +538,8 @@ class CycleFinder:
             ):
                 self.skipped += len(passed) - n  # ranked out, or bounded below what we have
                 break
-            ev = size_cycle(cycle, all_entries[index], rate, cap, seed=last_in.get(index),
-                            bound=bound)  # fmt: skip
+            ev = size_cycle(cycle, [entries[leg.pool] for leg in cycle.legs], rate, cap,
+                            seed=last_in.get(index), bound=bound)  # fmt: skip
             self.sized += 1
             if ev is None:
                 continue

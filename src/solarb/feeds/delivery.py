@@ -16,6 +16,9 @@ Resync results (RPC reads at a context slot) go through :meth:`Delivery.resynced
 when at least as new as the last delivered slot of the account. An account with an update in hand
 but not yet applied is :meth:`Delivery.queued`: the consumer's view of it is not current, so the
 feeds report it as not fresh until the update is applied (a resync counts only once applied).
+Caches of a minimum over accounts' last slots (the pool freshness groups of
+:meth:`~solarb.feeds.pubsub.PubSubFeed.group_slot`) register with :meth:`Delivery.watch_changes`
+and are told when an account at their floor moves.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ import asyncio
 import time
 from array import array
 from collections.abc import Iterable
-from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, field
 from itertools import repeat
 from operator import itemgetter
@@ -90,9 +92,19 @@ class EndpointStats:
 
 
 class ChangeWatcher(Protocol):
-    """What :meth:`Delivery.watch_changes` marks: ``dirty`` is set when a watched slot moves."""
+    """What :meth:`Delivery.watch_changes` calls: ``floor`` is the lowest :meth:`~Delivery.
+    last_slot` among its accounts as it last computed it."""
 
-    dirty: bool
+    floor: int
+
+    def moved(self, old: int, new: int) -> None:
+        """An account at or below ``floor`` (last slot ``old``) accepted an update or resync
+        at slot ``new`` (>= ``old``)."""
+        ...
+
+    def touch(self) -> None:
+        """One of the accounts was forgotten: ``floor`` may be anything now."""
+        ...
 
 
 class LatencyRing:
@@ -155,16 +167,16 @@ class Delivery:
         entry = self._delivered.get(pubkey)
         return entry[0] if entry is not None else -1
 
-    def min_last_slot(self, keys: Iterable[Pubkey]) -> int:
-        """``min(last_slot(k) for k in keys)`` in one C-level pass (-1 for no keys)."""
-        return min(map(_SLOT, map(self._delivered.get, keys, repeat(_NEVER))), default=-1)
+    def last_slots(self, keys: Iterable[Pubkey]) -> list[int]:
+        """``[last_slot(k) for k in keys]`` in one C-level pass."""
+        return list(map(_SLOT, map(self._delivered.get, keys, repeat(_NEVER))))
 
-    def any_queued(self, keys: AbstractSet[Pubkey]) -> bool:
-        """``any(queued(k) for k in keys)`` as set operations: the smaller side is scanned, so
-        an empty buffer (the usual case while the consumer runs) costs next to nothing."""
-        if not self._pending.keys().isdisjoint(keys):
+    def any_queued(self, keys: Iterable[Pubkey]) -> bool:
+        """``any(queued(k) for k in keys)``, free while nothing is queued (the usual case while
+        the consumer applies updates)."""
+        pending, batch = self._pending, self._batch
+        if pending and not pending.keys().isdisjoint(keys):
             return True
-        batch = self._batch
         return bool(batch) and not batch.keys().isdisjoint(keys)
 
     def queued(self, pubkey: Pubkey) -> bool:
@@ -173,8 +185,10 @@ class Delivery:
         return pubkey in self._pending or pubkey in self._batch
 
     def watch_changes(self, keys: Iterable[Pubkey], watcher: ChangeWatcher) -> None:
-        """Set ``watcher.dirty`` whenever :meth:`last_slot` of one of ``keys`` may change (an
-        update accepted, a resync, :meth:`forget`) until :meth:`unwatch_changes`."""
+        """Tell ``watcher`` whenever ``min(last_slot(k) for k in keys)`` may have moved from
+        ``watcher.floor``, until :meth:`unwatch_changes`: ``moved(old, new)`` when an account
+        at or below the floor accepted an update or a resync (slots only grow), ``touch()`` when
+        one was forgotten. Accounts above the floor move silently."""
         for pk in keys:
             self._watchers.setdefault(pk, []).append(watcher)
 
@@ -192,18 +206,22 @@ class Delivery:
             if not mine:
                 del watchers[pk]
 
-    def _changed(self, pubkey: Pubkey) -> None:
+    def _moved(self, pubkey: Pubkey, old: int, new: int) -> None:
+        """``pubkey``'s last slot went from ``old`` (-1: none) to ``new``: tell the watchers at
+        or above ``old``."""
         mine = self._watchers.get(pubkey)
         if mine is not None:
             for w in mine:
-                w.dirty = True
+                if old <= w.floor:
+                    w.moved(old, new)
 
     def forget(self, pubkey: Pubkey) -> None:
         """Drop everything known about an account no longer watched."""
         self._delivered.pop(pubkey, None)
         self._pending.pop(pubkey, None)
         if self._watchers:
-            self._changed(pubkey)
+            for w in self._watchers.get(pubkey, ()):
+                w.touch()
 
     # ------------------------------------------------------------ producers (sync)
 
@@ -235,11 +253,13 @@ class Delivery:
                     winner.led += 1
                 return
         self._delivered[pk] = (slot, k, ep, upd.ts_recv_ns)
-        if self._watchers:
+        if self._watchers:  # _moved inline: this is the per-notification path
             mine = self._watchers.get(pk)
             if mine is not None:
+                old = last[0] if last is not None else -1
                 for w in mine:
-                    w.dirty = True
+                    if old <= w.floor:
+                        w.moved(old, slot)
         ep.wins += 1
         pending = self._pending
         if pk in pending:
@@ -257,7 +277,7 @@ class Delivery:
         k = last[1] if last is not None and last[0] == upd.slot else 0
         self._delivered[pk] = (upd.slot, k, None, upd.ts_recv_ns)
         if self._watchers:
-            self._changed(pk)
+            self._moved(pk, last[0] if last is not None else -1, upd.slot)
         self._enqueue(upd)
 
     def _enqueue(self, upd: AccountUpdate) -> None:

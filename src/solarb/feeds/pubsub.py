@@ -12,7 +12,8 @@ accounts, then resync them with ``getMultipleAccounts`` at ``minContextSlot`` = 
 seen (:mod:`solarb.feeds.resync`); only then do they count as fresh on that shard. An account is
 fresh while at least one shard (of any endpoint) has it subscribed and resynced:
 :meth:`PubSubFeed.account_slot` gives the slot up to which its state is known current (-1 when
-not fresh). A shard whose socket closes, or that delivers no frame at all (slot notifications
+not fresh); :meth:`PubSubFeed.group_slot` gives the minimum over a pool's accounts from caches
+kept exact by the subscription changes, the shards' slots and the delivery stage. A shard whose socket closes, or that delivers no frame at all (slot notifications
 are the steady heartbeat) for ``silence_timeout`` seconds, is torn down (its accounts lose that
 shard's freshness at once) and reconnected with exponential backoff and jitter. WebSocket pings
 every ``ping_interval`` keep the socket and any proxy alive; a silent peer answers none and is
@@ -128,24 +129,52 @@ class _AccountNote:
         feed.delivery.offer(upd, shard.endpoint.stats)
 
 
+class _Part:
+    """The accounts of a group held by the same shards: ``shards`` are the live ones with all
+    of ``keys`` subscribed (``partial``: a live one has only some; then account by account).
+    ``floor`` is the lowest delivered slot among ``keys`` and ``at_floor`` how many are there;
+    the delivery stage tells it when one of those moves (slots only grow), so the floor is
+    recomputed only when the last account at it moved up (a ChangeWatcher of the delivery)."""
+
+    __slots__ = ("at_floor", "dirty", "floor", "group", "keys", "partial", "shards")
+
+    def __init__(self, group: AccountGroup, shards: tuple[_Shard, ...], keys: tuple[Pubkey, ...],
+                 partial: bool) -> None:
+        self.group, self.shards, self.keys, self.partial = group, shards, keys, partial
+        self.floor = -1
+        self.at_floor = 0
+        self.dirty = True
+
+    def moved(self, old: int, new: int) -> None:
+        """An account at the floor (``old``; while clean none is below) went up to ``new``."""
+        if new != old:
+            self.at_floor -= 1
+            if self.at_floor <= 0:
+                self.touch()
+
+    def touch(self) -> None:
+        """``floor`` may have moved: recompute it (and the group's answer) when next asked."""
+        self.dirty = True
+        self.group.dirty = True
+
+
 class AccountGroup:
     """Accounts read together (a pool and its auxiliary accounts), for
-    :meth:`PubSubFeed.group_slot`. ``parts`` splits them by the shards holding them:
-    ``(shards, keys, partial)`` with ``shards`` the live ones that have all of ``keys``
-    subscribed (``partial``: a live one has only some; then account by account); ``dmins`` is
-    the lowest delivered slot of each part, recomputed when ``dirty`` (set by the delivery
-    stage when one of the accounts is delivered, resynced or forgotten)."""
+    :meth:`PubSubFeed.group_slot`, with three cached layers: ``parts`` (see :class:`_Part`),
+    laid out while ``version`` is the feed's ``_topology``; their floors, recomputed when
+    ``dirty``; ``answer``, the freshness when no account is queued, valid while ``stamp`` is
+    the feed's ``_stamp`` (topology or a shard's slot moved) and the group is not dirty."""
 
-    __slots__ = ("dirty", "dmins", "fresh", "keys", "keyset", "parts", "version")
+    __slots__ = ("answer", "dirty", "fresh", "keys", "parts", "stamp", "version")
 
     def __init__(self, keys: Iterable[Pubkey]) -> None:
-        self.keys = tuple(keys)
-        self.keyset = frozenset(self.keys)
-        self.parts: tuple[tuple[tuple[_Shard, ...], tuple[Pubkey, ...], bool], ...] = ()
-        self.dmins: list[int] = []
+        self.keys = tuple(dict.fromkeys(keys))
+        self.parts: tuple[_Part, ...] = ()
         self.fresh = False  # every account has a live subscription somewhere (_fresh_on)
         self.dirty = True
-        self.version = 0  # the PubSubFeed._topology the parts were laid out at
+        self.version = 0
+        self.stamp = 0
+        self.answer = -1
 
 
 class _Endpoint:
@@ -202,8 +231,9 @@ class PubSubFeed:
         # (the usual case; no tuple per account), else a tuple
         self._watched: dict[Pubkey, _Shard | tuple[_Shard, ...]] = {}
         self._fresh_on: dict[Pubkey, int] = {}  # account -> number of live shards holding it
-        # renewed whenever _watched, _fresh_on, a shard's subs or live change (AccountGroup)
-        self._topology = next(_TOPOLOGIES)
+        # renewed whenever _watched, _fresh_on, a shard's subs or live change (AccountGroup);
+        # _stamp also whenever a shard's slot moves
+        self._topology = self._stamp = next(_TOPOLOGIES)
         self._wake: dict[_Shard, asyncio.Event] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._program_keys: dict[str, Pubkey] = {}
@@ -267,62 +297,87 @@ class PubSubFeed:
     def group(self, keys: Iterable[Pubkey]) -> AccountGroup:
         """``keys`` as an :class:`AccountGroup` for :meth:`group_slot`; :meth:`release` it when
         done (the delivery stage marks it on every change of its accounts until then)."""
-        group = AccountGroup(keys)
-        self.delivery.watch_changes(group.keyset, group)
-        return group
+        return AccountGroup(keys)
 
     def release(self, group: AccountGroup) -> None:
         """Stop tracking ``group`` (made by :meth:`group`)."""
-        self.delivery.unwatch_changes(group.keyset, group)
+        for part in group.parts:
+            self.delivery.unwatch_changes(part.keys, part)
+        group.parts = ()
+        group.version = 0
 
     def group_slot(self, group: AccountGroup) -> int:
         """``min_account_slot(group.keys)`` in every state, without a loop per account in the
-        usual case: the subscriptions are laid out again only when they changed (``_topology``;
-        a harness that sets them itself calls ``_update_fresh_flag`` after, as a session does),
-        the delivered slots only after the delivery stage marked the group, queued updates are
-        one set operation, and per part min(max(delivered, shard slot)) = max(min delivered,
-        shard slot) reads each shard's slot once."""
+        usual case: only whether an account is queued is asked each time (a set operation, free
+        while nothing is); the rest is cached in ``group`` (see :class:`AccountGroup`). State
+        changes go through the feed's methods (a harness that sets subscriptions itself calls
+        ``_update_fresh_flag`` after, as a session does)."""
+        if group.stamp == self._stamp and not group.dirty:
+            answer = group.answer
+        else:
+            answer = self._group_answer(group)
+        if answer >= 0 and self.delivery.any_queued(group.keys):
+            return -1
+        return answer
+
+    def _group_answer(self, group: AccountGroup) -> int:
+        """The freshness of ``group`` as if no account were queued; caches it."""
         if group.version != self._topology:
             self._lay_out(group)
-        if not group.fresh:
-            return -1
-        delivery = self.delivery
-        if delivery.any_queued(group.keyset):
-            return -1
         if group.dirty:
             group.dirty = False
-            least = delivery.min_last_slot
-            group.dmins = [least(keys) for _, keys, _ in group.parts]
+            last_slots = self.delivery.last_slots
+            for part in group.parts:
+                if part.dirty:
+                    part.dirty = False
+                    slots = last_slots(part.keys)
+                    part.floor = floor = min(slots)
+                    part.at_floor = slots.count(floor)
+        group.stamp = self._stamp
         low = -1
-        for (shards, keys, partial), best in zip(group.parts, group.dmins):
-            if partial:
-                best = self.min_account_slot(keys)
-            else:
-                for shard in shards:
-                    if shard.last_slot > best:
-                        best = shard.last_slot
-            if best < 0:
-                return -1
-            if low < 0 or best < low:
-                low = best
+        if group.fresh:
+            # per part, min over accounts of max(delivered, shard slot) = max(floor, ...)
+            for part in group.parts:
+                if part.partial:  # depends on what is queued now: not cached
+                    best = self.min_account_slot(part.keys)
+                    group.stamp = 0
+                else:
+                    best = part.floor
+                    for shard in part.shards:
+                        if shard.last_slot > best:
+                            best = shard.last_slot
+                if best < 0:
+                    low = -1
+                    break
+                if low < 0 or best < low:
+                    low = best
+        group.answer = low
         return low
 
     def _lay_out(self, group: AccountGroup) -> None:
-        by_homes: dict[tuple[_Shard, ...], list[Pubkey]] = {}
+        watched = self._watched
+        by_homes: dict[Any, list[Pubkey]] = {}
         for pk in group.keys:
-            by_homes.setdefault(self._homes(pk), []).append(pk)
+            homes = watched.get(pk)
+            keys = by_homes.get(homes)
+            if keys is None:
+                by_homes[homes] = [pk]
+            else:
+                keys.append(pk)
+        self.release(group)
         parts = []
         for homes, keys in by_homes.items():
-            keyset = frozenset(keys)
             shards, partial = [], False
-            for shard in homes:
+            for shard in (homes,) if type(homes) is _Shard else (homes or ()):
                 if shard.live:
-                    subs = shard.subs.keys()
-                    if subs >= keyset:
+                    held = sum(map(shard.subs.__contains__, keys))
+                    if held == len(keys):
                         shards.append(shard)
-                    elif not subs.isdisjoint(keyset):
+                    elif held:
                         partial = True
-            parts.append((tuple(shards), tuple(keys), partial))
+            part = _Part(group, tuple(shards), tuple(keys), partial)
+            self.delivery.watch_changes(part.keys, part)
+            parts.append(part)
         group.parts = tuple(parts)
         group.fresh = bool(group.keys) and all(map(self._fresh_on.get, group.keys))
         group.dirty = True
@@ -354,7 +409,7 @@ class PubSubFeed:
                 self._poke(shard)
             self._watched[pk] = homes[0] if len(homes) == 1 else tuple(homes)
             self._fresh_on[pk] = 0
-            self._topology = next(_TOPOLOGIES)
+            self._topology = self._stamp = next(_TOPOLOGIES)
             self.fresh.clear()
 
     def watch_programs(self, program_ids: Iterable[Pubkey]) -> None:
@@ -504,7 +559,7 @@ class PubSubFeed:
 
     def _update_fresh_flag(self) -> None:
         """Called after every change of subscriptions, liveness or the watch set."""
-        self._topology = next(_TOPOLOGIES)
+        self._topology = self._stamp = next(_TOPOLOGIES)
         if self._watched and all(self._fresh_on.values()):
             self.fresh.set()
         else:
@@ -672,6 +727,7 @@ class PubSubFeed:
         self.counters.slots += 1
         if slot > shard.last_slot:
             shard.last_slot = slot
+            self._stamp = next(_TOPOLOGIES)
         if slot > self.last_slot:
             self.last_slot = slot
             self._on_slot(slot)

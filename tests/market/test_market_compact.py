@@ -322,3 +322,58 @@ def test_relayout_checks_every_gap_byte_and_builds_the_layout_once() -> None:
     one = bytearray(4096)
     one[7] = 1
     assert compact_update(bytes(one), zeros)[0] == bytes(one)
+
+
+def _random_sparse(rng: random.Random, length: int, runs: int) -> bytes:
+    data = bytearray(length)
+    for _ in range(runs):
+        start = rng.randrange(length)
+        data[start : start + rng.randint(1, 150)] = rng.randbytes(rng.randint(1, 150))[
+            : length - start]
+    return bytes(data)
+
+
+def test_bytes_copies_runs_until_the_layout_is_read_often_then_uses_its_structs() -> None:
+    data = bytearray(4096)
+    for start in (7, 517, 1301, 3001):  # a layout no other test reads
+        data[start : start + 40] = bytes(range(1, 41))
+    stored = compact(bytes(data))
+    assert isinstance(stored, SparseBytes)
+    reads: list[object] = []
+    for _ in range(4):
+        reads.append(bytes(stored))
+        layout = stored._packers
+        assert layout is not None
+        reads.append((layout.split is not None, layout.place is not None))
+    assert reads[0::2] == [bytes(data)] * 4
+    assert reads[1::2] == [(False, False), (False, False), (True, True), (True, True)]
+
+
+def test_versions_never_read_through_another_layouts_structs() -> None:
+    rng = random.Random(11)
+    for trial in range(60):
+        length = rng.choice((2048, 4096, 10240))
+        previous: bytes | SparseBytes | None = None
+        for _version in range(8):
+            if isinstance(previous, SparseBytes) and rng.random() < 0.6:  # change inside the runs
+                base = bytearray(bytes(previous))
+                n, index = previous._runs, previous._index
+                for i in range(n):
+                    if rng.random() < 0.5:
+                        pos = index[i] + rng.randrange(index[n + i + 1] - index[n + i])
+                        base[pos] = rng.randint(1, 255)
+                data = bytes(base)
+            else:
+                data = _random_sparse(rng, length, rng.randint(0, 40))
+            stored, same = compact_update(data, previous)
+            assert same == (previous is not None and previous == data)
+            for _ in range(rng.randint(1, 4)):  # across the copy and the Struct reads
+                assert bytes(stored) == data, trial
+            assert stored == data and hash(stored) == hash(data) and len(stored) == len(data)
+            a, b = sorted(rng.randrange(length + 1) for _ in range(2))
+            assert stored[a:b] == data[a:b] and stored[a] == data[a]
+            if isinstance(stored, SparseBytes) and isinstance(previous, SparseBytes):
+                assert (stored._packers is previous._packers) == (stored._index is previous._index
+                                                                  and previous._packers is not None)
+                assert bytes(compact(data)) == data  # a twin (shared layout, if cached)
+            previous = stored

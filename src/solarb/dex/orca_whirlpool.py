@@ -83,11 +83,12 @@ __all__ = [
     "NAME",
     "PROGRAM_ID",
     "SWAP_V2_DISCRIMINATOR",
-    "SwapResult",
     "TOKEN_PROGRAMS_FROM_MINTS",
     "QuoteDetail",
     "Slot",
+    "SwapResult",
     "aux_accounts",
+    "aux_accounts_key",
     "decode_pool",
     "epoch_transfer_fee",
     "quote",
@@ -107,9 +108,6 @@ TOKEN_PROGRAMS_FROM_MINTS = True
 """The pool account does not record its mints' token programs: decode with the mints' owners."""
 SWAP_V2_DISCRIMINATOR = hashlib.sha256(b"global:swap_v2").digest()[:8]
 U64_MAX = cm.U64_MAX
-
-
-
 
 
 def decode_pool(
@@ -145,6 +143,17 @@ def aux_accounts(state: Whirlpool) -> list[Pubkey]:
     return out
 
 
+def aux_accounts_key(state: Whirlpool) -> tuple[object, ...]:
+    """Everything :func:`aux_accounts` reads from ``state``: the pool (array and oracle PDAs),
+    the current tick's array and whether ``tick + spacing`` lies in the next one (b->a
+    "shifted"; both fix every start of :func:`swap_start_indexes` with the spacing), the
+    spacing, the adaptive fee (oracle) and the mints. Equal keys: the same aux accounts."""
+    spacing = state.tick_spacing
+    span = TICK_ARRAY_SIZE * spacing
+    tick = state.tick_current_index
+    base = tick // span
+    return (state.address, base, tick + spacing >= (base + 1) * span, spacing,
+            state.fee_tier_index != spacing, state.mint_a, state.mint_b)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- adapter surface

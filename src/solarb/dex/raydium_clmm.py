@@ -56,6 +56,7 @@ from solarb.dex.raydium_clmm_accounts import program_error as _err
 from solarb.dex.raydium_clmm_accounts import swap_arrays as _swap_arrays
 from solarb.dex.raydium_clmm_bitmap import (
     array_start_index,
+    tick_count,
 )
 from solarb.dex.raydium_clmm_layout import (
     ANCHOR_REQUIRE_EQ,
@@ -66,6 +67,8 @@ from solarb.dex.raydium_clmm_layout import (
     ERR_TOO_SMALL,
     ERR_ZERO_AMOUNT,
     ERRORS,
+    MAX_TICK,
+    MIN_TICK,
     NAME,
     PROGRAM_ID,
     AmmConfig,
@@ -98,9 +101,10 @@ from solarb.dex.spl_token import (
 from solarb.frozen import frozen_maker
 
 __all__ = [
-    "ERRORS", "MAX_SWAP_TICK_ARRAYS", "MAX_SQRT_PRICE_X64", "MIN_SQRT_PRICE_X64", "NAME",
-    "PROGRAM_ID", "TOKEN_PROGRAMS_FROM_MINTS", "ClmmSwap", "SwapResult", "aux_accounts", "compute_swap", "decode_pool",
-    "exact_input_v2", "exact_output_v2", "quote", "quote_detail", "quote_exact_out", "quoter", "resolve_token_programs", "spot_rate",
+    "ERRORS", "MAX_SQRT_PRICE_X64", "MAX_SWAP_TICK_ARRAYS", "MIN_SQRT_PRICE_X64", "NAME",
+    "PROGRAM_ID", "TOKEN_PROGRAMS_FROM_MINTS", "ClmmSwap", "SwapResult", "aux_accounts",
+    "aux_accounts_key", "compute_swap", "decode_pool", "exact_input_v2", "exact_output_v2",
+    "quote", "quote_detail", "quote_exact_out", "quoter", "resolve_token_programs", "spot_rate",
     "swap_instruction", "swap_internal", "swap_tick_arrays", "transfer_fee",
 ]
 
@@ -170,6 +174,16 @@ def aux_accounts(state: ClmmPool, aux: Mapping[Pubkey, bytes] | None = None) -> 
                 seen.add(key)
                 out.append(key)
     return out
+
+
+def aux_accounts_key(state: ClmmPool) -> tuple[object, ...]:
+    """Everything :func:`aux_accounts` (without ``aux``: no extension) reads from ``state``: the
+    pool (extension and array PDAs), the current tick's array (which also fixes whether it
+    overflows the default bitmap), whether the tick is in range, the spacing, the default
+    bitmap, the amm config and the mints. Equal keys: the same aux accounts."""
+    tick, spacing = state.tick_current, state.tick_spacing
+    return (state.address, tick // tick_count(spacing), MIN_TICK <= tick <= MAX_TICK, spacing,
+            state.tick_array_bitmap, state.amm_config, state.mint_a, state.mint_b)  # fmt: skip
 
 
 @dataclass(slots=True, frozen=True)

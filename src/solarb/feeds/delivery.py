@@ -153,7 +153,7 @@ class Delivery:
         # per account: (slot, k, winner, arrival ns) of the last delivery (winner None: resync)
         self._delivered: dict[Pubkey, tuple[int, int, EndpointStats | None, int]] = {}
         # per account: who caches something derived from its last_slot (see watch_changes)
-        self._watchers: dict[Pubkey, list[ChangeWatcher]] = {}
+        self._watchers: dict[Pubkey, dict[ChangeWatcher, None]] = {}  # ordered sets
 
     def last_slot(self, pubkey: Pubkey) -> int:
         """Slot of the last update accepted for ``pubkey`` (-1: none)."""
@@ -188,23 +188,19 @@ class Delivery:
         """Tell ``watcher`` whenever ``min(last_slot(k) for k in keys)`` may have moved from
         ``watcher.floor``, until :meth:`unwatch_changes`: ``moved(old, new)`` when an account
         at or below the floor accepted an update or a resync (slots only grow), ``touch()`` when
-        one was forgotten. Accounts above the floor move silently."""
+        one was forgotten. Accounts above the floor move silently. ``keys`` without repeats."""
         for pk in keys:
-            self._watchers.setdefault(pk, []).append(watcher)
+            self._watchers.setdefault(pk, {})[watcher] = None
 
     def unwatch_changes(self, keys: Iterable[Pubkey], watcher: ChangeWatcher) -> None:
         """Undo :meth:`watch_changes` (same keys)."""
         watchers = self._watchers
         for pk in keys:
             mine = watchers.get(pk)
-            if mine is None:
-                continue
-            for i, w in enumerate(mine):
-                if w is watcher:
-                    del mine[i]
-                    break
-            if not mine:
-                del watchers[pk]
+            if mine is not None:
+                mine.pop(watcher, None)
+                if not mine:
+                    del watchers[pk]
 
     def _moved(self, pubkey: Pubkey, old: int, new: int) -> None:
         """``pubkey``'s last slot went from ``old`` (-1: none) to ``new``: tell the watchers at

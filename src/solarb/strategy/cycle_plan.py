@@ -44,9 +44,10 @@ class Plan(NamedTuple):
     order, ``count`` the number of those cycles. Measured on the bench workload (13.3 cycles, 9
     pools per plan): the filter without the changed pool's two ``spot_rate`` calls cost ~5 us
     per update in Python (``bench/filter_path.py`` stage ``filter``: 8.3 us), vs 24-35 us (29.4)
-    for ``cycle_rate`` + ``SpotRates``; of that, the rows' products take 1.8-2.2 us as a Python
-    loop over tuples, 0.2-0.4 us in the kernel (``on_pool_changed`` with sizing stubbed out:
-    10.1-13.7 -> 7.9-11.8 us, 3 alternating runs)."""
+    for ``cycle_rate`` + ``SpotRates``. Of that, the rows' products took 1.4-1.6 us as the old
+    Python loop over tuples, 0.2-0.4 us in the kernel, 3.2-3.4 us in :func:`filter_rows` over the
+    arrays (``on_pool_changed`` with no sizing, 1,000 pools, alternating runs: 6.0-7.7 -> 5.1-6.5
+    us; with ``SOLARB_NATIVE=0`` 6.8-7.0 -> 9.5 us)."""
 
     own: int
     checks: tuple[tuple[PoolEntry, int], ...]

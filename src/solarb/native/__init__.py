@@ -1,11 +1,13 @@
-"""Optional C kernels for the exact concentrated-liquidity swap math and the sizing search.
+"""Optional C kernels for the hot path: the exact concentrated-liquidity swap math, the cycle
+float filter and the sizing search.
 
-Each kernel (``_whirlpool``, ``_raydium_clmm``, ``_meteora_dlmm``, ``_sizing``) is a CPython
-extension built from ``<name>.c`` by ``setup.py`` (``make`` does it). They compute the same
-integers as the pure-Python swap loops in :mod:`solarb.dex` and the model search of
-:mod:`solarb.strategy.sizing` (differential tests hold them bit-identical); an adapter (and
-``size_cycle``) uses its kernel when :func:`load` returns it and the Python path otherwise. Set
-``SOLARB_NATIVE=0`` to force the Python path (tests compare both).
+Each kernel (``_whirlpool``, ``_raydium_clmm``, ``_meteora_dlmm``, ``_cycle_filter``,
+``_sizing``) is a CPython extension built from ``<name>.c`` by ``setup.py`` (``make`` does it).
+Each computes exactly what its pure-Python reference computes: the swap loops in
+:mod:`solarb.dex`, :func:`solarb.strategy.cycle_plan.filter_rows` and the model search of
+:mod:`solarb.strategy.sizing` (differential tests hold them bit-identical). The caller uses a
+kernel when :func:`load` returns it and the Python path otherwise. Set ``SOLARB_NATIVE=0`` to
+force the Python path (tests compare both).
 """
 
 from __future__ import annotations

@@ -13,14 +13,15 @@ seen (:mod:`solarb.feeds.resync`); only then do they count as fresh on that shar
 fresh while at least one shard (of any endpoint) has it subscribed and resynced:
 :meth:`PubSubFeed.account_slot` gives the slot up to which its state is known current (-1 when
 not fresh); :meth:`PubSubFeed.group_slot` gives the minimum over a pool's accounts from caches
-kept exact by the subscription changes, the shards' slots and the delivery stage. A shard whose socket closes, or that delivers no frame at all (slot notifications
-are the steady heartbeat) for ``silence_timeout`` seconds, is torn down (its accounts lose that
-shard's freshness at once) and reconnected with exponential backoff and jitter. WebSocket pings
-every ``ping_interval`` keep the socket and any proxy alive; a silent peer answers none and is
-caught by the frame deadline, while a pong that queues behind a burst of unread frames is not
-taken for a dead socket (no reconnect storms under load). A refused subscription is retried on
-the live connection after ``refuse_retry`` seconds; until then the account is not fresh on that
-shard.
+kept exact by the subscription changes, the shards' slots and the delivery stage (the groups and
+their recomputation: :mod:`solarb.feeds.pubsub_groups`). A shard whose socket closes, or that
+delivers no frame at all (slot notifications are the steady heartbeat) for ``silence_timeout``
+seconds, is torn down (its accounts lose that shard's freshness at once) and reconnected with
+exponential backoff and jitter. WebSocket pings every ``ping_interval`` keep the socket and any
+proxy alive; a silent peer answers none and is caught by the frame deadline, while a pong that
+queues behind a burst of unread frames is not taken for a dead socket (no reconnect storms under
+load). A refused subscription is retried on the live connection after ``refuse_retry`` seconds;
+until then the account is not fresh on that shard.
 
 Delivery goes through :class:`~solarb.feeds.delivery.Delivery` (dedupe across endpoints, bounded
 coalescing, latency ring). ``fresh`` is set while every watched account is fresh.
@@ -52,6 +53,7 @@ from solders.pubkey import Pubkey
 from solarb.errors import Retryable
 from solarb.feeds.base import OnSlot, OnUpdate
 from solarb.feeds.delivery import Delivery, EndpointStats, FeedStats
+from solarb.feeds.pubsub_groups import AccountGroup, group_answer, release_group
 from solarb.feeds.resync import read_accounts
 from solarb.rpc.client import decode_account
 from solarb.rpc.errors import (
@@ -127,54 +129,6 @@ class _AccountNote:
             return
         feed.counters.notifications += 1
         feed.delivery.offer(upd, shard.endpoint.stats)
-
-
-class _Part:
-    """The accounts of a group held by the same shards: ``shards`` are the live ones with all
-    of ``keys`` subscribed (``partial``: a live one has only some; then account by account).
-    ``floor`` is the lowest delivered slot among ``keys`` and ``at_floor`` how many are there;
-    the delivery stage tells it when one of those moves (slots only grow), so the floor is
-    recomputed only when the last account at it moved up (a ChangeWatcher of the delivery)."""
-
-    __slots__ = ("at_floor", "dirty", "floor", "group", "keys", "partial", "shards")
-
-    def __init__(self, group: AccountGroup, shards: tuple[_Shard, ...], keys: tuple[Pubkey, ...],
-                 partial: bool) -> None:
-        self.group, self.shards, self.keys, self.partial = group, shards, keys, partial
-        self.floor = -1
-        self.at_floor = 0
-        self.dirty = True
-
-    def moved(self, old: int, new: int) -> None:
-        """An account at the floor (``old``; while clean none is below) went up to ``new``."""
-        if new != old:
-            self.at_floor -= 1
-            if self.at_floor <= 0:
-                self.touch()
-
-    def touch(self) -> None:
-        """``floor`` may have moved: recompute it (and the group's answer) when next asked."""
-        self.dirty = True
-        self.group.dirty = True
-
-
-class AccountGroup:
-    """Accounts read together (a pool and its auxiliary accounts), for
-    :meth:`PubSubFeed.group_slot`, with three cached layers: ``parts`` (see :class:`_Part`),
-    laid out while ``version`` is the feed's ``_topology``; their floors, recomputed when
-    ``dirty``; ``answer``, the freshness when no account is queued, valid while ``stamp`` is
-    the feed's ``_stamp`` (topology or a shard's slot moved) and the group is not dirty."""
-
-    __slots__ = ("answer", "dirty", "fresh", "keys", "parts", "stamp", "version")
-
-    def __init__(self, keys: Iterable[Pubkey]) -> None:
-        self.keys = tuple(dict.fromkeys(keys))
-        self.parts: tuple[_Part, ...] = ()
-        self.fresh = False  # every account has a live subscription somewhere (_fresh_on)
-        self.dirty = True
-        self.version = 0
-        self.stamp = 0
-        self.answer = -1
 
 
 class _Endpoint:
@@ -301,10 +255,7 @@ class PubSubFeed:
 
     def release(self, group: AccountGroup) -> None:
         """Stop tracking ``group`` (made by :meth:`group`)."""
-        for part in group.parts:
-            self.delivery.unwatch_changes(part.keys, part)
-        group.parts = ()
-        group.version = 0
+        release_group(self, group)
 
     def group_slot(self, group: AccountGroup) -> int:
         """``min_account_slot(group.keys)`` in every state, without a loop per account in the
@@ -315,73 +266,10 @@ class PubSubFeed:
         if group.stamp == self._stamp and not group.dirty:
             answer = group.answer
         else:
-            answer = self._group_answer(group)
+            answer = group_answer(self, group)  # solarb.feeds.pubsub_groups
         if answer >= 0 and self.delivery.any_queued(group.keys):
             return -1
         return answer
-
-    def _group_answer(self, group: AccountGroup) -> int:
-        """The freshness of ``group`` as if no account were queued; caches it."""
-        if group.version != self._topology:
-            self._lay_out(group)
-        if group.dirty:
-            group.dirty = False
-            last_slots = self.delivery.last_slots
-            for part in group.parts:
-                if part.dirty:
-                    part.dirty = False
-                    slots = last_slots(part.keys)
-                    part.floor = floor = min(slots)
-                    part.at_floor = slots.count(floor)
-        group.stamp = self._stamp
-        low = -1
-        if group.fresh:
-            # per part, min over accounts of max(delivered, shard slot) = max(floor, ...)
-            for part in group.parts:
-                if part.partial:  # depends on what is queued now: not cached
-                    best = self.min_account_slot(part.keys)
-                    group.stamp = 0
-                else:
-                    best = part.floor
-                    for shard in part.shards:
-                        if shard.last_slot > best:
-                            best = shard.last_slot
-                if best < 0:
-                    low = -1
-                    break
-                if low < 0 or best < low:
-                    low = best
-        group.answer = low
-        return low
-
-    def _lay_out(self, group: AccountGroup) -> None:
-        watched = self._watched
-        by_homes: dict[Any, list[Pubkey]] = {}
-        for pk in group.keys:
-            homes = watched.get(pk)
-            keys = by_homes.get(homes)
-            if keys is None:
-                by_homes[homes] = [pk]
-            else:
-                keys.append(pk)
-        self.release(group)
-        parts = []
-        for homes, keys in by_homes.items():
-            shards, partial = [], False
-            for shard in (homes,) if type(homes) is _Shard else (homes or ()):
-                if shard.live:
-                    held = sum(map(shard.subs.__contains__, keys))
-                    if held == len(keys):
-                        shards.append(shard)
-                    elif held:
-                        partial = True
-            part = _Part(group, tuple(shards), tuple(keys), partial)
-            self.delivery.watch_changes(part.keys, part)
-            parts.append(part)
-        group.parts = tuple(parts)
-        group.fresh = bool(group.keys) and all(map(self._fresh_on.get, group.keys))
-        group.dirty = True
-        group.version = self._topology
 
     def _homes(self, pubkey: Pubkey) -> tuple[_Shard, ...]:
         """The shards (one per endpoint) holding ``pubkey``; empty if not watched."""

@@ -1,0 +1,146 @@
+"""Per-pool freshness groups of :class:`~solarb.feeds.pubsub.PubSubFeed`.
+
+:meth:`PubSubFeed.group_slot <solarb.feeds.pubsub.PubSubFeed.group_slot>` answers
+``min_account_slot(group.keys)`` for an :class:`AccountGroup` (a pool and its auxiliary accounts)
+from caches kept exact by the feed's subscription changes, its shards' slots and the delivery
+stage. The feed keeps the public methods (``group``/``release``/``group_slot``) and the fast path
+(cached answer, then whether an account is queued); this module holds the groups and the
+recomputation, as functions of the feed. It reads the feed's ``_watched``, ``_fresh_on``,
+``_topology`` and ``_stamp`` (see :class:`~solarb.feeds.pubsub.PubSubFeed`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from solders.pubkey import Pubkey
+
+if TYPE_CHECKING:
+    from solarb.feeds.pubsub import PubSubFeed, _Shard
+
+__all__ = ["AccountGroup", "group_answer", "release_group"]
+
+
+class _Part:
+    """The accounts of a group held by the same shards: ``shards`` are the live ones with all
+    of ``keys`` subscribed (``partial``: a live one has only some; then account by account).
+    ``floor`` is the lowest delivered slot among ``keys`` and ``at_floor`` how many are there;
+    the delivery stage tells it when one of those moves (slots only grow), so the floor is
+    recomputed only when the last account at it moved up (a ChangeWatcher of the delivery)."""
+
+    __slots__ = ("at_floor", "dirty", "floor", "group", "keys", "partial", "shards")
+
+    def __init__(self, group: AccountGroup, shards: tuple[_Shard, ...], keys: tuple[Pubkey, ...],
+                 partial: bool) -> None:
+        self.group, self.shards, self.keys, self.partial = group, shards, keys, partial
+        self.floor = -1
+        self.at_floor = 0
+        self.dirty = True
+
+    def moved(self, old: int, new: int) -> None:
+        """An account at the floor (``old``; while clean none is below) went up to ``new``."""
+        if new != old:
+            self.at_floor -= 1
+            if self.at_floor <= 0:
+                self.touch()
+
+    def touch(self) -> None:
+        """``floor`` may have moved: recompute it (and the group's answer) when next asked."""
+        self.dirty = True
+        self.group.dirty = True
+
+
+class AccountGroup:
+    """Accounts read together (a pool and its auxiliary accounts), for
+    :meth:`~solarb.feeds.pubsub.PubSubFeed.group_slot`, with three cached layers: ``parts`` (see
+    :class:`_Part`), laid out while ``version`` is the feed's ``_topology``; their floors,
+    recomputed when ``dirty``; ``answer``, the freshness when no account is queued, valid while
+    ``stamp`` is the feed's ``_stamp`` (topology or a shard's slot moved) and the group is not
+    dirty."""
+
+    __slots__ = ("answer", "dirty", "fresh", "keys", "parts", "stamp", "version")
+
+    def __init__(self, keys: Iterable[Pubkey]) -> None:
+        self.keys = tuple(dict.fromkeys(keys))
+        self.parts: tuple[_Part, ...] = ()
+        self.fresh = False  # every account has a live subscription somewhere (feed._fresh_on)
+        self.dirty = True
+        self.version = 0
+        self.stamp = 0
+        self.answer = -1
+
+
+def release_group(feed: PubSubFeed, group: AccountGroup) -> None:
+    """Stop tracking ``group``: its parts no longer watch the feed's delivery stage."""
+    for part in group.parts:
+        feed.delivery.unwatch_changes(part.keys, part)
+    group.parts = ()
+    group.version = 0
+
+
+def group_answer(feed: PubSubFeed, group: AccountGroup) -> int:
+    """The freshness of ``group`` on ``feed`` as if no account were queued; caches it."""
+    if group.version != feed._topology:
+        _lay_out(feed, group)
+    if group.dirty:
+        group.dirty = False
+        last_slots = feed.delivery.last_slots
+        for part in group.parts:
+            if part.dirty:
+                part.dirty = False
+                slots = last_slots(part.keys)
+                part.floor = floor = min(slots)
+                part.at_floor = slots.count(floor)
+    group.stamp = feed._stamp
+    low = -1
+    if group.fresh:
+        # per part, min over accounts of max(delivered, shard slot) = max(floor, ...)
+        for part in group.parts:
+            if part.partial:  # depends on what is queued now: not cached
+                best = feed.min_account_slot(part.keys)
+                group.stamp = 0
+            else:
+                best = part.floor
+                for shard in part.shards:
+                    if shard.last_slot > best:
+                        best = shard.last_slot
+            if best < 0:
+                low = -1
+                break
+            if low < 0 or best < low:
+                low = best
+    group.answer = low
+    return low
+
+
+def _lay_out(feed: PubSubFeed, group: AccountGroup) -> None:
+    """Split ``group`` into parts by the shards holding its accounts (``feed._watched``)."""
+    watched = feed._watched
+    by_homes: dict[Any, list[Pubkey]] = {}
+    for pk in group.keys:
+        homes = watched.get(pk)
+        keys = by_homes.get(homes)
+        if keys is None:
+            by_homes[homes] = [pk]
+        else:
+            keys.append(pk)
+    release_group(feed, group)
+    parts = []
+    for homes, keys in by_homes.items():
+        shards, partial = [], False
+        # homes: the shard (one endpoint), a tuple of shards, or None (not watched)
+        for shard in homes if type(homes) is tuple else (() if homes is None else (homes,)):
+            if shard.live:
+                held = sum(map(shard.subs.__contains__, keys))
+                if held == len(keys):
+                    shards.append(shard)
+                elif held:
+                    partial = True
+        part = _Part(group, tuple(shards), tuple(keys), partial)
+        feed.delivery.watch_changes(part.keys, part)
+        parts.append(part)
+    group.parts = tuple(parts)
+    group.fresh = bool(group.keys) and all(map(feed._fresh_on.get, group.keys))
+    group.dirty = True
+    group.version = feed._topology

@@ -228,3 +228,20 @@ def test_equal_aux_accounts_key_skips_aux_accounts_and_another_key_re_indexes() 
     m.apply(_image(p, 6, 3, vault_b=moved))
     m.apply(_image(p, 7, 4, vault_b=moved))
     assert adapter.aux_calls == calls + 3
+
+
+
+class _Unhashable(_Adapter):
+    __hash__ = None  # type: ignore[assignment]
+
+
+def test_adapter_need_not_be_hashable() -> None:
+    """Any object with the module functions is an adapter (the stage bench wraps modules in
+    SimpleNamespace): the market keys the capabilities it caches by identity, not by hash."""
+    adapter = _Unhashable()
+    m, _ = _market(adapter)
+    p = cp.spec("p", SOL, USDC)
+    cp.load(m, p, 1_000_000, 2_000_000)
+    m.apply(_image(p, 2, 2))
+    assert m.pool(p.pool).adapter is adapter
+    assert adapter.lookups.count("TOKEN_PROGRAMS_FROM_MINTS") == 1

@@ -119,7 +119,9 @@ class MarketState:
         self._owner_ids: dict[Pubkey, Pubkey] = {}  # one Pubkey object per owner program
         # adapter -> (TOKEN_PROGRAMS_FROM_MINTS, aux_accounts_key or None): a getattr that
         # misses costs ~0.8 us, so each is looked up once
-        self._caps: dict[DexAdapter, tuple[bool, Callable[[PoolState], object] | None]] = {}
+        # id(adapter) -> its capabilities and the adapter (held: the id stays its own); by id, as
+        # an adapter need not be hashable (any object with the module functions)
+        self._caps: dict[int, tuple[bool, Callable[[PoolState], object] | None, DexAdapter]] = {}
         self.on_new_accounts: Callable[[list[Pubkey]], None] | None = None
         # the Clock's readers and their aux dicts (see _apply_clock); all of them hold it?
         self._clock_readers: tuple[tuple[Pubkey, ...], tuple[dict[Pubkey, bytes], ...], bool] | None
@@ -348,7 +350,7 @@ class MarketState:
         ``known`` (the pool's current state): its mints' programs are passed on the first call,
         so a new image of a known pool is decoded once; a second decode happens only if the
         image names other mints."""
-        if not (self._caps.get(adapter) or self._capabilities(adapter))[0]:
+        if not (self._caps.get(id(adapter)) or self._capabilities(adapter))[0]:
             return adapter.decode_pool(address, data)
         decode: Callable[..., PoolState] = adapter.decode_pool
         if known is not None:
@@ -382,13 +384,16 @@ class MarketState:
             token_program_b=prog_b or state.token_program_b,
         )
 
-    def _capabilities(self, adapter: DexAdapter) -> tuple[bool, Callable[[PoolState], object] | None]:
+    def _capabilities(
+        self, adapter: DexAdapter
+    ) -> tuple[bool, Callable[[PoolState], object] | None, DexAdapter]:
         """The adapter's ``TOKEN_PROGRAMS_FROM_MINTS`` and ``aux_accounts_key`` (looked up once)."""
-        caps = self._caps.get(adapter)
+        caps = self._caps.get(id(adapter))
         if caps is None:
-            caps = self._caps[adapter] = (
+            caps = self._caps[id(adapter)] = (
                 bool(getattr(adapter, "TOKEN_PROGRAMS_FROM_MINTS", False)),
                 getattr(adapter, "aux_accounts_key", None),
+                adapter,
             )
         return caps
 
@@ -431,7 +436,7 @@ class MarketState:
         entry.state = state
         entry.pool_slot = slot
         adapter = entry.adapter
-        key_of = (self._caps.get(adapter) or self._capabilities(adapter))[1]
+        key_of = (self._caps.get(id(adapter)) or self._capabilities(adapter))[1]
         key = None if key_of is None else key_of(state)
         if key is None or key != entry.aux_key:  # equal keys: the same aux_accounts
             source = tuple(adapter.aux_accounts(state))

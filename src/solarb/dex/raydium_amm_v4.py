@@ -26,6 +26,7 @@ from functools import lru_cache
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 
+from solarb import native
 from solarb.dex.base import (
     CLOCK_SYSVAR,
     DecodeError,
@@ -307,10 +308,15 @@ def quote(state: AmmV4Pool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b:
     return Quote(amount_in=amount_in, amount_out=out, fee=fee)
 
 
+# The C form of quoter's closure (solarb.native._constant_product); None: the Python closure.
+_NATIVE = native.load("constant_product")
+
+
 def quoter(state: AmmV4Pool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callable[[int], Quote]:
     """``x -> quote(state, aux, x, a_to_b)`` for a run of amounts while ``state`` and ``aux``
     stay as they are (one sizing): status, open time and reserves are checked once; any amount
-    the curve refuses goes through :func:`quote` (same result, same errors)."""
+    the curve refuses goes through :func:`quote` (same result, same errors). With the
+    ``constant_product`` kernel the closure below runs in C (bit-identical)."""
 
     def general(x: int) -> Quote:
         return quote(state, aux, x, a_to_b)
@@ -337,6 +343,10 @@ def quoter(state: AmmV4Pool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Calla
             return general(x)
         return Quote(x, out, fee)
 
+    if _NATIVE is not None:
+        fast = _NATIVE.amm_v4(r_in, r_out, num, den, general, bound, Quote)
+        if fast is not None:  # None: a number outside u64 (the closure handles it)
+            return fast  # type: ignore[no-any-return]
     return bound
 
 

@@ -1,8 +1,9 @@
 """Optional C kernels for the hot path: the exact concentrated-liquidity swap math, the cycle
-float filter and the sizing search.
+float filter, the sizing search and the constant-product bound quoters.
 
 Each kernel (``_whirlpool``, ``_raydium_clmm``, ``_meteora_dlmm``, ``_cycle_filter``,
-``_sizing``) is a CPython extension built from ``<name>.c`` by ``setup.py`` (``make`` does it).
+``_sizing``, ``_constant_product``) is a CPython extension built from ``<name>.c`` by
+``setup.py`` (``make`` does it).
 Each computes exactly what its pure-Python reference computes: the swap loops in
 :mod:`solarb.dex`, :func:`solarb.strategy.cycle_plan.filter_rows` and the model search of
 :mod:`solarb.strategy.sizing` (differential tests hold them bit-identical). The caller uses a
@@ -16,7 +17,14 @@ import importlib
 import os
 from types import ModuleType
 
-KERNELS = ("whirlpool", "raydium_clmm", "meteora_dlmm", "sizing", "cycle_filter")
+KERNELS = (
+    "whirlpool",
+    "raydium_clmm",
+    "meteora_dlmm",
+    "sizing",
+    "cycle_filter",
+    "constant_product",
+)
 
 
 def enabled() -> bool:

@@ -30,6 +30,7 @@ out before ``amount_in`` is consumed: the program fails, it does not fill partia
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from typing import cast
@@ -460,30 +461,19 @@ def quoter(state: LbPair, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callable
     walk = plan.walks[a_to_b]
     if walk is None or not walk.planned_from(aux):
         walk = _new_walk(plan, aux, a_to_b)
-    ts = c[3]
-    run, view, extend, top, make = kernel.swap_exact_in, plan.view, m.KERNEL_EXTEND, m.U64_MAX, _QUOTE
+    # in C: run the kernel, extend the walk on KERNEL_EXTEND, Quote(x, out, fee, spared) on a
+    # fill; general(x) where the kernel does not answer, on an error code or x outside 1..u64
+    spare = functools.partial(_spare, walk, cast(PairView, plan.view), a_to_b)
+    extend = functools.partial(walk.extend, aux, _records)
+    return kernel.bind(walk, c[3], Quote, general, extend, spare)  # type: ignore[no-any-return]
 
-    def bound(x: int) -> Quote:
-        if not 0 < x <= top:
-            return general(x)
-        r = run(walk.header, walk.records, x, ts)
-        if r is None:
-            return general(x)  # not handled: the Python walk
-        code, out, fee, n = r
-        while code == extend:  # each extend adds a stretch or ends the walk
-            walk.extend(aux, _records)
-            r = run(walk.header, walk.records, x, ts)
-            if r is None:
-                return general(x)
-            code, out, fee, n = r
-        if code:
-            return general(x)  # an error: quote raises it
-        spared = walk.spared[n]
-        if spared is None:
-            spared = walk.spared[n] = _spared(view, tuple(walk.indices[:n]), a_to_b)
-        return make(x, out, fee, spared)
 
-    return bound
+def _spare(walk: m.KernelWalk, view: PairView, a_to_b: bool, n: int) -> tuple[Pubkey, ...]:
+    """``walk.spared[n]`` (``Quote.arrays`` of a run over ``n`` stretches), made once."""
+    spared = walk.spared[n]
+    if spared is None:
+        spared = walk.spared[n] = _spared(view, tuple(walk.indices[:n]), a_to_b)
+    return spared  # type: ignore[no-any-return]
 
 
 def spot_rate(state: LbPair, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:

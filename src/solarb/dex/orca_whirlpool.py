@@ -384,14 +384,8 @@ def quoter(state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Calla
         e = _planned_entry(state, aux, a_to_b)  # as _entry checks it: made or remade
     if e is None or not e.plan or not e.plain:
         return general  # each quote raises what the Python path raises
-    plan = e.plan
-    run = kernel.quote_exact_in
-
-    def bound(x: int) -> Quote:
-        q = run(plan, x, Quote)
-        return general(x) if q is None else q  # type: ignore[no-any-return]
-
-    return bound
+    # x -> kernel.quote_exact_in(e.plan, x, Quote), or general(x) where that is None: a C callable
+    return kernel.bind(e.plan, Quote, general)  # type: ignore[no-any-return]
 
 
 # ---------------------------------------------------------------------------- native kernel

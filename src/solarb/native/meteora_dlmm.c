@@ -27,8 +27,11 @@
  * (0 when the pair takes it from the output); code 0 = filled, else the walk ended at the plan's
  * terminal: 1 no liquidity, 2 bin id out of bounds, 3 next array not loaded, 5 not planned yet (the
  * adapter plans one more stretch and runs again); terminal 4 (the Python walk decides) gives None.
+ * bind(walk, now, Quote, general, extend, spare): the adapter's bound quoter as a C callable (no
+ * Python frame per probe): runs, extends the walk and builds the Quote as meteora_dlmm.quoter did.
  */
 #include "pyint.h"
+#include <stddef.h>
 
 #define HEADER_LEN 60
 #define ARRAY_ENTRY_LEN 12
@@ -43,6 +46,7 @@
 #define U64_MAX UINT64_MAX
 #define ONE ((u128)1 << 64)
 #define TERMINAL_FALLBACK 4
+#define TERMINAL_EXTEND 5
 
 /* ---- checked arithmetic (0 = ok, -1 = the program's MathOverflow: not handled here) ---- */
 
@@ -173,26 +177,17 @@ static int swap_at_bin(const params_t *p, uint64_t left, uint64_t max_out, u128 
     return 0;
 }
 
-static PyObject *swap_exact_in(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    (void)self;
-    if (nargs != 4 || !PyBytes_Check(args[0]) || !PyTuple_Check(args[1]) ||
-        !PyLong_Check(args[2]) || !PyLong_Check(args[3])) {
-        PyErr_SetString(PyExc_TypeError,
-                        "swap_exact_in(header: bytes, records: tuple, amount: int, now: int)");
-        return NULL;
+/* The walk of `amount` (> 0, u64) over header and records at clock `now`: 1 with *code, *out,
+ * *fee, *walked (the result tuple's fields), 0 for None (not handled), -1 with TypeError set. */
+static int run_walk(PyObject *header, PyObject *arrays, uint64_t amount, long long now, int *code,
+                    uint64_t *out_total, uint64_t *out_fee, uint32_t *walked) {
+    if (!PyBytes_Check(header) || !PyTuple_Check(arrays)) {
+        PyErr_SetString(PyExc_TypeError, "header must be bytes, records a tuple");
+        return -1;
     }
-    PyObject *arrays = args[1];
-    const unsigned char *h = (const unsigned char *)PyBytes_AS_STRING(args[0]);
-    Py_ssize_t hlen = PyBytes_GET_SIZE(args[0]);
-    unsigned long long amount = PyLong_AsUnsignedLongLong(args[2]);
-    if (amount == (unsigned long long)-1 && PyErr_Occurred()) {
-        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return NULL;
-        PyErr_Clear(); /* negative or above u64: the Python walk rejects it */
-        Py_RETURN_NONE;
-    }
-    long long now = PyLong_AsLongLong(args[3]);
-    if (now == -1 && PyErr_Occurred()) return NULL;
-    if (hlen < HEADER_LEN) Py_RETURN_NONE;
+    const unsigned char *h = (const unsigned char *)PyBytes_AS_STRING(header);
+    Py_ssize_t hlen = PyBytes_GET_SIZE(header);
+    if (hlen < HEADER_LEN) return 0;
     params_t p;
     p.swap_for_y = h[0];
     p.on_input = h[1];
@@ -212,7 +207,7 @@ static PyObject *swap_exact_in(PyObject *self, PyObject *const *args, Py_ssize_t
     p.base_rate = rd_u64(h + 52);
     if ((Py_ssize_t)(HEADER_LEN + (size_t)n_arrays * ARRAY_ENTRY_LEN) > hlen ||
         PyTuple_GET_SIZE(arrays) < (Py_ssize_t)n_arrays || amount == 0)
-        Py_RETURN_NONE;
+        return 0;
     /* update_references(clock.unix_timestamp) */
     i128 elapsed = (i128)now - last_ts;
     if (elapsed >= (i128)filter) {
@@ -228,7 +223,7 @@ static PyObject *swap_exact_in(PyObject *self, PyObject *const *args, Py_ssize_t
         int64_t lower = rd_i32(a);
         int32_t first = rd_i32(a + 4), last = rd_i32(a + 8);
         PyObject *rec_obj = PyTuple_GET_ITEM(arrays, i);
-        if (!PyBytes_Check(rec_obj)) Py_RETURN_NONE;
+        if (!PyBytes_Check(rec_obj)) return 0;
         const unsigned char *rec = (const unsigned char *)PyBytes_AS_STRING(rec_obj);
         Py_ssize_t n_rec = PyBytes_GET_SIZE(rec_obj) / RECORD_LEN;
         Py_ssize_t k = p.swap_for_y ? n_rec - 1 : 0, dk = p.swap_for_y ? -1 : 1;
@@ -238,29 +233,254 @@ static PyObject *swap_exact_in(PyObject *self, PyObject *const *args, Py_ssize_t
             if (p.swap_for_y ? pos > first : pos < first) continue;
             if (p.swap_for_y ? pos < last : pos > last) break;
             uint32_t lo_flags = (uint32_t)rd_i32(r + 4);
-            if (p.support_lo && (lo_flags & lo_bit)) Py_RETURN_NONE; /* limit orders: Python */
+            if (p.support_lo && (lo_flags & lo_bit)) return 0; /* limit orders: Python */
             uint64_t max_out = rd_u64(r + (p.swap_for_y ? 16 : 8));
             if (max_out == 0) continue;
             int64_t bin_id = lower + pos;
             u128 price = rd_u128(r + 24);
-            if (price == 0 && pow_q64(pow_base, bin_id, &price)) Py_RETURN_NONE;
+            if (price == 0 && pow_q64(pow_base, bin_id, &price)) return 0;
             uint64_t g, out, fee;
             if (swap_at_bin(&p, left, max_out, price, fee_rate_at(&p, bin_id), &g, &out, &fee))
-                Py_RETURN_NONE;
+                return 0;
             if (g > 0) {
                 total_out += out;
                 total_fee += fee;
                 if (g >= left) {
-                    if (total_out > U64_MAX || total_fee > U64_MAX) Py_RETURN_NONE;
-                    return Py_BuildValue("(iKKI)", 0, (unsigned long long)total_out,
-                                         p.on_input ? (unsigned long long)total_fee : 0ULL, i + 1);
+                    if (total_out > U64_MAX || total_fee > U64_MAX) return 0;
+                    *code = 0;
+                    *out_total = (uint64_t)total_out;
+                    *out_fee = p.on_input ? (uint64_t)total_fee : 0;
+                    *walked = i + 1;
+                    return 1;
                 }
                 left -= g;
             }
         }
     }
-    if (terminal == TERMINAL_FALLBACK || terminal == 0) Py_RETURN_NONE;
-    return Py_BuildValue("(iKKI)", terminal, 0ULL, 0ULL, n_arrays);
+    if (terminal == TERMINAL_FALLBACK || terminal == 0) return 0;
+    *code = terminal;
+    *out_total = *out_fee = 0;
+    *walked = n_arrays;
+    return 1;
+}
+
+static PyObject *swap_exact_in(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 4 || !PyBytes_Check(args[0]) || !PyTuple_Check(args[1]) ||
+        !PyLong_Check(args[2]) || !PyLong_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "swap_exact_in(header: bytes, records: tuple, amount: int, now: int)");
+        return NULL;
+    }
+    unsigned long long amount = PyLong_AsUnsignedLongLong(args[2]);
+    if (amount == (unsigned long long)-1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return NULL;
+        PyErr_Clear(); /* negative or above u64: the Python walk rejects it */
+        Py_RETURN_NONE;
+    }
+    long long now = PyLong_AsLongLong(args[3]);
+    if (now == -1 && PyErr_Occurred()) return NULL;
+    int code;
+    uint64_t out, fee;
+    uint32_t walked;
+    int r = run_walk(args[0], args[1], amount, now, &code, &out, &fee, &walked);
+    if (r <= 0) {
+        if (r < 0) return NULL;
+        Py_RETURN_NONE;
+    }
+    return Py_BuildValue("(iKKI)", code, (unsigned long long)out, (unsigned long long)fee, walked);
+}
+
+/* ---- the bound quoter (meteora_dlmm.quoter) as a C callable ---- */
+
+static PyObject *S_FIELDS[4], *S_HEADER, *S_RECORDS, *S_SPARED; /* interned attribute names */
+static PyObject *QUOTE_CLS, *QUOTE_SLOTS[4]; /* the last quote_cls and its field descriptors */
+
+/* Remember cls's slot descriptors for the four Quote fields. 0, or -1 with an exception. */
+static int quote_slots(PyObject *cls) {
+    if (cls == QUOTE_CLS) return 0;
+    if (!PyType_Check(cls)) {
+        PyErr_SetString(PyExc_TypeError, "quote_cls must be a type");
+        return -1;
+    }
+    PyObject *found[4] = {0};
+    for (int i = 0; i < 4; i++) {
+        found[i] = PyObject_GetAttr(cls, S_FIELDS[i]);
+        if (!found[i] || !Py_TYPE(found[i])->tp_descr_set) {
+            if (found[i]) PyErr_SetString(PyExc_TypeError, "quote_cls fields must be slots");
+            for (int j = 0; j <= i; j++) Py_XDECREF(found[j]);
+            return -1;
+        }
+    }
+    for (int i = 0; i < 4; i++) Py_XSETREF(QUOTE_SLOTS[i], found[i]);
+    Py_INCREF(cls);
+    Py_XSETREF(QUOTE_CLS, cls);
+    return 0;
+}
+
+/* quote_cls(amount, out, fee, arrays) through its slot descriptors (frozen_maker's way). */
+static PyObject *make_quote(PyObject *cls, PyObject *amount, uint64_t out, uint64_t fee,
+                            PyObject *arrays) {
+    if (quote_slots(cls)) return NULL;
+    PyTypeObject *tp = (PyTypeObject *)cls;
+    PyObject *obj = tp->tp_alloc(tp, 0);
+    if (!obj) return NULL;
+    PyObject *vals[4] = {Py_NewRef(amount), PyLong_FromUnsignedLongLong(out),
+                         PyLong_FromUnsignedLongLong(fee), Py_NewRef(arrays)};
+    int bad = !vals[1] || !vals[2];
+    for (int i = 0; i < 4 && !bad; i++) {
+        PyObject *d = QUOTE_SLOTS[i];
+        bad = Py_TYPE(d)->tp_descr_set(d, obj, vals[i]) < 0;
+    }
+    for (int i = 0; i < 4; i++) Py_XDECREF(vals[i]);
+    if (bad) {
+        Py_DECREF(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+/* bind(walk, now, quote_cls, general, extend, spare): x -> the walk's Quote of x at clock `now`
+ * (arrays: walk.spared[n], or spare(n) when None), or general(x) where the kernel answers None,
+ * an error code, or x is not an amount in 1..u64::MAX; KERNEL_EXTEND calls extend() and runs
+ * again (the walk reads its header and records anew each run). */
+typedef struct {
+    PyObject_HEAD
+    PyObject *walk, *quote_cls, *general, *extend, *spare;
+    long long now;
+    vectorcallfunc vectorcall;
+} bound_t;
+
+#define MAX_RUNS 1000 /* defensive: each extend adds a stretch (at most 32) or ends the walk */
+
+/* One run over walk's current header and records (see run_walk). */
+static int walk_once(bound_t *b, uint64_t amount, int *code, uint64_t *out, uint64_t *fee,
+                     uint32_t *n) {
+    PyObject *header = PyObject_GetAttr(b->walk, S_HEADER);
+    if (!header) return -1;
+    PyObject *records = PyObject_GetAttr(b->walk, S_RECORDS);
+    if (!records) {
+        Py_DECREF(header);
+        return -1;
+    }
+    int r = run_walk(header, records, amount, b->now, code, out, fee, n);
+    Py_DECREF(header);
+    Py_DECREF(records);
+    return r;
+}
+
+static PyObject *bound_vectorcall(PyObject *obj, PyObject *const *args, size_t nargsf,
+                                  PyObject *kwnames) {
+    bound_t *b = (bound_t *)obj;
+    if (PyVectorcall_NARGS(nargsf) != 1 || (kwnames && PyTuple_GET_SIZE(kwnames))) {
+        PyErr_SetString(PyExc_TypeError, "a bound quoter takes one amount");
+        return NULL;
+    }
+    PyObject *x = args[0];
+    if (!PyLong_Check(x)) return PyObject_CallOneArg(b->general, x);
+    unsigned long long amount = PyLong_AsUnsignedLongLong(x);
+    if (amount == (unsigned long long)-1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return NULL;
+        PyErr_Clear(); /* negative or above u64 */
+        return PyObject_CallOneArg(b->general, x);
+    }
+    if (amount == 0) return PyObject_CallOneArg(b->general, x);
+    int code = 0;
+    uint64_t out = 0, fee = 0;
+    uint32_t n = 0;
+    for (int run = 0;; run++) {
+        if (run == MAX_RUNS) return PyObject_CallOneArg(b->general, x);
+        int r = walk_once(b, amount, &code, &out, &fee, &n);
+        if (r < 0) return NULL;
+        if (r == 0) return PyObject_CallOneArg(b->general, x); /* not handled: the Python walk */
+        if (code != TERMINAL_EXTEND) break; /* else plan one more stretch and run again */
+        PyObject *done = PyObject_CallNoArgs(b->extend);
+        if (!done) return NULL;
+        Py_DECREF(done);
+    }
+    if (code) return PyObject_CallOneArg(b->general, x); /* an error: quote() raises it */
+    PyObject *spared_list = PyObject_GetAttr(b->walk, S_SPARED);
+    if (!spared_list) return NULL;
+    if (!PyList_Check(spared_list) || (Py_ssize_t)n >= PyList_GET_SIZE(spared_list)) {
+        Py_DECREF(spared_list);
+        PyErr_SetString(PyExc_IndexError, "walk.spared has no slot for the stretches walked");
+        return NULL;
+    }
+    PyObject *spared = Py_NewRef(PyList_GET_ITEM(spared_list, n));
+    Py_DECREF(spared_list);
+    if (spared == Py_None) { /* spare(n) makes and remembers it */
+        Py_DECREF(spared);
+        PyObject *pn = PyLong_FromUnsignedLong(n);
+        if (!pn) return NULL;
+        spared = PyObject_CallOneArg(b->spare, pn);
+        Py_DECREF(pn);
+        if (!spared) return NULL;
+    }
+    PyObject *q = make_quote(b->quote_cls, x, out, fee, spared);
+    Py_DECREF(spared);
+    return q;
+}
+
+static int bound_traverse(PyObject *obj, visitproc visit, void *arg) {
+    bound_t *b = (bound_t *)obj;
+    Py_VISIT(b->walk);
+    Py_VISIT(b->quote_cls);
+    Py_VISIT(b->general);
+    Py_VISIT(b->extend);
+    Py_VISIT(b->spare);
+    return 0;
+}
+
+static int bound_clear(PyObject *obj) {
+    bound_t *b = (bound_t *)obj;
+    Py_CLEAR(b->walk);
+    Py_CLEAR(b->quote_cls);
+    Py_CLEAR(b->general);
+    Py_CLEAR(b->extend);
+    Py_CLEAR(b->spare);
+    return 0;
+}
+
+static void bound_dealloc(PyObject *obj) {
+    PyObject_GC_UnTrack(obj);
+    bound_clear(obj);
+    PyObject_GC_Del(obj);
+}
+
+static PyTypeObject BoundType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "solarb.native._meteora_dlmm.Bound",
+    .tp_basicsize = sizeof(bound_t),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "x -> the bound walk's Quote of x, or general(x) (see bind).",
+    .tp_vectorcall_offset = offsetof(bound_t, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_traverse = bound_traverse,
+    .tp_clear = bound_clear,
+    .tp_dealloc = bound_dealloc,
+};
+
+static PyObject *bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 6 || !PyLong_Check(args[1]) || !PyCallable_Check(args[3]) ||
+        !PyCallable_Check(args[4]) || !PyCallable_Check(args[5])) {
+        PyErr_SetString(PyExc_TypeError, "bind(walk, now: int, quote_cls: type, general, extend, "
+                                         "spare: callables)");
+        return NULL;
+    }
+    long long now = PyLong_AsLongLong(args[1]);
+    if (now == -1 && PyErr_Occurred()) return NULL;
+    if (quote_slots(args[2])) return NULL;
+    bound_t *b = PyObject_GC_New(bound_t, &BoundType);
+    if (!b) return NULL;
+    b->walk = Py_NewRef(args[0]);
+    b->quote_cls = Py_NewRef(args[2]);
+    b->general = Py_NewRef(args[3]);
+    b->extend = Py_NewRef(args[4]);
+    b->spare = Py_NewRef(args[5]);
+    b->now = now;
+    b->vectorcall = bound_vectorcall;
+    PyObject_GC_Track((PyObject *)b);
+    return (PyObject *)b;
 }
 
 /* extract_bins(buf, offset, first, count): the non-empty bins among `count` consecutive Bin
@@ -305,6 +525,9 @@ static PyMethodDef methods[] = {
      "swap_exact_in(header, bin_records, amount, now) -> (code, out, fee, arrays) | None"},
     {"extract_bins", extract_bins, METH_VARARGS,
      "extract_bins(buf, offset, first, count) -> the non-empty bins as fixed-size records"},
+    {"bind", (PyCFunction)(void (*)(void))bind, METH_FASTCALL,
+     "bind(walk, now, quote_cls, general, extend, spare) -> x -> Quote: the bound quoter (see "
+     "meteora_dlmm.quoter) as a C callable"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -314,4 +537,13 @@ static struct PyModuleDef module = {
     NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__meteora_dlmm(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__meteora_dlmm(void) {
+    const char *names[4] = {"amount_in", "amount_out", "fee", "arrays"};
+    for (int i = 0; i < 4; i++)
+        if (!(S_FIELDS[i] = PyUnicode_InternFromString(names[i]))) return NULL;
+    S_HEADER = PyUnicode_InternFromString("header");
+    S_RECORDS = PyUnicode_InternFromString("records");
+    S_SPARED = PyUnicode_InternFromString("spared");
+    if (!S_HEADER || !S_RECORDS || !S_SPARED || PyType_Ready(&BoundType) < 0) return NULL;
+    return PyModule_Create(&module);
+}

@@ -6,6 +6,8 @@
  * quote_exact_in(plan, amount, Quote[, aux, keys, datas]) -> Quote(amount_in, amount_out, fee)
  *   | None: the same swap as a Quote; with aux, also None unless aux[keys[i]] is datas[i] for
  *   every i (None: absent), the adapter's check that the plan's tick arrays are still current
+ * bind(plan, Quote, general) -> Bound: x -> quote_exact_in(plan, x, Quote) or, where that is
+ *   None, general(x) (the adapter's bound quoter, a C callable)
  *   amount_in  input the swap consumed (amount - remaining), before transfer fees
  *   amount_out output the swap produced (u64), before transfer fees
  *   fee        total trade fee in the input token (LP + protocol)
@@ -21,6 +23,7 @@
  *     followed (kind 1) by n_ticks x 24 B: offset i64 (0..87, ascending), liquidity_net i128
  */
 #include "pyint.h"
+#include <stddef.h>
 
 #define MIN_TICK (-443636)
 #define MAX_TICK 443636
@@ -482,6 +485,82 @@ static PyObject *quote_exact_in(PyObject *self, PyObject *const *args, Py_ssize_
     return make_quote(args[2], done, out, fee);
 }
 
+/* bind(plan, quote_cls, general) -> a callable x -> quote_exact_in(plan, x, quote_cls), or
+ * general(x) where that answers None: orca_whirlpool.quoter's bound quoter with no Python frame
+ * per probe (the sizing kernel calls it through vectorcall). */
+typedef struct {
+    PyObject_HEAD
+    PyObject *plan, *quote_cls, *general;
+    vectorcallfunc vectorcall;
+} bound_t;
+
+static PyObject *bound_vectorcall(PyObject *obj, PyObject *const *args, size_t nargsf,
+                                  PyObject *kwnames) {
+    bound_t *b = (bound_t *)obj;
+    if (PyVectorcall_NARGS(nargsf) != 1 || (kwnames && PyTuple_GET_SIZE(kwnames))) {
+        PyErr_SetString(PyExc_TypeError, "a bound quoter takes one amount");
+        return NULL;
+    }
+    PyObject *argv[3] = {b->plan, args[0], b->quote_cls};
+    uint64_t done, out;
+    u128 fee;
+    int r = swap_args(argv, 3, 3, "bound quoter: plan must be bytes", &done, &out, &fee);
+    if (r < 0) return NULL;
+    if (r == 0) return PyObject_CallOneArg(b->general, args[0]);
+    return make_quote(b->quote_cls, done, out, fee);
+}
+
+static int bound_traverse(PyObject *obj, visitproc visit, void *arg) {
+    bound_t *b = (bound_t *)obj;
+    Py_VISIT(b->plan);
+    Py_VISIT(b->quote_cls);
+    Py_VISIT(b->general);
+    return 0;
+}
+
+static int bound_clear(PyObject *obj) {
+    bound_t *b = (bound_t *)obj;
+    Py_CLEAR(b->plan);
+    Py_CLEAR(b->quote_cls);
+    Py_CLEAR(b->general);
+    return 0;
+}
+
+static void bound_dealloc(PyObject *obj) {
+    PyObject_GC_UnTrack(obj);
+    bound_clear(obj);
+    PyObject_GC_Del(obj);
+}
+
+static PyTypeObject BoundType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "solarb.native._whirlpool.Bound",
+    .tp_basicsize = sizeof(bound_t),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "x -> quote_exact_in(plan, x, quote_cls) or general(x) (see bind).",
+    .tp_vectorcall_offset = offsetof(bound_t, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_traverse = bound_traverse,
+    .tp_clear = bound_clear,
+    .tp_dealloc = bound_dealloc,
+};
+
+static PyObject *bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 3 || !PyBytes_Check(args[0]) || !PyCallable_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "bind(plan: bytes, quote_cls: type, general: callable)");
+        return NULL;
+    }
+    if (quote_slots(args[1])) return NULL; /* a class the quotes cannot be made of: now */
+    bound_t *b = PyObject_GC_New(bound_t, &BoundType);
+    if (!b) return NULL;
+    b->plan = Py_NewRef(args[0]);
+    b->quote_cls = Py_NewRef(args[1]);
+    b->general = Py_NewRef(args[2]);
+    b->vectorcall = bound_vectorcall;
+    PyObject_GC_Track((PyObject *)b);
+    return (PyObject *)b;
+}
+
 static PyObject *py_sqrt_price_at_tick(PyObject *self, PyObject *arg) {
     (void)self;
     long t = PyLong_AsLong(arg);
@@ -501,6 +580,9 @@ static PyMethodDef METHODS[] = {
      "quote_exact_in(plan, amount, quote_cls[, aux, keys, datas]) -> quote_cls(amount_in, "
      "amount_out, fee) | None: swap_exact_in as a Quote (no transfer fee); None: not handled, "
      "or aux does not map each of keys to the same object in datas (None: absent)."},
+    {"bind", (PyCFunction)(void (*)(void))bind, METH_FASTCALL,
+     "bind(plan, quote_cls, general) -> x -> quote_exact_in(plan, x, quote_cls), or general(x) "
+     "where that is None: the bound quoter as a C callable."},
     {"sqrt_price_at_tick", py_sqrt_price_at_tick, METH_O,
      "sqrt_price_at_tick(tick) -> int: clmm_math.sqrt_price_at_tick (for tests)."},
     {NULL, NULL, 0, NULL},
@@ -518,5 +600,6 @@ PyMODINIT_FUNC PyInit__whirlpool(void) {
     S_ARRAYS = PyUnicode_InternFromString("arrays");
     EMPTY_TUPLE = PyTuple_New(0);
     if (!S_AMOUNT_IN || !S_AMOUNT_OUT || !S_FEE || !S_ARRAYS || !EMPTY_TUPLE) return NULL;
+    if (PyType_Ready(&BoundType) < 0) return NULL;
     return PyModule_Create(&MODULE);
 }

@@ -13,6 +13,9 @@ pool's ``(entry, slot)`` check is one tuple shared by every plan that reads it. 
 in that order, kept when ``> threshold``. The C kernel ``solarb.native._cycle_filter`` computes
 the same doubles in the same order and returns the same list (differential tests); the finder uses
 it when :func:`solarb.native.load` returns it.
+
+:class:`SpotRates` and :func:`cycle_rate` are the filter's per-cycle reference (re-exported by
+:mod:`solarb.strategy.cycles`): the table passes the same cycles with the same products.
 """
 
 from __future__ import annotations
@@ -23,12 +26,22 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from solders.pubkey import Pubkey
 
-from solarb.market.state import PoolEntry
+from solarb.dex.base import DexError
+from solarb.market.state import MarketState, PoolEntry
 
 if TYPE_CHECKING:
     from solarb.strategy.cycles import Cycle
 
-__all__ = ["PAD_SLOT", "ROW_WIDTH", "Plan", "build_plans", "filter_rows", "new_table"]
+__all__ = [
+    "PAD_SLOT",
+    "ROW_WIDTH",
+    "Plan",
+    "SpotRates",
+    "build_plans",
+    "cycle_rate",
+    "filter_rows",
+    "new_table",
+]
 
 NAN = float("nan")  # a direction with no usable rate: every product through it fails the filter
 PAD_SLOT = 0
@@ -111,3 +124,77 @@ def filter_rows(table: array[float], rows: array[int], threshold: float) -> list
         for index, a, b, c in zip(it, it, it, it)
         if (r := table[a] * table[b] * table[c]) > threshold
     ]
+
+
+class SpotRates:
+    """Float spot rates per ``(pool, a_to_b)`` kept across updates (they only rank cycles; sizing
+    is always on exact quotes). An entry is dropped by :meth:`forget` (the finder forgets a pool
+    before re-evaluating the cycles through it, and :class:`CycleFinder` is told of every pool
+    whose state or aux accounts changed) and is never used once the pool's decoded state is
+    another object."""
+
+    __slots__ = ("_entries", "hits", "misses")
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[Pubkey, bool], tuple[object, float | None]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def rate(self, entry: PoolEntry, a_to_b: bool) -> float | None:
+        """The adapter's spot rate (None if it raised :class:`DexError`)."""
+        key = (entry.address, a_to_b)
+        hit = self._entries.get(key)
+        state = entry.state
+        if hit is not None and hit[0] is state:
+            self.hits += 1
+            return hit[1]
+        self.misses += 1
+        try:
+            r: float | None = entry.adapter.spot_rate(state, entry.aux, a_to_b)
+        except DexError:
+            r = None
+        self._entries[key] = (state, r)
+        return r
+
+    def forget(self, pool: Pubkey) -> None:
+        """Drop both directions of ``pool`` (its state or aux accounts changed)."""
+        self._entries.pop((pool, True), None)
+        self._entries.pop((pool, False), None)
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        self._entries.clear()
+
+
+def cycle_rate(
+    market: MarketState,
+    cycle: Cycle,
+    rates: dict[tuple[Pubkey, bool], float] | SpotRates | None = None,
+) -> tuple[float, list[PoolEntry]] | None:
+    """The product of the float spot rates along ``cycle`` (fees included) and its pools'
+    entries; ``None`` if a pool is not tradable or a spot rate cannot be computed. ``rates``: as
+    in :func:`~solarb.strategy.cycles.evaluate_cycle`."""
+    pools = market.pools
+    entries: list[PoolEntry] = []
+    rate = 1.0
+    for leg in cycle.legs:
+        entry = pools.get(leg.pool)
+        if entry is None or not entry.ready or entry.quarantined:
+            return None
+        entries.append(entry)
+        if type(rates) is SpotRates:
+            r = rates.rate(entry, leg.a_to_b)
+            if r is None:
+                return None
+        else:
+            k = (leg.pool, leg.a_to_b)
+            r = rates.get(k) if rates is not None else None  # type: ignore[union-attr]
+            if r is None:
+                try:
+                    r = entry.adapter.spot_rate(entry.state, entry.aux, leg.a_to_b)
+                except DexError:
+                    return None
+                if rates is not None:
+                    rates[k] = r  # type: ignore[index]
+        rate *= r
+    return rate, entries

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Literal
 
 from solders.pubkey import Pubkey
@@ -35,11 +36,11 @@ from solarb import native
 from solarb.dex.base import DexError, Quote
 from solarb.errors import ConfigError
 from solarb.events import Hop, Opportunity
-from solarb.frozen import fast_init
+from solarb.frozen import fast_init, frozen_maker
 from solarb.market.state import MarketState, PoolEntry
 from solarb.strategy.cycle_plan import NAN as _NAN
 from solarb.strategy.cycle_plan import Plan as _Plan
-from solarb.strategy.cycle_plan import build_plans, filter_rows, new_table
+from solarb.strategy.cycle_plan import SpotRates, build_plans, cycle_rate, filter_rows, new_table
 from solarb.strategy.sizing import chain_quotes, maximize_chain_model, maximize_profit
 
 __all__ = [
@@ -132,44 +133,11 @@ class Evaluation:
         return self.amount_out - self.amount_in
 
 
-class SpotRates:
-    """Float spot rates per ``(pool, a_to_b)`` kept across updates (they only rank cycles; sizing
-    is always on exact quotes). An entry is dropped by :meth:`forget` (the finder forgets a pool
-    before re-evaluating the cycles through it, and :class:`CycleFinder` is told of every pool
-    whose state or aux accounts changed) and is never used once the pool's decoded state is
-    another object."""
-
-    __slots__ = ("_entries", "hits", "misses")
-
-    def __init__(self) -> None:
-        self._entries: dict[tuple[Pubkey, bool], tuple[object, float | None]] = {}
-        self.hits = 0
-        self.misses = 0
-
-    def rate(self, entry: PoolEntry, a_to_b: bool) -> float | None:
-        """The adapter's spot rate (None if it raised :class:`DexError`)."""
-        key = (entry.address, a_to_b)
-        hit = self._entries.get(key)
-        state = entry.state
-        if hit is not None and hit[0] is state:
-            self.hits += 1
-            return hit[1]
-        self.misses += 1
-        try:
-            r: float | None = entry.adapter.spot_rate(state, entry.aux, a_to_b)
-        except DexError:
-            r = None
-        self._entries[key] = (state, r)
-        return r
-
-    def forget(self, pool: Pubkey) -> None:
-        """Drop both directions of ``pool`` (its state or aux accounts changed)."""
-        self._entries.pop((pool, True), None)
-        self._entries.pop((pool, False), None)
-
-    def clear(self) -> None:
-        """Forget every entry."""
-        self._entries.clear()
+# positional makers (no type.__call__, no keywords): every field, in declaration order
+_make_evaluation = frozen_maker(Evaluation)
+_make_hop = frozen_maker(Hop)
+_make_opportunity = frozen_maker(Opportunity)
+_first = itemgetter(0)  # sort key: stable, ties keep their order
 
 
 def enumerate_cycles(
@@ -213,40 +181,6 @@ def enumerate_cycles(
                     if leg3.pool != e1.pool and leg3.pool != e2.pool:
                         cycles.append(Cycle(start, (leg1, leg2, leg3)))
     return cycles
-
-
-def cycle_rate(
-    market: MarketState,
-    cycle: Cycle,
-    rates: dict[tuple[Pubkey, bool], float] | SpotRates | None = None,
-) -> tuple[float, list[PoolEntry]] | None:
-    """The product of the float spot rates along ``cycle`` (fees included) and its pools'
-    entries; ``None`` if a pool is not tradable or a spot rate cannot be computed. ``rates``: as
-    in :func:`evaluate_cycle`."""
-    pools = market.pools
-    entries: list[PoolEntry] = []
-    rate = 1.0
-    for leg in cycle.legs:
-        entry = pools.get(leg.pool)
-        if entry is None or not entry.ready or entry.quarantined:
-            return None
-        entries.append(entry)
-        if type(rates) is SpotRates:
-            r = rates.rate(entry, leg.a_to_b)
-            if r is None:
-                return None
-        else:
-            k = (leg.pool, leg.a_to_b)
-            r = rates.get(k) if rates is not None else None  # type: ignore[union-attr]
-            if r is None:
-                try:
-                    r = entry.adapter.spot_rate(entry.state, entry.aux, leg.a_to_b)
-                except DexError:
-                    return None
-                if rates is not None:
-                    rates[k] = r  # type: ignore[index]
-        rate *= r
-    return rate, entries
 
 
 def evaluate_cycle(
@@ -316,17 +250,46 @@ def size_cycle(
     """
     if bound is None:
         bound = {}
+    legs = tuple(((leg.pool, leg.a_to_b), e, leg.a_to_b) for e, leg in zip(entries, cycle.legs))
+    found = _search(_bind(legs, bound), rate, max_amount_in, seed, sizer, refine)
+    if found is None:
+        return None
+    amount_in, n_quotes, fallback, chain = found
+    return _make_evaluation(
+        cycle, chain[0].amount_in, chain[-1].amount_out,
+        tuple((q.amount_in, q.amount_out) for q in chain), rate, n_quotes, fallback,
+        _hop_arrays(amount_in, chain),
+    )  # fmt: skip
+
+
+def _bind(
+    legs: tuple[tuple[tuple[Pubkey, bool], PoolEntry, bool], ...],
+    bound: dict[tuple[Pubkey, bool], Callable[[int], Quote]],
+) -> tuple[Callable[[int], Quote], ...]:
+    """The bound quoter of each ``(key, entry, a_to_b)`` leg, each key bound once in ``bound``."""
     steps = []
-    for e, leg in zip(entries, cycle.legs):
-        key = (leg.pool, leg.a_to_b)
+    for key, entry, a_to_b in legs:
         step = bound.get(key)
         if step is None:
-            step = bound[key] = _bound_quote(e, leg.a_to_b)
+            step = bound[key] = _bound_quote(entry, a_to_b)
         steps.append(step)
+    return tuple(steps)
+
+
+def _search(
+    steps: tuple[Callable[[int], Quote], ...],
+    rate: float,
+    max_amount_in: int,
+    seed: int | None,
+    sizer: Sizer = "model",
+    refine: bool | None = None,
+) -> tuple[int, int, str, Sequence[Quote]] | None:
+    """:func:`size_cycle`'s search on bound quoters: ``(amount_in, quotes, fallback, chain)``
+    (``chain``: the exact quotes at ``amount_in``, never empty), or ``None``."""
     if sizer == "model":
         if _SIZING is not None and 0 <= max_amount_in <= _U64_MAX:  # 8: the model's max_steps
             found = _SIZING.search(
-                tuple(steps), 1, max_amount_in, rate, seed, SIZING_WIDTH_PPM, SIZING_WIDTH_PPM,
+                steps, 1, max_amount_in, rate, seed, SIZING_WIDTH_PPM, SIZING_WIDTH_PPM,
                 8, refine, REFINE_MIN_WIDTH, DexError,
             )  # fmt: skip
             if found is None:
@@ -353,23 +316,18 @@ def size_cycle(
         raise ConfigError(f"unknown sizer {sizer!r}")
     if chain is None:  # out() was 0 at the best size: no quotes recorded
         return None
-    # each quote's arrays belong to the amount it was asked for: carry them only when the
-    # quote spends exactly that amount (the hop's amount_in), as the builder checks
+    return amount_in, n_quotes, fallback, chain
+
+
+def _hop_arrays(amount_in: int, chain: Sequence[Quote]) -> tuple[tuple[Pubkey, ...], ...]:
+    """Each quote's arrays belong to the amount it was asked for (``amount_in``, then each
+    output): carried only when the quote spends exactly that amount, as the builder checks."""
     asked = amount_in
     arrays = []
     for q in chain:
         arrays.append(q.arrays if q.amount_in == asked else ())
         asked = q.amount_out
-    return Evaluation(
-        cycle=cycle,
-        amount_in=chain[0].amount_in,
-        amount_out=chain[-1].amount_out,
-        hops=tuple((q.amount_in, q.amount_out) for q in chain),
-        rate=rate,
-        quotes=n_quotes,
-        fallback=fallback,
-        arrays=tuple(arrays),
-    )
+    return tuple(arrays)
 
 
 def _spot_rate(entry: PoolEntry, state: object, a_to_b: bool) -> float:
@@ -429,6 +387,8 @@ class CycleFinder:
         self.max_sized = max_sized
         self._cycles: list[Cycle] = []
         self._last_in: dict[int, int] = {}  # cycle index -> last optimal input (warm start)
+        # cycle index -> ((pool, a_to_b), entry, a_to_b) per leg, made when it is first sized
+        self._legs: dict[int, tuple[tuple[tuple[Pubkey, bool], PoolEntry, bool], ...]] = {}
         self._version = -1
         self._counter = 0
         self._entries: dict[Pubkey, PoolEntry] = {}  # pool -> its entry as of the last build
@@ -477,6 +437,7 @@ class CycleFinder:
         self._table = new_table(size)
         self._state = [None] * size
         self._last_in.clear()
+        self._legs.clear()
         self._version = self.market.version
 
     def on_pool_changed(
@@ -519,73 +480,81 @@ class CycleFinder:
         self.passed += len(passed)
         if not passed:
             return []
-        cycles = self._cycles
+        cycles, legs_of, entries = self._cycles, self._legs, self._entries
+        max_amount_in, min_profit = self.max_amount_in, self.min_profit
         max_sized = self.max_sized
         if max_sized is not None:
-            passed.sort(key=lambda item: item[0], reverse=True)
-        found: list[tuple[int, Evaluation]] = []
+            passed.sort(key=_first, reverse=True)
+        # (profit, index, search amount_in, chain): no Evaluation, and only the opportunities
+        # returned are built
+        found: list[tuple[int, int, int, Sequence[Quote]]] = []
         last_in = self._last_in
         best = 0
-        entries = self._entries
         bound: dict[tuple[Pubkey, bool], Callable[[int], Quote]] = {}  # quoters of this state
         for n, (rate, index) in enumerate(passed):
-            cycle = cycles[index]
-            start = cycle.start_mint
-            cap = self.max_amount_in[start]
-            floor = max(self.min_profit[start], 1)
+            start = cycles[index].start_mint
+            cap = max_amount_in[start]
+            floor = max(min_profit[start], 1)
             if max_sized is not None and (
                 n >= max_sized or (rate - 1.0 + _BOUND_SLACK) * cap < max(best, floor)
             ):
                 self.skipped += len(passed) - n  # ranked out, or bounded below what we have
                 break
-            ev = size_cycle(cycle, [entries[leg.pool] for leg in cycle.legs], rate, cap,
-                            seed=last_in.get(index), bound=bound)  # fmt: skip
+            legs = legs_of.get(index)
+            if legs is None:
+                legs = legs_of[index] = tuple(
+                    ((leg.pool, leg.a_to_b), entries[leg.pool], leg.a_to_b)
+                    for leg in cycles[index].legs
+                )
+            res = _search(_bind(legs, bound), rate, cap, last_in.get(index))
             self.sized += 1
-            if ev is None:
+            if res is None:
                 continue
-            self.quotes += ev.quotes
-            self.fallbacks += ev.fallback != ""
-            last_in[index] = ev.amount_in
-            if ev.profit >= floor:
-                found.append((ev.profit, ev))
-                best = max(best, ev.profit)
+            amount_in, n_quotes, fallback, chain = res
+            self.quotes += n_quotes
+            self.fallbacks += fallback != ""
+            first_in = last_in[index] = chain[0].amount_in
+            profit = chain[-1].amount_out - first_in
+            if profit >= floor:
+                found.append((profit, index, amount_in, chain))
+                best = max(best, profit)
         if not found:
             return []
-        found.sort(key=lambda item: item[0], reverse=True)
         self.found += len(found)
-        if best_only:
+        if best_only:  # the first of the best, as the stable sort below would put first
             self._counter += 1
-            opportunity = self._opportunity(found[0][1], slot, ts_recv_ns, now_ns)
+            opportunity = self._opportunity(max(found, key=_first), slot, ts_recv_ns, now_ns)
             self._counter += len(found) - 1
             return [opportunity]
+        found.sort(key=_first, reverse=True)
         opportunities = []
-        for _, ev in found:
+        for item in found:
             self._counter += 1
-            opportunities.append(self._opportunity(ev, slot, ts_recv_ns, now_ns))
+            opportunities.append(self._opportunity(item, slot, ts_recv_ns, now_ns))
         return opportunities
 
-    def _opportunity(self, ev: Evaluation, slot: int, ts_recv_ns: int, now_ns: int) -> Opportunity:
+    def _opportunity(
+        self, item: tuple[int, int, int, Sequence[Quote]], slot: int, ts_recv_ns: int, now_ns: int
+    ) -> Opportunity:
+        """The opportunity of one ``found`` item of :meth:`on_pool_changed`, as an
+        :class:`Evaluation` of it would give it (hops, amounts, arrays)."""
+        _profit, index, amount_in, chain = item
+        cycle = self._cycles[index]
         pools = self.market.pools
         hops = tuple(
-            Hop(
-                pool=leg.pool,
-                dex=pools[leg.pool].adapter.NAME,
-                a_to_b=leg.a_to_b,
-                mint_in=leg.mint_in,
-                mint_out=leg.mint_out,
-                amount_in=amount_in,
-                amount_out=amount_out,
-                arrays=arrays,
+            _make_hop(
+                leg.pool,
+                pools[leg.pool].adapter.NAME,
+                leg.a_to_b,
+                leg.mint_in,
+                leg.mint_out,
+                q.amount_in,
+                q.amount_out,
+                arrays,
             )
-            for leg, (amount_in, amount_out), arrays in zip(ev.cycle.legs, ev.hops, ev.arrays)
+            for leg, q, arrays in zip(cycle.legs, chain, _hop_arrays(amount_in, chain))
         )
-        return Opportunity(
-            id=f"{slot}-{self._counter}",
-            start_mint=ev.cycle.start_mint,
-            hops=hops,
-            amount_in=ev.amount_in,
-            amount_out=ev.amount_out,
-            slot=slot,
-            ts_recv_ns=ts_recv_ns,
-            ts_detect_ns=now_ns,
-        )
+        return _make_opportunity(
+            f"{slot}-{self._counter}", cycle.start_mint, hops, chain[0].amount_in,
+            chain[-1].amount_out, slot, ts_recv_ns, now_ns,
+        )  # fmt: skip

@@ -9,6 +9,7 @@ and beyond. Plus the callables' own contract: one positional amount, no leaked r
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import random
 import sys
@@ -93,7 +94,8 @@ def test_whirlpool_bound_quotes_are_the_python_quotes(monkeypatch: pytest.Monkey
     pools += [random_case(rng)[1:] for _ in range(150)]
     for state, aux in pools:
         for a_to_b in (True, False):
-            p.check(state, aux, a_to_b, [*EDGES, *(int(2 ** rng.uniform(0, 64)) for _ in range(12))])
+            amounts = [*EDGES, *(int(2 ** rng.uniform(0, 64)) for _ in range(12))]
+            p.check(state, aux, a_to_b, amounts)
     assert p.c_bound > 100 and p.cases > 5000, (p.c_bound, p.cases)
 
 
@@ -110,6 +112,12 @@ def test_dlmm_bound_quotes_are_the_python_quotes(monkeypatch: pytest.MonkeyPatch
             dl._PLANS.pop(state.address, None)  # a fresh walk: the probes extend it
             p.check(state, aux, a_to_b, [*EDGES, *_dlmm_amounts(rng, 10**12, 20)])
     assert p.c_bound > 80 and p.cases > 4000, (p.c_bound, p.cases)
+
+
+def _probe(bounds: tuple[Any, ...], amounts: list[int]) -> None:
+    for b in bounds:
+        for amount in amounts:
+            _outcome(functools.partial(b, amount))
 
 
 @needs_kernels
@@ -139,18 +147,14 @@ def test_bound_callables_contract_and_references() -> None:
     walk = dl._PLANS[dstate.address].walks[False]
     held = [Quote, walk, waux, daux]
     amounts = [1, 10**6, 10**9, 10**12, 10**15, U64, 0, -5, U64 + 1]
-    for b in (wb, db):
-        for amount in amounts:  # warm: plans, extensions and spared arrays made once
-            _outcome(lambda: b(amount))  # noqa: B023 - called at once
+    _probe((wb, db), amounts)  # warm: plans, extensions and spared arrays made once
     gc.collect()
     before = [sys.getrefcount(o) for o in held]
     for _ in range(50):
-        for b in (wb, db):
-            for amount in amounts:
-                _outcome(lambda: b(amount))  # noqa: B023 - called at once
+        _probe((wb, db), amounts)
     gc.collect()
     assert [sys.getrefcount(o) for o in held] == before
-    del wb, db, b
+    del wb, db, b  # b: the last bound of the call-contract loop
     gc.collect()
     after = [sys.getrefcount(o) for o in held]
     assert after[1] < before[1] and after[2] < before[2] and after[3] < before[3]

@@ -83,6 +83,6 @@ def test_quoters_equal_quote_over_many_states(monkeypatch: pytest.MonkeyPatch) -
         _refresh(market, w, round_ + 2)
     assert set(checked) == {a.NAME for a in ADAPTERS.values()}, checked
     assert min(checked.values()) >= 1000, checked
-    kernels = all(native.status().values())  # CP quoters are pure Python: bound either way
+    kernels = all(native.status().values())  # CP quoters: a C or a Python closure, bound either way
     bound_names = [n for n in checked if kernels or n in ("raydium_amm_v4", "raydium_cpmm")]
     assert all(direct[n] * 2 > checked[n] for n in bound_names), (direct, checked)

@@ -17,6 +17,7 @@
  * closure answers those exactly, so `general` does too).
  */
 #include "pyint.h"
+#include "quote_obj.h"
 
 #include <stddef.h>
 
@@ -36,54 +37,14 @@ typedef struct {
     PyObject *quote_cls;
 } Quoter;
 
-static PyObject *S_FIELDS[4]; /* amount_in, amount_out, fee, arrays */
-static PyObject *EMPTY_TUPLE;
-static PyObject *QUOTE_CLS, *QUOTE_SLOTS[4]; /* the last quote_cls and its field descriptors */
-
-/* Remember cls's slot descriptors for the four Quote fields. 0, or -1 with an exception. */
-static int quote_slots(PyObject *cls) {
-    if (cls == QUOTE_CLS) return 0;
-    if (!PyType_Check(cls)) {
-        PyErr_SetString(PyExc_TypeError, "quote_cls must be a type");
-        return -1;
-    }
-    PyObject *found[4] = {0};
-    for (int i = 0; i < 4; i++) {
-        found[i] = PyObject_GetAttr(cls, S_FIELDS[i]);
-        if (!found[i] || !Py_TYPE(found[i])->tp_descr_set) {
-            if (found[i]) PyErr_SetString(PyExc_TypeError, "quote_cls fields must be slots");
-            for (int j = 0; j <= i; j++) Py_XDECREF(found[j]);
-            return -1;
-        }
-    }
-    for (int i = 0; i < 4; i++) Py_XSETREF(QUOTE_SLOTS[i], found[i]);
-    Py_INCREF(cls);
-    Py_XSETREF(QUOTE_CLS, cls);
-    return 0;
-}
-
 /* quote_cls(x, out, fee) with `arrays` empty, filled through its slot descriptors (the frozen
  * dataclass's __init__ costs more than the swap). */
 static PyObject *make_quote(PyObject *cls, PyObject *x, uint64_t out, uint64_t fee) {
-    if (quote_slots(cls)) return NULL;
-    PyTypeObject *tp = (PyTypeObject *)cls;
-    PyObject *obj = tp->tp_alloc(tp, 0);
+    PyObject *obj = quote_alloc(cls);
     if (!obj) return NULL;
-    PyObject *vals[4] = {x, PyLong_FromUnsignedLongLong(out), PyLong_FromUnsignedLongLong(fee),
-                         EMPTY_TUPLE};
-    Py_INCREF(x);
-    Py_INCREF(EMPTY_TUPLE);
-    int bad = !vals[1] || !vals[2];
-    for (int i = 0; i < 4 && !bad; i++) {
-        PyObject *d = QUOTE_SLOTS[i];
-        bad = Py_TYPE(d)->tp_descr_set(d, obj, vals[i]) < 0;
-    }
-    for (int i = 0; i < 4; i++) Py_XDECREF(vals[i]);
-    if (bad) {
-        Py_DECREF(obj);
-        return NULL;
-    }
-    return obj;
+    PyObject *vals[4] = {Py_NewRef(x), PyLong_FromUnsignedLongLong(out),
+                         PyLong_FromUnsignedLongLong(fee), Py_NewRef(EMPTY_TUPLE)};
+    return quote_fill(obj, vals);
 }
 
 /* ceil(v * num / den) as solarb's -(-v * num // den) for non-negative operands; 1 on overflow. */
@@ -284,12 +245,6 @@ static struct PyModuleDef MODULE = {
 };
 
 PyMODINIT_FUNC PyInit__constant_product(void) {
-    const char *names[4] = {"amount_in", "amount_out", "fee", "arrays"};
-    for (int i = 0; i < 4; i++) {
-        S_FIELDS[i] = PyUnicode_InternFromString(names[i]);
-        if (!S_FIELDS[i]) return NULL;
-    }
-    EMPTY_TUPLE = PyTuple_New(0);
-    if (!EMPTY_TUPLE || PyType_Ready(&QuoterType) < 0) return NULL;
+    if (quote_obj_init() < 0 || PyType_Ready(&QuoterType) < 0) return NULL;
     return PyModule_Create(&MODULE);
 }

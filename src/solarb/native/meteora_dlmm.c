@@ -31,6 +31,7 @@
  * Python frame per probe): runs, extends the walk and builds the Quote as meteora_dlmm.quoter did.
  */
 #include "pyint.h"
+#include "quote_obj.h"
 #include <stddef.h>
 
 #define HEADER_LEN 60
@@ -293,51 +294,16 @@ static PyObject *swap_exact_in(PyObject *self, PyObject *const *args, Py_ssize_t
 
 /* ---- the bound quoter (meteora_dlmm.quoter) as a C callable ---- */
 
-static PyObject *S_FIELDS[4], *S_HEADER, *S_RECORDS, *S_SPARED; /* interned attribute names */
-static PyObject *QUOTE_CLS, *QUOTE_SLOTS[4]; /* the last quote_cls and its field descriptors */
-
-/* Remember cls's slot descriptors for the four Quote fields. 0, or -1 with an exception. */
-static int quote_slots(PyObject *cls) {
-    if (cls == QUOTE_CLS) return 0;
-    if (!PyType_Check(cls)) {
-        PyErr_SetString(PyExc_TypeError, "quote_cls must be a type");
-        return -1;
-    }
-    PyObject *found[4] = {0};
-    for (int i = 0; i < 4; i++) {
-        found[i] = PyObject_GetAttr(cls, S_FIELDS[i]);
-        if (!found[i] || !Py_TYPE(found[i])->tp_descr_set) {
-            if (found[i]) PyErr_SetString(PyExc_TypeError, "quote_cls fields must be slots");
-            for (int j = 0; j <= i; j++) Py_XDECREF(found[j]);
-            return -1;
-        }
-    }
-    for (int i = 0; i < 4; i++) Py_XSETREF(QUOTE_SLOTS[i], found[i]);
-    Py_INCREF(cls);
-    Py_XSETREF(QUOTE_CLS, cls);
-    return 0;
-}
+static PyObject *S_HEADER, *S_RECORDS, *S_SPARED; /* interned attribute names */
 
 /* quote_cls(amount, out, fee, arrays) through its slot descriptors (frozen_maker's way). */
 static PyObject *make_quote(PyObject *cls, PyObject *amount, uint64_t out, uint64_t fee,
                             PyObject *arrays) {
-    if (quote_slots(cls)) return NULL;
-    PyTypeObject *tp = (PyTypeObject *)cls;
-    PyObject *obj = tp->tp_alloc(tp, 0);
+    PyObject *obj = quote_alloc(cls);
     if (!obj) return NULL;
     PyObject *vals[4] = {Py_NewRef(amount), PyLong_FromUnsignedLongLong(out),
                          PyLong_FromUnsignedLongLong(fee), Py_NewRef(arrays)};
-    int bad = !vals[1] || !vals[2];
-    for (int i = 0; i < 4 && !bad; i++) {
-        PyObject *d = QUOTE_SLOTS[i];
-        bad = Py_TYPE(d)->tp_descr_set(d, obj, vals[i]) < 0;
-    }
-    for (int i = 0; i < 4; i++) Py_XDECREF(vals[i]);
-    if (bad) {
-        Py_DECREF(obj);
-        return NULL;
-    }
-    return obj;
+    return quote_fill(obj, vals);
 }
 
 /* bind(walk, now, quote_cls, general, extend, spare): x -> the walk's Quote of x at clock `now`
@@ -538,9 +504,7 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__meteora_dlmm(void) {
-    const char *names[4] = {"amount_in", "amount_out", "fee", "arrays"};
-    for (int i = 0; i < 4; i++)
-        if (!(S_FIELDS[i] = PyUnicode_InternFromString(names[i]))) return NULL;
+    if (quote_obj_init() < 0) return NULL;
     S_HEADER = PyUnicode_InternFromString("header");
     S_RECORDS = PyUnicode_InternFromString("records");
     S_SPARED = PyUnicode_InternFromString("spared");

@@ -27,6 +27,7 @@
  *                orders sit on it: reaching it is not handled)
  */
 #include "pyint.h"
+#include "quote_obj.h"
 
 #define MIN_TICK (-443636)
 #define MAX_TICK 443636
@@ -353,31 +354,6 @@ static PyObject *swap_exact_in(PyObject *self, PyObject *const *args, Py_ssize_t
     return res;
 }
 
-static PyObject *S_FIELDS[4];                 /* amount_in, amount_out, fee, arrays */
-static PyObject *QUOTE_CLS, *QUOTE_SLOTS[4]; /* the last quote_cls and its field descriptors */
-
-/* Remember cls's slot descriptors for the four Quote fields. 0, or -1 with an exception. */
-static int quote_slots(PyObject *cls) {
-    if (cls == QUOTE_CLS) return 0;
-    if (!PyType_Check(cls)) {
-        PyErr_SetString(PyExc_TypeError, "quote_cls must be a type");
-        return -1;
-    }
-    PyObject *found[4] = {0};
-    for (int i = 0; i < 4; i++) {
-        found[i] = PyObject_GetAttr(cls, S_FIELDS[i]);
-        if (!found[i] || !Py_TYPE(found[i])->tp_descr_set) {
-            if (found[i]) PyErr_SetString(PyExc_TypeError, "quote_cls fields must be slots");
-            for (int j = 0; j <= i; j++) Py_XDECREF(found[j]);
-            return -1;
-        }
-    }
-    for (int i = 0; i < 4; i++) Py_XSETREF(QUOTE_SLOTS[i], found[i]);
-    Py_INCREF(cls);
-    Py_XSETREF(QUOTE_CLS, cls);
-    return 0;
-}
-
 /* quote_exact_in(plan, amount, quote_cls, prefixes): the bound quoter's probe. */
 static PyObject *quote_exact_in(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
@@ -395,26 +371,12 @@ static PyObject *quote_exact_in(PyObject *self, PyObject *const *args, Py_ssize_
         PyErr_SetString(PyExc_IndexError, "tuple index out of range");
         return NULL;
     }
-    if (quote_slots(args[2])) return NULL;
-    PyTypeObject *tp = (PyTypeObject *)args[2];
-    PyObject *obj = tp->tp_alloc(tp, 0);
+    PyObject *obj = quote_alloc(args[2]);
     if (!obj) return NULL;
     /* amount_in is the amount asked for: the kernel only answers a complete fill */
-    PyObject *vals[4] = {args[1], py_from_u128(out_amount), py_from_u128(fee_total),
-                         PyTuple_GET_ITEM(args[3], walked)};
-    Py_INCREF(vals[0]);
-    Py_INCREF(vals[3]);
-    int bad = !vals[1] || !vals[2];
-    for (int i = 0; i < 4 && !bad; i++) {
-        PyObject *d = QUOTE_SLOTS[i];
-        bad = Py_TYPE(d)->tp_descr_set(d, obj, vals[i]) < 0;
-    }
-    for (int i = 0; i < 4; i++) Py_XDECREF(vals[i]);
-    if (bad) {
-        Py_DECREF(obj);
-        return NULL;
-    }
-    return obj;
+    PyObject *vals[4] = {Py_NewRef(args[1]), py_from_u128(out_amount), py_from_u128(fee_total),
+                         Py_NewRef(PyTuple_GET_ITEM(args[3], walked))};
+    return quote_fill(obj, vals);
 }
 
 static PyObject *py_sqrt_price_at_tick(PyObject *self, PyObject *arg) {
@@ -463,10 +425,6 @@ static struct PyModuleDef MODULE = {
 };
 
 PyMODINIT_FUNC PyInit__raydium_clmm(void) {
-    const char *names[4] = {"amount_in", "amount_out", "fee", "arrays"};
-    for (int i = 0; i < 4; i++) {
-        S_FIELDS[i] = PyUnicode_InternFromString(names[i]);
-        if (!S_FIELDS[i]) return NULL;
-    }
+    if (quote_obj_init() < 0) return NULL;
     return PyModule_Create(&MODULE);
 }

@@ -23,6 +23,7 @@
  *     followed (kind 1) by n_ticks x 24 B: offset i64 (0..87, ascending), liquidity_net i128
  */
 #include "pyint.h"
+#include "quote_obj.h"
 #include <stddef.h>
 
 #define MIN_TICK (-443636)
@@ -393,56 +394,15 @@ static PyObject *swap_exact_in(PyObject *self, PyObject *const *args, Py_ssize_t
     return Py_BuildValue("(KKN)", (unsigned long long)done, (unsigned long long)out, f);
 }
 
-static PyObject *S_AMOUNT_IN, *S_AMOUNT_OUT, *S_FEE, *S_ARRAYS, *EMPTY_TUPLE;
-static PyObject *QUOTE_CLS, *QUOTE_SLOTS[4]; /* the last quote_cls and its field descriptors */
-
-/* Remember cls's slot descriptors for amount_in, amount_out, fee, arrays. 0, or -1 with an
- * exception set when cls is not a slots class with those fields. */
-static int quote_slots(PyObject *cls) {
-    if (cls == QUOTE_CLS) return 0;
-    if (!PyType_Check(cls)) {
-        PyErr_SetString(PyExc_TypeError, "quote_cls must be a type");
-        return -1;
-    }
-    PyObject *names[4] = {S_AMOUNT_IN, S_AMOUNT_OUT, S_FEE, S_ARRAYS}, *found[4] = {0};
-    for (int i = 0; i < 4; i++) {
-        found[i] = PyObject_GetAttr(cls, names[i]);
-        if (!found[i] || !Py_TYPE(found[i])->tp_descr_set) {
-            if (found[i]) PyErr_SetString(PyExc_TypeError, "quote_cls fields must be slots");
-            for (int j = 0; j <= i; j++) Py_XDECREF(found[j]);
-            return -1;
-        }
-    }
-    for (int i = 0; i < 4; i++) {
-        Py_XSETREF(QUOTE_SLOTS[i], found[i]);
-    }
-    Py_INCREF(cls);
-    Py_XSETREF(QUOTE_CLS, cls);
-    return 0;
-}
-
 /* quote_cls(amount_in, amount_out, fee) for a frozen slots dataclass (solarb.dex.base.Quote)
  * with an `arrays` field left empty: allocated and filled through its slot descriptors (as
  * solarb.frozen.frozen_maker does; the frozen __init__ costs more than the swap). */
 static PyObject *make_quote(PyObject *cls, uint64_t done, uint64_t out, u128 fee) {
-    if (quote_slots(cls)) return NULL;
-    PyTypeObject *tp = (PyTypeObject *)cls;
-    PyObject *obj = tp->tp_alloc(tp, 0);
+    PyObject *obj = quote_alloc(cls);
     if (!obj) return NULL;
     PyObject *vals[4] = {PyLong_FromUnsignedLongLong(done), PyLong_FromUnsignedLongLong(out),
-                         py_from_u128(fee), EMPTY_TUPLE};
-    Py_INCREF(EMPTY_TUPLE);
-    int bad = !vals[0] || !vals[1] || !vals[2];
-    for (int i = 0; i < 4 && !bad; i++) {
-        PyObject *d = QUOTE_SLOTS[i];
-        bad = Py_TYPE(d)->tp_descr_set(d, obj, vals[i]) < 0;
-    }
-    for (int i = 0; i < 4; i++) Py_XDECREF(vals[i]);
-    if (bad) {
-        Py_DECREF(obj);
-        return NULL;
-    }
-    return obj;
+                         py_from_u128(fee), Py_NewRef(EMPTY_TUPLE)};
+    return quote_fill(obj, vals);
 }
 
 /* 1 when aux (an exact dict) maps every keys[i] to the very object datas[i] (None: absent),
@@ -594,12 +554,7 @@ static struct PyModuleDef MODULE = {
 };
 
 PyMODINIT_FUNC PyInit__whirlpool(void) {
-    S_AMOUNT_IN = PyUnicode_InternFromString("amount_in");
-    S_AMOUNT_OUT = PyUnicode_InternFromString("amount_out");
-    S_FEE = PyUnicode_InternFromString("fee");
-    S_ARRAYS = PyUnicode_InternFromString("arrays");
-    EMPTY_TUPLE = PyTuple_New(0);
-    if (!S_AMOUNT_IN || !S_AMOUNT_OUT || !S_FEE || !S_ARRAYS || !EMPTY_TUPLE) return NULL;
+    if (quote_obj_init() < 0) return NULL;
     if (PyType_Ready(&BoundType) < 0) return NULL;
     return PyModule_Create(&MODULE);
 }

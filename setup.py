@@ -25,7 +25,7 @@ def _extensions() -> list[Extension]:
             Extension(
                 f"solarb.native._{name}",
                 sources=[source],
-                depends=[f"{NATIVE_DIR}/u256.h", f"{NATIVE_DIR}/pyint.h"],
+                depends=[f"{NATIVE_DIR}/{h}" for h in ("u256.h", "pyint.h", "quote_obj.h")],
                 extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-function"],
                 optional=True,
             )

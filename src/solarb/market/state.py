@@ -117,10 +117,9 @@ class MarketState:
         self._raw: dict[Pubkey, bytes] = {}
         self._owners: dict[Pubkey, Pubkey] = {}
         self._owner_ids: dict[Pubkey, Pubkey] = {}  # one Pubkey object per owner program
-        # adapter -> (TOKEN_PROGRAMS_FROM_MINTS, aux_accounts_key or None): a getattr that
-        # misses costs ~0.8 us, so each is looked up once
-        # id(adapter) -> its capabilities and the adapter (held: the id stays its own); by id, as
-        # an adapter need not be hashable (any object with the module functions)
+        # id(adapter) -> (TOKEN_PROGRAMS_FROM_MINTS, aux_accounts_key or None, the adapter: held
+        # so the id stays its own); by id, as an adapter need not be hashable (any object with
+        # the module functions); a getattr that misses costs ~0.8 us, so each is looked up once
         self._caps: dict[int, tuple[bool, Callable[[PoolState], object] | None, DexAdapter]] = {}
         self.on_new_accounts: Callable[[list[Pubkey]], None] | None = None
         # the Clock's readers and their aux dicts (see _apply_clock); all of them hold it?

@@ -5,7 +5,8 @@ we trade); a :class:`~solarb.dex.base.DexError` from it (a ``QuoteError``, or a 
 bad aux bytes) marks that size infeasible. No float ever becomes an amount: the searches run on
 integers, floats only choose where to probe, and every figure comes from ``out``.
 
-:func:`maximize_profit_model` (what :class:`~solarb.strategy.cycles.CycleFinder` runs):
+:func:`maximize_profit_model` (what :class:`~solarb.strategy.cycles.CycleFinder` runs, over a
+chain through :func:`maximize_chain_model`, or its C port ``solarb.native._sizing``):
 
 1. Model iteration: ``g(x) = x / out(x)`` is linear for constant-product and in-range
    concentrated chains (``out`` is a Moebius map through the origin), ``g(0) = 1 / rate`` from

@@ -435,10 +435,7 @@ def _native_quote(
         raise InsufficientLiquidity(f"meteora_dlmm: {what}", ERR_PAIR_INSUFFICIENT_LIQUIDITY)
     if plan.special:
         out -= _mint_fee(state, aux, not a_to_b, out, c[2])
-    spared = walk.spared[n]
-    if spared is None:
-        spared = walk.spared[n] = _spared(cast(PairView, plan.view), tuple(walk.indices[:n]), a_to_b)
-    return _QUOTE(amount_in, out, fee, spared)
+    return _QUOTE(amount_in, out, fee, _spare(walk, cast(PairView, plan.view), a_to_b, n))
 
 
 def quoter(state: LbPair, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callable[[int], Quote]:

@@ -25,7 +25,7 @@ pool. When a pool changes, only the cycles through it are re-evaluated:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Literal
@@ -250,7 +250,7 @@ def size_cycle(
     """
     if bound is None:
         bound = {}
-    legs = tuple(((leg.pool, leg.a_to_b), e, leg.a_to_b) for e, leg in zip(entries, cycle.legs))
+    legs = _legs(cycle, entries)
     found = _search(_bind(legs, bound), rate, max_amount_in, seed, sizer, refine)
     if found is None:
         return None
@@ -262,16 +262,24 @@ def size_cycle(
     )  # fmt: skip
 
 
+_Legs = tuple[tuple[tuple[Pubkey, bool], PoolEntry], ...]
+"""A cycle's legs as ``((pool, a_to_b), entry)``: the key its bound quoter is shared under."""
+
+
+def _legs(cycle: Cycle, entries: Iterable[PoolEntry]) -> _Legs:
+    """``cycle``'s legs with the entry of each leg's pool (``entries`` in leg order)."""
+    return tuple(((leg.pool, leg.a_to_b), e) for leg, e in zip(cycle.legs, entries))
+
+
 def _bind(
-    legs: tuple[tuple[tuple[Pubkey, bool], PoolEntry, bool], ...],
-    bound: dict[tuple[Pubkey, bool], Callable[[int], Quote]],
+    legs: _Legs, bound: dict[tuple[Pubkey, bool], Callable[[int], Quote]]
 ) -> tuple[Callable[[int], Quote], ...]:
-    """The bound quoter of each ``(key, entry, a_to_b)`` leg, each key bound once in ``bound``."""
+    """The bound quoter of each leg, each ``(pool, a_to_b)`` key bound once in ``bound``."""
     steps = []
-    for key, entry, a_to_b in legs:
+    for key, entry in legs:
         step = bound.get(key)
         if step is None:
-            step = bound[key] = _bound_quote(entry, a_to_b)
+            step = bound[key] = _bound_quote(entry, key[1])
         steps.append(step)
     return tuple(steps)
 
@@ -388,7 +396,7 @@ class CycleFinder:
         self._cycles: list[Cycle] = []
         self._last_in: dict[int, int] = {}  # cycle index -> last optimal input (warm start)
         # cycle index -> ((pool, a_to_b), entry, a_to_b) per leg, made when it is first sized
-        self._legs: dict[int, tuple[tuple[tuple[Pubkey, bool], PoolEntry, bool], ...]] = {}
+        self._legs: dict[int, _Legs] = {}
         self._version = -1
         self._counter = 0
         self._entries: dict[Pubkey, PoolEntry] = {}  # pool -> its entry as of the last build
@@ -502,10 +510,8 @@ class CycleFinder:
                 break
             legs = legs_of.get(index)
             if legs is None:
-                legs = legs_of[index] = tuple(
-                    ((leg.pool, leg.a_to_b), entries[leg.pool], leg.a_to_b)
-                    for leg in cycles[index].legs
-                )
+                cycle = cycles[index]
+                legs = legs_of[index] = _legs(cycle, [entries[leg.pool] for leg in cycle.legs])
             res = _search(_bind(legs, bound), rate, cap, last_in.get(index))
             self.sized += 1
             if res is None:

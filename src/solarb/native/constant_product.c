@@ -37,16 +37,6 @@ typedef struct {
     PyObject *quote_cls;
 } Quoter;
 
-/* quote_cls(x, out, fee) with `arrays` empty, filled through its slot descriptors (the frozen
- * dataclass's __init__ costs more than the swap). */
-static PyObject *make_quote(PyObject *cls, PyObject *x, uint64_t out, uint64_t fee) {
-    PyObject *obj = quote_alloc(cls);
-    if (!obj) return NULL;
-    PyObject *vals[4] = {Py_NewRef(x), PyLong_FromUnsignedLongLong(out),
-                         PyLong_FromUnsignedLongLong(fee), Py_NewRef(EMPTY_TUPLE)};
-    return quote_fill(obj, vals);
-}
-
 /* ceil(v * num / den) as solarb's -(-v * num // den) for non-negative operands; 1 on overflow. */
 static int ceil_mul_div(u128 v, u128 num, u128 den, u128 *out) {
     u128 p;
@@ -132,7 +122,7 @@ static PyObject *quoter_vectorcall(PyObject *self, PyObject *const *args, size_t
     int r = q->kind == KIND_CPMM ? cpmm_swap(q, v, &out, &fee) : amm_v4_swap(q, v, &out, &fee);
     if (r < 0) return PyObject_CallOneArg(q->fallback, x);
     if (r == 0) return PyObject_CallOneArg(q->general, x);
-    return make_quote(q->quote_cls, x, out, fee);
+    return quote_make(q->quote_cls, x, out, fee, EMPTY_TUPLE);
 }
 
 static int quoter_traverse(PyObject *self, visitproc visit, void *arg) {

@@ -296,16 +296,6 @@ static PyObject *swap_exact_in(PyObject *self, PyObject *const *args, Py_ssize_t
 
 static PyObject *S_HEADER, *S_RECORDS, *S_SPARED; /* interned attribute names */
 
-/* quote_cls(amount, out, fee, arrays) through its slot descriptors (frozen_maker's way). */
-static PyObject *make_quote(PyObject *cls, PyObject *amount, uint64_t out, uint64_t fee,
-                            PyObject *arrays) {
-    PyObject *obj = quote_alloc(cls);
-    if (!obj) return NULL;
-    PyObject *vals[4] = {Py_NewRef(amount), PyLong_FromUnsignedLongLong(out),
-                         PyLong_FromUnsignedLongLong(fee), Py_NewRef(arrays)};
-    return quote_fill(obj, vals);
-}
-
 /* bind(walk, now, quote_cls, general, extend, spare): x -> the walk's Quote of x at clock `now`
  * (arrays: walk.spared[n], or spare(n) when None), or general(x) where the kernel answers None,
  * an error code, or x is not an amount in 1..u64::MAX; KERNEL_EXTEND calls extend() and runs
@@ -382,7 +372,7 @@ static PyObject *bound_vectorcall(PyObject *obj, PyObject *const *args, size_t n
         Py_DECREF(pn);
         if (!spared) return NULL;
     }
-    PyObject *q = make_quote(b->quote_cls, x, out, fee, spared);
+    PyObject *q = quote_make(b->quote_cls, x, out, fee, spared);
     Py_DECREF(spared);
     return q;
 }

@@ -7,6 +7,7 @@
  * quote_alloc(cls) checks cls (remembering its descriptors) and allocates; quote_fill(obj, vals)
  * then sets the four fields in order and steals obj and vals (any NULL val: the creation failed
  * and its exception is set). Callers make vals between the two, so a bad cls fails first.
+ * quote_make(cls, amount_in, out, fee, arrays) does both for u64 out and fee.
  */
 #ifndef SOLARB_QUOTE_OBJ_H
 #define SOLARB_QUOTE_OBJ_H
@@ -72,6 +73,17 @@ static PyObject *quote_fill(PyObject *obj, PyObject *vals[4]) {
         return NULL;
     }
     return obj;
+}
+
+/* quote_cls(amount_in, out, fee, arrays) with out and fee u64 (amount_in and arrays borrowed):
+ * a new Quote, or NULL with an exception. */
+static PyObject *quote_make(PyObject *cls, PyObject *amount_in, uint64_t out, uint64_t fee,
+                            PyObject *arrays) {
+    PyObject *obj = quote_alloc(cls);
+    if (!obj) return NULL;
+    PyObject *vals[4] = {Py_NewRef(amount_in), PyLong_FromUnsignedLongLong(out),
+                         PyLong_FromUnsignedLongLong(fee), Py_NewRef(arrays)};
+    return quote_fill(obj, vals);
 }
 
 #endif /* SOLARB_QUOTE_OBJ_H */

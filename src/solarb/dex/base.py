@@ -15,7 +15,7 @@ Errors::
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -101,6 +101,21 @@ class Quote:
 
 AccountData = Mapping[Pubkey, bytes]
 """Raw data of auxiliary accounts by address (vaults, configs, tick arrays...)."""
+
+
+def plain_quoter(
+    quote: Callable[[object, Mapping[Pubkey, bytes], int, bool], Quote],
+    state: object,
+    aux: Mapping[Pubkey, bytes],
+    a_to_b: bool,
+) -> Callable[[int], Quote]:
+    """``x -> quote(state, aux, x, a_to_b)``: an adapter's ``quote`` bound to one pool state and
+    direction (what a ``quoter`` falls back to for the amounts its fast path does not cover)."""
+
+    def general(x: int) -> Quote:
+        return quote(state, aux, x, a_to_b)
+
+    return general
 
 
 class DexAdapter(Protocol):

@@ -49,6 +49,7 @@ from solarb.dex.base import (
     MissingAccount,
     Quote,
     QuoteError,
+    plain_quoter,
 )
 from solarb.dex.meteora_dlmm_layout import (
     BIN_ARRAY_DISCRIMINATOR,
@@ -445,8 +446,7 @@ def quoter(state: LbPair, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callable
     walks past the planned stretches plans the next one here. Errors, limit orders and anything
     else the kernel does not answer go through :func:`quote` (same results, same errors)."""
 
-    def general(x: int) -> Quote:
-        return quote(state, aux, x, a_to_b)
+    general = plain_quoter(quote, state, aux, a_to_b)
 
     kernel = _NATIVE
     c = _kernel_clock(aux.get(CLOCK_SYSVAR))

@@ -47,6 +47,7 @@ from solarb.dex.base import (
     MissingAccount,
     Quote,
     QuoteError,
+    plain_quoter,
 )
 from solarb.dex.orca_whirlpool_layout import (
     PROGRAM_ID,
@@ -372,8 +373,7 @@ def quoter(state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Calla
     stay as they are (one sizing): the slots, plan and clock are checked once, not per amount.
     Anything the kernel does not answer goes through :func:`quote` (same result, same errors)."""
 
-    def general(x: int) -> Quote:
-        return quote(state, aux, x, a_to_b)
+    general = plain_quoter(quote, state, aux, a_to_b)
 
     kernel = _NATIVE
     if kernel is None or state.adaptive_fee or _clock_negative(aux.get(CLOCK_SYSVAR)):

@@ -35,6 +35,7 @@ from solarb.dex.base import (
     MissingAccount,
     Quote,
     QuoteError,
+    plain_quoter,
 )
 from solarb.dex.spl_token import (
     TOKEN_ACCOUNT_LEN,
@@ -318,8 +319,7 @@ def quoter(state: AmmV4Pool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Calla
     the curve refuses goes through :func:`quote` (same result, same errors). With the
     ``constant_product`` kernel the closure below runs in C (bit-identical)."""
 
-    def general(x: int) -> Quote:
-        return quote(state, aux, x, a_to_b)
+    general = plain_quoter(quote, state, aux, a_to_b)
 
     if state.mint_a == state.mint_b:
         return general

@@ -45,6 +45,7 @@ from solarb.dex.base import (
     MissingAccount,
     Quote,
     QuoteError,
+    plain_quoter,
 )
 from solarb.dex.raydium_clmm_accounts import MAX_SWAP_TICK_ARRAYS, swap_tick_arrays
 from solarb.dex.raydium_clmm_accounts import cached_config as _config
@@ -388,8 +389,7 @@ def quoter(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callab
     amount. Anything the kernel does not answer goes through :func:`quote` (same result, same
     errors)."""
 
-    def general(x: int) -> Quote:
-        return quote(state, aux, x, a_to_b)
+    general = plain_quoter(quote, state, aux, a_to_b)
 
     if _NATIVE is None:
         return general

@@ -46,6 +46,7 @@ from solarb.dex.base import (
     MissingAccount,
     Quote,
     QuoteError,
+    plain_quoter,
 )
 from solarb.dex.spl_token import (
     TOKEN_2022_PROGRAM_ID,
@@ -453,8 +454,7 @@ def quoter(state: CpmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callab
     and any amount the curve refuses, go through :func:`quote` (same result, same errors).
     With the ``constant_product`` kernel the closure below runs in C (bit-identical)."""
 
-    def general(x: int) -> Quote:
-        return quote(state, aux, x, a_to_b)
+    general = plain_quoter(quote, state, aux, a_to_b)
 
     if TOKEN_2022_PROGRAM_ID in (state.token_program_a, state.token_program_b):
         return general

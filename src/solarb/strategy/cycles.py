@@ -33,7 +33,7 @@ from typing import Literal
 from solders.pubkey import Pubkey
 
 from solarb import native
-from solarb.dex.base import DexError, Quote
+from solarb.dex.base import DexError, Quote, plain_quoter
 from solarb.errors import ConfigError
 from solarb.events import Hop, Opportunity
 from solarb.frozen import fast_init, frozen_maker
@@ -220,8 +220,7 @@ def _bound_quote(entry: PoolEntry, a_to_b: bool) -> Callable[[int], Quote]:
             return quoter(state, aux, a_to_b)  # type: ignore[no-any-return]
         except DexError:
             pass  # each probe's quote then raises it (an infeasible size)
-    quote = adapter.quote
-    return lambda x: quote(state, aux, x, a_to_b)
+    return plain_quoter(adapter.quote, state, aux, a_to_b)
 
 
 def size_cycle(

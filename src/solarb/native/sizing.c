@@ -188,6 +188,13 @@ static u64 width_at(const Search *s, u64 x) {
     return i < 0 ? 1 : s->p[i].width;
 }
 
+/* x's recorded profit; INFEAS when x was not probed (the callers ask only for probed sizes:
+ * the best probe once a feasible one exists; this keeps an index of -1 out of the array). */
+static i128 profit_of(const Search *s, u64 x) {
+    Py_ssize_t i = find(s, x);
+    return i < 0 ? INFEAS : profit_at(&s->p[i]);
+}
+
 /* The feasible probe with the highest profit, the smallest on ties (0 when none). */
 static u64 best_probe(const Search *s) {
     u64 bx = 0;
@@ -405,7 +412,7 @@ static int parabolic(Search *s, u64 lo, u64 hi, u64 tol_ppm, u64 width_ppm, u64 
     if (golden(s, a, b, 8, 1, width_ppm, &ok, &g)) return -1;
     u64 best = best_probe(s);
     *found = 1;
-    *best_out = (!ok || profit_at(&s->p[find(s, best)]) > profit_at(&s->p[find(s, g)])) ? best : g;
+    *best_out = (!ok || profit_of(s, best) > profit_of(s, g)) ? best : g;
     return 0;
 }
 
@@ -474,7 +481,7 @@ static int model_search(Search *s, u64 lo, u64 hi, double rate, u64 x, u64 tol_p
             continue;
         }
         u64 best = best_probe(s);
-        i128 pb = profit_at(&s->p[find(s, best)]);
+        i128 pb = profit_of(s, best);
         if (pb - p > 2 * (i128)rounding + 1 && absdiff(best, x) * PPM > (u128)tol_ppm * x) {
             *reason = R_NOT_IMPROVING;
             return 0;

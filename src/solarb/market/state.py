@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import count, repeat
 from operator import setitem
 from typing import cast
 
@@ -65,6 +65,12 @@ class PoolEntry:
     ``slot`` is the freshness of what a quote would use: the lowest slot among the pool account
     and its loaded auxiliary accounts (the Clock sysvar excepted, see the module docstring). ``ready`` is True when every auxiliary account is loaded.
     ``tradable`` is ``ready and not quarantined``.
+
+    ``revision`` changes on every write the market makes to ``state``, ``aux`` (the Clock
+    sysvar's included), ``ready`` or ``quarantined``: it is the market's write stamp at the
+    entry's last such write (one increasing count per market, so a value is never given twice).
+    A reader that derived something from those fields may keep it while ``revision`` is equal
+    (the finder's bound quoters).
     """
 
     address: Pubkey
@@ -83,6 +89,7 @@ class PoolEntry:
     aux_source: tuple[Pubkey, ...] = field(default=(), repr=False)
     slot_keys: tuple[Pubkey, ...] = field(default=(), repr=False)
     aux_key: object = field(default=None, repr=False)  # the adapter's aux_accounts_key, if any
+    revision: int = field(default=0, repr=False)
 
     @property
     def tradable(self) -> bool:
@@ -122,9 +129,14 @@ class MarketState:
         # the module functions); a getattr that misses costs ~0.8 us, so each is looked up once
         self._caps: dict[int, tuple[bool, Callable[[PoolState], object] | None, DexAdapter]] = {}
         self.on_new_accounts: Callable[[list[Pubkey]], None] | None = None
-        # the Clock's readers and their aux dicts (see _apply_clock); all of them hold it?
-        self._clock_readers: tuple[tuple[Pubkey, ...], tuple[dict[Pubkey, bytes], ...], bool] | None
+        # the Clock's readers, their aux dicts, all of them hold it?, their entries (_apply_clock)
+        self._clock_readers: (
+            tuple[tuple[Pubkey, ...], tuple[dict[Pubkey, bytes], ...], bool, tuple[PoolEntry, ...]]
+            | None
+        )
         self._clock_readers = None
+        # write stamps for PoolEntry.revision: next() of one count, so no value repeats
+        self._stamps = count(1)
 
     # -- registration -------------------------------------------------------------------------
 
@@ -163,6 +175,7 @@ class MarketState:
         entry = self.pools.pop(pool, None)
         if entry is None:
             return False
+        entry.revision = next(self._stamps)  # whoever still holds it sees it changed
         for key in entry.aux_keys:
             self._unindex_aux(key, pool)
         if pool not in self._aux_index:  # else another pool still reads its account
@@ -248,6 +261,7 @@ class MarketState:
             first = key not in aux
             if first or not same:
                 aux[key] = data
+                user.revision = next(self._stamps)
                 if (first or not clock) and pool not in changed:
                     changed.append(pool)
             if owner_changed and self._learn_programs(user, key) and pool not in changed:
@@ -258,22 +272,27 @@ class MarketState:
     def _apply_clock(self, users: tuple[Pubkey, ...], data: bytes, same: bool) -> tuple[Pubkey, ...]:
         """A Clock write: stored in each reading pool's aux; only pools that lacked it change
         (it counts in no freshness slot, so nothing is refreshed). The readers' aux dicts are
-        kept in a tuple (rebuilt when the readers change), so the store runs in C."""
+        kept in a tuple (rebuilt when the readers change), so the store runs in C, as does the
+        new ``revision`` of each reader (one stamp for all: each is a value none had before)."""
         cache = self._clock_readers
         if cache is None or cache[0] is not users:  # held, so the identity is never reused
-            auxes = tuple(self.pools[pool].aux for pool in users)
-            cache = (users, auxes, all(CLOCK_SYSVAR in aux for aux in auxes))
+            entries = tuple(self.pools[pool] for pool in users)
+            auxes = tuple(entry.aux for entry in entries)
+            cache = (users, auxes, all(CLOCK_SYSVAR in aux for aux in auxes), entries)
             self._clock_readers = cache
-        _, auxes, complete = cache
+        _, auxes, complete, entries = cache
         if complete:
             if not same:
                 deque(map(setitem, auxes, repeat(CLOCK_SYSVAR), repeat(data)), maxlen=0)
+                stamp = next(self._stamps)
+                deque(map(setattr, entries, repeat("revision"), repeat(stamp)), maxlen=0)
             return ()
         first: list[Pubkey] = []
-        for pool, aux in zip(users, auxes, strict=True):
+        for pool, aux, entry in zip(users, auxes, entries, strict=True):
             if CLOCK_SYSVAR not in aux:
                 first.append(pool)
             aux[CLOCK_SYSVAR] = data
+            entry.revision = next(self._stamps)
         for pool in first:
             self._refresh(self.pools[pool])
         self._clock_readers = None
@@ -424,6 +443,7 @@ class MarketState:
 
     def _quarantine(self, entry: PoolEntry, reason: str) -> bool:
         entry.quarantined = True
+        entry.revision = next(self._stamps)
         entry.quarantine_reason = reason
         entry.decode_errors += 1
         self.decode_errors += 1
@@ -433,6 +453,8 @@ class MarketState:
         """Set a freshly decoded state: re-index aux accounts and graph edges if they moved."""
         old_state = entry.state
         entry.state = state
+        # also covers _redecode's quarantined = False and _reindex's aux writes (made below)
+        entry.revision = next(self._stamps)
         entry.pool_slot = slot
         adapter = entry.adapter
         key_of = (self._caps.get(id(adapter)) or self._capabilities(adapter))[1]
@@ -510,7 +532,10 @@ class MarketState:
         """Recompute ``ready`` and the freshness ``slot`` of one pool."""
         slot = entry.pool_slot
         slots = self._slots
-        ready = entry.ready = len(entry.aux) == len(entry.aux_keys)
+        ready = len(entry.aux) == len(entry.aux_keys)
+        if ready is not entry.ready:
+            entry.ready = ready
+            entry.revision = next(self._stamps)
         keys = entry.slot_keys
         if ready and keys:  # every aux account loaded, so each has a slot: one C-level min
             try:

@@ -17,7 +17,9 @@ pool. When a pool changes, only the cycles through it are re-evaluated:
    bound of a cycle's profit) cannot beat the best profit found;
 3. exact integer sizing (:func:`solarb.strategy.sizing.maximize_profit_model`, warm-started from
    the cycle's last optimum; its search runs in the C kernel ``solarb.native._sizing`` when built)
-   on the chained exact adapter quotes, over ``[1, max_amount_in[start]]``;
+   on the chained exact adapter quotes, over ``[1, max_amount_in[start]]``; each (pool,
+   direction)'s bound quoter is kept across changes while the market has not written that
+   pool's entry (:mod:`solarb.strategy.bound_quoters`);
 4. an :class:`~solarb.events.Opportunity` when ``profit >= max(min_profit[start], 1)``; each
    hop carries the tick/bin ``arrays`` of its exact quote at the chosen size (the builder's
    instruction then needs no second quote).
@@ -33,11 +35,16 @@ from typing import Literal
 from solders.pubkey import Pubkey
 
 from solarb import native
-from solarb.dex.base import DexError, Quote, plain_quoter
+from solarb.dex.base import DexError, Quote
 from solarb.errors import ConfigError
 from solarb.events import Hop, Opportunity
 from solarb.frozen import fast_init, frozen_maker
 from solarb.market.state import MarketState, PoolEntry
+from solarb.strategy.bound_quoters import Kept as _Kept
+from solarb.strategy.bound_quoters import Legs as _Legs
+from solarb.strategy.bound_quoters import bind as _bind
+from solarb.strategy.bound_quoters import bind_kept as _bind_kept
+from solarb.strategy.bound_quoters import bound_quote as _bound_quote  # noqa: F401 (tests)
 from solarb.strategy.cycle_plan import NAN as _NAN
 from solarb.strategy.cycle_plan import Plan as _Plan
 from solarb.strategy.cycle_plan import SpotRates, build_plans, cycle_rate, filter_rows, new_table
@@ -209,20 +216,6 @@ def evaluate_cycle(
     return size_cycle(cycle, entries, rate, max_amount_in, seed=seed, sizer=sizer, refine=refine)
 
 
-def _bound_quote(entry: PoolEntry, a_to_b: bool) -> Callable[[int], Quote]:
-    """``x -> entry.adapter.quote(entry.state, entry.aux, x, a_to_b)`` for one sizing (the
-    market does not change meanwhile): the adapter's ``quoter`` when it has one (its caches are
-    checked once, not per probe), else a plain closure."""
-    adapter, state, aux = entry.adapter, entry.state, entry.aux
-    quoter = getattr(adapter, "quoter", None)
-    if quoter is not None:
-        try:
-            return quoter(state, aux, a_to_b)  # type: ignore[no-any-return]
-        except DexError:
-            pass  # each probe's quote then raises it (an infeasible size)
-    return plain_quoter(adapter.quote, state, aux, a_to_b)
-
-
 def size_cycle(
     cycle: Cycle,
     entries: Sequence[PoolEntry],
@@ -261,26 +254,9 @@ def size_cycle(
     )  # fmt: skip
 
 
-_Legs = tuple[tuple[tuple[Pubkey, bool], PoolEntry], ...]
-"""A cycle's legs as ``((pool, a_to_b), entry)``: the key its bound quoter is shared under."""
-
-
 def _legs(cycle: Cycle, entries: Iterable[PoolEntry]) -> _Legs:
     """``cycle``'s legs with the entry of each leg's pool (``entries`` in leg order)."""
     return tuple(((leg.pool, leg.a_to_b), e) for leg, e in zip(cycle.legs, entries))
-
-
-def _bind(
-    legs: _Legs, bound: dict[tuple[Pubkey, bool], Callable[[int], Quote]]
-) -> tuple[Callable[[int], Quote], ...]:
-    """The bound quoter of each leg, each ``(pool, a_to_b)`` key bound once in ``bound``."""
-    steps = []
-    for key, entry in legs:
-        step = bound.get(key)
-        if step is None:
-            step = bound[key] = _bound_quote(entry, key[1])
-        steps.append(step)
-    return tuple(steps)
 
 
 def _search(
@@ -358,6 +334,10 @@ class CycleFinder:
     order (full lists, for callers that want every opportunity). The default,
     ``DEFAULT_MAX_SIZED``, was measured on the bench workload (``bench/sizing_quality.py``).
     Each cycle's last optimal input seeds its next sizing (warm start; forgotten on rebuild).
+    ``keep_quoters`` (default): each (pool, direction)'s bound quoter is kept across pool
+    changes while the market has not written that pool's entry (``PoolEntry.revision``; one
+    slot per pool and direction, emptied on rebuild, the changed pool's dropped on its change);
+    False binds anew on every change (the reference the tests compare with).
 
     Counters for metrics: ``evaluations`` (cycles looked at), ``passed`` (cycles that passed
     the float filter), ``sized`` (cycles sized exactly), ``skipped`` (passed but not sized:
@@ -375,6 +355,7 @@ class CycleFinder:
         max_amount_in: Mapping[Pubkey, int],
         epsilon: float = DEFAULT_EPSILON,
         max_sized: int | None = DEFAULT_MAX_SIZED,
+        keep_quoters: bool = True,
     ) -> None:
         if max_hops not in (2, 3):
             raise ConfigError(f"max_hops must be 2 or 3, got {max_hops}")
@@ -392,9 +373,11 @@ class CycleFinder:
         self.max_amount_in = dict(max_amount_in)
         self.epsilon = epsilon
         self.max_sized = max_sized
+        self.keep_quoters = keep_quoters
+        self._quoters: _Kept = {}  # bound quoters kept across changes (see _bind_kept)
         self._cycles: list[Cycle] = []
         self._last_in: dict[int, int] = {}  # cycle index -> last optimal input (warm start)
-        # cycle index -> ((pool, a_to_b), entry, a_to_b) per leg, made when it is first sized
+        # cycle index -> ((pool, a_to_b), entry) per leg, made when it is first sized
         self._legs: dict[int, _Legs] = {}
         self._version = -1
         self._counter = 0
@@ -445,6 +428,7 @@ class CycleFinder:
         self._state = [None] * size
         self._last_in.clear()
         self._legs.clear()
+        self._quoters.clear()
         self._version = self.market.version
 
     def on_pool_changed(
@@ -468,6 +452,10 @@ class CycleFinder:
         # cycle's product is read off the table (NaN fails the comparison like a missing rate)
         table, states = self._table, self._state
         states[plan.own] = None  # this pool changed: its cached rates are stale
+        kept = self._quoters
+        if kept:  # and its kept quoters (else they would hold its old state until rebound)
+            kept.pop((pool, True), None)
+            kept.pop((pool, False), None)
         for entry, s in plan.checks:
             if entry.ready and not entry.quarantined:
                 state = entry.state
@@ -497,7 +485,8 @@ class CycleFinder:
         found: list[tuple[int, int, int, Sequence[Quote]]] = []
         last_in = self._last_in
         best = 0
-        bound: dict[tuple[Pubkey, bool], Callable[[int], Quote]] = {}  # quoters of this state
+        if not self.keep_quoters:
+            kept = {}  # bound anew on every change
         for n, (rate, index) in enumerate(passed):
             start = cycles[index].start_mint
             cap = max_amount_in[start]
@@ -511,7 +500,7 @@ class CycleFinder:
             if legs is None:
                 cycle = cycles[index]
                 legs = legs_of[index] = _legs(cycle, [entries[leg.pool] for leg in cycle.legs])
-            res = _search(_bind(legs, bound), rate, cap, last_in.get(index))
+            res = _search(_bind_kept(legs, kept), rate, cap, last_in.get(index))
             self.sized += 1
             if res is None:
                 continue

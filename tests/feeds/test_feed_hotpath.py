@@ -187,9 +187,10 @@ def test_drain_now_delivers_updates_offered_while_draining_and_survives_errors()
 
     with pytest.raises(RuntimeError):
         delivery.drain_now(boom)
-    delivery.offer(_upd(a, 4), ep)
-    assert delivery.drain_now(lambda u: got.append(u.slot)) == 1 and got[-1] == 4
-    assert stats.delivered == 3
+    assert delivery.queued(a) and delivery.queued(b)  # not applied: still queued
+    delivery.offer(_upd(a, 4), ep)  # replaces a's queued copy
+    assert delivery.drain_now(lambda u: got.append(u.slot)) == 2 and got[-2:] == [4, 3]
+    assert stats.delivered == 4
 
 
 def test_resync_then_stream_keeps_the_count_within_a_slot() -> None:

@@ -148,7 +148,7 @@ class Delivery:
         self._on_update: OnUpdate | None = None
         self._pending: dict[Pubkey, AccountUpdate] = {}
         self._batch: dict[Pubkey, AccountUpdate] = {}  # taken by the consumer, not yet applied
-        self._spare: dict[Pubkey, AccountUpdate] = {}  # drain_now swaps it with _pending
+        self._spare: dict[Pubkey, AccountUpdate] = {}  # deliver swaps it with _pending
         self._ready = asyncio.Event()
         # per account: (slot, k, winner, arrival ns) of the last delivery (winner None: resync)
         self._delivered: dict[Pubkey, tuple[int, int, EndpointStats | None, int]] = {}
@@ -215,6 +215,7 @@ class Delivery:
         """Drop everything known about an account no longer watched."""
         self._delivered.pop(pubkey, None)
         self._pending.pop(pubkey, None)
+        self._batch.pop(pubkey, None)
         if self._watchers:
             for w in self._watchers.get(pubkey, ()):
                 w.touch()
@@ -286,41 +287,72 @@ class Delivery:
     # ------------------------------------------------------------ consumer
 
     async def run(self, on_update: OnUpdate) -> None:
-        """Hand pending updates to ``on_update`` until cancelled; its exceptions propagate."""
+        """Hand pending updates to ``on_update`` until cancelled; its exceptions propagate
+        (what it did not apply stays queued: see :meth:`deliver`)."""
+        ready = self._ready
+        while True:
+            await ready.wait()
+            ready.clear()
+            self.deliver(on_update)
+
+    def drain_now(self, on_update: OnUpdate) -> int:
+        """Deliver what is pending synchronously (for tests and benchmarks); returns the count.
+        The same path as :meth:`run`: :meth:`deliver`."""
+        n = self.deliver(on_update)
+        self._ready.clear()
+        return n
+
+    def deliver(self, on_update: OnUpdate) -> int:
+        """Hand every pending update to ``on_update`` in arrival order, batch after batch, until
+        none is pending; returns how many it applied. An update is popped from the batch just
+        before its call, so the later ones of the batch read as :meth:`queued` meanwhile.
+
+        If ``on_update`` raises, the update it raised on (applied or not, nobody knows) and the
+        rest of the batch go back in front of what is pending (a newer pending update of the same
+        account replaces its batch copy): they stay queued, so their accounts do not read as
+        fresh, and the next call (a restarted consumer) applies them. The exception propagates."""
         stats = self.stats
         record = self.latency.record
         now = time.monotonic_ns
-        while True:
-            await self._ready.wait()
-            self._ready.clear()
+        n = 0
+        try:
             while self._pending:
                 batch = self._batch = self._pending
-                self._pending = {}
+                self._pending = self._spare  # empty: no new dict per batch
+                upd = None
                 try:
-                    for pk in list(batch):
-                        upd = batch.pop(pk)
+                    if len(batch) == 1:  # the usual case: one update per wake-up
+                        upd = batch.popitem()[1]
                         on_update(upd)
-                        stats.delivered += 1
+                        n += 1
                         record(now() - upd.ts_recv_ns)
-                finally:
-                    self._batch = {}
-
-    def drain_now(self, on_update: OnUpdate) -> int:
-        """Deliver what is pending synchronously (for tests and benchmarks); returns the count."""
-        n = 0
-        record = self.latency.record
-        now = time.monotonic_ns
-        while self._pending:
-            batch = self._pending
-            self._pending = self._spare  # empty: no new dict per call
-            try:
-                for upd in batch.values():
-                    on_update(upd)
-                    n += 1
-                    record(now() - upd.ts_recv_ns)
-            finally:
-                batch.clear()
-                self._spare = batch
-        self.stats.delivered += n
-        self._ready.clear()
+                    else:
+                        for pk in list(batch):
+                            upd = batch.pop(pk, None)
+                            if upd is None:  # forgotten by an earlier on_update
+                                continue
+                            on_update(upd)
+                            n += 1
+                            record(now() - upd.ts_recv_ns)
+                except BaseException:
+                    self._requeue(upd, batch)
+                    raise
+                self._spare = batch  # empty again (self._batch too)
+        finally:
+            stats.delivered += n
         return n
+
+    def _requeue(self, failed: AccountUpdate | None, batch: dict[Pubkey, AccountUpdate]) -> None:
+        """``failed`` and what is left of ``batch`` were not (fully) applied: queue them again,
+        ahead of what is pending (see :meth:`deliver`)."""
+        again: dict[Pubkey, AccountUpdate] = {}
+        if failed is not None:
+            again[failed.pubkey] = failed
+        again.update(batch)
+        pending = self._pending
+        self.stats.coalesced += len(pending.keys() & again.keys())
+        again.update(pending)  # newer arrivals win, in the batch's order
+        self._pending = again
+        self._batch = {}
+        self._spare = {}
+        self._ready.set()

@@ -48,6 +48,16 @@ def test_idle_engine_does_not_busy_poll(small: dict) -> None:
     assert 0 <= small["idle_cpu_pct"] < 1.0
 
 
+def test_gc_policy_runs_as_in_the_node(small: dict) -> None:
+    gc_figures = small["gc"]
+    assert gc_figures["automatic"] == 0  # no collection inside an update
+    assert gc_figures["deep"] == 0 and gc_figures["forced"] == 0  # a short replay: idle, young
+    after = gc_figures["after_replay"]
+    assert after["deep_ms"] > 0 and after["unfrozen"] > 0
+    # nothing the replay froze died in a reference cycle (what makes re-freezing safe)
+    assert after["deep_collected"] == 0
+
+
 def test_latency_split_covers_every_update(small: dict) -> None:
     split = small["detect_filtered_only_us"]["updates"] + small["detect_with_sizing_us"]["updates"]
     assert split == small["updates"]

@@ -54,6 +54,7 @@ from solarb.native import status as native_status
 from solarb.risk.engine import RiskEngine, RiskLimits
 from solarb.rpc.ws import PubSubConnection
 from solarb.runtime.clock import SystemClock
+from solarb.runtime.gc_policy import GcPolicy, updates_pending
 from solarb.runtime.killswitch import watch_stop
 from solarb.runtime.pipeline import Pipeline
 from solarb.runtime.status import RunStats
@@ -81,7 +82,7 @@ class BenchConfig:
     inject_every: int = 50  # one dislocating swap per this many swaps (0: none)
     max_notional: int = 50 * 10**9  # SOL base units
     min_profit: int = 20_000
-    gc_freeze: bool = True  # move the loaded market out of the cyclic GC's generations
+    gc_policy: bool = True  # the node's collector policy (runtime.gc_policy); False: defaults
     idle_seconds: float = 2.0  # then the engine's consumer tasks idle this long (CPU measured)
 
 
@@ -229,9 +230,10 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
     decisions = pipeline.decisions
     now = time.perf_counter_ns
     mono = time.monotonic_ns
-    gc.collect()
-    if cfg.gc_freeze:
-        gc.freeze()
+    policy = GcPolicy()
+    if cfg.gc_policy:
+        policy.start()  # as the node does once loaded: collect, freeze, old generations manual
+    poll = policy.poll
     done = 0
     slot_frames = 0
     built = build_errors = 0
@@ -272,12 +274,25 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
                 pipeline.in_flight -= 1
             while not decisions.empty():
                 decisions.get_nowait()
+        poll()  # between chunks nothing is pending: an idle moment, as the node's GC task sees
         busy_ns += now() - wall0
         cpu_ns += time.process_time_ns() - cpu0
-    if cfg.gc_freeze:
-        gc.unfreeze()
-    gc.collect()  # the one full collection of the unfrozen heap belongs to the replay, not to idle
-    idle_pct = asyncio.run(_idle_cpu_pct(pipeline, wiring.feed, cfg.idle_seconds))
+    gc_figures = policy.snapshot()  # the collections during the replay
+    if policy.started:  # untimed: the collection a node would run next (what is new since the
+        # last freeze), the idle engine with the policy's task, then the deep collection of stop
+        # (its "collected": cyclic garbage left among the frozen objects)
+        unfrozen = len(gc.get_objects(0)) + len(gc.get_objects(1)) + len(gc.get_objects(2))
+        young_ns = policy.collect("young")
+        idle_pct = asyncio.run(_idle_cpu_pct(pipeline, wiring.feed, cfg.idle_seconds, policy))
+        collected = policy.stats.collected
+        t0 = now()
+        policy.stop()
+        gc_figures["after_replay"] = {"unfrozen": unfrozen, "young_ms": round(young_ns / 1e6, 2),
+                                      "deep_ms": round((now() - t0) / 1e6, 2),
+                                      "deep_collected": policy.stats.collected - collected}
+    else:
+        gc.collect()
+        idle_pct = asyncio.run(_idle_cpu_pct(pipeline, wiring.feed, cfg.idle_seconds, None))
     gen_info = _ask(conn, "stats")
     p50, p99, pmax = _percentiles(detect, (0.5, 0.99, 1.0))
     b50, b99 = _percentiles(build_ns, (0.5, 0.99))
@@ -320,14 +335,16 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
         "setup_s": round(gen_s, 2),
         "generate_s": round(fetch_s, 2),
         "replay_s": round(busy_ns / 1e9, 3),
+        "gc": gc_figures,
         "native": native_status(),
     }
 
 
-async def _idle_cpu_pct(pipeline: Pipeline, feed: PubSubFeed, seconds: float) -> float:
+async def _idle_cpu_pct(pipeline: Pipeline, feed: PubSubFeed, seconds: float,
+                        policy: GcPolicy | None) -> float:
     """CPU share of one core used by the engine's consumer tasks while no frame arrives: the
-    delivery loop, the journal and order consumers and the kill-switch watcher, as node runs
-    them."""
+    delivery loop, the journal and order consumers, the kill-switch watcher and the GC policy's
+    task, as node runs them."""
     if seconds <= 0:
         return 0.0
 
@@ -342,6 +359,8 @@ async def _idle_cpu_pct(pipeline: Pipeline, feed: PubSubFeed, seconds: float) ->
             asyncio.create_task(drain(pipeline.orders)),
             asyncio.create_task(watch_stop(Path(tmp), lambda reason: None)),
         ]
+        if policy is not None:
+            tasks.append(asyncio.create_task(policy.run(updates_pending(feed))))
         await asyncio.sleep(0.05)
         cpu0, wall0 = time.process_time(), time.monotonic()
         await asyncio.sleep(seconds)

@@ -44,6 +44,7 @@ from solarb.rpc.pool import EndpointConfig, EndpointPool
 from solarb.rpc.pool_client import PooledRpcClient
 from solarb.runtime.clock import Clock, SystemClock
 from solarb.runtime.embedded import EmbeddedCluster
+from solarb.runtime.gc_policy import GcPolicy, GcSettings, updates_pending
 from solarb.runtime.killswitch import clear_stop, watch_stop
 from solarb.runtime.pipeline import Pipeline
 from solarb.runtime.status import RunStats, StatusLine
@@ -66,10 +67,12 @@ def sim_keypair(path: Path) -> Keypair:
 class Node:
     """One engine run: wiring, tasks, shutdown and the summary."""
 
-    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(self, settings: Settings, clock: Clock | None = None,
+                 gc_settings: GcSettings | None = None) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.stats = RunStats()
+        self.gc = GcPolicy(gc_settings)  # started once the market is loaded (see gc_policy)
         self.stop_reason = ""
         self._stopping = asyncio.Event()
         self._risk: RiskEngine | None = None
@@ -168,11 +171,14 @@ class Node:
 
             started = self.clock.monotonic_ns()
             self._install_signal_handlers(stack)
+            self.gc.start()  # loaded: freeze the heap; collections at idle moments from now on
+            stack.callback(self.gc.stop, False)
             tasks = [
                 asyncio.create_task(feed.run(pipeline.on_update, pipeline.on_slot), name="feed"),
                 asyncio.create_task(self._journal_decisions(pipeline, journal), name="journal"),
                 asyncio.create_task(self._execute(pipeline, executor), name="executor"),
                 asyncio.create_task(watch_stop(data_dir, self._kill), name="killswitch"),
+                asyncio.create_task(self.gc.run(updates_pending(feed)), name="gc"),
             ]
             printer = StatusLine(sys.stderr, symbols) if status else None
             if printer:
@@ -196,6 +202,7 @@ class Node:
             summary["feeds"]["skipped_stale"] = self.stats.skipped_not_fresh
             summary["rpc"] = rpc.metrics()
             summary["lookup_table_addresses"] = sum(len(t.addresses) for t in lookup_tables)
+            summary["gc"] = self.gc.snapshot()
             return summary
 
     def _install_signal_handlers(self, stack: AsyncExitStack) -> None:

@@ -1,0 +1,234 @@
+"""The engine's cyclic garbage-collector policy: no collection of the old heap on the hot path.
+
+CPython 3.11's collector (``Modules/gcmodule.c``) collects generation 0 once the net count of new
+tracked containers passes ``threshold0`` (700), generation 1 every ``threshold1`` (10) gen-0
+collections and generation 2 (everything not frozen) every ``threshold2`` (10) gen-1 collections,
+but only while ``long_lived_pending > long_lived_total / 4``. ``gc.freeze()`` moves every tracked
+object to a permanent generation no collection scans (reference counting still frees them). Two
+things made the engine stall: a full collection scans every unfrozen object (~0.5 us each: the
+node froze nothing, so 0.1-0.3 s at 10,000 pools), and after a freeze ``long_lived_total`` is only
+the few objects promoted since, so full collections come *more* often and each scans everything
+built lazily since the freeze (plans, decoded arrays, freshness groups).
+
+The replay makes no cyclic garbage (every collection there finds 0 objects) and a collection's
+cost is the objects it scans, so the policy scans each object once, when it is new, and then
+freezes it. Started once the market is loaded:
+
+* ``gc.collect()`` then ``gc.freeze()``: the loaded heap leaves the collector's generations.
+* Thresholds ``(young_limit, 2**30, 2**30)``: no automatic collection but a generation-0 one
+  past ``young_limit`` net new containers (a safety net for a long synchronous stretch).
+* :meth:`GcPolicy.poll` runs what is due, one collection per call. *young*: every unfrozen object
+  (``gc.collect()``: what was allocated since the last freeze and still lives) then ``gc.freeze()``,
+  once ``young_min`` new containers or ``young_interval_s`` have passed; its pause is what the
+  engine kept since the last one (milliseconds), never the whole heap. *deep* (``gc.unfreeze()``,
+  ``gc.collect()``, freeze) every ``deep_interval_s``: it also collects cycles among frozen
+  objects, which a young collection never sees (an object that outlived one collection and later
+  dies in a reference cycle waits for it; the bench's final deep collection finds none). The
+  caller says whether it is idle (no update pending); when not, a collection waits until it has
+  been due for ``max_delay_s`` (deep: ``deep_max_delay_s``) and then runs anyway: the bound on
+  the time between collections.
+* :meth:`GcPolicy.run` is the node's task: :meth:`poll` every ``check_interval_s``.
+
+Counters (:meth:`GcPolicy.snapshot`) cover every collection in the process after the load's
+(the policy's own and automatic ones, through ``gc.callbacks``): count per kind, time, max pause,
+objects collected. :meth:`GcPolicy.stop` restores the collector as it found it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["GcPolicy", "GcSettings", "GcStats", "updates_pending"]
+
+_NEVER = 1 << 30  # a gc threshold no count reaches
+_SEC = 1_000_000_000
+_YOUNG, _DEEP, _AUTO = "young", "deep", "automatic"
+
+
+@dataclass(slots=True, frozen=True)
+class GcSettings:
+    """When collections run (seconds of monotonic time; counts of net new tracked containers,
+    ``gc.get_count()[0]``)."""
+
+    young_min: int = 5_000  # idle: a young collection once this many new containers
+    young_interval_s: float = 1.0  # idle: ... or this long after the last collection
+    deep_interval_s: float = 3_600.0  # idle: a deep collection this long after the last one
+    max_delay_s: float = 1.0  # a young collection due this long runs even when busy
+    deep_max_delay_s: float = 600.0  # a deep one due this long runs even when busy
+    young_limit: int = 100_000  # automatic generation-0 collection past this many (safety net)
+    check_interval_s: float = 0.05  # the node's task polls this often
+
+    def __post_init__(self) -> None:
+        if not 0 < self.young_min <= self.young_limit:
+            raise ValueError("need 0 < young_min <= young_limit")
+        if min(self.young_interval_s, self.deep_interval_s, self.check_interval_s) <= 0:
+            raise ValueError("intervals must be positive")
+        if min(self.max_delay_s, self.deep_max_delay_s) < 0:
+            raise ValueError("delays must not be negative")
+
+
+@dataclass(slots=True)
+class GcStats:
+    """What the collector did while the policy was started (after the load's collection)."""
+
+    young: int = 0  # the policy's young collections (then freeze)
+    deep: int = 0  # the policy's deep collections (unfreeze, collect, freeze)
+    automatic: int = 0  # any other: the young_limit safety net, gc.collect() calls elsewhere
+    forced: int = 0  # policy collections run although the caller was busy (bound reached)
+    collected: int = 0  # unreachable objects found
+    total_ns: int = 0
+    max_pause_ns: int = 0
+    last_ns: int = 0  # monotonic time of the policy's last collection
+
+
+class GcPolicy:
+    """Freeze after load; collect what is new at idle moments, within a time bound (module doc)."""
+
+    def __init__(self, settings: GcSettings | None = None,
+                 now_ns: Callable[[], int] = time.monotonic_ns) -> None:
+        self.settings = settings or GcSettings()
+        self.stats = GcStats()
+        self._now = now_ns
+        self._started = False
+        self._saved: tuple[tuple[int, int, int], bool] = ((700, 10, 10), True)
+        self._kind = _AUTO  # the collection running now (the policy's own, else automatic)
+        self._t0 = 0
+        self._last_deep = 0
+
+    @property
+    def started(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._started
+
+    def start(self) -> None:
+        """Collect and freeze the loaded heap, then take over the collector (call once loaded)."""
+        if self._started:
+            return
+        self._saved = (gc.get_threshold(), gc.isenabled())
+        self._started = True
+        self._collect(_DEEP)  # the load's collection: before the callback, not counted
+        gc.callbacks.append(self._on_gc)
+        gc.set_threshold(self.settings.young_limit, _NEVER, _NEVER)
+        gc.enable()
+
+    def stop(self, final: bool = True) -> None:
+        """Give the collector back as found: thresholds, enabled flag, nothing frozen. ``final``:
+        a deep collection first (its ``collected`` is the cyclic garbage left among frozen
+        objects and the new ones)."""
+        if not self._started:
+            return
+        if final:
+            self.collect(_DEEP)
+        gc.unfreeze()
+        gc.callbacks.remove(self._on_gc)
+        self._started = False
+        thresholds, enabled = self._saved
+        gc.set_threshold(*thresholds)
+        if not enabled:
+            gc.disable()
+
+    def poll(self, idle: bool = True) -> str | None:
+        """Run the collection due now, if any, and return its kind (``"young"``, ``"deep"``).
+        ``idle``: no update is pending, so a collection delays nothing; otherwise only one due
+        for longer than its ``max_delay`` runs (counted in ``forced``)."""
+        if not self._started:
+            return None
+        s = self.settings
+        now = self._now()
+        deep_due = now - self._last_deep - int(s.deep_interval_s * _SEC)
+        young_due = now - self.stats.last_ns - int(s.young_interval_s * _SEC)
+        if idle:
+            if deep_due >= 0:
+                kind = _DEEP
+            elif young_due >= 0 or gc.get_count()[0] >= s.young_min:
+                kind = _YOUNG
+            else:
+                return None
+        elif deep_due >= int(s.deep_max_delay_s * _SEC):
+            kind = _DEEP
+        elif young_due >= int(s.max_delay_s * _SEC):
+            kind = _YOUNG
+        else:
+            return None
+        if not idle:
+            self.stats.forced += 1
+        self._collect(kind)
+        return kind
+
+    def collect(self, kind: str) -> int:
+        """Run one collection of ``kind`` (``"young"`` or ``"deep"``) now, as :meth:`poll` would;
+        return its duration in ns (0 when the policy is not started)."""
+        if kind not in (_YOUNG, _DEEP):
+            raise ValueError(f"unknown collection kind {kind!r}")
+        if not self._started:
+            return 0
+        t0 = time.perf_counter_ns()
+        self._collect(kind)
+        return time.perf_counter_ns() - t0
+
+    async def run(self, busy: Callable[[], bool]) -> None:
+        """The node's task: :meth:`poll` every ``check_interval_s`` (idle unless ``busy()``) until
+        cancelled. Between two polls the event loop ran the hot path's batches to completion."""
+        interval = self.settings.check_interval_s
+        while True:
+            await asyncio.sleep(interval)
+            self.poll(idle=not busy())
+
+    def snapshot(self) -> dict[str, Any]:
+        """Counters for the run summary (milliseconds rounded to 0.01); ``frozen``: objects in
+        the permanent generation now (a walk of that list: ~10 ms per 100,000, not for the hot
+        path)."""
+        st = self.stats
+        return {"young": st.young, "deep": st.deep, "automatic": st.automatic,
+                "forced": st.forced, "collected": st.collected,
+                "total_ms": round(st.total_ns / 1e6, 2),
+                "max_pause_ms": round(st.max_pause_ns / 1e6, 2),
+                "frozen": gc.get_freeze_count()}
+
+    # ------------------------------------------------------------------ internals
+
+    def _collect(self, kind: str) -> None:
+        self._kind = kind
+        try:
+            if kind == _DEEP:
+                gc.unfreeze()  # O(1): the permanent list joins generation 2
+            gc.collect()
+            gc.freeze()  # O(1); gc.get_freeze_count() walks the list (~0.1 us per object)
+        finally:
+            self._kind = _AUTO
+        now = self._now()
+        self.stats.last_ns = now
+        if kind == _DEEP:
+            self._last_deep = now
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter_ns()
+            return
+        ns = time.perf_counter_ns() - self._t0
+        st = self.stats
+        kind = self._kind
+        if kind == _YOUNG:
+            st.young += 1
+        elif kind == _DEEP:
+            st.deep += 1
+        else:
+            st.automatic += 1
+        st.collected += info["collected"]
+        st.total_ns += ns
+        st.max_pause_ns = max(st.max_pause_ns, ns)
+
+
+def updates_pending(feed: object) -> Callable[[], bool]:
+    """The node's "busy" test for :meth:`GcPolicy.run`: true while ``feed``'s delivery holds
+    updates the hot path has not taken yet (always false for a feed without one)."""
+    delivery = getattr(feed, "delivery", None)
+    if delivery is None:
+        return lambda: False
+    # Delivery has no public accessor for this yet: read its pending dict (one truth test)
+    return lambda: bool(delivery._pending)

@@ -309,3 +309,66 @@ def test_aux_accounts_key_covers_what_aux_accounts_reads() -> None:
         for _ in range(10):
             w._swap()
     assert len(seen) > 3 * len(pairs) and len(keys) > 2 * len(pairs)
+
+
+@pytest.mark.skipif(dl._NATIVE is None, reason="kernel not built or SOLARB_NATIVE=0")
+def test_a_new_state_restarts_the_last_walk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pair's new state over the same bitmap, starting in the same bin array, binds a copy of
+    the last plan's walk (every stretch it planned) with a new head and first entry: the walk a
+    cold plan extended as far would be, and the Python walk's quotes. Elsewhere: a new walk."""
+    bins = {i: (10**6 + i, 10**6 - i) for i in range(-75, 75, 3)} | {200: (10**9, 10**9)}
+    start, aux = _pool(bins=bins, variable_fee_control=40_000)
+    amounts = [1, 10**4, 10**6, 3 * 10**6, 10**7, 10**8, 10**9, 2**64 - 1]
+
+    def quotes(state: lay.LbPair, a_to_b: bool) -> list[object]:
+        def one(f: object, x: int) -> object:
+            try:
+                q = f(x)  # type: ignore[operator]
+            except QuoteError as exc:
+                return (type(exc), str(exc))
+            return (q, q.arrays)
+
+        bound = dl.quoter(state, aux, a_to_b)
+        got = [one(bound, x) for x in amounts]
+        monkeypatch.setattr(dl, "_NATIVE", None)
+        want = [one(lambda x: dl.quote(state, aux, x, a_to_b), x) for x in amounts]
+        monkeypatch.undo()
+        assert got == want
+        return got
+
+    for a_to_b in (True, False):
+        dl._PLANS.clear()
+        s = start
+        quotes(s, a_to_b)  # plans and extends the walk of s
+        for new, restarts in (
+            (replace(s, active_id=5, volatility_accumulator=9_000, index_reference=2), True),
+            (replace(s, active_id=69, last_update_timestamp=900), True),
+            (replace(s, active_id=-3), False),  # another bin array: planned anew
+            (replace(s, active_id=-70, volatility_reference=77), True),
+        ):
+            last = dl._PLANS[s.address].walks[a_to_b]
+            assert last is not None
+            bound_walk = dl.quoter(new, aux, a_to_b) and dl._PLANS[s.address].walks[a_to_b]
+            assert bound_walk is not None and bound_walk is not last
+            assert (len(bound_walk.indices) == len(last.indices) > 1) == restarts
+            v = dl._PLANS[s.address].view
+            assert v is not None
+            cold = m.KernelWalk(v.fee_args, new.active_id, a_to_b, dl.fee_on_input(new, a_to_b),
+                                v.support_lo, v.next_array, lambda i, v=v: v.array(i)[0])  # fmt: skip
+            cold.extend(aux, dl._records)
+            while cold.terminal == m.KERNEL_EXTEND and (  # as far as the bound walk was planned
+                len(cold.indices) < len(bound_walk.indices)
+                or bound_walk.terminal != m.KERNEL_EXTEND
+            ):
+                cold.extend(aux, dl._records)
+            fields = ("header", "records", "keys", "datas", "indices", "active", "terminal")
+            assert [getattr(cold, f) for f in fields] == [getattr(bound_walk, f) for f in fields]
+            quotes(new, a_to_b)
+            s = new
+    # an array the last walk read changed: not restarted
+    key = dl._PLANS[s.address].walks[False].keys[0]  # type: ignore[union-attr]
+    aux[key] = bytes(aux[key])[:-1] + b"\x01"
+    w = dl._PLANS[s.address].walks[False]
+    dl.quoter(replace(s, volatility_accumulator=1), aux, False)
+    assert dl._PLANS[s.address].walks[False] is not w
+    assert len(dl._PLANS[s.address].walks[False].indices) == 1  # type: ignore[union-attr]

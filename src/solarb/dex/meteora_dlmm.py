@@ -319,14 +319,19 @@ _QUOTE = frozen_maker(Quote)  # Quote(amount_in, amount_out, fee, arrays), witho
 class _Plan:
     """What the kernel path derives from the pair state and bitmap extension; ``view`` None:
     the Python walk handles the pair (disabled, unknown fee mode, protocol share above 100%,
-    undecodable extension). ``special``: permissioned activation or Token-2022 fees."""
+    undecodable extension). ``special``: permissioned activation or Token-2022 fees. ``prior``:
+    the walks of the pair's previous plan when both views share their bitmap (and extension),
+    which :func:`_new_walk` restarts instead of planning anew."""
 
-    __slots__ = ("activation", "ext", "ext_key", "special", "state", "view", "walks")
+    __slots__ = ("activation", "ext", "ext_key", "prior", "special", "state", "view", "walks")
 
-    def __init__(self, state: LbPair, aux: Mapping[Pubkey, bytes]) -> None:
+    def __init__(
+        self, state: LbPair, aux: Mapping[Pubkey, bytes], previous: _Plan | None = None
+    ) -> None:
         self.state, self.ext_key = state, bitmap_extension_address(state.address)
         self.ext = aux.get(self.ext_key)
         self.walks: list[m.KernelWalk | None] = [None, None]  # by swap_for_y
+        self.prior: list[m.KernelWalk | None] | None = None
         self.view: PairView | None = None
         self.activation: tuple[bool, int] | None = None
         if state.pair_type in (PAIR_TYPE_PERMISSION, PAIR_TYPE_CUSTOMIZABLE_PERMISSIONLESS):
@@ -336,9 +341,11 @@ class _Plan:
         share_ok = state.protocol_share <= m.BASIS_POINT_MAX  # protocol fee <= fee: no overflow
         if state.status == 0 and state.collect_fee_mode in (0, 1) and share_ok:
             try:
-                self.view = _view(state, self.ext)
+                self.view = view = _view(state, self.ext)
             except DecodeError:  # the Python walk raises it, after its earlier checks
-                pass
+                return
+            if previous is not None and previous.view is not None and previous.view.walk is view.walk:
+                self.prior = previous.walks.copy()  # the same bitmap memo: the same bits
 
 
 _PLANS: dict[Pubkey, _Plan] = {}
@@ -368,16 +375,29 @@ def _current_plan(state: LbPair, aux: Mapping[Pubkey, bytes]) -> _Plan:
     changed."""
     plan = _PLANS.get(state.address)
     if plan is None or plan.state is not state or aux.get(plan.ext_key) is not plan.ext:
-        plan = _PLANS[state.address] = _Plan(state, aux)
+        plan = _PLANS[state.address] = _Plan(state, aux, plan)
     return plan
 
 
 def _new_walk(plan: _Plan, aux: Mapping[Pubkey, bytes], swap_for_y: bool) -> m.KernelWalk:
+    """The plan's walk in this direction planned from ``aux``: the previous plan's restarted
+    (:meth:`~solarb.dex.meteora_dlmm_math.KernelWalk.restarted`) while every account it read is
+    still the same (once per plan), else a new walk's first stretch."""
     view, s = cast(PairView, plan.view), plan.state
+    fee, fee_in = view.fee_args, fee_on_input(s, swap_for_y)
+    next_array, array_key = view.next_array, lambda index: view.array(index)[0]
+    prior = plan.prior
+    if prior is not None and prior[swap_for_y] is not None:
+        walk = prior[swap_for_y].restarted(  # type: ignore[union-attr]
+            fee, s.active_id, fee_in, view.support_lo, next_array, array_key
+        )
+        prior[swap_for_y] = None
+        if walk is not None and walk.planned_from(aux):
+            plan.walks[swap_for_y] = walk
+            return walk
     walk = plan.walks[swap_for_y] = m.KernelWalk(
-        m.FeeParams(*view.fee_args), s.active_id, swap_for_y, fee_on_input(s, swap_for_y),
-        view.support_lo, view.next_array, lambda index: view.array(index)[0],
-    )  # fmt: skip
+        fee, s.active_id, swap_for_y, fee_in, view.support_lo, next_array, array_key
+    )
     walk.extend(aux, _records)
     return walk
 

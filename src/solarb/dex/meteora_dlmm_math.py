@@ -389,14 +389,26 @@ def kernel_header(
     """The kernel's per-direction header: fee parameters (base fee capped at
     :data:`MAX_FEE_RATE`, which leaves every ``min(base + var, MAX_FEE_RATE)`` unchanged), the
     walk's bin arrays as ``(lower bin id, first, last bin position)`` and how the walk ends."""
-    base = min(p.base_factor * p.bin_step * 10 * 10**p.base_fee_power_factor, MAX_FEE_RATE)
-    head = _KERNEL_HEADER.pack(
-        swap_for_y, fee_on_input, support_lo, terminal, p.bin_step, 0, len(ranges), active_id,
-        p.index_reference, p.volatility_accumulator, p.volatility_reference,
-        p.max_volatility_accumulator, p.variable_fee_control, p.filter_period, p.decay_period,
-        p.reduction_factor, 0, p.last_update_timestamp, base,
-    )  # fmt: skip
+    fee = (p.bin_step, p.base_factor, p.base_fee_power_factor, p.variable_fee_control,
+           p.max_volatility_accumulator, p.filter_period, p.decay_period, p.reduction_factor,
+           p.protocol_share, p.volatility_accumulator, p.volatility_reference, p.index_reference,
+           p.last_update_timestamp)  # fmt: skip
+    head = _kernel_head(fee, active_id, swap_for_y, fee_on_input, support_lo, terminal, len(ranges))
     return head + b"".join([_KERNEL_ARRAY.pack(*r) for r in ranges])
+
+
+def _kernel_head(
+    fee: tuple[int, ...], active_id: int, swap_for_y: bool, fee_on_input: bool,
+    support_lo: bool, terminal: int, count: int,
+) -> bytes:  # fmt: skip
+    """:func:`kernel_header`'s fixed part; ``fee``: the fields of :class:`FeeParams` in order
+    (as ``meteora_dlmm_view.fee_args`` gives them), ``count``: the stretches that follow."""
+    bin_step, base_factor, power, vfc, max_va, filt, decay, reduction, _share, va, vr, iref, ts = fee
+    base = min(base_factor * bin_step * 10 * 10**power, MAX_FEE_RATE)
+    return _KERNEL_HEADER.pack(
+        swap_for_y, fee_on_input, support_lo, terminal, bin_step, 0, count, active_id, iref, va,
+        vr, max_va, vfc, filt, decay, reduction, 0, ts, base,
+    )  # fmt: skip
 
 
 class KernelWalk:
@@ -410,18 +422,20 @@ class KernelWalk:
     MAX_STRETCHES = 32  # a longer walk ends in KERNEL_FALLBACK: the Python walk runs it
 
     __slots__ = ("active", "array_key", "datas", "head", "header", "indices", "keys", "missing",
-                 "next_array", "ranges", "records", "spared", "swap_for_y", "terminal")  # fmt: skip
+                 "next_array", "origin", "ranges", "records", "spared", "swap_for_y",
+                 "terminal")  # fmt: skip
 
     def __init__(
-        self, p: FeeParams, active_id: int, swap_for_y: bool, fee_on_input: bool,
+        self, fee: tuple[int, ...], active_id: int, swap_for_y: bool, fee_on_input: bool,
         support_lo: bool, next_array: Callable[[int, bool], int | None],
         array_key: Callable[[int], Hashable],
     ) -> None:  # fmt: skip
+        """``fee``: the :class:`FeeParams` fields in order (``meteora_dlmm_view.fee_args``)."""
         self.swap_for_y, self.next_array, self.array_key = swap_for_y, next_array, array_key
-        self.active = active_id  # the bin id the next stretch starts from
+        self.origin = self.active = active_id  # the start bin; the next stretch's start bin
         # the header without stretches; extend() sets its terminal and count and appends them
         self.head = bytearray(
-            kernel_header(p, active_id, swap_for_y, fee_on_input, support_lo, KERNEL_EXTEND, [])
+            _kernel_head(fee, active_id, swap_for_y, fee_on_input, support_lo, KERNEL_EXTEND, 0)
         )
         self.ranges = b""  # the stretches as the header lists them
         self.records: tuple[bytes, ...] = ()
@@ -439,11 +453,46 @@ class KernelWalk:
         """Plan the next stretch (or how the walk ends) from the accounts ``aux``;
         ``records(key, data)`` gives an array's kernel records (of every bin), None when the
         data is no bin array."""
-        self.terminal = terminal = self._step(aux, records)
+        self.terminal = self._step(aux, records)
+        self._seal()
+
+    def _seal(self) -> None:
+        """``header``: the head with the terminal and stretch count, then the stretches."""
         head = self.head
-        head[3] = terminal
+        head[3] = self.terminal
         _KERNEL_COUNT.pack_into(head, 8, len(self.indices))
         self.header = bytes(head) + self.ranges
+
+    def restarted(
+        self, fee: tuple[int, ...], active_id: int, fee_on_input: bool, support_lo: bool,
+        next_array: Callable[[int, bool], int | None], array_key: Callable[[int], Hashable],
+    ) -> KernelWalk | None:  # fmt: skip
+        """This walk for a later state of the pair (the caller checks: the same bitmap and
+        extension, so the same arrays in the same order) that starts from ``active_id`` in the
+        same bin array: its stretches, accounts and spared slots with a new head and the first
+        stretch entered at ``active_id``, as a new walk planned that far would have them; None
+        when the start is in another array or the walk has no stretch (plan it anew)."""
+        if not self.indices or active_id // MAX_BIN_PER_ARRAY != self.origin // MAX_BIN_PER_ARRAY:
+            return None
+        swap_for_y = self.swap_for_y
+        lower = self.indices[0] * MAX_BIN_PER_ARRAY  # _step's first stretch, from active_id
+        upper = lower + MAX_BIN_PER_ARRAY - 1
+        entry = active_id if lower <= active_id <= upper else (upper if swap_for_y else lower)
+        if not MIN_BIN_ID <= entry <= MAX_BIN_ID:
+            return None
+        stop = min(max(lower if swap_for_y else upper, MIN_BIN_ID), MAX_BIN_ID)
+        w = KernelWalk.__new__(KernelWalk)
+        w.swap_for_y, w.next_array, w.array_key = swap_for_y, next_array, array_key
+        w.origin, w.active = active_id, self.active
+        w.head = bytearray(
+            _kernel_head(fee, active_id, swap_for_y, fee_on_input, support_lo, KERNEL_EXTEND, 0)
+        )
+        w.ranges = _KERNEL_ARRAY.pack(lower, entry - lower, stop - lower) + self.ranges[_KERNEL_ARRAY.size :]
+        w.records, w.keys, w.datas = self.records, self.keys.copy(), self.datas.copy()
+        w.indices, w.spared = self.indices.copy(), self.spared.copy()
+        w.missing, w.terminal = self.missing, self.terminal
+        w._seal()
+        return w
 
     def _step(self, aux: Mapping[Any, Any], records: Callable[[Any, Any], bytes | None]) -> int:
         """Append the next stretch from bin ``active``, moving as the Python walk does (an

@@ -496,3 +496,39 @@ def test_views_share_walk_memos_only_for_equal_bitmaps(diff: Diff) -> None:
         shared = last is not None and last.state.bin_array_bitmap == s.bin_array_bitmap
         assert (last is not None and v.walk is last.walk) == shared
         assert outcomes(s) == cold[id(s)]
+
+
+@needs_kernel
+def test_bound_quoter_follows_a_walk_quote_extends(monkeypatch: pytest.MonkeyPatch) -> None:
+    """quote() extending the bound quoter's walk after binding: the bound quoter (which reads the
+    walk's plan at binding and after its own extends) runs over the longer plan before it
+    extends, so the walk ends with the stretches quote() alone plans for the same amounts, and
+    every probe agrees with the Python walk (bench pools and random pairs, many arrays)."""
+    b = Bound(monkeypatch)
+    _w, bench = _bench_pools(20)
+    rng = random.Random(8)
+    pairs = bench + [_random_pair(rng) for _ in range(60)]
+    longer = 0
+    for state, aux in pairs:
+        for a_to_b in (True, False):
+            amounts = list(_amounts(rng, 10**12, 12))
+            dl._PLANS.pop(state.address, None)
+            for amount in amounts:
+                _outcome_of(b.quote, state, aux, amount, a_to_b)
+            walk = dl._PLANS[state.address].walks[a_to_b]
+            alone = None if walk is None else len(walk.indices)
+            dl._PLANS.pop(state.address, None)
+            bound = dl.quoter(state, aux, a_to_b)
+            walk = dl._PLANS[state.address].walks[a_to_b]
+            if walk is None:  # no kernel plan for this pair: nothing bound in C
+                continue
+            bound_at = len(walk.indices)
+            for amount in amounts:  # quote() plans the same walk on, as far as these amounts go
+                _outcome_of(b.quote, state, aux, amount, a_to_b)
+            for amount in amounts:
+                got = _outcome_of(bound, amount)
+                assert got == b.python(state, aux, amount, a_to_b), (state.address, amount)
+            assert dl._PLANS[state.address].walks[a_to_b] is walk
+            assert len(walk.indices) == alone, (state.address, a_to_b)
+            longer += alone > bound_at + 1
+    assert longer > 10, longer

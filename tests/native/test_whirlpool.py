@@ -327,3 +327,52 @@ def test_kernel_quotes_are_plain_quotes() -> None:
     assert hash(q) == hash(Quote(q.amount_in, q.amount_out, q.fee))
     with pytest.raises(dataclasses.FrozenInstanceError):
         q.fee = 0  # type: ignore[misc]
+
+
+class _Big(int):
+    """An int subclass: the bound quoter treats it as the int it is."""
+
+
+@needs_kernel
+def test_bound_quoter_matches_python() -> None:
+    """The C bound quoter (its plan parsed once, at binding) against the Python quote, bench pools
+    and the real dump, edge amounts (0, negative, u64 bounds, beyond u64, int subclasses, bool,
+    not ints) included, each amount probed twice."""
+    pools = [(state, aux) for _ow, state, aux in workload_pools(Workload(40, 11, 4, 0), (ow,))]
+    accs = _folder("sol_usdc_ts64_HJPjoWUr/gabrielfior")
+    key = Pubkey.from_string("HJPjoWUrhoZzkNfRpHuieeFk9WcZWjwy6PBjZ81ngndJ")
+    pools.append((ow.decode_pool(key, accs[key]), accs))
+    rng = random.Random(4)
+    bound_c = 0
+    for state, aux in pools:
+        for a_to_b in (True, False):
+            bound = ow.quoter(state, aux, a_to_b)
+            bound_c += type(bound).__name__ == "Bound"
+            amounts: list[Any] = _amounts(rng, 40) + [_Big(10**6), True, False, 10.0**6, "5"]
+            for amount in amounts + amounts[::-1]:
+                want = _python_outcome(state, aux, amount, a_to_b)
+                assert _outcome(lambda: bound(amount)) == want, (amount, a_to_b)  # noqa: B023
+    assert bound_c >= 15, bound_c
+
+
+@needs_kernel
+def test_bound_malformed_plan_raises_per_call() -> None:
+    """A plan that does not parse binds, then raises its ValueError on each call with an int (as
+    quote_exact_in does); anything else still goes to general."""
+    seen: list[Any] = []
+
+    def general(x: Any) -> Any:
+        seen.append(x)
+        return x
+
+    for plan in (b"\x00" * 10, b""):
+        bound = KERNEL.bind(plan, Quote, general)
+        for _ in range(2):
+            with pytest.raises(ValueError, match="malformed swap plan"):
+                bound(10**6)
+            with pytest.raises(ValueError):
+                bound(-1)
+        assert bound("x") == "x" and bound(1.5) == 1.5
+    assert seen == ["x", 1.5, "x", 1.5]
+    with pytest.raises(TypeError):
+        KERNEL.bind(bytearray(10), Quote, general)

@@ -102,22 +102,10 @@ static PyObject *quoter_vectorcall(PyObject *self, PyObject *const *args, size_t
     }
     PyObject *x = args[0];
     if (!PyLong_CheckExact(x)) return PyObject_CallOneArg(q->fallback, x);
-    int overflow;
-    long long small = PyLong_AsLongLongAndOverflow(x, &overflow);
     uint64_t v;
-    if (overflow == 0) {
-        if (small == -1 && PyErr_Occurred()) return NULL;
-        if (small <= 0) return PyObject_CallOneArg(q->general, x);
-        v = (uint64_t)small;
-    } else {
-        if (overflow < 0) return PyObject_CallOneArg(q->general, x);
-        v = PyLong_AsUnsignedLongLong(x);
-        if (v == (uint64_t)-1 && PyErr_Occurred()) {
-            if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return NULL;
-            PyErr_Clear();
-            return PyObject_CallOneArg(q->general, x); /* above 2^64 - 1 */
-        }
-    }
+    int in_range = py_as_u64(x, &v);
+    if (in_range < 0) return NULL;
+    if (!in_range || v == 0) return PyObject_CallOneArg(q->general, x); /* outside (0, 2^64) */
     uint64_t out = 0, fee = 0;
     int r = q->kind == KIND_CPMM ? cpmm_swap(q, v, &out, &fee) : amm_v4_swap(q, v, &out, &fee);
     if (r < 0) return PyObject_CallOneArg(q->fallback, x);
@@ -160,23 +148,11 @@ static PyTypeObject QuoterType = {
     .tp_dealloc = quoter_dealloc,
 };
 
-/* An int in [0, 2^64) as uint64: 1; 0 when it is not one (no exception); -1 on another error. */
-static int as_u64(PyObject *obj, uint64_t *out) {
-    if (!PyLong_Check(obj)) return 0;
-    *out = PyLong_AsUnsignedLongLong(obj);
-    if (*out == (uint64_t)-1 && PyErr_Occurred()) {
-        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return -1;
-        PyErr_Clear();
-        return 0;
-    }
-    return 1;
-}
-
 /* A Quoter from four u64 numbers and the three objects after them, or None. */
 static PyObject *new_quoter(int kind, PyObject *const *nums, int on_input, PyObject *const *objs) {
     uint64_t v[4];
     for (int i = 0; i < 4; i++) {
-        int r = as_u64(nums[i], &v[i]);
+        int r = py_as_u64(nums[i], &v[i]);
         if (r < 0) return NULL;
         if (r == 0) Py_RETURN_NONE;
     }

@@ -299,19 +299,25 @@ static PyObject *S_HEADER, *S_RECORDS, *S_SPARED; /* interned attribute names */
 /* bind(walk, now, quote_cls, general, extend, spare): x -> the walk's Quote of x at clock `now`
  * (arrays: walk.spared[n], or spare(n) when None), or general(x) where the kernel answers None,
  * an error code, or x is not an amount in 1..u64::MAX; KERNEL_EXTEND calls extend() and runs
- * again (the walk reads its header and records anew each run). */
+ * again. walk.header and walk.records are read at binding and again after each extend() (which
+ * replaces both); walk.spared, a list the walk only appends to, is taken once at binding.
+ * A header read earlier is a prefix of the walk's current plan (a stretch more is planned only by
+ * extend(), after a run answered KERNEL_EXTEND: the header's terminal is then KERNEL_EXTEND), so
+ * a run over it fills as a run over the current plan does, or answers KERNEL_EXTEND: then the
+ * plan is read again and extend() called only if nobody extended the walk meanwhile (the same
+ * runs and extend() calls as reading the walk's attributes on every run). */
 typedef struct {
     PyObject_HEAD
     PyObject *walk, *quote_cls, *general, *extend, *spare;
+    PyObject *header, *records, *spared; /* walk's, see above */
     long long now;
     vectorcallfunc vectorcall;
 } bound_t;
 
 #define MAX_RUNS 1000 /* defensive: each extend adds a stretch (at most 32) or ends the walk */
 
-/* One run over walk's current header and records (see run_walk). */
-static int walk_once(bound_t *b, uint64_t amount, int *code, uint64_t *out, uint64_t *fee,
-                     uint32_t *n) {
+/* (Re)read walk.header and walk.records into b. 0, or -1 with an exception (b unchanged). */
+static int read_plan(bound_t *b) {
     PyObject *header = PyObject_GetAttr(b->walk, S_HEADER);
     if (!header) return -1;
     PyObject *records = PyObject_GetAttr(b->walk, S_RECORDS);
@@ -319,10 +325,9 @@ static int walk_once(bound_t *b, uint64_t amount, int *code, uint64_t *out, uint
         Py_DECREF(header);
         return -1;
     }
-    int r = run_walk(header, records, amount, b->now, code, out, fee, n);
-    Py_DECREF(header);
-    Py_DECREF(records);
-    return r;
+    Py_XSETREF(b->header, header);
+    Py_XSETREF(b->records, records);
+    return 0;
 }
 
 static PyObject *bound_vectorcall(PyObject *obj, PyObject *const *args, size_t nargsf,
@@ -333,37 +338,38 @@ static PyObject *bound_vectorcall(PyObject *obj, PyObject *const *args, size_t n
         return NULL;
     }
     PyObject *x = args[0];
-    if (!PyLong_Check(x)) return PyObject_CallOneArg(b->general, x);
-    unsigned long long amount = PyLong_AsUnsignedLongLong(x);
-    if (amount == (unsigned long long)-1 && PyErr_Occurred()) {
-        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return NULL;
-        PyErr_Clear(); /* negative or above u64 */
-        return PyObject_CallOneArg(b->general, x);
-    }
-    if (amount == 0) return PyObject_CallOneArg(b->general, x);
+    uint64_t amount;
+    int in_range = py_as_u64(x, &amount);
+    if (in_range < 0) return NULL;
+    if (!in_range || amount == 0) return PyObject_CallOneArg(b->general, x);
     int code = 0;
     uint64_t out = 0, fee = 0;
     uint32_t n = 0;
     for (int run = 0;; run++) {
         if (run == MAX_RUNS) return PyObject_CallOneArg(b->general, x);
-        int r = walk_once(b, amount, &code, &out, &fee, &n);
+        int r = run_walk(b->header, b->records, amount, b->now, &code, &out, &fee, &n);
         if (r < 0) return NULL;
         if (r == 0) return PyObject_CallOneArg(b->general, x); /* not handled: the Python walk */
         if (code != TERMINAL_EXTEND) break; /* else plan one more stretch and run again */
+        PyObject *seen = Py_NewRef(b->header);
+        int moved = read_plan(b) ? -1 : b->header != seen;
+        Py_DECREF(seen);
+        if (moved) {
+            if (moved < 0) return NULL;
+            continue; /* extended elsewhere (quote() on the same walk): run over that first */
+        }
         PyObject *done = PyObject_CallNoArgs(b->extend);
         if (!done) return NULL;
         Py_DECREF(done);
+        if (read_plan(b)) return NULL;
     }
     if (code) return PyObject_CallOneArg(b->general, x); /* an error: quote() raises it */
-    PyObject *spared_list = PyObject_GetAttr(b->walk, S_SPARED);
-    if (!spared_list) return NULL;
-    if (!PyList_Check(spared_list) || (Py_ssize_t)n >= PyList_GET_SIZE(spared_list)) {
-        Py_DECREF(spared_list);
+    PyObject *spared_list = b->spared;
+    if ((Py_ssize_t)n >= PyList_GET_SIZE(spared_list)) {
         PyErr_SetString(PyExc_IndexError, "walk.spared has no slot for the stretches walked");
         return NULL;
     }
     PyObject *spared = Py_NewRef(PyList_GET_ITEM(spared_list, n));
-    Py_DECREF(spared_list);
     if (spared == Py_None) { /* spare(n) makes and remembers it */
         Py_DECREF(spared);
         PyObject *pn = PyLong_FromUnsignedLong(n);
@@ -384,6 +390,9 @@ static int bound_traverse(PyObject *obj, visitproc visit, void *arg) {
     Py_VISIT(b->general);
     Py_VISIT(b->extend);
     Py_VISIT(b->spare);
+    Py_VISIT(b->header);
+    Py_VISIT(b->records);
+    Py_VISIT(b->spared);
     return 0;
 }
 
@@ -394,6 +403,9 @@ static int bound_clear(PyObject *obj) {
     Py_CLEAR(b->general);
     Py_CLEAR(b->extend);
     Py_CLEAR(b->spare);
+    Py_CLEAR(b->header);
+    Py_CLEAR(b->records);
+    Py_CLEAR(b->spared);
     return 0;
 }
 
@@ -426,16 +438,32 @@ static PyObject *bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     long long now = PyLong_AsLongLong(args[1]);
     if (now == -1 && PyErr_Occurred()) return NULL;
     if (quote_slots(args[2])) return NULL;
+    PyObject *spared = PyObject_GetAttr(args[0], S_SPARED);
+    if (!spared) return NULL;
+    if (!PyList_Check(spared)) {
+        Py_DECREF(spared);
+        PyErr_SetString(PyExc_TypeError, "bind: walk.spared must be a list");
+        return NULL;
+    }
     bound_t *b = PyObject_GC_New(bound_t, &BoundType);
-    if (!b) return NULL;
+    if (!b) {
+        Py_DECREF(spared);
+        return NULL;
+    }
     b->walk = Py_NewRef(args[0]);
     b->quote_cls = Py_NewRef(args[2]);
     b->general = Py_NewRef(args[3]);
     b->extend = Py_NewRef(args[4]);
     b->spare = Py_NewRef(args[5]);
+    b->header = b->records = NULL;
+    b->spared = spared;
     b->now = now;
     b->vectorcall = bound_vectorcall;
     PyObject_GC_Track((PyObject *)b);
+    if (read_plan(b)) {
+        Py_DECREF(b);
+        return NULL;
+    }
     return (PyObject *)b;
 }
 

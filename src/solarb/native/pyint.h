@@ -35,6 +35,22 @@ static int py_to_u128(PyObject *obj, u128 *out) {
     return 0;
 }
 
+/* An int in [0, 2^64) as a u64: 1 with *out set; 0 (no exception) when obj is not an int
+ * (PyLong_Check) or is an int outside that range, so the caller can fall back to its general path;
+ * -1 with an exception set on any other error. Builds no Python object: negatives are told by
+ * their sign, only an int above 2^64 - 1 goes through PyLong_AsUnsignedLongLong's OverflowError. */
+static inline int py_as_u64(PyObject *obj, uint64_t *out) {
+    if (!PyLong_Check(obj) || _PyLong_Sign(obj) < 0) return 0;
+    uint64_t v = PyLong_AsUnsignedLongLong(obj);
+    if (v == UINT64_MAX && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return -1;
+        PyErr_Clear(); /* above 2^64 - 1 */
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
 /* A u128 as a Python int (new reference, NULL on memory error). */
 static PyObject *py_from_u128(u128 v) {
     if (!(v >> 64)) return PyLong_FromUnsignedLongLong((uint64_t)v);

@@ -360,6 +360,16 @@ static int run_swap(const plan_t *pl, uint64_t amount, uint64_t *done, uint64_t 
     return 0;
 }
 
+/* The swap of amount (an int) over a parsed plan: 1 with the results, 0 for "not handled"
+ * (amount outside u64 included), -1 with an exception set. */
+static int swap_amount(const plan_t *pl, PyObject *amount, uint64_t *done, uint64_t *out,
+                       u128 *fee) {
+    uint64_t v;
+    int in_range = py_as_u64(amount, &v);
+    if (in_range <= 0) return in_range;
+    return run_swap(pl, v, done, out, fee) ? 0 : 1;
+}
+
 /* Parses (plan, amount) and runs the swap: 1 with the results, 0 for "not handled", -1 with an
  * exception set (wrong argument types, malformed plan). */
 static int swap_args(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want, const char *usage,
@@ -372,12 +382,7 @@ static int swap_args(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want, c
     plan_t pl;
     if (parse_plan((const unsigned char *)PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0]), &pl))
         return -1;
-    uint64_t amount = PyLong_AsUnsignedLongLong(args[1]);
-    if (amount == (uint64_t)-1 && PyErr_Occurred()) { /* negative or above u64 */
-        PyErr_Clear();
-        return 0;
-    }
-    return run_swap(&pl, amount, done, out, fee) ? 0 : 1;
+    return swap_amount(&pl, args[1], done, out, fee);
 }
 
 static PyObject *swap_exact_in(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -447,11 +452,15 @@ static PyObject *quote_exact_in(PyObject *self, PyObject *const *args, Py_ssize_
 
 /* bind(plan, quote_cls, general) -> a callable x -> quote_exact_in(plan, x, quote_cls), or
  * general(x) where that answers None: orca_whirlpool.quoter's bound quoter with no Python frame
- * per probe (the sizing kernel calls it through vectorcall). */
+ * per probe (the sizing kernel calls it through vectorcall). The plan is parsed once, at binding
+ * (pl points into the bytes object `plan` holds); a malformed plan still raises its ValueError
+ * on each call with an int, as quote_exact_in does. */
 typedef struct {
     PyObject_HEAD
     PyObject *plan, *quote_cls, *general;
     vectorcallfunc vectorcall;
+    int malformed; /* parse_plan failed at binding */
+    plan_t pl;
 } bound_t;
 
 static PyObject *bound_vectorcall(PyObject *obj, PyObject *const *args, size_t nargsf,
@@ -461,12 +470,17 @@ static PyObject *bound_vectorcall(PyObject *obj, PyObject *const *args, size_t n
         PyErr_SetString(PyExc_TypeError, "a bound quoter takes one amount");
         return NULL;
     }
-    PyObject *argv[3] = {b->plan, args[0], b->quote_cls};
+    PyObject *x = args[0];
     uint64_t done, out;
     u128 fee;
-    int r = swap_args(argv, 3, 3, "bound quoter: plan must be bytes", &done, &out, &fee);
+    if (!PyLong_Check(x)) return PyObject_CallOneArg(b->general, x); /* the Python path decides */
+    if (b->malformed) {
+        PyErr_SetString(PyExc_ValueError, "whirlpool: malformed swap plan");
+        return NULL;
+    }
+    int r = swap_amount(&b->pl, x, &done, &out, &fee);
     if (r < 0) return NULL;
-    if (r == 0) return PyObject_CallOneArg(b->general, args[0]);
+    if (r == 0) return PyObject_CallOneArg(b->general, x);
     return make_quote(b->quote_cls, done, out, fee);
 }
 
@@ -517,6 +531,9 @@ static PyObject *bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     b->quote_cls = Py_NewRef(args[1]);
     b->general = Py_NewRef(args[2]);
     b->vectorcall = bound_vectorcall;
+    b->malformed = parse_plan((const unsigned char *)PyBytes_AS_STRING(b->plan),
+                              PyBytes_GET_SIZE(b->plan), &b->pl) != 0;
+    if (b->malformed) PyErr_Clear(); /* raised again per call, as before */
     PyObject_GC_Track((PyObject *)b);
     return (PyObject *)b;
 }

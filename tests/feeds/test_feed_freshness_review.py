@@ -199,6 +199,67 @@ def test_the_delivered_floor_of_a_group() -> None:
             assert _agree(feed, group) == min(slots.values())
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_the_floor_bound_against_the_shards_slots(seed: int) -> None:
+    """Delivered slots now behind the shards' slots (the answer is the shards' slot, read with
+    no scan of the accounts), now ahead of them (the lowest delivered slot counts): the bound
+    the delivery stage keeps per part checked against the definition after every change, over
+    two shards, updates and resyncs, queued or applied."""
+    feed = _feed(per_connection=3)
+    keys = [Pubkey.new_unique() for _ in range(6)]
+    feed.watch(keys)
+    s0, s1 = feed.endpoints[0].shards
+    home = {pk: s0 if i < 3 else s1 for i, pk in enumerate(keys)}
+    _subscribe(feed, s0, keys[:3], 10)
+    _subscribe(feed, s1, keys[3:], 10)
+    _live(feed, s0, 10)
+    _live(feed, s1, 10)
+    _drain(feed)
+    groups = [feed.group(keys), feed.group(keys[:3]), feed.group(keys[1:5]), feed.group(keys[2:3])]
+    scans = 0
+    last_slots = feed.delivery.last_slots
+
+    def counted(keys: Any) -> list[int]:
+        nonlocal scans
+        scans += 1
+        return last_slots(keys)
+
+    feed.delivery.last_slots = counted  # type: ignore[method-assign]
+    rng = random.Random(seed)
+    shard_slot = {s0: 10, s1: 10}
+    delivered = dict.fromkeys(keys, 10)
+    ep = feed.endpoints[0].stats
+    ahead = behind = asks = 0
+    for _ in range(500):
+        r = rng.random()
+        if r < 0.15:
+            shard = rng.choice((s0, s1))
+            shard_slot[shard] += rng.choice((1, 1, 2))
+            feed._on_slot_note(shard, None, shard_slot[shard])
+        else:
+            pk = rng.choice(keys)
+            slot = max(delivered[pk], shard_slot[home[pk]] + rng.randint(-3, 3))
+            delivered[pk] = slot
+            if rng.random() < 0.15:
+                feed.delivery.resynced(_upd(pk, slot))
+            else:
+                feed.delivery.offer(_upd(pk, slot), ep)
+            if rng.random() < 0.7:
+                _drain(feed)
+        for g in groups:
+            _agree(feed, g)
+        asks += 2 * len(groups)
+        for shard in (s0, s1):  # the lowest delivered slot of a shard's accounts vs its slot
+            low = min(delivered[k] for k in keys if home[k] is shard)
+            ahead += low > shard_slot[shard]
+            behind += low < shard_slot[shard]
+    _drain(feed)
+    assert [_agree(feed, g) for g in groups] == [
+        min(max(delivered[k], shard_slot[home[k]]) for k in g.keys) for g in groups]
+    assert ahead > 20 and behind > 20  # both regimes were visited
+    assert scans < asks // 4  # the bound spares most scans
+
+
 def test_a_refused_subscription_leaves_a_shard_holding_part_of_a_group() -> None:
     """Endpoint a's shard holds both accounts but the node refused one (retried later); endpoint
     b holds both. Each account gets the slot of the shards that hold it."""

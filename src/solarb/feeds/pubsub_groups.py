@@ -25,28 +25,43 @@ __all__ = ["AccountGroup", "group_answer", "release_group"]
 class _Part:
     """The accounts of a group held by the same shards: ``shards`` are the live ones with all
     of ``keys`` subscribed (``partial``: a live one has only some; then account by account).
-    ``floor`` is the lowest delivered slot among ``keys`` and ``at_floor`` how many are there;
-    the delivery stage tells it when one of those moves (slots only grow), so the floor is
-    recomputed only when the last account at it moved up (a ChangeWatcher of the delivery)."""
 
-    __slots__ = ("at_floor", "dirty", "floor", "group", "keys", "partial", "shards")
+    Its freshness is ``max(lowest delivered slot among keys, cover)``, ``cover`` being the
+    highest slot of ``shards``. ``floor`` bounds that lowest delivered slot from above: at least
+    ``at_floor`` (>= 1) of ``keys`` are at or below it (exact after a scan: the lowest slot and
+    how many are there, until ``bound``; ``dirty``: unknown, scan when next asked). The delivery
+    stage reports every move of an account at or below ``floor`` (a ChangeWatcher of the
+    delivery, slots only grow): one leaving for above it lowers ``at_floor``, and once none is
+    known left the mover's new slot is the bound (``bound``: maybe above the lowest). While
+    ``floor <= cover`` the answer is ``cover`` with no scan; a bound above ``cover`` is made exact
+    by a scan; the group is marked for a new answer only when ``floor`` rises above the
+    ``cover`` it was last answered with."""
+
+    __slots__ = ("at_floor", "bound", "cover", "dirty", "floor", "group", "keys", "partial",
+                 "shards")
 
     def __init__(self, group: AccountGroup, shards: tuple[_Shard, ...], keys: tuple[Pubkey, ...],
                  partial: bool) -> None:
         self.group, self.shards, self.keys, self.partial = group, shards, keys, partial
         self.floor = -1
         self.at_floor = 0
+        self.cover = -1
+        self.bound = False
         self.dirty = True
 
     def moved(self, old: int, new: int) -> None:
-        """An account at the floor (``old``; while clean none is below) went up to ``new``."""
-        if new != old:
+        """An account at or below ``floor`` (at ``old``) accepted an update at ``new``."""
+        if new > self.floor and not self.dirty:
             self.at_floor -= 1
-            if self.at_floor <= 0:
-                self.touch()
+            if self.at_floor <= 0:  # none known at or below floor any more: the mover is
+                self.floor = new
+                self.at_floor = 1
+                self.bound = True
+                if new > self.cover:
+                    self.group.dirty = True
 
     def touch(self) -> None:
-        """``floor`` may have moved: recompute it (and the group's answer) when next asked."""
+        """An account was forgotten: ``floor`` may be anything; scan when next asked."""
         self.dirty = True
         self.group.dirty = True
 
@@ -54,10 +69,10 @@ class _Part:
 class AccountGroup:
     """Accounts read together (a pool and its auxiliary accounts), for
     :meth:`~solarb.feeds.pubsub.PubSubFeed.group_slot`, with three cached layers: ``parts`` (see
-    :class:`_Part`), laid out while ``version`` is the feed's ``_topology``; their floors,
-    recomputed when ``dirty``; ``answer``, the freshness when no account is queued, valid while
+    :class:`_Part`), laid out while ``version`` is the feed's ``_topology``; their floor bounds,
+    kept by the delivery stage; ``answer``, the freshness when no account is queued, valid while
     ``stamp`` is the feed's ``_stamp`` (topology or a shard's slot moved) and the group is not
-    dirty."""
+    ``dirty`` (a part's floor rose above its cover, or an account was forgotten)."""
 
     __slots__ = ("answer", "dirty", "fresh", "keys", "parts", "stamp", "version")
 
@@ -83,28 +98,27 @@ def group_answer(feed: PubSubFeed, group: AccountGroup) -> int:
     """The freshness of ``group`` on ``feed`` as if no account were queued; caches it."""
     if group.version != feed._topology:
         _lay_out(feed, group)
-    if group.dirty:
-        group.dirty = False
-        last_slots = feed.delivery.last_slots
-        for part in group.parts:
-            if part.dirty:
-                part.dirty = False
-                slots = last_slots(part.keys)
-                part.floor = floor = min(slots)
-                part.at_floor = slots.count(floor)
+    group.dirty = False
     group.stamp = feed._stamp
     low = -1
     if group.fresh:
-        # per part, min over accounts of max(delivered, shard slot) = max(floor, ...)
+        # per part, min over accounts of max(delivered, cover) = max(lowest delivered, cover)
         for part in group.parts:
             if part.partial:  # depends on what is queued now: not cached
                 best = feed.min_account_slot(part.keys)
                 group.stamp = 0
             else:
-                best = part.floor
+                cover = -1
                 for shard in part.shards:
-                    if shard.last_slot > best:
-                        best = shard.last_slot
+                    if shard.last_slot > cover:
+                        cover = shard.last_slot
+                part.cover = cover
+                if part.dirty or (part.bound and part.floor > cover):  # the lowest counts
+                    part.dirty = part.bound = False
+                    slots = feed.delivery.last_slots(part.keys)
+                    part.floor = floor = min(slots)
+                    part.at_floor = slots.count(floor)
+                best = part.floor if part.floor > cover else cover
             if best < 0:
                 low = -1
                 break

@@ -13,7 +13,11 @@
  * dex_error  the exception class that marks a size infeasible; any other exception propagates
  * Result: the best size, its output, the number of distinct sizes quoted, the fallback reason
  * ("" when the model held) and the tuple of Quotes at the best size (None when a hop output 0
- * there); None when no size was feasible. Amounts above u64 raise OverflowError.
+ * there); None when no size was feasible. Arguments outside u64 raise OverflowError (TypeError:
+ * not an int); so does a hop's positive amount_out above u64 ("Quote.amount_out above 2^64 - 1",
+ * right after that hop's quote: no later hop is asked), which no swap of a u64 amount answers.
+ * A Quote of exactly solarb.dex.base.Quote has its amount_out read through the slot descriptor
+ * (quote_obj.h); any other object through getattr.
  *
  * Floats only choose where to probe, with the same IEEE operations in the same order as the
  * Python reference (float(int) correctly rounded, no contraction into FMA); every amount comes
@@ -28,6 +32,7 @@
 #include <math.h>
 
 #include "pyint.h"
+#include "quote_obj.h"
 
 #define INFEAS (-((i128)1 << 100)) /* profit of an infeasible size: below every real profit */
 #define RESID_MULT 4.0
@@ -56,7 +61,7 @@ typedef struct {
     Py_ssize_t nq, qcap;
 } Search;
 
-static PyObject *S_AMOUNT_OUT, *R_EMPTY, *R_POLISH, *R_RATE, *R_MODEL, *R_NOT_IMPROVING,
+static PyObject *R_EMPTY, *R_POLISH, *R_RATE, *R_MODEL, *R_NOT_IMPROVING,
     *R_INFEASIBLE, *R_STEPS;
 
 static void search_free(Search *s) {
@@ -71,9 +76,32 @@ static Py_ssize_t find(const Search *s, u64 x) {
     return -1;
 }
 
+/* 1 once QUOTE_CLS is solarb.dex.base.Quote (its amount_out descriptor readable), -1 when it
+ * could not be had (getattr then reads every Quote), 0 before the first search looks. */
+static int quote_type;
+
+/* Look up solarb.dex.base.Quote for amount_out's fast path (once; no exception left set). */
+static void find_quote_type(void) {
+    PyObject *mod = PyImport_ImportModule("solarb.dex.base");
+    PyObject *cls = mod ? PyObject_GetAttrString(mod, "Quote") : NULL;
+    Py_XDECREF(mod);
+    quote_type = cls && quote_slots(cls) == 0 && Py_TYPE(QUOTE_SLOTS[1])->tp_descr_get ? 1 : -1;
+    Py_XDECREF(cls);
+    if (quote_type < 0) {
+        PyErr_Clear();
+        Py_CLEAR(QUOTE_CLS); /* no Quote type matches: always getattr */
+    }
+}
+
 /* A Quote's amount_out: 1 with *v set when > 0, 0 when <= 0, -1 with an exception set. */
 static int amount_out(PyObject *q, PyObject **obj, u64 *v) {
-    PyObject *a = PyObject_GetAttr(q, S_AMOUNT_OUT);
+    PyObject *a;
+    if ((PyObject *)Py_TYPE(q) == QUOTE_CLS) { /* a plain slots dataclass: its member descriptor */
+        PyObject *d = QUOTE_SLOTS[1];
+        a = Py_TYPE(d)->tp_descr_get(d, q, QUOTE_CLS);
+    } else {
+        a = PyObject_GetAttr(q, S_FIELDS[1]);
+    }
     if (!a) return -1;
     if (!PyLong_Check(a)) {
         Py_DECREF(a);
@@ -84,9 +112,10 @@ static int amount_out(PyObject *q, PyObject **obj, u64 *v) {
         Py_DECREF(a);
         return 0;
     }
-    *v = PyLong_AsUnsignedLongLong(a);
-    if (*v == (u64)-1 && PyErr_Occurred()) {
+    int r = py_as_u64(a, v);
+    if (r <= 0) {
         Py_DECREF(a);
+        if (r == 0) PyErr_SetString(PyExc_OverflowError, "Quote.amount_out above 2^64 - 1");
         return -1;
     }
     *obj = a;
@@ -547,15 +576,15 @@ static int step_start(Search *s, u64 x, u64 lo, u64 width, u64 *res) {
     return 0;
 }
 
+/* An argument in [0, 2^64) into *out: 0, or -1 with TypeError (not an int) or OverflowError. */
 static int arg_u64(PyObject *o, const char *name, u64 *out) {
-    u128 v;
-    if (py_to_u128(o, &v)) return -1;
-    if (v > UINT64_MAX) {
-        PyErr_Format(PyExc_OverflowError, "%s above 2^64 - 1", name);
-        return -1;
-    }
-    *out = (u64)v;
-    return 0;
+    int r = py_as_u64(o, out);
+    if (r) return r < 0 ? -1 : 0;
+    if (!PyLong_Check(o))
+        PyErr_Format(PyExc_TypeError, "%s must be an int", name);
+    else
+        PyErr_Format(PyExc_OverflowError, "%s outside [0, 2^64 - 1]", name);
+    return -1;
 }
 
 static PyObject *search(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -603,6 +632,7 @@ static PyObject *search(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             return NULL;
     }
     if (hi < lo) Py_RETURN_NONE;
+    if (!quote_type) find_quote_type();
     u64 x0 = seed_o == Py_None ? hi : (seed < lo ? lo : (seed < hi ? seed : hi));
     Search s = {((PyTupleObject *)steps)->ob_item, PyTuple_GET_SIZE(steps), dex_error, NULL, 0, 0,
                 NULL, 0, 0};
@@ -660,7 +690,7 @@ static struct PyModuleDef MODULE = {
 };
 
 PyMODINIT_FUNC PyInit__sizing(void) {
-    S_AMOUNT_OUT = PyUnicode_InternFromString("amount_out");
+    if (quote_obj_init() < 0) return NULL;
     R_EMPTY = PyUnicode_InternFromString("");
     R_POLISH = PyUnicode_InternFromString("polish");
     R_RATE = PyUnicode_InternFromString("rate");
@@ -668,7 +698,7 @@ PyMODINIT_FUNC PyInit__sizing(void) {
     R_NOT_IMPROVING = PyUnicode_InternFromString("not_improving");
     R_INFEASIBLE = PyUnicode_InternFromString("infeasible");
     R_STEPS = PyUnicode_InternFromString("steps");
-    if (!S_AMOUNT_OUT || !R_EMPTY || !R_POLISH || !R_RATE || !R_MODEL || !R_NOT_IMPROVING ||
+    if (!R_EMPTY || !R_POLISH || !R_RATE || !R_MODEL || !R_NOT_IMPROVING ||
         !R_INFEASIBLE || !R_STEPS)
         return NULL;
     return PyModule_Create(&MODULE);

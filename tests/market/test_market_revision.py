@@ -1,0 +1,172 @@
+"""PoolEntry.revision: the market gives an entry a new revision on every write to its ``state``,
+``aux`` (the Clock sysvar's included), ``ready`` or ``quarantined``, and only then. Each write
+path of MarketState has its test (the finder keeps bound quoters while it is unchanged)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import SimpleNamespace
+
+from solders.pubkey import Pubkey
+
+from solarb.dex.base import CLOCK_SYSVAR
+from solarb.dex.registry import ADAPTERS
+from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, encode_mint
+from solarb.events import AccountUpdate
+from solarb.market.state import MarketState, PoolEntry
+from solarb.sim.accounts import Account
+from solarb.sim.programs import orca_whirlpool as whirlpool_model
+from tests.support import cp_adapter as cp
+from tests.support.markets import MINT_A, MINT_B, account_update
+
+S, A, B = cp.key("mint/S"), cp.key("mint/A"), cp.key("mint/B")
+P = cp.spec("p", S, A)
+SYSVAR_OWNER = Pubkey.from_string("Sysvar1111111111111111111111111111111111111")
+
+# the cp test adapter with the Clock among its aux accounts (an adapter is any object with the
+# module functions): the Clock write paths without a DLMM pool
+_CLOCKED = SimpleNamespace(**{k: getattr(cp, k) for k in dir(cp) if not k.startswith("__")})
+_CLOCKED.aux_accounts = lambda state: [*cp.aux_accounts(state), CLOCK_SYSVAR]
+
+
+def _clock(ts: int, slot: int) -> AccountUpdate:
+    data = slot.to_bytes(8, "little") + bytes(24) + ts.to_bytes(8, "little")
+    return AccountUpdate(CLOCK_SYSVAR, slot, data, SYSVAR_OWNER, 1_169_280)
+
+
+def _moved(entry: PoolEntry, before: int) -> bool:
+    return entry.revision != before
+
+
+def test_loading_a_pool_writes_state_aux_and_ready() -> None:
+    m = MarketState({cp.PROGRAM_ID: cp})
+    m.add_pool(P.pool_update())
+    entry = m.pool(P.pool)
+    seen = {entry.revision}
+    for u in P.updates(10**9, 10**9)[1:]:  # config, vaults: each an aux write
+        r = entry.revision
+        assert m.apply(u) == (P.pool,)
+        assert _moved(entry, r)
+        seen.add(entry.revision)
+    assert entry.ready and len(seen) == 4  # every write a value of its own
+
+
+def test_aux_write_moves_each_reader_and_equal_bytes_move_none() -> None:
+    m = MarketState({cp.PROGRAM_ID: cp})
+    q = replace(cp.spec("q", S, B), config=P.config)  # shares P's config
+    for spec in (P, q):
+        for u in spec.updates(10**9, 10**9):
+            m.apply(u) if spec.pool in m.pools else m.add_pool(u)
+    p_entry, q_entry = m.pool(P.pool), m.pool(q.pool)
+    assert p_entry.ready and q_entry.ready
+    r_p, r_q = p_entry.revision, q_entry.revision
+    assert m.apply(P.vault_update(True, 10**9, slot=2)) == ()  # same bytes: only the slot
+    assert (p_entry.revision, q_entry.revision) == (r_p, r_q)
+    assert m.apply(P.vault_update(True, 10**9 + 1, slot=2)) == (P.pool,)
+    assert _moved(p_entry, r_p) and q_entry.revision == r_q
+    r_p = p_entry.revision
+    assert set(m.apply(P.config_update(30, 10_000, slot=3))) == {P.pool, q.pool}
+    assert _moved(p_entry, r_p) and _moved(q_entry, r_q)
+
+
+def test_pool_image_quarantine_and_recovery() -> None:
+    m = MarketState({cp.PROGRAM_ID: cp})
+    for u in P.updates(10**9, 10**9):
+        m.apply(u) if P.pool in m.pools else m.add_pool(u)
+    entry = m.pool(P.pool)
+    r = entry.revision
+    assert m.apply(P.pool_update(slot=2)) == ()  # the same image: no decode, no write
+    assert entry.revision == r
+    assert m.apply(P.pool_update(slot=3, data=b"bad")) == ()  # quarantined
+    assert entry.quarantined and _moved(entry, r)
+    r = entry.revision
+    assert m.apply(P.pool_update(slot=4)) == (P.pool,)  # decodes again: a new state
+    assert not entry.quarantined and _moved(entry, r)
+    r = entry.revision
+    assert m.add_pool(P.pool_update(slot=5)) is entry.state and _moved(entry, r)  # re-decoded
+
+
+def test_reindex_and_removal() -> None:
+    m = MarketState({cp.PROGRAM_ID: cp})
+    for u in P.updates(10**9, 10**9):
+        m.apply(u) if P.pool in m.pools else m.add_pool(u)
+    entry = m.pool(P.pool)
+    r = entry.revision
+    other = replace(P, vault_b=cp.key("vault/other"))  # the pool now points at another vault
+    assert m.apply(other.pool_update(slot=2)) == (P.pool,)
+    assert _moved(entry, r) and not entry.ready and other.vault_b not in entry.aux
+    r = entry.revision
+    m.apply(other.vault_update(False, 5 * 10**8, slot=3))
+    assert entry.ready and _moved(entry, r)
+    r = entry.revision
+    assert m.remove_pool(P.pool)
+    assert _moved(entry, r)  # whoever still holds the removed entry sees it changed
+
+
+def test_clock_writes_move_every_reader() -> None:
+    m = MarketState({cp.PROGRAM_ID: _CLOCKED})  # type: ignore[dict-item]
+    q = cp.spec("q", S, B)
+    for spec in (P, q):
+        for u in spec.updates(10**9, 10**9):
+            m.apply(u) if spec.pool in m.pools else m.add_pool(u)
+    bare = cp.spec("bare", S, B)
+    m.add_pool(bare.pool_update())  # its config and vaults never come: it stays not ready
+    p_entry, q_entry, bare_entry = m.pool(P.pool), m.pool(q.pool), m.pool(bare.pool)
+    assert not p_entry.ready
+    r_p, r_q, r_bare = p_entry.revision, q_entry.revision, bare_entry.revision
+    assert set(m.apply(_clock(1_000, slot=2))) == {P.pool, q.pool, bare.pool}  # all lacked it
+    assert p_entry.ready and _moved(p_entry, r_p) and _moved(q_entry, r_q)
+    assert CLOCK_SYSVAR in bare_entry.aux and not bare_entry.ready and _moved(bare_entry, r_bare)
+    for slot, ts in ((3, 1_001), (4, 1_002)):  # every reader holds it: stored in C, no change
+        r_p, r_q = p_entry.revision, q_entry.revision
+        assert m.apply(_clock(ts, slot)) == ()
+        assert p_entry.aux[CLOCK_SYSVAR] == _clock(ts, slot).data
+        assert _moved(p_entry, r_p) and _moved(q_entry, r_q)
+    r_p, r_q = p_entry.revision, q_entry.revision
+    assert m.apply(replace(_clock(1_002, 4), slot=5)) == ()  # equal bytes: nothing written
+    assert (p_entry.revision, q_entry.revision) == (r_p, r_q)
+    # a reader added later (the readers' tuple is rebuilt with its entry): all three move
+    w = cp.spec("w", S, B)
+    for u in w.updates(10**9, 10**9):
+        m.apply(u) if w.pool in m.pools else m.add_pool(u)
+    w_entry = m.pool(w.pool)
+    assert w_entry.ready  # the Clock already loaded is reused at once
+    r_p, r_q, r_w = p_entry.revision, q_entry.revision, w_entry.revision
+    assert m.apply(_clock(1_003, 6)) == ()
+    assert _moved(p_entry, r_p) and _moved(q_entry, r_q) and _moved(w_entry, r_w)
+
+
+def test_clock_write_after_a_reader_left() -> None:
+    m = MarketState({cp.PROGRAM_ID: _CLOCKED})  # type: ignore[dict-item]
+    for u in P.updates(10**9, 10**9):
+        m.apply(u) if P.pool in m.pools else m.add_pool(u)
+    m.apply(_clock(1_000, 2))
+    q = cp.spec("q", S, B)
+    m.add_pool(q.pool_update(slot=3))
+    q_entry, p_entry = m.pool(q.pool), m.pool(P.pool)
+    assert CLOCK_SYSVAR in q_entry.aux  # reused from the store at indexing
+    m.remove_pool(q.pool)
+    r = p_entry.revision
+    assert m.apply(_clock(1_001, 4)) == ()
+    assert _moved(p_entry, r)
+
+
+def test_token_program_learned_from_a_mint_redecodes() -> None:
+    pool, accounts = whirlpool_model.create_pool(
+        mint_a=MINT_A, mint_b=MINT_B, tick_spacing=64, fee_rate=3000, price=1, decimals_a=6,
+        decimals_b=6, positions=[(-6400, 6400, 10**12)], token_program_b=TOKEN_2022_PROGRAM_ID,
+    )  # fmt: skip
+    accounts[MINT_A] = Account(10**7, encode_mint(6, 10**18), TOKEN_PROGRAM_ID)
+    m = MarketState(ADAPTERS)
+    m.add_pool(account_update(pool, accounts[pool]))
+    entry = m.pool(pool)
+    for key in m.watched_accounts():
+        if key not in (pool, MINT_B):
+            m.apply(account_update(key, accounts.get(key)))
+    # mint B first seen as SPL Token (an aux write), then owned by Token-2022 (a new state)
+    m.apply(AccountUpdate(MINT_B, 1, encode_mint(6, 10**18), TOKEN_PROGRAM_ID, 10**7))
+    assert entry.tradable and entry.state.token_program_b == TOKEN_PROGRAM_ID
+    r, state = entry.revision, entry.state
+    assert m.apply(AccountUpdate(MINT_B, 2, encode_mint(6, 10**18), TOKEN_2022_PROGRAM_ID, 10**7))
+    assert entry.state is not state and entry.state.token_program_b == TOKEN_2022_PROGRAM_ID
+    assert _moved(entry, r)

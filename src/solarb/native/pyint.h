@@ -37,16 +37,22 @@ static int py_to_u128(PyObject *obj, u128 *out) {
 
 /* An int in [0, 2^64) as a u64: 1 with *out set; 0 (no exception) when obj is not an int
  * (PyLong_Check) or is an int outside that range, so the caller can fall back to its general path;
- * -1 with an exception set on any other error. Builds no Python object: negatives are told by
- * their sign, only an int above 2^64 - 1 goes through PyLong_AsUnsignedLongLong's OverflowError. */
+ * -1 with an exception set on another error (none is known). Builds no Python object and raises
+ * nothing in between: the range is told by the sign and the bit length, then the digits are read
+ * by PyLong_AsUnsignedLongLongMask (exact below 2^64, a plain loop over the digits where
+ * PyLong_AsUnsignedLongLong converts an int of two digits or more through a byte array). */
 static inline int py_as_u64(PyObject *obj, uint64_t *out) {
     if (!PyLong_Check(obj) || _PyLong_Sign(obj) < 0) return 0;
-    uint64_t v = PyLong_AsUnsignedLongLong(obj);
-    if (v == UINT64_MAX && PyErr_Occurred()) {
-        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return -1;
-        PyErr_Clear(); /* above 2^64 - 1 */
+    size_t bits = _PyLong_NumBits(obj);
+    if (bits > 64) {
+        if (bits == (size_t)-1 && PyErr_Occurred()) { /* more bits than a size_t counts */
+            if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return -1;
+            PyErr_Clear();
+        }
         return 0;
     }
+    uint64_t v = PyLong_AsUnsignedLongLongMask(obj);
+    if (v == UINT64_MAX && PyErr_Occurred()) return -1;
     *out = v;
     return 1;
 }

@@ -354,7 +354,8 @@ def test_a_new_state_restarts_the_last_walk(monkeypatch: pytest.MonkeyPatch) -> 
             v = dl._PLANS[s.address].view
             assert v is not None
             cold = m.KernelWalk(v.fee_args, new.active_id, a_to_b, dl.fee_on_input(new, a_to_b),
-                                v.support_lo, v.next_array, lambda i, v=v: v.array(i)[0])  # fmt: skip
+                                v.support_lo, v.next_array,
+                                lambda i, v=v: v.array(i)[0])  # fmt: skip
             cold.extend(aux, dl._records)
             while cold.terminal == m.KERNEL_EXTEND and (  # as far as the bound walk was planned
                 len(cold.indices) < len(bound_walk.indices)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
@@ -31,6 +31,9 @@ CLOCK_LAYOUT = struct.Struct("<QqQQq")
 """The Clock's bytes: slot, epoch start timestamp, epoch, leader schedule epoch, unix timestamp."""
 MEMO_PROGRAM_ID = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
 """SPL Memo v2, which the ``swap_v2``-style instructions pass for Token-2022 transfers."""
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class DexError(SolarbError):
@@ -101,6 +104,42 @@ class Quote:
 
 AccountData = Mapping[Pubkey, bytes]
 """Raw data of auxiliary accounts by address (vaults, configs, tick arrays...)."""
+
+
+def loaded(aux: Mapping[Pubkey, bytes], key: Pubkey, dex: str, what: str) -> bytes:
+    """``aux[key]``; :class:`MissingAccount` (``"<dex>: <what> <key> not loaded"``) when absent."""
+    data = aux.get(key)
+    if data is None:
+        raise MissingAccount(f"{dex}: {what} {key} not loaded")
+    return data
+
+
+ClockFields = tuple[object, int, int, int]
+"""``(data, slot, epoch, unix_timestamp)``: a Clock sysvar version and the fields adapters read."""
+_LAST_CLOCK: ClockFields = (object(), 0, 0, 0)  # no account data is this object
+
+
+def clock_fields(data: bytes | None) -> ClockFields | None:
+    """The Clock sysvar's ``(data, slot, epoch, unix_timestamp)``; None when ``data`` is None or
+    shorter than :data:`CLOCK_LAYOUT`. Unpacked once per data object: the market shares one
+    object per Clock version among the pools that read it."""
+    global _LAST_CLOCK
+    c = _LAST_CLOCK
+    if data is not c[0]:
+        if data is None or len(data) < CLOCK_LAYOUT.size:
+            return None
+        slot, _est, epoch, _lse, ts = CLOCK_LAYOUT.unpack_from(bytes(data[: CLOCK_LAYOUT.size]))
+        c = _LAST_CLOCK = (data, slot, epoch, ts)
+    return c
+
+
+def remember(cache: dict[K, V], key: K, value: V, limit: int) -> V:
+    """Store ``value`` under ``key`` in a decode cache keyed by equal bytes (cleared first when it
+    holds ``limit`` entries) and return it: the miss path of ``cache.get(key)``."""
+    if len(cache) >= limit:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
 def plain_quoter(

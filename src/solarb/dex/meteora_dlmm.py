@@ -40,7 +40,6 @@ from solders.pubkey import Pubkey
 
 from solarb import native
 from solarb.dex import meteora_dlmm_math as m
-from solarb.dex.base import CLOCK_LAYOUT as _CLOCK
 from solarb.dex.base import (
     CLOCK_SYSVAR,
     MEMO_PROGRAM_ID,
@@ -49,6 +48,8 @@ from solarb.dex.base import (
     MissingAccount,
     Quote,
     QuoteError,
+    clock_fields,
+    loaded,
     plain_quoter,
 )
 from solarb.dex.meteora_dlmm_layout import (
@@ -151,19 +152,11 @@ def aux_accounts_key(state: LbPair) -> tuple[object, ...]:
             state.mint_a, state.token_program_a, state.mint_b, state.token_program_b)  # fmt: skip
 
 
-def _get(aux: Mapping[Pubkey, bytes], key: Pubkey, what: str) -> bytes:
-    data = aux.get(key)
-    if data is None:
-        raise MissingAccount(f"meteora_dlmm: {what} {key} not loaded")
-    return data
-
-
 def _clock(aux: Mapping[Pubkey, bytes]) -> tuple[int, int, int]:
-    data = _get(aux, CLOCK_SYSVAR, "clock sysvar")
-    if len(data) < _CLOCK.size:
+    c = clock_fields(loaded(aux, CLOCK_SYSVAR, NAME, "clock sysvar"))
+    if c is None:
         raise MissingAccount("meteora_dlmm: clock sysvar data too short")
-    slot, _est, epoch, _lse, ts = _CLOCK.unpack_from(data, 0)
-    return slot, epoch, ts
+    return c[1], c[2], c[3]
 
 
 def _check_active(s: LbPair, slot: int, ts: int) -> None:
@@ -180,7 +173,7 @@ def _mint_fee(s: LbPair, aux: Mapping[Pubkey, bytes], x_side: bool, amount: int,
     if program != TOKEN_2022_PROGRAM_ID:
         return 0
     mint = s.mint_a if x_side else s.mint_b
-    return transfer_fee(_get(aux, mint, "mint"), amount, epoch)
+    return transfer_fee(loaded(aux, mint, NAME, "mint"), amount, epoch)
 
 
 _BINS: dict[Pubkey, LazyBins] = {}  # latest version per bin array: no stale versions kept alive
@@ -247,7 +240,7 @@ def _exact_in(
                 "meteora_dlmm: pool out of liquidity", ERR_PAIR_INSUFFICIENT_LIQUIDITY
             )
         key, lower, upper = view.array(idx)
-        array_bins = _bin_array_bins(key, _get(aux, key, "bin array"))
+        array_bins = _bin_array_bins(key, loaded(aux, key, NAME, "bin array"))
         arrays.append(idx)
         if not lower <= active <= upper:  # empty gap: jump to the array's edge
             active = upper if swap_for_y else lower
@@ -344,14 +337,16 @@ class _Plan:
                 self.view = view = _view(state, self.ext)
             except DecodeError:  # the Python walk raises it, after its earlier checks
                 return
-            if previous is not None and previous.view is not None and previous.view.walk is view.walk:
-                self.prior = previous.walks.copy()  # the same bitmap memo: the same bits
+            prev_view = None if previous is None else previous.view
+            if prev_view is not None and prev_view.walk is view.walk:  # same memo: same bits
+                self.prior = previous.walks.copy()  # type: ignore[union-attr]
 
 
 _PLANS: dict[Pubkey, _Plan] = {}
+# the Clock cache is base.clock_fields'; these names stay for tests/native, which reset them
+_NO_CLOCK: tuple[object, int, int, int] = (object(), 0, 0, 0)
+_LAST_CLOCK = _NO_CLOCK
 _RECORDS: dict[Pubkey, tuple[bytes, bytes | None]] = {}  # latest array version per key
-_NO_CLOCK: tuple[object, int, int, int] = (object(), 0, 0, 0)  # no aux value is this object
-_LAST_CLOCK = _NO_CLOCK  # the Clock data last read, its slot, epoch and unix timestamp
 
 
 def _records(key: Pubkey, data: bytes) -> bytes | None:
@@ -402,26 +397,13 @@ def _new_walk(plan: _Plan, aux: Mapping[Pubkey, bytes], swap_for_y: bool) -> m.K
     return walk
 
 
-def _kernel_clock(clock: bytes | None) -> tuple[object, int, int, int] | None:
-    """``(data, slot, epoch, unix timestamp)`` of the Clock account's data (read once per data
-    object); None when it is absent or too short (the Python walk raises MissingAccount)."""
-    global _LAST_CLOCK
-    c = _LAST_CLOCK
-    if clock is not c[0]:
-        if clock is None or len(clock) < _CLOCK.size:
-            return None
-        slot, _est, epoch, _lse, ts = _CLOCK.unpack_from(bytes(clock[: _CLOCK.size]), 0)
-        c = _LAST_CLOCK = (clock, slot, epoch, ts)
-    return c
-
-
 def _native_quote(
     state: LbPair, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool
 ) -> Quote | None:
     """The kernel's :func:`quote`, or None where the Python walk must run (its errors included)."""
     if not 0 < amount_in <= m.U64_MAX:
         return None
-    c = _kernel_clock(aux.get(CLOCK_SYSVAR))
+    c = clock_fields(aux.get(CLOCK_SYSVAR))
     if c is None:
         return None
     plan = _current_plan(state, aux)
@@ -469,7 +451,7 @@ def quoter(state: LbPair, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callable
     general = plain_quoter(quote, state, aux, a_to_b)
 
     kernel = _NATIVE
-    c = _kernel_clock(aux.get(CLOCK_SYSVAR))
+    c = clock_fields(aux.get(CLOCK_SYSVAR))
     if kernel is None or c is None:
         return general
     plan = _current_plan(state, aux)

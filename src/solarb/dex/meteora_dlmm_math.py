@@ -403,11 +403,11 @@ def _kernel_head(
 ) -> bytes:  # fmt: skip
     """:func:`kernel_header`'s fixed part; ``fee``: the fields of :class:`FeeParams` in order
     (as ``meteora_dlmm_view.fee_args`` gives them), ``count``: the stretches that follow."""
-    bin_step, base_factor, power, vfc, max_va, filt, decay, reduction, _share, va, vr, iref, ts = fee
+    bin_step, base_factor, power, vfc, max_va, filt, decay, red, _share, va, vr, iref, ts = fee
     base = min(base_factor * bin_step * 10 * 10**power, MAX_FEE_RATE)
     return _KERNEL_HEADER.pack(
         swap_for_y, fee_on_input, support_lo, terminal, bin_step, 0, count, active_id, iref, va,
-        vr, max_va, vfc, filt, decay, reduction, 0, ts, base,
+        vr, max_va, vfc, filt, decay, red, 0, ts, base,
     )  # fmt: skip
 
 
@@ -487,7 +487,8 @@ class KernelWalk:
         w.head = bytearray(
             _kernel_head(fee, active_id, swap_for_y, fee_on_input, support_lo, KERNEL_EXTEND, 0)
         )
-        w.ranges = _KERNEL_ARRAY.pack(lower, entry - lower, stop - lower) + self.ranges[_KERNEL_ARRAY.size :]
+        first = _KERNEL_ARRAY.pack(lower, entry - lower, stop - lower)
+        w.ranges = first + self.ranges[_KERNEL_ARRAY.size :]
         w.records, w.keys, w.datas = self.records, self.keys.copy(), self.datas.copy()
         w.indices, w.spared = self.indices.copy(), self.spared.copy()
         w.missing, w.terminal = self.missing, self.terminal

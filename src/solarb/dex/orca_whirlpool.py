@@ -47,6 +47,7 @@ from solarb.dex.base import (
     MissingAccount,
     Quote,
     QuoteError,
+    clock_fields,
     plain_quoter,
 )
 from solarb.dex.orca_whirlpool_layout import (
@@ -195,8 +196,14 @@ def _window(tick: int, spacing: int, a_to_b: bool) -> tuple[int, int, int]:
 
 
 def _entry(state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> _SlotsEntry:
+    return _entry_from(_SLOTS.get((state.address, a_to_b)), state, aux, a_to_b)
+
+
+def _entry_from(c: _SlotsEntry | None, state: Whirlpool, aux: Mapping[Pubkey, bytes],
+                a_to_b: bool) -> _SlotsEntry:  # fmt: skip
+    """The slots entry of ``state`` from ``c``, the cached one of its pool and direction (kept,
+    moved to ``state`` when only the state changed within the window, or made anew)."""
     ck = (state.address, a_to_b)
-    c = _SLOTS.get(ck)
     if c is not None:
         if c.state is state:
             if all(map(operator.is_, map(aux.get, c.keys), c.datas)):
@@ -250,14 +257,6 @@ def _make_slots(
     return out
 
 
-def _clock(aux: Mapping[Pubkey, bytes]) -> tuple[int, int] | None:
-    data = aux.get(CLOCK_SYSVAR)
-    if data is None or len(data) < _CLOCK.size:
-        return None
-    _slot, _est, epoch, _lse, unix_ts = _CLOCK.unpack_from(data, 0)
-    return epoch, unix_ts
-
-
 @dataclass(slots=True, frozen=True)
 class QuoteDetail:
     """An exact-input swap as ``swap_v2`` executes it."""
@@ -272,8 +271,8 @@ def _context(
     state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool
 ) -> tuple[int, Oracle | None, tuple[int, int] | None, tuple[int, int] | None]:
     """``(timestamp, oracle, input transfer fee, output transfer fee)`` as ``swap_v2`` sees them."""
-    clock = _clock(aux)
-    epoch, now = clock if clock is not None else (None, None)
+    clock = clock_fields(aux.get(CLOCK_SYSVAR))
+    epoch, now = (clock[2], clock[3]) if clock is not None else (None, None)
     oracle = None
     if state.adaptive_fee:
         key = oracle_address(state.address)
@@ -378,11 +377,8 @@ def quoter(state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Calla
     kernel = _NATIVE
     if kernel is None or state.adaptive_fee or _clock_negative(aux.get(CLOCK_SYSVAR)):
         return general
-    e = _SLOTS.get((state.address, a_to_b))
-    if (e is None or e.state is not state or e.plan is None
-            or not all(map(operator.is_, map(aux.get, e.keys), e.datas))):  # fmt: skip
-        e = _planned_entry(state, aux, a_to_b)  # as _entry checks it: made or remade
-    if e is None or not e.plan or not e.plain:
+    e = _planned_entry(state, aux, a_to_b)
+    if e is None or not e.plain:  # plain: a plan the kernel covers (and no Token-2022 mint)
         return general  # each quote raises what the Python path raises
     # x -> kernel.quote_exact_in(e.plan, x, Quote), or general(x) where that is None: a C callable
     return kernel.bind(e.plan, Quote, general)  # type: ignore[no-any-return]
@@ -410,14 +406,18 @@ def _planned_entry(
 ) -> _SlotsEntry | None:
     """:func:`_entry` with its plan (and plain flag) made; None where making the slots fails
     (the Python path raises it, after the checks it makes first)."""
+    e = _SLOTS.get((state.address, a_to_b))
+    if (e is not None and e.state is state and e.plan is not None
+            and all(map(operator.is_, map(aux.get, e.keys), e.datas))):  # fmt: skip
+        return e
     try:
-        e = _entry(state, aux, a_to_b)
+        e = _entry_from(e, state, aux, a_to_b)
     except (QuoteError, DecodeError, ArithmeticError, ValueError):
         return None
     if e.plan is None:
         if e.body is None:
             e.body = _plan_body(e.slots)
-        e.plan = _build_plan(state, e.slots, a_to_b, e.body)
+        e.plan = _joined(state, a_to_b, e.slots, e.body)
         t22 = TOKEN_2022_PROGRAM_ID in (state.token_program_a, state.token_program_b)
         e.plain = bool(e.plan) and not t22
     return e
@@ -450,13 +450,14 @@ def _native_quote(
     return Quote(gross_in, transfer_fee_excluded(fee_out, out), fee)
 
 
-def _build_plan(state: Whirlpool, slots: Sequence[Slot], a_to_b: bool,
-                body: bytes | None = None) -> bytes:
+def _build_plan(state: Whirlpool, slots: Sequence[Slot], a_to_b: bool) -> bytes:
     """The kernel's input for this state and direction (layout in ``native/whirlpool.c``);
-    ``b""`` for what it does not cover: adaptive fee, out-of-range fields. ``body``: the
-    slots part (:func:`_plan_body` of ``slots``) when already made."""
-    if body is None:
-        body = _plan_body(slots)
+    ``b""`` for what it does not cover: adaptive fee, out-of-range fields."""
+    return _joined(state, a_to_b, slots, _plan_body(slots))
+
+
+def _joined(state: Whirlpool, a_to_b: bool, slots: Sequence[Slot], body: bytes) -> bytes:
+    """:func:`_build_plan` with its slots part ``body`` (:func:`_plan_body` of ``slots``) made."""
     if not body and slots:
         return b""
     head = _plan_head(state, a_to_b, len(slots))

@@ -24,7 +24,7 @@ from functools import lru_cache
 
 from solders.pubkey import Pubkey
 
-from solarb.dex.base import DecodeError, QuoteError
+from solarb.dex.base import DecodeError, QuoteError, remember
 from solarb.dex.spl_token import TOKEN_PROGRAM_ID, epoch_transfer_fee
 from solarb.frozen import frozen_maker
 
@@ -186,11 +186,7 @@ _CACHE_MAX = 1 << 15
 
 def _key(raw: bytes) -> Pubkey:
     k = _KEYS.get(raw)
-    if k is None:
-        if len(_KEYS) >= _CACHE_MAX:
-            _KEYS.clear()
-        k = _KEYS[raw] = Pubkey(raw)
-    return k
+    return remember(_KEYS, raw, Pubkey(raw), _CACHE_MAX) if k is None else k
 
 
 def _rewards(data: bytes) -> tuple[RewardInfo, RewardInfo, RewardInfo]:
@@ -202,10 +198,7 @@ def _rewards(data: bytes) -> tuple[RewardInfo, RewardInfo, RewardInfo]:
     for i in range(3):
         r = _REWARD.unpack_from(raw, i * _REWARD.size)
         out.append(_new_reward(_key(r[0]), _key(r[1]), r[2], r[3] | r[4] << 64, r[5] | r[6] << 64))
-    if len(_REWARDS) >= _CACHE_MAX:
-        _REWARDS.clear()
-    c = _REWARDS[raw] = (out[0], out[1], out[2])
-    return c
+    return remember(_REWARDS, raw, (out[0], out[1], out[2]), _CACHE_MAX)
 
 
 def decode_whirlpool(

@@ -32,10 +32,12 @@ from solarb.dex.base import (
     DecodeError,
     DexError,
     InsufficientLiquidity,
-    MissingAccount,
     Quote,
     QuoteError,
+    clock_fields,
+    loaded,
     plain_quoter,
+    remember,
 )
 from solarb.dex.spl_token import (
     TOKEN_ACCOUNT_LEN,
@@ -121,7 +123,6 @@ _AMM_INFO = struct.Struct(
 )
 assert _AMM_INFO.size == AMM_INFO_LEN
 _SWAP_DATA = struct.Struct("<BQQ")
-_CLOCK_TS = struct.Struct("<q")
 _U64 = struct.Struct("<Q")
 
 
@@ -179,10 +180,7 @@ def decode_pool(address: Pubkey, data: bytes) -> AmmV4Pool:
     k = _KEYS.get(blob)
     if k is None:  # coin/pc vault, coin/pc mint, lp mint, open orders, market, program, target
         pk = Pubkey.from_bytes
-        k = (*(pk(f[i]) for i in range(38, 47)), pk(f[48]))  # ..., amm_owner
-        if len(_KEYS) >= _MAX_CACHED_KEYS:
-            _KEYS.clear()
-        _KEYS[blob] = k
+        k = remember(_KEYS, blob, (*(pk(f[i]) for i in range(38, 47)), pk(f[48])), _MAX_CACHED_KEYS)
     coin_vault, pc_vault, coin_mint, pc_mint, lp_mint, open_orders, market, program, target, owner = k
     # positional, in AmmV4Pool's field order (see _new_pool)
     return _new_pool(
@@ -244,10 +242,7 @@ def aux_accounts(state: AmmV4Pool) -> list[Pubkey]:
 
 
 def _vault_amount(aux: Mapping[Pubkey, bytes], vault: Pubkey) -> int:
-    data = aux.get(vault)
-    if data is None:
-        raise MissingAccount(f"raydium_amm_v4: vault {vault} not loaded")
-    return token_account_amount(data)
+    return token_account_amount(loaded(aux, vault, NAME, "vault"))
 
 
 def reserves(state: AmmV4Pool, coin_amount: int, pc_amount: int) -> tuple[int, int]:
@@ -282,10 +277,9 @@ def _check_open(state: AmmV4Pool, aux: Mapping[Pubkey, bytes]) -> None:
     if state.status not in SWAP_STATUSES:
         raise QuoteError(f"raydium_amm_v4: status {state.status} does not allow swaps", ERR_INVALID_STATUS)
     if state.status == STATUS_WAITING_TRADE:
-        clock = aux.get(CLOCK_SYSVAR)
-        if clock is not None and len(clock) >= 40:
-            if _CLOCK_TS.unpack_from(clock, 32)[0] < state.pool_open_time:
-                raise QuoteError("raydium_amm_v4: pool not open yet", ERR_INVALID_STATUS)
+        clock = clock_fields(aux.get(CLOCK_SYSVAR))
+        if clock is not None and clock[3] < state.pool_open_time:
+            raise QuoteError("raydium_amm_v4: pool not open yet", ERR_INVALID_STATUS)
 
 
 def quote(state: AmmV4Pool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool) -> Quote:

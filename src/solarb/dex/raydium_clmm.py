@@ -37,7 +37,6 @@ from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 
 from solarb import native
-from solarb.dex.base import CLOCK_LAYOUT as _CLOCK
 from solarb.dex.base import (
     CLOCK_SYSVAR,
     MEMO_PROGRAM_ID,
@@ -45,16 +44,20 @@ from solarb.dex.base import (
     MissingAccount,
     Quote,
     QuoteError,
+    clock_fields,
+    loaded,
     plain_quoter,
 )
-from solarb.dex.raydium_clmm_accounts import MAX_SWAP_TICK_ARRAYS, swap_tick_arrays
-from solarb.dex.raydium_clmm_accounts import cached_config as _config
-from solarb.dex.raydium_clmm_accounts import loaded as _get
-from solarb.dex.raydium_clmm_accounts import mint_datas as _mints
-from solarb.dex.raydium_clmm_accounts import navigation as _nav
-from solarb.dex.raydium_clmm_accounts import pool_extension as _extension
+from solarb.dex.raydium_clmm_accounts import (
+    MAX_SWAP_TICK_ARRAYS,
+    cached_config,
+    mint_datas,
+    navigation,
+    pool_extension,
+    swap_arrays,
+    swap_tick_arrays,
+)
 from solarb.dex.raydium_clmm_accounts import program_error as _err
-from solarb.dex.raydium_clmm_accounts import swap_arrays as _swap_arrays
 from solarb.dex.raydium_clmm_bitmap import (
     array_start_index,
     tick_count,
@@ -80,8 +83,12 @@ from solarb.dex.raydium_clmm_layout import (
     decode_pool,
     tick_array_address,
 )  # fmt: skip
-from solarb.dex.raydium_clmm_plan import _PLANS, _SEGS, _moved  # noqa: F401 (tests read them)
-from solarb.dex.raydium_clmm_plan import current_plan as _current_plan
+from solarb.dex.raydium_clmm_plan import (  # noqa: F401 (tests read _PLANS, _SEGS, _moved)
+    _PLANS,
+    _SEGS,
+    _moved,
+    current_plan,
+)
 from solarb.dex.raydium_clmm_swap import (
     FEE_DEN,
     MAX_SQRT_PRICE_X64,
@@ -100,6 +107,8 @@ from solarb.dex.spl_token import (
     transfer_fee,
 )
 from solarb.frozen import frozen_maker
+
+_current_plan, _nav, _extension = current_plan, navigation, pool_extension  # names tests/native use
 
 __all__ = [
     "ERRORS", "MAX_SQRT_PRICE_X64", "MAX_SWAP_TICK_ARRAYS", "MIN_SQRT_PRICE_X64", "NAME",
@@ -165,7 +174,7 @@ def aux_accounts(state: ClmmPool, aux: Mapping[Pubkey, bytes] | None = None) -> 
     :data:`MAX_SWAP_TICK_ARRAYS` arrays per direction a swap can touch (deduplicated), found
     through the pool's bitmap and, when ``aux`` already holds it, the extension's. The Clock
     sysvar is used when present (open time, dynamic fee, transfer-fee epoch)."""
-    ext = _extension(state, aux)
+    ext = pool_extension(state, aux)
     out = [state.amm_config, bitmap_extension_address(state.address), state.mint_a, state.mint_b]
     seen = set(out)
     for a_to_b in (True, False):
@@ -202,11 +211,8 @@ class ClmmSwap:
 
 
 def _clock(aux: Mapping[Pubkey, bytes]) -> tuple[int | None, int | None]:
-    clock = aux.get(CLOCK_SYSVAR)
-    if clock is None or len(clock) < _CLOCK.size:
-        return None, None
-    _slot, _est, epoch, _lse, ts = _CLOCK.unpack_from(clock, 0)
-    return epoch, ts
+    c = clock_fields(aux.get(CLOCK_SYSVAR))
+    return (None, None) if c is None else (c[2], c[3])
 
 
 def exact_input_v2(state: ClmmPool, config: AmmConfig, arrays: Sequence[TickArray],
@@ -299,17 +305,17 @@ def _run_keys(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount: int, a_to_b:
               how: Callable[..., ClmmSwap]) -> tuple[ClmmSwap, list[int], list[Pubkey]]:
     """The swap, the tick-array start indices passed and their addresses."""
     epoch, ts = _clock(aux)
-    config = _config(state.amm_config, _get(aux, state.amm_config, "amm config"))
-    ext = _extension(state, aux)
-    data_in, data_out = _mints(state, aux, a_to_b)
+    config = cached_config(state.amm_config, loaded(aux, state.amm_config, NAME, "amm config"))
+    ext = pool_extension(state, aux)
+    data_in, data_out = mint_datas(state, aux, a_to_b)
     first = None
     if tick_arrays is None:
-        nav = _nav(state, ext, a_to_b)
+        nav = navigation(state, ext, a_to_b)
         starts, keys, first = nav.starts, nav.keys, nav.first
     else:
         starts = list(tick_arrays)
         keys = [tick_array_address(state.address, s) for s in starts]
-    arrays = _swap_arrays(state.address, starts, keys, aux)
+    arrays = swap_arrays(state.address, starts, keys, aux)
     try:
         return (how(state, config, arrays, ext, data_in, data_out, amount, a_to_b, epoch, ts,
                     first=first), starts, keys)  # fmt: skip
@@ -339,7 +345,7 @@ def _native_quote(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount_in: int,
                   a_to_b: bool) -> Quote | None:
     """:func:`quote` (``exact_input_v2`` around the kernel's ``swap_internal``) for an amount in
     u64; None where the kernel does not apply (the Python path then runs)."""
-    c = _current_plan(state, aux, a_to_b)
+    c = current_plan(state, aux, a_to_b)
     plan = c.plan
     if plan is None:
         return None
@@ -393,9 +399,10 @@ def quoter(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callab
 
     if _NATIVE is None:
         return general
-    c = _current_plan(state, aux, a_to_b)
-    _epoch, ts = _clock(aux)
-    if c.plan is None or c.fees != (False, False) or (ts is not None and not ts > state.open_time):
+    c = current_plan(state, aux, a_to_b)
+    clock = clock_fields(aux.get(CLOCK_SYSVAR))
+    if (c.plan is None or c.fees != (False, False)
+            or (clock is not None and not clock[3] > state.open_time)):  # fmt: skip
         return general
     plan, run, prefixes = c.plan, _NATIVE.quote_exact_in, c.nav.prefixes  # type: ignore[union-attr]
 
@@ -409,7 +416,7 @@ def quoter(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callab
 
 def spot_rate(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:
     """Marginal output per input unit at the current price after the trade fee (float)."""
-    config = _config(state.amm_config, _get(aux, state.amm_config, "amm config"))
+    config = cached_config(state.amm_config, loaded(aux, state.amm_config, NAME, "amm config"))
     price = (state.sqrt_price_x64 / 2**64) ** 2
     rate = price if a_to_b else (1.0 / price if price else 0.0)
     return rate * (1.0 - config.trade_fee_rate / FEE_DEN)
@@ -447,7 +454,7 @@ def swap_instruction(state: ClmmPool, user: Pubkey, amount_in: int, min_out: int
     elif arrays:
         keys = arrays
     else:
-        starts = swap_tick_arrays(state, a_to_b, _extension(state, aux))
+        starts = swap_tick_arrays(state, a_to_b, pool_extension(state, aux))
         if aux is not None and not exact_out:
             starts = _quoted_arrays(state, aux, amount_in, a_to_b, starts)
     static = (state.amm_config, mint_in, mint_out, vin, vout, pin, pout, state.observation_key)

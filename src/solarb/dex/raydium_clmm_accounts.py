@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from solders.pubkey import Pubkey
 
-from solarb.dex.base import MissingAccount, QuoteError
+from solarb.dex.base import MissingAccount, QuoteError, loaded
 from solarb.dex.raydium_clmm_bitmap import (
     array_start_index,
     first_tick_array_start,
@@ -38,20 +38,12 @@ from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID
 
 __all__ = [
     "MAX_SWAP_TICK_ARRAYS", "MissingTicks", "Nav", "cached_config", "checked_array",
-    "decoded_extension", "loaded", "mint_datas", "missing_array", "navigation", "pool_extension",
+    "decoded_extension", "mint_datas", "missing_array", "navigation", "pool_extension",
     "program_error", "swap_arrays", "swap_tick_arrays",
 ]
 
 MAX_SWAP_TICK_ARRAYS = 5
 """Tick arrays per direction that ``aux_accounts`` lists and ``swap_instruction`` passes."""
-
-
-def loaded(aux: Mapping[Pubkey, bytes], key: Pubkey, what: str) -> bytes:
-    """``aux[key]``; :class:`MissingAccount` when it is not loaded."""
-    data = aux.get(key)
-    if data is None:
-        raise MissingAccount(f"{NAME}: {what} {key} not loaded")
-    return data
 
 
 def pool_extension(state: ClmmPool, aux: Mapping[Pubkey, bytes] | None) -> BitmapExtension | None:
@@ -69,8 +61,9 @@ def mint_datas(state: ClmmPool, aux: Mapping[Pubkey, bytes],
     mint_in, mint_out = (state.mint_a, state.mint_b) if a_to_b else (state.mint_b, state.mint_a)
     prog_in, prog_out = ((state.token_program_a, state.token_program_b) if a_to_b
                          else (state.token_program_b, state.token_program_a))  # fmt: skip
-    data_in = loaded(aux, mint_in, "mint") if prog_in == TOKEN_2022_PROGRAM_ID else aux.get(mint_in)
-    data_out = (loaded(aux, mint_out, "mint") if prog_out == TOKEN_2022_PROGRAM_ID
+    data_in = (loaded(aux, mint_in, NAME, "mint") if prog_in == TOKEN_2022_PROGRAM_ID
+               else aux.get(mint_in))  # fmt: skip
+    data_out = (loaded(aux, mint_out, NAME, "mint") if prog_out == TOKEN_2022_PROGRAM_ID
                 else aux.get(mint_out))  # fmt: skip
     return data_in, data_out
 

@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from solders.pubkey import Pubkey
 
-from solarb.dex.base import DecodeError, QuoteError
+from solarb.dex.base import DecodeError, QuoteError, remember
 from solarb.dex.spl_token import TOKEN_PROGRAM_ID as _TOKEN_PROGRAM_ID
 from solarb.frozen import frozen_maker
 
@@ -235,9 +235,8 @@ _CACHE_MAX = 1 << 14
 def _pool_keys(raw: bytes) -> tuple[Pubkey, ...]:
     k = _KEYS.get(raw)
     if k is None:
-        if len(_KEYS) >= _CACHE_MAX:
-            _KEYS.clear()
-        k = _KEYS[raw] = tuple(Pubkey.from_bytes(raw[i : i + 32]) for i in range(0, 224, 32))
+        k = tuple(Pubkey.from_bytes(raw[i : i + 32]) for i in range(0, 224, 32))
+        k = remember(_KEYS, raw, k, _CACHE_MAX)
     return k
 
 
@@ -245,9 +244,7 @@ def _dynamic_fee(data: bytes) -> DynamicFeeInfo:
     raw = bytes(data[OFF_DYNAMIC_FEE : OFF_DYNAMIC_FEE + _DYN.size])
     d = _DYNS.get(raw)
     if d is None:
-        if len(_DYNS) >= _CACHE_MAX:
-            _DYNS.clear()
-        d = _DYNS[raw] = DynamicFeeInfo(*_DYN.unpack(raw)[:9])
+        d = remember(_DYNS, raw, DynamicFeeInfo(*_DYN.unpack(raw)[:9]), _CACHE_MAX)
     return d
 
 

@@ -14,18 +14,21 @@ from collections.abc import Mapping, Sequence
 from solders.pubkey import Pubkey
 
 from solarb.dex import clmm_math as cm
-from solarb.dex.base import DexError, QuoteError
-from solarb.dex.raydium_clmm_accounts import MissingTicks, Nav
-from solarb.dex.raydium_clmm_accounts import cached_config as _config
-from solarb.dex.raydium_clmm_accounts import loaded as _get
-from solarb.dex.raydium_clmm_accounts import mint_datas as _mints
-from solarb.dex.raydium_clmm_accounts import navigation as _nav
-from solarb.dex.raydium_clmm_accounts import pool_extension as _extension
-from solarb.dex.raydium_clmm_accounts import swap_arrays as _swap_arrays
+from solarb.dex.base import DexError, QuoteError, loaded
+from solarb.dex.raydium_clmm_accounts import (
+    MissingTicks,
+    Nav,
+    cached_config,
+    mint_datas,
+    navigation,
+    pool_extension,
+    swap_arrays,
+)
 from solarb.dex.raydium_clmm_bitmap import next_tick_array_start
 from solarb.dex.raydium_clmm_layout import (
     MAX_TICK,
     MIN_TICK,
+    NAME,
     TICK_ARRAY_SIZE,
     AmmConfig,
     BitmapExtension,
@@ -136,17 +139,17 @@ def plan_entry(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool,
     mints = (state.mint_a, state.mint_b) if a_to_b else (state.mint_b, state.mint_a)
     read: tuple[Pubkey, ...] = (state.amm_config, bitmap_extension_address(state.address), *mints)
     try:
-        config = _config(state.amm_config, _get(aux, state.amm_config, "amm config"))
-        ext = _extension(state, aux)
-        data = _mints(state, aux, a_to_b)
-        nav = _nav(state, ext, a_to_b)
+        config = cached_config(state.amm_config, loaded(aux, state.amm_config, NAME, "amm config"))
+        ext = pool_extension(state, aux)
+        data = mint_datas(state, aux, a_to_b)
+        nav = navigation(state, ext, a_to_b)
         read += tuple(nav.keys)
         datas = tuple(map(aux.get, read))
         if (prev is not None and prev.nav is nav and prev.ticks is not None and prev.read == read
                 and prev.datas == datas):  # fmt: skip
             ticks, fees = prev.ticks, prev.fees  # same arrays and mints: only the state moved
         else:
-            arrays = _swap_arrays(state.address, nav.starts, nav.keys, aux)
+            arrays = swap_arrays(state.address, nav.starts, nav.keys, aux)
             fees = (epoch_transfer_fee(data[0], 0) is not None,
                     epoch_transfer_fee(data[1], 0) is not None)  # fmt: skip
             ticks = _plan_ticks(state, ext, nav, arrays, a_to_b)
@@ -163,44 +166,39 @@ def current_plan(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> 
     c = _PLANS[a_to_b].get(state.address)
     if c is None:
         return plan_entry(state, aux, a_to_b, None)
-    if c.state is state:
-        if tuple(map(aux.get, c.read)) == c.datas:
+    if tuple(map(aux.get, c.read)) == c.datas:  # every account it read holds equal data
+        if c.state is state:
             return c
-    elif c.plan is not None:
-        moved = _moved(c, state, aux)
-        if moved is not None:
-            _PLANS[a_to_b][state.address] = moved
-            return moved
+        if c.plan is not None:
+            moved = _moved(c, state)
+            if moved is not None:
+                _PLANS[a_to_b][state.address] = moved
+                return moved
     return plan_entry(state, aux, a_to_b, c)
 
 
 _PLAN_MOVE = struct.Struct("<QQQQi")  # the head of _PLAN_HEAD a new price / liquidity / tick sets
 
 
-def _moved(c: Plan, state: ClmmPool, aux: Mapping[Pubkey, bytes]) -> Plan | None:
+def _moved(c: Plan, state: ClmmPool) -> Plan | None:
     """``c``'s plan for ``state``, a later state of its pool that differs from ``c.state`` only
     where the plan's header reads it (price, liquidity, tick within the same tick array and the
-    same side of the tick bounds), with every account ``c`` read still holding equal data: what
-    :func:`plan_entry` builds then (same navigation, ticks, fees and header but for those
-    three). None when anything else differs (the caller rebuilds)."""
+    same side of the tick bounds), the caller having checked that every account ``c`` read
+    still holds equal data: what :func:`plan_entry` builds then (same navigation, ticks, fees
+    and header but for those three). None when anything else differs (the caller rebuilds)."""
     p = c.state
-    spacing = state.tick_spacing
-    if (spacing != p.tick_spacing or state.tick_array_bitmap != p.tick_array_bitmap
-            or state.status != p.status or state.fee_on != p.fee_on
-            or state.amm_config != p.amm_config or state.mint_a != p.mint_a
-            or state.mint_b != p.mint_b or state.token_program_a != p.token_program_a
-            or state.token_program_b != p.token_program_b
-            or (state.dynamic_fee is not p.dynamic_fee and state.dynamic_fee != p.dynamic_fee)):
-        return None  # fmt: skip
-    tick, old, span = state.tick_current, p.tick_current, TICK_ARRAY_SIZE * spacing
+    # one tuple comparison: equal fields are mostly the same objects (shared decoded keys)
+    if (state.tick_spacing, state.tick_array_bitmap, state.status, state.fee_on, state.amm_config,
+            state.mint_a, state.mint_b, state.token_program_a, state.token_program_b,
+            state.dynamic_fee) != (p.tick_spacing, p.tick_array_bitmap, p.status, p.fee_on,
+            p.amm_config, p.mint_a, p.mint_b, p.token_program_a, p.token_program_b,
+            p.dynamic_fee):  # fmt: skip
+        return None
+    tick, old, span = state.tick_current, p.tick_current, TICK_ARRAY_SIZE * state.tick_spacing
     if tick // span != old // span or (MIN_TICK <= tick <= MAX_TICK) != (
             MIN_TICK <= old <= MAX_TICK):  # fmt: skip
         return None  # another current array: the navigation may differ
-    datas = tuple(map(aux.get, c.read))
-    if datas != c.datas:
-        return None
     price, liq = state.sqrt_price_x64, state.liquidity
     head = _PLAN_MOVE.pack(price & _M64, price >> 64, liq & _M64, liq >> 64, tick)
     return Plan(state, c.read, c.datas, c.nav, c.ticks, c.fees,
                  head + c.plan[_PLAN_MOVE.size :])  # type: ignore[index]  # fmt: skip
-

@@ -37,16 +37,17 @@ from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 
 from solarb import native
-from solarb.dex.base import CLOCK_LAYOUT as _CLOCK
 from solarb.dex.base import (
     CLOCK_SYSVAR,
     DecodeError,
     DexError,
     InsufficientLiquidity,
-    MissingAccount,
     Quote,
     QuoteError,
+    clock_fields,
+    loaded,
     plain_quoter,
+    remember,
 )
 from solarb.dex.spl_token import (
     TOKEN_2022_PROGRAM_ID,
@@ -228,9 +229,7 @@ def decode_pool(address: Pubkey, data: bytes) -> CpmmPool:
     k = _KEYS.get(keys)
     if k is None:  # a new pool (or its keys changed): parse the ten keys once
         k = tuple(Pubkey.from_bytes(keys[i : i + 32]) for i in range(0, 320, 32))
-        if len(_KEYS) >= _MAX_CACHED_KEYS:
-            _KEYS.clear()
-        _KEYS[keys] = k
+        k = remember(_KEYS, keys, k, _MAX_CACHED_KEYS)
     # positional, in CpmmPool's field order (see _new_pool)
     return _new_pool(
         address, NAME, k[5], k[6], k[2], k[3], k[7], k[8], k[0], k[1], k[4], k[9], bump, status,
@@ -342,13 +341,6 @@ def swap_base_input(
     return out, swapped, trade, protocol, fund, creator
 
 
-def _get(aux: Mapping[Pubkey, bytes], key: Pubkey, what: str) -> bytes:
-    data = aux.get(key)
-    if data is None:
-        raise MissingAccount(f"raydium_cpmm: {what} {key} not loaded")
-    return data
-
-
 def _reserves(state: CpmmPool, vault_0: int, vault_1: int) -> tuple[int, int]:
     f0 = state.protocol_fees_token_0 + state.fund_fees_token_0 + state.creator_fees_token_0
     f1 = state.protocol_fees_token_1 + state.fund_fees_token_1 + state.creator_fees_token_1
@@ -379,20 +371,16 @@ def quote_detail(
 def _approved_epoch(state: CpmmPool, aux: Mapping[Pubkey, bytes]) -> int | None:
     """The Clock's epoch (None without a Clock); ``NotApproved`` when the pool's status or open
     time (against the Clock's unix time) refuses swaps."""
-    clock = aux.get(CLOCK_SYSVAR)
-    epoch: int | None = None
-    ts: int | None = None
-    if clock is not None and len(clock) >= _CLOCK.size:
-        _slot, _est, epoch, _lse, ts = _CLOCK.unpack_from(clock, 0)
-    if state.status & SWAP_STATUS_BIT or (ts is not None and ts < state.open_time):
+    clock = clock_fields(aux.get(CLOCK_SYSVAR))
+    if state.status & SWAP_STATUS_BIT or (clock is not None and clock[3] < state.open_time):
         raise QuoteError("raydium_cpmm: swap not approved (status/open time)", ERR_NOT_APPROVED)
-    return epoch
+    return None if clock is None else clock[2]
 
 
 def _vault_reserves(state: CpmmPool, aux: Mapping[Pubkey, bytes]) -> tuple[int, int]:
     """:func:`_reserves` of the loaded vaults (``MissingAccount`` when one is not loaded)."""
-    return _reserves(state, token_account_amount(_get(aux, state.vault_a, "vault")),
-                     token_account_amount(_get(aux, state.vault_b, "vault")))  # fmt: skip
+    return _reserves(state, token_account_amount(loaded(aux, state.vault_a, NAME, "vault")),
+                     token_account_amount(loaded(aux, state.vault_b, NAME, "vault")))  # fmt: skip
 
 
 def _swap(
@@ -403,7 +391,7 @@ def _swap(
         raise QuoteError(f"raydium_cpmm: amount_in {amount_in} out of range", ANCHOR_REQUIRE_GT)
     epoch = _approved_epoch(state, aux)
     trade_rate, protocol_rate, fund_rate, creator_rate = _rates(
-        state.amm_config, _get(aux, state.amm_config, "amm config")
+        state.amm_config, loaded(aux, state.amm_config, NAME, "amm config")
     )
     mint_in, mint_out = (state.mint_a, state.mint_b) if a_to_b else (state.mint_b, state.mint_a)
     prog_in, prog_out = (
@@ -413,7 +401,7 @@ def _swap(
     )
     fee_in = 0
     if prog_in == TOKEN_2022_PROGRAM_ID:
-        fee_in = transfer_fee(_get(aux, mint_in, "mint"), amount_in, epoch)
+        fee_in = transfer_fee(loaded(aux, mint_in, NAME, "mint"), amount_in, epoch)
     actual_in = amount_in - fee_in
     if actual_in <= 0:
         raise QuoteError("raydium_cpmm: nothing left after transfer fee", ANCHOR_REQUIRE_GT)
@@ -426,7 +414,7 @@ def _swap(
     )  # fmt: skip
     fee_out = 0
     if prog_out == TOKEN_2022_PROGRAM_ID:
-        fee_out = transfer_fee(_get(aux, mint_out, "mint"), out, epoch)
+        fee_out = transfer_fee(loaded(aux, mint_out, NAME, "mint"), out, epoch)
     received = out - fee_out
     if received <= 0:
         raise QuoteError("raydium_cpmm: zero output", ANCHOR_REQUIRE_GT)
@@ -461,7 +449,7 @@ def quoter(state: CpmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callab
     try:
         _approved_epoch(state, aux)
         trade, protocol, fund, creator = _rates(
-            state.amm_config, _get(aux, state.amm_config, "amm config"))  # fmt: skip
+            state.amm_config, loaded(aux, state.amm_config, NAME, "amm config"))  # fmt: skip
         r0, r1 = _vault_reserves(state, aux)
         on_input = _creator_fee_on_input(state, a_to_b)
     except DexError:
@@ -512,7 +500,7 @@ def spot_rate(state: CpmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> flo
 
 
 def _spot_rate_checked(state: CpmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:
-    config = _get(aux, state.amm_config, "amm config")
+    config = loaded(aux, state.amm_config, NAME, "amm config")
     trade_rate, _p, _f, creator_rate = _rates(state.amm_config, config)
     r0, r1 = _vault_reserves(state, aux)
     r_in, r_out = (r0, r1) if a_to_b else (r1, r0)

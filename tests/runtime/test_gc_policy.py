@@ -113,8 +113,9 @@ def _unfrozen() -> int:
 
 def test_soak_memory_stays_bounded_and_cycles_are_collected(restore_gc: None) -> None:
     engine = _Engine(pools=15, seed=11)
-    settings = GcSettings(young_min=2_000, young_interval_s=0.2, deep_interval_s=1.5,
-                          max_delay_s=0.2, deep_max_delay_s=1.0, young_limit=50_000)
+    settings = GcSettings(young_min=2_000, young_interval_s=0.2, freeze_interval_s=0.5,
+                          deep_interval_s=1.5, max_delay_s=0.2, deep_max_delay_s=1.0,
+                          young_limit=50_000)
     policy = GcPolicy(settings)
     _Cycle.alive = 0
     policy.start()
@@ -128,23 +129,23 @@ def test_soak_memory_stays_bounded_and_cycles_are_collected(restore_gc: None) ->
             engine.replay(60)
             for _ in range(100):  # short-lived cyclic garbage: dies before any collection
                 _Cycle()
-            kept.append(_Cycle())  # long-lived: outlives young collections (frozen), then dies
+            kept.append(_Cycle())  # long-lived: outlives freeze collections, then dies
             if len(kept) > 8:
                 kept.popleft()
             peak_alive = max(peak_alive, _Cycle.alive)
             policy.poll(idle=True)
             if r in (rounds // 3, rounds - 1):
-                policy.collect("young")
+                policy.collect("freeze")
                 sizes.append(_unfrozen() + gc.get_freeze_count())
-        st = policy.stats
         assert engine.pipeline.stats.updates == 60 * rounds
-        assert st.young >= 5 and st.automatic == 0 and st.forced == 0
-        assert st.collected >= 100 * (rounds - 10)  # the short-lived cycles were found
         # without collections 100 cycles a round would pile up to ~6,000; a young collection
         # runs at least every 2,000 new containers, a deep one frees the frozen long-lived ones
         assert peak_alive < 1_500
         # the heap does not grow with the run: the last third adds little to what the first had
         assert sizes[1] - sizes[0] < 0.1 * sizes[0], sizes
+        st = policy.stats
+        assert st.young >= 5 and st.freeze >= 2 and st.automatic == 0 and st.forced == 0
+        assert st.collected >= 100 * (rounds - 10)  # the short-lived cycles were found
         policy.collect("deep")
         assert _Cycle.alive == len(kept)  # nothing but the live ones is left
         assert st.deep >= 2 and st.max_pause_ns > 0 and st.total_ns >= st.max_pause_ns
@@ -167,26 +168,37 @@ def test_cycles_pile_up_without_the_policy(restore_gc: None) -> None:
     assert _Cycle.alive == 0
 
 
-def test_frozen_cycles_wait_for_a_deep_collection(restore_gc: None) -> None:
+def test_each_tier_collects_what_it_scans(restore_gc: None) -> None:
     policy = GcPolicy(GcSettings())
     _Cycle.alive = 0
     policy.start()
     try:
+        _Cycle()
+        policy.collect("young")  # died young: found by the young collection
+        assert _Cycle.alive == 0
         survivor = _Cycle()
-        policy.collect("young")  # it survives and is frozen
+        policy.collect("young")  # survives into generation 1
         del survivor
         policy.collect("young")
-        assert _Cycle.alive == 1  # a young collection does not scan frozen objects
+        assert _Cycle.alive == 1  # a young collection scans generation 0 only
+        policy.collect("freeze")
+        assert _Cycle.alive == 0  # the freeze collection scans 0-1
+        frozen = _Cycle()
+        policy.collect("freeze")  # it survives and is frozen
+        del frozen
+        policy.collect("freeze")
+        assert _Cycle.alive == 1  # nothing but a deep collection scans frozen objects
         policy.collect("deep")
         assert _Cycle.alive == 0
+        assert policy.stats.young == 3 and policy.stats.freeze == 3 and policy.stats.deep == 1
     finally:
         policy.stop()
 
 
 def test_time_bound_when_never_idle(restore_gc: None) -> None:
     clock = _FakeNs()
-    s = GcSettings(young_interval_s=1.0, max_delay_s=0.5, deep_interval_s=100.0,
-                   deep_max_delay_s=20.0)
+    s = GcSettings(young_interval_s=1.0, freeze_interval_s=5.0, max_delay_s=0.5,
+                   deep_interval_s=100.0, deep_max_delay_s=20.0)
     policy = GcPolicy(s, now_ns=clock)
     policy.start()
     try:
@@ -197,11 +209,14 @@ def test_time_bound_when_never_idle(restore_gc: None) -> None:
             kind = policy.poll(idle=False)
             if kind:
                 runs.append((clock.ns, kind))
-        young = [t for t, k in runs if k == "young"]
-        deep = [t for t, k in runs if k == "deep"]
-        gaps = [b - a for a, b in itertools.pairwise([10 * SEC] + [t for t, _ in runs])]
-        assert max(gaps) <= int(1.5 * SEC) + step  # interval + max delay (+ one poll)
-        assert len(young) >= 90 and deep and deep[0] - 10 * SEC <= 120 * SEC + step
+        times = [10 * SEC] + [t for t, _ in runs]
+        assert max(b - a for a, b in itertools.pairwise(times)) <= int(1.5 * SEC) + step
+        for kind, bound in (("freeze", 5.5), ("deep", 120.0)):  # interval + max delay
+            ts = [10 * SEC] + [t for t, k in runs if k in (kind, "deep")]
+            assert max(b - a for a, b in itertools.pairwise(ts)) <= int(bound * SEC) + step
+        assert sum(k == "young" for _, k in runs) >= 60
+        assert sum(k == "freeze" for _, k in runs) >= 20
+        assert sum(k == "deep" for _, k in runs) == 1
         assert policy.stats.forced == len(runs)
     finally:
         policy.stop()

@@ -15,7 +15,10 @@ Replay (timed, in this process), through the objects :mod:`solarb.runtime.node` 
 dedupe) -> ``Delivery.drain_now`` -> :meth:`Pipeline.on_update` (``MarketState.apply``,
 ``CycleFinder.on_pool_changed``, ``RiskEngine``) -> for approved orders ``TxBuilder.build``
 (compile + sign a v0 transaction). Detection latency is frame handed over -> ``on_update``
-returned (the decision taken); build+sign is timed on its own.
+returned (the decision taken); build+sign is timed on its own. The cyclic GC runs the node's
+policy (:mod:`solarb.runtime.gc_policy`): started once loaded, polled between chunks of frames (no
+frame pending: an idle moment; its collections count in the replay's time and CPU, not in any
+update's latency); ``gc`` in the result has its counters.
 """
 
 from __future__ import annotations
@@ -278,16 +281,16 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
         busy_ns += now() - wall0
         cpu_ns += time.process_time_ns() - cpu0
     gc_figures = policy.snapshot()  # the collections during the replay
-    if policy.started:  # untimed: the collection a node would run next (what is new since the
-        # last freeze), the idle engine with the policy's task, then the deep collection of stop
-        # (its "collected": cyclic garbage left among the frozen objects)
+    if policy.started:  # untimed: the freeze collection a node would run next (what is new since
+        # the last freeze), the idle engine with the policy's task, then the deep collection of
+        # stop (its "collected": cyclic garbage left among the frozen objects)
         unfrozen = len(gc.get_objects(0)) + len(gc.get_objects(1)) + len(gc.get_objects(2))
-        young_ns = policy.collect("young")
+        freeze_ns = policy.collect("freeze")
         idle_pct = asyncio.run(_idle_cpu_pct(pipeline, wiring.feed, cfg.idle_seconds, policy))
         collected = policy.stats.collected
         t0 = now()
         policy.stop()
-        gc_figures["after_replay"] = {"unfrozen": unfrozen, "young_ms": round(young_ns / 1e6, 2),
+        gc_figures["after_replay"] = {"unfrozen": unfrozen, "freeze_ms": round(freeze_ns / 1e6, 2),
                                       "deep_ms": round((now() - t0) / 1e6, 2),
                                       "deep_collected": policy.stats.collected - collected}
     else:

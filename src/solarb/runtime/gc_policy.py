@@ -5,29 +5,32 @@ tracked containers passes ``threshold0`` (700), generation 1 every ``threshold1`
 collections and generation 2 (everything not frozen) every ``threshold2`` (10) gen-1 collections,
 but only while ``long_lived_pending > long_lived_total / 4``. ``gc.freeze()`` moves every tracked
 object to a permanent generation no collection scans (reference counting still frees them). Two
-things made the engine stall: a full collection scans every unfrozen object (~0.5 us each: the
-node froze nothing, so 0.1-0.3 s at 10,000 pools), and after a freeze ``long_lived_total`` is only
-the few objects promoted since, so full collections come *more* often and each scans everything
-built lazily since the freeze (plans, decoded arrays, freshness groups).
+things made the engine stall: a full collection scans every unfrozen object (the node froze
+nothing: ~520,000 tracked objects at 10,000 pools, 0.1-0.6 s), and after a freeze
+``long_lived_total`` is only what was promoted since, so full collections come *more* often and
+each scans everything built lazily since the freeze (plans, decoded arrays, freshness groups: the
+bench at 10,000 pools had 2-3 of 0.1-0.3 s in 5,000 updates).
 
-The replay makes no cyclic garbage (every collection there finds 0 objects) and a collection's
-cost is the objects it scans, so the policy scans each object once, when it is new, and then
-freezes it. Started once the market is loaded:
+The replay makes no cyclic garbage (every collection there finds 0 objects); the node's I/O does
+(httpx requests, asyncio events: ~300 objects/s on the embedded cluster). A collection costs the
+objects it scans, so the policy scans what is new, and freezes what has lived a while:
 
 * ``gc.collect()`` then ``gc.freeze()``: the loaded heap leaves the collector's generations.
 * Thresholds ``(young_limit, 2**30, 2**30)``: no automatic collection but a generation-0 one
   past ``young_limit`` net new containers (a safety net for a long synchronous stretch).
-* :meth:`GcPolicy.poll` runs what is due, one collection per call. *young*: every unfrozen object
-  (``gc.collect()``: what was allocated since the last freeze and still lives) then ``gc.freeze()``,
-  once ``young_min`` new containers or ``young_interval_s`` have passed; its pause is what the
-  engine kept since the last one (milliseconds), never the whole heap. *deep* (``gc.unfreeze()``,
-  ``gc.collect()``, freeze) every ``deep_interval_s``: it also collects cycles among frozen
-  objects, which a young collection never sees (an object that outlived one collection and later
-  dies in a reference cycle waits for it; the bench's final deep collection finds none). The
-  caller says whether it is idle (no update pending); when not, a collection waits until it has
-  been due for ``max_delay_s`` (deep: ``deep_max_delay_s``) and then runs anyway: the bound on
-  the time between collections.
-* :meth:`GcPolicy.run` is the node's task: :meth:`poll` every ``check_interval_s``.
+* :meth:`GcPolicy.poll` runs what is due, one collection per call. *young*: generation 0 (what
+  was allocated since the last collection; survivors join generation 1), once ``young_min`` new
+  containers or ``young_interval_s`` have passed. *freeze*: generations 0-1 (every object made
+  since the last freeze that still lives) then ``gc.freeze()``, every ``freeze_interval_s``: its
+  pause is what the engine kept from those seconds, never the whole heap. *deep*
+  (``gc.unfreeze()``, full collection, freeze) every ``deep_interval_s``: it also collects cycles
+  among frozen objects, which nothing else scans. Freezing after ``freeze_interval_s`` rather
+  than after each young collection is measured: on the embedded cluster, re-freezing every second
+  left ~35 objects/s of the node's I/O garbage to the deep collection; every 5 s, ~2/s.
+* The caller says whether it is idle (no update pending); when not, a collection waits until it
+  has been due for ``max_delay_s`` (deep: ``deep_max_delay_s``) and then runs anyway: the bound on
+  the time between collections. :meth:`GcPolicy.run` is the node's task: :meth:`poll` every
+  ``check_interval_s``.
 
 Counters (:meth:`GcPolicy.snapshot`) cover every collection in the process after the load's
 (the policy's own and automatic ones, through ``gc.callbacks``): count per kind, time, max pause,
@@ -47,7 +50,7 @@ __all__ = ["GcPolicy", "GcSettings", "GcStats", "updates_pending"]
 
 _NEVER = 1 << 30  # a gc threshold no count reaches
 _SEC = 1_000_000_000
-_YOUNG, _DEEP, _AUTO = "young", "deep", "automatic"
+_YOUNG, _FREEZE, _DEEP, _AUTO = "young", "freeze", "deep", "automatic"
 
 
 @dataclass(slots=True, frozen=True)
@@ -57,8 +60,9 @@ class GcSettings:
 
     young_min: int = 5_000  # idle: a young collection once this many new containers
     young_interval_s: float = 1.0  # idle: ... or this long after the last collection
+    freeze_interval_s: float = 10.0  # idle: a freeze collection this long after the last one
     deep_interval_s: float = 3_600.0  # idle: a deep collection this long after the last one
-    max_delay_s: float = 1.0  # a young collection due this long runs even when busy
+    max_delay_s: float = 1.0  # a young or freeze collection due this long runs even when busy
     deep_max_delay_s: float = 600.0  # a deep one due this long runs even when busy
     young_limit: int = 100_000  # automatic generation-0 collection past this many (safety net)
     check_interval_s: float = 0.05  # the node's task polls this often
@@ -66,7 +70,8 @@ class GcSettings:
     def __post_init__(self) -> None:
         if not 0 < self.young_min <= self.young_limit:
             raise ValueError("need 0 < young_min <= young_limit")
-        if min(self.young_interval_s, self.deep_interval_s, self.check_interval_s) <= 0:
+        if min(self.young_interval_s, self.freeze_interval_s, self.deep_interval_s,
+               self.check_interval_s) <= 0:
             raise ValueError("intervals must be positive")
         if min(self.max_delay_s, self.deep_max_delay_s) < 0:
             raise ValueError("delays must not be negative")
@@ -76,7 +81,8 @@ class GcSettings:
 class GcStats:
     """What the collector did while the policy was started (after the load's collection)."""
 
-    young: int = 0  # the policy's young collections (then freeze)
+    young: int = 0  # the policy's young collections (generation 0)
+    freeze: int = 0  # the policy's freeze collections (generations 0-1, then freeze)
     deep: int = 0  # the policy's deep collections (unfreeze, collect, freeze)
     automatic: int = 0  # any other: the young_limit safety net, gc.collect() calls elsewhere
     forced: int = 0  # policy collections run although the caller was busy (bound reached)
@@ -98,6 +104,7 @@ class GcPolicy:
         self._saved: tuple[tuple[int, int, int], bool] = ((700, 10, 10), True)
         self._kind = _AUTO  # the collection running now (the policy's own, else automatic)
         self._t0 = 0
+        self._last_freeze = 0
         self._last_deep = 0
 
     @property
@@ -133,7 +140,8 @@ class GcPolicy:
             gc.disable()
 
     def poll(self, idle: bool = True) -> str | None:
-        """Run the collection due now, if any, and return its kind (``"young"``, ``"deep"``).
+        """Run the collection due now, if any, and return its kind (``"young"``, ``"freeze"``,
+        ``"deep"``).
         ``idle``: no update is pending, so a collection delays nothing; otherwise only one due
         for longer than its ``max_delay`` runs (counted in ``forced``)."""
         if not self._started:
@@ -141,16 +149,21 @@ class GcPolicy:
         s = self.settings
         now = self._now()
         deep_due = now - self._last_deep - int(s.deep_interval_s * _SEC)
+        freeze_due = now - self._last_freeze - int(s.freeze_interval_s * _SEC)
         young_due = now - self.stats.last_ns - int(s.young_interval_s * _SEC)
         if idle:
             if deep_due >= 0:
                 kind = _DEEP
+            elif freeze_due >= 0:
+                kind = _FREEZE
             elif young_due >= 0 or gc.get_count()[0] >= s.young_min:
                 kind = _YOUNG
             else:
                 return None
         elif deep_due >= int(s.deep_max_delay_s * _SEC):
             kind = _DEEP
+        elif freeze_due >= int(s.max_delay_s * _SEC):
+            kind = _FREEZE
         elif young_due >= int(s.max_delay_s * _SEC):
             kind = _YOUNG
         else:
@@ -161,9 +174,9 @@ class GcPolicy:
         return kind
 
     def collect(self, kind: str) -> int:
-        """Run one collection of ``kind`` (``"young"`` or ``"deep"``) now, as :meth:`poll` would;
-        return its duration in ns (0 when the policy is not started)."""
-        if kind not in (_YOUNG, _DEEP):
+        """Run one collection of ``kind`` (``"young"``, ``"freeze"`` or ``"deep"``) now, as
+        :meth:`poll` would; return its duration in ns (0 when the policy is not started)."""
+        if kind not in (_YOUNG, _FREEZE, _DEEP):
             raise ValueError(f"unknown collection kind {kind!r}")
         if not self._started:
             return 0
@@ -184,7 +197,8 @@ class GcPolicy:
         the permanent generation now (a walk of that list: ~10 ms per 100,000, not for the hot
         path)."""
         st = self.stats
-        return {"young": st.young, "deep": st.deep, "automatic": st.automatic,
+        return {"young": st.young, "freeze": st.freeze, "deep": st.deep,
+                "automatic": st.automatic,
                 "forced": st.forced, "collected": st.collected,
                 "total_ms": round(st.total_ns / 1e6, 2),
                 "max_pause_ms": round(st.max_pause_ns / 1e6, 2),
@@ -195,14 +209,21 @@ class GcPolicy:
     def _collect(self, kind: str) -> None:
         self._kind = kind
         try:
-            if kind == _DEEP:
-                gc.unfreeze()  # O(1): the permanent list joins generation 2
-            gc.collect()
-            gc.freeze()  # O(1); gc.get_freeze_count() walks the list (~0.1 us per object)
+            if kind == _YOUNG:
+                gc.collect(0)  # survivors join generation 1
+            else:
+                if kind == _DEEP:
+                    gc.unfreeze()  # O(1): the permanent list joins generation 2
+                    gc.collect()
+                else:  # the unfrozen are in generations 0-1, or in 2 only if collected since
+                    gc.collect(1)  # (a gc.collect() elsewhere); 1 also skips the freelists
+                gc.freeze()  # O(1); gc.get_freeze_count() walks the list (~0.1 us per object)
         finally:
             self._kind = _AUTO
         now = self._now()
         self.stats.last_ns = now
+        if kind != _YOUNG:
+            self._last_freeze = now
         if kind == _DEEP:
             self._last_deep = now
 
@@ -215,6 +236,8 @@ class GcPolicy:
         kind = self._kind
         if kind == _YOUNG:
             st.young += 1
+        elif kind == _FREEZE:
+            st.freeze += 1
         elif kind == _DEEP:
             st.deep += 1
         else:

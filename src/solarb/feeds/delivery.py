@@ -1,8 +1,8 @@
 """The delivery stage shared by every feed: dedupe across endpoints, coalescing, latency.
 
 Readers (one per connection or stream) call :meth:`Delivery.offer` synchronously for each decoded
-notification; a single consumer task (:meth:`Delivery.run`) hands the pending updates to
-``on_update``. Between the two sits a dict keyed by account, so memory is bounded by the number of
+notification; a single consumer task (:meth:`Delivery.run`; ``drain_now`` in tests and benchmarks,
+both through :meth:`Delivery.deliver`) hands the pending updates to ``on_update``. Between the two sits a dict keyed by account, so memory is bounded by the number of
 watched accounts whatever the consumer's speed: a newer update of an account still waiting
 replaces the older one (latest slot wins) and is counted in ``coalesced``.
 
@@ -15,7 +15,8 @@ S) keeps several changes of one account within one slot, as the local cluster se
 Resync results (RPC reads at a context slot) go through :meth:`Delivery.resynced`: delivered
 when at least as new as the last delivered slot of the account. An account with an update in hand
 but not yet applied is :meth:`Delivery.queued`: the consumer's view of it is not current, so the
-feeds report it as not fresh until the update is applied (a resync counts only once applied).
+feeds report it as not fresh until the update is applied (a resync counts only once applied). An
+update ``on_update`` raised on stays queued with the rest of its batch (:meth:`Delivery.deliver`).
 Caches of a minimum over accounts' last slots (the pool freshness groups of
 :meth:`~solarb.feeds.pubsub.PubSubFeed.group_slot`) register with :meth:`Delivery.watch_changes`
 and are told when an account at their floor moves.
@@ -149,7 +150,8 @@ class Delivery:
         self._pending: dict[Pubkey, AccountUpdate] = {}
         self._batch: dict[Pubkey, AccountUpdate] = {}  # taken by the consumer, not yet applied
         self._spare: dict[Pubkey, AccountUpdate] = {}  # deliver swaps it with _pending
-        self._ready = asyncio.Event()
+        # the consumer's wake-up while it waits for an update (run), None otherwise
+        self._waiter: asyncio.Future[None] | None = None
         # per account: (slot, k, winner, arrival ns) of the last delivery (winner None: resync)
         self._delivered: dict[Pubkey, tuple[int, int, EndpointStats | None, int]] = {}
         # per account: who caches something derived from its last_slot (see watch_changes)
@@ -262,7 +264,8 @@ class Delivery:
         if pk in pending:
             self.stats.coalesced += 1
         pending[pk] = upd
-        self._ready.set()
+        if self._waiter is not None:
+            self._wake()
 
     def resynced(self, upd: AccountUpdate) -> None:
         """An RPC read at ``upd.slot``: deliver it if not older than what was delivered."""
@@ -282,25 +285,34 @@ class Delivery:
         if upd.pubkey in pending:
             self.stats.coalesced += 1
         pending[upd.pubkey] = upd
-        self._ready.set()
+        if self._waiter is not None:
+            self._wake()
+
+    def _wake(self) -> None:
+        """Wake the consumer waiting in :meth:`run` (an update is pending now)."""
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     # ------------------------------------------------------------ consumer
 
     async def run(self, on_update: OnUpdate) -> None:
         """Hand pending updates to ``on_update`` until cancelled; its exceptions propagate
         (what it did not apply stays queued: see :meth:`deliver`)."""
-        ready = self._ready
+        loop = asyncio.get_running_loop()
         while True:
-            await ready.wait()
-            ready.clear()
+            if not self._pending:
+                waiter = self._waiter = loop.create_future()
+                try:
+                    await waiter
+                finally:
+                    self._waiter = None
             self.deliver(on_update)
 
     def drain_now(self, on_update: OnUpdate) -> int:
         """Deliver what is pending synchronously (for tests and benchmarks); returns the count.
         The same path as :meth:`run`: :meth:`deliver`."""
-        n = self.deliver(on_update)
-        self._ready.clear()
-        return n
+        return self.deliver(on_update)
 
     def deliver(self, on_update: OnUpdate) -> int:
         """Hand every pending update to ``on_update`` in arrival order, batch after batch, until
@@ -355,4 +367,3 @@ class Delivery:
         self._pending = again
         self._batch = {}
         self._spare = {}
-        self._ready.set()

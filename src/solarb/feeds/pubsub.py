@@ -27,9 +27,10 @@ Delivery goes through :class:`~solarb.feeds.delivery.Delivery` (dedupe across en
 coalescing, latency ring). ``fresh`` is set while every watched account is fresh.
 
 Hot path (one notification): the connection parses the frame (orjson) and calls the subscription's
-callback (an :class:`_AccountNote`: three slots, no bound method or ``partial`` per account, as
+callback (an ``_AccountNote``: three slots, no bound method or ``partial`` per account, as
 tens of thousands are held) with the account object, which :func:`~solarb.rpc.client.decode_account` turns into an
-``AccountUpdate`` (one pass when well formed; the exact protocol error otherwise).
+``AccountUpdate`` (one pass when well formed; the exact protocol error otherwise). The shards,
+endpoints and notes live in :mod:`solarb.feeds.pubsub_shards`.
 
 Errors: transient ones (FeedDisconnected, Retryable RPC errors, protocol and response errors during
 resync) lead to a reconnect and are kept in ``last_error``; anything else (an exception from
@@ -52,8 +53,9 @@ from solders.pubkey import Pubkey
 
 from solarb.errors import Retryable
 from solarb.feeds.base import OnSlot, OnUpdate
-from solarb.feeds.delivery import Delivery, EndpointStats, FeedStats
+from solarb.feeds.delivery import Delivery, FeedStats
 from solarb.feeds.pubsub_groups import AccountGroup, group_answer, release_group
+from solarb.feeds.pubsub_shards import _AccountNote, _Endpoint, _Shard
 from solarb.feeds.resync import read_accounts
 from solarb.rpc.client import decode_account
 from solarb.rpc.errors import (
@@ -77,67 +79,6 @@ _TOPOLOGIES = itertools.count(1)  # unique over all feeds: no group matches anot
 
 def _noop_slot(slot: int) -> None:
     return None
-
-
-class _Shard:
-    """One connection's worth of accounts on one endpoint."""
-
-    __slots__ = ("conn", "endpoint", "index", "keys", "last_frame_ns", "last_slot", "live",
-                 "pending_add", "pending_programs", "pending_remove", "programs", "retry_at",
-                 "subs", "task")
-
-    def __init__(self, endpoint: _Endpoint, index: int) -> None:
-        self.endpoint = endpoint
-        self.index = index
-        self.keys: dict[Pubkey, None] = {}  # assigned accounts (insertion-ordered set)
-        self.subs: dict[Pubkey, int] = {}  # subscribed + resynced on the live connection
-        self.pending_add: dict[Pubkey, None] = {}
-        self.pending_remove: dict[Pubkey, int] = {}  # key -> sub id to cancel
-        self.programs: dict[Pubkey, None] = {}  # programSubscribe'd programs on this shard
-        self.pending_programs: dict[Pubkey, None] = {}
-        self.retry_at = 0.0  # monotonic time to retry refused subscriptions
-        self.live = False  # connected, slot-subscribed and initial resync done
-        self.last_slot = -1
-        self.last_frame_ns = 0
-        self.conn: PubSubConnection | None = None
-        self.task: asyncio.Task[None] | None = None
-
-
-class _AccountNote:
-    """The accountSubscribe callback of one account on one shard: ``note(value, slot)``."""
-
-    __slots__ = ("feed", "pubkey", "shard")
-
-    def __init__(self, feed: PubSubFeed, shard: _Shard, pubkey: Pubkey) -> None:
-        self.feed = feed
-        self.shard = shard
-        self.pubkey = pubkey
-
-    def __call__(self, value: Any, slot: int) -> None:
-        shard, pubkey = self.shard, self.pubkey
-        conn = shard.conn
-        feed = self.feed
-        if slot < 0 or conn is None:
-            feed._count_garbled(FeedProtocolError(f"account notification without slot: {pubkey}"))
-            return
-        try:
-            upd = decode_account(pubkey, value, slot, conn.frame_recv_ns, "accountNotification")
-        except RpcProtocolError as e:
-            feed._count_garbled(FeedProtocolError(str(e)))
-            return
-        if upd is None or pubkey not in shard.keys:
-            return
-        feed.counters.notifications += 1
-        feed.delivery.offer(upd, shard.endpoint.stats)
-
-
-class _Endpoint:
-    __slots__ = ("shards", "stats", "url")
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.shards: list[_Shard] = []
-        self.stats = EndpointStats(url)
 
 
 class PubSubFeed:

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from solders.pubkey import Pubkey
 
 if TYPE_CHECKING:
-    from solarb.feeds.pubsub import PubSubFeed, _Shard
+    from solarb.feeds.pubsub import PubSubFeed
+    from solarb.feeds.pubsub_shards import _Shard
 
 __all__ = ["AccountGroup", "group_answer", "release_group"]
 
@@ -110,15 +111,14 @@ def group_answer(feed: PubSubFeed, group: AccountGroup) -> int:
             else:
                 cover = -1
                 for shard in part.shards:
-                    if shard.last_slot > cover:
-                        cover = shard.last_slot
+                    cover = max(cover, shard.last_slot)
                 part.cover = cover
                 if part.dirty or (part.bound and part.floor > cover):  # the lowest counts
                     part.dirty = part.bound = False
                     slots = feed.delivery.last_slots(part.keys)
                     part.floor = floor = min(slots)
                     part.at_floor = slots.count(floor)
-                best = part.floor if part.floor > cover else cover
+                best = max(part.floor, cover)
             if best < 0:
                 low = -1
                 break

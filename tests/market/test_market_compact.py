@@ -377,3 +377,31 @@ def test_versions_never_read_through_another_layouts_structs() -> None:
                                                                   and previous._packers is not None)
                 assert bytes(compact(data)) == data  # a twin (shared layout, if cached)
             previous = stored
+
+
+def test_index_holds_the_length_two_bytes_an_entry_below_64_kib() -> None:
+    # the index is the only per-array overhead besides the object (4 slots, no int objects)
+    assert SparseBytes.__slots__ == ("_chunks", "_hash", "_index", "_packers")
+    for length, typecode in ((10240, "H"), (65535, "H"), (65536, "I"), (200_000, "I")):
+        data = bytearray(length)
+        for start in (0, 4000, 60_000, 65_500, 65_536, 150_000, length - 40):
+            if start + 40 <= length:
+                data[start : start + 40] = bytes(range(1, 41))
+        raw = bytes(data)
+        stored = compact(raw)
+        assert isinstance(stored, SparseBytes) and stored._index.typecode == typecode
+        assert stored._index[-1] == len(stored) == stored._len == length and bool(stored)
+        assert 3 <= stored._runs == (len(stored._index) - 2) // 2
+        for _ in range(4):  # the copies, then the Structs
+            assert bytes(stored) == raw
+        assert stored == raw and hash(stored) == hash(raw) and stored == compact(raw)
+        assert stored[65_530:65_600] == raw[65_530:65_600] and stored[-1] == raw[-1]
+        changed = bytearray(raw)
+        changed[length - 1] ^= 0x55  # inside the last run: a re-layout shares the index
+        new, same = compact_update(bytes(changed), stored)
+        assert not same and isinstance(new, SparseBytes) and new._index is stored._index
+        assert bytes(new) == bytes(changed) and new != stored and len(new) == length
+        assert compact_update(bytes(changed), new) == (new, True)
+        assert compact_update(raw + bytes(8), stored)[0] == raw + bytes(8)  # other length
+        assert repr(stored) == (f"SparseBytes(len={length}, runs={stored._runs}, "
+                                f"stored={stored.stored_bytes()})")

@@ -32,36 +32,49 @@ _LOOP_READS = 2  # bytes() of a layout copies its runs this many times before ma
 
 class SparseBytes:
     """An immutable byte string stored as its non-zero runs (zeros elsewhere): one ``bytes`` of
-    the runs back to back plus one ``array`` of each run's start and offset (8 bytes per run).
+    the runs back to back plus one ``array`` of each run's start and offset and the length (4
+    bytes per run below 64 KiB, else 8).
 
     Equal (and of equal hash) to the ``bytes`` it was built from; ``bytes(x)`` returns them.
     Indexing returns an ``int``, slicing returns ``bytes`` (steps other than 1 are supported by
     materializing). Build it with :func:`compact`.
     """
 
-    __slots__ = ("_chunks", "_hash", "_index", "_len", "_packers", "_runs")
+    # four slots (no int objects for the length and run count: the index holds them); the
+    # index is shared by every version re-laid from this one
+    __slots__ = ("_chunks", "_hash", "_index", "_packers")
 
     def __init__(self, data: bytes, runs: list[tuple[int, bytes]]) -> None:
-        self._len = len(data)
+        n = len(data)
         self._hash = hash(data)
         self._chunks = b"".join(chunk for _, chunk in runs)
-        self._runs = len(runs)
-        # starts of the runs, then their offsets in _chunks (one more: the end); built from one
-        # list so the array is allocated at its exact size (extend over-allocates)
-        self._index = array("I", [*(start for start, _ in runs),
-                                  *accumulate((len(chunk) for _, chunk in runs), initial=0)])
+        # starts of the runs, then their offsets in _chunks (one more: the end), then the length;
+        # built from one list so the array is allocated at its exact size (extend over-allocates)
+        self._index = array("H" if n <= 0xFFFF else "I",
+                            [*(start for start, _ in runs),
+                             *accumulate((len(chunk) for _, chunk in runs), initial=0), n])
         self._packers: _Layout | None = None  # made on first use, shared by its re-layouts
 
+    @property
+    def _len(self) -> int:
+        """The length of the data (the index's last entry)."""
+        return self._index[-1]
+
+    @property
+    def _runs(self) -> int:
+        """The number of stored runs."""
+        return (len(self._index) - 2) >> 1
+
     def __len__(self) -> int:
-        return self._len
+        return self._index[-1]
 
     def __bool__(self) -> bool:
-        return self._len > 0
+        return self._index[-1] > 0
 
     def __bytes__(self) -> bytes:
         layout = self._packers
         if layout is None:
-            layout = self._packers = _layout(self._index.tobytes(), self._len)
+            layout = self._packers = _layout(self._index.tobytes(), self._index.itemsize)
         split, place = layout.split, layout.place
         if split is None or place is None:
             # most layouts are read once or twice (a new version is read when its pool is
@@ -70,14 +83,15 @@ class SparseBytes:
             if layout.reads <= _LOOP_READS:
                 return self._assemble()
             split = split or layout.make_split(self._index)
-            place = place or layout.make_place(self._index, self._len)
+            place = place or layout.make_place(self._index)
         return place.pack(*split.unpack(self._chunks))
 
     def _assemble(self) -> bytes:
         """``bytes(self)`` without Structs: each run copied into one zeroed buffer (~0.4 us a
         run, against ~1.2 us a run to build the two Structs and ~0.03 us a run to use them)."""
-        buf = bytearray(self._len)
-        index, chunks, n = self._index, self._chunks, self._runs
+        index, chunks = self._index, self._chunks
+        buf = bytearray(index[-1])
+        n = (len(index) - 2) >> 1
         for i in range(n):
             start, a, b = index[i], index[n + i], index[n + i + 1]
             buf[start : start + b - a] = chunks[a:b]
@@ -88,13 +102,13 @@ class SparseBytes:
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, SparseBytes):
-            if self._hash != other._hash or self._len != other._len:
+            if self._hash != other._hash or self._index[-1] != other._index[-1]:
                 return False
             if self._index == other._index:  # same layout (the usual case): compare the runs
                 return self._chunks == other._chunks
             return bytes(self) == bytes(other)
         if isinstance(other, (bytes, bytearray, memoryview)):
-            return len(other) == self._len and bytes(self) == other
+            return len(other) == self._index[-1] and bytes(self) == other
         return NotImplemented
 
     def __ne__(self, other: object) -> bool:
@@ -108,15 +122,16 @@ class SparseBytes:
     def __getitem__(self, index: slice) -> bytes: ...
 
     def __getitem__(self, index: SupportsIndex | slice) -> int | bytes:
+        length = self._index[-1]
         if isinstance(index, slice):
-            start, stop, step = index.indices(self._len)
+            start, stop, step = index.indices(length)
             if step != 1:
                 return bytes(self)[index]
             return self._range(start, stop)
         i = index.__index__()
         if i < 0:
-            i += self._len
-        if not 0 <= i < self._len:
+            i += length
+        if not 0 <= i < length:
             raise IndexError("index out of range")
         return self._range(i, i + 1)[0]
 
@@ -125,7 +140,8 @@ class SparseBytes:
         if stop <= start:
             return b""
         buf = bytearray(stop - start)
-        index, chunks, n = self._index, self._chunks, self._runs
+        index, chunks = self._index, self._chunks
+        n = (len(index) - 2) >> 1
         i = max(0, bisect_right(index, start, 0, n) - 1)
         while i < n:
             s = index[i]
@@ -146,8 +162,8 @@ class SparseBytes:
         when ``data`` equals this object (same runs, zeros elsewhere)."""
         layout = self._packers
         if layout is None:
-            layout = self._packers = _layout(self._index.tobytes(), self._len)
-        place = layout.place or layout.make_place(self._index, self._len)
+            layout = self._packers = _layout(self._index.tobytes(), self._index.itemsize)
+        place = layout.place or layout.make_place(self._index)
         # the bytes at the runs (the gaps are pad bytes), then placed back between zero gaps:
         # equal to data exactly when its gaps are zero (two C calls and one memcmp)
         runs = place.unpack(data)
@@ -157,7 +173,7 @@ class SparseBytes:
         if chunks == self._chunks:
             return self
         new = SparseBytes.__new__(SparseBytes)
-        new._len, new._runs, new._index = self._len, self._runs, self._index  # never mutated
+        new._index = self._index  # never mutated
         new._packers = layout
         new._chunks = chunks
         new._hash = hash(data)
@@ -175,7 +191,7 @@ class SparseBytes:
 
 
 class _Layout:
-    """The two Structs of one layout (a :class:`SparseBytes` index and length), shared by every
+    """The two Structs of one layout (a :class:`SparseBytes` index, its length included), shared by every
     version stored with that layout: ``split`` cuts the stored runs apart, ``place`` puts them
     between zero gaps (and, unpacking, reads the runs of a new version at the gaps' pad bytes).
     Both run in C: ~2 us for a 70-run array, a loop ~30 us; but making them costs ~85 us (the
@@ -191,29 +207,29 @@ class _Layout:
 
     def make_split(self, index: array[int]) -> Struct:
         """Build (and keep) ``split``: each stored run's bytes, back to back."""
-        n = (len(index) - 1) // 2
+        n = (len(index) - 2) >> 1
         self.split = Struct("<" + "".join(f"{index[n + i + 1] - index[n + i]}s" for i in range(n)))
         return self.split
 
-    def make_place(self, index: array[int], length: int) -> Struct:
+    def make_place(self, index: array[int]) -> Struct:
         """Build (and keep) ``place``: gap (pad bytes), run, ..., run, gap."""
-        n = (len(index) - 1) // 2
+        n = (len(index) - 2) >> 1
         place: list[str] = []
         pos = 0
         for i in range(n):
             start, size = index[i], index[n + i + 1] - index[n + i]
             place.append(f"{start - pos}x{size}s")
             pos = start + size
-        place.append(f"{length - pos}x")
+        place.append(f"{index[-1] - pos}x")
         self.place = Struct("<" + "".join(place))
         return self.place
 
 
 @lru_cache(maxsize=256)  # the arrays being written: a few hundred layouts (~2-5 KB each)
-def _layout(index: bytes, length: int) -> _Layout:
-    """The one :class:`_Layout` of a layout (an index as bytes, a length): arrays that share a
-    layout (pools created alike) share its Structs too."""
-    del index, length  # the key; the Structs are made from the object's own index
+def _layout(index: bytes, itemsize: int) -> _Layout:
+    """The one :class:`_Layout` of a layout (an index as bytes, its length included, and its
+    entries' width): arrays that share a layout (pools created alike) share its Structs too."""
+    del index, itemsize  # the key; the Structs are made from the object's own index
     return _Layout()
 
 
@@ -227,7 +243,7 @@ def compact(data: bytes, previous: object = None) -> bytes | SparseBytes:
     n = len(data)
     if n < COMPACT_MIN_LEN:
         return data
-    if isinstance(previous, SparseBytes) and previous._len == n:
+    if isinstance(previous, SparseBytes) and previous._index[-1] == n:
         relaid = previous._relayout(data)
         if relaid is not None:
             return relaid
@@ -243,7 +259,7 @@ def compact_update(data: bytes, previous: object) -> tuple[bytes | SparseBytes, 
     differs; otherwise the runs are compared); anything else is compared as bytes first, so
     unchanged data is never compacted again."""
     if isinstance(previous, SparseBytes):
-        if previous._len == len(data):
+        if previous._index[-1] == len(data):
             relaid = previous._relayout(data)
             if relaid is previous:
                 return previous, True

@@ -239,6 +239,10 @@ def test_idle_polls_collect_when_due(restore_gc: None) -> None:
         clock.ns += 10 * SEC
         assert policy.poll(idle=True) == "deep"
         assert policy.stats.forced == 0
+        junk = [[] for _ in range(policy.settings.young_limit // 2)]
+        assert policy.poll(idle=False) == "young"  # busy, but before the automatic net
+        assert policy.stats.forced == 1 and policy.stats.automatic == 0
+        del junk
     finally:
         policy.stop()
 

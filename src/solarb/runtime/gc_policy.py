@@ -29,7 +29,7 @@ objects it scans, so the policy scans what is new, and freezes what has lived a 
   left ~35 objects/s of the node's I/O garbage to the deep collection; every 5 s, ~2/s.
 * The caller says whether it is idle (no update pending); when not, a collection waits until it
   has been due for ``max_delay_s`` (deep: ``deep_max_delay_s``) and then runs anyway: the bound on
-  the time between collections. :meth:`GcPolicy.run` is the node's task: :meth:`poll` every
+  the time between collections (a young one also past ``young_limit / 2`` new containers). :meth:`GcPolicy.run` is the node's task: :meth:`poll` every
   ``check_interval_s``.
 
 Counters (:meth:`GcPolicy.snapshot`) cover every collection in the process after the load's
@@ -64,7 +64,8 @@ class GcSettings:
     deep_interval_s: float = 3_600.0  # idle: a deep collection this long after the last one
     max_delay_s: float = 1.0  # a young or freeze collection due this long runs even when busy
     deep_max_delay_s: float = 600.0  # a deep one due this long runs even when busy
-    young_limit: int = 100_000  # automatic generation-0 collection past this many (safety net)
+    young_limit: int = 40_000  # automatic generation-0 collection past this many (safety net;
+    # a busy poll runs a young collection from half of it)
     check_interval_s: float = 0.05  # the node's task polls this often
 
     def __post_init__(self) -> None:
@@ -106,6 +107,12 @@ class GcPolicy:
         self._t0 = 0
         self._last_freeze = 0
         self._last_deep = 0
+        st = self.settings  # the intervals in ns: poll does integer arithmetic only
+        self._young_ns = int(st.young_interval_s * _SEC)
+        self._freeze_ns = int(st.freeze_interval_s * _SEC)
+        self._deep_ns = int(st.deep_interval_s * _SEC)
+        self._delay_ns = int(st.max_delay_s * _SEC)
+        self._deep_delay_ns = int(st.deep_max_delay_s * _SEC)
 
     @property
     def started(self) -> bool:
@@ -146,26 +153,25 @@ class GcPolicy:
         for longer than its ``max_delay`` runs (counted in ``forced``)."""
         if not self._started:
             return None
-        s = self.settings
         now = self._now()
-        deep_due = now - self._last_deep - int(s.deep_interval_s * _SEC)
-        freeze_due = now - self._last_freeze - int(s.freeze_interval_s * _SEC)
-        young_due = now - self.stats.last_ns - int(s.young_interval_s * _SEC)
+        deep_due = now - self._last_deep - self._deep_ns
+        freeze_due = now - self._last_freeze - self._freeze_ns
+        young_due = now - self.stats.last_ns - self._young_ns
         if idle:
             if deep_due >= 0:
                 kind = _DEEP
             elif freeze_due >= 0:
                 kind = _FREEZE
-            elif young_due >= 0 or gc.get_count()[0] >= s.young_min:
+            elif young_due >= 0 or gc.get_count()[0] >= self.settings.young_min:
                 kind = _YOUNG
             else:
                 return None
-        elif deep_due >= int(s.deep_max_delay_s * _SEC):
+        elif deep_due >= self._deep_delay_ns:
             kind = _DEEP
-        elif freeze_due >= int(s.max_delay_s * _SEC):
+        elif freeze_due >= self._delay_ns:
             kind = _FREEZE
-        elif young_due >= int(s.max_delay_s * _SEC):
-            kind = _YOUNG
+        elif young_due >= self._delay_ns or gc.get_count()[0] >= self.settings.young_limit // 2:
+            kind = _YOUNG  # (the second: between batches rather than the net inside an update)
         else:
             return None
         if not idle:

@@ -28,6 +28,7 @@ from solarb.sim.accounts import Account
 from solarb.strategy import CycleFinder
 from solarb.strategy import bound_quoters as bq
 from solarb.strategy.cycles import DEFAULT_MAX_SIZED
+from tests.support import cp_adapter as cp
 
 AMOUNTS = tuple(int(10 ** (e / 2)) for e in range(6, 27))  # 10^3 .. 10^13, crossing arrays
 CAP = 50 * 10**9  # the bench's max_notional (SOL base units)
@@ -317,3 +318,24 @@ def test_kept_quoters_size_as_fresh_bindings(monkeypatch: pytest.MonkeyPatch, ma
     assert kept.sized > 500 and found > 50, (kept.sized, found)
     assert n_kept * 2 < n_ref, (n_kept, n_ref)
     assert not _stale_kept(kept)
+
+
+def test_a_kept_quoter_is_for_its_entry_object_only() -> None:
+    """Another entry of the same pool with an equal revision (a second market written the same
+    way, or a pool registered again) never reuses the first one's quoter."""
+    spec = cp.spec("p", cp.key("mint/S"), cp.key("mint/A"))
+    entries = []
+    for reserve in (10**9, 3 * 10**9):
+        m = MarketState({cp.PROGRAM_ID: cp})
+        for u in spec.updates(reserve, 10**9):
+            m.apply(u) if spec.pool in m.pools else m.add_pool(u)
+        entries.append(m.pool(spec.pool))
+    first, second = entries
+    assert first.revision == second.revision
+    kept: bq.Kept = {}
+    key = (spec.pool, True)
+    (q1,) = bq.bind_kept(((key, first),), kept)
+    assert bq.bind_kept(((key, first),), kept) == (q1,)  # reused
+    (q2,) = bq.bind_kept(((key, second),), kept)
+    assert q2 is not q1 and q2(10**6) == cp.quote(second.state, second.aux, 10**6, True)
+    assert q1(10**6) != q2(10**6) and kept[key][0] is second

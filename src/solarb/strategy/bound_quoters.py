@@ -63,10 +63,7 @@ def bind_kept(legs: Legs, kept: Kept) -> tuple[Callable[[int], Quote], ...]:
     steps = []
     for key, entry in legs:
         k = kept.get(key)
-        if k is not None and k[0] is entry and k[1] == entry.revision:
-            steps.append(k[2])
-        else:
-            step = bound_quote(entry, key[1])
-            kept[key] = (entry, entry.revision, step)
-            steps.append(step)
+        if k is None or k[0] is not entry or k[1] != entry.revision:
+            k = kept[key] = (entry, entry.revision, bound_quote(entry, key[1]))
+        steps.append(k[2])
     return tuple(steps)

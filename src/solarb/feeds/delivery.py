@@ -82,8 +82,8 @@ class EndpointStats:
     lead_ns: int = 0  # sum over this endpoint's wins of how long the later copies trailed
     led: int = 0  # number of later copies behind this endpoint's wins
     reconnects: int = 0
-    # per account: (slot, k) of this endpoint's last notification (the k-th at that slot)
-    seen: dict[Pubkey, tuple[int, int]] = field(default_factory=dict, repr=False)
+    # per account: [slot, k] of this endpoint's last notification (the k-th at that slot)
+    seen: dict[Pubkey, list[int]] = field(default_factory=dict, repr=False)
 
     def snapshot(self) -> dict[str, Any]:
         """Counters plus ``mean_lead_us`` (how far ahead this endpoint's first arrivals were)."""
@@ -152,10 +152,11 @@ class Delivery:
         self._spare: dict[Pubkey, AccountUpdate] = {}  # deliver swaps it with _pending
         # the consumer's wake-up while it waits for an update (run), None otherwise
         self._waiter: asyncio.Future[None] | None = None
-        # per account: (slot, k, winner, arrival ns) of the last delivery (winner None: resync)
-        self._delivered: dict[Pubkey, tuple[int, int, EndpointStats | None, int]] = {}
+        # per account: [slot, k, winner, arrival ns] of the last delivery (winner None: resync)
+        self._delivered: dict[Pubkey, list[Any]] = {}
         # per account: who caches something derived from its last_slot (see watch_changes)
-        self._watchers: dict[Pubkey, dict[ChangeWatcher, None]] = {}  # ordered sets
+        # (most accounts have one: a 1-tuple; several: an ordered set, a dict)
+        self._watchers: dict[Pubkey, tuple[ChangeWatcher] | dict[ChangeWatcher, None]] = {}
 
     def last_slot(self, pubkey: Pubkey) -> int:
         """Slot of the last update accepted for ``pubkey`` (-1: none)."""
@@ -191,15 +192,26 @@ class Delivery:
         ``watcher.floor``, until :meth:`unwatch_changes`: ``moved(old, new)`` when an account
         at or below the floor accepted an update or a resync (slots only grow), ``touch()`` when
         one was forgotten. Accounts above the floor move silently. ``keys`` without repeats."""
+        watchers = self._watchers
         for pk in keys:
-            self._watchers.setdefault(pk, {})[watcher] = None
+            mine = watchers.get(pk)
+            if mine is None:
+                watchers[pk] = (watcher,)
+            elif type(mine) is tuple:
+                if mine[0] is not watcher:
+                    watchers[pk] = {mine[0]: None, watcher: None}
+            else:
+                mine[watcher] = None
 
     def unwatch_changes(self, keys: Iterable[Pubkey], watcher: ChangeWatcher) -> None:
         """Undo :meth:`watch_changes` (same keys)."""
         watchers = self._watchers
         for pk in keys:
             mine = watchers.get(pk)
-            if mine is not None:
+            if type(mine) is tuple:
+                if mine[0] is watcher:
+                    del watchers[pk]
+            elif mine is not None:
                 mine.pop(watcher, None)
                 if not mine:
                     del watchers[pk]
@@ -229,21 +241,30 @@ class Delivery:
         pk = upd.pubkey
         slot = upd.slot
         ep.notifications += 1
+        # the per-account records are lists updated in place: one dict look-up each (a Pubkey
+        # hash is not cached), no tuple per notification
         seen = ep.seen.get(pk)
-        if seen is None or slot > seen[0]:
+        if seen is None:
             k = 1
+            ep.seen[pk] = [slot, 1]
+        elif slot > seen[0]:
+            k = seen[1] = 1
+            seen[0] = slot
         elif slot == seen[0]:
-            k = seen[1] + 1
+            k = seen[1] = seen[1] + 1
         else:  # this endpoint itself went back in slots: out of order
             self.stats.dropped_stale += 1
             return
-        ep.seen[pk] = (slot, k)
         last = self._delivered.get(pk)
-        if last is not None:
-            if slot < last[0]:
+        if last is None:
+            old = -1
+            self._delivered[pk] = [slot, k, ep, upd.ts_recv_ns]
+        else:
+            old = last[0]
+            if slot < old:
                 self.stats.dropped_stale += 1
                 return
-            if slot == last[0] and k <= last[1]:
+            if slot == old and k <= last[1]:
                 self.stats.duplicates += 1
                 ep.duplicates += 1
                 winner = last[2]
@@ -251,33 +272,45 @@ class Delivery:
                     winner.lead_ns += upd.ts_recv_ns - last[3]
                     winner.led += 1
                 return
-        self._delivered[pk] = (slot, k, ep, upd.ts_recv_ns)
+            last[0] = slot
+            last[1] = k
+            last[2] = ep
+            last[3] = upd.ts_recv_ns
         if self._watchers:  # _moved inline: this is the per-notification path
             mine = self._watchers.get(pk)
             if mine is not None:
-                old = last[0] if last is not None else -1
                 for w in mine:
                     if old <= w.floor:
                         w.moved(old, slot)
         ep.wins += 1
         pending = self._pending
-        if pk in pending:
-            self.stats.coalesced += 1
+        n = len(pending)
         pending[pk] = upd
+        if len(pending) == n:  # replaced one still pending (no second look-up of pk)
+            self.stats.coalesced += 1
         if self._waiter is not None:
             self._wake()
 
     def resynced(self, upd: AccountUpdate) -> None:
         """An RPC read at ``upd.slot``: deliver it if not older than what was delivered."""
         pk = upd.pubkey
+        slot = upd.slot
         last = self._delivered.get(pk)
-        if last is not None and upd.slot < last[0]:
-            self.stats.dropped_stale += 1
-            return
-        k = last[1] if last is not None and last[0] == upd.slot else 0
-        self._delivered[pk] = (upd.slot, k, None, upd.ts_recv_ns)
+        if last is None:
+            old = -1
+            self._delivered[pk] = [slot, 0, None, upd.ts_recv_ns]
+        else:
+            old = last[0]
+            if slot < old:
+                self.stats.dropped_stale += 1
+                return
+            if slot != old:
+                last[1] = 0  # else the count within the slot is kept
+            last[0] = slot
+            last[2] = None
+            last[3] = upd.ts_recv_ns
         if self._watchers:
-            self._moved(pk, last[0] if last is not None else -1, upd.slot)
+            self._moved(pk, old, slot)
         self._enqueue(upd)
 
     def _enqueue(self, upd: AccountUpdate) -> None:

@@ -21,8 +21,11 @@ each; every figure takes, per update (and stage), the fastest pass (the machine 
    ``base64``, ``note`` (the rest of the subscription callback: field checks, ``AccountUpdate``),
    ``offer`` (dedupe + coalescing), ``drain`` (``drain_now`` minus ``on_update``), ``apply``
    (``MarketState.apply`` minus ``decode``), ``decode`` (the adapters' ``decode_pool``),
-   ``filter`` (``on_pool_changed`` minus ``spot_rate``), ``spot_rate`` (the adapters'),
-   ``pipeline`` (the rest of ``on_update``).
+   ``filter`` (``on_pool_changed`` minus ``spot_rate``; with ``--sizing`` the sizing too),
+   ``spot_rate`` (the adapters'), ``risk`` (``RiskEngine.evaluate`` minus ``freshness``, the
+   stale-state rule's ``MarketFreshness.pool_slot`` calls; both run only on updates that found an
+   opportunity, so only with ``--sizing``), ``pipeline`` (the rest of ``on_update``). Stage means
+   are reported over the quiet updates and, apart, over those that passed the filter.
 
 ``--profile`` runs the plain pass under cProfile and prints the top entries by own time.
 ``--feed-only`` times the feed stages alone (frame -> ``drain_now`` into a no-op consumer).
@@ -59,7 +62,7 @@ from solarb.runtime.status import RunStats
 from solarb.strategy.cycles import CycleFinder
 
 STAGES = ("parse", "dispatch", "base64", "note", "offer", "drain", "apply", "decode", "filter",
-          "spot_rate", "pipeline")
+          "spot_rate", "risk", "freshness", "pipeline")
 
 
 # ----------------------------------------------------------------------------- workload
@@ -194,6 +197,10 @@ def replay(work: dict[str, Any], staged: bool, profile: cProfile.Profile | None 
             eng.market.apply = timed(eng.market.apply, "apply")  # type: ignore[method-assign]
             finder.on_pool_changed = timed(  # type: ignore[method-assign]
                 finder.on_pool_changed, "filter")
+            risk = eng.pipeline.risk
+            risk.evaluate = timed(risk.evaluate, "risk")  # type: ignore[method-assign]
+            view = eng.pipeline.view
+            view.pool_slot = timed(view.pool_slot, "freshness")  # type: ignore[method-assign]
             on_update = timed(on_update, "pipeline")
             drain_now = timed(delivery.drain_now, "drain")
         else:
@@ -285,6 +292,8 @@ def report(plains: list[dict[str, Any]], stageds: list[dict[str, Any]]) -> dict[
             return row
 
         out["stages_quiet_mean_us"] = means(quiet_idx)
+        out["stages_passed_filter_mean_us"] = means(
+            [i for i in range(len(best)) if i not in quiet])
         out["stages_quiet_by_kind_mean_us"] = {
             k: means([i for i in quiet_idx if kinds[i] == k]) for k in sorted(by_kind)}
     return out

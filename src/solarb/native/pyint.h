@@ -38,12 +38,20 @@ static int py_to_u128(PyObject *obj, u128 *out) {
 /* An int in [0, 2^64) as a u64: 1 with *out set; 0 (no exception) when obj is not an int
  * (PyLong_Check) or is an int outside that range, so the caller can fall back to its general path;
  * -1 with an exception set on another error (none is known). Builds no Python object and raises
- * nothing in between: the range is told by the sign and the bit length, then the digits are read
- * by PyLong_AsUnsignedLongLongMask (exact below 2^64, a plain loop over the digits where
- * PyLong_AsUnsignedLongLong converts an int of two digits or more through a byte array). */
+ * nothing in between: one PyLong_AsLongLongAndOverflow (a digit loop; PyLong_AsUnsignedLongLong
+ * converts an int of two digits or more, >= 2^30, through a byte array) answers below 2^63, the
+ * bit length and PyLong_AsUnsignedLongLongMask (exact there) the rest. */
 static inline int py_as_u64(PyObject *obj, uint64_t *out) {
-    if (!PyLong_Check(obj) || _PyLong_Sign(obj) < 0) return 0;
-    size_t bits = _PyLong_NumBits(obj);
+    if (!PyLong_Check(obj)) return 0;
+    int overflow;
+    long long small = PyLong_AsLongLongAndOverflow(obj, &overflow);
+    if (overflow == 0) {
+        if (small < 0) return small == -1 && PyErr_Occurred() ? -1 : 0;
+        *out = (uint64_t)small;
+        return 1;
+    }
+    if (overflow < 0) return 0;
+    size_t bits = _PyLong_NumBits(obj); /* >= 64 here */
     if (bits > 64) {
         if (bits == (size_t)-1 && PyErr_Occurred()) { /* more bits than a size_t counts */
             if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return -1;

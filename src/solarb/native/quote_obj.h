@@ -1,6 +1,7 @@
 /* A Quote (solarb.dex.base.Quote: a frozen slots dataclass amount_in, amount_out, fee, arrays)
  * built through its slot descriptors, as solarb.frozen.frozen_maker does (the frozen __init__
- * costs more than the swap). Shared by the kernels that answer Quotes.
+ * costs more than the swap). Shared by the kernels that answer Quotes, and by the sizing kernel,
+ * which reads amount_out through the descriptor.
  *
  * Contract: static functions and state, so each extension that includes this keeps its own copy.
  * The module's init calls quote_obj_init() (0, or -1 with an exception) before anything else here.

@@ -41,6 +41,7 @@
 #define HEADER_LEN 64
 #define SLOT_LEN 16
 #define TICK_LEN 24
+#define MALFORMED_PLAN "whirlpool: malformed swap plan" /* the ValueError of a bad plan */
 
 enum { SLOT_EMPTY = 0, SLOT_ARRAY = 1, SLOT_MISSING = 2 };
 
@@ -143,7 +144,7 @@ static int parse_plan(const unsigned char *p, Py_ssize_t len, plan_t *out) {
     if (pos != len) goto bad;
     return 0;
 bad:
-    PyErr_SetString(PyExc_ValueError, "whirlpool: malformed swap plan");
+    PyErr_SetString(PyExc_ValueError, MALFORMED_PLAN);
     return -1;
 }
 
@@ -475,7 +476,7 @@ static PyObject *bound_vectorcall(PyObject *obj, PyObject *const *args, size_t n
     u128 fee;
     if (!PyLong_Check(x)) return PyObject_CallOneArg(b->general, x); /* the Python path decides */
     if (b->malformed) {
-        PyErr_SetString(PyExc_ValueError, "whirlpool: malformed swap plan");
+        PyErr_SetString(PyExc_ValueError, MALFORMED_PLAN);
         return NULL;
     }
     int r = swap_amount(&b->pl, x, &done, &out, &fee);

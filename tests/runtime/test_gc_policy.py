@@ -224,8 +224,8 @@ def test_time_bound_when_never_idle(restore_gc: None) -> None:
 
 def test_idle_polls_collect_when_due(restore_gc: None) -> None:
     clock = _FakeNs()
-    policy = GcPolicy(GcSettings(young_min=1_000, young_interval_s=1.0, deep_interval_s=10.0),
-                      now_ns=clock)
+    policy = GcPolicy(GcSettings(young_min=1_000, young_interval_s=1.0, freeze_min=2_500,
+                                 deep_interval_s=10.0), now_ns=clock)
     policy.start()
     try:
         clock.ns += SEC // 2
@@ -239,10 +239,16 @@ def test_idle_polls_collect_when_due(restore_gc: None) -> None:
         clock.ns += 10 * SEC
         assert policy.poll(idle=True) == "deep"
         assert policy.stats.forced == 0
+        keep = [[] for _ in range(1_500)]
+        assert policy.poll(idle=True) == "young"  # 1,500 survivors: below freeze_min
+        keep += [[] for _ in range(1_500)]
+        assert policy.poll(idle=True) == "young"
+        assert policy.poll(idle=True) == "freeze"  # 3,000 kept since the freeze: its turn
+        assert policy.poll(idle=True) is None
         junk = [[] for _ in range(policy.settings.young_limit // 2)]
         assert policy.poll(idle=False) == "young"  # busy, but before the automatic net
         assert policy.stats.forced == 1 and policy.stats.automatic == 0
-        del junk
+        del junk, keep
     finally:
         policy.stop()
 
@@ -299,6 +305,8 @@ def test_settings_are_checked() -> None:
         GcSettings(young_min=10, young_limit=5)
     with pytest.raises(ValueError):
         GcSettings(check_interval_s=0)
+    with pytest.raises(ValueError):
+        GcSettings(freeze_min=0)
     with pytest.raises(ValueError):
         GcSettings(max_delay_s=-1)
     with pytest.raises(ValueError):

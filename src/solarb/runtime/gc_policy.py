@@ -21,8 +21,10 @@ objects it scans, so the policy scans what is new, and freezes what has lived a 
 * :meth:`GcPolicy.poll` runs what is due, one collection per call. *young*: generation 0 (what
   was allocated since the last collection; survivors join generation 1), once ``young_min`` new
   containers or ``young_interval_s`` have passed. *freeze*: generations 0-1 (every object made
-  since the last freeze that still lives) then ``gc.freeze()``, every ``freeze_interval_s``: its
-  pause is what the engine kept from those seconds, never the whole heap. *deep*
+  since the last freeze that still lives) then ``gc.freeze()``, every ``freeze_interval_s`` or
+  once young collections kept ``freeze_min`` objects: its pause is bounded by what the engine
+  kept since, never the whole heap (a cold start builds plans and arrays for every pool: at
+  10,000 pools one freeze after 10 s scanned ~100,000 objects, 0.25-0.3 s). *deep*
   (``gc.unfreeze()``, full collection, freeze) every ``deep_interval_s``: it also collects cycles
   among frozen objects, which nothing else scans. Freezing after ``freeze_interval_s`` rather
   than after each young collection is measured: on the embedded cluster, re-freezing every second
@@ -61,6 +63,7 @@ class GcSettings:
     young_min: int = 5_000  # idle: a young collection once this many new containers
     young_interval_s: float = 1.0  # idle: ... or this long after the last collection
     freeze_interval_s: float = 10.0  # idle: a freeze collection this long after the last one
+    freeze_min: int = 20_000  # idle: ... or once young collections kept this many (its pause)
     deep_interval_s: float = 3_600.0  # idle: a deep collection this long after the last one
     max_delay_s: float = 1.0  # a young or freeze collection due this long runs even when busy
     deep_max_delay_s: float = 600.0  # a deep one due this long runs even when busy
@@ -69,8 +72,8 @@ class GcSettings:
     check_interval_s: float = 0.05  # the node's task polls this often
 
     def __post_init__(self) -> None:
-        if not 0 < self.young_min <= self.young_limit:
-            raise ValueError("need 0 < young_min <= young_limit")
+        if not 0 < self.young_min <= self.young_limit or self.freeze_min <= 0:
+            raise ValueError("need 0 < young_min <= young_limit and 0 < freeze_min")
         if min(self.young_interval_s, self.freeze_interval_s, self.deep_interval_s,
                self.check_interval_s) <= 0:
             raise ValueError("intervals must be positive")
@@ -107,6 +110,7 @@ class GcPolicy:
         self._t0 = 0
         self._last_freeze = 0
         self._last_deep = 0
+        self._survivors = 0  # objects young collections moved to generation 1 since the freeze
         st = self.settings  # the intervals in ns: poll does integer arithmetic only
         self._young_ns = int(st.young_interval_s * _SEC)
         self._freeze_ns = int(st.freeze_interval_s * _SEC)
@@ -160,7 +164,7 @@ class GcPolicy:
         if idle:
             if deep_due >= 0:
                 kind = _DEEP
-            elif freeze_due >= 0:
+            elif freeze_due >= 0 or self._survivors >= self.settings.freeze_min:
                 kind = _FREEZE
             elif young_due >= 0 or gc.get_count()[0] >= self.settings.young_min:
                 kind = _YOUNG
@@ -215,9 +219,11 @@ class GcPolicy:
     def _collect(self, kind: str) -> None:
         self._kind = kind
         try:
-            if kind == _YOUNG:
-                gc.collect(0)  # survivors join generation 1
+            if kind == _YOUNG:  # survivors join generation 1 (counted: objects that die there by
+                # reference counting stay counted, so the estimate errs towards freezing early)
+                self._survivors += len(gc.get_objects(0)) - gc.collect(0)
             else:
+                self._survivors = 0
                 if kind == _DEEP:
                     gc.unfreeze()  # O(1): the permanent list joins generation 2
                     gc.collect()

@@ -144,3 +144,36 @@ def test_an_account_forgotten_while_its_batch_is_applied_is_not_delivered() -> N
 
     assert delivery.drain_now(on_update) == 2 and got == [a, c]
     assert stats.delivered == 2 and delivery.last_slot(b) == -1
+
+
+def test_coalescing_counts_only_replaced_updates() -> None:
+    stats = FeedStats()
+    delivery = Delivery(stats)
+    ep = EndpointStats("ws://a")
+    a, b = Pubkey.new_unique(), Pubkey.new_unique()
+    delivery.offer(_upd(a, 5), ep)
+    delivery.offer(_upd(b, 5), ep)
+    assert stats.coalesced == 0
+    delivery.offer(_upd(a, 6), ep)  # replaces a's pending update
+    delivery.resynced(_upd(b, 7))  # replaces b's
+    assert stats.coalesced == 2
+    got: list[tuple[Pubkey, int]] = []
+    assert delivery.drain_now(lambda u: got.append((u.pubkey, u.slot))) == 2
+    assert got == [(a, 6), (b, 7)] and stats.coalesced == 2
+
+
+def test_a_resync_at_a_newer_slot_restarts_the_count_within_the_slot() -> None:
+    """Two changes streamed at slot 5 (k = 1, 2), then a resync at slot 6: the stream's first
+    notification at slot 6 is new (k = 1), not a copy of the resync."""
+    stats = FeedStats()
+    delivery = Delivery(stats)
+    ep = EndpointStats("ws://a")
+    pk = Pubkey.new_unique()
+    delivery.offer(_upd(pk, 5), ep)
+    delivery.offer(_upd(pk, 5), ep)
+    delivery.resynced(_upd(pk, 6))
+    delivery.offer(_upd(pk, 6), ep)
+    assert stats.duplicates == 0 and stats.coalesced == 3
+    got: list[int] = []
+    assert delivery.drain_now(lambda u: got.append(u.slot)) == 1 and got == [6]
+    assert delivery.last_slot(pk) == 6

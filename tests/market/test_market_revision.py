@@ -4,6 +4,7 @@ path of MarketState has its test (the finder keeps bound quoters while it is unc
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from types import SimpleNamespace
 
@@ -170,3 +171,50 @@ def test_token_program_learned_from_a_mint_redecodes() -> None:
     assert m.apply(AccountUpdate(MINT_B, 2, encode_mint(6, 10**18), TOKEN_2022_PROGRAM_ID, 10**7))
     assert entry.state is not state and entry.state.token_program_b == TOKEN_2022_PROGRAM_ID
     assert _moved(entry, r)
+
+
+def test_freshness_ready_and_revision_over_random_writes() -> None:
+    """Over random writes (shared config, vaults, pool images, same bytes, older slots, bad
+    images, the Clock) every pool's ``ready`` says whether every aux account is loaded, its
+    ``slot`` (unless quarantined: a bad image does not refresh it) is the minimum over its pool
+    account and aux accounts (the Clock excepted), and its revision moved exactly when its
+    state, aux, ready or quarantined did."""
+    rng = random.Random(3)
+    m = MarketState({cp.PROGRAM_ID: _CLOCKED})  # type: ignore[dict-item]
+    specs = [replace(cp.spec(f"r{i}", S, A), config=P.config) if i % 2 else cp.spec(f"r{i}", S, A)
+             for i in range(6)]  # fmt: skip
+    for spec in specs:
+        m.add_pool(spec.pool_update(slot=1))
+    reserves = {spec.pool: [10**9, 10**9] for spec in specs}
+    last_seen = {spec.pool: (None, {}, False, False) for spec in specs}
+    revisions = {spec.pool: -1 for spec in specs}
+    slot = 1
+    for step in range(2_000):
+        slot += rng.random() < 0.3
+        spec = rng.choice(specs)
+        at = slot - rng.randrange(3)  # some writes are older than the stored one: ignored
+        r = rng.random()
+        if r < 0.45:
+            side = rng.random() < 0.5
+            if rng.random() < 0.7:
+                reserves[spec.pool][side] += rng.randrange(1, 1_000)
+            m.apply(spec.vault_update(side, reserves[spec.pool][side], slot=at))
+        elif r < 0.6:
+            m.apply(spec.config_update(rng.randrange(1, 50), 10_000, slot=at))
+        elif r < 0.8:
+            m.apply(spec.pool_update(slot=at))
+        elif r < 0.9:
+            m.apply(_clock(1_000 + slot, slot))
+        else:
+            m.apply(spec.pool_update(slot=at, data=b"bad" if rng.random() < 0.3 else None))
+        for s in specs:
+            e = m.pool(s.pool)
+            keys = [k for k in e.aux_keys if k != CLOCK_SYSVAR]
+            loaded = [m.slot_of(k) for k in keys if k in e.aux]
+            assert e.ready == (len(e.aux) == len(e.aux_keys)), step
+            if not e.quarantined:
+                assert e.slot == min([e.pool_slot, *(x for x in loaded if x is not None)]), step
+            seen = (e.state, dict(e.aux), e.ready, e.quarantined)
+            moved = seen[0] is not last_seen[s.pool][0] or seen[1:] != last_seen[s.pool][1:]
+            assert moved == (e.revision != revisions[s.pool]), step
+            last_seen[s.pool], revisions[s.pool] = seen, e.revision

@@ -2,9 +2,10 @@
 
 Readers (one per connection or stream) call :meth:`Delivery.offer` synchronously for each decoded
 notification; a single consumer task (:meth:`Delivery.run`; ``drain_now`` in tests and benchmarks,
-both through :meth:`Delivery.deliver`) hands the pending updates to ``on_update``. Between the two sits a dict keyed by account, so memory is bounded by the number of
-watched accounts whatever the consumer's speed: a newer update of an account still waiting
-replaces the older one (latest slot wins) and is counted in ``coalesced``.
+both through :meth:`Delivery.deliver`) hands the pending updates to ``on_update``. Between the two
+sits a dict keyed by account, so memory is bounded by the number of watched accounts whatever the
+consumer's speed: a newer update of an account still waiting replaces the older one (latest slot
+wins) and is counted in ``coalesced``.
 
 Dedupe rule (redundant endpoints): an endpoint's k-th notification of account A at slot S is the
 same event as any other endpoint's k-th notification of (A, S). The first arrival wins and is

@@ -9,7 +9,7 @@ things made the engine stall: a full collection scans every unfrozen object (the
 nothing: ~520,000 tracked objects at 10,000 pools, 0.1-0.6 s), and after a freeze
 ``long_lived_total`` is only what was promoted since, so full collections come *more* often and
 each scans everything built lazily since the freeze (plans, decoded arrays, freshness groups: the
-bench at 10,000 pools had 2-3 of 0.1-0.3 s in 5,000 updates).
+bench at 10,000 pools had 2-3 of 0.1-0.6 s in 5,000 updates, inside updates).
 
 The replay makes no cyclic garbage (every collection there finds 0 objects); the node's I/O does
 (httpx requests, asyncio events: ~300 objects/s on the embedded cluster). A collection costs the
@@ -31,8 +31,8 @@ objects it scans, so the policy scans what is new, and freezes what has lived a 
   left ~35 objects/s of the node's I/O garbage to the deep collection; every 5 s, ~2/s.
 * The caller says whether it is idle (no update pending); when not, a collection waits until it
   has been due for ``max_delay_s`` (deep: ``deep_max_delay_s``) and then runs anyway: the bound on
-  the time between collections (a young one also past ``young_limit / 2`` new containers). :meth:`GcPolicy.run` is the node's task: :meth:`poll` every
-  ``check_interval_s``.
+  the time between collections (a young one also past ``young_limit / 2`` new containers).
+  :meth:`GcPolicy.run` is the node's task: :meth:`poll` every ``check_interval_s``.
 
 Counters (:meth:`GcPolicy.snapshot`) cover every collection in the process after the load's
 (the policy's own and automatic ones, through ``gc.callbacks``): count per kind, time, max pause,

@@ -371,7 +371,8 @@ def quote_detail(
 def _approved_epoch(state: CpmmPool, aux: Mapping[Pubkey, bytes]) -> int | None:
     """The Clock's epoch (None without a Clock); ``NotApproved`` when the pool's status or open
     time (against the Clock's unix time) refuses swaps."""
-    clock = clock_fields(aux.get(CLOCK_SYSVAR))
+    data = aux.get(CLOCK_SYSVAR)
+    clock = None if data is None else clock_fields(data)  # most pools do not read the Clock
     if state.status & SWAP_STATUS_BIT or (clock is not None and clock[3] < state.open_time):
         raise QuoteError("raydium_cpmm: swap not approved (status/open time)", ERR_NOT_APPROVED)
     return None if clock is None else clock[2]

@@ -1,5 +1,8 @@
-"""The finder's flat rate table passes exactly the cycles :func:`cycle_rate` passes, ranked the
-same way, through a random walk of notified and silent pool changes (cp test adapter)."""
+"""The finder's flat rate table passes exactly the cycles :func:`cycle_rate` passes on the
+market as it is now, ranked the same way, through a random walk of notified and silent pool
+changes and shared-config writes (cp test adapter). Rates are kept by entry revision, so a pool
+written without the finder being told (a silent vault move, a config shared with the changed
+pool) is re-rated at once: the old "stale until told" behaviour was a missed or wasted sizing."""
 
 from __future__ import annotations
 
@@ -12,7 +15,11 @@ from tests.support import cp_adapter as cp
 
 S, A, B = (cp.key(f"mint/{n}") for n in "SAB")
 PAIRS = [(S, A), (S, A), (A, S), (S, B), (B, S), (A, B), (A, B), (B, A)]
-SPECS = [cp.spec(f"t{i}", a, b) for i, (a, b) in enumerate(PAIRS)]
+SHARED = cp.key("shared/config")  # the config of every even-numbered pool
+SPECS = [
+    cp.spec(f"t{i}", a, b, config=SHARED if i % 2 == 0 else None) for i, (a, b) in enumerate(PAIRS)
+]
+FEES = [(25, 10_000), (1, 10_000), (300, 10_000), (100, 10_000)]
 PRICE = {S: 1.0, A: 2.0, B: 3.0}
 R = 10**9
 
@@ -29,12 +36,14 @@ def _market(rng: random.Random) -> MarketState:
 
 
 def _reference(m: MarketState, f: CycleFinder, rates: SpotRates, pool: cp.Pubkey) -> list:  # type: ignore[type-arg]
-    """The cycles through ``pool`` that pass, best rate first (stable), as ``cycle_rate`` with
-    a ``SpotRates`` kept across updates (forgotten for the changed pool) rates them."""
-    rates.forget(pool)
+    """The cycles through ``pool`` that pass, best rate first (stable), as ``cycle_rate`` rates
+    them on the market as it is now (no cache); a ``SpotRates`` kept across updates (never
+    told of a change) gives the same products."""
     passed = []
     for cycle in f.cycles_through(pool):
-        rated = cycle_rate(m, cycle, rates)
+        rated = cycle_rate(m, cycle)
+        kept = cycle_rate(m, cycle, rates)
+        assert (kept and kept[0]) == (rated and rated[0])
         if rated is not None and rated[0] > 1.0 + DEFAULT_EPSILON:
             passed.append((rated[0], cycle))
     passed.sort(key=lambda item: item[0], reverse=True)
@@ -49,7 +58,7 @@ def test_table_filter_matches_cycle_rate_through_notified_and_silent_changes() -
     ranked.rebuild()
     rates = SpotRates()
     slot = 2
-    checked = passing = 0
+    checked = passing = shared = 0
     for step in range(300):
         spec = rng.choice(SPECS)
         action = rng.random()
@@ -58,7 +67,7 @@ def test_table_filter_matches_cycle_rate_through_notified_and_silent_changes() -
             side = rng.random() < 0.5
             mint = spec.mint_a if side else spec.mint_b
             assert m.apply(spec.vault_update(side, _reserve(rng, mint), slot)) == (spec.pool,)
-        elif action < 0.7:  # a vault moves silently: both keep the stale rate until told
+        elif action < 0.7:  # a vault moves silently: re-rated at once all the same
             side = rng.random() < 0.5
             mint = spec.mint_a if side else spec.mint_b
             m.apply(spec.vault_update(side, _reserve(rng, mint), slot))
@@ -69,9 +78,14 @@ def test_table_filter_matches_cycle_rate_through_notified_and_silent_changes() -
             m.apply(spec.vault_update(side, _reserve(rng, mint), slot))
             m.add_pool(spec.pool_update(slot))
             spec = rng.choice(SPECS)
-        elif action < 0.9:  # bad bytes quarantine a pool silently; good ones bring it back
+        elif action < 0.85:  # bad bytes quarantine a pool silently; good ones bring it back
             bad = rng.choice(SPECS)
             m.apply(bad.pool_update(slot, data=b"bad" if rng.random() < 0.5 else None))
+        elif action < 0.95:  # the shared config's fee changes: the finder is told of one reader
+            readers = m.apply(SPECS[0].config_update(*rng.choice(FEES), slot=slot))
+            assert set(readers) <= {s.pool for s in SPECS[::2]}  # () if the fee is the same
+            spec = rng.choice(SPECS[::2])
+            shared += bool(readers)
         expected = _reference(m, ranked, rates, spec.pool)
         before = (ranked.passed, ranked.sized, ranked.skipped)
         opps = ranked.on_pool_changed(spec.pool, slot=slot, ts_recv_ns=0, now_ns=0)
@@ -83,4 +97,5 @@ def test_table_filter_matches_cycle_rate_through_notified_and_silent_changes() -
         checked += 1
         passing += bool(expected)
     assert passing > 50 and checked - passing > 50  # both outcomes exercised
+    assert shared > 10
     assert any(e.quarantined for e in m.pools.values()) or m.decode_errors > 0

@@ -128,15 +128,16 @@ def filter_rows(table: array[float], rows: array[int], threshold: float) -> list
 
 class SpotRates:
     """Float spot rates per ``(pool, a_to_b)`` kept across updates (they only rank cycles; sizing
-    is always on exact quotes). An entry is dropped by :meth:`forget` (the finder forgets a pool
-    before re-evaluating the cycles through it, and :class:`CycleFinder` is told of every pool
-    whose state or aux accounts changed) and is never used once the pool's decoded state is
-    another object."""
+    is always on exact quotes). An entry is used only while it was computed for the same
+    :class:`~solarb.market.state.PoolEntry` object at the same ``revision`` (the market moves it
+    on every write to the pool's state, aux accounts, Clock included, ``ready`` and
+    ``quarantined``), so a write to an account shared by several pools refreshes each of them
+    without the caller telling; :meth:`forget` drops one pool's entries early."""
 
     __slots__ = ("_entries", "hits", "misses")
 
     def __init__(self) -> None:
-        self._entries: dict[tuple[Pubkey, bool], tuple[object, float | None]] = {}
+        self._entries: dict[tuple[Pubkey, bool], tuple[PoolEntry, int, float | None]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -144,20 +145,20 @@ class SpotRates:
         """The adapter's spot rate (None if it raised :class:`DexError`)."""
         key = (entry.address, a_to_b)
         hit = self._entries.get(key)
-        state = entry.state
-        if hit is not None and hit[0] is state:
+        revision = entry.revision
+        if hit is not None and hit[0] is entry and hit[1] == revision:
             self.hits += 1
-            return hit[1]
+            return hit[2]
         self.misses += 1
         try:
-            r: float | None = entry.adapter.spot_rate(state, entry.aux, a_to_b)
+            r: float | None = entry.adapter.spot_rate(entry.state, entry.aux, a_to_b)
         except DexError:
             r = None
-        self._entries[key] = (state, r)
+        self._entries[key] = (entry, revision, r)
         return r
 
     def forget(self, pool: Pubkey) -> None:
-        """Drop both directions of ``pool`` (its state or aux accounts changed)."""
+        """Drop both directions of ``pool`` (not needed for correctness: see the class)."""
         self._entries.pop((pool, True), None)
         self._entries.pop((pool, False), None)
 

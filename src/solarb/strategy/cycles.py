@@ -7,8 +7,9 @@ pool. When a pool changes, only the cycles through it are re-evaluated:
 1. cheap filter: all pools tradable (loaded, not quarantined) and the product of the adapters'
    float ``spot_rate`` along the cycle above ``1 + epsilon`` (floats rank, they never size).
    The finder keeps one flat table of rates by direction ``(pool, a_to_b)``, valid while the
-   pool's decoded state is the same object and forgotten when the finder is told the pool
-   changed; per update it checks each direction its cycles use once, then reads each cycle's
+   market has not written the pool's entry (``PoolEntry.revision``: state, aux accounts shared
+   with other pools and the Clock included); per update it checks each pool its cycles use once,
+   then reads each cycle's
    product off precomputed slot indices (:mod:`solarb.strategy.cycle_plan`; in the C kernel
    ``solarb.native._cycle_filter`` when built: the same cycles pass, with the same float
    products, as :func:`cycle_rate` with a :class:`SpotRates`);
@@ -384,7 +385,8 @@ class CycleFinder:
         self._entries: dict[Pubkey, PoolEntry] = {}  # pool -> its entry as of the last build
         self._plans: dict[Pubkey, _Plan] = {}  # pool -> what its change re-evaluates
         self._table = new_table(1)  # rate table slot -> spot rate of one (pool, a_to_b)
-        self._state: list[object] = [None]  # a_to_b slot -> the pool state its rates came from
+        # a_to_b slot -> the entry revision its two rates came from (-1: none; no stamp is < 0)
+        self._revs: list[int] = [-1]
         self.evaluations = 0
         self.passed = 0
         self.sized = 0
@@ -423,9 +425,10 @@ class CycleFinder:
         self._cycles = cycles = enumerate_cycles(self.market, self.start_mints, self.max_hops)
         # entry objects live until the pool is removed (a new version)
         self._plans, self._entries, size = build_plans(cycles, self.market.pools)
-        # both directions of a pool valid while _state[a_to_b slot] is the pool's state
+        # both directions of a pool valid while _revs[a_to_b slot] is its entry's revision (a
+        # slot belongs to one entry object until the next rebuild: plan.checks pairs them)
         self._table = new_table(size)
-        self._state = [None] * size
+        self._revs = [-1] * size
         self._last_in.clear()
         self._legs.clear()
         self._quoters.clear()
@@ -448,24 +451,28 @@ class CycleFinder:
         if plan is None:
             return []
         # the float filter (as cycle_rate with a SpotRates): every pool these cycles use is
-        # checked once (tradable, state unchanged, else both its rates recomputed), then each
-        # cycle's product is read off the table (NaN fails the comparison like a missing rate)
-        table, states = self._table, self._state
-        states[plan.own] = None  # this pool changed: its cached rates are stale
+        # checked once (tradable and its entry's revision unchanged, else both its rates
+        # recomputed: a write to an account shared with the changed pool, e.g. an AMM config,
+        # moves the revision of every pool reading it although the finder is told of one), then
+        # each cycle's product is read off the table (NaN fails the comparison like a missing
+        # rate). The changed pool needs no forgetting: the write that changed it moved its
+        # revision.
+        table, revs = self._table, self._revs
         kept = self._quoters
         if kept:  # and its kept quoters (else they would hold its old state until rebound)
             kept.pop((pool, True), None)
             kept.pop((pool, False), None)
         for entry, s in plan.checks:
             if entry.ready and not entry.quarantined:
-                state = entry.state
-                if states[s] is not state:
+                revision = entry.revision
+                if revs[s] != revision:
+                    state = entry.state
                     table[s] = _spot_rate(entry, state, True)
                     table[s + 1] = _spot_rate(entry, state, False)
-                    states[s] = state
+                    revs[s] = revision
             else:
                 table[s] = table[s + 1] = _NAN
-                states[s] = None
+                revs[s] = -1
         threshold = 1.0 + self.epsilon
         if _FILTER is not None:
             passed: list[tuple[float, int]] = _FILTER.filter(table, plan.rows, threshold)

@@ -395,17 +395,17 @@ def test_amount_out_above_u64_is_an_overflow_error() -> None:
 
 
 @needs_kernel
-@pytest.mark.xfail(
-    strict=False,
-    reason="needs strategy/sizing.chain_quotes to raise the kernel's OverflowError for an "
-    "amount_out above u64 (engineer C's report); until then the Python reference carries on",
-)
 def test_amount_out_above_u64_same_as_python() -> None:
-    """The kernel and its Python reference agree on an amount_out above u64 (the same error)."""
+    """The kernel and its Python reference agree on an amount_out above u64 (the same error,
+    after the same probes: ``_same`` compares the logs)."""
     hop = cp_hop(10**12, 10**12 + 10**10, 25)
     over = scale_hop(1 << 64, 1)
     for fns in ([over], [hop, over], [over, hop]):
         assert _same(fns, hi=10**9, rate=1.01) == _OVER
+    spike = lambda x: Quote(x, (1 << 64) + x if x == 10**9 else x * 2, 0)  # noqa: E731
+    assert _same([spike], hi=10**9, rate=2.0) == _OVER
+    top = lambda x: Quote(x, U64, 0)  # noqa: E731  (u64::MAX itself is an amount)
+    assert _same([top, scale_hop(1, 1 << 40)], hi=10**9, rate=1.5)[1] == U64 >> 40
 
 
 class _SubQuote(Quote):

@@ -73,6 +73,7 @@ _GOLD_NUM, _GOLD_DEN = 618_034, 1_000_000  # 1/phi as an exact fraction
 _RESID_MULT = 4.0  # the line "explains" a probe if it misses by < 4x the rounding noise there
 _PARABOLIC_STEPS = 12  # quotes of parabolic interpolation before the golden search takes over
 _RESOLUTION_DIV = 32  # the step start is found to within 1/32 of the step's estimated width
+_U64_MAX = (1 << 64) - 1  # an amount_out above it is an adapter bug (chain_quotes raises)
 
 
 @fast_init
@@ -201,10 +202,12 @@ def chain_quotes(
     steps: Sequence[Callable[[int], Quote]],
 ) -> tuple[Callable[[int], int], Callable[[int], int], dict[int, list[Quote]]]:
     """``(out, step_width, quotes_at)`` of a chain of bound quoters: ``out(x)`` the last hop's
-    output (0 as soon as a hop outputs <= 0; a quoter's ``DexError`` propagates), recording each
-    completed chain's quotes in ``quotes_at[x]``; ``step_width(x)`` the width of the output step
-    at a recorded ``x``, about ``ceil(x / m)`` for the smallest intermediate output ``m`` (1 when
-    none is recorded or the chain has one hop)."""
+    output (0 as soon as a hop outputs <= 0; a quoter's ``DexError`` propagates; a hop's
+    ``amount_out`` above 2^64 - 1 raises ``OverflowError`` right after that hop, as the C kernel
+    does: no Solana amount exceeds u64, so such a quote is an adapter bug, never a size to
+    trade), recording each completed chain's quotes in ``quotes_at[x]``; ``step_width(x)`` the
+    width of the output step at a recorded ``x``, about ``ceil(x / m)`` for the smallest
+    intermediate output ``m`` (1 when none is recorded or the chain has one hop)."""
     quotes_at: dict[int, list[Quote]] = {}
 
     def out(x: int) -> int:
@@ -215,6 +218,8 @@ def chain_quotes(
             x = q.amount_out
             if x <= 0:
                 return 0
+            if x > _U64_MAX:
+                raise OverflowError("Quote.amount_out above 2^64 - 1")
             chain.append(q)
         quotes_at[x0] = chain
         return x

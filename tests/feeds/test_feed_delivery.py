@@ -177,3 +177,21 @@ def test_a_resync_at_a_newer_slot_restarts_the_count_within_the_slot() -> None:
     got: list[int] = []
     assert delivery.drain_now(lambda u: got.append(u.slot)) == 1 and got == [6]
     assert delivery.last_slot(pk) == 6
+
+
+def test_has_pending_is_true_from_offer_until_the_consumer_takes_the_batch() -> None:
+    delivery = Delivery(FeedStats())
+    ep = EndpointStats("ws://a")
+    a, b = Pubkey.new_unique(), Pubkey.new_unique()
+    assert not delivery.has_pending()
+    delivery.offer(_upd(a, 5), ep)
+    assert delivery.has_pending()
+    seen: list[bool] = []
+
+    def consume(u: AccountUpdate) -> None:
+        seen.append(delivery.has_pending())  # the batch is taken: nothing waits behind it
+        if u.pubkey == a:
+            delivery.offer(_upd(b, 6), ep)  # arrives while the batch is applied
+
+    assert delivery.drain_now(consume) == 2
+    assert seen == [False, False] and not delivery.has_pending()

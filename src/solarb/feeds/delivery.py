@@ -183,6 +183,10 @@ class Delivery:
             return True
         return bool(batch) and not batch.keys().isdisjoint(keys)
 
+    def has_pending(self) -> bool:
+        """True while updates are offered that the consumer has not taken into a batch yet."""
+        return bool(self._pending)
+
     def queued(self, pubkey: Pubkey) -> bool:
         """True while a newer update of ``pubkey`` is in hand but not yet applied: the consumer's
         state of that account is then not current (feeds report it as not fresh)."""

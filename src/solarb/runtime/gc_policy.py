@@ -265,5 +265,4 @@ def updates_pending(feed: object) -> Callable[[], bool]:
     delivery = getattr(feed, "delivery", None)
     if delivery is None:
         return lambda: False
-    # Delivery has no public accessor for this yet: read its pending dict (one truth test)
-    return lambda: bool(delivery._pending)
+    return delivery.has_pending  # type: ignore[no-any-return]

@@ -311,3 +311,34 @@ def test_settings_are_checked() -> None:
         GcSettings(max_delay_s=-1)
     with pytest.raises(ValueError):
         GcPolicy().collect("full")
+
+
+async def _polls_in(policy: GcPolicy, busy: bool, seconds: float) -> int:
+    """How many times the node task polls ``policy`` in ``seconds`` of real time."""
+    polls = 0
+    poll = policy.poll
+
+    def counted(idle: bool = True) -> str | None:
+        nonlocal polls
+        polls += 1
+        return poll(idle)
+
+    policy.poll = counted  # type: ignore[method-assign]
+    task = asyncio.create_task(policy.run(lambda: busy))
+    await asyncio.sleep(seconds)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    return polls
+
+
+async def test_node_task_backs_off_while_idle_and_quiet_only(restore_gc: None) -> None:
+    s = GcSettings(check_interval_s=0.01, idle_check_interval_s=0.08, young_interval_s=60.0)
+    policy = GcPolicy(s)
+    policy.start()
+    try:
+        idle = await _polls_in(policy, busy=False, seconds=0.8)
+        busy = await _polls_in(policy, busy=True, seconds=0.8)
+    finally:
+        policy.stop(final=False)
+    assert idle <= 20  # ~10 at the longest wait, plus the first doublings
+    assert busy >= 40  # ~80 at check_interval_s: pending updates keep it short

@@ -120,9 +120,11 @@ def test_clock_writes_move_every_reader() -> None:
     assert CLOCK_SYSVAR in bare_entry.aux and not bare_entry.ready and _moved(bare_entry, r_bare)
     for slot, ts in ((3, 1_001), (4, 1_002)):  # every reader holds it: stored in C, no change
         r_p, r_q = p_entry.revision, q_entry.revision
+        rates = p_entry.rate_revision, q_entry.rate_revision
         assert m.apply(_clock(ts, slot)) == ()
         assert p_entry.aux[CLOCK_SYSVAR] == _clock(ts, slot).data
         assert _moved(p_entry, r_p) and _moved(q_entry, r_q)
+        assert (p_entry.rate_revision, q_entry.rate_revision) == rates  # no spot rate reads it
     r_p, r_q = p_entry.revision, q_entry.revision
     assert m.apply(replace(_clock(1_002, 4), slot=5)) == ()  # equal bytes: nothing written
     assert (p_entry.revision, q_entry.revision) == (r_p, r_q)
@@ -177,8 +179,8 @@ def test_freshness_ready_and_revision_over_random_writes() -> None:
     """Over random writes (shared config, vaults, pool images, same bytes, older slots, bad
     images, the Clock) every pool's ``ready`` says whether every aux account is loaded, its
     ``slot`` (unless quarantined: a bad image does not refresh it) is the minimum over its pool
-    account and aux accounts (the Clock excepted), and its revision moved exactly when its
-    state, aux, ready or quarantined did."""
+    account and aux accounts (the Clock excepted), its revision moved exactly when its
+    state, aux, ready or quarantined did, and its rate_revision likewise, Clock writes aside."""
     rng = random.Random(3)
     m = MarketState({cp.PROGRAM_ID: _CLOCKED})  # type: ignore[dict-item]
     specs = [replace(cp.spec(f"r{i}", S, A), config=P.config) if i % 2 else cp.spec(f"r{i}", S, A)
@@ -188,6 +190,8 @@ def test_freshness_ready_and_revision_over_random_writes() -> None:
     reserves = {spec.pool: [10**9, 10**9] for spec in specs}
     last_seen = {spec.pool: (None, {}, False, False) for spec in specs}
     revisions = {spec.pool: -1 for spec in specs}
+    rate_seen = dict(last_seen)
+    rate_revisions = dict(revisions)
     slot = 1
     for step in range(2_000):
         slot += rng.random() < 0.3
@@ -218,3 +222,10 @@ def test_freshness_ready_and_revision_over_random_writes() -> None:
             moved = seen[0] is not last_seen[s.pool][0] or seen[1:] != last_seen[s.pool][1:]
             assert moved == (e.revision != revisions[s.pool]), step
             last_seen[s.pool], revisions[s.pool] = seen, e.revision
+            # rate_revision: the same writes but the Clock's (no spot rate reads it)
+            no_clock = {k: v for k, v in seen[1].items() if k != CLOCK_SYSVAR}
+            rseen = (e.state, no_clock, e.ready, e.quarantined)
+            before = rate_seen[s.pool]
+            rmoved = rseen[0] is not before[0] or rseen[1:] != before[1:]
+            assert rmoved == (e.rate_revision != rate_revisions[s.pool]), step
+            rate_seen[s.pool], rate_revisions[s.pool] = rseen, e.rate_revision

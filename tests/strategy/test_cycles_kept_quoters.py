@@ -27,6 +27,7 @@ from solarb.runtime.bench_workload import Workload
 from solarb.sim.accounts import Account
 from solarb.strategy import CycleFinder
 from solarb.strategy import bound_quoters as bq
+from solarb.strategy import cycles as cycles_module
 from solarb.strategy.cycles import DEFAULT_MAX_SIZED
 from tests.support import cp_adapter as cp
 
@@ -339,3 +340,54 @@ def test_a_kept_quoter_is_for_its_entry_object_only() -> None:
     (q2,) = bq.bind_kept(((key, second),), kept)
     assert q2 is not q1 and q2(10**6) == cp.quote(second.state, second.aux, 10**6, True)
     assert q1(10**6) != q2(10**6) and kept[key][0] is second
+
+
+def test_no_spot_rate_reads_the_clock_and_clock_writes_keep_the_finders_rates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The finder's rates follow ``PoolEntry.rate_revision``, which Clock writes leave alone: so
+    no adapter's ``spot_rate`` may read the Clock (each rate is the same with the Clock absent or
+    1,000 s later, on pools whose volatility the Clock would decay), and a Clock jump makes the
+    finder recompute no rate although it rebinds the DLMM quoters."""
+    w = Workload(30, 5, 3, 4)
+    rec = _Recorder()
+    w.bank.add_listener(rec)
+    for _ in range(40):  # move the pools (DLMM: a volatility the Clock then decays)
+        w.watch([(bytes(k), 1, 0) for k in w.pool_keys], [])
+        w.frames(1)
+    market = _load(w)
+    later = _clock_jump(w, rec)[-1].data  # not applied: only its bytes
+    readers = 0
+    for e in market.pools.values():
+        if CLOCK_SYSVAR not in e.aux_keys:
+            continue
+        readers += 1
+        for a_to_b in (True, False):
+            rates = set()
+            for clock in (e.aux[CLOCK_SYSVAR], later, None):
+                aux = {k: v for k, v in e.aux.items() if k != CLOCK_SYSVAR}
+                if clock is not None:
+                    aux[CLOCK_SYSVAR] = clock
+                rates.add(e.adapter.spot_rate(e.state, aux, a_to_b))
+            assert len(rates) == 1, (e.adapter.NAME, e.address)
+    assert readers
+    kept = _finder(market, w.sol, True, epsilon=-0.9, max_sized=None)
+    for pool in list(market.pools):
+        kept.on_pool_changed(pool, slot=w.bank.slot, ts_recv_ns=0, now_ns=0)
+    calls = 0
+    real = cycles_module._spot_rate
+
+    def counted(entry: PoolEntry, state: object, a_to_b: bool) -> float:
+        nonlocal calls
+        calls += 1
+        return real(entry, state, a_to_b)
+
+    monkeypatch.setattr(cycles_module, "_spot_rate", counted)
+    pools = [p for p, e in market.pools.items() if CLOCK_SYSVAR in e.aux_keys]
+    revisions = {p: market.pools[p].revision for p in pools}
+    for u in _clock_jump(w, rec):
+        market.apply(u)
+    assert all(market.pools[p].revision != revisions[p] for p in pools)  # the write reached them
+    for pool in pools:
+        kept.on_pool_changed(pool, slot=w.bank.slot, ts_recv_ns=0, now_ns=0)
+    assert calls == 0

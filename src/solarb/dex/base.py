@@ -176,7 +176,8 @@ class DexAdapter(Protocol):
         ...
 
     def spot_rate(self, state: PoolState, aux: AccountData, a_to_b: bool) -> float:
-        """Marginal output per unit input at zero size, fees included (for ranking/filtering only)."""
+        """Marginal output per unit input at zero size, fees included (for ranking/filtering only).
+        Must not read the Clock sysvar: the finder keeps rates across Clock writes."""
         ...
 
     def swap_instruction(

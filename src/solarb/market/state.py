@@ -71,6 +71,8 @@ class PoolEntry:
     entry's last such write (one increasing count per market, so a value is never given twice).
     A reader that derived something from those fields may keep it while ``revision`` is equal
     (the finder's bound quoters).
+    ``rate_revision`` is the stamp of the entry's last such write other than a Clock write: what
+    a DEX's ``spot_rate`` reads (which never reads the Clock), so the finder's rates follow it.
     """
 
     address: Pubkey
@@ -90,6 +92,7 @@ class PoolEntry:
     slot_keys: tuple[Pubkey, ...] = field(default=(), repr=False)
     aux_key: object = field(default=None, repr=False)  # the adapter's aux_accounts_key, if any
     revision: int = field(default=0, repr=False)
+    rate_revision: int = field(default=0, repr=False)
 
     @property
     def tradable(self) -> bool:
@@ -175,7 +178,7 @@ class MarketState:
         entry = self.pools.pop(pool, None)
         if entry is None:
             return False
-        entry.revision = next(self._stamps)  # whoever still holds it sees it changed
+        entry.revision = entry.rate_revision = next(self._stamps)  # holders see it changed
         for key in entry.aux_keys:
             self._unindex_aux(key, pool)
         if pool not in self._aux_index:  # else another pool still reads its account
@@ -261,7 +264,9 @@ class MarketState:
             first = key not in aux
             if first or not same:
                 aux[key] = data
-                user.revision = next(self._stamps)
+                user.revision = stamp = next(self._stamps)
+                if not clock:
+                    user.rate_revision = stamp
                 if (first or not clock) and pool not in changed:
                     changed.append(pool)
             if owner_changed and self._learn_programs(user, key) and pool not in changed:
@@ -443,7 +448,7 @@ class MarketState:
 
     def _quarantine(self, entry: PoolEntry, reason: str) -> bool:
         entry.quarantined = True
-        entry.revision = next(self._stamps)
+        entry.revision = entry.rate_revision = next(self._stamps)
         entry.quarantine_reason = reason
         entry.decode_errors += 1
         self.decode_errors += 1
@@ -454,7 +459,7 @@ class MarketState:
         old_state = entry.state
         entry.state = state
         # also covers _redecode's quarantined = False and _reindex's aux writes (made below)
-        entry.revision = next(self._stamps)
+        entry.revision = entry.rate_revision = next(self._stamps)
         entry.pool_slot = slot
         adapter = entry.adapter
         key_of = (self._caps.get(id(adapter)) or self._capabilities(adapter))[1]
@@ -535,7 +540,7 @@ class MarketState:
         ready = len(entry.aux) == len(entry.aux_keys)
         if ready is not entry.ready:
             entry.ready = ready
-            entry.revision = next(self._stamps)
+            entry.revision = entry.rate_revision = next(self._stamps)
         keys = entry.slot_keys
         if ready and keys:  # every aux account loaded, so each has a slot: one C-level min
             try:

@@ -129,10 +129,11 @@ def filter_rows(table: array[float], rows: array[int], threshold: float) -> list
 class SpotRates:
     """Float spot rates per ``(pool, a_to_b)`` kept across updates (they only rank cycles; sizing
     is always on exact quotes). An entry is used only while it was computed for the same
-    :class:`~solarb.market.state.PoolEntry` object at the same ``revision`` (the market moves it
-    on every write to the pool's state, aux accounts, Clock included, ``ready`` and
-    ``quarantined``), so a write to an account shared by several pools refreshes each of them
-    without the caller telling; :meth:`forget` drops one pool's entries early."""
+    :class:`~solarb.market.state.PoolEntry` object at the same ``rate_revision`` (the market
+    moves it on every write to the pool's state, aux accounts, ``ready`` and ``quarantined``, the
+    Clock's excepted: no ``spot_rate`` reads it), so a write to an account shared by several pools
+    refreshes each of them without the caller telling; :meth:`forget` drops one pool's entries
+    early."""
 
     __slots__ = ("_entries", "hits", "misses")
 
@@ -145,7 +146,7 @@ class SpotRates:
         """The adapter's spot rate (None if it raised :class:`DexError`)."""
         key = (entry.address, a_to_b)
         hit = self._entries.get(key)
-        revision = entry.revision
+        revision = entry.rate_revision
         if hit is not None and hit[0] is entry and hit[1] == revision:
             self.hits += 1
             return hit[2]

@@ -7,8 +7,8 @@ pool. When a pool changes, only the cycles through it are re-evaluated:
 1. cheap filter: all pools tradable (loaded, not quarantined) and the product of the adapters'
    float ``spot_rate`` along the cycle above ``1 + epsilon`` (floats rank, they never size).
    The finder keeps one flat table of rates by direction ``(pool, a_to_b)``, valid while the
-   market has not written the pool's entry (``PoolEntry.revision``: state, aux accounts shared
-   with other pools and the Clock included); per update it checks each pool its cycles use once,
+   market has not written the pool's entry (``PoolEntry.rate_revision``: state and aux accounts
+   shared with other pools; not the Clock, which no ``spot_rate`` reads); per update it checks each pool its cycles use once,
    then reads each cycle's
    product off precomputed slot indices (:mod:`solarb.strategy.cycle_plan`; in the C kernel
    ``solarb.native._cycle_filter`` when built: the same cycles pass, with the same float
@@ -385,7 +385,7 @@ class CycleFinder:
         self._entries: dict[Pubkey, PoolEntry] = {}  # pool -> its entry as of the last build
         self._plans: dict[Pubkey, _Plan] = {}  # pool -> what its change re-evaluates
         self._table = new_table(1)  # rate table slot -> spot rate of one (pool, a_to_b)
-        # a_to_b slot -> the entry revision its two rates came from (-1: none; no stamp is < 0)
+        # a_to_b slot -> the entry rate_revision its two rates came from (-1: none; no stamp is < 0)
         self._revs: list[int] = [-1]
         self.evaluations = 0
         self.passed = 0
@@ -425,7 +425,7 @@ class CycleFinder:
         self._cycles = cycles = enumerate_cycles(self.market, self.start_mints, self.max_hops)
         # entry objects live until the pool is removed (a new version)
         self._plans, self._entries, size = build_plans(cycles, self.market.pools)
-        # both directions of a pool valid while _revs[a_to_b slot] is its entry's revision (a
+        # both directions of a pool valid while _revs[a_to_b slot] is its entry's rate_revision (a
         # slot belongs to one entry object until the next rebuild: plan.checks pairs them)
         self._table = new_table(size)
         self._revs = [-1] * size
@@ -451,7 +451,7 @@ class CycleFinder:
         if plan is None:
             return []
         # the float filter (as cycle_rate with a SpotRates): every pool these cycles use is
-        # checked once (tradable and its entry's revision unchanged, else both its rates
+        # checked once (tradable and its entry's rate_revision unchanged, else both its rates
         # recomputed: a write to an account shared with the changed pool, e.g. an AMM config,
         # moves the revision of every pool reading it although the finder is told of one), then
         # each cycle's product is read off the table (NaN fails the comparison like a missing
@@ -464,7 +464,7 @@ class CycleFinder:
             kept.pop((pool, False), None)
         for entry, s in plan.checks:
             if entry.ready and not entry.quarantined:
-                revision = entry.revision
+                revision = entry.rate_revision  # every write but the Clock's
                 if revs[s] != revision:
                     state = entry.state
                     table[s] = _spot_rate(entry, state, True)

@@ -39,6 +39,14 @@ def _moved(entry: PoolEntry, before: int) -> bool:
     return entry.revision != before
 
 
+def _load(m: MarketState, *specs: cp.CpSpec) -> MarketState:
+    """``m`` with each spec's pool registered and its aux accounts written (the Clock aside)."""
+    for spec in specs:
+        for u in spec.updates(10**9, 10**9):
+            m.apply(u) if spec.pool in m.pools else m.add_pool(u)
+    return m
+
+
 def test_loading_a_pool_writes_state_aux_and_ready() -> None:
     m = MarketState({cp.PROGRAM_ID: cp})
     m.add_pool(P.pool_update())
@@ -55,9 +63,7 @@ def test_loading_a_pool_writes_state_aux_and_ready() -> None:
 def test_aux_write_moves_each_reader_and_equal_bytes_move_none() -> None:
     m = MarketState({cp.PROGRAM_ID: cp})
     q = replace(cp.spec("q", S, B), config=P.config)  # shares P's config
-    for spec in (P, q):
-        for u in spec.updates(10**9, 10**9):
-            m.apply(u) if spec.pool in m.pools else m.add_pool(u)
+    _load(m, P, q)
     p_entry, q_entry = m.pool(P.pool), m.pool(q.pool)
     assert p_entry.ready and q_entry.ready
     r_p, r_q = p_entry.revision, q_entry.revision
@@ -72,8 +78,7 @@ def test_aux_write_moves_each_reader_and_equal_bytes_move_none() -> None:
 
 def test_pool_image_quarantine_and_recovery() -> None:
     m = MarketState({cp.PROGRAM_ID: cp})
-    for u in P.updates(10**9, 10**9):
-        m.apply(u) if P.pool in m.pools else m.add_pool(u)
+    _load(m, P)
     entry = m.pool(P.pool)
     r = entry.revision
     assert m.apply(P.pool_update(slot=2)) == ()  # the same image: no decode, no write
@@ -89,8 +94,7 @@ def test_pool_image_quarantine_and_recovery() -> None:
 
 def test_reindex_and_removal() -> None:
     m = MarketState({cp.PROGRAM_ID: cp})
-    for u in P.updates(10**9, 10**9):
-        m.apply(u) if P.pool in m.pools else m.add_pool(u)
+    _load(m, P)
     entry = m.pool(P.pool)
     r = entry.revision
     other = replace(P, vault_b=cp.key("vault/other"))  # the pool now points at another vault
@@ -107,9 +111,7 @@ def test_reindex_and_removal() -> None:
 def test_clock_writes_move_every_reader() -> None:
     m = MarketState({cp.PROGRAM_ID: _CLOCKED})  # type: ignore[dict-item]
     q = cp.spec("q", S, B)
-    for spec in (P, q):
-        for u in spec.updates(10**9, 10**9):
-            m.apply(u) if spec.pool in m.pools else m.add_pool(u)
+    _load(m, P, q)
     bare = cp.spec("bare", S, B)
     m.add_pool(bare.pool_update())  # its config and vaults never come: it stays not ready
     p_entry, q_entry, bare_entry = m.pool(P.pool), m.pool(q.pool), m.pool(bare.pool)
@@ -130,8 +132,7 @@ def test_clock_writes_move_every_reader() -> None:
     assert (p_entry.revision, q_entry.revision) == (r_p, r_q)
     # a reader added later (the readers' tuple is rebuilt with its entry): all three move
     w = cp.spec("w", S, B)
-    for u in w.updates(10**9, 10**9):
-        m.apply(u) if w.pool in m.pools else m.add_pool(u)
+    _load(m, w)
     w_entry = m.pool(w.pool)
     assert w_entry.ready  # the Clock already loaded is reused at once
     r_p, r_q, r_w = p_entry.revision, q_entry.revision, w_entry.revision
@@ -141,8 +142,7 @@ def test_clock_writes_move_every_reader() -> None:
 
 def test_clock_write_after_a_reader_left() -> None:
     m = MarketState({cp.PROGRAM_ID: _CLOCKED})  # type: ignore[dict-item]
-    for u in P.updates(10**9, 10**9):
-        m.apply(u) if P.pool in m.pools else m.add_pool(u)
+    _load(m, P)
     m.apply(_clock(1_000, 2))
     q = cp.spec("q", S, B)
     m.add_pool(q.pool_update(slot=3))

@@ -196,6 +196,18 @@ _WRITES: dict[str, tuple[Any, Callable[..., list[AccountUpdate]]]] = {
 }
 
 
+def _moved_market() -> tuple[Workload, _Recorder, MarketState]:
+    """A 30-pool workload moved by 40 slots of swaps (DLMM: a volatility the Clock then decays),
+    a recorder of its bank's writes, and the market loaded from it."""
+    w = Workload(30, 5, 3, 4)
+    rec = _Recorder()
+    w.bank.add_listener(rec)
+    for _ in range(40):
+        w.watch([(bytes(k), 1, 0) for k in w.pool_keys], [])
+        w.frames(1)
+    return w, rec, _load(w)
+
+
 @pytest.mark.parametrize("kind", list(_WRITES))
 def test_a_write_retires_the_kept_quoter(kind: str) -> None:
     """Every pool's quoters bound (every cycle passes the filter), then one write to one pool
@@ -203,13 +215,7 @@ def test_a_write_retires_the_kept_quoter(kind: str) -> None:
     quotes otherwise than a fresh binding, and re-evaluating every other pool (not the written
     one, whose own change would drop its quoters anyway) sizes as the reference finder."""
     adapter, write = _WRITES[kind]
-    w = Workload(30, 5, 3, 4)
-    rec = _Recorder()
-    w.bank.add_listener(rec)
-    for _ in range(40):  # move the pools (DLMM: a volatility the Clock then decays)
-        w.watch([(bytes(k), 1, 0) for k in w.pool_keys], [])
-        w.frames(1)
-    market = _load(w)
+    w, rec, market = _moved_market()
     kept, ref = (_finder(market, w.sol, keep, epsilon=-0.9, max_sized=None) for keep in (True, False))
     _same_changes(kept, ref, iter(list(market.pools)), slot=w.bank.slot)
     assert not _stale_kept(kept)
@@ -349,13 +355,7 @@ def test_no_spot_rate_reads_the_clock_and_clock_writes_keep_the_finders_rates(
     no adapter's ``spot_rate`` may read the Clock (each rate is the same with the Clock absent or
     1,000 s later, on pools whose volatility the Clock would decay), and a Clock jump makes the
     finder recompute no rate although it rebinds the DLMM quoters."""
-    w = Workload(30, 5, 3, 4)
-    rec = _Recorder()
-    w.bank.add_listener(rec)
-    for _ in range(40):  # move the pools (DLMM: a volatility the Clock then decays)
-        w.watch([(bytes(k), 1, 0) for k in w.pool_keys], [])
-        w.frames(1)
-    market = _load(w)
+    w, rec, market = _moved_market()
     later = _clock_jump(w, rec)[-1].data  # not applied: only its bytes
     readers = 0
     for e in market.pools.values():

@@ -5,28 +5,14 @@ from __future__ import annotations
 
 from solarb.market import MarketState
 from solarb.strategy import CycleFinder, evaluate_cycle
+from tests.strategy.test_cycles_ranking import CAP, Q, R, S, X, _market
+from tests.strategy.test_cycles_ranking import _finder as _ranked_finder
 from tests.support import cp_adapter as cp
-
-S, A = cp.key("mint/S"), cp.key("mint/A")
-X = cp.spec("x", S, A)  # the pool that changes: it sells A cheap
-Q = [cp.spec(f"q{i}", S, A) for i in range(3)]  # each buys A back at its own price
-R = 10**12
-CAP = 10**10
-
-
-def _market(premiums_ppm: list[int]) -> MarketState:
-    m = MarketState({cp.PROGRAM_ID: cp})
-    cp.load(m, X, R, R, fee=(0, 10_000))
-    for q, premium in zip(Q, premiums_ppm):
-        cp.load(m, q, R * (1_000_000 + premium) // 1_000_000, R, fee=(0, 10_000))
-    return m
 
 
 def _finder(m: MarketState) -> CycleFinder:
-    f = CycleFinder(m, start_mints=[S], min_profit={S: 1_000}, max_amount_in={S: CAP},
-                    max_sized=None)  # fmt: skip
-    f.rebuild()
-    return f
+    """Every cycle sized (no ``max_sized`` bound)."""
+    return _ranked_finder(m, None)
 
 
 def test_opportunities_carry_what_evaluate_cycle_sizes() -> None:

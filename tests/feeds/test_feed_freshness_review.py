@@ -68,6 +68,19 @@ def _drain(feed: PubSubFeed) -> None:
     feed.delivery.drain_now(lambda u: None)
 
 
+def _live_feed(n: int, slot: int | None = None) -> tuple[PubSubFeed, list[Pubkey], _Shard]:
+    """A one-shard feed watching ``n`` new accounts, subscribed and resynced at slot 10, live
+    (slot frame ``slot``), and drained."""
+    feed = _feed()
+    keys = [Pubkey.new_unique() for _ in range(n)]
+    feed.watch(keys)
+    shard = feed.endpoints[0].shards[0]
+    _subscribe(feed, shard, keys, 10)
+    _live(feed, shard, slot)
+    _drain(feed)
+    return feed, keys, shard
+
+
 @pytest.mark.parametrize("endpoints", [1, 2])
 def test_a_shard_going_down_lowers_the_cached_answer(endpoints: int) -> None:
     feed = _feed(endpoints=endpoints)
@@ -96,13 +109,7 @@ def test_a_shard_going_down_lowers_the_cached_answer(endpoints: int) -> None:
 
 
 def test_unwatch_and_watch_again_of_one_account() -> None:
-    feed = _feed()
-    keys = [Pubkey.new_unique() for _ in range(3)]
-    feed.watch(keys)
-    shard = feed.endpoints[0].shards[0]
-    _subscribe(feed, shard, keys, 10)
-    _live(feed, shard, 30)
-    _drain(feed)
+    feed, keys, shard = _live_feed(3, 30)
     group, rest = feed.group(keys), feed.group(keys[:2])
     assert _agree(feed, group) == _agree(feed, rest) == 30
     feed.unwatch([keys[2]])
@@ -139,13 +146,7 @@ def test_slot_frames_move_the_answer_and_old_frames_do_not() -> None:
 
 
 def test_queued_updates_pending_and_in_the_consumers_batch() -> None:
-    feed = _feed()
-    keys = [Pubkey.new_unique() for _ in range(4)]
-    feed.watch(keys)
-    shard = feed.endpoints[0].shards[0]
-    _subscribe(feed, shard, keys, 10)
-    _live(feed, shard, 12)
-    _drain(feed)
+    feed, keys, shard = _live_feed(4, 12)
     groups = [feed.group(keys[:2]), feed.group(keys[2:]), feed.group(keys)]
     assert [_agree(feed, g) for g in groups] == [12, 12, 12]
     ep = feed.endpoints[0].stats
@@ -173,13 +174,7 @@ def test_queued_updates_pending_and_in_the_consumers_batch() -> None:
 def test_the_delivered_floor_of_a_group() -> None:
     """No slot frame yet (shard slot -1): the answer is the lowest delivered slot, kept by the
     parts' floor counts as accounts at the floor move (the delivery stage's watchers)."""
-    feed = _feed()
-    keys = [Pubkey.new_unique() for _ in range(4)]
-    feed.watch(keys)
-    shard = feed.endpoints[0].shards[0]
-    _subscribe(feed, shard, keys, 10)
-    _live(feed, shard)
-    _drain(feed)
+    feed, keys, _shard = _live_feed(4)
     group = feed.group(keys)
     assert _agree(feed, group) == 10
     ep = feed.endpoints[0].stats
@@ -310,13 +305,7 @@ def test_a_group_account_watched_later_lands_on_a_new_shard() -> None:
 def test_a_released_group_asked_again_is_never_fresher() -> None:
     """After release the delivery stage no longer marks the group; asked again anyway, it may
     lag (a missed trade) but never reads fresher than the accounts are."""
-    feed = _feed()
-    keys = [Pubkey.new_unique() for _ in range(3)]
-    feed.watch(keys)
-    shard = feed.endpoints[0].shards[0]
-    _subscribe(feed, shard, keys, 10)
-    _live(feed, shard)
-    _drain(feed)
+    feed, keys, _shard = _live_feed(3)
     group = feed.group(keys)
     assert _agree(feed, group) == 10
     feed.release(group)

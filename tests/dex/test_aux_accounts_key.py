@@ -121,21 +121,6 @@ def whirl_states() -> list[wl.Whirlpool]:
     return [v for s in bases for v in _whirl_variants(s, rng)]
 
 
-def test_whirlpool_equal_keys_list_the_same_accounts(whirl_states: list[wl.Whirlpool]) -> None:
-    n, clash = _distinct(ow.aux_accounts_key, ow.aux_accounts, whirl_states)
-    assert clash is None and n > 300
-
-
-@pytest.mark.parametrize("drop", range(7))
-def test_whirlpool_every_key_field_is_needed(whirl_states: list[wl.Whirlpool], drop: int) -> None:
-    def key(s: wl.Whirlpool) -> object:
-        k = ow.aux_accounts_key(s)
-        return k[:drop] + k[drop + 1:]
-
-    assert len(ow.aux_accounts_key(whirl_states[0])) == 7
-    assert _distinct(key, ow.aux_accounts, whirl_states)[1] is not None
-
-
 def test_whirlpool_key_moves_with_the_list() -> None:
     s = _whirl_dumps()[0]
     span = 88 * s.tick_spacing
@@ -208,21 +193,6 @@ def clmm_states() -> list[rl.ClmmPool]:
     return [v for s in bases for v in _clmm_variants(s, rng)]
 
 
-def test_clmm_equal_keys_list_the_same_accounts(clmm_states: list[rl.ClmmPool]) -> None:
-    n, clash = _distinct(rc.aux_accounts_key, rc.aux_accounts, clmm_states)
-    assert clash is None and n > 300
-
-
-@pytest.mark.parametrize("drop", range(8))
-def test_clmm_every_key_field_is_needed(clmm_states: list[rl.ClmmPool], drop: int) -> None:
-    def key(s: rl.ClmmPool) -> object:
-        k = rc.aux_accounts_key(s)
-        return k[:drop] + k[drop + 1:]
-
-    assert len(rc.aux_accounts_key(clmm_states[0])) == 8
-    assert _distinct(key, rc.aux_accounts, clmm_states)[1] is not None
-
-
 def test_clmm_key_moves_with_the_list() -> None:
     s = _clmm_dumps()[0]
     sp = 15  # >= 15: no extension, the default bitmap reaches past MAX_TICK
@@ -254,6 +224,34 @@ def test_clmm_key_moves_with_the_list() -> None:
     same = replace(at, tick_current=rl.MAX_TICK, liquidity=1, token_program_a=OTHER)
     assert rc.aux_accounts_key(same) == rc.aux_accounts_key(at)
     assert rc.aux_accounts(same) == rc.aux_accounts(at)
+
+
+# -------------------------------------------------------------------------- both adapters
+
+# (adapter, fixture of its states, key length)
+_KEYED = [(ow, "whirl_states", 7), (rc, "clmm_states", 8)]
+_DROPS = [(a, f, n, drop) for a, f, n in _KEYED for drop in range(n)]
+
+
+@pytest.mark.parametrize(("adapter", "states", "_n"), _KEYED)
+def test_equal_keys_list_the_same_accounts(
+    adapter: ModuleType, states: str, _n: int, request: pytest.FixtureRequest
+) -> None:
+    n, clash = _distinct(adapter.aux_accounts_key, adapter.aux_accounts, request.getfixturevalue(states))
+    assert clash is None and n > 300
+
+
+@pytest.mark.parametrize(("adapter", "states", "n", "drop"), _DROPS)
+def test_every_key_field_is_needed(
+    adapter: ModuleType, states: str, n: int, drop: int, request: pytest.FixtureRequest
+) -> None:
+    def key(s: Any) -> object:
+        k = adapter.aux_accounts_key(s)
+        return k[:drop] + k[drop + 1:]
+
+    pools = request.getfixturevalue(states)
+    assert len(adapter.aux_accounts_key(pools[0])) == n
+    assert _distinct(key, adapter.aux_accounts, pools)[1] is not None
 
 
 # -------------------------------------------------------------------------- through the market

@@ -57,7 +57,7 @@ __all__ = ["GcPolicy", "GcSettings", "GcStats", "updates_pending"]
 _NEVER = 1 << 30  # a gc threshold no count reaches
 _SEC = 1_000_000_000
 _QUIET = 256  # new containers between two polls below which the engine counts as quiet
-_YOUNG, _FREEZE, _DEEP, _AUTO = "young", "freeze", "deep", "automatic"
+_YOUNG, _FREEZE, _DEEP, _AUTO = "young", "freeze", "deep", "automatic"  # GcStats field names
 
 
 @dataclass(slots=True, frozen=True)
@@ -260,15 +260,8 @@ class GcPolicy:
             return
         ns = time.perf_counter_ns() - self._t0
         st = self.stats
-        kind = self._kind
-        if kind == _YOUNG:
-            st.young += 1
-        elif kind == _FREEZE:
-            st.freeze += 1
-        elif kind == _DEEP:
-            st.deep += 1
-        else:
-            st.automatic += 1
+        kind = self._kind  # each kind names its GcStats counter
+        setattr(st, kind, getattr(st, kind) + 1)
         st.collected += info["collected"]
         st.total_ns += ns
         st.max_pause_ns = max(st.max_pause_ns, ns)

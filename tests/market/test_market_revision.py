@@ -42,8 +42,7 @@ def _moved(entry: PoolEntry, before: int) -> bool:
 def _load(m: MarketState, *specs: cp.CpSpec) -> MarketState:
     """``m`` with each spec's pool registered and its aux accounts written (the Clock aside)."""
     for spec in specs:
-        for u in spec.updates(10**9, 10**9):
-            m.apply(u) if spec.pool in m.pools else m.add_pool(u)
+        cp.load(m, spec, 10**9, 10**9)
     return m
 
 

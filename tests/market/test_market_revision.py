@@ -8,21 +8,19 @@ import random
 from dataclasses import replace
 from types import SimpleNamespace
 
-from solders.pubkey import Pubkey
-
 from solarb.dex.base import CLOCK_SYSVAR
 from solarb.dex.registry import ADAPTERS
 from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, encode_mint
 from solarb.events import AccountUpdate
 from solarb.market.state import MarketState, PoolEntry
 from solarb.sim.accounts import Account
+from solarb.sim.bank import SYSVAR_OWNER
 from solarb.sim.programs import orca_whirlpool as whirlpool_model
 from tests.support import cp_adapter as cp
 from tests.support.markets import MINT_A, MINT_B, account_update
 
 S, A, B = cp.key("mint/S"), cp.key("mint/A"), cp.key("mint/B")
 P = cp.spec("p", S, A)
-SYSVAR_OWNER = Pubkey.from_string("Sysvar1111111111111111111111111111111111111")
 
 # the cp test adapter with the Clock among its aux accounts (an adapter is any object with the
 # module functions): the Clock write paths without a DLMM pool

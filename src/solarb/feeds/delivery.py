@@ -347,11 +347,6 @@ class Delivery:
                     self._waiter = None
             self.deliver(on_update)
 
-    def drain_now(self, on_update: OnUpdate) -> int:
-        """Deliver what is pending synchronously (for tests and benchmarks); returns the count.
-        The same path as :meth:`run`: :meth:`deliver`."""
-        return self.deliver(on_update)
-
     def deliver(self, on_update: OnUpdate) -> int:
         """Hand every pending update to ``on_update`` in arrival order, batch after batch, until
         none is pending; returns how many it applied. An update is popped from the batch just
@@ -391,6 +386,10 @@ class Delivery:
         finally:
             stats.delivered += n
         return n
+
+    drain_now = deliver
+    """Deliver what is pending synchronously (tests and benchmarks): :meth:`deliver` itself, the
+    path :meth:`run` takes, with no wrapper call per drain."""
 
     def _requeue(self, failed: AccountUpdate | None, batch: dict[Pubkey, AccountUpdate]) -> None:
         """``failed`` and what is left of ``batch`` were not (fully) applied: queue them again,

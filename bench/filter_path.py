@@ -267,6 +267,7 @@ def report(plains: list[dict[str, Any]], stageds: list[dict[str, Any]]) -> dict[
     quiet_idx, kinds = first["quiet_idx"], first["kinds"]
     quiet = set(quiet_idx)
     best = _min_over([p["samples_ns"] for p in plains])
+    passed_idx = [i for i in range(len(best)) if i not in quiet]
     by_kind: dict[str, list[int]] = {}
     for i in quiet_idx:
         by_kind.setdefault(kinds[i], []).append(best[i])
@@ -278,7 +279,7 @@ def report(plains: list[dict[str, Any]], stageds: list[dict[str, Any]]) -> dict[
         "delivered": first["delivered"], "garbled": first["garbled"],
         "first_pass_quiet_us": _summary([first["samples_ns"][i] for i in quiet_idx]),
         "quiet_us": _summary([best[i] for i in quiet_idx]),
-        "passed_filter_us": _summary([best[i] for i in range(len(best)) if i not in quiet]),
+        "passed_filter_us": _summary([best[i] for i in passed_idx]),
         "all_us": _summary(best),
         "quiet_by_kind_us": {k: _summary(v) for k, v in sorted(by_kind.items())},
     }
@@ -292,8 +293,7 @@ def report(plains: list[dict[str, Any]], stageds: list[dict[str, Any]]) -> dict[
             return row
 
         out["stages_quiet_mean_us"] = means(quiet_idx)
-        out["stages_passed_filter_mean_us"] = means(
-            [i for i in range(len(best)) if i not in quiet])
+        out["stages_passed_filter_mean_us"] = means(passed_idx)
         out["stages_quiet_by_kind_mean_us"] = {
             k: means([i for i in quiet_idx if kinds[i] == k]) for k in sorted(by_kind)}
     return out

@@ -25,7 +25,10 @@ def _extensions() -> list[Extension]:
             Extension(
                 f"solarb.native._{name}",
                 sources=[source],
-                depends=[f"{NATIVE_DIR}/{h}" for h in ("u256.h", "pyint.h", "quote_obj.h")],
+                depends=[
+                    f"{NATIVE_DIR}/{h}"
+                    for h in ("u256.h", "pyint.h", "quote_obj.h", "gc_fields.h")
+                ],
                 extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-function"],
                 optional=True,
             )

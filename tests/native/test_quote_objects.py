@@ -13,12 +13,14 @@ import functools
 import gc
 import random
 import sys
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from solders.pubkey import Pubkey
 
+from solarb import native
 from solarb.dex import meteora_dlmm as dl
 from solarb.dex import orca_whirlpool as ow
 from solarb.dex.base import Quote
@@ -158,3 +160,48 @@ def test_bound_callables_contract_and_references() -> None:
     gc.collect()
     after = [sys.getrefcount(o) for o in held]
     assert after[1] < before[1] and after[2] < before[2] and after[3] < before[3]
+
+
+class _Member:
+    """A distinct, weakly referable callable: a bound type's member."""
+
+    def __call__(self, *args: Any) -> Any:
+        return None
+
+
+@needs_kernels
+@pytest.mark.skipif(native.load("constant_product") is None, reason="kernel not built")
+def test_bound_types_visit_and_release_every_member() -> None:
+    """Each C bound type shows the collector every object it holds (tp_traverse), and a cycle
+    through any one of them is collected (tp_clear, tp_dealloc)."""
+    cpk = native.load("constant_product")
+
+    def bound(kind: int) -> tuple[Any, list[Any]]:
+        gen, fb, plan, walk = _Member(), _Member(), bytes(5), _Member()
+        if kind == 0:
+            return cpk.cpmm(10, 10, 0, 0, True, gen, fb, Quote), [gen, fb, Quote]
+        if kind == 1:
+            return cpk.amm_v4(10, 10, 1, 2, gen, fb, Quote), [gen, fb, Quote]
+        if kind == 2:
+            return WP.bind(plan, Quote, gen), [plan, Quote, gen]
+        walk.header, walk.records, walk.spared = _Member(), _Member(), []  # type: ignore[attr-defined]
+        fns = [gen, fb, _Member()]
+        held = [walk, Quote, *fns, walk.header, walk.records, walk.spared]  # type: ignore[attr-defined]
+        return DLMM.bind(walk, 0, Quote, *fns), held
+
+    def visits_all(kind: int) -> bool:
+        b, members = bound(kind)
+        return sorted(map(id, gc.get_referents(b))) == sorted(map(id, members))
+
+    def cycle_collected(kind: int, at: int) -> bool:
+        b, members = bound(kind)
+        member = [m for m in members if isinstance(m, _Member)][at]
+        member.cycle = b
+        dead = weakref.ref(member)
+        del b, members, member
+        gc.collect()
+        return dead() is None
+
+    for kind in range(4):
+        assert visits_all(kind)
+        assert cycle_collected(kind, 0) and cycle_collected(kind, -1)

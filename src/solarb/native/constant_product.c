@@ -17,6 +17,7 @@
  * closure answers those exactly, so `general` does too).
  */
 #include "pyint.h"
+#include "gc_fields.h"
 #include "quote_obj.h"
 
 #include <stddef.h>
@@ -113,27 +114,8 @@ static PyObject *quoter_vectorcall(PyObject *self, PyObject *const *args, size_t
     return quote_make(q->quote_cls, x, out, fee, EMPTY_TUPLE);
 }
 
-static int quoter_traverse(PyObject *self, visitproc visit, void *arg) {
-    Quoter *q = (Quoter *)self;
-    Py_VISIT(q->general);
-    Py_VISIT(q->fallback);
-    Py_VISIT(q->quote_cls);
-    return 0;
-}
-
-static int quoter_clear(PyObject *self) {
-    Quoter *q = (Quoter *)self;
-    Py_CLEAR(q->general);
-    Py_CLEAR(q->fallback);
-    Py_CLEAR(q->quote_cls);
-    return 0;
-}
-
-static void quoter_dealloc(PyObject *self) {
-    PyObject_GC_UnTrack(self);
-    quoter_clear(self);
-    PyObject_GC_Del(self);
-}
+#define QUOTER_OBJS(X) X(general) X(fallback) X(quote_cls)
+GC_FIELDS_FUNCS(quoter, Quoter, QUOTER_OBJS)
 
 static PyTypeObject QuoterType = {
     PyVarObject_HEAD_INIT(NULL, 0)

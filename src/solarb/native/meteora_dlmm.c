@@ -31,6 +31,7 @@
  * Python frame per probe): runs, extends the walk and builds the Quote as meteora_dlmm.quoter did.
  */
 #include "pyint.h"
+#include "gc_fields.h"
 #include "quote_obj.h"
 #include <stddef.h>
 
@@ -383,37 +384,9 @@ static PyObject *bound_vectorcall(PyObject *obj, PyObject *const *args, size_t n
     return q;
 }
 
-static int bound_traverse(PyObject *obj, visitproc visit, void *arg) {
-    bound_t *b = (bound_t *)obj;
-    Py_VISIT(b->walk);
-    Py_VISIT(b->quote_cls);
-    Py_VISIT(b->general);
-    Py_VISIT(b->extend);
-    Py_VISIT(b->spare);
-    Py_VISIT(b->header);
-    Py_VISIT(b->records);
-    Py_VISIT(b->spared);
-    return 0;
-}
-
-static int bound_clear(PyObject *obj) {
-    bound_t *b = (bound_t *)obj;
-    Py_CLEAR(b->walk);
-    Py_CLEAR(b->quote_cls);
-    Py_CLEAR(b->general);
-    Py_CLEAR(b->extend);
-    Py_CLEAR(b->spare);
-    Py_CLEAR(b->header);
-    Py_CLEAR(b->records);
-    Py_CLEAR(b->spared);
-    return 0;
-}
-
-static void bound_dealloc(PyObject *obj) {
-    PyObject_GC_UnTrack(obj);
-    bound_clear(obj);
-    PyObject_GC_Del(obj);
-}
+#define BOUND_OBJS(X) \
+    X(walk) X(quote_cls) X(general) X(extend) X(spare) X(header) X(records) X(spared)
+GC_FIELDS_FUNCS(bound, bound_t, BOUND_OBJS)
 
 static PyTypeObject BoundType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "solarb.native._meteora_dlmm.Bound",

@@ -23,6 +23,7 @@
  *     followed (kind 1) by n_ticks x 24 B: offset i64 (0..87, ascending), liquidity_net i128
  */
 #include "pyint.h"
+#include "gc_fields.h"
 #include "quote_obj.h"
 #include <stddef.h>
 
@@ -485,27 +486,8 @@ static PyObject *bound_vectorcall(PyObject *obj, PyObject *const *args, size_t n
     return make_quote(b->quote_cls, done, out, fee);
 }
 
-static int bound_traverse(PyObject *obj, visitproc visit, void *arg) {
-    bound_t *b = (bound_t *)obj;
-    Py_VISIT(b->plan);
-    Py_VISIT(b->quote_cls);
-    Py_VISIT(b->general);
-    return 0;
-}
-
-static int bound_clear(PyObject *obj) {
-    bound_t *b = (bound_t *)obj;
-    Py_CLEAR(b->plan);
-    Py_CLEAR(b->quote_cls);
-    Py_CLEAR(b->general);
-    return 0;
-}
-
-static void bound_dealloc(PyObject *obj) {
-    PyObject_GC_UnTrack(obj);
-    bound_clear(obj);
-    PyObject_GC_Del(obj);
-}
+#define BOUND_OBJS(X) X(plan) X(quote_cls) X(general)
+GC_FIELDS_FUNCS(bound, bound_t, BOUND_OBJS)
 
 static PyTypeObject BoundType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "solarb.native._whirlpool.Bound",

@@ -44,10 +44,10 @@ from solarb.dex.base import (
     CLOCK_SYSVAR,
     MEMO_PROGRAM_ID,
     DecodeError,
-    MissingAccount,
     Quote,
     QuoteError,
     clock_fields,
+    loaded,
     plain_quoter,
 )
 from solarb.dex.orca_whirlpool_layout import (
@@ -276,10 +276,7 @@ def _context(
     oracle = None
     if state.adaptive_fee:
         key = oracle_address(state.address)
-        data = aux.get(key)
-        if data is None:
-            raise MissingAccount(f"orca_whirlpool: oracle {key} not loaded")
-        oracle = decode_oracle(data)
+        oracle = decode_oracle(loaded(aux, key, NAME, "oracle"))
         if now is None:
             v = oracle.variables
             now = max(v.last_reference_update_timestamp, v.last_major_swap_timestamp)

@@ -20,6 +20,7 @@ from solarb.market.state import MarketState
 from solarb.runtime.bench import bench_adapters
 from solarb.runtime.bench_workload import Workload
 from solarb.strategy import cycles as cy
+from solarb.strategy.bound_quoters import bound_quote
 from solarb.strategy.cycles import REFINE_MIN_WIDTH, SIZING_WIDTH_PPM, enumerate_cycles
 from solarb.strategy.sizing import maximize_chain_model
 
@@ -306,7 +307,7 @@ def test_bench_workload_cycles() -> None:
         if filtered is None:
             continue
         rate, entries = filtered
-        steps = [cy._bound_quote(e, leg.a_to_b) for e, leg in zip(entries, cycle.legs)]
+        steps = [bound_quote(e, leg.a_to_b) for e, leg in zip(entries, cycle.legs)]
         kinds.update(e.adapter.NAME for e in entries)
         for cap in (10**9, 10**11, 10**13):
             for seed in (None, rng.randint(1, cap)):
@@ -382,13 +383,13 @@ def test_amount_out_above_u64_is_an_overflow_error() -> None:
         assert res == _OVER, (res, asked)
         assert len(log) == asked, log
     # exactly u64::MAX out: a valid (if absurd) output, then the next hop's answer
-    top = lambda x: Quote(x, U64, 0)  # noqa: E731
+    top = lambda x: Quote(x, U64, 0)
     res, log = _c_only([top], hi=10**9, rate=1.5)
     assert res[0] == 1 and res[1] == U64, res  # the same output at every size: the smallest
     res, _log = _c_only([top, scale_hop(1, 1 << 40)], hi=10**9, rate=1.5)
     assert res[1] == U64 >> 40, res
     # above u64 at one size only: raised when the search asks for that size
-    spike = lambda x: Quote(x, (1 << 64) + x if x == 10**9 else x * 2, 0)  # noqa: E731
+    spike = lambda x: Quote(x, (1 << 64) + x if x == 10**9 else x * 2, 0)
     assert _c_only([spike], hi=10**9, rate=2.0)[0] == _OVER
     res, log = _c_only([spike], hi=10**9 - 1, rate=2.0)
     assert res[1] == 2 * res[0] and 10**9 not in log, res
@@ -402,9 +403,9 @@ def test_amount_out_above_u64_same_as_python() -> None:
     over = scale_hop(1 << 64, 1)
     for fns in ([over], [hop, over], [over, hop]):
         assert _same(fns, hi=10**9, rate=1.01) == _OVER
-    spike = lambda x: Quote(x, (1 << 64) + x if x == 10**9 else x * 2, 0)  # noqa: E731
+    spike = lambda x: Quote(x, (1 << 64) + x if x == 10**9 else x * 2, 0)
     assert _same([spike], hi=10**9, rate=2.0) == _OVER
-    top = lambda x: Quote(x, U64, 0)  # noqa: E731  (u64::MAX itself is an amount)
+    top = lambda x: Quote(x, U64, 0)  # u64::MAX itself is an amount
     assert _same([top, scale_hop(1, 1 << 40)], hi=10**9, rate=1.5)[1] == U64 >> 40
 
 
@@ -430,9 +431,9 @@ def test_amount_out_of_other_objects_goes_through_getattr() -> None:
     """Only an exact Quote is read through its slot; a subclass overriding amount_out, any object
     with the attribute, and one without it (AttributeError) behave as the Python reference."""
     hop = cp_hop(10**12, 10**12 + 10**10, 25)
-    sub = lambda x: _SubQuote(x, x * 3, 0)  # noqa: E731  (its amount_out is 7 whatever the slot)
-    like = lambda x: _Like(hop(x).amount_out)  # noqa: E731
-    bare = lambda x: object()  # noqa: E731
+    sub = lambda x: _SubQuote(x, x * 3, 0)  # its amount_out is 7 whatever the slot
+    like = lambda x: _Like(hop(x).amount_out)
+    bare = lambda x: object()
     for fns in ([sub], [hop, sub], [like], [like, hop], [bare], [hop, bare]):
         _same(fns, hi=10**9, rate=1.01)  # type: ignore[arg-type]
     assert _c_only([sub], hi=10**9, rate=1.01)[0][1] == 7

@@ -45,11 +45,10 @@ from solarb.strategy.bound_quoters import Kept as _Kept
 from solarb.strategy.bound_quoters import Legs as _Legs
 from solarb.strategy.bound_quoters import bind as _bind
 from solarb.strategy.bound_quoters import bind_kept as _bind_kept
-from solarb.strategy.bound_quoters import bound_quote as _bound_quote  # noqa: F401 (tests)
 from solarb.strategy.cycle_plan import NAN as _NAN
 from solarb.strategy.cycle_plan import Plan as _Plan
 from solarb.strategy.cycle_plan import SpotRates, build_plans, cycle_rate, filter_rows, new_table
-from solarb.strategy.sizing import chain_quotes, maximize_chain_model, maximize_profit
+from solarb.strategy.sizing import U64_MAX, chain_quotes, maximize_chain_model, maximize_profit
 
 __all__ = [
     "DEFAULT_MAX_SIZED",
@@ -88,7 +87,6 @@ _BOUND_SLACK = 1e-6  # float spot rates are trusted to 1e-6 (relative) in the pr
 _SIZING = native.load("sizing")
 """``solarb.native._sizing``: the model search in C (None: the Python reference,
 :func:`~solarb.strategy.sizing.maximize_chain_model`; tests set it to None to compare)."""
-_U64_MAX = (1 << 64) - 1
 _FILTER = native.load("cycle_filter")
 """``solarb.native._cycle_filter``: the float filter in C (None: the Python reference,
 :func:`~solarb.strategy.cycle_plan.filter_rows`; tests set it to None to compare)."""
@@ -271,7 +269,7 @@ def _search(
     """:func:`size_cycle`'s search on bound quoters: ``(amount_in, quotes, fallback, chain)``
     (``chain``: the exact quotes at ``amount_in``, never empty), or ``None``."""
     if sizer == "model":
-        if _SIZING is not None and 0 <= max_amount_in <= _U64_MAX:  # 8: the model's max_steps
+        if _SIZING is not None and 0 <= max_amount_in <= U64_MAX:  # 8: the model's max_steps
             found = _SIZING.search(
                 steps, 1, max_amount_in, rate, seed, SIZING_WIDTH_PPM, SIZING_WIDTH_PPM,
                 8, refine, REFINE_MIN_WIDTH, DexError,

@@ -73,7 +73,7 @@ _GOLD_NUM, _GOLD_DEN = 618_034, 1_000_000  # 1/phi as an exact fraction
 _RESID_MULT = 4.0  # the line "explains" a probe if it misses by < 4x the rounding noise there
 _PARABOLIC_STEPS = 12  # quotes of parabolic interpolation before the golden search takes over
 _RESOLUTION_DIV = 32  # the step start is found to within 1/32 of the step's estimated width
-_U64_MAX = (1 << 64) - 1  # an amount_out above it is an adapter bug (chain_quotes raises)
+U64_MAX = (1 << 64) - 1  # an amount_out above it is an adapter bug (chain_quotes raises)
 
 
 @fast_init
@@ -218,7 +218,7 @@ def chain_quotes(
             x = q.amount_out
             if x <= 0:
                 return 0
-            if x > _U64_MAX:
+            if x > U64_MAX:
                 raise OverflowError("Quote.amount_out above 2^64 - 1")
             chain.append(q)
         quotes_at[x0] = chain

@@ -80,8 +80,16 @@ class GcSettings:
     def __post_init__(self) -> None:
         if not 0 < self.young_min <= self.young_limit or self.freeze_min <= 0:
             raise ValueError("need 0 < young_min <= young_limit and 0 < freeze_min")
-        if min(self.young_interval_s, self.freeze_interval_s, self.deep_interval_s,
-               self.check_interval_s, self.idle_check_interval_s) <= 0:
+        if (
+            min(
+                self.young_interval_s,
+                self.freeze_interval_s,
+                self.deep_interval_s,
+                self.check_interval_s,
+                self.idle_check_interval_s,
+            )
+            <= 0
+        ):
             raise ValueError("intervals must be positive")
         if min(self.max_delay_s, self.deep_max_delay_s) < 0:
             raise ValueError("delays must not be negative")
@@ -105,8 +113,9 @@ class GcStats:
 class GcPolicy:
     """Freeze after load; collect what is new at idle moments, within a time bound (module doc)."""
 
-    def __init__(self, settings: GcSettings | None = None,
-                 now_ns: Callable[[], int] = time.monotonic_ns) -> None:
+    def __init__(
+        self, settings: GcSettings | None = None, now_ns: Callable[[], int] = time.monotonic_ns
+    ) -> None:
         self.settings = settings or GcSettings()
         self.stats = GcStats()
         self._now = now_ns
@@ -222,12 +231,17 @@ class GcPolicy:
         the permanent generation now (a walk of that list: ~10 ms per 100,000, not for the hot
         path)."""
         st = self.stats
-        return {"young": st.young, "freeze": st.freeze, "deep": st.deep,
-                "automatic": st.automatic,
-                "forced": st.forced, "collected": st.collected,
-                "total_ms": round(st.total_ns / 1e6, 2),
-                "max_pause_ms": round(st.max_pause_ns / 1e6, 2),
-                "frozen": gc.get_freeze_count()}
+        return {
+            "young": st.young,
+            "freeze": st.freeze,
+            "deep": st.deep,
+            "automatic": st.automatic,
+            "forced": st.forced,
+            "collected": st.collected,
+            "total_ms": round(st.total_ns / 1e6, 2),
+            "max_pause_ms": round(st.max_pause_ns / 1e6, 2),
+            "frozen": gc.get_freeze_count(),
+        }
 
     # ------------------------------------------------------------------ internals
 

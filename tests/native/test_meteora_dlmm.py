@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from solders.pubkey import Pubkey
 
+from solarb.dex import base
 from solarb.dex import meteora_dlmm as dl
 from solarb.dex import meteora_dlmm_layout as lay
 from solarb.dex import meteora_dlmm_math as m
@@ -200,7 +201,7 @@ def test_missing_clock_before_any_clock_was_read(
     _w, pools = _bench_pools(10)
     state, aux = pools[0]
     missing_clock = {k: v for k, v in aux.items() if k != dl.CLOCK_SYSVAR}
-    monkeypatch.setattr(dl, "_LAST_CLOCK", dl._NO_CLOCK)
+    monkeypatch.setattr(base, "_LAST_CLOCK", (object(), 0, 0, 0))  # clock_fields' cache: empty
     assert diff.check(state, missing_clock, 10**9, True)[0] == "MissingAccount"
     assert dl.quoter(state, missing_clock, True).__name__ == "general"
 

@@ -200,9 +200,9 @@ def test_clmm_plans_equal_a_cold_build() -> None:
                     replace(cfg, trade_fee_rate=rng.choice((100, 2500, 10_000))))  # fmt: skip
             for a_to_b in (True, False):
                 before = rc._PLANS[a_to_b].get(state.address)
-                c = rc._current_plan(state, aux, a_to_b)
+                c = rc.current_plan(state, aux, a_to_b)
                 with _cold(*_clmm_caches()):
-                    cold = rc._current_plan(state, aux, a_to_b)
+                    cold = rc.current_plan(state, aux, a_to_b)
                 assert (c.plan, c.fees, c.read, c.datas) == (cold.plan, cold.fees, cold.read,
                                                             cold.datas)  # fmt: skip
                 assert (c.nav is None) == (cold.nav is None)
@@ -233,7 +233,7 @@ def test_an_array_change_under_a_moved_state_reaches_the_plan() -> None:
                 plan = ow._planned_entry(state, aux, a_to_b).plan  # type: ignore[union-attr]
                 key = ow._SLOTS[(state.address, a_to_b)].keys[0]
             else:
-                plan = rc._current_plan(state, aux, a_to_b).plan
+                plan = rc.current_plan(state, aux, a_to_b).plan
                 key = rc._PLANS[a_to_b][state.address].nav.keys[0]  # type: ignore[union-attr]
             if not plan or not aux.get(key):
                 continue
@@ -244,8 +244,8 @@ def test_an_array_change_under_a_moved_state_reaches_the_plan() -> None:
                 with _cold(ow._SLOTS, ow._BLOBS):
                     cold = ow._planned_entry(moved, aux, a_to_b).plan  # type: ignore[union-attr]
             else:
-                after = rc._current_plan(moved, aux, a_to_b).plan
+                after = rc.current_plan(moved, aux, a_to_b).plan
                 with _cold(*_clmm_caches()):
-                    cold = rc._current_plan(moved, aux, a_to_b).plan
+                    cold = rc.current_plan(moved, aux, a_to_b).plan
             assert after == cold and after != plan
             aux = dict(aux0)

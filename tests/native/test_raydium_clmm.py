@@ -199,7 +199,7 @@ def test_quote_exact_in_is_swap_exact_in_as_a_quote() -> None:
             amounts = _amounts(rng, 8)
             if state.vault_a in aux and state.vault_b in aux:  # the random pools hold them
                 amounts += [_depth_amount(rng, state, aux, a_to_b) for _ in range(3)]
-            c = rc._current_plan(state, aux, a_to_b)
+            c = rc.current_plan(state, aux, a_to_b)
             bound = rc.quoter(state, aux, a_to_b)
             for amount in amounts:
                 with _python_only():
@@ -240,7 +240,7 @@ def test_pools_through_many_states() -> None:
                 for amount in [int(2 ** rng.uniform(0, 50)) for _ in range(5)]:
                     handled += _check(state, aux, amount, a_to_b, covered=True)
                 reused += before is not None and rc._PLANS[a_to_b][address].ticks is before.ticks
-                arrays_seen.add((address, tuple(rc._nav(state, rc._extension(state, aux), a_to_b).keys)))
+                arrays_seen.add((address, tuple(rc.navigation(state, rc.pool_extension(state, aux), a_to_b).keys)))
             a_to_b = rng.random() < 0.5
             reserve = decode_token_account(w._data(state.vault_a if a_to_b else state.vault_b)).amount
             ix = rc.swap_instruction(state, w.trader.pubkey(), max(1, int(reserve * rng.uniform(0.002, 0.2))), 0,

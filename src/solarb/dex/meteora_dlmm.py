@@ -343,9 +343,6 @@ class _Plan:
 
 
 _PLANS: dict[Pubkey, _Plan] = {}
-# the Clock cache is base.clock_fields'; these names stay for tests/native, which reset them
-_NO_CLOCK: tuple[object, int, int, int] = (object(), 0, 0, 0)
-_LAST_CLOCK = _NO_CLOCK
 _RECORDS: dict[Pubkey, tuple[bytes, bytes | None]] = {}  # latest array version per key
 
 

@@ -108,8 +108,6 @@ from solarb.dex.spl_token import (
 )
 from solarb.frozen import frozen_maker
 
-_current_plan, _nav, _extension = current_plan, navigation, pool_extension  # names tests/native use
-
 __all__ = [
     "ERRORS", "MAX_SQRT_PRICE_X64", "MAX_SWAP_TICK_ARRAYS", "MIN_SQRT_PRICE_X64", "NAME",
     "PROGRAM_ID", "TOKEN_PROGRAMS_FROM_MINTS", "ClmmSwap", "SwapResult", "aux_accounts",

@@ -94,7 +94,9 @@ __all__ = [
     "quoter",
     "quote_detail",
     "spot_rate",
+    "swap_data",
     "swap_instruction",
+    "swap_instruction_key",
 ]
 
 NAME = "meteora_dlmm"
@@ -512,7 +514,7 @@ def swap_instruction(
     if arrays and bin_arrays is None:
         bin_arrays = arrays
         if aux is not None and bitmap_extension is None:
-            ext_key = bitmap_extension_address(state.address)
+            ext_key = _extension_address(state.address)
             if aux.get(ext_key):
                 bitmap_extension = ext_key
     elif aux is not None and bin_arrays is None:
@@ -552,13 +554,43 @@ def swap_instruction(
             AccountMeta(PROGRAM_ID, False, False),
         ]
         _METAS[ck] = (static, pool_meta, tail, v2)
-    if v2:
-        data = SWAP2_DISCRIMINATOR + struct.pack("<QQI", amount_in, min_out, 0)
-    else:
-        data = SWAP_DISCRIMINATOR + struct.pack("<QQ", amount_in, min_out)
+    data = _swap_data(v2, amount_in, min_out)
     metas = [pool_meta, AccountMeta(ext, False, bitmap_extension is not None), *tail,
              *[AccountMeta(k, False, True) for k in bin_arrays]]  # fmt: skip
     return Instruction(PROGRAM_ID, data, metas)
+
+
+def _swap_data(v2: bool, amount_in: int, min_out: int) -> bytes:
+    if v2:
+        return SWAP2_DISCRIMINATOR + struct.pack("<QQI", amount_in, min_out, 0)
+    return SWAP_DISCRIMINATOR + struct.pack("<QQ", amount_in, min_out)
+
+
+def swap_data(state: LbPair, amount_in: int, min_out: int, a_to_b: bool) -> bytes:
+    """The data of :func:`swap_instruction`: ``swap2`` when a side is Token-2022, else ``swap``
+    (``struct.error`` for an amount outside u64)."""
+    v2 = TOKEN_2022_PROGRAM_ID in (state.token_program_a, state.token_program_b)
+    return _swap_data(v2, amount_in, min_out)
+
+
+@functools.lru_cache(maxsize=8192)
+def _extension_address(pair: Pubkey) -> Pubkey:
+    return bitmap_extension_address(pair)
+
+
+def swap_instruction_key(
+    state: LbPair, a_to_b: bool, aux: Mapping[Pubkey, bytes] | None, arrays: Sequence[Pubkey]
+) -> tuple[object, ...] | None:
+    """Everything :func:`swap_instruction` (no ``bin_arrays``/``bitmap_extension``) reads besides
+    ``user`` and the amounts: for one user, equal keys give instructions equal but for their
+    :func:`swap_data`. ``None`` (not keyable) without ``arrays``: the arrays then come from a
+    quote of ``amount_in`` (or the state's bitmap)."""
+    if not arrays:
+        return None
+    ext = aux is not None and bool(aux.get(_extension_address(state.address)))
+    return (state.address, a_to_b, state.vault_a, state.vault_b, state.mint_a, state.mint_b,
+            state.oracle, state.token_program_a, state.token_program_b, ext,
+            tuple(arrays))  # fmt: skip
 
 
 

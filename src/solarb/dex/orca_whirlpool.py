@@ -99,7 +99,9 @@ __all__ = [
     "quoter",
     "spot_rate",
     "swap",
+    "swap_data",
     "swap_instruction",
+    "swap_instruction_key",
     "swap_tick_arrays",
     "transfer_fee_excluded",
     "transfer_fee_included",
@@ -578,11 +580,31 @@ def swap_instruction(
     fewer than 3 exist), the oracle PDA, no remaining accounts: as ``getSwapV2Instruction``
     builds it. ``aux`` is accepted for the adapter protocol and not needed: the three arrays of
     the direction are every array the program (and :func:`quote`) can reach."""
+    head, oracle = _static_metas(state, user)
+    metas = [*head, *[AccountMeta(k, False, True) for k in _swap_arrays(state, a_to_b)], oracle]
+    return Instruction(PROGRAM_ID, swap_data(state, amount_in, min_out, a_to_b), metas)
+
+
+def _swap_arrays(state: Whirlpool, a_to_b: bool) -> list[Pubkey]:
+    """The three tick arrays of :func:`swap_instruction` (the last repeated when fewer)."""
     c = _SLOTS.get((state.address, a_to_b))
     arrays = list(c.keys) if c is not None and c.state is state else swap_tick_arrays(state, a_to_b)
     arrays += [arrays[-1]] * (3 - len(arrays))
-    head, oracle = _static_metas(state, user)
-    metas = [*head, *[AccountMeta(k, False, True) for k in arrays], oracle]
-    args = struct.pack("<QQQQ??B", amount_in, min_out, 0, 0, True, a_to_b, 0)
-    data = SWAP_V2_DISCRIMINATOR + args
-    return Instruction(PROGRAM_ID, data, metas)
+    return arrays
+
+
+def swap_data(state: Whirlpool, amount_in: int, min_out: int, a_to_b: bool) -> bytes:
+    """The data of :func:`swap_instruction` (``struct.error`` for an amount outside u64)."""
+    return SWAP_V2_DISCRIMINATOR + struct.pack("<QQQQ??B", amount_in, min_out, 0, 0, True, a_to_b, 0)
+
+
+def swap_instruction_key(
+    state: Whirlpool, a_to_b: bool, aux: Mapping[Pubkey, bytes] | None, arrays: Sequence[Pubkey]
+) -> tuple[object, ...] | None:
+    """Everything :func:`swap_instruction` reads besides ``user`` and the amounts: for one user,
+    equal keys give instructions equal but for their :func:`swap_data`. ``None`` (not keyable)
+    when ``arrays`` is given (this adapter takes none)."""
+    if arrays:
+        return None
+    return (state.address, a_to_b, state.token_program_a, state.token_program_b, state.mint_a,
+            state.mint_b, state.vault_a, state.vault_b, *_swap_arrays(state, a_to_b))

@@ -19,7 +19,7 @@ program's code) where the program would fail; :class:`MissingAccount` when a vau
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -63,7 +63,9 @@ __all__ = [
     "reserves",
     "spot_rate",
     "swap_amounts",
+    "swap_data",
     "swap_instruction",
+    "swap_instruction_key",
 ]
 
 NAME = "raydium_amm_v4"
@@ -396,4 +398,21 @@ def swap_instruction(
         AccountMeta(destination, False, True),
         AccountMeta(user, True, False),
     ]
-    return Instruction(PROGRAM_ID, _SWAP_DATA.pack(SWAP_BASE_IN_V2_TAG, amount_in, min_out), metas)
+    return Instruction(PROGRAM_ID, swap_data(state, amount_in, min_out, a_to_b), metas)
+
+
+def swap_data(state: AmmV4Pool, amount_in: int, min_out: int, a_to_b: bool) -> bytes:
+    """The data of :func:`swap_instruction` (``struct.error`` for an amount outside u64)."""
+    return _SWAP_DATA.pack(SWAP_BASE_IN_V2_TAG, amount_in, min_out)
+
+
+def swap_instruction_key(
+    state: AmmV4Pool, a_to_b: bool, aux: Mapping[Pubkey, bytes] | None, arrays: Sequence[Pubkey]
+) -> tuple[object, ...] | None:
+    """Everything :func:`swap_instruction` reads besides ``user`` and the amounts: for one user,
+    equal keys give instructions equal but for their :func:`swap_data`. ``None`` (not keyable)
+    when ``arrays`` is given (this adapter takes none)."""
+    if arrays:
+        return None
+    return (state.address, a_to_b, state.mint_a, state.mint_b, state.nonce, state.vault_a,
+            state.vault_b)  # fmt: skip

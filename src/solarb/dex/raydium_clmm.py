@@ -113,7 +113,8 @@ __all__ = [
     "PROGRAM_ID", "TOKEN_PROGRAMS_FROM_MINTS", "ClmmSwap", "SwapResult", "aux_accounts",
     "aux_accounts_key", "compute_swap", "decode_pool", "exact_input_v2", "exact_output_v2",
     "quote", "quote_detail", "quote_exact_out", "quoter", "resolve_token_programs", "spot_rate",
-    "swap_instruction", "swap_internal", "swap_tick_arrays", "transfer_fee",
+    "swap_data", "swap_instruction", "swap_instruction_key", "swap_internal", "swap_tick_arrays",
+    "transfer_fee",
 ]
 
 TOKEN_PROGRAMS_FROM_MINTS = True
@@ -482,10 +483,29 @@ def swap_instruction(state: ClmmPool, user: Pubkey, amount_in: int, min_out: int
     if keys is None:
         keys = [tick_array_address(state.address, s) for s in starts]
     metas += [AccountMeta(k, False, True) for k in keys]
-    lim = sqrt_price_limit_x64
-    data = _SWAP_V2.pack(SWAP_V2_DISCRIMINATOR, amount_in, min_out, lim & U64_MAX, lim >> 64,
-                         not exact_out)  # fmt: skip
+    data = swap_data(state, amount_in, min_out, a_to_b, sqrt_price_limit_x64, exact_out)
     return Instruction(PROGRAM_ID, data, metas)
+
+
+def swap_data(state: ClmmPool, amount_in: int, min_out: int, a_to_b: bool,
+              sqrt_price_limit_x64: int = 0, exact_out: bool = False) -> bytes:
+    """The data of :func:`swap_instruction` (``struct.error`` for an amount outside u64)."""
+    lim = sqrt_price_limit_x64
+    return _SWAP_V2.pack(SWAP_V2_DISCRIMINATOR, amount_in, min_out, lim & U64_MAX, lim >> 64,
+                         not exact_out)  # fmt: skip
+
+
+def swap_instruction_key(state: ClmmPool, a_to_b: bool, aux: Mapping[Pubkey, bytes] | None,
+                         arrays: Sequence[Pubkey]) -> tuple[object, ...] | None:
+    """Everything :func:`swap_instruction` (no ``tick_arrays``, default limit, exact in) reads
+    besides ``user`` and the amounts: for one user, equal keys give instructions equal but for
+    their :func:`swap_data`. ``None`` (not keyable) without ``arrays``: the arrays then come from
+    a quote of ``amount_in``."""
+    if not arrays:
+        return None
+    return (state.address, a_to_b, state.amm_config, state.mint_a, state.mint_b, state.vault_a,
+            state.vault_b, state.token_program_a, state.token_program_b, state.observation_key,
+            tuple(arrays))  # fmt: skip
 
 
 def _quoted_arrays(state: ClmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bool,

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from solders.instruction import AccountMeta, Instruction
@@ -78,7 +78,9 @@ __all__ = [
     "quote_detail",
     "spot_rate",
     "swap_base_input",
+    "swap_data",
     "swap_instruction",
+    "swap_instruction_key",
     "transfer_fee",
 ]
 
@@ -541,5 +543,22 @@ def swap_instruction(
         AccountMeta(mint_out, False, False),
         AccountMeta(state.observation_key, False, True),
     ]
-    data = _SWAP_DATA.pack(SWAP_BASE_INPUT_DISCRIMINATOR, amount_in, min_out)
-    return Instruction(PROGRAM_ID, data, metas)
+    return Instruction(PROGRAM_ID, swap_data(state, amount_in, min_out, a_to_b), metas)
+
+
+def swap_data(state: CpmmPool, amount_in: int, min_out: int, a_to_b: bool) -> bytes:
+    """The data of :func:`swap_instruction` (``struct.error`` for an amount outside u64)."""
+    return _SWAP_DATA.pack(SWAP_BASE_INPUT_DISCRIMINATOR, amount_in, min_out)
+
+
+def swap_instruction_key(
+    state: CpmmPool, a_to_b: bool, aux: Mapping[Pubkey, bytes] | None, arrays: Sequence[Pubkey]
+) -> tuple[object, ...] | None:
+    """Everything :func:`swap_instruction` reads besides ``user`` and the amounts: for one user,
+    equal keys give instructions equal but for their :func:`swap_data`. ``None`` (not keyable)
+    when ``arrays`` is given (this adapter takes none)."""
+    if arrays:
+        return None
+    return (state.address, a_to_b, state.mint_a, state.mint_b, state.vault_a, state.vault_b,
+            state.token_program_a, state.token_program_b, state.amm_config,
+            state.observation_key)  # fmt: skip

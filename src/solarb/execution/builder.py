@@ -37,6 +37,7 @@ from solarb.dex.spl_token import (
 )
 from solarb.events import Order
 from solarb.execution.errors import BuildError, ProfitGuardError
+from solarb.execution.template import Template, TemplateCache
 
 PoolLookup = Callable[[Pubkey], tuple[DexAdapter, PoolState, AccountData]]
 """Pool address -> (its DEX adapter module, its latest decoded state, its loaded auxiliary
@@ -48,6 +49,7 @@ _Leg = tuple[DexAdapter, PoolState, AccountData]
 _ATA_CREATE_IDEMPOTENT = bytes([1])
 _TOKEN_SYNC_NATIVE = bytes([17])
 _BPS = 10_000
+_ONE_SIGNATURE = bytes([1])  # a transaction's signature count (compact-u16) when the payer alone signs
 
 
 def create_ata_idempotent(
@@ -105,6 +107,7 @@ class TxBuilder:
         slippage_bps: int = 0,
         min_profit: int = 1,
         lookup_tables: Sequence[AddressLookupTableAccount] = (),
+        template_capacity: int = 1024,
     ) -> None:
         if not 0 < compute_unit_limit <= 1_400_000:
             raise ValueError("compute_unit_limit must be in 1..1_400_000")
@@ -130,6 +133,8 @@ class TxBuilder:
             set_compute_unit_limit(compute_unit_limit),
             set_compute_unit_price(priority_fee_micro_lamports),
         ]
+        self.templates = TemplateCache(template_capacity)
+        self._fixed: tuple[object, ...] = (self.payer_pubkey, *self.lookup_tables)
 
     def mark_known(self, atas: Iterable[Pubkey]) -> None:
         """Record token accounts that now exist (created by a confirmed transaction)."""
@@ -179,20 +184,20 @@ class TxBuilder:
                     out[ata] = RouteAccount(ata, mint, program)
         return list(out.values())
 
-    def instructions(self, order: Order) -> list[Instruction]:
-        """The instructions of :meth:`build`, unsigned (raises :class:`BuildError`)."""
+    def _guard(self, order: Order) -> None:
         opp = order.opportunity
-        guard = opp.amount_in + self.min_profit
-        if order.min_out < guard:
+        if order.min_out < opp.amount_in + self.min_profit:
             raise ProfitGuardError(
                 f"order {order.id}: min_out {order.min_out} < amount_in {opp.amount_in} "
                 f"+ min_profit {self.min_profit}"
             )
-        route = self._route(order)
-        payer = self.payer_pubkey
-        ixs = list(self._budget)
+
+    def _creates(self, route: list[_Leg]) -> list[tuple[Pubkey, Pubkey, Pubkey]]:
+        """``(ata, mint, program)`` of each route token account not known to exist, in first-use
+        order: the ATA creates of the transaction."""
+        out = []
         seen: set[Pubkey] = set()
-        known, creates = self.known_atas, self._create_cache
+        known = self.known_atas
         for _adapter, state, _aux in route:
             for mint, program in (
                 (state.mint_a, state.token_program_a),
@@ -201,10 +206,27 @@ class TxBuilder:
                 ata = self._ata(mint, program)
                 if ata not in known and ata not in seen:
                     seen.add(ata)
-                    create = creates.get(ata)
-                    if create is None:
-                        create = creates[ata] = create_ata_idempotent(payer, payer, mint, program)
-                    ixs.append(create)
+                    out.append((ata, mint, program))
+        return out
+
+    def instructions(self, order: Order) -> list[Instruction]:
+        """The instructions of :meth:`build`, unsigned (raises :class:`BuildError`)."""
+        self._guard(order)
+        route = self._route(order)
+        return self._instructions(order, route, self._creates(route))
+
+    def _instructions(
+        self, order: Order, route: list[_Leg], creates: list[tuple[Pubkey, Pubkey, Pubkey]]
+    ) -> list[Instruction]:
+        opp = order.opportunity
+        payer = self.payer_pubkey
+        ixs = list(self._budget)
+        cache = self._create_cache
+        for ata, mint, program in creates:
+            create = cache.get(ata)
+            if create is None:
+                create = cache[ata] = create_ata_idempotent(payer, payer, mint, program)
+            ixs.append(create)
         amount_in = opp.amount_in
         last = len(route) - 1
         keep = _BPS - self.slippage_bps
@@ -221,18 +243,83 @@ class TxBuilder:
             amount_in = quoted
         return ixs
 
-    def build(self, order: Order, blockhash: Hash) -> VersionedTransaction:
-        """A v0 transaction for ``order`` signed by the payer, valid while ``blockhash`` is.
+    def _shape(
+        self, order: Order, route: list[_Leg], creates: list[tuple[Pubkey, Pubkey, Pubkey]]
+    ) -> tuple[tuple[object, ...], list[bytes]] | None:
+        """The template key of ``order`` and its swaps' data, or ``None`` when a hop's adapter
+        cannot key its instruction (accounts chosen by a quote of this amount, or no
+        ``swap_instruction_key``). The key holds every input of the message but the amounts and
+        the blockhash: per hop the adapter and its ``swap_instruction_key`` (the accounts and the
+        data's layout), and the token accounts created (the compute budget, payer and lookup
+        tables are the builder's and checked apart)."""
+        opp = order.opportunity
+        hop_keys: list[object] = [tuple(mint for _ata, mint, _prog in creates),
+                                  tuple(prog for _ata, _mint, prog in creates)]  # fmt: skip
+        datas = []
+        amount_in = opp.amount_in
+        last = len(route) - 1
+        keep = _BPS - self.slippage_bps
+        for i, ((adapter, state, aux), hop) in enumerate(zip(route, opp.hops, strict=True)):
+            keyer = getattr(adapter, "swap_instruction_key", None)
+            if keyer is None:
+                return None
+            arrays = hop.arrays if hop.amount_in == amount_in else ()
+            key = keyer(state, hop.a_to_b, aux, arrays)
+            if key is None:
+                return None
+            hop_keys.append(adapter)
+            hop_keys.append(key)
+            quoted = hop.amount_out
+            min_out = order.min_out if i == last else quoted * keep // _BPS
+            datas.append(adapter.swap_data(state, amount_in, min_out, hop.a_to_b))  # type: ignore[attr-defined]
+            amount_in = quoted
+        return tuple(hop_keys), datas
 
-        Raises :class:`BuildError` (:class:`ProfitGuardError` for an unsafe ``min_out``).
-        """
+    def _compile(self, order: Order, instructions: list[Instruction], blockhash: Hash) -> MessageV0:
         try:
-            message = MessageV0.try_compile(
-                self.payer_pubkey, self.instructions(order), self.lookup_tables, blockhash
+            return MessageV0.try_compile(
+                self.payer_pubkey, instructions, self.lookup_tables, blockhash
             )
         except CompileError as e:  # e.g. more than 256 accounts
             raise BuildError(f"order {order.id}: message does not compile ({e})") from e
+
+    def build_reference(self, order: Order, blockhash: Hash) -> VersionedTransaction:
+        """:meth:`build` without templates: the instructions compiled by ``MessageV0.try_compile``
+        and signed (the definition :meth:`build`'s bytes are tested against)."""
+        message = self._compile(order, self.instructions(order), blockhash)
         # sign_message + populate is ~2x faster than the VersionedTransaction(message, signers)
         # constructor and yields the identical transaction.
         signature = self.payer.sign_message(to_bytes_versioned(message))
         return VersionedTransaction.populate(message, [signature])
+
+    def build(self, order: Order, blockhash: Hash) -> VersionedTransaction:
+        """A v0 transaction for ``order`` signed by the payer, valid while ``blockhash`` is.
+
+        Byte-identical to :meth:`build_reference`. A route shape seen before (same
+        :meth:`_shape` key, same lookup tables) reuses its compiled message: only the swaps' data
+        and the blockhash are written in (:class:`~solarb.execution.template.Template`).
+
+        Raises :class:`BuildError` (:class:`ProfitGuardError` for an unsafe ``min_out``).
+        """
+        self._guard(order)
+        route = self._route(order)
+        creates = self._creates(route)
+        fixed = (self.payer_pubkey, *self.lookup_tables)
+        if fixed != self._fixed:  # payer or lookup tables changed: every template is stale
+            self.templates.clear()
+            self._fixed = fixed
+        shape = self._shape(order, route, creates)
+        if shape is not None:
+            key, datas = shape
+            template = self.templates.get(key)
+            if template is not None:
+                raw = template.fill(bytes(blockhash), datas)
+                if raw is not None:
+                    signature = bytes(self.payer.sign_message(raw))
+                    # parsing the signed bytes is ~5x cheaper than populate(from_bytes_versioned)
+                    return VersionedTransaction.from_bytes(_ONE_SIGNATURE + signature + raw)
+        message = self._compile(order, self._instructions(order, route, creates), blockhash)
+        raw = to_bytes_versioned(message)
+        if shape is not None:
+            self.templates.put(shape[0], Template(raw, len(route)))
+        return VersionedTransaction.populate(message, [self.payer.sign_message(raw)])

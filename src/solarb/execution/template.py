@@ -1,0 +1,120 @@
+"""Compiled-message templates: a route shape's serialized v0 message, refilled per order.
+
+Compiling a message (``MessageV0.try_compile``: account dedup, ordering, lookup-table indexes)
+and building its instructions costs more than signing it. For one payer, the message of a route
+depends on the amounts and the blockhash only through fixed-size spans: the blockhash's 32 bytes
+and each swap instruction's data (the adapters' ``swap_data``, whose length a shape fixes). A
+:class:`Template` keeps the serialized message of one shape (the exact bytes ``try_compile``
+produced for its first order) with those spans' offsets; :meth:`Template.fill` writes a new
+order's blockhash and swap data into a copy. The caller keys templates by everything else the
+message depends on (see :meth:`solarb.execution.builder.TxBuilder.build`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+
+__all__ = ["Template", "TemplateCache", "message_spans"]
+
+_V0_PREFIX = 0x80
+
+
+def _shortvec(buf: bytes, pos: int) -> tuple[int, int]:
+    """Decode a compact-u16 at ``pos``: ``(value, position after it)``."""
+    value = shift = 0
+    while True:
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+
+
+def message_spans(message: bytes) -> tuple[int, list[tuple[int, int]]]:
+    """For a versioned (v0) serialized message: the blockhash's offset and every instruction's
+    data span ``(offset, length)``, in instruction order. Raises ``ValueError`` for a legacy
+    message or truncated bytes."""
+    if not message or message[0] != _V0_PREFIX:
+        raise ValueError("not a v0 message")
+    try:
+        n_keys, pos = _shortvec(message, 4)  # prefix, then the 3-byte header
+        blockhash = pos + 32 * n_keys
+        n_ix, pos = _shortvec(message, blockhash + 32)
+        spans = []
+        for _ in range(n_ix):
+            n_acc, pos = _shortvec(message, pos + 1)  # program id index, then the accounts
+            n_data, pos = _shortvec(message, pos + n_acc)
+            spans.append((pos, n_data))
+            pos += n_data
+    except IndexError:
+        raise ValueError("truncated message") from None
+    if pos > len(message):
+        raise ValueError("truncated message")
+    return blockhash, spans
+
+
+class Template:
+    """One route shape's serialized message (``to_bytes_versioned`` bytes) with the spans that
+    change per order: the blockhash and the data of the last ``len(data_spans)`` instructions."""
+
+    __slots__ = ("blockhash_at", "data_spans", "message")
+
+    def __init__(self, message: bytes, n_swaps: int) -> None:
+        blockhash_at, spans = message_spans(message)
+        if not 0 < n_swaps <= len(spans):
+            raise ValueError(f"{n_swaps} swaps in a message of {len(spans)} instructions")
+        self.message = message
+        self.blockhash_at = blockhash_at
+        self.data_spans = spans[-n_swaps:]
+
+    def fill(self, blockhash: bytes, datas: Sequence[bytes]) -> bytes | None:
+        """The message with ``blockhash`` and the swaps' ``datas`` written in; ``None`` when a
+        data's length is not its span's (the template does not fit: the caller recompiles)."""
+        buf = bytearray(self.message)
+        at = self.blockhash_at
+        buf[at : at + 32] = blockhash
+        for (at, size), data in zip(self.data_spans, datas, strict=True):
+            if len(data) != size:
+                return None
+            buf[at : at + size] = data
+        return bytes(buf)
+
+
+class TemplateCache:
+    """Templates by shape key, least recently used evicted beyond ``capacity``."""
+
+    __slots__ = ("_items", "capacity", "hits", "misses")
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be >= 1")
+        self.capacity = capacity
+        self._items: dict[Hashable, Template] = {}
+        self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: Hashable) -> Template | None:
+        """The template of ``key`` (now the most recently used), or ``None`` (a miss)."""
+        items = self._items
+        template = items.pop(key, None)
+        if template is None:
+            self.misses += 1
+            return None
+        items[key] = template
+        self.hits += 1
+        return template
+
+    def put(self, key: Hashable, template: Template) -> None:
+        """Store ``template`` for ``key``, evicting the least recently used beyond capacity."""
+        items = self._items
+        items.pop(key, None)
+        items[key] = template
+        if len(items) > self.capacity:
+            del items[next(iter(items))]
+
+    def clear(self) -> None:
+        """Forget every template (e.g. the lookup tables changed)."""
+        self._items.clear()

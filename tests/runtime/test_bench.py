@@ -83,3 +83,16 @@ def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_rejects_tiny_workload(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--pools", "3"]) == 2
     assert "pools" in capsys.readouterr().err
+
+
+def test_warm_up_runs_before_the_replay_and_changes_no_decision(small: dict) -> None:
+    warm = small["warm"]
+    assert warm["groups"] == small["pools"] and warm["quoters"] > small["pools"]
+    assert warm["rates"] > 0 and 0 < warm["finder_s"] <= warm["seconds"] == small["warm_s"]
+    assert min(warm["rss_before_mb"], warm["rss_finder_mb"], warm["rss_after_mb"]) > 0
+    cold = run_bench(BenchConfig(pools=20, updates=200, seed=3, inject_every=10, idle_seconds=0,
+                                 warm=False))  # fmt: skip
+    assert cold["warm"] is None and cold["warm_s"] is None
+    keys = ("cycles", "pool_changes", "opportunities", "decisions", "approved", "rejected",
+            "rejections", "built", "build_errors", "evaluations", "sized", "sizing")  # fmt: skip
+    assert {k: cold[k] for k in keys} == {k: small[k] for k in keys}

@@ -11,6 +11,7 @@ auxiliary accounts is the same object; else ``min_account_slot``, else one ``acc
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from solders.pubkey import Pubkey
@@ -70,6 +71,19 @@ class MarketFreshness:
             if s < slot:
                 slot = s
         return slot
+
+    def warm(self, pools: Iterable[Pubkey] | None = None) -> int:
+        """Make and lay out now the group of each of ``pools`` (every pool of the market when
+        ``None``) and cache its answer, as the first :meth:`pool_slot` of a pool would on the hot
+        path; the number of groups made. Nothing to do (0) for a source without groups. Answers
+        are unchanged (a group's caches are exact, and one laid out for an older topology of the
+        source is laid out again when next asked)."""
+        if self._group_slot is None:
+            return 0
+        made = len(self._groups)
+        for pool in self.market.pools if pools is None else pools:
+            self.pool_slot(pool)
+        return len(self._groups) - made
 
     def _new_group(self, pool: Pubkey, aux: tuple[Pubkey, ...]) -> tuple[tuple[Pubkey, ...], Any]:
         """The group of ``pool`` and ``aux``, replacing (releasing) any older one."""

@@ -61,6 +61,7 @@ from solarb.runtime.gc_policy import GcPolicy, updates_pending
 from solarb.runtime.killswitch import watch_stop
 from solarb.runtime.pipeline import Pipeline
 from solarb.runtime.status import RunStats
+from solarb.runtime.warm import warm_up
 from solarb.strategy.cycles import CycleFinder
 
 __all__ = ["BenchConfig", "BenchError", "bench_adapters", "run_bench"]
@@ -86,6 +87,7 @@ class BenchConfig:
     max_notional: int = 50 * 10**9  # SOL base units
     min_profit: int = 20_000
     gc_policy: bool = True  # the node's collector policy (runtime.gc_policy); False: defaults
+    warm: bool = True  # the node's warm-up (runtime.warm) before the replay; False: cold caches
     idle_seconds: float = 2.0  # then the engine's consumer tasks idle this long (CPU measured)
 
 
@@ -206,8 +208,8 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
     stats = RunStats()
     pipeline_box: list[Pipeline] = []
     wiring = _Wiring(market.watched_accounts(), lambda s: pipeline_box[0].on_slot(s))
-    pipeline = Pipeline(market, finder, risk, cfg.min_profit, SystemClock(), stats,
-                        MarketFreshness(market, wiring.feed))
+    freshness = MarketFreshness(market, wiring.feed)
+    pipeline = Pipeline(market, finder, risk, cfg.min_profit, SystemClock(), stats, freshness)
     pipeline_box.append(pipeline)
     payer = Keypair.from_seed(bytes(range(32)))
     builder = TxBuilder(payer,
@@ -219,6 +221,9 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
     watched = len(wiring.subs)
     wiring.subs = []  # the harness's list for the generator, not engine memory: free it
     gen_s = time.monotonic() - gen_started
+    # untimed, as the node does once loaded: bind every quoter, fill the rate table, lay out
+    # every freshness group (the feed's subscriptions are set above)
+    warmed = warm_up(finder, freshness) if cfg.warm else None
 
     n = cfg.updates
     detect = array("q", bytes(8 * n))
@@ -339,6 +344,8 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
         "generate_s": round(fetch_s, 2),
         "replay_s": round(busy_ns / 1e9, 3),
         "gc": gc_figures,
+        "warm": None if warmed is None else warmed.figures(),
+        "warm_s": None if warmed is None else round(warmed.seconds, 3),
         "native": native_status(),
     }
 

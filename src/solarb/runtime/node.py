@@ -49,6 +49,7 @@ from solarb.runtime.killswitch import clear_stop, watch_stop
 from solarb.runtime.pipeline import Pipeline
 from solarb.runtime.status import RunStats, StatusLine
 from solarb.runtime.tokens import symbols_for
+from solarb.runtime.warm import WarmUp, warm_up
 from solarb.strategy.cycles import CycleFinder
 from solarb.wallet.keystore import generate_keypair_file, load_keypair
 
@@ -76,6 +77,7 @@ class Node:
         self.stop_reason = ""
         self._stopping = asyncio.Event()
         self._risk: RiskEngine | None = None
+        self.warmed: WarmUp | None = None  # set once loaded (runtime.warm)
 
     def request_stop(self, reason: str) -> None:
         """Stop taking new orders and end the run (kill switch, duration, signal)."""
@@ -145,9 +147,9 @@ class Node:
             feed = build_source(s.feeds, ws_url, rpc)
             feed.watch(market.watched_accounts())
             market.on_new_accounts = feed.watch  # a CL pool's price reached other tick/bin arrays
+            freshness = MarketFreshness(market, feed)
             pipeline = Pipeline(
-                market, finder, risk, s.risk.min_profit, self.clock, self.stats,
-                MarketFreshness(market, feed),
+                market, finder, risk, s.risk.min_profit, self.clock, self.stats, freshness
             )
             builder = TxBuilder(
                 payer,
@@ -171,6 +173,9 @@ class Node:
 
             started = self.clock.monotonic_ns()
             self._install_signal_handlers(stack)
+            # what each pool's first update would pay (quoters, plans, rates, freshness groups),
+            # paid before streaming and before the freeze, so the warmed objects are frozen too
+            warmed = self.warmed = warm_up(finder, freshness)
             self.gc.start()  # loaded: freeze the heap; collections at idle moments from now on
             stack.callback(self.gc.stop, False)
             tasks = [
@@ -203,6 +208,7 @@ class Node:
             summary["rpc"] = rpc.metrics()
             summary["lookup_table_addresses"] = sum(len(t.addresses) for t in lookup_tables)
             summary["gc"] = self._gc_summary()
+            summary["warm"] = warmed.figures()
             return summary
 
     def _gc_summary(self) -> dict[str, Any]:

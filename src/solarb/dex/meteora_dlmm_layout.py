@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from solders.pubkey import Pubkey
 
 from solarb.dex.base import DecodeError
-from solarb.frozen import frozen_maker
+from solarb.native.slots import frozen_maker
 
 __all__ = [
     "BIN_ARRAY_DISCRIMINATOR",

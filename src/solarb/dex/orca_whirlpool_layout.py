@@ -26,7 +26,7 @@ from solders.pubkey import Pubkey
 
 from solarb.dex.base import DecodeError, QuoteError, remember
 from solarb.dex.spl_token import TOKEN_PROGRAM_ID, epoch_transfer_fee
-from solarb.frozen import frozen_maker
+from solarb.native.slots import frozen_maker
 
 __all__ = [
     "CONFIG_LEN",

@@ -19,7 +19,7 @@ from solders.pubkey import Pubkey
 
 from solarb.dex.base import DecodeError, QuoteError, remember
 from solarb.dex.spl_token import TOKEN_PROGRAM_ID as _TOKEN_PROGRAM_ID
-from solarb.frozen import frozen_maker
+from solarb.native.slots import frozen_maker
 
 __all__ = [
     "AMM_CONFIG_LEN", "ERRORS", "EXTENSION_LEN", "MAX_TICK", "MIN_TICK", "NAME", "OBSERVATION_LEN",

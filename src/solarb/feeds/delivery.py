@@ -38,7 +38,7 @@ from solders.pubkey import Pubkey
 
 from solarb.events import AccountUpdate
 from solarb.feeds.base import OnUpdate
-from solarb.frozen import frozen_maker
+from solarb.native.slots import frozen_maker
 
 __all__ = ["Delivery", "EndpointStats", "FeedStats", "LatencyRing", "new_update"]
 

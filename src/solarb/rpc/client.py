@@ -24,7 +24,7 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 
 from solarb.events import AccountUpdate
-from solarb.frozen import frozen_maker
+from solarb.native.slots import frozen_maker
 from solarb.rpc.errors import InvalidParams, RpcError, RpcProtocolError, error_from_object
 
 if TYPE_CHECKING:

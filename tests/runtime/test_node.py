@@ -24,3 +24,41 @@ def test_sim_keypair_rejects_a_damaged_file(tmp_path: Path) -> None:
     path.write_text("[1, 2, 3]")
     with pytest.raises(WalletError):
         sim_keypair(path)
+
+
+def test_the_node_warms_once_loaded_before_the_freeze_and_the_stream(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A short run of the real node on the embedded cluster: the warm-up runs once, after the
+    market is loaded and before the GC policy's freeze and any update, over every pool; the
+    freshness groups are laid out again once the feed's subscriptions are all up."""
+    import asyncio
+
+    from solarb.config import load_settings
+    from solarb.runtime import node as node_module
+
+    events: list[tuple[str, int]] = []
+    real_warm = node_module.warm_up
+
+    def warm_up(finder, freshness):  # type: ignore[no-untyped-def]
+        events.append(("warm", run.stats.updates))
+        assert finder.market.pools and not finder._quoters
+        return real_warm(finder, freshness)
+
+    monkeypatch.setattr(node_module, "warm_up", warm_up)
+    settings = load_settings(environ={}, overrides={"data_dir": str(tmp_path / "var")})
+    run = node_module.Node(settings)
+    real_start = run.gc.start
+
+    def start() -> None:
+        events.append(("gc.start", run.stats.updates))
+        real_start()
+
+    monkeypatch.setattr(run.gc, "start", start)
+    summary = asyncio.run(run.run(duration_s=3.0, status=False))
+    assert events == [("warm", 0), ("gc.start", 0)]
+    warm = summary["warm"]
+    assert warm["groups"] == summary["pools"] and warm["quoters"] >= summary["pools"]
+    assert warm["rates"] > 0 and warm["seconds"] > 0
+    assert warm["relaid_s"] is not None  # laid out again once every account was subscribed
+    assert summary["updates"] > 0  # the stream ran after it

@@ -55,6 +55,8 @@ from solarb.wallet.keystore import generate_keypair_file, load_keypair
 
 AIRDROP_LAMPORTS = 100_000_000_000
 STATUS_INTERVAL_S = 1.0
+FRESH_POLL_S = 0.05
+RELAY_SLICE = 50  # freshness groups laid out per slice (~2-5 ms)
 
 
 def sim_keypair(path: Path) -> Keypair:
@@ -78,6 +80,7 @@ class Node:
         self._stopping = asyncio.Event()
         self._risk: RiskEngine | None = None
         self.warmed: WarmUp | None = None  # set once loaded (runtime.warm)
+        self.relaid_s: float | None = None  # groups laid out again once the feed was fresh
 
     def request_stop(self, reason: str) -> None:
         """Stop taking new orders and end the run (kill switch, duration, signal)."""
@@ -184,6 +187,7 @@ class Node:
                 asyncio.create_task(self._execute(pipeline, executor), name="executor"),
                 asyncio.create_task(watch_stop(data_dir, self._kill), name="killswitch"),
                 asyncio.create_task(self.gc.run(updates_pending(feed)), name="gc"),
+                asyncio.create_task(self._warm_when_fresh(feed, freshness), name="warm"),
             ]
             printer = StatusLine(sys.stderr, symbols) if status else None
             if printer:
@@ -208,8 +212,23 @@ class Node:
             summary["rpc"] = rpc.metrics()
             summary["lookup_table_addresses"] = sum(len(t.addresses) for t in lookup_tables)
             summary["gc"] = self._gc_summary()
-            summary["warm"] = warmed.figures()
+            summary["warm"] = warmed.figures() | {"relaid_s": self.relaid_s}
             return summary
+
+    async def _warm_when_fresh(self, feed: AccountSource, freshness: MarketFreshness) -> None:
+        """Once every watched account is subscribed (``feed.is_fresh``), lay the freshness groups
+        out again for the feed's settled subscriptions: the warm-up laid them out before any
+        subscription existed, and a group laid out for an older topology is laid out on its
+        next question, on the hot path. In slices of :data:`RELAY_SLICE` pools, yielding to
+        the loop between them (an update waits at most one slice)."""
+        while not getattr(feed, "is_fresh", True):
+            await asyncio.sleep(FRESH_POLL_S)
+        pools = list(freshness.market.pools)
+        t0 = self.clock.monotonic_ns()
+        for i in range(0, len(pools), RELAY_SLICE):
+            freshness.warm(pools[i : i + RELAY_SLICE])
+            await asyncio.sleep(0)
+        self.relaid_s = round((self.clock.monotonic_ns() - t0) / 1e9, 3)
 
     def _gc_summary(self) -> dict[str, Any]:
         """The GC policy's counters, then one deep collection (run ended: its pause costs no

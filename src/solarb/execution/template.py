@@ -34,7 +34,7 @@ def _shortvec(buf: bytes, pos: int) -> tuple[int, int]:
 def message_spans(message: bytes) -> tuple[int, list[tuple[int, int]]]:
     """For a versioned (v0) serialized message: the blockhash's offset and every instruction's
     data span ``(offset, length)``, in instruction order. Raises ``ValueError`` for a legacy
-    message or truncated bytes."""
+    message or bytes that are not exactly one message."""
     if not message or message[0] != _V0_PREFIX:
         raise ValueError("not a v0 message")
     try:
@@ -47,10 +47,15 @@ def message_spans(message: bytes) -> tuple[int, list[tuple[int, int]]]:
             n_data, pos = _shortvec(message, pos + n_acc)
             spans.append((pos, n_data))
             pos += n_data
+        n_lookups, pos = _shortvec(message, pos)
+        for _ in range(n_lookups):
+            n_writable, pos = _shortvec(message, pos + 32)  # table address, writable indexes
+            n_readonly, pos = _shortvec(message, pos + n_writable)
+            pos += n_readonly
     except IndexError:
         raise ValueError("truncated message") from None
-    if pos > len(message):
-        raise ValueError("truncated message")
+    if pos != len(message):
+        raise ValueError(f"message is {len(message)} bytes, its fields {pos}")
     return blockhash, spans
 
 

@@ -18,7 +18,9 @@ dedupe) -> ``Delivery.drain_now`` -> :meth:`Pipeline.on_update` (``MarketState.a
 returned (the decision taken); build+sign is timed on its own. The cyclic GC runs the node's
 policy (:mod:`solarb.runtime.gc_policy`): started once loaded, polled between chunks of frames (no
 frame pending: an idle moment; its collections count in the replay's time and CPU, not in any
-update's latency); ``gc`` in the result has its counters.
+update's latency); ``gc`` in the result has its counters. Before the replay, untimed, the node's
+warm-up (:mod:`solarb.runtime.warm`: every quoter bound, the rate table filled, every freshness
+group laid out); ``warm`` in the result has its time and resident memory before/after.
 """
 
 from __future__ import annotations

@@ -37,6 +37,7 @@ from solarb.dex.spl_token import (
 )
 from solarb.events import Order
 from solarb.execution.errors import BuildError, ProfitGuardError
+from solarb.execution.signer import Signer
 from solarb.execution.template import Template, TemplateCache
 
 PoolLookup = Callable[[Pubkey], tuple[DexAdapter, PoolState, AccountData]]
@@ -134,7 +135,8 @@ class TxBuilder:
             set_compute_unit_price(priority_fee_micro_lamports),
         ]
         self.templates = TemplateCache(template_capacity)
-        self._fixed: tuple[object, ...] = (self.payer_pubkey, *self.lookup_tables)
+        self._signer = Signer(payer)
+        self._fixed: tuple[object, ...] = (payer, self.payer_pubkey, *self.lookup_tables)
 
     def mark_known(self, atas: Iterable[Pubkey]) -> None:
         """Record token accounts that now exist (created by a confirmed transaction)."""
@@ -248,10 +250,10 @@ class TxBuilder:
     ) -> tuple[tuple[object, ...], list[bytes]] | None:
         """The template key of ``order`` and its swaps' data, or ``None`` when a hop's adapter
         cannot key its instruction (accounts chosen by a quote of this amount, or no
-        ``swap_instruction_key``). The key holds every input of the message but the amounts and
-        the blockhash: per hop the adapter and its ``swap_instruction_key`` (the accounts and the
-        data's layout), and the token accounts created (the compute budget, payer and lookup
-        tables are the builder's and checked apart)."""
+        ``swap_instruction_key``/``swap_data``). The key holds every input of the message but
+        the amounts and the blockhash: per hop the adapter and its ``swap_instruction_key`` (the
+        accounts and the data's layout), and the token accounts created (the compute budget,
+        payer and lookup tables are the builder's and checked apart)."""
         opp = order.opportunity
         hop_keys: list[object] = [tuple(mint for _ata, mint, _prog in creates),
                                   tuple(prog for _ata, _mint, prog in creates)]  # fmt: skip
@@ -261,7 +263,8 @@ class TxBuilder:
         keep = _BPS - self.slippage_bps
         for i, ((adapter, state, aux), hop) in enumerate(zip(route, opp.hops, strict=True)):
             keyer = getattr(adapter, "swap_instruction_key", None)
-            if keyer is None:
+            encode = getattr(adapter, "swap_data", None)
+            if keyer is None or encode is None:
                 return None
             arrays = hop.arrays if hop.amount_in == amount_in else ()
             key = keyer(state, hop.a_to_b, aux, arrays)
@@ -271,7 +274,7 @@ class TxBuilder:
             hop_keys.append(key)
             quoted = hop.amount_out
             min_out = order.min_out if i == last else quoted * keep // _BPS
-            datas.append(adapter.swap_data(state, amount_in, min_out, hop.a_to_b))  # type: ignore[attr-defined]
+            datas.append(encode(state, amount_in, min_out, hop.a_to_b))
             amount_in = quoted
         return tuple(hop_keys), datas
 
@@ -304,22 +307,26 @@ class TxBuilder:
         self._guard(order)
         route = self._route(order)
         creates = self._creates(route)
-        fixed = (self.payer_pubkey, *self.lookup_tables)
+        fixed = (self.payer, self.payer_pubkey, *self.lookup_tables)
         if fixed != self._fixed:  # payer or lookup tables changed: every template is stale
             self.templates.clear()
+            self._signer = Signer(self.payer)
             self._fixed = fixed
         shape = self._shape(order, route, creates)
         if shape is not None:
             key, datas = shape
             template = self.templates.get(key)
-            if template is not None:
-                raw = template.fill(bytes(blockhash), datas)
-                if raw is not None:
-                    signature = bytes(self.payer.sign_message(raw))
-                    # parsing the signed bytes is ~5x cheaper than populate(from_bytes_versioned)
-                    return VersionedTransaction.from_bytes(_ONE_SIGNATURE + signature + raw)
+            raw = template.fill(bytes(blockhash), datas) if template is not None else None
+            if raw is not None:
+                return self._signed(raw)
         message = self._compile(order, self._instructions(order, route, creates), blockhash)
         raw = to_bytes_versioned(message)
         if shape is not None:
             self.templates.put(shape[0], Template(raw, len(route)))
-        return VersionedTransaction.populate(message, [self.payer.sign_message(raw)])
+        return self._signed(raw)
+
+    def _signed(self, message: bytes) -> VersionedTransaction:
+        """The transaction of the serialized ``message`` signed by the payer (libsodium, the
+        solders signature's bytes; parsing the signed bytes is ~5x cheaper than ``populate``)."""
+        signature = self._signer.sign(message)
+        return VersionedTransaction.from_bytes(_ONE_SIGNATURE + signature + message)

@@ -405,3 +405,25 @@ def test_index_holds_the_length_two_bytes_an_entry_below_64_kib() -> None:
         assert compact_update(raw + bytes(8), stored)[0] == raw + bytes(8)  # other length
         assert repr(stored) == (f"SparseBytes(len={length}, runs={stored._runs}, "
                                 f"stored={stored.stored_bytes()})")
+
+
+def test_hash_is_computed_when_first_asked_and_equality_does_not_need_it() -> None:
+    """A stored version is not hashed by the market (``_hash`` -1 until asked); asked, it is the
+    bytes' hash; equality is right whichever side knows its hash."""
+    rng = random.Random(5)
+    data = _random_sparse(rng, 10240, 12)
+    stored = compact(data)
+    assert isinstance(stored, SparseBytes) and stored._hash == -1
+    changed = bytearray(data)
+    changed[bytes(data).index(next(b for b in data if b))] ^= 0x01  # a byte inside a run
+    new, same = compact_update(bytes(changed), stored)
+    assert isinstance(new, SparseBytes) and not same and new._hash == -1
+    twin = compact(data)
+    assert isinstance(twin, SparseBytes)
+    for known in ((), (stored,), (stored, new), (stored, new, twin)):
+        for obj in known:
+            assert hash(obj) == hash(bytes(obj))
+        assert stored == twin and twin == stored and stored != new and new != stored
+        assert stored == data and new == bytes(changed) and new != data
+    assert stored._hash == hash(data) and new._hash == hash(bytes(changed))
+    assert {stored: 1}[data] == 1 and {data: 2}[twin] == 2  # interchangeable dict keys

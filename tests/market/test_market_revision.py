@@ -226,3 +226,56 @@ def test_freshness_ready_and_revision_over_random_writes() -> None:
             rmoved = rseen[0] is not before[0] or rseen[1:] != before[1:]
             assert rmoved == (e.rate_revision != rate_revisions[s.pool]), step
             rate_seen[s.pool], rate_revisions[s.pool] = rseen, e.rate_revision
+
+
+def test_freshness_exact_when_refreshes_are_skipped() -> None:
+    """apply skips recomputing a pool's freshness when the written account was above its minimum;
+    over random writes to shared accounts, a pool account read by other pools (written by apply
+    and by add_pool), images that move the aux accounts, bad images and older slots, every pool
+    not quarantined still has the exact minimum and ``ready``."""
+    rng = random.Random(8)
+    m = MarketState({cp.PROGRAM_ID: cp})
+    base = [cp.spec(f"f{i}", S, A) for i in range(3)]
+    reader = [replace(cp.spec(f"g{i}", S, A), config=base[0].pool) for i in range(2)]
+    shared = [replace(cp.spec(f"h{i}", S, A), config=P.config) for i in range(2)]
+    specs = [*base, *reader, *shared]
+    for spec in specs:
+        m.add_pool(spec.pool_update(slot=1))
+    configs = {spec.pool: spec.config for spec in specs}
+    slot, skipped = 1, 0
+    refresh = m._refresh
+    calls = [0]
+
+    def counting(entry: PoolEntry) -> None:
+        calls[0] += 1
+        refresh(entry)
+
+    m._refresh = counting  # type: ignore[method-assign]
+    for step in range(3_000):
+        slot += rng.random() < 0.3
+        spec = rng.choice(specs)
+        at = slot - rng.randrange(3)
+        r = rng.random()
+        before = calls[0]
+        if r < 0.4:
+            m.apply(spec.vault_update(rng.random() < 0.5, rng.randrange(1, 10**9), slot=at))
+        elif r < 0.55:
+            m.apply(replace(spec, config=configs[spec.pool]).config_update(
+                rng.randrange(1, 50), 10_000, slot=at))
+        elif r < 0.7:
+            m.apply(spec.pool_update(slot=at))  # the same image: only the slot moves
+        elif r < 0.8 and spec in base[1:]:  # an image naming another config: re-indexed
+            configs[spec.pool] = rng.choice((spec.config, P.config, base[0].pool))
+            m.apply(replace(spec, config=configs[spec.pool]).pool_update(slot=at))
+        elif r < 0.9:
+            m.apply(base[0].pool_update(slot=at, data=b"bad" if rng.random() < 0.3 else None))
+        else:  # re-registered: its readers (reader) see its new slot
+            m.add_pool(base[0].pool_update(slot=at))
+        skipped += calls[0] == before
+        for s in specs:
+            e = m.pool(s.pool)
+            loaded = [m.slot_of(k) for k in e.aux_keys if k in e.aux]
+            assert e.ready == (len(e.aux) == len(e.aux_keys)), step
+            if not e.quarantined:
+                assert e.slot == min([e.pool_slot, *(x for x in loaded if x is not None)]), step
+    assert skipped > 300  # the skip is exercised

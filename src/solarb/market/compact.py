@@ -41,12 +41,14 @@ class SparseBytes:
     """
 
     # four slots (no int objects for the length and run count: the index holds them); the
-    # index is shared by every version re-laid from this one
+    # index is shared by every version re-laid from this one. ``_hash`` is -1 (never a hash)
+    # until first asked: hashing a 10 KB array costs ~2.5 us and most versions are never hashed
+    # (the market compares them by layout and runs; only some decoders key caches by content)
     __slots__ = ("_chunks", "_hash", "_index", "_packers")
 
     def __init__(self, data: bytes, runs: list[tuple[int, bytes]]) -> None:
         n = len(data)
-        self._hash = hash(data)
+        self._hash = -1
         self._chunks = b"".join(chunk for _, chunk in runs)
         # starts of the runs, then their offsets in _chunks (one more: the end), then the length;
         # built from one list so the array is allocated at its exact size (extend over-allocates)
@@ -98,11 +100,15 @@ class SparseBytes:
         return bytes(buf)
 
     def __hash__(self) -> int:
-        return self._hash
+        h = self._hash
+        if h == -1:  # not computed yet (see __slots__)
+            h = self._hash = hash(bytes(self))
+        return h
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, SparseBytes):
-            if self._hash != other._hash or self._index[-1] != other._index[-1]:
+            h, g = self._hash, other._hash
+            if (h != g and h != -1 and g != -1) or self._index[-1] != other._index[-1]:
                 return False
             if self._index == other._index:  # same layout (the usual case): compare the runs
                 return self._chunks == other._chunks
@@ -176,7 +182,7 @@ class SparseBytes:
         new._index = self._index  # never mutated
         new._packers = layout
         new._chunks = chunks
-        new._hash = hash(data)
+        new._hash = -1  # computed when first asked
         return new
 
     def stored_bytes(self) -> int:

@@ -158,6 +158,8 @@ class MarketState:
                 self._raw[update.pubkey] = update.data
                 self._owners[update.pubkey] = self._owner(update.owner)
                 self._install(existing, state, update.slot)
+                for pool in self._users(update.pubkey) or ():  # pools reading it: its new slot
+                    self._refresh(self.pools[pool])
             return existing.state
         adapter = self._adapters.get(update.owner)
         if adapter is None:
@@ -238,24 +240,28 @@ class MarketState:
                 return ()
             if key == CLOCK_SYSVAR and not owner_changed:
                 return self._apply_clock(users, data, same)
-            return self._apply_aux(key, users, data, same, owner_changed, [])
+            return self._apply_aux(key, users, data, same, owner_changed, [], last)
+        # freshness: the account's slot went from ``last`` (its pool_slot) up to ``slot``; a
+        # non-quarantined entry's ``slot`` is exact (see _refresh), so when ``last`` was above
+        # it, the minimum is elsewhere and stays (here and in _install, via _redecode)
+        old = entry.pool_slot
         entry.pool_slot = slot
         changed: list[Pubkey] = []
         if not same or owner != entry.adapter.PROGRAM_ID:
-            if self._redecode(entry, update):
+            if self._redecode(entry, update, old):
                 changed.append(key)
-        else:
+        elif entry.quarantined or old <= entry.slot:
             self._refresh(entry)
         if users is None:
             return tuple(changed)
-        return self._apply_aux(key, users, data, same, owner_changed, changed)
+        return self._apply_aux(key, users, data, same, owner_changed, changed, last)
 
     def _apply_aux(
         self, key: Pubkey, users: tuple[Pubkey, ...], data: bytes, same: bool,
-        owner_changed: bool, changed: list[Pubkey],
+        owner_changed: bool, changed: list[Pubkey], last: int | None,
     ) -> tuple[Pubkey, ...]:
-        """Store a new version of aux account ``key`` in each reading pool; ``changed`` plus the
-        pools whose quotable state changed."""
+        """Store a new version of aux account ``key`` (last stored at slot ``last``, None: never)
+        in each reading pool; ``changed`` plus the pools whose quotable state changed."""
         pools = self.pools
         clock = key == CLOCK_SYSVAR
         for pool in users:  # a snapshot: re-indexing below replaces the tuple
@@ -269,8 +275,13 @@ class MarketState:
                     user.rate_revision = stamp
                 if (first or not clock) and pool not in changed:
                     changed.append(pool)
-            if owner_changed and self._learn_programs(user, key) and pool not in changed:
-                changed.append(pool)
+            if owner_changed:
+                if self._learn_programs(user, key) and pool not in changed:
+                    changed.append(pool)
+            elif not first and last is not None and last > user.slot and not user.quarantined:
+                # loaded before (ready and the keys unchanged) at a slot above the pool's
+                # exact minimum: raising it leaves the minimum where it is
+                continue
             self._refresh(user)
         return tuple(changed)
 
@@ -350,8 +361,10 @@ class MarketState:
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _redecode(self, entry: PoolEntry, update: AccountUpdate) -> bool:
-        """Decode a new pool image; quarantine on failure. True if the pool is usable again."""
+    def _redecode(self, entry: PoolEntry, update: AccountUpdate, old_slot: int = -1) -> bool:
+        """Decode a new pool image; quarantine on failure. True if the pool is usable again.
+        ``old_slot``: the pool account's slot before this image (see ``_install``'s
+        ``keep_slot``)."""
         if update.owner != entry.adapter.PROGRAM_ID:
             reason = f"owner is {update.owner}, expected {entry.adapter.PROGRAM_ID}"
             return self._quarantine(entry, reason)
@@ -359,9 +372,10 @@ class MarketState:
             state = self._decode(entry.adapter, update.pubkey, update.data, entry.state)
         except DecodeError as exc:
             return self._quarantine(entry, str(exc))
+        keep = not entry.quarantined and old_slot > entry.slot
         entry.quarantined = False
         entry.quarantine_reason = ""
-        self._install(entry, state, update.slot)
+        self._install(entry, state, update.slot, keep)
         return True
 
     def _decode(
@@ -454,8 +468,13 @@ class MarketState:
         self.decode_errors += 1
         return False
 
-    def _install(self, entry: PoolEntry, state: PoolState, slot: int) -> None:
-        """Set a freshly decoded state: re-index aux accounts and graph edges if they moved."""
+    def _install(
+        self, entry: PoolEntry, state: PoolState, slot: int, keep_slot: bool = False
+    ) -> None:
+        """Set a freshly decoded state: re-index aux accounts and graph edges if they moved.
+
+        ``keep_slot``: the entry's freshness ``slot`` is exact and the pool account's previous
+        slot was above it, so unless the aux accounts move it stays (no recomputation)."""
         old_state = entry.state
         entry.state = state
         # also covers _redecode's quarantined = False and _reindex's aux writes (made below)
@@ -470,13 +489,15 @@ class MarketState:
             # aux_keys, made from an equal list, is unchanged
             if source != entry.aux_source:
                 self._reindex(entry, source)
+                keep_slot = False
             entry.aux_key = key
         # the graph holds the mints of the installed state (of this one, for a new entry)
         moved = (old_state is state or state.mint_a != old_state.mint_a
                  or state.mint_b != old_state.mint_b)
         if moved and self.graph.add_pool(entry.address, state.mint_a, state.mint_b):
             self.version += 1
-        self._refresh(entry)
+        if not keep_slot:
+            self._refresh(entry)
 
     def _reindex(self, entry: PoolEntry, source: tuple[Pubkey, ...]) -> None:
         """Index the aux accounts of ``source`` (a new ``aux_accounts`` result) for ``entry``."""
@@ -534,7 +555,12 @@ class MarketState:
                 self._owners.pop(key, None)
 
     def _refresh(self, entry: PoolEntry) -> None:
-        """Recompute ``ready`` and the freshness ``slot`` of one pool."""
+        """Recompute ``ready`` and the freshness ``slot`` of one pool.
+
+        Every write that can move them ends here, except a bad image (the entry is then
+        quarantined, its ``slot`` left as it was until the next refresh): so the ``slot`` of an
+        entry that is not quarantined is exact, which lets apply skip this when an account
+        above the minimum moves up."""
         slot = entry.pool_slot
         slots = self._slots
         ready = len(entry.aux) == len(entry.aux_keys)

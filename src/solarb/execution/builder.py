@@ -135,8 +135,7 @@ class TxBuilder:
             set_compute_unit_price(priority_fee_micro_lamports),
         ]
         self.templates = TemplateCache(template_capacity)
-        self._signer = Signer(payer)
-        self._fixed: tuple[object, ...] = (payer, self.payer_pubkey, *self.lookup_tables)
+        self._reset()
 
     def mark_known(self, atas: Iterable[Pubkey]) -> None:
         """Record token accounts that now exist (created by a confirmed transaction)."""
@@ -194,28 +193,11 @@ class TxBuilder:
                 f"+ min_profit {self.min_profit}"
             )
 
-    def _creates(self, route: list[_Leg]) -> list[tuple[Pubkey, Pubkey, Pubkey]]:
-        """``(ata, mint, program)`` of each route token account not known to exist, in first-use
-        order: the ATA creates of the transaction."""
-        out = []
-        seen: set[Pubkey] = set()
-        known = self.known_atas
-        for _adapter, state, _aux in route:
-            for mint, program in (
-                (state.mint_a, state.token_program_a),
-                (state.mint_b, state.token_program_b),
-            ):
-                ata = self._ata(mint, program)
-                if ata not in known and ata not in seen:
-                    seen.add(ata)
-                    out.append((ata, mint, program))
-        return out
-
     def instructions(self, order: Order) -> list[Instruction]:
         """The instructions of :meth:`build`, unsigned (raises :class:`BuildError`)."""
         self._guard(order)
         route = self._route(order)
-        return self._instructions(order, route, self._creates(route))
+        return self._instructions(order, route, self._plan(order, route)[2])
 
     def _instructions(
         self, order: Order, route: list[_Leg], creates: list[tuple[Pubkey, Pubkey, Pubkey]]
@@ -245,38 +227,55 @@ class TxBuilder:
             amount_in = quoted
         return ixs
 
-    def _shape(
-        self, order: Order, route: list[_Leg], creates: list[tuple[Pubkey, Pubkey, Pubkey]]
-    ) -> tuple[tuple[object, ...], list[bytes]] | None:
-        """The template key of ``order`` and its swaps' data, or ``None`` when a hop's adapter
-        cannot key its instruction (accounts chosen by a quote of this amount, or no
-        ``swap_instruction_key``/``swap_data``). The key holds every input of the message but
-        the amounts and the blockhash: per hop the adapter and its ``swap_instruction_key`` (the
-        accounts and the data's layout), and the token accounts created (the compute budget,
-        payer and lookup tables are the builder's and checked apart)."""
+    def _plan(
+        self, order: Order, route: list[_Leg]
+    ) -> tuple[tuple[object, ...] | None, list[bytes], list[tuple[Pubkey, Pubkey, Pubkey]]]:
+        """``(template key, swap datas, creates)`` of ``order``. ``creates``: ``(ata, mint,
+        program)`` of each route token account not known to exist, in first-use order (the
+        transaction's ATA creates). The key holds every input of the message but the amounts and
+        the blockhash: the created accounts' mints and programs, then per hop the adapter and its
+        ``swap_instruction_key`` (the accounts and the data's layout); the compute budget, payer
+        and lookup tables are the builder's and checked apart. It is ``None`` (datas incomplete)
+        when a hop's adapter cannot key its instruction (accounts chosen by a quote of this
+        amount, or no ``swap_instruction_key``/``swap_data``)."""
         opp = order.opportunity
-        hop_keys: list[object] = [tuple(mint for _ata, mint, _prog in creates),
-                                  tuple(prog for _ata, _mint, prog in creates)]  # fmt: skip
-        datas = []
+        known, atas = self.known_atas, self._ata_cache
+        creates: list[tuple[Pubkey, Pubkey, Pubkey]] = []
+        created: list[Pubkey] = []  # mint, program of each create
+        seen: set[Pubkey] = set()
+        parts: list[object] = []
+        datas: list[bytes] = []
+        keyable = True
         amount_in = opp.amount_in
         last = len(route) - 1
         keep = _BPS - self.slippage_bps
         for i, ((adapter, state, aux), hop) in enumerate(zip(route, opp.hops, strict=True)):
-            keyer = getattr(adapter, "swap_instruction_key", None)
-            encode = getattr(adapter, "swap_data", None)
-            if keyer is None or encode is None:
-                return None
-            arrays = hop.arrays if hop.amount_in == amount_in else ()
-            key = keyer(state, hop.a_to_b, aux, arrays)
-            if key is None:
-                return None
-            hop_keys.append(adapter)
-            hop_keys.append(key)
-            quoted = hop.amount_out
-            min_out = order.min_out if i == last else quoted * keep // _BPS
-            datas.append(encode(state, amount_in, min_out, hop.a_to_b))
-            amount_in = quoted
-        return tuple(hop_keys), datas
+            for mint, program in (
+                (state.mint_a, state.token_program_a),
+                (state.mint_b, state.token_program_b),
+            ):
+                ata = atas.get((mint, program))
+                if ata is None:
+                    ata = self._ata(mint, program)
+                if ata not in known and ata not in seen:
+                    seen.add(ata)
+                    creates.append((ata, mint, program))
+                    created += (mint, program)
+            if keyable:
+                keyer = getattr(adapter, "swap_instruction_key", None)
+                encode = getattr(adapter, "swap_data", None)
+                arrays = hop.arrays if hop.amount_in == amount_in else ()
+                key = keyer(state, hop.a_to_b, aux, arrays) if keyer and encode else None
+                if key is None:
+                    keyable = False
+                else:
+                    parts += (adapter, key)
+                    min_out = order.min_out if i == last else hop.amount_out * keep // _BPS
+                    datas.append(encode(state, amount_in, min_out, hop.a_to_b))  # type: ignore[misc]
+            amount_in = hop.amount_out
+        if not keyable:
+            return None, datas, creates
+        return (len(creates), *created, *parts), datas, creates
 
     def _compile(self, order: Order, instructions: list[Instruction], blockhash: Hash) -> MessageV0:
         try:
@@ -299,34 +298,35 @@ class TxBuilder:
         """A v0 transaction for ``order`` signed by the payer, valid while ``blockhash`` is.
 
         Byte-identical to :meth:`build_reference`. A route shape seen before (same
-        :meth:`_shape` key, same lookup tables) reuses its compiled message: only the swaps' data
+        :meth:`_plan` key, same payer and lookup tables) reuses its compiled message: only the swaps' data
         and the blockhash are written in (:class:`~solarb.execution.template.Template`).
 
         Raises :class:`BuildError` (:class:`ProfitGuardError` for an unsafe ``min_out``).
         """
         self._guard(order)
         route = self._route(order)
-        creates = self._creates(route)
-        fixed = (self.payer, self.payer_pubkey, *self.lookup_tables)
-        if fixed != self._fixed:  # payer or lookup tables changed: every template is stale
-            self.templates.clear()
-            self._signer = Signer(self.payer)
-            self._fixed = fixed
-        shape = self._shape(order, route, creates)
-        if shape is not None:
-            key, datas = shape
+        if (self.payer is not self._signer.keypair or self.payer_pubkey is not self._payer_pubkey
+                or tuple(self.lookup_tables) != self._tables):  # fmt: skip
+            self._reset()  # payer or lookup tables changed: every template is stale
+        key, datas, creates = self._plan(order, route)
+        if key is not None:
             template = self.templates.get(key)
-            raw = template.fill(bytes(blockhash), datas) if template is not None else None
-            if raw is not None:
-                return self._signed(raw)
-        message = self._compile(order, self._instructions(order, route, creates), blockhash)
-        raw = to_bytes_versioned(message)
-        if shape is not None:
-            self.templates.put(shape[0], Template(raw, len(route)))
-        return self._signed(raw)
+            message = template.fill(bytes(blockhash), datas) if template is not None else None
+            if message is not None:
+                return self._signed(message)
+        compiled = self._compile(order, self._instructions(order, route, creates), blockhash)
+        message = to_bytes_versioned(compiled)
+        if key is not None:
+            self.templates.put(key, Template(message, len(route)))
+        return self._signed(message)
+
+    def _reset(self) -> None:
+        self.templates.clear()
+        self._signer = Signer(self.payer)
+        self._payer_pubkey = self.payer_pubkey
+        self._tables = tuple(self.lookup_tables)
 
     def _signed(self, message: bytes) -> VersionedTransaction:
         """The transaction of the serialized ``message`` signed by the payer (libsodium, the
         solders signature's bytes; parsing the signed bytes is ~5x cheaper than ``populate``)."""
-        signature = self._signer.sign(message)
-        return VersionedTransaction.from_bytes(_ONE_SIGNATURE + signature + message)
+        return VersionedTransaction.from_bytes(_ONE_SIGNATURE + self._signer.signed(message))

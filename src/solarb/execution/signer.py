@@ -23,9 +23,10 @@ _PROBE = b"solarb signer self-check"
 class Signer:
     """Signs messages with ``keypair``'s key; ``sign(m) == bytes(keypair.sign_message(m))``."""
 
-    __slots__ = ("_secret", "pubkey")
+    __slots__ = ("_secret", "keypair", "pubkey")
 
     def __init__(self, keypair: Keypair) -> None:
+        self.keypair = keypair
         self.pubkey: Pubkey = keypair.pubkey()
         self._secret = bytes(keypair)  # libsodium's secret key layout: seed then public key
         if self.sign(_PROBE) != bytes(keypair.sign_message(_PROBE)):
@@ -34,6 +35,11 @@ class Signer:
     def sign(self, message: bytes) -> bytes:
         """The 64-byte Ed25519 signature of ``message``."""
         return crypto_sign(message, self._secret)[:_SIGNATURE_LEN]
+
+    def signed(self, message: bytes) -> bytes:
+        """The signature followed by ``message`` (libsodium's signed-message layout: with a
+        leading signature count of 1, a single-signer transaction's bytes)."""
+        return crypto_sign(message, self._secret)
 
     def __repr__(self) -> str:
         return f"Signer({self.pubkey})"

@@ -60,30 +60,36 @@ def message_spans(message: bytes) -> tuple[int, list[tuple[int, int]]]:
 
 
 class Template:
-    """One route shape's serialized message (``to_bytes_versioned`` bytes) with the spans that
-    change per order: the blockhash and the data of the last ``len(data_spans)`` instructions."""
+    """One route shape's serialized message (``to_bytes_versioned`` bytes) cut around the spans
+    that change per order: the blockhash and the data of the last ``n_swaps`` instructions."""
 
-    __slots__ = ("blockhash_at", "data_spans", "message")
+    __slots__ = ("message", "segments", "sizes")
 
     def __init__(self, message: bytes, n_swaps: int) -> None:
         blockhash_at, spans = message_spans(message)
         if not 0 < n_swaps <= len(spans):
             raise ValueError(f"{n_swaps} swaps in a message of {len(spans)} instructions")
         self.message = message
-        self.blockhash_at = blockhash_at
-        self.data_spans = spans[-n_swaps:]
+        spans = spans[-n_swaps:]
+        self.sizes = [size for _at, size in spans]
+        cuts = [blockhash_at, blockhash_at + 32]
+        for at, size in spans:
+            cuts += (at, at + size)
+        cuts.append(len(message))
+        # segments[0] before the blockhash, then what follows the blockhash and each data
+        self.segments = [message[: cuts[0]]]
+        self.segments += [message[cuts[k] : cuts[k + 1]] for k in range(1, len(cuts) - 1, 2)]
 
     def fill(self, blockhash: bytes, datas: Sequence[bytes]) -> bytes | None:
         """The message with ``blockhash`` and the swaps' ``datas`` written in; ``None`` when a
         data's length is not its span's (the template does not fit: the caller recompiles)."""
-        buf = bytearray(self.message)
-        at = self.blockhash_at
-        buf[at : at + 32] = blockhash
-        for (at, size), data in zip(self.data_spans, datas, strict=True):
+        segments = self.segments
+        out = [segments[0], blockhash, segments[1]]
+        for size, data, segment in zip(self.sizes, datas, segments[2:], strict=True):
             if len(data) != size:
                 return None
-            buf[at : at + size] = data
-        return bytes(buf)
+            out += (data, segment)
+        return b"".join(out)
 
 
 class TemplateCache:

@@ -32,13 +32,17 @@ static PyObject *maker_call(PyObject *self_obj, PyObject *const *args, size_t na
                             PyObject *kwnames) {
     Maker *self = (Maker *)self_obj;
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (self->cls == NULL) { /* cleared by the collector (only inside a dying cycle) */
+        PyErr_SetString(PyExc_TypeError, "make(): the maker was cleared");
+        return NULL;
+    }
     if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0) {
         PyErr_Format(PyExc_TypeError, "make() of %s takes no keyword arguments",
                      self->cls->tp_name);
         return NULL;
     }
     if (nargs != self->n) {
-        PyErr_Format(PyExc_TypeError, "make() of %s takes %zd positional arguments but %zd were given",
+        PyErr_Format(PyExc_TypeError, "make() of %s takes %zd positional arguments, %zd given",
                      self->cls->tp_name, self->n, nargs);
         return NULL;
     }

@@ -436,57 +436,39 @@ class CycleFinder:
     def warm(self, pools: Iterable[Pubkey] | None = None) -> tuple[int, int]:
         """Pay now what the first change of a pool would pay on the hot path: bind (and keep,
         with ``keep_quoters``) the quoter of every (pool, direction) a cycle through ``pools``
-        uses (every cycle when ``None``), which makes the adapters decode the tick/bin arrays and
-        build the plans they cache, and compute the spot rates of every pool those cycles read.
-        Call once loaded, before streaming (and with the pools a caller adds later). Decisions
-        are unchanged: a kept quoter is used only while its entry's ``revision`` is the one it
-        was bound at, a rate while its ``rate_revision`` is, and ``keep_quoters=False`` binds
-        anew on every change (only the adapters' caches are warm then). Returns ``(quoters
-        bound, pools whose rates were computed)``."""
+        uses (every cycle when ``None``), so the adapters decode the tick/bin arrays and build
+        the plans they cache, and compute the spot rates of every pool those cycles read. Call
+        once loaded, before streaming (and with pools added later). Decisions are unchanged: a
+        kept quoter is used only while its entry's ``revision`` is the one it was bound at, a
+        rate while its ``rate_revision`` is. ``(quoters bound, pools whose rates were set)``."""
         if self._version != self.market.version:
             self.rebuild()
-        plans = self._plans
-        if pools is None:
-            chosen: Iterable[_Plan] = plans.values()
-        else:
-            chosen = [plan for p in pools if (plan := plans.get(p)) is not None]
-        keys: dict[tuple[Pubkey, bool], PoolEntry] = {}
+        plans, cycles, entries = self._plans, self._cycles, self._entries
+        chosen = plans.values() if pools is None else [plans[p] for p in pools if p in plans]
         checks: dict[int, PoolEntry] = {}  # a_to_b slot -> entry, each pool once
-        cycles = self._cycles
+        keys: dict[tuple[Pubkey, bool], PoolEntry] = {}
         for plan in chosen:
-            for entry, s in plan.checks:
-                checks[s] = entry
+            checks.update((s, entry) for entry, s in plan.checks)
             for index in plan.rows[::4]:
-                for leg in cycles[index].legs:
-                    keys[(leg.pool, leg.a_to_b)] = self._entries[leg.pool]
-        n_rates = 0
-        for s, entry in checks.items():
-            n_rates += self._rates(entry, s)
-        kept = self._quoters if self.keep_quoters else {}
+                keys.update(((g.pool, g.a_to_b), entries[g.pool]) for g in cycles[index].legs)
+        table, revs, n_rates = self._table, self._revs, 0
+        for s, entry in checks.items():  # as on_pool_changed's filter does
+            if not entry.ready or entry.quarantined:
+                table[s] = table[s + 1] = _NAN
+                revs[s] = -1
+            elif revs[s] != entry.rate_revision:
+                table[s] = _spot_rate(entry, entry.state, True)
+                table[s + 1] = _spot_rate(entry, entry.state, False)
+                revs[s] = entry.rate_revision
+                n_rates += 1
+        kept = self._quoters if self.keep_quoters else {}  # not kept: adapters' caches only
         n_bound = 0
         for key, entry in keys.items():
-            if entry.ready and not entry.quarantined:
-                k = kept.get(key)
-                if k is None or k[0] is not entry or k[1] != entry.revision:
-                    kept[key] = (entry, entry.revision, _bound_quote(entry, key[1]))
-                    n_bound += 1
+            k = kept.get(key)
+            if entry.tradable and (k is None or k[0] is not entry or k[1] != entry.revision):
+                kept[key] = (entry, entry.revision, _bound_quote(entry, key[1]))
+                n_bound += 1
         return n_bound, n_rates
-
-    def _rates(self, entry: PoolEntry, s: int) -> bool:
-        """Bring table slots ``s``, ``s + 1`` (``entry``'s two directions) up to date, as
-        :meth:`on_pool_changed` does; whether they were computed."""
-        if not entry.ready or entry.quarantined:
-            self._table[s] = self._table[s + 1] = _NAN
-            self._revs[s] = -1
-            return False
-        revision = entry.rate_revision
-        if self._revs[s] == revision:
-            return False
-        state = entry.state
-        self._table[s] = _spot_rate(entry, state, True)
-        self._table[s + 1] = _spot_rate(entry, state, False)
-        self._revs[s] = revision
-        return True
 
     def on_pool_changed(
         self, pool: Pubkey, *, slot: int, ts_recv_ns: int, now_ns: int, best_only: bool = False

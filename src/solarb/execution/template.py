@@ -5,9 +5,9 @@ and building its instructions costs more than signing it. For one payer, the mes
 depends on the amounts and the blockhash only through fixed-size spans: the blockhash's 32 bytes
 and each swap instruction's data (the adapters' ``swap_data``, whose length a shape fixes). A
 :class:`Template` keeps the serialized message of one shape (the exact bytes ``try_compile``
-produced for its first order) with those spans' offsets; :meth:`Template.fill` writes a new
-order's blockhash and swap data into a copy. The caller keys templates by everything else the
-message depends on (see :meth:`solarb.execution.builder.TxBuilder.build`).
+produced for its first order) cut around those spans; :meth:`Template.fill` joins the pieces with
+a new order's blockhash and swap data. The caller keys templates by everything else the message
+depends on (see :meth:`solarb.execution.builder.TxBuilder.build`).
 """
 
 from __future__ import annotations
@@ -63,13 +63,12 @@ class Template:
     """One route shape's serialized message (``to_bytes_versioned`` bytes) cut around the spans
     that change per order: the blockhash and the data of the last ``n_swaps`` instructions."""
 
-    __slots__ = ("message", "segments", "sizes")
+    __slots__ = ("segments", "sizes")
 
     def __init__(self, message: bytes, n_swaps: int) -> None:
         blockhash_at, spans = message_spans(message)
         if not 0 < n_swaps <= len(spans):
             raise ValueError(f"{n_swaps} swaps in a message of {len(spans)} instructions")
-        self.message = message
         spans = spans[-n_swaps:]
         self.sizes = [size for _at, size in spans]
         cuts = [blockhash_at, blockhash_at + 32]

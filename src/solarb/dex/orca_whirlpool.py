@@ -595,7 +595,8 @@ def _swap_arrays(state: Whirlpool, a_to_b: bool) -> list[Pubkey]:
 
 def swap_data(state: Whirlpool, amount_in: int, min_out: int, a_to_b: bool) -> bytes:
     """The data of :func:`swap_instruction` (``struct.error`` for an amount outside u64)."""
-    return SWAP_V2_DISCRIMINATOR + struct.pack("<QQQQ??B", amount_in, min_out, 0, 0, True, a_to_b, 0)
+    args = struct.pack("<QQQQ??B", amount_in, min_out, 0, 0, True, a_to_b, 0)
+    return SWAP_V2_DISCRIMINATOR + args
 
 
 def swap_instruction_key(

@@ -11,6 +11,12 @@ Amounts: hop 0 spends ``opportunity.amount_in``; hop ``i`` spends hop ``i-1``'s 
 A hop's ``arrays`` (its quote's tick/bin array accounts, see :attr:`solarb.dex.base.Quote.arrays`)
 go to the adapter's ``swap_instruction(..., arrays=...)`` when the hop's ``amount_in`` is the
 amount spent: the instruction is then built without quoting the swap again (same bytes).
+
+:meth:`TxBuilder.build` compiles a route shape once: later orders of the shape (same pools,
+directions, arrays, created accounts; the key is each adapter's ``swap_instruction_key``) reuse
+the serialized message with their amounts (``swap_data``) and blockhash written in, then sign it.
+:meth:`TxBuilder.build_reference` is the plain path (``MessageV0.try_compile``, solders signing)
+that the tests hold it to, byte for byte.
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ _Leg = tuple[DexAdapter, PoolState, AccountData]
 _ATA_CREATE_IDEMPOTENT = bytes([1])
 _TOKEN_SYNC_NATIVE = bytes([17])
 _BPS = 10_000
-_ONE_SIGNATURE = bytes([1])  # a transaction's signature count (compact-u16) when the payer alone signs
+_ONE_SIGNATURE = bytes([1])  # a transaction's signature count (compact-u16): the payer alone
 
 
 def create_ata_idempotent(
@@ -271,7 +277,7 @@ class TxBuilder:
                 else:
                     parts += (adapter, key)
                     min_out = order.min_out if i == last else hop.amount_out * keep // _BPS
-                    datas.append(encode(state, amount_in, min_out, hop.a_to_b))  # type: ignore[misc]
+                    datas.append(encode(state, amount_in, min_out, hop.a_to_b))
             amount_in = hop.amount_out
         if not keyable:
             return None, datas, creates
@@ -297,9 +303,11 @@ class TxBuilder:
     def build(self, order: Order, blockhash: Hash) -> VersionedTransaction:
         """A v0 transaction for ``order`` signed by the payer, valid while ``blockhash`` is.
 
-        Byte-identical to :meth:`build_reference`. A route shape seen before (same
-        :meth:`_plan` key, same payer and lookup tables) reuses its compiled message: only the swaps' data
-        and the blockhash are written in (:class:`~solarb.execution.template.Template`).
+        Byte-identical to :meth:`build_reference` (errors alike). A route shape seen before
+        (same :meth:`_plan` key, same payer and lookup tables) reuses its compiled message: only
+        the swaps' data and the blockhash are written in
+        (:class:`~solarb.execution.template.Template`); signing goes through libsodium
+        (:class:`~solarb.execution.signer.Signer`, the same signature bytes).
 
         Raises :class:`BuildError` (:class:`ProfitGuardError` for an unsafe ``min_out``).
         """

@@ -1,8 +1,9 @@
 """Optional C kernels for the hot path: the exact concentrated-liquidity swap math, the cycle
-float filter, the sizing search and the constant-product bound quoters.
+float filter, the sizing search, the constant-product bound quoters and the frozen-dataclass
+makers.
 
 Each kernel (``_whirlpool``, ``_raydium_clmm``, ``_meteora_dlmm``, ``_cycle_filter``,
-``_sizing``, ``_constant_product``) is a CPython extension built from ``<name>.c`` by
+``_sizing``, ``_constant_product``, ``_slots``) is a CPython extension built from ``<name>.c`` by
 ``setup.py`` (``make`` does it).
 Each computes exactly what its pure-Python reference computes: the swap loops in
 :mod:`solarb.dex`, :func:`solarb.strategy.cycle_plan.filter_rows` and the model search of
@@ -24,6 +25,7 @@ KERNELS = (
     "sizing",
     "cycle_filter",
     "constant_product",
+    "slots",
 )
 
 

@@ -11,13 +11,12 @@ path builds an ``AccountUpdate`` per notification and a decoded pool state per p
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from collections.abc import Callable
 from types import ModuleType
 from typing import TypeVar
 
 from solarb import frozen
-from solarb.native import enabled
+from solarb.native import load
 
 __all__ = ["frozen_maker", "kernel"]
 
@@ -26,12 +25,7 @@ _T = TypeVar("_T")
 
 def kernel() -> ModuleType | None:
     """The compiled ``_slots`` module, or None when disabled (``SOLARB_NATIVE=0``) or not built."""
-    if not enabled():
-        return None
-    try:
-        return importlib.import_module("solarb.native._slots")
-    except ImportError:
-        return None
+    return load("slots")
 
 
 def frozen_maker(cls: type[_T]) -> Callable[..., _T]:

@@ -39,8 +39,9 @@ from solarb import native
 from solarb.dex.base import DexError, Quote
 from solarb.errors import ConfigError
 from solarb.events import Hop, Opportunity
-from solarb.frozen import fast_init, frozen_maker
+from solarb.frozen import fast_init
 from solarb.market.state import MarketState, PoolEntry
+from solarb.native.slots import frozen_maker
 from solarb.strategy.bound_quoters import Kept as _Kept
 from solarb.strategy.bound_quoters import Legs as _Legs
 from solarb.strategy.bound_quoters import bind as _bind

@@ -47,11 +47,11 @@ from solders.pubkey import Pubkey
 from solarb.dex.base import CLOCK_SYSVAR, DecodeError, DexAdapter, PoolState, Quote, QuoteError
 from solarb.dex.spl_token import TOKEN_PROGRAMS
 from solarb.events import AccountUpdate
+from solarb.market.accounts import AccountRecord, readers_of, record_slot
 from solarb.market.compact import COMPACT_MIN_LEN, compact_update
 from solarb.market.graph import Edge, TokenGraph
 
 __all__ = ["CLOCK_SYSVAR", "MarketState", "PoolEntry", "PoolQuarantined"]
-
 
 
 class PoolQuarantined(QuoteError):
@@ -87,9 +87,10 @@ class PoolEntry:
     quarantine_reason: str = ""
     decode_errors: int = 0
     # internal, kept by the market: the last ``aux_accounts`` result (``aux_keys`` is made from
-    # it; an equal one leaves the index as it is) and the aux keys that count in ``slot``
+    # it; an equal one leaves the index as it is) and the records of the aux accounts that count
+    # in ``slot``
     aux_source: tuple[Pubkey, ...] = field(default=(), repr=False)
-    slot_keys: tuple[Pubkey, ...] = field(default=(), repr=False)
+    slot_accounts: tuple[AccountRecord, ...] = field(default=(), repr=False)
     aux_key: object = field(default=None, repr=False)  # the adapter's aux_accounts_key, if any
     revision: int = field(default=0, repr=False)
     rate_revision: int = field(default=0, repr=False)
@@ -119,23 +120,20 @@ class MarketState:
         self.decode_errors = 0
         self.stale_updates = 0
         self.unknown_updates = 0
-        # aux account -> the pools reading it: the pool itself when one does (most accounts:
-        # no tuple each), else a tuple (see _users)
-        self._aux_index: dict[Pubkey, Pubkey | tuple[Pubkey, ...]] = {}
-        self._slots: dict[Pubkey, int] = {}
+        # every watched account (a pool, or read by one) -> its record: slot, bytes, owner,
+        # pool entry, readers (see AccountRecord)
+        self._accounts: dict[Pubkey, AccountRecord] = {}
         self._slot_obj = -1  # the last slot applied (its int object is shared, see apply)
-        self._raw: dict[Pubkey, bytes] = {}
-        self._owners: dict[Pubkey, Pubkey] = {}
         self._owner_ids: dict[Pubkey, Pubkey] = {}  # one Pubkey object per owner program
         # id(adapter) -> (TOKEN_PROGRAMS_FROM_MINTS, aux_accounts_key or None, the adapter: held
         # so the id stays its own); by id, as an adapter need not be hashable (any object with
         # the module functions); a getattr that misses costs ~0.8 us, so each is looked up once
         self._caps: dict[int, tuple[bool, Callable[[PoolState], object] | None, DexAdapter]] = {}
         self.on_new_accounts: Callable[[list[Pubkey]], None] | None = None
-        # the Clock's readers, their aux dicts, all of them hold it?, their entries (_apply_clock)
+        # the Clock's readers (its record's), their aux dicts, all of them hold it?, the readers
+        # as a tuple (_apply_clock)
         self._clock_readers: (
-            tuple[tuple[Pubkey, ...], tuple[dict[Pubkey, bytes], ...], bool, tuple[PoolEntry, ...]]
-            | None
+            tuple[object, tuple[dict[Pubkey, bytes], ...], bool, tuple[PoolEntry, ...]] | None
         )
         self._clock_readers = None
         # write stamps for PoolEntry.revision: next() of one count, so no value repeats
@@ -152,14 +150,15 @@ class MarketState:
         """
         existing = self.pools.get(update.pubkey)
         if existing is not None:
-            if update.slot >= self._slots.get(update.pubkey, -1):
+            rec = self._accounts[update.pubkey]
+            if rec.slot is None or update.slot >= rec.slot:
                 state = self._decode(existing.adapter, update.pubkey, update.data, existing.state)
-                self._slots[update.pubkey] = update.slot
-                self._raw[update.pubkey] = update.data
-                self._owners[update.pubkey] = self._owner(update.owner)
+                rec.slot = update.slot
+                rec.raw = update.data
+                rec.owner = self._owner(update.owner)
                 self._install(existing, state, update.slot)
-                for pool in self._users(update.pubkey) or ():  # pools reading it: its new slot
-                    self._refresh(self.pools[pool])
+                for user in readers_of(rec.readers):  # pools reading it: its new slot
+                    self._refresh(user)
             return existing.state
         adapter = self._adapters.get(update.owner)
         if adapter is None:
@@ -169,9 +168,13 @@ class MarketState:
         state = self._decode(adapter, update.pubkey, update.data)
         entry = PoolEntry(address=update.pubkey, adapter=adapter, state=state, aux_keys=())
         self.pools[update.pubkey] = entry
-        self._slots[update.pubkey] = update.slot
-        self._raw[update.pubkey] = update.data
-        self._owners[update.pubkey] = self._owner(update.owner)
+        rec = self._accounts.get(update.pubkey)
+        if rec is None:
+            rec = self._accounts[update.pubkey] = AccountRecord(update.pubkey)
+        rec.entry = entry
+        rec.slot = update.slot
+        rec.raw = update.data
+        rec.owner = self._owner(update.owner)
         self._install(entry, state, update.slot)
         return state
 
@@ -182,11 +185,12 @@ class MarketState:
             return False
         entry.revision = entry.rate_revision = next(self._stamps)  # holders see it changed
         for key in entry.aux_keys:
-            self._unindex_aux(key, pool)
-        if pool not in self._aux_index:  # else another pool still reads its account
-            self._slots.pop(pool, None)
-            self._raw.pop(pool, None)
-            self._owners.pop(pool, None)
+            self._unindex_aux(key, entry)
+        rec = self._accounts.get(pool)
+        if rec is not None:
+            rec.entry = None
+            if rec.readers is None:  # else another pool still reads its account
+                del self._accounts[pool]
         if self.graph.remove_pool(pool):
             self.version += 1
         return True
@@ -202,15 +206,12 @@ class MarketState:
         :class:`DecodeError`.
         """
         key = update.pubkey
-        entry = self.pools.get(key)
-        readers = self._aux_index.get(key)
-        users: tuple[Pubkey, ...] | None = (  # the inlined _users (hot path)
-            readers if readers is None or isinstance(readers, tuple) else (readers,))
-        if entry is None and users is None:
+        rec = self._accounts.get(key)  # the one lookup: the rest is on the record
+        if rec is None:
             self.unknown_updates += 1
             return ()
         slot = update.slot
-        last = self._slots.get(key)
+        last = rec.slot
         if last is not None and slot < last:
             self.stale_updates += 1
             return ()
@@ -218,10 +219,11 @@ class MarketState:
             slot = self._slot_obj  # one int object per slot, not one per stored account
         else:
             self._slot_obj = slot
-        self._slots[key] = slot
+        rec.slot = slot
         data = update.data
         owner = update.owner
-        old = self._raw.get(key)
+        old = rec.raw
+        entry = rec.entry
         if entry is None and len(data) >= COMPACT_MIN_LEN and owner in self._adapters:
             # compared and compacted in one pass; reads like the bytes (see market.compact)
             stored, same = compact_update(data, old)
@@ -231,16 +233,17 @@ class MarketState:
             if same:
                 data = cast(bytes, old)  # keep the one stored object (adapter caches stay hot)
         if data is not old:
-            self._raw[key] = data
-        owner_changed = self._owners.get(key) != owner
+            rec.raw = data
+        owner_changed = rec.owner != owner
         if owner_changed:  # else the stored (shared) object is kept
-            self._owners[key] = self._owner(owner)
+            rec.owner = self._owner(owner)
+        readers = rec.readers
         if entry is None:
-            if users is None:  # unreachable (see above); for the type checker
+            if readers is None:  # unreachable: a record without a pool has readers
                 return ()
-            if key == CLOCK_SYSVAR and not owner_changed:
-                return self._apply_clock(users, data, same)
-            return self._apply_aux(key, users, data, same, owner_changed, [], last)
+            if rec.clock and not owner_changed:
+                return self._apply_clock(readers, data, same)
+            return self._apply_aux(key, rec, readers, data, same, owner_changed, [], last)
         # freshness: the account's slot went from ``last`` (its pool_slot) up to ``slot``; a
         # non-quarantined entry's ``slot`` is exact (see _refresh), so when ``last`` was above
         # it, the minimum is elsewhere and stays (here and in _install, via _redecode)
@@ -252,20 +255,21 @@ class MarketState:
                 changed.append(key)
         elif entry.quarantined or old <= entry.slot:
             self._refresh(entry)
-        if users is None:
+        if readers is None:
             return tuple(changed)
-        return self._apply_aux(key, users, data, same, owner_changed, changed, last)
+        return self._apply_aux(key, rec, readers, data, same, owner_changed, changed, last)
 
     def _apply_aux(
-        self, key: Pubkey, users: tuple[Pubkey, ...], data: bytes, same: bool,
-        owner_changed: bool, changed: list[Pubkey], last: int | None,
+        self, key: Pubkey, rec: AccountRecord, readers: PoolEntry | tuple[PoolEntry, ...],
+        data: bytes, same: bool, owner_changed: bool, changed: list[Pubkey], last: int | None,
     ) -> tuple[Pubkey, ...]:
-        """Store a new version of aux account ``key`` (last stored at slot ``last``, None: never)
-        in each reading pool; ``changed`` plus the pools whose quotable state changed."""
-        pools = self.pools
-        clock = key == CLOCK_SYSVAR
-        for pool in users:  # a snapshot: re-indexing below replaces the tuple
-            user = pools[pool]
+        """Store a new version of aux account ``key`` (its record ``rec``, last stored at slot
+        ``last``, None: never) in each reading pool (``readers``, the record's); ``changed`` plus
+        the pools whose quotable state changed."""
+        clock = rec.clock
+        # a snapshot: re-indexing below replaces the record's readers
+        for user in readers if isinstance(readers, tuple) else (readers,):
+            pool = user.address
             aux = user.aux
             first = key not in aux
             if first or not same:
@@ -285,16 +289,18 @@ class MarketState:
             self._refresh(user)
         return tuple(changed)
 
-    def _apply_clock(self, users: tuple[Pubkey, ...], data: bytes, same: bool) -> tuple[Pubkey, ...]:
+    def _apply_clock(
+        self, readers: PoolEntry | tuple[PoolEntry, ...], data: bytes, same: bool
+    ) -> tuple[Pubkey, ...]:
         """A Clock write: stored in each reading pool's aux; only pools that lacked it change
         (it counts in no freshness slot, so nothing is refreshed). The readers' aux dicts are
         kept in a tuple (rebuilt when the readers change), so the store runs in C, as does the
         new ``revision`` of each reader (one stamp for all: each is a value none had before)."""
         cache = self._clock_readers
-        if cache is None or cache[0] is not users:  # held, so the identity is never reused
-            entries = tuple(self.pools[pool] for pool in users)
+        if cache is None or cache[0] is not readers:  # held, so the identity is never reused
+            entries = readers if isinstance(readers, tuple) else (readers,)
             auxes = tuple(entry.aux for entry in entries)
-            cache = (users, auxes, all(CLOCK_SYSVAR in aux for aux in auxes), entries)
+            cache = (readers, auxes, all(CLOCK_SYSVAR in aux for aux in auxes), entries)
             self._clock_readers = cache
         _, auxes, complete, entries = cache
         if complete:
@@ -303,16 +309,16 @@ class MarketState:
                 stamp = next(self._stamps)
                 deque(map(setattr, entries, repeat("revision"), repeat(stamp)), maxlen=0)
             return ()
-        first: list[Pubkey] = []
-        for pool, aux, entry in zip(users, auxes, entries, strict=True):
+        first: list[PoolEntry] = []
+        for aux, entry in zip(auxes, entries, strict=True):
             if CLOCK_SYSVAR not in aux:
-                first.append(pool)
+                first.append(entry)
             aux[CLOCK_SYSVAR] = data
             entry.revision = next(self._stamps)
-        for pool in first:
-            self._refresh(self.pools[pool])
+        for entry in first:
+            self._refresh(entry)
         self._clock_readers = None
-        return tuple(first)
+        return tuple(entry.address for entry in first)
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -326,19 +332,27 @@ class MarketState:
 
     def watched_accounts(self) -> list[Pubkey]:
         """Every account the feeds must deliver: pools first, then auxiliary accounts."""
-        return list(self.pools) + [k for k in self._aux_index if k not in self.pools]
+        return list(self.pools) + [k for k, rec in self._accounts.items() if rec.entry is None]
 
     def pools_using(self, account: Pubkey) -> tuple[Pubkey, ...]:
         """Pools whose quote reads ``account`` (as an auxiliary account)."""
-        return self._users(account) or ()
+        rec = self._accounts.get(account)
+        return () if rec is None else tuple(e.address for e in readers_of(rec.readers))
 
     def owner_of(self, account: Pubkey) -> Pubkey | None:
         """The owner program of ``account`` in its last applied update (None if never seen)."""
-        return self._owners.get(account)
+        rec = self._accounts.get(account)
+        return None if rec is None else rec.owner
 
     def slot_of(self, account: Pubkey) -> int | None:
         """The slot of the last applied update of ``account`` (None if never seen)."""
-        return self._slots.get(account)
+        rec = self._accounts.get(account)
+        return None if rec is None else rec.slot
+
+    @property
+    def _raw(self) -> dict[Pubkey, bytes]:
+        """Every watched account's stored bytes, by address (a copy; for tests and debugging)."""
+        return {k: rec.raw for k, rec in self._accounts.items() if rec.raw is not None}
 
     def edges(self, mint: Pubkey) -> list[Edge]:
         """Edges ``(pool, a_to_b)`` that swap out of ``mint``."""
@@ -391,8 +405,10 @@ class MarketState:
             return adapter.decode_pool(address, data)
         decode: Callable[..., PoolState] = adapter.decode_pool
         if known is not None:
-            owners = self._owners  # the inlined _mint_program (hot: every CL pool update)
-            guess_a, guess_b = owners.get(known.mint_a), owners.get(known.mint_b)
+            accounts = self._accounts  # the inlined _mint_program (hot: every CL pool update)
+            rec_a, rec_b = accounts.get(known.mint_a), accounts.get(known.mint_b)
+            guess_a = None if rec_a is None else rec_a.owner
+            guess_b = None if rec_b is None else rec_b.owner
             if guess_a not in TOKEN_PROGRAMS:
                 guess_a = None
             if guess_b not in TOKEN_PROGRAMS:
@@ -435,7 +451,8 @@ class MarketState:
         return caps
 
     def _mint_program(self, mint: Pubkey) -> Pubkey | None:
-        owner = self._owners.get(mint)
+        rec = self._accounts.get(mint)
+        owner = None if rec is None else rec.owner
         return owner if owner in TOKEN_PROGRAMS else None
 
     def _learn_programs(self, entry: PoolEntry, key: Pubkey) -> bool:
@@ -450,7 +467,8 @@ class MarketState:
             or (key == state.mint_b and program != state.token_program_b)
         ):
             return False
-        raw = self._raw.get(entry.address)
+        rec = self._accounts.get(entry.address)
+        raw = None if rec is None else rec.raw
         if raw is None:
             return False
         try:
@@ -509,21 +527,31 @@ class MarketState:
             keys = source  # no account listed twice (the usual case): one tuple for both
         for old in entry.aux_keys:
             if old not in keys:
-                self._unindex_aux(old, entry.address)
+                self._unindex_aux(old, entry)
                 entry.aux.pop(old, None)
         fresh: list[Pubkey] = []
+        accounts = self._accounts
+        recs: list[AccountRecord] = []
         for new in keys:
-            if new not in self._aux_index and new not in self.pools:
+            rec = accounts.get(new)
+            if rec is None:  # not watched yet
+                rec = accounts[new] = AccountRecord(new)
                 fresh.append(new)
-            users = self._users(new) or ()
-            if entry.address not in users:
-                self._aux_index[new] = (*users, entry.address) if users else entry.address
-            raw = self._raw.get(new)
+            readers = rec.readers
+            if readers is None:
+                rec.readers = entry
+            elif isinstance(readers, tuple):
+                if entry not in readers:  # by identity (eq=False)
+                    rec.readers = (*readers, entry)
+            elif readers is not entry:
+                rec.readers = (readers, entry)
+            raw = rec.raw
             if raw is not None:
                 entry.aux[new] = raw
+            if not rec.clock:
+                recs.append(rec)
         entry.aux_keys, entry.aux_source = keys, source
-        entry.slot_keys = (
-            tuple(k for k in keys if k != CLOCK_SYSVAR) if CLOCK_SYSVAR in keys else keys)
+        entry.slot_accounts = tuple(recs)
         if fresh and self.on_new_accounts is not None:
             self.on_new_accounts(fresh)
 
@@ -531,28 +559,20 @@ class MarketState:
         """The one stored object equal to ``owner`` (every update brings its own copy)."""
         return self._owner_ids.setdefault(owner, owner)
 
-    def _users(self, key: Pubkey) -> tuple[Pubkey, ...] | None:
-        """The pools reading aux account ``key`` (None if none)."""
-        users = self._aux_index.get(key)
-        if users is None or isinstance(users, tuple):
-            return users
-        return (users,)
-
-    def _unindex_aux(self, key: Pubkey, pool: Pubkey) -> None:
-        users = self._users(key)
-        if users is None:
+    def _unindex_aux(self, key: Pubkey, entry: PoolEntry) -> None:
+        """``entry`` no longer reads aux account ``key``; forget the account if nothing does."""
+        rec = self._accounts.get(key)
+        if rec is None or rec.readers is None:
             return
-        if key == CLOCK_SYSVAR:
+        if rec.clock:
             self._clock_readers = None  # it holds the readers' aux dicts
-        rest = tuple(p for p in users if p != pool)
+        rest = tuple(e for e in readers_of(rec.readers) if e is not entry)
         if rest:
-            self._aux_index[key] = rest if len(rest) > 1 else rest[0]
+            rec.readers = rest if len(rest) > 1 else rest[0]
         else:
-            del self._aux_index[key]
-            if key not in self.pools:
-                self._slots.pop(key, None)
-                self._raw.pop(key, None)
-                self._owners.pop(key, None)
+            rec.readers = None
+            if rec.entry is None:
+                del self._accounts[key]
 
     def _refresh(self, entry: PoolEntry) -> None:
         """Recompute ``ready`` and the freshness ``slot`` of one pool.
@@ -562,22 +582,21 @@ class MarketState:
         entry that is not quarantined is exact, which lets apply skip this when an account
         above the minimum moves up."""
         slot = entry.pool_slot
-        slots = self._slots
         ready = len(entry.aux) == len(entry.aux_keys)
         if ready is not entry.ready:
             entry.ready = ready
             entry.revision = entry.rate_revision = next(self._stamps)
-        keys = entry.slot_keys
-        if ready and keys:  # every aux account loaded, so each has a slot: one C-level min
+        recs = entry.slot_accounts
+        if ready and recs:  # every aux account loaded, so each has a slot: one C-level min
             try:
-                s = min(map(slots.__getitem__, keys))
-            except KeyError:
+                entry.slot = min(slot, min(map(record_slot, recs)))
+            except TypeError:  # a slot is None (not loaded): as below
                 pass
             else:
-                entry.slot = min(slot, s)
                 return
-        for key in keys:
-            s = slots.get(key)
+        for rec in recs:
+            s = rec.slot
             if s is not None and s < slot:
                 slot = s
         entry.slot = slot
+

@@ -1,0 +1,553 @@
+"""Reference: MarketState as it was before its per-account records (commit ed7c72a: one dict
+per field, keyed by the account). The code below is that module's, unchanged, for the
+differential test (tests/market/test_market_records.py) only; do not import it elsewhere."""
+
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from itertools import count, repeat
+from operator import setitem
+from typing import cast
+
+from solders.pubkey import Pubkey
+
+from solarb.dex.base import CLOCK_SYSVAR, DecodeError, DexAdapter, PoolState, Quote, QuoteError
+from solarb.dex.spl_token import TOKEN_PROGRAMS
+from solarb.events import AccountUpdate
+from solarb.market.compact import COMPACT_MIN_LEN, compact_update
+from solarb.market.graph import Edge, TokenGraph
+
+__all__ = ["CLOCK_SYSVAR", "MarketState", "PoolEntry", "PoolQuarantined"]
+
+
+
+class PoolQuarantined(QuoteError):
+    """The pool's last account update did not decode; it cannot be quoted until a good one."""
+
+
+@dataclass(slots=True, eq=False)
+class PoolEntry:
+    """One registered pool. Owned and updated by :class:`MarketState`; read it, do not write it.
+
+    ``slot`` is the freshness of what a quote would use: the lowest slot among the pool account
+    and its loaded auxiliary accounts (the Clock sysvar excepted, see the module docstring). ``ready`` is True when every auxiliary account is loaded.
+    ``tradable`` is ``ready and not quarantined``.
+
+    ``revision`` changes on every write the market makes to ``state``, ``aux`` (the Clock
+    sysvar's included), ``ready`` or ``quarantined``: it is the market's write stamp at the
+    entry's last such write (one increasing count per market, so a value is never given twice).
+    A reader that derived something from those fields may keep it while ``revision`` is equal
+    (the finder's bound quoters).
+    ``rate_revision`` is the stamp of the entry's last such write other than a Clock write: what
+    a DEX's ``spot_rate`` reads (which never reads the Clock), so the finder's rates follow it.
+    """
+
+    address: Pubkey
+    adapter: DexAdapter = field(repr=False)
+    state: PoolState
+    aux_keys: tuple[Pubkey, ...]
+    aux: dict[Pubkey, bytes] = field(default_factory=dict, repr=False)
+    pool_slot: int = 0
+    slot: int = 0
+    ready: bool = False
+    quarantined: bool = False
+    quarantine_reason: str = ""
+    decode_errors: int = 0
+    # internal, kept by the market: the last ``aux_accounts`` result (``aux_keys`` is made from
+    # it; an equal one leaves the index as it is) and the aux keys that count in ``slot``
+    aux_source: tuple[Pubkey, ...] = field(default=(), repr=False)
+    slot_keys: tuple[Pubkey, ...] = field(default=(), repr=False)
+    aux_key: object = field(default=None, repr=False)  # the adapter's aux_accounts_key, if any
+    revision: int = field(default=0, repr=False)
+    rate_revision: int = field(default=0, repr=False)
+
+    @property
+    def tradable(self) -> bool:
+        """Loaded completely and not quarantined."""
+        return self.ready and not self.quarantined
+
+
+class MarketState:
+    """Registry of pools, their auxiliary accounts (aux pubkey -> pools) and the token graph.
+
+    ``adapters`` maps a DEX program id (the pool account's owner) to its adapter module.
+    Counters (``decode_errors``, ``stale_updates``, ``unknown_updates``) are for metrics.
+    ``version`` increases whenever the set of pools or their mint pairs changes.
+    ``on_new_accounts``, when set, is called with auxiliary accounts a pool starts to need after
+    it was registered (a CL pool's price moved to other tick/bin arrays): the feed must watch
+    them.
+    """
+
+    def __init__(self, adapters: Mapping[Pubkey, DexAdapter]) -> None:
+        self._adapters: dict[Pubkey, DexAdapter] = dict(adapters)
+        self.pools: dict[Pubkey, PoolEntry] = {}
+        self.graph = TokenGraph()
+        self.version = 0
+        self.decode_errors = 0
+        self.stale_updates = 0
+        self.unknown_updates = 0
+        # aux account -> the pools reading it: the pool itself when one does (most accounts:
+        # no tuple each), else a tuple (see _users)
+        self._aux_index: dict[Pubkey, Pubkey | tuple[Pubkey, ...]] = {}
+        self._slots: dict[Pubkey, int] = {}
+        self._slot_obj = -1  # the last slot applied (its int object is shared, see apply)
+        self._raw: dict[Pubkey, bytes] = {}
+        self._owners: dict[Pubkey, Pubkey] = {}
+        self._owner_ids: dict[Pubkey, Pubkey] = {}  # one Pubkey object per owner program
+        # id(adapter) -> (TOKEN_PROGRAMS_FROM_MINTS, aux_accounts_key or None, the adapter: held
+        # so the id stays its own); by id, as an adapter need not be hashable (any object with
+        # the module functions); a getattr that misses costs ~0.8 us, so each is looked up once
+        self._caps: dict[int, tuple[bool, Callable[[PoolState], object] | None, DexAdapter]] = {}
+        self.on_new_accounts: Callable[[list[Pubkey]], None] | None = None
+        # the Clock's readers, their aux dicts, all of them hold it?, their entries (_apply_clock)
+        self._clock_readers: (
+            tuple[tuple[Pubkey, ...], tuple[dict[Pubkey, bytes], ...], bool, tuple[PoolEntry, ...]]
+            | None
+        )
+        self._clock_readers = None
+        # write stamps for PoolEntry.revision: next() of one count, so no value repeats
+        self._stamps = count(1)
+
+    # -- registration -------------------------------------------------------------------------
+
+    def add_pool(self, update: AccountUpdate) -> PoolState:
+        """Register (or refresh) the pool in ``update`` and index its auxiliary accounts.
+
+        Raises :class:`DecodeError` if no adapter owns ``update.owner`` or the bytes do not decode
+        (the pool is then not registered). Auxiliary data already loaded for other pools (a shared
+        config, say) is reused at once.
+        """
+        existing = self.pools.get(update.pubkey)
+        if existing is not None:
+            if update.slot >= self._slots.get(update.pubkey, -1):
+                state = self._decode(existing.adapter, update.pubkey, update.data, existing.state)
+                self._slots[update.pubkey] = update.slot
+                self._raw[update.pubkey] = update.data
+                self._owners[update.pubkey] = self._owner(update.owner)
+                self._install(existing, state, update.slot)
+                for pool in self._users(update.pubkey) or ():  # pools reading it: its new slot
+                    self._refresh(self.pools[pool])
+            return existing.state
+        adapter = self._adapters.get(update.owner)
+        if adapter is None:
+            raise DecodeError(
+                f"account {update.pubkey} is owned by {update.owner}, not a known DEX"
+            )
+        state = self._decode(adapter, update.pubkey, update.data)
+        entry = PoolEntry(address=update.pubkey, adapter=adapter, state=state, aux_keys=())
+        self.pools[update.pubkey] = entry
+        self._slots[update.pubkey] = update.slot
+        self._raw[update.pubkey] = update.data
+        self._owners[update.pubkey] = self._owner(update.owner)
+        self._install(entry, state, update.slot)
+        return state
+
+    def remove_pool(self, pool: Pubkey) -> bool:
+        """Forget ``pool`` and any auxiliary account no other pool uses; True if it was known."""
+        entry = self.pools.pop(pool, None)
+        if entry is None:
+            return False
+        entry.revision = entry.rate_revision = next(self._stamps)  # holders see it changed
+        for key in entry.aux_keys:
+            self._unindex_aux(key, pool)
+        if pool not in self._aux_index:  # else another pool still reads its account
+            self._slots.pop(pool, None)
+            self._raw.pop(pool, None)
+            self._owners.pop(pool, None)
+        if self.graph.remove_pool(pool):
+            self.version += 1
+        return True
+
+    # -- updates ------------------------------------------------------------------------------
+
+    def apply(self, update: AccountUpdate) -> tuple[Pubkey, ...]:
+        """Apply one account update; return the pools whose quotable state changed.
+
+        Ignored (returns ``()``): accounts not watched, updates older than the stored slot, and
+        updates whose bytes equal the stored bytes (only the freshness slot advances). A pool
+        update that fails to decode quarantines the pool and returns ``()``. Never raises
+        :class:`DecodeError`.
+        """
+        key = update.pubkey
+        entry = self.pools.get(key)
+        readers = self._aux_index.get(key)
+        users: tuple[Pubkey, ...] | None = (  # the inlined _users (hot path)
+            readers if readers is None or isinstance(readers, tuple) else (readers,))
+        if entry is None and users is None:
+            self.unknown_updates += 1
+            return ()
+        slot = update.slot
+        last = self._slots.get(key)
+        if last is not None and slot < last:
+            self.stale_updates += 1
+            return ()
+        if slot == self._slot_obj:
+            slot = self._slot_obj  # one int object per slot, not one per stored account
+        else:
+            self._slot_obj = slot
+        self._slots[key] = slot
+        data = update.data
+        owner = update.owner
+        old = self._raw.get(key)
+        if entry is None and len(data) >= COMPACT_MIN_LEN and owner in self._adapters:
+            # compared and compacted in one pass; reads like the bytes (see market.compact)
+            stored, same = compact_update(data, old)
+            data = cast(bytes, stored)
+        else:
+            same = old is not None and old == data
+            if same:
+                data = cast(bytes, old)  # keep the one stored object (adapter caches stay hot)
+        if data is not old:
+            self._raw[key] = data
+        owner_changed = self._owners.get(key) != owner
+        if owner_changed:  # else the stored (shared) object is kept
+            self._owners[key] = self._owner(owner)
+        if entry is None:
+            if users is None:  # unreachable (see above); for the type checker
+                return ()
+            if key == CLOCK_SYSVAR and not owner_changed:
+                return self._apply_clock(users, data, same)
+            return self._apply_aux(key, users, data, same, owner_changed, [], last)
+        # freshness: the account's slot went from ``last`` (its pool_slot) up to ``slot``; a
+        # non-quarantined entry's ``slot`` is exact (see _refresh), so when ``last`` was above
+        # it, the minimum is elsewhere and stays (here and in _install, via _redecode)
+        old = entry.pool_slot
+        entry.pool_slot = slot
+        changed: list[Pubkey] = []
+        if not same or owner != entry.adapter.PROGRAM_ID:
+            if self._redecode(entry, update, old):
+                changed.append(key)
+        elif entry.quarantined or old <= entry.slot:
+            self._refresh(entry)
+        if users is None:
+            return tuple(changed)
+        return self._apply_aux(key, users, data, same, owner_changed, changed, last)
+
+    def _apply_aux(
+        self, key: Pubkey, users: tuple[Pubkey, ...], data: bytes, same: bool,
+        owner_changed: bool, changed: list[Pubkey], last: int | None,
+    ) -> tuple[Pubkey, ...]:
+        """Store a new version of aux account ``key`` (last stored at slot ``last``, None: never)
+        in each reading pool; ``changed`` plus the pools whose quotable state changed."""
+        pools = self.pools
+        clock = key == CLOCK_SYSVAR
+        for pool in users:  # a snapshot: re-indexing below replaces the tuple
+            user = pools[pool]
+            aux = user.aux
+            first = key not in aux
+            if first or not same:
+                aux[key] = data
+                user.revision = stamp = next(self._stamps)
+                if not clock:
+                    user.rate_revision = stamp
+                if (first or not clock) and pool not in changed:
+                    changed.append(pool)
+            if owner_changed:
+                if self._learn_programs(user, key) and pool not in changed:
+                    changed.append(pool)
+            elif not first and last is not None and last > user.slot and not user.quarantined:
+                # loaded before (ready and the keys unchanged) at a slot above the pool's
+                # exact minimum: raising it leaves the minimum where it is
+                continue
+            self._refresh(user)
+        return tuple(changed)
+
+    def _apply_clock(self, users: tuple[Pubkey, ...], data: bytes, same: bool) -> tuple[Pubkey, ...]:
+        """A Clock write: stored in each reading pool's aux; only pools that lacked it change
+        (it counts in no freshness slot, so nothing is refreshed). The readers' aux dicts are
+        kept in a tuple (rebuilt when the readers change), so the store runs in C, as does the
+        new ``revision`` of each reader (one stamp for all: each is a value none had before)."""
+        cache = self._clock_readers
+        if cache is None or cache[0] is not users:  # held, so the identity is never reused
+            entries = tuple(self.pools[pool] for pool in users)
+            auxes = tuple(entry.aux for entry in entries)
+            cache = (users, auxes, all(CLOCK_SYSVAR in aux for aux in auxes), entries)
+            self._clock_readers = cache
+        _, auxes, complete, entries = cache
+        if complete:
+            if not same:
+                deque(map(setitem, auxes, repeat(CLOCK_SYSVAR), repeat(data)), maxlen=0)
+                stamp = next(self._stamps)
+                deque(map(setattr, entries, repeat("revision"), repeat(stamp)), maxlen=0)
+            return ()
+        first: list[Pubkey] = []
+        for pool, aux, entry in zip(users, auxes, entries, strict=True):
+            if CLOCK_SYSVAR not in aux:
+                first.append(pool)
+            aux[CLOCK_SYSVAR] = data
+            entry.revision = next(self._stamps)
+        for pool in first:
+            self._refresh(self.pools[pool])
+        self._clock_readers = None
+        return tuple(first)
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def pool(self, pubkey: Pubkey) -> PoolEntry:
+        """The entry of a registered pool; ``KeyError`` if unknown."""
+        return self.pools[pubkey]
+
+    def aux(self, pool: Pubkey) -> Mapping[Pubkey, bytes]:
+        """Loaded auxiliary account data of ``pool`` by address (missing ones are absent)."""
+        return self.pools[pool].aux
+
+    def watched_accounts(self) -> list[Pubkey]:
+        """Every account the feeds must deliver: pools first, then auxiliary accounts."""
+        return list(self.pools) + [k for k in self._aux_index if k not in self.pools]
+
+    def pools_using(self, account: Pubkey) -> tuple[Pubkey, ...]:
+        """Pools whose quote reads ``account`` (as an auxiliary account)."""
+        return self._users(account) or ()
+
+    def owner_of(self, account: Pubkey) -> Pubkey | None:
+        """The owner program of ``account`` in its last applied update (None if never seen)."""
+        return self._owners.get(account)
+
+    def slot_of(self, account: Pubkey) -> int | None:
+        """The slot of the last applied update of ``account`` (None if never seen)."""
+        return self._slots.get(account)
+
+    def edges(self, mint: Pubkey) -> list[Edge]:
+        """Edges ``(pool, a_to_b)`` that swap out of ``mint``."""
+        return self.graph.edges(mint)
+
+    def quarantined(self) -> list[Pubkey]:
+        """Pools currently excluded from trading because their bytes did not decode."""
+        return [p for p, e in self.pools.items() if e.quarantined]
+
+    def quote(self, pool: Pubkey, amount_in: int, a_to_b: bool) -> Quote:
+        """Exact quote on ``pool`` with its current state and aux data.
+
+        Raises :class:`PoolQuarantined` for a quarantined pool, otherwise whatever
+        :class:`QuoteError` the adapter raises (``MissingAccount`` while aux data is not loaded).
+        """
+        entry = self.pools[pool]
+        if entry.quarantined:
+            raise PoolQuarantined(f"pool {pool} is quarantined: {entry.quarantine_reason}")
+        return entry.adapter.quote(entry.state, entry.aux, amount_in, a_to_b)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _redecode(self, entry: PoolEntry, update: AccountUpdate, old_slot: int = -1) -> bool:
+        """Decode a new pool image; quarantine on failure. True if the pool is usable again.
+        ``old_slot``: the pool account's slot before this image (see ``_install``'s
+        ``keep_slot``)."""
+        if update.owner != entry.adapter.PROGRAM_ID:
+            reason = f"owner is {update.owner}, expected {entry.adapter.PROGRAM_ID}"
+            return self._quarantine(entry, reason)
+        try:
+            state = self._decode(entry.adapter, update.pubkey, update.data, entry.state)
+        except DecodeError as exc:
+            return self._quarantine(entry, str(exc))
+        keep = not entry.quarantined and old_slot > entry.slot
+        entry.quarantined = False
+        entry.quarantine_reason = ""
+        self._install(entry, state, update.slot, keep)
+        return True
+
+    def _decode(
+        self, adapter: DexAdapter, address: Pubkey, data: bytes, known: PoolState | None = None
+    ) -> PoolState:
+        """``adapter.decode_pool``, with the mints' owners as token programs where the adapter
+        needs them (``TOKEN_PROGRAMS_FROM_MINTS``) and they are known.
+
+        ``known`` (the pool's current state): its mints' programs are passed on the first call,
+        so a new image of a known pool is decoded once; a second decode happens only if the
+        image names other mints."""
+        if not (self._caps.get(id(adapter)) or self._capabilities(adapter))[0]:
+            return adapter.decode_pool(address, data)
+        decode: Callable[..., PoolState] = adapter.decode_pool
+        if known is not None:
+            owners = self._owners  # the inlined _mint_program (hot: every CL pool update)
+            guess_a, guess_b = owners.get(known.mint_a), owners.get(known.mint_b)
+            if guess_a not in TOKEN_PROGRAMS:
+                guess_a = None
+            if guess_b not in TOKEN_PROGRAMS:
+                guess_b = None
+            if guess_a is not None and guess_b is not None:  # the usual case: both known
+                state = decode(address, data, token_program_a=guess_a, token_program_b=guess_b)
+                if state.mint_a == known.mint_a and state.mint_b == known.mint_b:
+                    return state
+            elif guess_a is not None or guess_b is not None:
+                kwargs: dict[str, Pubkey] = {}
+                if guess_a is not None:
+                    kwargs["token_program_a"] = guess_a
+                if guess_b is not None:
+                    kwargs["token_program_b"] = guess_b
+                state = decode(address, data, **kwargs)
+                if state.mint_a == known.mint_a and state.mint_b == known.mint_b:
+                    return state
+        state = adapter.decode_pool(address, data)
+        prog_a, prog_b = self._mint_program(state.mint_a), self._mint_program(state.mint_b)
+        if prog_a is None and prog_b is None:
+            return state
+        return decode(
+            address,
+            data,
+            token_program_a=prog_a or state.token_program_a,
+            token_program_b=prog_b or state.token_program_b,
+        )
+
+    def _capabilities(
+        self, adapter: DexAdapter
+    ) -> tuple[bool, Callable[[PoolState], object] | None, DexAdapter]:
+        """The adapter's ``TOKEN_PROGRAMS_FROM_MINTS`` and ``aux_accounts_key`` (looked up once)."""
+        caps = self._caps.get(id(adapter))
+        if caps is None:
+            caps = self._caps[id(adapter)] = (
+                bool(getattr(adapter, "TOKEN_PROGRAMS_FROM_MINTS", False)),
+                getattr(adapter, "aux_accounts_key", None),
+                adapter,
+            )
+        return caps
+
+    def _mint_program(self, mint: Pubkey) -> Pubkey | None:
+        owner = self._owners.get(mint)
+        return owner if owner in TOKEN_PROGRAMS else None
+
+    def _learn_programs(self, entry: PoolEntry, key: Pubkey) -> bool:
+        """Re-decode ``entry`` if ``key`` is one of its mints whose owner differs from the token
+        program its state holds. True if the state changed."""
+        if entry.quarantined or not self._capabilities(entry.adapter)[0]:
+            return False
+        state = entry.state
+        program = self._mint_program(key)
+        if program is None or not (
+            (key == state.mint_a and program != state.token_program_a)
+            or (key == state.mint_b and program != state.token_program_b)
+        ):
+            return False
+        raw = self._raw.get(entry.address)
+        if raw is None:
+            return False
+        try:
+            new = self._decode(entry.adapter, entry.address, raw, state)
+        except DecodeError as exc:
+            return self._quarantine(entry, str(exc))
+        self._install(entry, new, entry.pool_slot)
+        return True
+
+    def _quarantine(self, entry: PoolEntry, reason: str) -> bool:
+        entry.quarantined = True
+        entry.revision = entry.rate_revision = next(self._stamps)
+        entry.quarantine_reason = reason
+        entry.decode_errors += 1
+        self.decode_errors += 1
+        return False
+
+    def _install(
+        self, entry: PoolEntry, state: PoolState, slot: int, keep_slot: bool = False
+    ) -> None:
+        """Set a freshly decoded state: re-index aux accounts and graph edges if they moved.
+
+        ``keep_slot``: the entry's freshness ``slot`` is exact and the pool account's previous
+        slot was above it, so unless the aux accounts move it stays (no recomputation)."""
+        old_state = entry.state
+        entry.state = state
+        # also covers _redecode's quarantined = False and _reindex's aux writes (made below)
+        entry.revision = entry.rate_revision = next(self._stamps)
+        entry.pool_slot = slot
+        adapter = entry.adapter
+        key_of = (self._caps.get(id(adapter)) or self._capabilities(adapter))[1]
+        key = None if key_of is None else key_of(state)
+        if key is None or key != entry.aux_key:  # equal keys: the same aux_accounts
+            source = tuple(adapter.aux_accounts(state))
+            # the same accounts as last time (the usual case; mostly the same objects):
+            # aux_keys, made from an equal list, is unchanged
+            if source != entry.aux_source:
+                self._reindex(entry, source)
+                keep_slot = False
+            entry.aux_key = key
+        # the graph holds the mints of the installed state (of this one, for a new entry)
+        moved = (old_state is state or state.mint_a != old_state.mint_a
+                 or state.mint_b != old_state.mint_b)
+        if moved and self.graph.add_pool(entry.address, state.mint_a, state.mint_b):
+            self.version += 1
+        if not keep_slot:
+            self._refresh(entry)
+
+    def _reindex(self, entry: PoolEntry, source: tuple[Pubkey, ...]) -> None:
+        """Index the aux accounts of ``source`` (a new ``aux_accounts`` result) for ``entry``."""
+        keys = tuple(dict.fromkeys(source))
+        if keys == entry.aux_keys:
+            entry.aux_source = entry.aux_keys if source == keys else source
+            return
+        if len(keys) == len(source):
+            keys = source  # no account listed twice (the usual case): one tuple for both
+        for old in entry.aux_keys:
+            if old not in keys:
+                self._unindex_aux(old, entry.address)
+                entry.aux.pop(old, None)
+        fresh: list[Pubkey] = []
+        for new in keys:
+            if new not in self._aux_index and new not in self.pools:
+                fresh.append(new)
+            users = self._users(new) or ()
+            if entry.address not in users:
+                self._aux_index[new] = (*users, entry.address) if users else entry.address
+            raw = self._raw.get(new)
+            if raw is not None:
+                entry.aux[new] = raw
+        entry.aux_keys, entry.aux_source = keys, source
+        entry.slot_keys = (
+            tuple(k for k in keys if k != CLOCK_SYSVAR) if CLOCK_SYSVAR in keys else keys)
+        if fresh and self.on_new_accounts is not None:
+            self.on_new_accounts(fresh)
+
+    def _owner(self, owner: Pubkey) -> Pubkey:
+        """The one stored object equal to ``owner`` (every update brings its own copy)."""
+        return self._owner_ids.setdefault(owner, owner)
+
+    def _users(self, key: Pubkey) -> tuple[Pubkey, ...] | None:
+        """The pools reading aux account ``key`` (None if none)."""
+        users = self._aux_index.get(key)
+        if users is None or isinstance(users, tuple):
+            return users
+        return (users,)
+
+    def _unindex_aux(self, key: Pubkey, pool: Pubkey) -> None:
+        users = self._users(key)
+        if users is None:
+            return
+        if key == CLOCK_SYSVAR:
+            self._clock_readers = None  # it holds the readers' aux dicts
+        rest = tuple(p for p in users if p != pool)
+        if rest:
+            self._aux_index[key] = rest if len(rest) > 1 else rest[0]
+        else:
+            del self._aux_index[key]
+            if key not in self.pools:
+                self._slots.pop(key, None)
+                self._raw.pop(key, None)
+                self._owners.pop(key, None)
+
+    def _refresh(self, entry: PoolEntry) -> None:
+        """Recompute ``ready`` and the freshness ``slot`` of one pool.
+
+        Every write that can move them ends here, except a bad image (the entry is then
+        quarantined, its ``slot`` left as it was until the next refresh): so the ``slot`` of an
+        entry that is not quarantined is exact, which lets apply skip this when an account
+        above the minimum moves up."""
+        slot = entry.pool_slot
+        slots = self._slots
+        ready = len(entry.aux) == len(entry.aux_keys)
+        if ready is not entry.ready:
+            entry.ready = ready
+            entry.revision = entry.rate_revision = next(self._stamps)
+        keys = entry.slot_keys
+        if ready and keys:  # every aux account loaded, so each has a slot: one C-level min
+            try:
+                s = min(map(slots.__getitem__, keys))
+            except KeyError:
+                pass
+            else:
+                entry.slot = min(slot, s)
+                return
+        for key in keys:
+            s = slots.get(key)
+            if s is not None and s < slot:
+                slot = s
+        entry.slot = slot

@@ -31,18 +31,17 @@ out before ``amount_in`` is consumed: the program fails, it does not fill partia
 from __future__ import annotations
 
 import functools
-import struct
 from collections.abc import Callable, Mapping, Sequence
 from typing import cast
 
-from solders.instruction import AccountMeta, Instruction
+from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
 from solarb import native
+from solarb.dex import meteora_dlmm_ix as _ix
 from solarb.dex import meteora_dlmm_math as m
 from solarb.dex.base import (
     CLOCK_SYSVAR,
-    MEMO_PROGRAM_ID,
     DecodeError,
     InsufficientLiquidity,
     MissingAccount,
@@ -51,6 +50,13 @@ from solarb.dex.base import (
     clock_fields,
     loaded,
     plain_quoter,
+)
+from solarb.dex.meteora_dlmm_ix import (
+    EVENT_AUTHORITY,
+    SWAP2_DISCRIMINATOR,
+    SWAP_DISCRIMINATOR,
+    swap_data,
+    swap_instruction_key,
 )
 from solarb.dex.meteora_dlmm_layout import (
     BIN_ARRAY_DISCRIMINATOR,
@@ -73,7 +79,7 @@ from solarb.dex.meteora_dlmm_view import (
 )
 from solarb.dex.meteora_dlmm_view import pair_view as _view
 from solarb.dex.meteora_dlmm_view import spared_arrays as _spared
-from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, associated_token_address, transfer_fee
+from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, transfer_fee
 from solarb.frozen import frozen_maker
 
 __all__ = [
@@ -82,7 +88,9 @@ __all__ = [
     "EVENT_AUTHORITY",
     "NAME",
     "PROGRAM_ID",
+    "SWAP2_DISCRIMINATOR",
     "SWAP_BIN_ARRAYS",
+    "SWAP_DISCRIMINATOR",
     "DlmmSwap",
     "aux_accounts",
     "aux_accounts_key",
@@ -91,8 +99,8 @@ __all__ = [
     "bitmap_extension_address",
     "decode_pool",
     "quote",
-    "quoter",
     "quote_detail",
+    "quoter",
     "spot_rate",
     "swap_data",
     "swap_instruction",
@@ -100,10 +108,6 @@ __all__ = [
 ]
 
 NAME = "meteora_dlmm"
-EVENT_AUTHORITY = Pubkey.find_program_address([b"__event_authority"], PROGRAM_ID)[0]
-SWAP_DISCRIMINATOR = bytes([248, 198, 158, 145, 225, 117, 135, 200])
-SWAP2_DISCRIMINATOR = bytes([65, 75, 63, 76, 235, 91, 91, 136])
-"""Bin arrays per direction that :func:`aux_accounts` and :func:`swap_instruction` cover."""
 
 ERR_INVALID_INPUT = 6002
 ERR_EXCEEDED_SLIPPAGE = 6003
@@ -482,12 +486,6 @@ def spot_rate(state: LbPair, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float
     return (price if a_to_b else 1.0 / price) * (1.0 - rate)
 
 
-_METAS: dict[tuple[Pubkey, Pubkey, bool],
-             tuple[tuple[Pubkey, ...], AccountMeta, list[AccountMeta], bool]] = {}
-"""Per (pair, user, direction): the instruction's fixed metas (the pair's, and those between
-the bitmap extension and the bin arrays) with the state keys they were made from."""
-
-
 def swap_instruction(
     state: LbPair,
     user: Pubkey,
@@ -514,84 +512,14 @@ def swap_instruction(
     if arrays and bin_arrays is None:
         bin_arrays = arrays
         if aux is not None and bitmap_extension is None:
-            ext_key = _extension_address(state.address)
+            ext_key = _ix.extension_address(state.address)
             if aux.get(ext_key):
                 bitmap_extension = ext_key
     elif aux is not None and bin_arrays is None:
         bin_arrays, bitmap_extension = _arrays_for(state, aux, amount_in, a_to_b, bitmap_extension)
-    if a_to_b:
-        mint_in, mint_out = state.mint_a, state.mint_b
-        prog_in, prog_out = state.token_program_a, state.token_program_b
-    else:
-        mint_in, mint_out = state.mint_b, state.mint_a
-        prog_in, prog_out = state.token_program_b, state.token_program_a
     if bin_arrays is None:
         bin_arrays = [bin_array_address(state.address, i) for i in bin_arrays_for_swap(state, a_to_b)]
-    ext = bitmap_extension if bitmap_extension is not None else PROGRAM_ID
-    static = (state.vault_a, state.vault_b, state.mint_a, state.mint_b, state.oracle,
-              state.token_program_a, state.token_program_b)  # fmt: skip
-    ck = (state.address, user, a_to_b)
-    cached = _METAS.get(ck)
-    if cached is not None and cached[0] == static:
-        pool_meta, tail, v2 = cached[1], cached[2], cached[3]
-    else:
-        v2 = TOKEN_2022_PROGRAM_ID in (state.token_program_a, state.token_program_b)
-        pool_meta = AccountMeta(state.address, False, True)
-        tail = [
-            AccountMeta(state.vault_a, False, True),
-            AccountMeta(state.vault_b, False, True),
-            AccountMeta(associated_token_address(user, mint_in, prog_in), False, True),
-            AccountMeta(associated_token_address(user, mint_out, prog_out), False, True),
-            AccountMeta(state.mint_a, False, False),
-            AccountMeta(state.mint_b, False, False),
-            AccountMeta(state.oracle, False, True),
-            AccountMeta(PROGRAM_ID, False, False),  # host_fee_in: none
-            AccountMeta(user, True, False),
-            AccountMeta(state.token_program_a, False, False),
-            AccountMeta(state.token_program_b, False, False),
-            *([AccountMeta(MEMO_PROGRAM_ID, False, False)] if v2 else []),
-            AccountMeta(EVENT_AUTHORITY, False, False),
-            AccountMeta(PROGRAM_ID, False, False),
-        ]
-        _METAS[ck] = (static, pool_meta, tail, v2)
-    data = _swap_data(v2, amount_in, min_out)
-    metas = [pool_meta, AccountMeta(ext, False, bitmap_extension is not None), *tail,
-             *[AccountMeta(k, False, True) for k in bin_arrays]]  # fmt: skip
-    return Instruction(PROGRAM_ID, data, metas)
-
-
-def _swap_data(v2: bool, amount_in: int, min_out: int) -> bytes:
-    if v2:
-        return SWAP2_DISCRIMINATOR + struct.pack("<QQI", amount_in, min_out, 0)
-    return SWAP_DISCRIMINATOR + struct.pack("<QQ", amount_in, min_out)
-
-
-def swap_data(state: LbPair, amount_in: int, min_out: int, a_to_b: bool) -> bytes:
-    """The data of :func:`swap_instruction`: ``swap2`` when a side is Token-2022, else ``swap``
-    (``struct.error`` for an amount outside u64)."""
-    v2 = TOKEN_2022_PROGRAM_ID in (state.token_program_a, state.token_program_b)
-    return _swap_data(v2, amount_in, min_out)
-
-
-@functools.lru_cache(maxsize=8192)
-def _extension_address(pair: Pubkey) -> Pubkey:
-    return bitmap_extension_address(pair)
-
-
-def swap_instruction_key(
-    state: LbPair, a_to_b: bool, aux: Mapping[Pubkey, bytes] | None, arrays: Sequence[Pubkey]
-) -> tuple[object, ...] | None:
-    """Everything :func:`swap_instruction` (no ``bin_arrays``/``bitmap_extension``) reads besides
-    ``user`` and the amounts: for one user, equal keys give instructions equal but for their
-    :func:`swap_data`. ``None`` (not keyable) without ``arrays``: the arrays then come from a
-    quote of ``amount_in`` (or the state's bitmap)."""
-    if not arrays:
-        return None
-    ext = aux is not None and bool(aux.get(_extension_address(state.address)))
-    return (state.address, a_to_b, state.vault_a, state.vault_b, state.mint_a, state.mint_b,
-            state.oracle, state.token_program_a, state.token_program_b, ext,
-            tuple(arrays))  # fmt: skip
-
+    return _ix.instruction(state, user, amount_in, min_out, a_to_b, bin_arrays, bitmap_extension)
 
 
 def _arrays_for(

@@ -28,17 +28,17 @@ swap (:mod:`solarb.dex.orca_whirlpool_swap`), which stays the reference.
 
 from __future__ import annotations
 
-import hashlib
 import operator
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from solders.instruction import AccountMeta, Instruction
+from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
 from solarb import native
 from solarb.dex import clmm_math as cm
+from solarb.dex import orca_whirlpool_ix as _ix
 from solarb.dex.base import CLOCK_LAYOUT as _CLOCK
 from solarb.dex.base import (
     CLOCK_SYSVAR,
@@ -50,6 +50,7 @@ from solarb.dex.base import (
     loaded,
     plain_quoter,
 )
+from solarb.dex.orca_whirlpool_ix import SWAP_V2_DISCRIMINATOR, swap_data
 from solarb.dex.orca_whirlpool_layout import (
     PROGRAM_ID,
     TICK_ARRAY_SIZE,
@@ -75,7 +76,7 @@ from solarb.dex.orca_whirlpool_swap import (
     swap,
 )
 from solarb.dex.orca_whirlpool_swap import program_error as _err
-from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, associated_token_address
+from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
 
 __all__ = [
     "CLOCK_SYSVAR",
@@ -110,7 +111,6 @@ __all__ = [
 NAME = "orca_whirlpool"
 TOKEN_PROGRAMS_FROM_MINTS = True
 """The pool account does not record its mints' token programs: decode with the mints' owners."""
-SWAP_V2_DISCRIMINATOR = hashlib.sha256(b"global:swap_v2").digest()[:8]
 U64_MAX = cm.U64_MAX
 
 
@@ -165,17 +165,19 @@ def aux_accounts_key(state: Whirlpool) -> tuple[object, ...]:
 
 class _SlotsEntry:
     """Per pool and direction, for the latest state seen: the tick arrays' starts and addresses,
-    the account data the slots were made from, the slots (read-only) and the kernel's plan
-    (None until first needed; ``b""`` when the kernel does not cover the pool), reused while the
-    state and every array's data are the same objects. ``window``: the tick spacing and the
+    the account data the slots were made from, the slots (read-only; None once a plan the kernel
+    covers exists: the decoded arrays are not kept, :func:`_slots` makes them again from
+    ``datas`` for the Python path) and the kernel's plan (None until first needed; ``b""`` when
+    the kernel does not cover the pool), reused while the state and every array's data are the
+    same objects. ``window``: the tick spacing and the
     range of current ticks with these same starts; ``body``: the plan's slots part (None until
     made; ``b""``: not covered), shared by the entries of later states over the same slots."""
 
     __slots__ = ("body", "datas", "keys", "plain", "plan", "slots", "starts", "state", "window")
 
     def __init__(self, state: Whirlpool, starts: list[int], keys: list[Pubkey],
-                 datas: list[bytes | None], slots: list[Slot], window: tuple[int, int, int],
-                 body: bytes | None = None) -> None:  # fmt: skip
+                 datas: list[bytes | None], slots: list[Slot] | None,
+                 window: tuple[int, int, int], body: bytes | None = None) -> None:  # fmt: skip
         self.state, self.starts, self.keys, self.datas = state, starts, keys, datas
         self.slots, self.window, self.body = slots, window, body
         self.plan: bytes | None = None
@@ -232,7 +234,10 @@ def _entry_from(c: _SlotsEntry | None, state: Whirlpool, aux: Mapping[Pubkey, by
 
 
 def _slots(state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> list[Slot]:
-    return _entry(state, aux, a_to_b).slots
+    e = _entry(state, aux, a_to_b)
+    if e.slots is None:  # dropped once planned: the same arrays decoded again (they passed)
+        e.slots = _make_slots(state, e.starts, e.keys, e.datas)
+    return e.slots
 
 
 def _make_slots(
@@ -414,11 +419,13 @@ def _planned_entry(
     except (QuoteError, DecodeError, ArithmeticError, ValueError):
         return None
     if e.plan is None:
-        if e.body is None:
-            e.body = _plan_body(e.slots)
-        e.plan = _joined(state, a_to_b, e.slots, e.body)
+        if e.body is None:  # slots dropped only once a body exists
+            e.body = _plan_body(e.slots)  # type: ignore[arg-type]
+        e.plan = _joined(state, a_to_b, len(e.starts), e.body)
         t22 = TOKEN_2022_PROGRAM_ID in (state.token_program_a, state.token_program_b)
         e.plain = bool(e.plan) and not t22
+        if e.plan:  # the kernel reads the plan: the decoded arrays need not stay
+            e.slots = None
     return e
 
 
@@ -452,14 +459,15 @@ def _native_quote(
 def _build_plan(state: Whirlpool, slots: Sequence[Slot], a_to_b: bool) -> bytes:
     """The kernel's input for this state and direction (layout in ``native/whirlpool.c``);
     ``b""`` for what it does not cover: adaptive fee, out-of-range fields."""
-    return _joined(state, a_to_b, slots, _plan_body(slots))
+    return _joined(state, a_to_b, len(slots), _plan_body(slots))
 
 
-def _joined(state: Whirlpool, a_to_b: bool, slots: Sequence[Slot], body: bytes) -> bytes:
-    """:func:`_build_plan` with its slots part ``body`` (:func:`_plan_body` of ``slots``) made."""
-    if not body and slots:
+def _joined(state: Whirlpool, a_to_b: bool, n_slots: int, body: bytes) -> bytes:
+    """:func:`_build_plan` with its slots part ``body`` (:func:`_plan_body` of the ``n_slots``
+    slots) made."""
+    if not body and n_slots:
         return b""
-    head = _plan_head(state, a_to_b, len(slots))
+    head = _plan_head(state, a_to_b, n_slots)
     return head + body if head else b""
 
 
@@ -536,37 +544,6 @@ def spot_rate(state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> fl
     return keep / price if price > 0 else 0.0
 
 
-_METAS: dict[tuple[Pubkey, Pubkey], tuple[tuple[Pubkey, ...], list[AccountMeta], AccountMeta]] = {}
-
-
-def _static_metas(state: Whirlpool, user: Pubkey) -> tuple[list[AccountMeta], AccountMeta]:
-    """The swap's account metas before the tick arrays, and the oracle's, made once per pool
-    and user (checked against the state's programs, mints and vaults)."""
-    static = (state.token_program_a, state.token_program_b, state.mint_a, state.mint_b,
-              state.vault_a, state.vault_b)  # fmt: skip
-    c = _METAS.get((state.address, user))
-    if c is not None and c[0] == static:
-        return c[1], c[2]
-    ata_a = associated_token_address(user, state.mint_a, state.token_program_a)
-    ata_b = associated_token_address(user, state.mint_b, state.token_program_b)
-    head = [
-        AccountMeta(state.token_program_a, False, False),
-        AccountMeta(state.token_program_b, False, False),
-        AccountMeta(MEMO_PROGRAM_ID, False, False),
-        AccountMeta(user, True, False),
-        AccountMeta(state.address, False, True),
-        AccountMeta(state.mint_a, False, False),
-        AccountMeta(state.mint_b, False, False),
-        AccountMeta(ata_a, False, True),
-        AccountMeta(state.vault_a, False, True),
-        AccountMeta(ata_b, False, True),
-        AccountMeta(state.vault_b, False, True),
-    ]
-    oracle = AccountMeta(oracle_address(state.address), False, True)
-    _METAS[(state.address, user)] = (static, head, oracle)
-    return head, oracle
-
-
 def swap_instruction(
     state: Whirlpool,
     user: Pubkey,
@@ -578,11 +555,10 @@ def swap_instruction(
 ) -> Instruction:
     """``swap_v2`` exact-in, no price limit, the direction's tick arrays (last one repeated when
     fewer than 3 exist), the oracle PDA, no remaining accounts: as ``getSwapV2Instruction``
-    builds it. ``aux`` is accepted for the adapter protocol and not needed: the three arrays of
-    the direction are every array the program (and :func:`quote`) can reach."""
-    head, oracle = _static_metas(state, user)
-    metas = [*head, *[AccountMeta(k, False, True) for k in _swap_arrays(state, a_to_b)], oracle]
-    return Instruction(PROGRAM_ID, swap_data(state, amount_in, min_out, a_to_b), metas)
+    builds it (:mod:`solarb.dex.orca_whirlpool_ix`). ``aux`` is accepted for the adapter
+    protocol and not needed: the three arrays of the direction are every array the program (and
+    :func:`quote`) can reach."""
+    return _ix.instruction(state, user, amount_in, min_out, a_to_b, _swap_arrays(state, a_to_b))
 
 
 def _swap_arrays(state: Whirlpool, a_to_b: bool) -> list[Pubkey]:
@@ -593,12 +569,6 @@ def _swap_arrays(state: Whirlpool, a_to_b: bool) -> list[Pubkey]:
     return arrays
 
 
-def swap_data(state: Whirlpool, amount_in: int, min_out: int, a_to_b: bool) -> bytes:
-    """The data of :func:`swap_instruction` (``struct.error`` for an amount outside u64)."""
-    args = struct.pack("<QQQQ??B", amount_in, min_out, 0, 0, True, a_to_b, 0)
-    return SWAP_V2_DISCRIMINATOR + args
-
-
 def swap_instruction_key(
     state: Whirlpool, a_to_b: bool, aux: Mapping[Pubkey, bytes] | None, arrays: Sequence[Pubkey]
 ) -> tuple[object, ...] | None:
@@ -607,5 +577,4 @@ def swap_instruction_key(
     when ``arrays`` is given (this adapter takes none)."""
     if arrays:
         return None
-    return (state.address, a_to_b, state.token_program_a, state.token_program_b, state.mint_a,
-            state.mint_b, state.vault_a, state.vault_b, *_swap_arrays(state, a_to_b))
+    return _ix.instruction_key(state, a_to_b, _swap_arrays(state, a_to_b))

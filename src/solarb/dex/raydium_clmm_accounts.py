@@ -166,16 +166,19 @@ def navigation(state: ClmmPool, ext: BitmapExtension | None, a_to_b: bool) -> Na
     return c
 
 
-def checked_array(key: Pubkey, pool: Pubkey, start: int, data: bytes) -> TickArray:
+def checked_array(key: Pubkey, pool: Pubkey, start: int, data: bytes,
+                  keep: bool = True) -> TickArray:  # fmt: skip
     """The decoded tick array (shared: copy before writing), checked against its address once
-    per account version."""
+    per account version; ``keep=False`` (the kernel plans, which keep only packed ticks) does
+    not cache a new decode."""
     c = _ARRAYS.get(key)
     if c is not None and (c[0] is data or c[0] == data):
         return c[1]
     arr = decode_tick_array(key, data)
     if arr.start_tick_index != start or arr.pool_id != pool:
         raise program_error(ERR_INVALID_TICK_ARRAY, f"tick array {key} does not match its address")
-    _ARRAYS[key] = (data, arr)
+    if keep:
+        _ARRAYS[key] = (data, arr)
     return arr
 
 

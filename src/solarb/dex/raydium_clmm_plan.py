@@ -1,9 +1,10 @@
 """Raydium CLMM kernel plans: what ``solarb.native._raydium_clmm`` swaps over, per pool state and
 direction (layout in ``native/raydium_clmm.c``): price, liquidity, fee, the tick arrays passed and
 their initialized ticks in traversal order. Built from the accounts a quote reads
-(:mod:`solarb.dex.raydium_clmm_accounts`) and cached: the ticks part per array object, the plan
-per pool and direction while its state and accounts are the same, only the header when just the
-price, liquidity or tick moved. The adapter (:mod:`solarb.dex.raydium_clmm`) runs the kernel.
+(:mod:`solarb.dex.raydium_clmm_accounts`) and cached: the ticks part per array account data (no
+decoded array is kept), the plan per pool and direction while its state and accounts are the
+same, only the header when just the price, liquidity or tick moved. The adapter
+(:mod:`solarb.dex.raydium_clmm`) runs the kernel.
 """
 
 from __future__ import annotations
@@ -16,13 +17,12 @@ from solders.pubkey import Pubkey
 from solarb.dex import clmm_math as cm
 from solarb.dex.base import DexError, QuoteError, loaded
 from solarb.dex.raydium_clmm_accounts import (
-    MissingTicks,
     Nav,
     cached_config,
+    checked_array,
     mint_datas,
     navigation,
     pool_extension,
-    swap_arrays,
 )
 from solarb.dex.raydium_clmm_bitmap import next_tick_array_start
 from solarb.dex.raydium_clmm_layout import (
@@ -33,7 +33,6 @@ from solarb.dex.raydium_clmm_layout import (
     AmmConfig,
     BitmapExtension,
     ClmmPool,
-    TickArray,
     bitmap_extension_address,
 )
 from solarb.dex.raydium_clmm_swap import FEE_DEN, SWAP_STATUS_BIT
@@ -44,9 +43,10 @@ __all__ = ["Plan", "current_plan", "plan_entry"]
 _PLAN_HEAD = struct.Struct("<QQQQiiIBBBBI5i")  # see raydium_clmm.c for the layout
 _PLAN_TICK = struct.Struct("<QQQqiI")
 _M64 = (1 << 64) - 1
-_SEGS: dict[tuple[Pubkey, bool], tuple[TickArray, int, bytes | None]] = {}
+_SEGS: dict[tuple[Pubkey, bool], tuple[bytes, int, bytes | None]] = {}
 """Per tick array and direction: its initialized ticks packed in traversal order (None: a tick
-off its slot), for the decoded array object and the tick spacing."""
+off its slot), for the account data (the same object or equal bytes) and the tick spacing. No
+decoded array is kept for the plans: a warmed pool holds only these bytes."""
 
 
 class Plan:
@@ -69,11 +69,16 @@ _PLANS: tuple[dict[Pubkey, Plan], dict[Pubkey, Plan]] = ({}, {})
 is the same object and each account it read has the same (or equal) data."""
 
 
-def _segment(arr: TickArray, spacing: int, zero_for_one: bool) -> bytes | None:
-    ck = (arr.address, zero_for_one)
+def _segment(key: Pubkey, pool: Pubkey, start: int, data: bytes, spacing: int,
+             zero_for_one: bool) -> bytes | None:
+    """The packed ticks of tick array ``key`` (account ``data``, checked against its address as
+    :func:`checked_array` does), cached per account data; the decoded array is not kept (the
+    plan needs only these bytes; the Python path decodes and caches its own)."""
+    ck = (key, zero_for_one)
     c = _SEGS.get(ck)
-    if c is not None and c[0] is arr and c[1] == spacing:
+    if c is not None and c[1] == spacing and (c[0] is data or c[0] == data):
         return c[2]
+    arr = checked_array(key, pool, start, data, keep=False)
     parts: list[bytes] | None = []
     for off in sorted(arr.ticks, reverse=zero_for_one):
         t = arr.ticks[off]
@@ -86,20 +91,28 @@ def _segment(arr: TickArray, spacing: int, zero_for_one: bool) -> bytes | None:
         parts.append(_PLAN_TICK.pack(p & _M64, p >> 64, net & _M64, net >> 64, t.tick,
                                      t.has_limit_orders))  # fmt: skip
     seg = None if parts is None else b"".join(parts)
-    _SEGS[ck] = (arr, spacing, seg)
+    _SEGS[ck] = (data, spacing, seg)
     return seg
 
 
+def _segments(state: ClmmPool, nav: Nav, aux: Mapping[Pubkey, bytes],
+              a_to_b: bool) -> list[bytes | None]:
+    """Per tick array of ``nav``: its packed ticks (None: not loaded, or a tick off its slot),
+    every loaded one checked against its address first (the errors :func:`swap_arrays` raises)."""
+    pool, spacing = state.address, state.tick_spacing
+    return [None if (data := aux.get(key)) is None
+            else _segment(key, pool, start, data, spacing, a_to_b)
+            for start, key in zip(nav.starts, nav.keys)]  # fmt: skip
+
+
 def _plan_ticks(state: ClmmPool, ext: BitmapExtension | None, nav: Nav,
-                arrays: Sequence[TickArray], a_to_b: bool) -> tuple[bytes, bool]:
-    """The initialized ticks of ``arrays`` in traversal order, up to an array the swap cannot
-    use here (not loaded, a tick off its slot, empty where the program wants its first tick),
-    and whether they are all of them; sets ``nav.terminal`` (past the last array the swap runs
-    out of liquidity) once."""
+                segments: Sequence[bytes | None], a_to_b: bool) -> tuple[bytes, bool]:
+    """The initialized ticks of the arrays (``segments``: :func:`_segments`) in traversal order,
+    up to an array the swap cannot use here (not loaded, a tick off its slot, empty where the
+    program wants its first tick), and whether they are all of them; sets ``nav.terminal``
+    (past the last array the swap runs out of liquidity) once."""
     segs: list[bytes] = []
-    for j, arr in enumerate(arrays):
-        seg = (None if isinstance(arr.ticks, MissingTicks)
-               else _segment(arr, state.tick_spacing, a_to_b))  # fmt: skip
+    for j, seg in enumerate(segments):
         if seg is None or (not seg and (j or nav.first is None or not nav.first[0])):
             return b"".join(segs), False  # the Python path raises what the program does
         segs.append(seg)
@@ -149,10 +162,10 @@ def plan_entry(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool,
                 and prev.datas == datas):  # fmt: skip
             ticks, fees = prev.ticks, prev.fees  # same arrays and mints: only the state moved
         else:
-            arrays = swap_arrays(state.address, nav.starts, nav.keys, aux)
+            segments = _segments(state, nav, aux, a_to_b)
             fees = (epoch_transfer_fee(data[0], 0) is not None,
                     epoch_transfer_fee(data[1], 0) is not None)  # fmt: skip
-            ticks = _plan_ticks(state, ext, nav, arrays, a_to_b)
+            ticks = _plan_ticks(state, ext, nav, segments, a_to_b)
         c = Plan(state, read, datas, nav, ticks, fees, _plan(state, config, nav, ticks, a_to_b))
     except DexError:
         c = Plan(state, read, tuple(map(aux.get, read)))

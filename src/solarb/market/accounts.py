@@ -19,19 +19,32 @@ class AccountRecord:
     ``slot``/``raw``/``owner``: the last applied update's (None until one is); ``entry``: the
     pool's entry when the account is a registered pool; ``readers``: the entries of the pools
     reading it as an auxiliary account, one entry or a tuple of several (None: none);
-    ``clock``: it is the Clock sysvar. A record lives while the account is a pool or is read by
-    one, so the records in a reading entry's ``slot_accounts`` are the market's.
+    ``clock``: it is the Clock sysvar (a class attribute: :class:`ClockRecord`). A record lives
+    while the account is a pool or is read by one, so the records in a reading entry's
+    ``slot_accounts`` are the market's. Make one with :func:`record`.
     """
 
-    __slots__ = ("clock", "entry", "owner", "raw", "readers", "slot")
+    __slots__ = ("entry", "owner", "raw", "readers", "slot")
+    clock = False
 
-    def __init__(self, key: Pubkey) -> None:
+    def __init__(self) -> None:
         self.slot: int | None = None
         self.raw: bytes | None = None
         self.owner: Pubkey | None = None
         self.entry: PoolEntry | None = None
         self.readers: PoolEntry | tuple[PoolEntry, ...] | None = None
-        self.clock = key == CLOCK_SYSVAR
+
+
+class ClockRecord(AccountRecord):
+    """The Clock sysvar's record."""
+
+    __slots__ = ()
+    clock = True
+
+
+def record(key: Pubkey) -> AccountRecord:
+    """A new (empty) record for account ``key``."""
+    return ClockRecord() if key == CLOCK_SYSVAR else AccountRecord()
 
 
 record_slot = attrgetter("slot")  # a record's slot, in C (PoolEntry.slot_accounts)

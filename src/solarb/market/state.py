@@ -13,8 +13,10 @@ owners as ``token_program_a``/``token_program_b`` once they are known (re-decodi
 update shows another owner). An auxiliary account that does not exist is stored as ``b""`` (the
 adapters treat it as absent/empty, as the programs do).
 
-Storage: each account's data is held once, shared by every pool that reads it (``PoolEntry.aux``)
-and used for the same-bytes check. Large mostly-zero auxiliary accounts owned by a DEX program
+Storage: one record per watched account (:class:`~solarb.market.accounts.AccountRecord`: its
+slot, bytes, owner, pool entry and reading pools), so an update costs one dict lookup. Each
+account's data is held once, shared by every pool that reads it (``PoolEntry.aux``) and used for
+the same-bytes check. Large mostly-zero auxiliary accounts owned by a DEX program
 (tick and bin arrays) are kept in their compact form (:func:`~solarb.market.compact.compact`),
 which compares, hashes and slices like the bytes; the layout decoders accept it.
 
@@ -47,7 +49,7 @@ from solders.pubkey import Pubkey
 from solarb.dex.base import CLOCK_SYSVAR, DecodeError, DexAdapter, PoolState, Quote, QuoteError
 from solarb.dex.spl_token import TOKEN_PROGRAMS
 from solarb.events import AccountUpdate
-from solarb.market.accounts import AccountRecord, readers_of, record_slot
+from solarb.market.accounts import AccountRecord, readers_of, record, record_slot
 from solarb.market.compact import COMPACT_MIN_LEN, compact_update
 from solarb.market.graph import Edge, TokenGraph
 
@@ -170,7 +172,7 @@ class MarketState:
         self.pools[update.pubkey] = entry
         rec = self._accounts.get(update.pubkey)
         if rec is None:
-            rec = self._accounts[update.pubkey] = AccountRecord(update.pubkey)
+            rec = self._accounts[update.pubkey] = record(update.pubkey)
         rec.entry = entry
         rec.slot = update.slot
         rec.raw = update.data
@@ -535,7 +537,7 @@ class MarketState:
         for new in keys:
             rec = accounts.get(new)
             if rec is None:  # not watched yet
-                rec = accounts[new] = AccountRecord(new)
+                rec = accounts[new] = record(new)
                 fresh.append(new)
             readers = rec.readers
             if readers is None:

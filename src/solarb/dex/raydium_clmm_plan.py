@@ -44,9 +44,9 @@ _PLAN_HEAD = struct.Struct("<QQQQiiIBBBBI5i")  # see raydium_clmm.c for the layo
 _PLAN_TICK = struct.Struct("<QQQqiI")
 _M64 = (1 << 64) - 1
 _SEGS: dict[tuple[Pubkey, bool], tuple[bytes, int, bytes | None]] = {}
-"""Per tick array and direction: its initialized ticks packed in traversal order (None: a tick
-off its slot), for the account data (the same object or equal bytes) and the tick spacing. No
-decoded array is kept for the plans: a warmed pool holds only these bytes."""
+"""Per tick array and direction (both made at once): its initialized ticks packed in traversal
+order (None: a tick off its slot), for the account data (the same object or equal bytes) and
+the tick spacing. No decoded array is kept for the plans: a warmed pool holds only these bytes."""
 
 
 class Plan:
@@ -73,14 +73,15 @@ def _segment(key: Pubkey, pool: Pubkey, start: int, data: bytes, spacing: int,
              zero_for_one: bool) -> bytes | None:
     """The packed ticks of tick array ``key`` (account ``data``, checked against its address as
     :func:`checked_array` does), cached per account data; the decoded array is not kept (the
-    plan needs only these bytes; the Python path decodes and caches its own)."""
+    plan needs only these bytes; the Python path decodes and caches its own). One decode packs
+    both directions (the same records, in reverse order)."""
     ck = (key, zero_for_one)
     c = _SEGS.get(ck)
     if c is not None and c[1] == spacing and (c[0] is data or c[0] == data):
         return c[2]
     arr = checked_array(key, pool, start, data, keep=False)
     parts: list[bytes] | None = []
-    for off in sorted(arr.ticks, reverse=zero_for_one):
+    for off in sorted(arr.ticks):
         t = arr.ticks[off]
         if not t.initialized:
             continue
@@ -90,9 +91,12 @@ def _segment(key: Pubkey, pool: Pubkey, start: int, data: bytes, spacing: int,
         p, net = cm.raydium_sqrt_price_at_tick(t.tick), t.liquidity_net
         parts.append(_PLAN_TICK.pack(p & _M64, p >> 64, net & _M64, net >> 64, t.tick,
                                      t.has_limit_orders))  # fmt: skip
-    seg = None if parts is None else b"".join(parts)
-    _SEGS[ck] = (data, spacing, seg)
-    return seg
+    up = down = None
+    if parts is not None:
+        up, down = b"".join(parts), b"".join(reversed(parts))
+    _SEGS[(key, False)] = (data, spacing, up)
+    _SEGS[(key, True)] = (data, spacing, down)
+    return down if zero_for_one else up
 
 
 def _segments(state: ClmmPool, nav: Nav, aux: Mapping[Pubkey, bytes],

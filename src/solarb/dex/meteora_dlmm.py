@@ -80,7 +80,7 @@ from solarb.dex.meteora_dlmm_view import (
 from solarb.dex.meteora_dlmm_view import pair_view as _view
 from solarb.dex.meteora_dlmm_view import spared_arrays as _spared
 from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, transfer_fee
-from solarb.frozen import frozen_maker
+from solarb.native.slots import frozen_maker
 
 __all__ = [
     "CLOCK_SYSVAR",

@@ -45,7 +45,7 @@ from solarb.dex.spl_token import (
     associated_token_address,
     token_account_amount,
 )
-from solarb.frozen import frozen_maker
+from solarb.native.slots import frozen_maker
 
 __all__ = [
     "AMM_INFO_LEN",

@@ -106,7 +106,7 @@ from solarb.dex.spl_token import (
     epoch_transfer_fee,
     transfer_fee,
 )
-from solarb.frozen import frozen_maker
+from solarb.native.slots import frozen_maker
 
 __all__ = [
     "ERRORS", "MAX_SQRT_PRICE_X64", "MAX_SWAP_TICK_ARRAYS", "MIN_SQRT_PRICE_X64", "NAME",

@@ -56,7 +56,7 @@ from solarb.dex.spl_token import (
     token_account_amount,
     transfer_fee,
 )
-from solarb.frozen import frozen_maker
+from solarb.native.slots import frozen_maker
 
 __all__ = [
     "AMM_CONFIG_LEN",

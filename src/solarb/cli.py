@@ -126,7 +126,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.pools < 8 or args.updates < 1:
         raise UsageError("bench needs --pools >= 8 and --updates >= 1")
     result = run_bench(BenchConfig(pools=args.pools, updates=args.updates, seed=args.seed,
-                                   idle_seconds=args.idle_seconds))
+                                   idle_seconds=args.idle_seconds, warm=args.warm))
     if args.json:
         print(orjson.dumps(result).decode())
     else:
@@ -225,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--idle-seconds", type=float, default=2.0,
                        help="then measure the idle engine's CPU this long (0: skip)")
     bench.add_argument("--json", action="store_true", help="one JSON line")
+    bench.add_argument("--no-warm", dest="warm", action="store_false",
+                       help="skip the warm-up after load (first updates pay first-touch work)")
     bench.set_defaults(func=cmd_bench)
 
     config = sub.add_parser("config", help="configuration tools")

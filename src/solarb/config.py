@@ -123,6 +123,11 @@ class TradingSettings(BaseModel):
     max_hops: int = Field(3, ge=2, le=3)
     wrap_lamports: int = Field(20_000_000_000, ge=0, description="SOL wrapped into wSOL at start")
     pools: tuple[str, ...] = Field((), description="pool addresses; empty = discover all (embedded only)")
+    warm_up: bool = Field(
+        True,
+        description="bind every pool's quoters and lay out its freshness group at load, so the "
+        "first update of a pool pays no first-touch work (about 6 KB more memory per pool)",
+    )
 
     @field_validator("start_mints", "pools")
     @classmethod

@@ -80,6 +80,13 @@ def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert out["pools"] == 10 and out["updates"] == 50
 
 
+def test_cli_no_warm_skips_the_warm_up(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--json", "--pools", "10", "--updates", "50", "--seed", "1",
+                 "--idle-seconds", "0", "--no-warm"]) == 0
+    out = orjson.loads(capsys.readouterr().out)
+    assert out["warm"] is None and out["warm_s"] is None and out["updates"] == 50
+
+
 def test_cli_rejects_tiny_workload(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--pools", "3"]) == 2
     assert "pools" in capsys.readouterr().err

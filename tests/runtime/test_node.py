@@ -62,3 +62,28 @@ def test_the_node_warms_once_loaded_before_the_freeze_and_the_stream(
     assert warm["rates"] > 0 and warm["seconds"] > 0
     assert warm["relaid_s"] is not None  # laid out again once every account was subscribed
     assert summary["updates"] > 0  # the stream ran after it
+
+
+def test_the_node_skips_the_warm_up_when_configured_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``trading.warm_up = false``: no warm-up and no re-layout task; the stream still runs and
+    the summary says ``warm: null``."""
+    import asyncio
+
+    from solarb.config import load_settings
+    from solarb.runtime import node as node_module
+
+    def warm_up(finder, freshness):  # type: ignore[no-untyped-def]
+        raise AssertionError("warm_up ran although trading.warm_up is false")
+
+    monkeypatch.setattr(node_module, "warm_up", warm_up)
+    settings = load_settings(
+        environ={},
+        overrides={"data_dir": str(tmp_path / "var"), "trading": {"warm_up": False}},
+    )
+    assert settings.trading.warm_up is False
+    run = node_module.Node(settings)
+    summary = asyncio.run(run.run(duration_s=2.0, status=False))
+    assert summary["warm"] is None and run.warmed is None
+    assert summary["updates"] > 0

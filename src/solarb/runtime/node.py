@@ -178,7 +178,7 @@ class Node:
             self._install_signal_handlers(stack)
             # what each pool's first update would pay (quoters, plans, rates, freshness groups),
             # paid before streaming and before the freeze, so the warmed objects are frozen too
-            warmed = self.warmed = warm_up(finder, freshness)
+            warmed = self.warmed = warm_up(finder, freshness) if s.trading.warm_up else None
             self.gc.start()  # loaded: freeze the heap; collections at idle moments from now on
             stack.callback(self.gc.stop, False)
             tasks = [
@@ -187,8 +187,9 @@ class Node:
                 asyncio.create_task(self._execute(pipeline, executor), name="executor"),
                 asyncio.create_task(watch_stop(data_dir, self._kill), name="killswitch"),
                 asyncio.create_task(self.gc.run(updates_pending(feed)), name="gc"),
-                asyncio.create_task(self._warm_when_fresh(feed, freshness), name="warm"),
             ]
+            if warmed is not None:
+                tasks.append(asyncio.create_task(self._warm_when_fresh(feed, freshness), name="warm"))
             printer = StatusLine(sys.stderr, symbols) if status else None
             if printer:
                 tasks.append(asyncio.create_task(self._status(printer, journal, started)))
@@ -212,7 +213,7 @@ class Node:
             summary["rpc"] = rpc.metrics()
             summary["lookup_table_addresses"] = sum(len(t.addresses) for t in lookup_tables)
             summary["gc"] = self._gc_summary()
-            summary["warm"] = warmed.figures() | {"relaid_s": self.relaid_s}
+            summary["warm"] = None if warmed is None else warmed.figures() | {"relaid_s": self.relaid_s}
             return summary
 
     async def _warm_when_fresh(self, feed: AccountSource, freshness: MarketFreshness) -> None:

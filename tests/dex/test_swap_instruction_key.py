@@ -13,7 +13,8 @@ from solders.pubkey import Pubkey
 
 from solarb.dex import meteora_dlmm, orca_whirlpool, raydium_amm_v4, raydium_clmm, raydium_cpmm
 from solarb.dex.base import DexError
-from solarb.runtime.bench_workload import _ADAPTER, Workload
+from solarb.runtime.bench_workload import Workload
+from tests.support.workload_pools import workload_pools
 
 USER = Keypair.from_seed(bytes([5]) * 32).pubkey()
 MODULES = (raydium_amm_v4, raydium_cpmm, orca_whirlpool, raydium_clmm, meteora_dlmm)
@@ -21,25 +22,12 @@ CL = (raydium_clmm, meteora_dlmm)  # their instructions take a quote's arrays
 AMOUNTS = (10**6, 10**8, 10**10)
 
 
-def _pools(w: Workload) -> list[tuple[Any, Any, dict[Pubkey, bytes]]]:
-    out = []
-    for address, kind, _a, _b in w.pools:
-        module = _ADAPTER[kind]
-        state = module.decode_pool(address, w.bank.get_account(address).data)
-        aux = {}
-        for k in module.aux_accounts(state):
-            acc = w.bank.get_account(k)
-            aux[k] = acc.data if acc is not None else b""
-        out.append((module, state, aux))
-    return out
-
-
 def test_data_is_the_instructions_and_equal_keys_give_equal_accounts() -> None:
     w = Workload(30, 7, 4, 0)
     accounts_by_key: dict[tuple[object, ...], list[tuple[Pubkey, bool, bool]]] = {}
     reused = {m.NAME: 0 for m in MODULES}
     for _step in range(4):
-        for module, state, aux in _pools(w):
+        for module, state, aux in workload_pools(w).values():
             for a_to_b in (True, False):
                 for amount in AMOUNTS:
                     try:
@@ -66,7 +54,7 @@ def test_data_is_the_instructions_and_equal_keys_give_equal_accounts() -> None:
 def test_keys_are_none_where_accounts_depend_on_the_amount() -> None:
     w = Workload(30, 7, 4, 0)
     extra = (Pubkey.new_unique(),)
-    for module, state, aux in _pools(w):
+    for module, state, aux in workload_pools(w).values():
         if module in CL:  # without a quote's arrays the instruction quotes amount_in itself
             assert module.swap_instruction_key(state, True, aux, ()) is None
             assert module.swap_instruction_key(state, True, aux, extra) is not None
@@ -103,7 +91,7 @@ def test_a_field_the_instruction_reads_changes_the_key() -> None:
     makes it fail) must change the key."""
     w = Workload(30, 7, 4, 0)
     changed = {m.NAME: 0 for m in MODULES}
-    for module, state, aux in _pools(w):
+    for module, state, aux in workload_pools(w).values():
         for a_to_b in (True, False):
             try:
                 arrays = module.quote(state, aux, 10**8, a_to_b).arrays if module in CL else ()

@@ -23,28 +23,14 @@ from solarb.events import Hop, Order
 from solarb.execution.builder import TxBuilder
 from solarb.execution.errors import BuildError, ProfitGuardError
 from solarb.execution.template import Template, TemplateCache, message_spans
-from solarb.runtime.bench_workload import _ADAPTER, Workload
+from solarb.runtime.bench_workload import Workload
 from tests.support.exec_fixtures import make_order
+from tests.support.workload_pools import Pools
+from tests.support.workload_pools import workload_pools as _pools
 
 PAYER = Keypair.from_seed(bytes([42]) * 32)
 KINDS = {"raydium_amm_v4", "raydium_cpmm", "orca_whirlpool", "raydium_clmm", "meteora_dlmm"}
 Leg = tuple[Pubkey, bool]  # pool, a_to_b
-Pools = dict[Pubkey, tuple[Any, Any, dict[Pubkey, bytes]]]
-
-
-def _pools(w: Workload) -> Pools:
-    """Every pool of the workload's bank as the market holds it: adapter, state, aux (absent
-    account = b"")."""
-    out: Pools = {}
-    for address, kind, _a, _b in w.pools:
-        module = _ADAPTER[kind]
-        state = module.decode_pool(address, w.bank.get_account(address).data)
-        aux = {}
-        for k in module.aux_accounts(state):
-            acc = w.bank.get_account(k)
-            aux[k] = acc.data if acc is not None else b""
-        out[address] = (module, state, aux)
-    return out
 
 
 def _routes(w: Workload) -> list[list[Leg]]:

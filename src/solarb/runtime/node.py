@@ -344,7 +344,8 @@ class Node:
         while True:
             await asyncio.sleep(STATUS_INTERVAL_S)
             elapsed = (self.clock.monotonic_ns() - started) / 1e9
-            printer.show(self.stats, elapsed, STATUS_INTERVAL_S, journal.pnl())
+            printer.show(self.stats, elapsed, STATUS_INTERVAL_S, journal.pnl(),
+                         self.gc.stats.max_pause_ns / 1e6)
 
     async def _wallet(self, rpc: RpcClient, data_dir: Path) -> Keypair:
         s = self.settings

@@ -66,8 +66,16 @@ class StatusLine:
         self._last_updates = 0
         self._ticks = 0
 
-    def show(self, stats: RunStats, elapsed_s: float, interval_s: float, pnl: dict[str, int]) -> None:
-        """Write the status for the last interval."""
+    def show(
+        self,
+        stats: RunStats,
+        elapsed_s: float,
+        interval_s: float,
+        pnl: dict[str, int],
+        gc_max_pause_ms: float | None = None,
+    ) -> None:
+        """Write the status for the last interval (``gc_max_pause_ms``: the GC policy's longest
+        pause so far, shown when given)."""
         rate = (stats.updates - self._last_updates) / interval_s
         self._last_updates = stats.updates
         self._ticks += 1
@@ -81,6 +89,8 @@ class StatusLine:
             f"orders {stats.orders} | landed {stats.confirmed} failed {stats.failed + stats.expired} "
             f"| pnl {pnl_text}"
         )
+        if gc_max_pause_ms is not None:
+            line += f" | gc max {gc_max_pause_ms:.1f} ms"
         if self._tty:
             self._stream.write("\r\x1b[2K" + line)
         elif self._ticks % 5 == 1:
@@ -114,6 +124,13 @@ def format_summary(summary: dict[str, Any]) -> str:
         mark = "ok" if pnl == end - start else "MISMATCH"
         lines.append(
             f"    {symbol:>6}: pnl {_fmt_amount(pnl, decimals)}  chain {_fmt_amount(end - start, decimals)}  {mark}"
+        )
+    gc_figures = summary.get("gc")
+    if gc_figures:
+        lines.append(
+            f"  gc: {gc_figures['young']} young, {gc_figures['freeze']} freeze, "
+            f"{gc_figures['deep']} deep, {gc_figures['automatic']} automatic collections; "
+            f"max pause {gc_figures['max_pause_ms']} ms"
         )
     lines.append(f"  fees paid: {summary.get('fees_lamports', 0)} lamports")
     lines.append(f"  journal: {summary.get('journal', '')}")

@@ -23,14 +23,21 @@ from solarb.events import Hop, Order
 from solarb.execution.builder import TxBuilder
 from solarb.execution.errors import BuildError, ProfitGuardError
 from solarb.execution.template import Template, TemplateCache, message_spans
-from solarb.runtime.bench_workload import Workload
+from solarb.runtime.bench_workload import _ADAPTER, Workload
 from tests.support.exec_fixtures import make_order
-from tests.support.workload_pools import Pools
-from tests.support.workload_pools import workload_pools as _pools
+from tests.support.workload_pools import workload_pools
 
 PAYER = Keypair.from_seed(bytes([42]) * 32)
 KINDS = {"raydium_amm_v4", "raydium_cpmm", "orca_whirlpool", "raydium_clmm", "meteora_dlmm"}
 Leg = tuple[Pubkey, bool]  # pool, a_to_b
+
+
+Pools = dict[Pubkey, tuple[Any, Any, dict[Pubkey, bytes]]]
+
+
+def _pools(w: Workload) -> Pools:
+    """Every pool of the workload's bank as the market holds it, by address."""
+    return {state.address: (m, state, aux) for m, state, aux in workload_pools(w, _ADAPTER.values())}
 
 
 def _routes(w: Workload) -> list[list[Leg]]:

@@ -1,26 +1,28 @@
-"""The pools of a bench :class:`~solarb.runtime.bench_workload.Workload` as the market holds them."""
+"""Pools of the ``solarb bench`` workload as a quote sees them, for the DEX and kernel tests."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator
+from types import ModuleType
 from typing import Any
 
 from solders.pubkey import Pubkey
 
 from solarb.runtime.bench_workload import _ADAPTER, Workload
 
-Pools = dict[Pubkey, tuple[Any, Any, dict[Pubkey, bytes]]]
 
-
-def workload_pools(w: Workload) -> Pools:
-    """Every pool of the workload's bank: address -> (adapter, decoded state, aux), an absent
-    aux account read as ``b""``."""
-    out: Pools = {}
+def workload_pools(
+    w: Workload, adapters: Collection[ModuleType]
+) -> Iterator[tuple[Any, Any, dict[Pubkey, bytes]]]:
+    """``(adapter, decoded state, aux)`` for each pool of ``w`` (in order) whose adapter is one of
+    ``adapters``; ``aux`` holds every account ``aux_accounts`` names (``b""``: it does not exist)."""
     for address, kind, _a, _b in w.pools:
         module = _ADAPTER[kind]
+        if module not in adapters:
+            continue
         state = module.decode_pool(address, w.bank.get_account(address).data)
         aux = {}
-        for k in module.aux_accounts(state):
-            acc = w.bank.get_account(k)
-            aux[k] = acc.data if acc is not None else b""
-        out[address] = (module, state, aux)
-    return out
+        for key in module.aux_accounts(state):
+            acc = w.bank.get_account(key)
+            aux[key] = acc.data if acc is not None else b""
+        yield module, state, aux

@@ -28,6 +28,7 @@ pool. When a pool changes, only the cycles through it are re-evaluated:
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -323,6 +324,29 @@ def _spot_rate(entry: PoolEntry, state: object, a_to_b: bool) -> float:
     return _NAN if r is None else r
 
 
+def _refresh_rates(
+    table: array[float], revs: list[int], checks: Iterable[tuple[PoolEntry, int]]
+) -> int:
+    """Bring the rate table up to date for ``checks`` (``(entry, a_to_b slot)``, each pool
+    once): both rates of a tradable pool recomputed unless ``revs[slot]`` is its entry's
+    ``rate_revision`` (every write but the Clock's), NaN for a pool not tradable. The number of
+    pools whose rates were computed."""
+    n = 0
+    for entry, s in checks:
+        if entry.ready and not entry.quarantined:
+            revision = entry.rate_revision
+            if revs[s] != revision:
+                state = entry.state
+                table[s] = _spot_rate(entry, state, True)
+                table[s + 1] = _spot_rate(entry, state, False)
+                revs[s] = revision
+                n += 1
+        else:
+            table[s] = table[s + 1] = _NAN
+            revs[s] = -1
+    return n
+
+
 class CycleFinder:
     """Finds profitable cycles through a changed pool.
 
@@ -452,16 +476,7 @@ class CycleFinder:
             checks.update((s, entry) for entry, s in plan.checks)
             for index in plan.rows[::4]:
                 keys.update(((g.pool, g.a_to_b), entries[g.pool]) for g in cycles[index].legs)
-        table, revs, n_rates = self._table, self._revs, 0
-        for s, entry in checks.items():  # as on_pool_changed's filter does
-            if not entry.ready or entry.quarantined:
-                table[s] = table[s + 1] = _NAN
-                revs[s] = -1
-            elif revs[s] != entry.rate_revision:
-                table[s] = _spot_rate(entry, entry.state, True)
-                table[s + 1] = _spot_rate(entry, entry.state, False)
-                revs[s] = entry.rate_revision
-                n_rates += 1
+        n_rates = _refresh_rates(self._table, self._revs, ((e, s) for s, e in checks.items()))
         kept = self._quoters if self.keep_quoters else {}  # not kept: adapters' caches only
         n_bound = 0
         for key, entry in keys.items():
@@ -499,17 +514,7 @@ class CycleFinder:
         if kept:  # and its kept quoters (else they would hold its old state until rebound)
             kept.pop((pool, True), None)
             kept.pop((pool, False), None)
-        for entry, s in plan.checks:
-            if entry.ready and not entry.quarantined:
-                revision = entry.rate_revision  # every write but the Clock's
-                if revs[s] != revision:
-                    state = entry.state
-                    table[s] = _spot_rate(entry, state, True)
-                    table[s + 1] = _spot_rate(entry, state, False)
-                    revs[s] = revision
-            else:
-                table[s] = table[s + 1] = _NAN
-                revs[s] = -1
+        _refresh_rates(table, revs, plan.checks)
         threshold = 1.0 + self.epsilon
         if _FILTER is not None:
             passed: list[tuple[float, int]] = _FILTER.filter(table, plan.rows, threshold)

@@ -166,6 +166,39 @@ def _load(w: Workload, market: MarketState, keys: list[Pubkey], pools: bool) -> 
             market.apply(upd)
 
 
+def _market(w: Workload, pools: list[Pubkey]) -> MarketState:
+    """A market of ``pools`` of ``w`` and every auxiliary account they read."""
+    market = MarketState(bench_adapters())
+    _load(w, market, pools, pools=True)
+    _load(w, market, [k for k in market.watched_accounts() if k not in market.pools], False)
+    return market
+
+
+def _feed(market: MarketState) -> PubSubFeed:
+    """A feed (never connected) watching every account of ``market``, 5 per connection."""
+    feed = PubSubFeed("ws://a.invalid", None, subscriptions_per_connection=5,  # type: ignore[arg-type]
+                      ping_interval=None)  # fmt: skip
+    feed.watch(market.watched_accounts())
+    return feed
+
+
+def _churn(
+    rng: random.Random, w: Workload, market: MarketState, removed: list[Pubkey]
+) -> Pubkey | None:
+    """One step of pools coming and going: now and then one removed (into ``removed``) or one of
+    ``removed`` loaded back, with a new aux tuple (returned)."""
+    if rng.random() < 0.05 and len(market.pools) > 2:
+        gone = rng.choice(list(market.pools))
+        market.remove_pool(gone)
+        removed.append(gone)
+    elif rng.random() < 0.05 and removed:
+        back = removed.pop()
+        _load(w, market, [back], pools=True)
+        _load(w, market, [k for k in market.watched_accounts() if k not in market.pools], False)
+        return back
+    return None
+
+
 class _PerAccount:
     """The same feed seen only through ``account_slot``: the plain path of MarketFreshness."""
 
@@ -185,26 +218,15 @@ def test_market_freshness_equals_the_per_account_view_as_pools_come_and_go() -> 
     pools = [p for p, *_ in w.pools]
     for seed in range(4):
         rng = random.Random(seed)
-        market = MarketState(bench_adapters())
-        _load(w, market, pools, pools=True)
-        _load(w, market, [k for k in market.watched_accounts() if k not in market.pools], False)
-        feed = PubSubFeed("ws://a.invalid", None, subscriptions_per_connection=5,  # type: ignore[arg-type]
-                          ping_interval=None)
-        feed.watch(market.watched_accounts())
+        market = _market(w, pools)
+        feed = _feed(market)
         fast, plain = MarketFreshness(market, feed), MarketFreshness(market, _PerAccount(feed))
         driver = _Driver(feed, market.watched_accounts(), rng)
         driver.all_live()
         removed: list[Pubkey] = []
         for _ in range(250):
             driver.step()
-            if rng.random() < 0.05 and len(market.pools) > 2:
-                gone = rng.choice(list(market.pools))
-                market.remove_pool(gone)
-                removed.append(gone)
-            elif rng.random() < 0.05 and removed:  # back, with a new aux tuple
-                _load(w, market, [removed.pop()], pools=True)
-                _load(w, market, [k for k in market.watched_accounts()
-                                  if k not in market.pools], False)
+            _churn(rng, w, market, removed)
             for pool in rng.sample(pools, 5):
                 assert fast.pool_slot(pool) == plain.pool_slot(pool)
             assert fast.cluster_slot == plain.cluster_slot

@@ -11,25 +11,8 @@ from solders.pubkey import Pubkey
 
 from solarb.feeds import pubsub_groups
 from solarb.feeds.freshness import MarketFreshness
-from solarb.feeds.pubsub import PubSubFeed
-from solarb.market.state import MarketState
-from solarb.runtime.bench import bench_adapters
 from solarb.runtime.bench_workload import Workload
-from tests.feeds.test_feed_freshness import _Driver, _load, _PerAccount
-
-
-def _market(w: Workload, pools: list[Pubkey]) -> MarketState:
-    market = MarketState(bench_adapters())
-    _load(w, market, pools, pools=True)
-    _load(w, market, [k for k in market.watched_accounts() if k not in market.pools], False)
-    return market
-
-
-def _feed(market: MarketState) -> PubSubFeed:
-    feed = PubSubFeed("ws://a.invalid", None, subscriptions_per_connection=5,  # type: ignore[arg-type]
-                      ping_interval=None)  # fmt: skip
-    feed.watch(market.watched_accounts())
-    return feed
+from tests.feeds.test_feed_freshness import _churn, _Driver, _feed, _market, _PerAccount
 
 
 def test_after_warm_no_first_question_lays_a_group_out(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -67,15 +50,8 @@ def test_a_warmed_view_answers_as_a_cold_one_as_the_feed_and_pools_change() -> N
         removed: list[Pubkey] = []
         for _ in range(200):
             driver.step()
-            if rng.random() < 0.05 and len(market.pools) > 2:
-                gone = rng.choice(list(market.pools))
-                market.remove_pool(gone)
-                removed.append(gone)
-            elif rng.random() < 0.05 and removed:  # back, with a new aux tuple: warmed again
-                back = removed.pop()
-                _load(w, market, [back], pools=True)
-                _load(w, market, [k for k in market.watched_accounts() if k not in market.pools],
-                      False)  # fmt: skip
+            back = _churn(rng, w, market, removed)
+            if back is not None:  # back, with a new aux tuple: warmed again
                 warm.warm([back])
             for pool in rng.sample(pools, 5):
                 assert warm.pool_slot(pool) == cold.pool_slot(pool) == plain.pool_slot(pool)

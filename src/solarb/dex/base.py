@@ -15,7 +15,7 @@ Errors::
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
@@ -198,4 +198,17 @@ class DexAdapter(Protocol):
         Adapters whose quotes fill :attr:`Quote.arrays` also accept ``arrays=`` (those accounts,
         from the quote of this ``amount_in``): the same instruction without quoting again.
         Callers pass it only when non-empty."""
+        ...
+
+    def swap_data(self, state: PoolState, amount_in: int, min_out: int, a_to_b: bool) -> bytes:
+        """The data of :meth:`swap_instruction` for these amounts (its length fixed by the
+        instruction's key)."""
+        ...
+
+    def swap_instruction_key(
+        self, state: PoolState, a_to_b: bool, aux: AccountData | None, arrays: Sequence[Pubkey]
+    ) -> tuple[object, ...] | None:
+        """Everything :meth:`swap_instruction` reads besides ``user`` and the amounts: for one
+        user, equal keys give instructions equal but for their :meth:`swap_data`. ``None`` when
+        the instruction cannot be keyed (its accounts depend on a quote of the amount)."""
         ...

@@ -243,7 +243,7 @@ class TxBuilder:
         ``swap_instruction_key`` (the accounts and the data's layout); the compute budget, payer
         and lookup tables are the builder's and checked apart. It is ``None`` (datas incomplete)
         when a hop's adapter cannot key its instruction (accounts chosen by a quote of this
-        amount, or no ``swap_instruction_key``/``swap_data``)."""
+        amount)."""
         opp = order.opportunity
         known, atas = self.known_atas, self._ata_cache
         creates: list[tuple[Pubkey, Pubkey, Pubkey]] = []
@@ -268,16 +268,14 @@ class TxBuilder:
                     creates.append((ata, mint, program))
                     created += (mint, program)
             if keyable:
-                keyer = getattr(adapter, "swap_instruction_key", None)
-                encode = getattr(adapter, "swap_data", None)
                 arrays = hop.arrays if hop.amount_in == amount_in else ()
-                key = keyer(state, hop.a_to_b, aux, arrays) if keyer and encode else None
+                key = adapter.swap_instruction_key(state, hop.a_to_b, aux, arrays)
                 if key is None:
                     keyable = False
                 else:
                     parts += (adapter, key)
                     min_out = order.min_out if i == last else hop.amount_out * keep // _BPS
-                    datas.append(encode(state, amount_in, min_out, hop.a_to_b))
+                    datas.append(adapter.swap_data(state, amount_in, min_out, hop.a_to_b))
             amount_in = hop.amount_out
         if not keyable:
             return None, datas, creates

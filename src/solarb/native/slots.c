@@ -18,6 +18,8 @@
 
 #include <stddef.h>
 
+#include "gc_fields.h"
+
 typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
@@ -57,23 +59,8 @@ static PyObject *maker_call(PyObject *self_obj, PyObject *const *args, size_t na
     return obj;
 }
 
-static int maker_traverse(PyObject *self_obj, visitproc visit, void *arg) {
-    Maker *self = (Maker *)self_obj;
-    Py_VISIT(self->cls);
-    return 0;
-}
-
-static int maker_clear(PyObject *self_obj) {
-    Maker *self = (Maker *)self_obj;
-    Py_CLEAR(self->cls);
-    return 0;
-}
-
-static void maker_dealloc(PyObject *self_obj) {
-    PyObject_GC_UnTrack(self_obj);
-    maker_clear(self_obj);
-    PyObject_GC_Del(self_obj);
-}
+#define MAKER_OBJS(X) X(cls)
+GC_FIELDS_FUNCS(maker, Maker, MAKER_OBJS)
 
 static PyObject *maker_repr(PyObject *self_obj) {
     Maker *self = (Maker *)self_obj;

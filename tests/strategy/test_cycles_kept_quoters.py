@@ -196,6 +196,24 @@ _WRITES: dict[str, tuple[Any, Callable[..., list[AccountUpdate]]]] = {
 }
 
 
+def _recorded(*workload: int) -> tuple[Workload, _Recorder]:
+    """``Workload(*workload)`` with every pool watched, and a recorder of its bank's writes."""
+    w = Workload(*workload)
+    rec = _Recorder()
+    w.bank.add_listener(rec)
+    w.watch([(bytes(k), 1, 0) for k in w.pool_keys], [])
+    return w, rec
+
+
+def _register_again(w: Workload, pool: Pubkey, markets: tuple[MarketState, ...]) -> None:
+    """``pool`` removed from each of ``markets`` and registered again (a new entry: the
+    finders rebuild), its missing auxiliary accounts loaded."""
+    for m in markets:
+        m.remove_pool(pool)
+        m.add_pool(_image(w, pool))
+        _load_aux(w, m, [k for k in m.pool(pool).aux_keys if k not in m.pool(pool).aux])
+
+
 def _moved_market() -> tuple[Workload, _Recorder, MarketState]:
     """A 30-pool workload moved by 40 slots of swaps (DLMM: a volatility the Clock then decays),
     a recorder of its bank's writes, and the market loaded from it."""
@@ -278,10 +296,7 @@ def test_kept_quoters_size_as_fresh_bindings(monkeypatch: pytest.MonkeyPatch, ma
         return real(entry, a_to_b)
 
     monkeypatch.setattr(bq, "bound_quote", counting)
-    w = Workload(40, 11, 6, 7)
-    rec = _Recorder()
-    w.bank.add_listener(rec)
-    w.watch([(bytes(k), 1, 0) for k in w.pool_keys], [])
+    w, rec = _recorded(40, 11, 6, 7)
     mk, mf = _load(w), _load(w)
     kept = _finder(mk, w.sol, True, max_sized=max_sized)
     ref = _finder(mf, w.sol, False, max_sized=max_sized)
@@ -299,11 +314,7 @@ def test_kept_quoters_size_as_fresh_bindings(monkeypatch: pytest.MonkeyPatch, ma
             rec.updates.append(AccountUpdate(pool, u.slot, u.data[:-9], u.owner, u.lamports))
             restore.append(u)
         elif r < 0.06:  # a pool removed and registered again (new entry, rebuild)
-            pool = rng.choice(w.pool_keys)
-            for m in (mk, mf):
-                m.remove_pool(pool)
-                m.add_pool(_image(w, pool))
-                _load_aux(w, m, [k for k in m.pool(pool).aux_keys if k not in m.pool(pool).aux])
+            _register_again(w, rng.choice(w.pool_keys), (mk, mf))
         else:
             while not rec.updates:
                 w.frames(1)

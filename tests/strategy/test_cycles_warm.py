@@ -21,10 +21,9 @@ from solarb.strategy.cycles import DEFAULT_MAX_SIZED
 from tests.strategy.test_cycles_kept_quoters import (
     _counters,
     _finder,
-    _image,
     _load,
-    _load_aux,
-    _Recorder,
+    _recorded,
+    _register_again,
     _stale_kept,
     _view,
 )
@@ -80,10 +79,7 @@ def test_first_change_after_warm_binds_only_what_the_market_wrote(
     """Every cycle passes the filter and is sized: the cold finder binds the other legs of each
     changed pool's cycles on their first use, the warmed one only (pool, direction)s whose entry
     the market wrote since the warm-up, and no Raydium CLMM plan is built from nothing."""
-    w = Workload(30, 13, 3, 4)
-    rec = _Recorder()
-    w.bank.add_listener(rec)
-    w.watch([(bytes(k), 1, 0) for k in w.pool_keys], [])
+    w, rec = _recorded(30, 13, 3, 4)
     mw, mc = _load(w), _load(w)
     warm = _finder(mw, w.sol, True, epsilon=-0.9, max_sized=None)
     cold = _finder(mc, w.sol, True, epsilon=-0.9, max_sized=None)
@@ -128,10 +124,7 @@ def test_a_warmed_finder_decides_as_a_cold_one(max_sized: int | None) -> None:
     """Two markets fed the same updates (swaps, Clock jumps, a pool removed and registered
     again), one finder warmed before the stream and again after each re-registration, one
     never: the same opportunities at every step and the same counters at the end."""
-    w = Workload(40, 17, 6, 7)
-    rec = _Recorder()
-    w.bank.add_listener(rec)
-    w.watch([(bytes(k), 1, 0) for k in w.pool_keys], [])
+    w, rec = _recorded(40, 17, 6, 7)
     mw, mc = _load(w), _load(w)
     warm = _finder(mw, w.sol, True, max_sized=max_sized)
     cold = _finder(mc, w.sol, True, max_sized=max_sized)
@@ -145,10 +138,7 @@ def test_a_warmed_finder_decides_as_a_cold_one(max_sized: int | None) -> None:
             w.bank.advance_slot(unix_timestamp=w.bank.unix_timestamp + rng.choice((3, 40, 700)))
         elif r < 0.05:  # a new entry for a pool (the index is rebuilt), warmed as a node would
             pool = rng.choice(w.pool_keys)
-            for m in (mw, mc):
-                m.remove_pool(pool)
-                m.add_pool(_image(w, pool))
-                _load_aux(w, m, [k for k in m.pool(pool).aux_keys if k not in m.pool(pool).aux])
+            _register_again(w, pool, (mw, mc))
             warm.warm([pool])
         else:
             while not rec.updates:

@@ -76,6 +76,22 @@ def _order(pools: Pools, route: list[Leg], amount: int, oid: str) -> Order | Non
     return make_order(hops, hops[0].amount_in + 1, oid)
 
 
+def _first_order(w: Workload, pools: Pools, pick: Callable[[list[Leg]], bool]) -> Order:
+    """The order spending 10**8 over the first route of ``w`` that ``pick`` accepts."""
+    route = next(r for r in _routes(w) if pick(r))
+    order = _order(pools, route, 10**8, "a")
+    assert order is not None
+    return order
+
+
+def _with_hop(order: Order, i: int, hop: Hop, **kw: Any) -> Order:
+    """``order`` with hop ``i`` replaced (and the order's fields in ``kw``)."""
+    hops = list(order.opportunity.hops)
+    hops[i] = hop
+    opportunity = dataclasses.replace(order.opportunity, hops=tuple(hops))
+    return dataclasses.replace(order, opportunity=opportunity, **kw)
+
+
 def _builder(pools: Pools, **kw: Any) -> TxBuilder:
     args: dict[str, Any] = {"compute_unit_limit": 600_000, "priority_fee_micro_lamports": 10_000}
     args.update(kw)
@@ -203,9 +219,8 @@ def test_array_and_ata_and_table_changes_miss() -> None:
     w = Workload(30, 7, 4, 0)
     pools = _pools(w)
     builder = _builder(pools)
-    route = next(r for r in _routes(w) if len(r) == 3 and pools[r[2][0]][1].dex == "raydium_clmm")
-    order = _order(pools, route, 10**8, "a")
-    assert order is not None
+    order = _first_order(
+        w, pools, lambda r: len(r) == 3 and pools[r[2][0]][1].dex == "raydium_clmm")
     bh = Hash(bytes([3]) * 32)
     _same(builder, order, bh)
     _same(builder, order, bh)
@@ -213,15 +228,13 @@ def test_array_and_ata_and_table_changes_miss() -> None:
     # other tick arrays for the CLMM hop: a different template
     last = order.opportunity.hops[-1]
     moved = dataclasses.replace(last, arrays=(*last.arrays[:-1], Pubkey.new_unique()))
-    other = dataclasses.replace(order, opportunity=dataclasses.replace(
-        order.opportunity, hops=(*order.opportunity.hops[:-1], moved)))  # fmt: skip
+    other = _with_hop(order, -1, moved)
     misses = builder.templates.misses
     _same(builder, other, bh)
     assert builder.templates.misses == misses + 1
     # the arrays of another amount are not used (the adapter quotes): no template at all
     stale = dataclasses.replace(last, amount_in=last.amount_in + 1)
-    requote = dataclasses.replace(order, opportunity=dataclasses.replace(
-        order.opportunity, hops=(*order.opportunity.hops[:-1], stale)))  # fmt: skip
+    requote = _with_hop(order, -1, stale)
     lookups = builder.templates.hits + builder.templates.misses
     _same(builder, requote, bh)
     assert builder.templates.hits + builder.templates.misses == lookups
@@ -240,9 +253,8 @@ def test_other_known_accounts_and_dlmm_extension_miss() -> None:
     w = Workload(30, 7, 4, 0)
     pools = _pools(w)
     builder = _builder(pools)
-    route = next(r for r in _routes(w) if len(r) == 2 and pools[r[0][0]][1].dex == "meteora_dlmm")
-    order = _order(pools, route, 10**8, "a")
-    assert order is not None
+    order = _first_order(
+        w, pools, lambda r: len(r) == 2 and pools[r[0][0]][1].dex == "meteora_dlmm")
     bh = Hash(bytes([5]) * 32)
     sol, token = (a.address for a in builder.route_accounts(order))
     builder.known_atas = {sol}
@@ -251,7 +263,7 @@ def test_other_known_accounts_and_dlmm_extension_miss() -> None:
     _same(builder, order, bh)
     assert builder.templates.misses == 2
     # the pair's bitmap extension appears in (or leaves) its aux: passed or not
-    module, state, aux = pools[route[0][0]]
+    module, state, aux = pools[order.opportunity.hops[0].pool]
     ext = meteora_dlmm.bitmap_extension_address(state.address)
     pools[state.address] = (module, state, {**aux, ext: b"" if aux.get(ext) else b"\x01" * 8})
     _same(builder, order, bh)
@@ -274,13 +286,11 @@ def test_bad_orders_raise_the_same_errors_with_a_warm_cache() -> None:
     with pytest.raises(BuildError, match="not loaded"):
         _builder(missing).build(order, Hash(bytes(32)))
     flipped = dataclasses.replace(order.opportunity.hops[0], a_to_b=not route[0][1])
-    bad = dataclasses.replace(order, opportunity=dataclasses.replace(
-        order.opportunity, hops=(flipped, *order.opportunity.hops[1:])))  # fmt: skip
+    bad = _with_hop(order, 0, flipped)
     with pytest.raises(BuildError, match="mints do not match"):
         builder.build(bad, Hash(bytes(32)))
     huge = dataclasses.replace(order.opportunity.hops[1], amount_out=1 << 64)
-    over = dataclasses.replace(order, min_out=1 << 64, opportunity=dataclasses.replace(
-        order.opportunity, hops=(order.opportunity.hops[0], huge)))  # fmt: skip
+    over = _with_hop(order, 1, huge, min_out=1 << 64)
     assert _outcome(builder.build, over) == _outcome(builder.build_reference, over)
 
 

@@ -98,8 +98,8 @@ def swap_instruction_key(
 ) -> tuple[object, ...] | None:
     """Everything :func:`~solarb.dex.meteora_dlmm.swap_instruction` (no ``bin_arrays`` or
     ``bitmap_extension``) reads besides ``user`` and the amounts: for one user, equal keys give
-    instructions equal but for their :func:`swap_data`. ``None`` (not keyable) without ``arrays``: the arrays then come from a
-    quote of ``amount_in`` (or the state's bitmap)."""
+    instructions equal but for their :func:`swap_data`. ``None`` (not keyable) without
+    ``arrays``: the arrays then come from a quote of ``amount_in`` (or the state's bitmap)."""
     if not arrays:
         return None
     ext = aux is not None and bool(aux.get(extension_address(state.address)))

@@ -239,7 +239,7 @@ def test_clock_counts_in_no_freshness_slot_and_reports_only_new_readers() -> Non
     # first Clock for the pool (older than the rest): reported, ready, freshness not lowered
     assert market.apply(AccountUpdate(CLOCK_SYSVAR, 3, clock, SYSTEM_PROGRAM_ID, 1)) == (pair,)
     assert entry.ready and entry.slot == 7
-    assert entry.aux[CLOCK_SYSVAR] is market._raw[CLOCK_SYSVAR]
+    assert entry.aux[CLOCK_SYSVAR] is market._accounts[CLOCK_SYSVAR].raw
     newer = bytes(32) + (2).to_bytes(8, "little")
     assert market.apply(AccountUpdate(CLOCK_SYSVAR, 9, newer, SYSTEM_PROGRAM_ID, 1)) == ()
     assert entry.aux[CLOCK_SYSVAR] == newer and entry.slot == 7

@@ -351,11 +351,6 @@ class MarketState:
         rec = self._accounts.get(account)
         return None if rec is None else rec.slot
 
-    @property
-    def _raw(self) -> dict[Pubkey, bytes]:
-        """Every watched account's stored bytes, by address (a copy; for tests and debugging)."""
-        return {k: rec.raw for k, rec in self._accounts.items() if rec.raw is not None}
-
     def edges(self, mint: Pubkey) -> list[Edge]:
         """Edges ``(pool, a_to_b)`` that swap out of ``mint``."""
         return self.graph.edges(mint)

@@ -55,7 +55,6 @@ from solarb.wallet.keystore import generate_keypair_file, load_keypair
 
 AIRDROP_LAMPORTS = 100_000_000_000
 STATUS_INTERVAL_S = 1.0
-FRESH_POLL_S = 0.05
 RELAY_SLICE = 50  # freshness groups laid out per slice (~2-5 ms)
 
 
@@ -217,13 +216,14 @@ class Node:
             return summary
 
     async def _warm_when_fresh(self, feed: AccountSource, freshness: MarketFreshness) -> None:
-        """Once every watched account is subscribed (``feed.is_fresh``), lay the freshness groups
+        """Once every watched account is subscribed (``feed.fresh`` set), lay the freshness groups
         out again for the feed's settled subscriptions: the warm-up laid them out before any
         subscription existed, and a group laid out for an older topology is laid out on its
         next question, on the hot path. In slices of :data:`RELAY_SLICE` pools, yielding to
         the loop between them (an update waits at most one slice)."""
-        while not getattr(feed, "is_fresh", True):
-            await asyncio.sleep(FRESH_POLL_S)
+        fresh = getattr(feed, "fresh", None)  # the feed's asyncio.Event behind is_fresh
+        if fresh is not None:
+            await fresh.wait()
         pools = list(freshness.market.pools)
         t0 = self.clock.monotonic_ns()
         for i in range(0, len(pools), RELAY_SLICE):

@@ -62,7 +62,9 @@ def fast_init(cls: type[_T]) -> type[_T]:
 
 def frozen_maker(cls: type[_T]) -> Callable[..., _T]:
     """``make(*values)`` (every field, in declaration order, positional) for a frozen slots
-    dataclass: no ``type.__call__`` either, the fastest way to build one per update."""
+    dataclass: no ``type.__call__`` either. The pure-Python reference: callers take
+    :func:`solarb.native.slots.frozen_maker`, which returns the C maker when it is built and
+    this one otherwise."""
     fields = _plain_fields(cls)
     ns: dict[str, Any] = _setters(cls, fields)
     ns.update(_new=object.__new__, _cls=cls)

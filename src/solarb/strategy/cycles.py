@@ -47,7 +47,6 @@ from solarb.strategy.bound_quoters import Kept as _Kept
 from solarb.strategy.bound_quoters import Legs as _Legs
 from solarb.strategy.bound_quoters import bind as _bind
 from solarb.strategy.bound_quoters import bind_kept as _bind_kept
-from solarb.strategy.bound_quoters import bound_quote as _bound_quote
 from solarb.strategy.cycle_plan import NAN as _NAN
 from solarb.strategy.cycle_plan import Plan as _Plan
 from solarb.strategy.cycle_plan import SpotRates, build_plans, cycle_rate, filter_rows, new_table
@@ -478,13 +477,10 @@ class CycleFinder:
                 keys.update(((g.pool, g.a_to_b), entries[g.pool]) for g in cycles[index].legs)
         n_rates = _refresh_rates(self._table, self._revs, ((e, s) for s, e in checks.items()))
         kept = self._quoters if self.keep_quoters else {}  # not kept: adapters' caches only
-        n_bound = 0
-        for key, entry in keys.items():
-            k = kept.get(key)
-            if entry.tradable and (k is None or k[0] is not entry or k[1] != entry.revision):
-                kept[key] = (entry, entry.revision, _bound_quote(entry, key[1]))
-                n_bound += 1
-        return n_bound, n_rates
+        legs = tuple((key, entry) for key, entry in keys.items() if entry.tradable)
+        before = [kept.get(key) for key, _ in legs]
+        _bind_kept(legs, kept)  # each slot bound anew unless still valid, as sizing would
+        return sum(kept[key] is not k for (key, _), k in zip(legs, before)), n_rates
 
     def on_pool_changed(
         self, pool: Pubkey, *, slot: int, ts_recv_ns: int, now_ns: int, best_only: bool = False

@@ -43,10 +43,10 @@ __all__ = ["Plan", "current_plan", "plan_entry"]
 _PLAN_HEAD = struct.Struct("<QQQQiiIBBBBI5i")  # see raydium_clmm.c for the layout
 _PLAN_TICK = struct.Struct("<QQQqiI")
 _M64 = (1 << 64) - 1
-_SEGS: dict[tuple[Pubkey, bool], tuple[bytes, int, bytes | None]] = {}
-"""Per tick array and direction (both made at once): its initialized ticks packed in traversal
-order (None: a tick off its slot), for the account data (the same object or equal bytes) and
-the tick spacing. No decoded array is kept for the plans: a warmed pool holds only these bytes."""
+_SEGS: dict[Pubkey, tuple[bytes, int, bytes | None, bytes | None]] = {}
+"""Per tick array: its initialized ticks packed in traversal order, b->a (ascending) then a->b
+(None: a tick off its slot), for the account data (the same object or equal bytes) and the
+tick spacing. No decoded array is kept for the plans: a warmed pool holds only these bytes."""
 
 
 class Plan:
@@ -75,10 +75,9 @@ def _segment(key: Pubkey, pool: Pubkey, start: int, data: bytes, spacing: int,
     :func:`checked_array` does), cached per account data; the decoded array is not kept (the
     plan needs only these bytes; the Python path decodes and caches its own). One decode packs
     both directions (the same records, in reverse order)."""
-    ck = (key, zero_for_one)
-    c = _SEGS.get(ck)
+    c = _SEGS.get(key)
     if c is not None and c[1] == spacing and (c[0] is data or c[0] == data):
-        return c[2]
+        return c[3] if zero_for_one else c[2]
     arr = checked_array(key, pool, start, data, keep=False)
     parts: list[bytes] | None = []
     for off in sorted(arr.ticks):
@@ -94,8 +93,7 @@ def _segment(key: Pubkey, pool: Pubkey, start: int, data: bytes, spacing: int,
     up = down = None
     if parts is not None:
         up, down = b"".join(parts), b"".join(reversed(parts))
-    _SEGS[(key, False)] = (data, spacing, up)
-    _SEGS[(key, True)] = (data, spacing, down)
+    _SEGS[key] = (data, spacing, up, down)
     return down if zero_for_one else up
 
 

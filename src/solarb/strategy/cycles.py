@@ -8,9 +8,8 @@ pool. When a pool changes, only the cycles through it are re-evaluated:
    float ``spot_rate`` along the cycle above ``1 + epsilon`` (floats rank, they never size).
    The finder keeps one flat table of rates by direction ``(pool, a_to_b)``, valid while the
    market has not written the pool's entry (``PoolEntry.rate_revision``: state and aux accounts
-   shared with other pools; not the Clock, which no ``spot_rate`` reads); per update it checks each pool its cycles use once,
-   then reads each cycle's
-   product off precomputed slot indices (:mod:`solarb.strategy.cycle_plan`; in the C kernel
+   shared with other pools; not the Clock, which no ``spot_rate`` reads); per update it checks
+   each pool its cycles use once, then reads each cycle's product off precomputed slot indices (:mod:`solarb.strategy.cycle_plan`; in the C kernel
    ``solarb.native._cycle_filter`` when built: the same cycles pass, with the same float
    products, as :func:`cycle_rate` with a :class:`SpotRates`);
 2. ranking (``max_sized``): the cycles that passed are sized in descending order of that

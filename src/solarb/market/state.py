@@ -275,7 +275,9 @@ class MarketState:
             aux = user.aux
             first = key not in aux
             if first or not same:
-                aux[key] = data
+                # the entry's own key object for a new dict key (an update brings its own copy:
+                # kept, it would be a second Pubkey per account); a write keeps the held key
+                aux[user.aux_keys[user.aux_keys.index(key)] if first else key] = data
                 user.revision = stamp = next(self._stamps)
                 if not clock:
                     user.rate_revision = stamp

@@ -158,7 +158,16 @@ def plain_quoter(
 
 
 class DexAdapter(Protocol):
-    """The surface every DEX module exposes at module level."""
+    """The surface every DEX module exposes at module level.
+
+    Optional functions (looked up with ``getattr``): ``quoter(state, aux, a_to_b)`` ->
+    ``amount_in -> Quote``, :meth:`quote` bound to one state for a run of amounts (see
+    :func:`plain_quoter`); ``reclock(quoter, state, aux, a_to_b)`` -> a quoter or None: given
+    what ``quoter`` returned for ``state`` and ``aux`` (the same dict) before writes to the Clock
+    sysvar only, what ``quoter(state, aux, a_to_b)`` gives now (same results, same errors), or
+    None to bind anew (the finder's kept quoters, ``strategy/bound_quoters.py``);
+    ``aux_accounts_key(state)`` (docs/internals.md).
+    """
 
     NAME: str
     PROGRAM_ID: Pubkey

@@ -18,9 +18,9 @@ without it the quote raises :class:`MissingAccount`.
 
 :func:`quote` runs the native kernel (``solarb.native._meteora_dlmm``) when it is built: a plan
 per pair state (and bitmap extension) and direction, reused while those and the bin arrays it
-read are the same objects (a new Clock only changes the kernel's ``now``); limit-order fills,
-overflows and rare pairs go to the Python walk, which stays the reference (same results, same
-errors). ``_NATIVE = None`` forces the Python walk.
+read are the same objects (a new Clock only changes the kernel's ``now``; :func:`reclock` brings
+a bound quoter to it); limit-order fills, overflows and rare pairs go to the Python walk, which
+stays the reference (same results, same errors). ``_NATIVE = None`` forces the Python walk.
 
 Errors: :class:`DecodeError`; :class:`QuoteError` with the program's code (PoolDisabled 6042,
 MathOverflow 6018, InvalidInput 6002); :class:`MissingAccount` (bin array, reserve mint or Clock
@@ -101,6 +101,7 @@ __all__ = [
     "quote",
     "quote_detail",
     "quoter",
+    "reclock",
     "spot_rate",
     "swap_data",
     "swap_instruction",
@@ -312,6 +313,7 @@ def quote(state: LbPair, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: bo
 # ---- the native kernel's plan: per pair (state, extension) and direction, rebuilt on change
 
 _NATIVE = native.load("meteora_dlmm")
+_BOUND: type | None = None if _NATIVE is None else _NATIVE.Bound  # the kernel's bound quoters
 _QUOTE = frozen_maker(Quote)  # Quote(amount_in, amount_out, fee, arrays), without type.__call__
 
 
@@ -468,6 +470,30 @@ def quoter(state: LbPair, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callable
     spare = functools.partial(_spare, walk, cast(PairView, plan.view), a_to_b)
     extend = functools.partial(walk.extend, aux, _records)
     return kernel.bind(walk, c[3], Quote, general, extend, spare)  # type: ignore[no-any-return]
+
+
+def reclock(
+    bound: Callable[[int], Quote], state: LbPair, aux: Mapping[Pubkey, bytes], a_to_b: bool
+) -> Callable[[int], Quote] | None:
+    """``quoter(state, aux, a_to_b)`` now, from ``bound``, what it returned for the same
+    ``state`` and ``aux`` (the same dict) before writes to the Clock sysvar only; None: bind anew.
+
+    The kernel's quoter reads the Clock only as ``now`` (its walk and header come from the pair
+    state and the bin arrays; the variable fee's references are updated from ``now`` on every
+    run), and ``general`` reads ``aux`` live: the same walk bound at the new ``now``
+    (``Bound.at``). A general quoter (the Python walk: a special plan, no view) reads the Clock
+    from ``aux`` on every call: kept as it is. Anything else (the kernel off, the Clock missing
+    or short, a general quoter where the kernel would now bind) -> None."""
+    c = clock_fields(aux.get(CLOCK_SYSVAR))
+    if _NATIVE is None or c is None:
+        return None
+    if type(bound) is _BOUND:
+        return bound.at(c[3])  # type: ignore[attr-defined,no-any-return]
+    plan = _PLANS.get(state.address)
+    if (plan is not None and plan.state is state and aux.get(plan.ext_key) is plan.ext
+            and (plan.view is None or plan.special)):  # fmt: skip
+        return bound  # quoter() gives the general quoter too: same calls
+    return None
 
 
 def _spare(walk: m.KernelWalk, view: PairView, a_to_b: bool, n: int) -> tuple[Pubkey, ...]:

@@ -28,7 +28,8 @@
  * terminal: 1 no liquidity, 2 bin id out of bounds, 3 next array not loaded, 5 not planned yet (the
  * adapter plans one more stretch and runs again); terminal 4 (the Python walk decides) gives None.
  * bind(walk, now, Quote, general, extend, spare): the adapter's bound quoter as a C callable (no
- * Python frame per probe): runs, extends the walk and builds the Quote as meteora_dlmm.quoter did.
+ * Python frame per probe): runs, extends the walk and builds the Quote as meteora_dlmm.quoter did;
+ * its at(now) is the same quoter bound at another clock (module attribute Bound: its type).
  */
 #include "pyint.h"
 #include "gc_fields.h"
@@ -388,6 +389,42 @@ static PyObject *bound_vectorcall(PyObject *obj, PyObject *const *args, size_t n
     X(walk) X(quote_cls) X(general) X(extend) X(spare) X(header) X(records) X(spared)
 GC_FIELDS_FUNCS(bound, bound_t, BOUND_OBJS)
 
+static PyObject *new_bound(PyObject *walk, long long now, PyObject *quote_cls, PyObject *general,
+                           PyObject *extend, PyObject *spare);
+
+/* bound.at(now): bind(walk, now, quote_cls, general, extend, spare) with this bound quoter's
+ * walk and callables: the same quoter at another clock (Meteora's reclock, see
+ * meteora_dlmm.reclock); the walk's plan is read again, as bind reads it. */
+static PyObject *bound_at(PyObject *obj, PyObject *arg) {
+    bound_t *b = (bound_t *)obj;
+    if (!PyLong_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "at(now: int)");
+        return NULL;
+    }
+    long long now = PyLong_AsLongLong(arg);
+    if (now == -1 && PyErr_Occurred()) return NULL;
+    if (!b->walk || !b->quote_cls || !b->general || !b->extend || !b->spare) {
+        PyErr_SetString(PyExc_ValueError, "at: the bound quoter was cleared");
+        return NULL;
+    }
+    PyObject *walk = Py_NewRef(b->walk), *quote_cls = Py_NewRef(b->quote_cls);
+    PyObject *general = Py_NewRef(b->general), *extend = Py_NewRef(b->extend);
+    PyObject *spare = Py_NewRef(b->spare); /* held while new_bound reads the walk */
+    PyObject *r = new_bound(walk, now, quote_cls, general, extend, spare);
+    Py_DECREF(walk);
+    Py_DECREF(quote_cls);
+    Py_DECREF(general);
+    Py_DECREF(extend);
+    Py_DECREF(spare);
+    return r;
+}
+
+static PyMethodDef bound_methods[] = {
+    {"at", bound_at, METH_O,
+     "at(now) -> the same bound quoter at clock `now` (bind with the same walk and callables)"},
+    {NULL, NULL, 0, NULL},
+};
+
 static PyTypeObject BoundType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "solarb.native._meteora_dlmm.Bound",
     .tp_basicsize = sizeof(bound_t),
@@ -398,7 +435,40 @@ static PyTypeObject BoundType = {
     .tp_traverse = bound_traverse,
     .tp_clear = bound_clear,
     .tp_dealloc = bound_dealloc,
+    .tp_methods = bound_methods,
 };
+
+/* A new bound quoter (see bind; its arguments checked). */
+static PyObject *new_bound(PyObject *walk, long long now, PyObject *quote_cls, PyObject *general,
+                           PyObject *extend, PyObject *spare) {
+    PyObject *spared = PyObject_GetAttr(walk, S_SPARED);
+    if (!spared) return NULL;
+    if (!PyList_Check(spared)) {
+        Py_DECREF(spared);
+        PyErr_SetString(PyExc_TypeError, "bind: walk.spared must be a list");
+        return NULL;
+    }
+    bound_t *b = PyObject_GC_New(bound_t, &BoundType);
+    if (!b) {
+        Py_DECREF(spared);
+        return NULL;
+    }
+    b->walk = Py_NewRef(walk);
+    b->quote_cls = Py_NewRef(quote_cls);
+    b->general = Py_NewRef(general);
+    b->extend = Py_NewRef(extend);
+    b->spare = Py_NewRef(spare);
+    b->header = b->records = NULL;
+    b->spared = spared;
+    b->now = now;
+    b->vectorcall = bound_vectorcall;
+    PyObject_GC_Track((PyObject *)b);
+    if (read_plan(b)) {
+        Py_DECREF(b);
+        return NULL;
+    }
+    return (PyObject *)b;
+}
 
 static PyObject *bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
@@ -411,33 +481,7 @@ static PyObject *bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     long long now = PyLong_AsLongLong(args[1]);
     if (now == -1 && PyErr_Occurred()) return NULL;
     if (quote_slots(args[2])) return NULL;
-    PyObject *spared = PyObject_GetAttr(args[0], S_SPARED);
-    if (!spared) return NULL;
-    if (!PyList_Check(spared)) {
-        Py_DECREF(spared);
-        PyErr_SetString(PyExc_TypeError, "bind: walk.spared must be a list");
-        return NULL;
-    }
-    bound_t *b = PyObject_GC_New(bound_t, &BoundType);
-    if (!b) {
-        Py_DECREF(spared);
-        return NULL;
-    }
-    b->walk = Py_NewRef(args[0]);
-    b->quote_cls = Py_NewRef(args[2]);
-    b->general = Py_NewRef(args[3]);
-    b->extend = Py_NewRef(args[4]);
-    b->spare = Py_NewRef(args[5]);
-    b->header = b->records = NULL;
-    b->spared = spared;
-    b->now = now;
-    b->vectorcall = bound_vectorcall;
-    PyObject_GC_Track((PyObject *)b);
-    if (read_plan(b)) {
-        Py_DECREF(b);
-        return NULL;
-    }
-    return (PyObject *)b;
+    return new_bound(args[0], now, args[2], args[3], args[4], args[5]);
 }
 
 /* extract_bins(buf, offset, first, count): the non-empty bins among `count` consecutive Bin
@@ -500,5 +544,7 @@ PyMODINIT_FUNC PyInit__meteora_dlmm(void) {
     S_RECORDS = PyUnicode_InternFromString("records");
     S_SPARED = PyUnicode_InternFromString("spared");
     if (!S_HEADER || !S_RECORDS || !S_SPARED || PyType_Ready(&BoundType) < 0) return NULL;
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    if (m && PyModule_AddObjectRef(m, "Bound", (PyObject *)&BoundType) < 0) Py_CLEAR(m);
+    return m;
 }

@@ -6,7 +6,10 @@ state and every auxiliary account it reads stay as they are. :func:`bind` binds 
 across changes, reusing one only while the market has not written the pool's entry since it
 was bound (:attr:`~solarb.market.state.PoolEntry.revision`, bumped on every write to
 ``state``, ``aux`` with the Clock sysvar, ``ready`` and ``quarantined``) and the entry is the
-same object (a pool removed and registered again gets a new one).
+same object (a pool removed and registered again gets a new one). When only Clock writes moved
+``revision`` (:attr:`~solarb.market.state.PoolEntry.rate_revision` is not above the
+``revision`` at binding: stamps only increase) and the adapter has ``reclock``, the kept
+quoter is brought to the new Clock by it instead of being bound anew.
 """
 
 from __future__ import annotations
@@ -58,12 +61,29 @@ def bind(
 
 def bind_kept(legs: Legs, kept: Kept) -> tuple[Callable[[int], Quote], ...]:
     """The bound quoter of each leg, kept across pool changes in ``kept``: reused while the
-    leg's entry is the one it was bound for and its ``revision`` is unchanged, else bound anew
-    in its slot (the same quoter :func:`bound_quote` gives for the entry as it is now)."""
+    leg's entry is the one it was bound for and its ``revision`` is unchanged, else replaced in
+    its slot by the same quoter :func:`bound_quote` gives for the entry as it is now (reclocked
+    after Clock-only writes, see :func:`_rebound`)."""
     steps = []
     for key, entry in legs:
         k = kept.get(key)
         if k is None or k[0] is not entry or k[1] != entry.revision:
-            k = kept[key] = (entry, entry.revision, bound_quote(entry, key[1]))
+            k = kept[key] = (entry, entry.revision, _rebound(entry, key[1], k))
         steps.append(k[2])
     return tuple(steps)
+
+
+def _rebound(
+    entry: PoolEntry, a_to_b: bool, k: tuple[PoolEntry, int, Callable[[int], Quote]] | None
+) -> Callable[[int], Quote]:
+    """:func:`bound_quote` of ``entry`` now: the kept ``k``'s quoter brought to the new Clock by
+    the adapter's ``reclock`` when ``k`` was bound for ``entry`` and the market wrote only the
+    Clock to it since (every other write sets ``rate_revision`` to a stamp above the
+    ``revision`` ``k`` holds), else bound anew (also when ``reclock`` answers None)."""
+    if k is not None and k[0] is entry and entry.rate_revision <= k[1]:
+        reclock = getattr(entry.adapter, "reclock", None)
+        if reclock is not None:
+            q = reclock(k[2], entry.state, entry.aux, a_to_b)
+            if q is not None:
+                return q  # type: ignore[no-any-return]
+    return bound_quote(entry, a_to_b)

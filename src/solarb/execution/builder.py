@@ -15,12 +15,15 @@ amount spent: the instruction is then built without quoting the swap again (same
 :meth:`TxBuilder.build` compiles a route shape once: later orders of the shape (same pools,
 directions, arrays, created accounts; the key is each adapter's ``swap_instruction_key``) reuse
 the serialized message with their amounts (``swap_data``) and blockhash written in, then sign it.
+A hop's swap instruction is made once too (by adapter and key): a new route made of hops seen
+before compiles from their stored instructions, whose data only fix the template's spans.
 :meth:`TxBuilder.build_reference` is the plain path (``MessageV0.try_compile``, solders signing)
 that the tests hold it to, byte for byte.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -52,6 +55,11 @@ accounts). The aux data lets concentrated-liquidity adapters pass the tick/bin a
 swap touches; ``KeyError`` for an unknown pool."""
 
 _Leg = tuple[DexAdapter, PoolState, AccountData]
+_HopKey = tuple[DexAdapter, tuple[object, ...]]
+_Hop = tuple[int, Instruction]
+"""A seen hop: ``(id, its swap instruction)``, the instruction as the first order with the hop
+had it (another order's differs only in its data, of the same length); the id is unique for the
+builder's life, so template keys made of ids never alias an evicted hop."""
 
 _ATA_CREATE_IDEMPOTENT = bytes([1])
 _TOKEN_SYNC_NATIVE = bytes([17])
@@ -101,6 +109,7 @@ class TxBuilder:
     them); :meth:`mark_known` adds accounts after a transaction that created them confirmed.
     ``lookup_tables`` are address lookup tables the messages are compiled against (accounts found
     in them cost a 1-byte index instead of 32 bytes; they must be active on the cluster).
+    ``template_capacity`` route templates and ``hop_capacity`` hop instructions are kept.
     """
 
     def __init__(
@@ -115,6 +124,7 @@ class TxBuilder:
         min_profit: int = 1,
         lookup_tables: Sequence[AddressLookupTableAccount] = (),
         template_capacity: int = 1024,
+        hop_capacity: int = 8192,
     ) -> None:
         if not 0 < compute_unit_limit <= 1_400_000:
             raise ValueError("compute_unit_limit must be in 1..1_400_000")
@@ -124,6 +134,8 @@ class TxBuilder:
             raise ValueError("slippage_bps must be in 0..9999")
         if min_profit < 0:
             raise ValueError("min_profit must be >= 0")
+        if hop_capacity < 1:
+            raise ValueError("hop_capacity must be >= 1")
         self.payer = payer
         self.payer_pubkey = payer.pubkey()
         self.compute_unit_limit = compute_unit_limit
@@ -141,6 +153,11 @@ class TxBuilder:
             set_compute_unit_price(priority_fee_micro_lamports),
         ]
         self.templates = TemplateCache(template_capacity)
+        # each swap hop's instruction by (adapter, swap_instruction_key): a new route made of
+        # seen hops is compiled from these without building its instructions
+        self.hop_capacity = hop_capacity
+        self._hops: dict[_HopKey, _Hop] = {}
+        self._hop_ids = itertools.count()
         self._reset()
 
     def mark_known(self, atas: Iterable[Pubkey]) -> None:
@@ -209,6 +226,15 @@ class TxBuilder:
         self, order: Order, route: list[_Leg], creates: list[tuple[Pubkey, Pubkey, Pubkey]]
     ) -> list[Instruction]:
         opp = order.opportunity
+        ixs = self._creates(creates)
+        amount_in = opp.amount_in
+        for i, hop in enumerate(opp.hops):
+            ixs.append(self._swap_ix(order, route, i, amount_in))
+            amount_in = hop.amount_out
+        return ixs
+
+    def _creates(self, creates: list[tuple[Pubkey, Pubkey, Pubkey]]) -> list[Instruction]:
+        """The compute-budget instructions, then the ATA creates of ``creates``."""
         payer = self.payer_pubkey
         ixs = list(self._budget)
         cache = self._create_cache
@@ -217,39 +243,44 @@ class TxBuilder:
             if create is None:
                 create = cache[ata] = create_ata_idempotent(payer, payer, mint, program)
             ixs.append(create)
-        amount_in = opp.amount_in
-        last = len(route) - 1
-        keep = _BPS - self.slippage_bps
-        for i, ((adapter, state, aux), hop) in enumerate(zip(route, opp.hops, strict=True)):
-            quoted = hop.amount_out
-            min_out = order.min_out if i == last else quoted * keep // _BPS
-            if hop.arrays and hop.amount_in == amount_in:  # the quote's accounts: no re-quote
-                ix = adapter.swap_instruction(  # type: ignore[call-arg]
-                    state, payer, amount_in, min_out, hop.a_to_b, aux=aux, arrays=hop.arrays
-                )
-            else:
-                ix = adapter.swap_instruction(state, payer, amount_in, min_out, hop.a_to_b, aux=aux)
-            ixs.append(ix)
-            amount_in = quoted
         return ixs
+
+    def _swap_ix(self, order: Order, route: list[_Leg], i: int, amount_in: int) -> Instruction:
+        """Hop ``i``'s swap instruction, spending ``amount_in`` (hop ``i - 1``'s quoted output)."""
+        adapter, state, aux = route[i]
+        hop = order.opportunity.hops[i]
+        if i == len(route) - 1:
+            min_out = order.min_out
+        else:
+            min_out = hop.amount_out * (_BPS - self.slippage_bps) // _BPS
+        if hop.arrays and hop.amount_in == amount_in:  # the quote's accounts: no re-quote
+            return adapter.swap_instruction(  # type: ignore[call-arg,no-any-return]
+                state, self.payer_pubkey, amount_in, min_out, hop.a_to_b, aux=aux,
+                arrays=hop.arrays,
+            )
+        return adapter.swap_instruction(
+            state, self.payer_pubkey, amount_in, min_out, hop.a_to_b, aux=aux
+        )
 
     def _plan(
         self, order: Order, route: list[_Leg]
-    ) -> tuple[tuple[object, ...] | None, list[bytes], list[tuple[Pubkey, Pubkey, Pubkey]]]:
-        """``(template key, swap datas, creates)`` of ``order``. ``creates``: ``(ata, mint,
+    ) -> tuple[
+        list[_HopKey] | None, list[bytes], list[tuple[Pubkey, Pubkey, Pubkey]], list[Pubkey]
+    ]:
+        """``(hop keys, swap datas, creates, created)`` of ``order``. ``creates``: ``(ata, mint,
         program)`` of each route token account not known to exist, in first-use order (the
-        transaction's ATA creates). The key holds every input of the message but the amounts and
-        the blockhash: the created accounts' mints and programs, then per hop the adapter and its
-        ``swap_instruction_key`` (the accounts and the data's layout); the compute budget, payer
-        and lookup tables are the builder's and checked apart. It is ``None`` (datas incomplete)
-        when a hop's adapter cannot key its instruction (accounts chosen by a quote of this
-        amount)."""
+        transaction's ATA creates); ``created``: their mints and programs, flat. A hop's key is
+        its adapter and ``swap_instruction_key`` (the accounts and the data's layout). With the
+        created accounts they are every input of the message but the amounts and the blockhash
+        (the compute budget, payer and lookup tables are the builder's and checked apart). The
+        hop keys are ``None`` (datas incomplete) when a hop's adapter cannot key its instruction
+        (accounts chosen by a quote of this amount)."""
         opp = order.opportunity
         known, atas = self.known_atas, self._ata_cache
         creates: list[tuple[Pubkey, Pubkey, Pubkey]] = []
         created: list[Pubkey] = []  # mint, program of each create
         seen: set[Pubkey] = set()
-        parts: list[object] = []
+        parts: list[_HopKey] = []
         datas: list[bytes] = []
         keyable = True
         amount_in = opp.amount_in
@@ -273,13 +304,11 @@ class TxBuilder:
                 if key is None:
                     keyable = False
                 else:
-                    parts += (adapter, key)
+                    parts.append((adapter, key))
                     min_out = order.min_out if i == last else hop.amount_out * keep // _BPS
                     datas.append(adapter.swap_data(state, amount_in, min_out, hop.a_to_b))
             amount_in = hop.amount_out
-        if not keyable:
-            return None, datas, creates
-        return (len(creates), *created, *parts), datas, creates
+        return (parts if keyable else None), datas, creates, created
 
     def _compile(self, order: Order, instructions: list[Instruction], blockhash: Hash) -> MessageV0:
         try:
@@ -302,9 +331,11 @@ class TxBuilder:
         """A v0 transaction for ``order`` signed by the payer, valid while ``blockhash`` is.
 
         Byte-identical to :meth:`build_reference` (errors alike). A route shape seen before
-        (same :meth:`_plan` key, same payer and lookup tables) reuses its compiled message: only
-        the swaps' data and the blockhash are written in
-        (:class:`~solarb.execution.template.Template`); signing goes through libsodium
+        (same created accounts and hops, same payer and lookup tables) reuses its compiled
+        message: only the swaps' data and the blockhash are written in
+        (:class:`~solarb.execution.template.Template`). A new shape is compiled from each hop's
+        stored swap instruction (made when the hop's key was first seen, ``hop_capacity`` kept,
+        oldest dropped first). Signing goes through libsodium
         (:class:`~solarb.execution.signer.Signer`, the same signature bytes).
 
         Raises :class:`BuildError` (:class:`ProfitGuardError` for an unsafe ``min_out``).
@@ -314,20 +345,50 @@ class TxBuilder:
         if (self.payer is not self._signer.keypair or self.payer_pubkey is not self._payer_pubkey
                 or tuple(self.lookup_tables) != self._tables):  # fmt: skip
             self._reset()  # payer or lookup tables changed: every template is stale
-        key, datas, creates = self._plan(order, route)
-        if key is not None:
+        hop_keys, datas, creates, created = self._plan(order, route)
+        key: tuple[object, ...] | None = None
+        if hop_keys is not None:
+            hops = self._seen_hops(order, route, hop_keys)
+            key = (*created, *[hop[0] for hop in hops])  # Pubkeys, then ints: unambiguous
             template = self.templates.get(key)
-            message = template.fill(bytes(blockhash), datas) if template is not None else None
+            if template is None:  # a new route: compiled from its hops' seen instructions
+                ixs = self._creates(creates)
+                ixs += [ix for _id, ix in hops]
+                compiled = self._compile(order, ixs, blockhash)
+                template = Template(to_bytes_versioned(compiled), len(hops))
+                self.templates.put(key, template)
+            message = template.fill(bytes(blockhash), datas)
             if message is not None:
                 return self._signed(message)
+        # not keyable, or a stored data's size differs: this order's own instructions
         compiled = self._compile(order, self._instructions(order, route, creates), blockhash)
         message = to_bytes_versioned(compiled)
         if key is not None:
             self.templates.put(key, Template(message, len(route)))
         return self._signed(message)
 
+    def _seen_hops(self, order: Order, route: list[_Leg], hop_keys: list[_HopKey]) -> list[_Hop]:
+        """Each hop's seen entry, its swap instruction made the first time its key is seen
+        (the oldest entry dropped beyond :attr:`hop_capacity`)."""
+        seen = self._hops
+        out = []
+        for i, hop_key in enumerate(hop_keys):
+            hop = seen.get(hop_key)
+            if hop is None:
+                hops = order.opportunity.hops
+                amount_in = hops[i - 1].amount_out if i else order.opportunity.amount_in
+                ix = self._swap_ix(order, route, i, amount_in)
+                hop = seen[hop_key] = (next(self._hop_ids), ix)
+                if len(seen) > self.hop_capacity:
+                    del seen[next(iter(seen))]
+            out.append(hop)
+        return out
+
     def _reset(self) -> None:
         self.templates.clear()
+        self._hops.clear()
+        self._ata_cache.clear()  # the payer's token accounts (the payer may have changed)
+        self._create_cache.clear()
         self._signer = Signer(self.payer)
         self._payer_pubkey = self.payer_pubkey
         self._tables = tuple(self.lookup_tables)

@@ -43,10 +43,20 @@ def message_spans(message: bytes) -> tuple[int, list[tuple[int, int]]]:
         n_ix, pos = _shortvec(message, blockhash + 32)
         spans = []
         for _ in range(n_ix):
-            n_acc, pos = _shortvec(message, pos + 1)  # program id index, then the accounts
-            n_data, pos = _shortvec(message, pos + n_acc)
-            spans.append((pos, n_data))
-            pos += n_data
+            # program id index, then the accounts (a count below 128 is one byte: inline)
+            n = message[pos + 1]
+            if n < 0x80:
+                pos += 2 + n
+            else:
+                n, pos = _shortvec(message, pos + 1)
+                pos += n
+            n = message[pos]
+            if n < 0x80:
+                pos += 1
+            else:
+                n, pos = _shortvec(message, pos)
+            spans.append((pos, n))
+            pos += n
         n_lookups, pos = _shortvec(message, pos)
         for _ in range(n_lookups):
             n_writable, pos = _shortvec(message, pos + 32)  # table address, writable indexes

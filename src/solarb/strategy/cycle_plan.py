@@ -21,8 +21,8 @@ it when :func:`solarb.native.load` returns it.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from solders.pubkey import Pubkey
 
@@ -30,17 +30,19 @@ from solarb.dex.base import DexError
 from solarb.market.state import MarketState, PoolEntry
 
 if TYPE_CHECKING:
-    from solarb.strategy.cycles import Cycle
+    from solarb.strategy.routes import Cycle
 
 __all__ = [
     "PAD_SLOT",
     "ROW_WIDTH",
     "Plan",
+    "PlannedRoutes",
     "SpotRates",
     "build_plans",
     "cycle_rate",
     "filter_rows",
     "new_table",
+    "plan_routes",
 ]
 
 NAN = float("nan")  # a direction with no usable rate: every product through it fails the filter
@@ -68,43 +70,76 @@ class Plan(NamedTuple):
     count: int
 
 
-def build_plans(
-    cycles: Sequence[Cycle], pools: dict[Pubkey, PoolEntry]
-) -> tuple[dict[Pubkey, Plan], dict[Pubkey, PoolEntry], int]:
-    """Each pool's :class:`Plan`, the entry of every pool the cycles use (as ``pools`` holds it
-    now) and the rate table's size (``1 + 2 * pools used``). Slots are given in order of first
-    use; raises ``KeyError`` if a cycle's pool is not in ``pools``."""
+class PlannedRoutes(NamedTuple):
+    """:func:`plan_routes`' result: ``plans`` each pool's :class:`Plan`; pool ``k`` (in order of
+    first use) has the rate-table slots ``1 + 2k`` (``a_to_b``) and ``2 + 2k``, ``pools[k]`` is
+    its address and ``pairs[k]`` its ``(entry, 1 + 2k)`` (shared by the plans' checks);
+    ``rows``: :data:`ROW_WIDTH` ints per route, its tag then its slots (as a plan's row)."""
+
+    plans: dict[Pubkey, Plan]
+    pools: list[Pubkey]
+    pairs: list[tuple[PoolEntry, int]]
+    rows: array[int]
+
+
+class _Leg(Protocol):
+    """What :func:`plan_routes` reads of a leg (a graph ``Edge``, a cycle's ``Leg``)."""
+
+    @property
+    def pool(self) -> Pubkey: ...
+
+    @property
+    def a_to_b(self) -> bool: ...
+
+
+def plan_routes(
+    routes: Iterable[tuple[int, Sequence[_Leg]]], pools: Mapping[Pubkey, PoolEntry]
+) -> PlannedRoutes:
+    """The plans of ``routes`` (``(tag, legs)``; route ``i`` is cycle index ``i`` in the plans'
+    rows, ``tag`` is kept in its own row), entries as ``pools`` holds them now. Slots are given
+    in order of first use; raises ``KeyError`` if a leg's pool is not in ``pools``. Every array is
+    exact-size (built by appending, then copied once)."""
     slots: dict[Pubkey, int] = {}  # pool -> its a_to_b slot; slot + 1: the other direction
-    entries: dict[Pubkey, PoolEntry] = {}
-    # pool -> (entry, slot): one pair per pool, shared by the checks of every plan that reads it
-    pairs: dict[Pubkey, tuple[PoolEntry, int]] = {}
-    # pool -> (the rows of its cycles, the pools they read: pool -> its pair, in first-use order)
-    per_pool: dict[Pubkey, tuple[array[int], dict[Pubkey, tuple[PoolEntry, int]]]] = {}
-    for index, cycle in enumerate(cycles):
-        legs = cycle.legs
+    keys: list[Pubkey] = []
+    pairs: list[tuple[PoolEntry, int]] = []  # one per pool, shared by every plan that reads it
+    every = array("i")
+    per_pool: dict[Pubkey, array[int]] = {}  # pool -> the rows of the cycles through it
+    for index, (tag, legs) in enumerate(routes):
         row = [index, PAD_SLOT, PAD_SLOT, PAD_SLOT]
         for k, leg in enumerate(legs):
             pool = leg.pool
             slot = slots.get(pool)
             if slot is None:
-                slot = slots[pool] = 1 + 2 * len(slots)
-                entry = entries[pool] = pools[pool]
-                pairs[pool] = (entry, slot)
+                slot = slots[pool] = 1 + 2 * len(keys)
+                keys.append(pool)
+                pairs.append((pools[pool], slot))
             row[k + 1] = slot + (not leg.a_to_b)
         for pool in dict.fromkeys(leg.pool for leg in legs):
-            group = per_pool.get(pool)
-            if group is None:
-                group = per_pool[pool] = (array("i"), {})
-            group[0].extend(row)
-            reads = group[1]
-            for leg in legs:
-                if leg.pool not in reads:
-                    reads[leg.pool] = pairs[leg.pool]
-    plans = {
-        pool: Plan(slots[pool], tuple(reads.values()), rows, len(rows) // 4)
-        for pool, (rows, reads) in per_pool.items()
-    }
-    return plans, entries, 1 + 2 * len(slots)
+            rows = per_pool.get(pool)
+            if rows is None:
+                rows = per_pool[pool] = array("i")
+            rows.extend(row)
+        row[0] = tag
+        every.extend(row)
+    plans = {}
+    for pool, rows in per_pool.items():
+        legs_slots = rows.tolist()
+        del legs_slots[::ROW_WIDTH]
+        # the pools its rows read, in order of first use (a leg's slot s is pool (s - 1) // 2's)
+        read = dict.fromkeys((s - 1) >> 1 for s in legs_slots if s != PAD_SLOT)
+        plans[pool] = Plan(slots[pool], tuple(pairs[k] for k in read), rows[:], len(rows) // 4)
+    return PlannedRoutes(plans, keys, pairs, every[:])
+
+
+def build_plans(
+    cycles: Iterable[Cycle], pools: Mapping[Pubkey, PoolEntry]
+) -> tuple[dict[Pubkey, Plan], dict[Pubkey, PoolEntry], int]:
+    """Each pool's :class:`Plan` for ``cycles`` (cycle ``i``: index ``i`` in the rows), the
+    entry of every pool the cycles use (as ``pools`` holds it now, in order of first use) and the
+    rate table's size (``1 + 2 * pools used``): :func:`plan_routes` of the cycles' legs."""
+    planned = plan_routes(((0, cycle.legs) for cycle in cycles), pools)
+    entries = {pool: entry for pool, (entry, _) in zip(planned.pools, planned.pairs)}
+    return planned.plans, entries, 1 + 2 * len(planned.pools)
 
 
 def new_table(size: int) -> array[float]:

@@ -47,8 +47,9 @@ from solarb.strategy.bound_quoters import Legs as _Legs
 from solarb.strategy.bound_quoters import bind as _bind
 from solarb.strategy.bound_quoters import bind_kept as _bind_kept
 from solarb.strategy.cycle_plan import NAN as _NAN
+from solarb.strategy.cycle_plan import ROW_WIDTH, SpotRates, cycle_rate, filter_rows, new_table
 from solarb.strategy.cycle_plan import Plan as _Plan
-from solarb.strategy.cycle_plan import SpotRates, build_plans, cycle_rate, filter_rows, new_table
+from solarb.strategy.routes import Cycle, CycleIndex, Leg, build_index, enumerate_cycles
 from solarb.strategy.sizing import U64_MAX, chain_quotes, maximize_chain_model, maximize_profit
 
 __all__ = [
@@ -93,29 +94,6 @@ _FILTER = native.load("cycle_filter")
 :func:`~solarb.strategy.cycle_plan.filter_rows`; tests set it to None to compare)."""
 
 
-@dataclass(slots=True, frozen=True)
-class Leg:
-    """One directed swap of a cycle."""
-
-    pool: Pubkey
-    a_to_b: bool
-    mint_in: Pubkey
-    mint_out: Pubkey
-
-
-@dataclass(slots=True, frozen=True)
-class Cycle:
-    """A closed route: ``legs[0].mint_in == legs[-1].mint_out == start_mint``."""
-
-    start_mint: Pubkey
-    legs: tuple[Leg, ...]
-
-    @property
-    def pools(self) -> tuple[Pubkey, ...]:
-        """The pools of the legs, in order."""
-        return tuple(leg.pool for leg in self.legs)
-
-
 @fast_init
 @dataclass(slots=True, frozen=True)
 class Evaluation:
@@ -145,49 +123,6 @@ _make_evaluation = frozen_maker(Evaluation)
 _make_hop = frozen_maker(Hop)
 _make_opportunity = frozen_maker(Opportunity)
 _first = itemgetter(0)  # sort key: stable, ties keep their order
-
-
-def enumerate_cycles(
-    market: MarketState, start_mints: Sequence[Pubkey], max_hops: int = 3
-) -> list[Cycle]:
-    """All 2-hop and (if ``max_hops >= 3``) 3-hop cycles from each start mint.
-
-    Each direction of a loop is its own cycle; pools within a cycle are distinct, and the
-    intermediate mints of a triangle differ from each other and from the start.
-    """
-    graph = market.graph
-    mint_out = graph.mint_out
-    cycles: list[Cycle] = []
-    for start in dict.fromkeys(start_mints):
-        # closing legs m2 -> start, in the order of m2's edge list: found once per m2, not once
-        # per (first, second) leg (a hub m2 has an edge per pool; the scan was quadratic)
-        closing: dict[Pubkey, list[Leg]] = {}
-        for e1 in graph.edges(start):
-            m1 = graph.mint_out(e1)
-            if m1 == start:
-                continue
-            leg1 = Leg(e1.pool, e1.a_to_b, start, m1)
-            for e2 in graph.edges(m1):
-                if e2.pool == e1.pool:
-                    continue
-                m2 = graph.mint_out(e2)
-                leg2 = Leg(e2.pool, e2.a_to_b, m1, m2)
-                if m2 == start:
-                    cycles.append(Cycle(start, (leg1, leg2)))
-                    continue
-                if max_hops < 3 or m2 == m1:
-                    continue
-                legs3 = closing.get(m2)
-                if legs3 is None:
-                    legs3 = closing[m2] = [
-                        Leg(e3.pool, e3.a_to_b, m2, start)
-                        for e3 in graph.edges(m2)
-                        if mint_out(e3) == start
-                    ]
-                for leg3 in legs3:
-                    if leg3.pool != e1.pool and leg3.pool != e2.pool:
-                        cycles.append(Cycle(start, (leg1, leg2, leg3)))
-    return cycles
 
 
 def evaluate_cycle(
@@ -398,13 +333,14 @@ class CycleFinder:
         self.max_sized = max_sized
         self.keep_quoters = keep_quoters
         self._quoters: _Kept = {}  # bound quoters kept across changes (see _bind_kept)
-        self._cycles: list[Cycle] = []
+        # the cycles, flat (no object per cycle: one is made for an opportunity or on request)
+        self._index: CycleIndex = build_index(market, (), max_hops)
         self._last_in: dict[int, int] = {}  # cycle index -> last optimal input (warm start)
-        # cycle index -> ((pool, a_to_b), entry) per leg, made when it is first sized
+        # cycle index -> ((pool, a_to_b), entry) per leg (pairs shared by direction), made when
+        # it is first sized
         self._legs: dict[int, _Legs] = {}
         self._version = -1
         self._counter = 0
-        self._entries: dict[Pubkey, PoolEntry] = {}  # pool -> its entry as of the last build
         self._plans: dict[Pubkey, _Plan] = {}  # pool -> what its change re-evaluates
         self._table = new_table(1)  # rate table slot -> spot rate of one (pool, a_to_b)
         # a_to_b slot -> the entry rate_revision its two rates came from (-1: none; no stamp is < 0)
@@ -420,33 +356,31 @@ class CycleFinder:
     @property
     def cycles(self) -> int:
         """Number of enumerated cycles."""
-        return len(self._cycles)
+        return len(self._index)
 
     def all_cycles(self) -> list[Cycle]:
-        """The enumerated cycles (a copy)."""
-        return list(self._cycles)
+        """The enumerated cycles, as objects made now (in index order)."""
+        index = self._index
+        return [index.cycle(i) for i in range(len(index))]
 
     def cycles_through(self, pool: Pubkey) -> list[Cycle]:
-        """Cycles that use ``pool`` (a copy)."""
+        """Cycles that use ``pool`` (in index order, objects made now)."""
         plan = self._plans.get(pool)
-        cycles = self._cycles
-        return [cycles[i] for i in plan.rows[::4]] if plan is not None else []
+        cycle = self._index.cycle
+        return [cycle(i) for i in plan.rows[::ROW_WIDTH]] if plan is not None else []
 
     def warm_start(self, cycle: Cycle) -> int | None:
         """The last optimal input of ``cycle`` (``None`` if never sized since the last rebuild);
-        for inspection (a linear search of the cycle list)."""
-        try:
-            index = self._cycles.index(cycle)
-        except ValueError:
-            return None
-        return self._last_in.get(index)
+        for inspection (a search of the cycles through its first pool)."""
+        index = self._index.find(cycle)
+        return None if index is None else self._last_in.get(index)
 
     def rebuild(self) -> None:
         """Re-enumerate cycles from the market's token graph, re-index them by pool and build
         each pool's filter plan (the rate table's slots its cycles read)."""
-        self._cycles = cycles = enumerate_cycles(self.market, self.start_mints, self.max_hops)
         # entry objects live until the pool is removed (a new version)
-        self._plans, self._entries, size = build_plans(cycles, self.market.pools)
+        self._index = index = build_index(self.market, self.start_mints, self.max_hops)
+        self._plans, size = index.plans, index.size
         # both directions of a pool valid while _revs[a_to_b slot] is its entry's rate_revision (a
         # slot belongs to one entry object until the next rebuild: plan.checks pairs them)
         self._table = new_table(size)
@@ -466,14 +400,14 @@ class CycleFinder:
         rate while its ``rate_revision`` is. ``(quoters bound, pools whose rates were set)``."""
         if self._version != self.market.version:
             self.rebuild()
-        plans, cycles, entries = self._plans, self._cycles, self._entries
+        plans, index = self._plans, self._index
         chosen = plans.values() if pools is None else [plans[p] for p in pools if p in plans]
         checks: dict[int, PoolEntry] = {}  # a_to_b slot -> entry, each pool once
         keys: dict[tuple[Pubkey, bool], PoolEntry] = {}
         for plan in chosen:
             checks.update((s, entry) for entry, s in plan.checks)
-            for index in plan.rows[::4]:
-                keys.update(((g.pool, g.a_to_b), entries[g.pool]) for g in cycles[index].legs)
+            for i in plan.rows[::ROW_WIDTH]:
+                keys.update(index.legs(i))
         n_rates = _refresh_rates(self._table, self._revs, ((e, s) for s, e in checks.items()))
         kept = self._quoters if self.keep_quoters else {}  # not kept: adapters' caches only
         legs = tuple((key, entry) for key, entry in keys.items() if entry.tradable)
@@ -519,7 +453,8 @@ class CycleFinder:
         self.passed += len(passed)
         if not passed:
             return []
-        cycles, legs_of, entries = self._cycles, self._legs, self._entries
+        ix = self._index
+        cycle_rows, starts, legs_of = ix.rows, ix.starts, self._legs
         max_amount_in, min_profit = self.max_amount_in, self.min_profit
         max_sized = self.max_sized
         if max_sized is not None:
@@ -532,7 +467,7 @@ class CycleFinder:
         if not self.keep_quoters:
             kept = {}  # bound anew on every change
         for n, (rate, index) in enumerate(passed):
-            start = cycles[index].start_mint
+            start = starts[cycle_rows[ROW_WIDTH * index]]
             cap = max_amount_in[start]
             floor = max(min_profit[start], 1)
             if max_sized is not None and (
@@ -542,8 +477,7 @@ class CycleFinder:
                 break
             legs = legs_of.get(index)
             if legs is None:
-                cycle = cycles[index]
-                legs = legs_of[index] = _legs(cycle, [entries[leg.pool] for leg in cycle.legs])
+                legs = legs_of[index] = ix.legs(index)
             res = _search(_bind_kept(legs, kept), rate, cap, last_in.get(index))
             self.sized += 1
             if res is None:
@@ -577,22 +511,24 @@ class CycleFinder:
         """The opportunity of one ``found`` item of :meth:`on_pool_changed`, as an
         :class:`Evaluation` of it would give it (hops, amounts, arrays)."""
         _profit, index, amount_in, chain = item
-        cycle = self._cycles[index]
+        ix = self._index
+        rows, ix_pools, mints, mint_keys = ix.rows, ix.pools, ix.mints, ix.mint_keys
         pools = self.market.pools
-        hops = tuple(
-            _make_hop(
-                leg.pool,
-                pools[leg.pool].adapter.NAME,
-                leg.a_to_b,
-                leg.mint_in,
-                leg.mint_out,
-                q.amount_in,
-                q.amount_out,
-                arrays,
-            )
-            for leg, q, arrays in zip(cycle.legs, chain, _hop_arrays(amount_in, chain))
-        )
+        at = ROW_WIDTH * index
+        start = mint_in = ix.starts[rows[at]]
+        hops = []
+        # the legs' slots (chain has one quote per leg: a 2-hop cycle's pad slot is not reached)
+        for s, q, arrays in zip(
+            (rows[at + 1], rows[at + 2], rows[at + 3]), chain, _hop_arrays(amount_in, chain)
+        ):
+            pool, mint_out = ix_pools[(s - 1) >> 1], mint_keys[mints[s]]
+            hop = _make_hop(
+                pool, pools[pool].adapter.NAME, s & 1 == 1, mint_in, mint_out, q.amount_in,
+                q.amount_out, arrays,
+            )  # fmt: skip
+            hops.append(hop)
+            mint_in = mint_out
         return _make_opportunity(
-            f"{slot}-{self._counter}", cycle.start_mint, hops, chain[0].amount_in,
+            f"{slot}-{self._counter}", start, tuple(hops), chain[0].amount_in,
             chain[-1].amount_out, slot, ts_recv_ns, now_ns,
         )  # fmt: skip

@@ -33,7 +33,6 @@ def _fresh_feed(n: int, slot: int = 10, shard_slot: int = 12) -> tuple[PubSubFee
     for pk in keys:
         feed.delivery.resynced(_upd(pk, slot))
         shard.subs[pk] = 1
-        feed._fresh_on[pk] = 1
     shard.live = True
     feed._update_fresh_flag()
     feed._on_slot_note(shard, None, shard_slot)

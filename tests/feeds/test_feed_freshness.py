@@ -26,7 +26,7 @@ def _reference(feed: PubSubFeed, keys: Sequence[Pubkey]) -> int:
     """The freshness of ``keys`` from its definition, account by account."""
     low = -1
     for pk in keys:
-        if not feed._fresh_on.get(pk) or feed.delivery.queued(pk):
+        if not any(pk in s.subs for s in feed._homes(pk)) or feed.delivery.queued(pk):
             return -1
         best = feed.delivery.last_slot(pk)
         for shard in feed._homes(pk):
@@ -44,10 +44,14 @@ def _upd(pk: Pubkey, slot: int) -> AccountUpdate:
 
 class _Driver:
     """Random feed events through the feed's own methods; where a session's steps are async
-    (accountSubscribe accepted, session live) their synchronous tail is reproduced."""
+    (accountSubscribe accepted, session live) their synchronous tail is reproduced: ``precise``
+    through the feed's own tails (``_subscribed``, ``_shard_up``: only the groups of the
+    accounts concerned lay out again), else as a harness does (subscriptions set directly, then
+    ``_update_fresh_flag``: every group lays out again)."""
 
-    def __init__(self, feed: PubSubFeed, universe: list[Pubkey], rng: random.Random) -> None:
-        self.feed, self.universe, self.rng = feed, universe, rng
+    def __init__(self, feed: PubSubFeed, universe: list[Pubkey], rng: random.Random,
+                 precise: bool = False) -> None:
+        self.feed, self.universe, self.rng, self.precise = feed, universe, rng, precise
         self.slot = 10
 
     def all_live(self) -> None:
@@ -57,7 +61,6 @@ class _Driver:
             for pk in shard.keys:
                 if pk not in shard.subs:
                     shard.subs[pk] = 1
-                    feed._fresh_on[pk] = feed._fresh_on.get(pk, 0) + 1
                     feed.delivery.resynced(_upd(pk, self.slot))
             shard.live = True
         feed._update_fresh_flag()
@@ -76,14 +79,21 @@ class _Driver:
             feed.unwatch(rng.sample(self.universe, rng.randint(1, 2)))
         elif r < 0.17 and shards:  # _add_pending accepted some subscriptions
             shard = rng.choice(shards)
-            for pk in [k for k in shard.keys if k not in shard.subs and rng.random() < 0.6]:
-                shard.subs[pk] = 1
-                feed._fresh_on[pk] = feed._fresh_on.get(pk, 0) + 1
+            accepted = [k for k in shard.keys if k not in shard.subs and rng.random() < 0.6]
+            if self.precise:
+                feed._subscribed(shard, [(pk, 1) for pk in accepted])
+            else:
+                for pk in accepted:
+                    shard.subs[pk] = 1
             shard.pending_add.clear()
-            feed._update_fresh_flag()
+            if not self.precise:
+                feed._update_fresh_flag()
         elif r < 0.23 and shards:  # _session: live after the initial subscribe + resync
-            rng.choice(shards).live = True
-            feed._update_fresh_flag()
+            if self.precise:
+                feed._shard_up(rng.choice(shards))
+            else:
+                rng.choice(shards).live = True
+                feed._update_fresh_flag()
         elif r < 0.25 and shards:  # socket closed or silent
             feed._shard_down(rng.choice(shards))
         elif r < 0.40 and shards:  # slot frame (sometimes an older one)
@@ -101,25 +111,30 @@ class _Driver:
 
 
 def _check(feed: PubSubFeed, groups: list[AccountGroup]) -> None:
+    held = [any(pk in s.subs for s in feed._homes(pk)) for pk in feed._watched]
+    assert feed.is_fresh == (bool(held) and all(held))  # the feed's count of unheld accounts
     for g in groups:
         want = _reference(feed, g.keys)
         assert feed.group_slot(g) == want == feed.min_account_slot(g.keys)
         assert feed.group_slot(g) == want  # cached answer unchanged when nothing moved
 
 
+@pytest.mark.parametrize("precise", [False, True])
 @pytest.mark.parametrize("endpoints", [1, 2])
-async def test_group_slot_equals_the_definition_over_random_event_sequences(endpoints: int) -> None:
+async def test_group_slot_equals_the_definition_over_random_event_sequences(
+    endpoints: int, precise: bool
+) -> None:
     for seed in range(12):
-        await _random_sequence(random.Random(seed * 10 + endpoints), endpoints)
+        await _random_sequence(random.Random(seed * 10 + endpoints), endpoints, precise)
 
 
-async def _random_sequence(rng: random.Random, endpoints: int) -> None:
+async def _random_sequence(rng: random.Random, endpoints: int, precise: bool) -> None:
     universe = [Pubkey.new_unique() for _ in range(24)]
     extra = [f"ws://b{i}.invalid" for i in range(endpoints - 1)]
     feed = PubSubFeed("ws://a.invalid", None, extra_ws_urls=extra,  # type: ignore[arg-type]
                       subscriptions_per_connection=4, max_connections_per_endpoint=3,
                       ping_interval=None)
-    driver = _Driver(feed, universe, rng)
+    driver = _Driver(feed, universe, rng, precise)
     feed.watch(universe[:16])
     driver.all_live()
 
@@ -221,7 +236,7 @@ def test_market_freshness_equals_the_per_account_view_as_pools_come_and_go() -> 
         market = _market(w, pools)
         feed = _feed(market)
         fast, plain = MarketFreshness(market, feed), MarketFreshness(market, _PerAccount(feed))
-        driver = _Driver(feed, market.watched_accounts(), rng)
+        driver = _Driver(feed, market.watched_accounts(), rng, precise=seed % 2 == 1)
         driver.all_live()
         removed: list[Pubkey] = []
         for _ in range(250):
@@ -245,7 +260,7 @@ def test_market_freshness_follows_a_pools_new_auxiliary_accounts() -> None:
     feed.watch(keys)
     fast = MarketFreshness(market, feed)  # type: ignore[arg-type]
     plain = MarketFreshness(market, _PerAccount(feed))  # type: ignore[arg-type]
-    driver = _Driver(feed, keys, rng)
+    driver = _Driver(feed, keys, rng, precise=True)
     driver.all_live()
     for _ in range(400):
         driver.step()
@@ -254,4 +269,5 @@ def test_market_freshness_follows_a_pools_new_auxiliary_accounts() -> None:
             market.pools[pool].aux_keys = tuple(dict.fromkeys(rng.sample(keys[4:], 3)))
         for pool in pools:
             assert fast.pool_slot(pool) == plain.pool_slot(pool)
-    assert sum(len(w) for w in feed.delivery._watchers.values()) == 4 * 4  # old groups released
+    watchers = map(feed.delivery.watchers_of, feed.delivery._watchers)
+    assert sum(map(len, watchers)) == 4 * 4  # old groups released

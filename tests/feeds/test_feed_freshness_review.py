@@ -51,7 +51,6 @@ def _subscribe(feed: PubSubFeed, shard: _Shard, keys: list[Pubkey], slot: int) -
     for pk in keys:
         feed.delivery.resynced(_upd(pk, slot))
         shard.subs[pk] = 1
-        feed._fresh_on[pk] = feed._fresh_on.get(pk, 0) + 1
         shard.pending_add.pop(pk, None)
     feed._update_fresh_flag()
 
@@ -469,4 +468,5 @@ def test_market_freshness_replaces_keeps_and_drops_groups() -> None:
     assert agree() == -1
     market.pools[pool].aux_keys = (keys[4],)
     assert agree() == 20
-    assert sum(len(w) for w in feed.delivery._watchers.values()) == 2  # one live group
+    watchers = map(feed.delivery.watchers_of, feed.delivery._watchers)
+    assert sum(map(len, watchers)) == 2  # one live group

@@ -94,14 +94,14 @@ class EndpointStats:
 
 
 class ChangeWatcher(Protocol):
-    """What :meth:`Delivery.watch_changes` calls: ``floor`` is the lowest :meth:`~Delivery.
-    last_slot` among its accounts as it last computed it."""
+    """What :meth:`Delivery.watch_changes` calls: ``floor`` bounds from above the lowest
+    :meth:`~Delivery.last_slot` its caches depend on (a move from above it is not reported)."""
 
     floor: int
 
-    def moved(self, old: int, new: int) -> None:
-        """An account at or below ``floor`` (last slot ``old``) accepted an update or resync
-        at slot ``new`` (>= ``old``)."""
+    def moved(self, pubkey: Pubkey, old: int, new: int) -> None:
+        """``pubkey``, at ``old`` <= ``floor``, accepted an update or resync at slot ``new``
+        (>= ``old``)."""
         ...
 
     def touch(self) -> None:
@@ -155,9 +155,10 @@ class Delivery:
         self._waiter: asyncio.Future[None] | None = None
         # per account: [slot, k, winner, arrival ns] of the last delivery (winner None: resync)
         self._delivered: dict[Pubkey, list[Any]] = {}
-        # per account: who caches something derived from its last_slot (see watch_changes)
-        # (most accounts have one: a 1-tuple; several: an ordered set, a dict)
-        self._watchers: dict[Pubkey, tuple[ChangeWatcher] | dict[ChangeWatcher, None]] = {}
+        # per account: who caches something derived from its last_slot (see watch_changes):
+        # most accounts have one, stored as is (no container per account); several: an ordered
+        # set (a dict; a watcher is never a dict itself)
+        self._watchers: dict[Pubkey, ChangeWatcher | dict[ChangeWatcher, None]] = {}
 
     def last_slot(self, pubkey: Pubkey) -> int:
         """Slot of the last update accepted for ``pubkey`` (-1: none)."""
@@ -194,41 +195,52 @@ class Delivery:
 
     def watch_changes(self, keys: Iterable[Pubkey], watcher: ChangeWatcher) -> None:
         """Tell ``watcher`` whenever ``min(last_slot(k) for k in keys)`` may have moved from
-        ``watcher.floor``, until :meth:`unwatch_changes`: ``moved(old, new)`` when an account
-        at or below the floor accepted an update or a resync (slots only grow), ``touch()`` when
-        one was forgotten. Accounts above the floor move silently. ``keys`` without repeats."""
+        ``watcher.floor``, until :meth:`unwatch_changes`: ``moved(pubkey, old, new)`` when an
+        account at or below the floor accepted an update or a resync (slots only grow),
+        ``touch()`` when one was forgotten. Accounts above the floor move silently. ``keys``
+        without repeats; ``watcher`` is not a dict."""
         watchers = self._watchers
         for pk in keys:
             mine = watchers.get(pk)
             if mine is None:
-                watchers[pk] = (watcher,)
-            elif type(mine) is tuple:
-                if mine[0] is not watcher:
-                    watchers[pk] = {mine[0]: None, watcher: None}
-            else:
+                watchers[pk] = watcher
+            elif type(mine) is dict:
                 mine[watcher] = None
+            elif mine is not watcher:
+                watchers[pk] = {mine: None, watcher: None}
 
     def unwatch_changes(self, keys: Iterable[Pubkey], watcher: ChangeWatcher) -> None:
         """Undo :meth:`watch_changes` (same keys)."""
         watchers = self._watchers
         for pk in keys:
             mine = watchers.get(pk)
-            if type(mine) is tuple:
-                if mine[0] is watcher:
-                    del watchers[pk]
-            elif mine is not None:
+            if type(mine) is dict:
                 mine.pop(watcher, None)
-                if not mine:
+                if len(mine) == 1:  # back to one: stored as is
+                    watchers[pk] = next(iter(mine))
+                elif not mine:
                     del watchers[pk]
+            elif mine is watcher:
+                del watchers[pk]
+
+    def watchers_of(self, pubkey: Pubkey) -> tuple[ChangeWatcher, ...]:
+        """The watchers of ``pubkey`` (:meth:`watch_changes`), in registration order."""
+        mine = self._watchers.get(pubkey)
+        if mine is None:
+            return ()
+        return tuple(mine) if type(mine) is dict else (mine,)
 
     def _moved(self, pubkey: Pubkey, old: int, new: int) -> None:
         """``pubkey``'s last slot went from ``old`` (-1: none) to ``new``: tell the watchers at
         or above ``old``."""
         mine = self._watchers.get(pubkey)
         if mine is not None:
-            for w in mine:
-                if old <= w.floor:
-                    w.moved(old, new)
+            if type(mine) is dict:
+                for w in mine:
+                    if old <= w.floor:
+                        w.moved(pubkey, old, new)
+            elif old <= mine.floor:
+                mine.moved(pubkey, old, new)
 
     def forget(self, pubkey: Pubkey) -> None:
         """Drop everything known about an account no longer watched."""
@@ -236,7 +248,7 @@ class Delivery:
         self._pending.pop(pubkey, None)
         self._batch.pop(pubkey, None)
         if self._watchers:
-            for w in self._watchers.get(pubkey, ()):
+            for w in self.watchers_of(pubkey):
                 w.touch()
 
     # ------------------------------------------------------------ producers (sync)
@@ -284,9 +296,12 @@ class Delivery:
         if self._watchers:  # _moved inline: this is the per-notification path
             mine = self._watchers.get(pk)
             if mine is not None:
-                for w in mine:
-                    if old <= w.floor:
-                        w.moved(old, slot)
+                if type(mine) is dict:
+                    for w in mine:
+                        if old <= w.floor:
+                            w.moved(pk, old, slot)
+                elif old <= mine.floor:
+                    mine.moved(pk, old, slot)
         ep.wins += 1
         pending = self._pending
         n = len(pending)

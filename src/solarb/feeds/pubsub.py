@@ -54,7 +54,7 @@ from solders.pubkey import Pubkey
 from solarb.errors import Retryable
 from solarb.feeds.base import OnSlot, OnUpdate
 from solarb.feeds.delivery import Delivery, FeedStats
-from solarb.feeds.pubsub_groups import AccountGroup, group_answer, release_group
+from solarb.feeds.pubsub_groups import AccountGroup, group_answer, release_group, touch_groups
 from solarb.feeds.pubsub_shards import _AccountNote, _Endpoint, _Shard
 from solarb.feeds.resync import read_accounts
 from solarb.rpc.client import decode_account
@@ -125,10 +125,16 @@ class PubSubFeed:
         # account -> its shard on each endpoint: the shard itself when there is one endpoint
         # (the usual case; no tuple per account), else a tuple
         self._watched: dict[Pubkey, _Shard | tuple[_Shard, ...]] = {}
-        self._fresh_on: dict[Pubkey, int] = {}  # account -> number of live shards holding it
-        # renewed whenever _watched, _fresh_on, a shard's subs or live change (AccountGroup);
-        # _stamp also whenever a shard's slot moves
+        # watched accounts subscribed on no shard (freshness is read from the shards' subs;
+        # exact while changes go through the feed, recounted by _update_fresh_flag)
+        self._unfresh = 0
+        # _topology: renewed by _update_fresh_flag (subscriptions set from outside: every
+        # group lays out again); the feed's own changes touch only the groups of the accounts
+        # concerned (touch_groups). _stamp: renewed on every change of subscriptions, liveness
+        # or a shard's slot (a group's cached answer is for one _stamp)
         self._topology = self._stamp = next(_TOPOLOGIES)
+        # each distinct tuple of shards holding a group part, shared by every group
+        self._shard_sets: dict[tuple[_Shard, ...], tuple[_Shard, ...]] = {}
         self._wake: dict[_Shard, asyncio.Event] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._program_keys: dict[str, Pubkey] = {}
@@ -143,7 +149,7 @@ class PubSubFeed:
         c = self.counters
         c.connections = sum(1 for ep in self.endpoints for s in ep.shards if s.live)
         c.subscriptions = sum(len(s.subs) for ep in self.endpoints for s in ep.shards)
-        c.stale_accounts = sum(1 for k in self._watched if not self._fresh_on.get(k))
+        c.stale_accounts = sum(1 for k in self._watched if not self._held(k))
         out: dict[str, Any] = asdict(c)
         out["latency_us"] = self.delivery.latency.percentiles()
         out["endpoints"] = {ep.url: ep.stats.snapshot() for ep in self.endpoints}
@@ -171,19 +177,22 @@ class PubSubFeed:
     def min_account_slot(self, keys: Iterable[Pubkey]) -> int:
         """``min(account_slot(k) for k in keys)`` in one pass (-1 at the first account that is
         not fresh, and for no keys): the freshness of a pool and its auxiliary accounts."""
-        fresh_on, watched, current = self._fresh_on, self._watched, self.delivery.current_slot
+        watched, current = self._watched, self.delivery.current_slot
         low = -1
         for pk in keys:
-            if not fresh_on.get(pk):
+            homes = watched.get(pk)
+            if homes is None:
                 return -1
             best = current(pk)
             if best is None:  # a newer update is in hand, not yet applied
                 return -1
-            homes = watched.get(pk)
-            for shard in (homes,) if type(homes) is _Shard else (homes or ()):
-                if shard.live and shard.last_slot > best and pk in shard.subs:
-                    best = shard.last_slot
-            if best < 0:
+            held = False  # subscribed on some shard (live or not)
+            for shard in (homes,) if type(homes) is _Shard else homes:
+                if pk in shard.subs:
+                    held = True
+                    if shard.live and shard.last_slot > best:
+                        best = shard.last_slot
+            if not held or best < 0:
                 return -1
             if low < 0 or best < low:
                 low = best
@@ -212,6 +221,21 @@ class PubSubFeed:
             return -1
         return answer
 
+    @property
+    def _fresh_on(self) -> _FreshCounts:
+        """``account -> number of shards holding it subscribed``, read from the shards' subs
+        (a harness that sets subs itself needs not write it: writes are ignored)."""
+        return _FreshCounts(self)
+
+    def _held(self, pubkey: Pubkey) -> bool:
+        """True if ``pubkey`` is subscribed (and resynced) on some shard."""
+        homes = self._watched.get(pubkey)
+        if homes is None:
+            return False
+        if type(homes) is _Shard:
+            return pubkey in homes.subs
+        return any(pubkey in shard.subs for shard in homes)
+
     def _homes(self, pubkey: Pubkey) -> tuple[_Shard, ...]:
         """The shards (one per endpoint) holding ``pubkey``; empty if not watched."""
         homes = self._watched.get(pubkey)
@@ -237,8 +261,8 @@ class PubSubFeed:
                 homes.append(shard)
                 self._poke(shard)
             self._watched[pk] = homes[0] if len(homes) == 1 else tuple(homes)
-            self._fresh_on[pk] = 0
-            self._topology = self._stamp = next(_TOPOLOGIES)
+            self._unfresh += 1
+            # no group answer changes until pk is subscribed (_subscribed touches its groups)
             self.fresh.clear()
 
     def watch_programs(self, program_ids: Iterable[Pubkey]) -> None:
@@ -259,6 +283,8 @@ class PubSubFeed:
             if pk not in self._watched:
                 continue
             homes = self._homes(pk)
+            if not self._held(pk):
+                self._unfresh -= 1
             del self._watched[pk]
             for shard in homes:
                 shard.keys.pop(pk, None)
@@ -267,9 +293,8 @@ class PubSubFeed:
                 if sub_id is not None:
                     shard.pending_remove[pk] = sub_id
                     self._poke(shard)
-            self._fresh_on.pop(pk, None)
-            self.delivery.forget(pk)
-        self._update_fresh_flag()
+            self.delivery.forget(pk)  # its groups are touched: they lay out again
+        self._fresh_changed()
 
     # ------------------------------------------------------------ main loop
 
@@ -376,20 +401,51 @@ class PubSubFeed:
         """The shard's connection is gone: its accounts lose this shard's freshness at once."""
         shard.live = False
         shard.conn = None
-        for pk in shard.subs:
-            n = self._fresh_on.get(pk)
-            if n:
-                self._fresh_on[pk] = n - 1
+        watched = self._watched
+        for pk in shard.subs:  # held on no other shard: not fresh any more
+            homes = watched.get(pk)
+            if type(homes) is _Shard or (
+                homes is not None and not any(pk in s.subs for s in homes if s is not shard)
+            ):
+                self._unfresh += 1
+        touch_groups(self, shard.subs)
         shard.subs.clear()
         shard.pending_remove.clear()
         shard.pending_add = dict(shard.keys)
         shard.pending_programs = dict(shard.programs)
-        self._update_fresh_flag()
+        self._fresh_changed()
+
+    def _shard_up(self, shard: _Shard) -> None:
+        """The shard's session is live (subscribed and resynced): its accounts are fresh on it."""
+        shard.live = True
+        touch_groups(self, shard.subs)
+        self._fresh_changed()
+
+    def _subscribed(self, shard: _Shard, keys: Iterable[tuple[Pubkey, int]]) -> None:
+        """``(account, sub id)`` pairs accepted and resynced on ``shard``: subscribed there
+        (those unwatched or already subscribed meanwhile are skipped)."""
+        added = []
+        for pk, sub_id in keys:
+            if pk in shard.keys and pk not in shard.subs:
+                if not self._held(pk):
+                    self._unfresh -= 1
+                shard.subs[pk] = sub_id
+                added.append(pk)
+        touch_groups(self, added)
+        self._fresh_changed()
 
     def _update_fresh_flag(self) -> None:
-        """Called after every change of subscriptions, liveness or the watch set."""
-        self._topology = self._stamp = next(_TOPOLOGIES)
-        if self._watched and all(self._fresh_on.values()):
+        """For a harness that set subscriptions or liveness itself (as a session does): every
+        group lays out again, and the fresh flag follows."""
+        self._topology = next(_TOPOLOGIES)
+        self._unfresh = sum(1 for pk in self._watched if not self._held(pk))
+        self._fresh_changed()
+
+    def _fresh_changed(self) -> None:
+        """Called after every change of subscriptions, liveness or the watch set (the groups
+        concerned touched already)."""
+        self._stamp = next(_TOPOLOGIES)
+        if self._watched and not self._unfresh:
             self.fresh.set()
         else:
             self.fresh.clear()
@@ -401,8 +457,7 @@ class PubSubFeed:
         await conn.subscribe("slotSubscribe", None, functools.partial(self._on_slot_note, shard))
         await self._add_pending(shard, conn)
         await self._add_programs(shard, conn)
-        shard.live = True
-        self._update_fresh_flag()
+        self._shard_up(shard)
         silence_ns = int(self.silence_timeout * 1e9)
         wake = self._wake[shard]
         loop = asyncio.get_running_loop()
@@ -487,11 +542,7 @@ class PubSubFeed:
         for upd in updates:
             if upd is not None:
                 self.delivery.resynced(upd)
-        for pk, sub_id in accepted:
-            if pk in shard.keys and pk not in shard.subs:
-                shard.subs[pk] = sub_id
-                self._fresh_on[pk] = self._fresh_on.get(pk, 0) + 1
-        self._update_fresh_flag()
+        self._subscribed(shard, accepted)
 
     async def _add_programs(self, shard: _Shard, conn: PubSubConnection) -> None:
         cfg = {"encoding": "base64", "commitment": self.commitment}
@@ -564,3 +615,23 @@ class PubSubFeed:
     def _count_garbled(self, err: FeedProtocolError) -> None:
         self.counters.garbled += 1
         self.last_error = err
+
+
+class _FreshCounts:
+    """``PubSubFeed._fresh_on``: per watched account, the number of shards holding it
+    subscribed, read from the shards' ``subs`` (no dict per account). Harnesses used to write
+    it after setting ``subs`` themselves: such writes are ignored."""
+
+    __slots__ = ("feed",)
+
+    def __init__(self, feed: PubSubFeed) -> None:
+        self.feed = feed
+
+    def get(self, pubkey: Pubkey, default: int | None = None) -> int | None:
+        """The number of shards holding ``pubkey`` subscribed; ``default`` if not watched."""
+        if pubkey not in self.feed._watched:
+            return default
+        return sum(pubkey in shard.subs for shard in self.feed._homes(pubkey))
+
+    def __setitem__(self, pubkey: Pubkey, count: int) -> None:
+        return None

@@ -5,12 +5,39 @@
 from caches kept exact by the feed's subscription changes, its shards' slots and the delivery
 stage. The feed keeps the public methods (``group``/``release``/``group_slot``) and the fast path
 (cached answer, then whether an account is queued); this module holds the groups and the
-recomputation, as functions of the feed. It reads the feed's ``_watched``, ``_fresh_on``,
+recomputation, as functions of the feed. It reads the feed's ``_watched``, ``_held``,
 ``_topology`` and ``_stamp`` (see :class:`~solarb.feeds.pubsub.PubSubFeed`).
+
+Layout. A group's accounts are split into parts, the accounts held by the same shards (one part
+per shard in the usual one-endpoint case). A part is not an object: tens of thousands of groups
+are held, most of whose parts have one account (the pools are watched first, their auxiliary
+accounts after, on other shards), so a group keeps its parts flat: ``members`` (its keys, part
+after part), ``homes`` (per part, the tuple of shards, shared by every group of the feed) and
+``state`` (one ``array('q')``, :data:`_WIDTH` numbers per part; see :class:`AccountGroup`). The
+group itself is the delivery stage's change watcher of each of its accounts.
+
+A part's freshness is ``max(lowest delivered slot among its keys, cover)``, ``cover`` being the
+highest slot of its ``shards``, the live ones with all its keys subscribed (``partial``: a live
+one has only some; then account by account). ``floor`` bounds that lowest delivered slot from
+above: at least ``at_floor`` (>= 1) of the keys are at or below it (exact after a scan: the lowest
+slot and how many are there, until ``bound``; ``dirty``: unknown, scan when next asked). The
+delivery stage reports every move of an account at or below the group's ``floor`` (the highest
+part floor: a prefilter) to :meth:`AccountGroup.moved`: one leaving its part's floor for above it
+lowers ``at_floor``, and once none is known left the mover's new slot is the bound (``bound``:
+maybe above the lowest; exact for a part of one account). While ``floor <= cover`` the answer is
+``cover`` with no scan; a bound above ``cover`` is made exact by a scan; the group is marked for a
+new answer only when a floor rises above the ``cover`` it was last answered with.
+
+Invalidation. A layout depends on the homes of the group's accounts, their subscriptions and the
+liveness of those shards. The feed calls :func:`touch_groups` with the accounts whose
+subscription changed (watched, subscribed, unwatched, or on a shard that went down or up): only
+the groups reading one of them lay out again. ``_update_fresh_flag`` (a harness that set
+subscriptions itself) renews the feed's ``_topology``: then every group does.
 """
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -20,78 +47,105 @@ if TYPE_CHECKING:
     from solarb.feeds.pubsub import PubSubFeed
     from solarb.feeds.pubsub_shards import _Shard
 
-__all__ = ["AccountGroup", "group_answer", "release_group"]
+__all__ = ["AccountGroup", "group_answer", "release_group", "touch_groups"]
 
-
-class _Part:
-    """The accounts of a group held by the same shards: ``shards`` are the live ones with all
-    of ``keys`` subscribed (``partial``: a live one has only some; then account by account).
-
-    Its freshness is ``max(lowest delivered slot among keys, cover)``, ``cover`` being the
-    highest slot of ``shards``. ``floor`` bounds that lowest delivered slot from above: at least
-    ``at_floor`` (>= 1) of ``keys`` are at or below it (exact after a scan: the lowest slot and
-    how many are there, until ``bound``; ``dirty``: unknown, scan when next asked). The delivery
-    stage reports every move of an account at or below ``floor`` (a ChangeWatcher of the
-    delivery, slots only grow): one leaving for above it lowers ``at_floor``, and once none is
-    known left the mover's new slot is the bound (``bound``: maybe above the lowest). While
-    ``floor <= cover`` the answer is ``cover`` with no scan; a bound above ``cover`` is made exact
-    by a scan; the group is marked for a new answer only when ``floor`` rises above the
-    ``cover`` it was last answered with."""
-
-    __slots__ = ("at_floor", "bound", "cover", "dirty", "floor", "group", "keys", "partial",
-                 "shards")
-
-    def __init__(self, group: AccountGroup, shards: tuple[_Shard, ...], keys: tuple[Pubkey, ...],
-                 partial: bool) -> None:
-        self.group, self.shards, self.keys, self.partial = group, shards, keys, partial
-        self.floor = -1
-        self.at_floor = 0
-        self.cover = -1
-        self.bound = False
-        self.dirty = True
-
-    def moved(self, old: int, new: int) -> None:
-        """An account at or below ``floor`` (at ``old``) accepted an update at ``new``."""
-        if new > self.floor and not self.dirty:
-            self.at_floor -= 1
-            if self.at_floor <= 0:  # none known at or below floor any more: the mover is
-                self.floor = new
-                self.at_floor = 1
-                self.bound = True
-                if new > self.cover:
-                    self.group.dirty = True
-
-    def touch(self) -> None:
-        """An account was forgotten: ``floor`` may be anything; scan when next asked."""
-        self.dirty = True
-        self.group.dirty = True
+# one part in AccountGroup.state: [end, floor, at_floor, cover, flags]; ``end`` is the index in
+# ``members`` after the part's last key
+_WIDTH = 5
+_END, _FLOOR, _AT, _COVER, _FLAGS = range(_WIDTH)
+_DIRTY, _BOUND, _PARTIAL = 1, 2, 4  # flags
+_NO_STATE = array("q")  # a group not laid out (never written)
 
 
 class AccountGroup:
     """Accounts read together (a pool and its auxiliary accounts), for
-    :meth:`~solarb.feeds.pubsub.PubSubFeed.group_slot`, with three cached layers: ``parts`` (see
-    :class:`_Part`), laid out while ``version`` is the feed's ``_topology``; their floor bounds,
-    kept by the delivery stage; ``answer``, the freshness when no account is queued, valid while
-    ``stamp`` is the feed's ``_stamp`` (topology or a shard's slot moved) and the group is not
-    ``dirty`` (a part's floor rose above its cover, or an account was forgotten)."""
+    :meth:`~solarb.feeds.pubsub.PubSubFeed.group_slot`, with three cached layers: the parts (see
+    the module doc), laid out while ``version`` is the feed's ``_topology`` (0: to lay out); their
+    floor bounds, kept by the delivery stage through :meth:`moved`; ``answer``, the freshness when
+    no account is queued, valid while ``stamp`` is the feed's ``_stamp`` (topology or a shard's
+    slot moved) and the group is not ``dirty`` (a part's floor rose above its cover, or the
+    group was touched). ``floor`` is the highest part floor (the delivery stage's prefilter)."""
 
-    __slots__ = ("answer", "dirty", "fresh", "keys", "parts", "stamp", "version")
+    __slots__ = ("answer", "dirty", "floor", "fresh", "homes", "keys", "members", "stamp",
+                 "state", "version")
 
     def __init__(self, keys: Iterable[Pubkey]) -> None:
         self.keys = tuple(dict.fromkeys(keys))
-        self.parts: tuple[_Part, ...] = ()
-        self.fresh = False  # every account has a live subscription somewhere (feed._fresh_on)
+        self.members: tuple[Pubkey, ...] = ()  # () while not registered with the delivery stage
+        self.homes: tuple[tuple[_Shard, ...], ...] = ()
+        self.state = _NO_STATE
+        self.floor = -1
+        self.fresh = False  # every account is subscribed on some shard (feed._held)
         self.dirty = True
         self.version = 0
         self.stamp = 0
         self.answer = -1
 
+    @property
+    def parts(self) -> tuple[tuple[tuple[_Shard, ...], tuple[Pubkey, ...], bool], ...]:
+        """The current layout as ``(shards, keys, partial)`` per part (inspection, tests)."""
+        st, out, start = self.state, [], 0
+        for i, shards in enumerate(self.homes):
+            end = st[i * _WIDTH + _END]
+            out.append((shards, self.members[start:end],
+                        bool(st[i * _WIDTH + _FLAGS] & _PARTIAL)))
+            start = end
+        return tuple(out)
+
+    def moved(self, pubkey: Pubkey, old: int, new: int) -> None:
+        """``pubkey`` (at ``old``, at or below the group's floor) accepted an update at
+        ``new``: its part's floor bound follows (see the module doc)."""
+        st = self.state
+        j = self.members.index(pubkey)
+        b = 0
+        while st[b] <= j:  # the part holding pubkey (a group has a few)
+            b += _WIDTH
+        floor = st[b + _FLOOR]
+        if old > floor or new <= floor or st[b + _FLAGS] & _DIRTY:
+            return
+        at = st[b + _AT] - 1
+        if at > 0:
+            st[b + _AT] = at
+            return
+        # none known at or below floor any more: the mover is the bound (exact for one key)
+        st[b + _FLOOR] = new
+        st[b + _AT] = 1
+        if st[b + _END] - (st[b - _WIDTH + _END] if b else 0) > 1:
+            st[b + _FLAGS] |= _BOUND
+        self.floor = max(self.floor, new)
+        if new > st[b + _COVER]:
+            self.dirty = True
+
+    def touch(self) -> None:
+        """An account was forgotten, or its subscription changed: lay out again when next
+        asked (every part is then scanned)."""
+        self.version = 0
+        self.dirty = True
+
+
+def touch_groups(feed: PubSubFeed, keys: Iterable[Pubkey]) -> None:
+    """The subscriptions of ``keys`` changed on ``feed``: the groups reading any of them (the
+    delivery stage's watchers of those accounts) lay out again when next asked."""
+    watchers = feed.delivery._watchers
+    if not watchers:
+        return
+    for pk in keys:
+        mine = watchers.get(pk)
+        if mine is None:
+            continue
+        if type(mine) is dict:
+            for w in mine:
+                w.touch()
+        else:
+            mine.touch()
+
 
 def release_group(feed: PubSubFeed, group: AccountGroup) -> None:
-    """Stop tracking ``group``: its parts no longer watch the feed's delivery stage."""
-    for part in group.parts:
-        feed.delivery.unwatch_changes(part.keys, part)
-    group.parts = ()
+    """Stop tracking ``group``: it no longer watches the feed's delivery stage."""
+    if group.members:
+        feed.delivery.unwatch_changes(group.keys, group)
+    group.members = group.homes = ()
+    group.state = _NO_STATE
     group.version = 0
 
 
@@ -104,26 +158,35 @@ def group_answer(feed: PubSubFeed, group: AccountGroup) -> int:
     low = -1
     if group.fresh:
         # per part, min over accounts of max(delivered, cover) = max(lowest delivered, cover)
-        for part in group.parts:
-            if part.partial:  # depends on what is queued now: not cached
-                best = feed.min_account_slot(part.keys)
+        st, members = group.state, group.members
+        b = start = 0
+        for shards in group.homes:
+            end = st[b]
+            flags = st[b + _FLAGS]
+            if flags & _PARTIAL:  # depends on what is queued now: not cached
+                best = feed.min_account_slot(members[start:end])
                 group.stamp = 0
             else:
                 cover = -1
-                for shard in part.shards:
+                for shard in shards:
                     cover = max(cover, shard.last_slot)
-                part.cover = cover
-                if part.dirty or (part.bound and part.floor > cover):  # the lowest counts
-                    part.dirty = part.bound = False
-                    slots = feed.delivery.last_slots(part.keys)
-                    part.floor = floor = min(slots)
-                    part.at_floor = slots.count(floor)
-                best = max(part.floor, cover)
+                st[b + _COVER] = cover
+                floor = st[b + _FLOOR]
+                if flags & _DIRTY or (flags & _BOUND and floor > cover):  # the lowest counts
+                    st[b + _FLAGS] = 0
+                    slots = feed.delivery.last_slots(members[start:end])
+                    floor = min(slots)
+                    st[b + _FLOOR] = floor
+                    st[b + _AT] = slots.count(floor)
+                    group.floor = max(group.floor, floor)
+                best = max(cover, floor)
             if best < 0:
                 low = -1
                 break
             if low < 0 or best < low:
                 low = best
+            start = end
+            b += _WIDTH
     group.answer = low
     return low
 
@@ -139,8 +202,10 @@ def _lay_out(feed: PubSubFeed, group: AccountGroup) -> None:
             by_homes[homes] = [pk]
         else:
             keys.append(pk)
-    release_group(feed, group)
-    parts = []
+    interned = feed._shard_sets
+    homes_out: list[tuple[_Shard, ...]] = []
+    members: list[Pubkey] = []
+    state: list[int] = []
     for homes, keys in by_homes.items():
         shards, partial = [], False
         # homes: the shard (one endpoint), a tuple of shards, or None (not watched)
@@ -151,10 +216,16 @@ def _lay_out(feed: PubSubFeed, group: AccountGroup) -> None:
                     shards.append(shard)
                 elif held:
                     partial = True
-        part = _Part(group, tuple(shards), tuple(keys), partial)
-        feed.delivery.watch_changes(part.keys, part)
-        parts.append(part)
-    group.parts = tuple(parts)
-    group.fresh = bool(group.keys) and all(map(feed._fresh_on.get, group.keys))
+        held_by = tuple(shards)
+        homes_out.append(interned.setdefault(held_by, held_by))
+        members += keys
+        state += (len(members), -1, 0, -1, _DIRTY | (_PARTIAL if partial else 0))
+    if not group.members and group.keys:  # not yet a watcher of its accounts
+        feed.delivery.watch_changes(group.keys, group)
+    group.members = group.keys if len(by_homes) == 1 else tuple(members)
+    group.homes = tuple(homes_out)
+    group.state = array("q", state)  # from a list: no spare room
+    group.floor = -1
+    group.fresh = bool(group.keys) and all(map(feed._held, group.keys))
     group.dirty = True
     group.version = feed._topology

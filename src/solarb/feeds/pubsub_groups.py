@@ -13,7 +13,7 @@ per shard in the usual one-endpoint case). A part is not an object: tens of thou
 are held, most of whose parts have one account (the pools are watched first, their auxiliary
 accounts after, on other shards), so a group keeps its parts flat: ``members`` (its keys, part
 after part), ``homes`` (per part, the tuple of shards, shared by every group of the feed) and
-``state`` (one ``array('q')``, :data:`_WIDTH` numbers per part; see :class:`AccountGroup`). The
+``state`` (one list, :data:`_WIDTH` numbers per part; see :class:`AccountGroup`). The
 group itself is the delivery stage's change watcher of each of its accounts.
 
 A part's freshness is ``max(lowest delivered slot among its keys, cover)``, ``cover`` being the
@@ -37,7 +37,6 @@ subscriptions itself) renews the feed's ``_topology``: then every group does.
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -50,11 +49,12 @@ if TYPE_CHECKING:
 __all__ = ["AccountGroup", "group_answer", "release_group", "touch_groups"]
 
 # one part in AccountGroup.state: [end, floor, at_floor, cover, flags]; ``end`` is the index in
-# ``members`` after the part's last key
+# ``members`` after the part's last key. A list, not an array: its slots are the int objects the
+# shards and the delivery stage hold already (no box per read), in as many bytes
 _WIDTH = 5
 _END, _FLOOR, _AT, _COVER, _FLAGS = range(_WIDTH)
 _DIRTY, _BOUND, _PARTIAL = 1, 2, 4  # flags
-_NO_STATE = array("q")  # a group not laid out (never written)
+_NO_STATE: list[int] = []  # a group not laid out (never written)
 
 
 class AccountGroup:
@@ -95,25 +95,26 @@ class AccountGroup:
     def moved(self, pubkey: Pubkey, old: int, new: int) -> None:
         """``pubkey`` (at ``old``, at or below the group's floor) accepted an update at
         ``new``: its part's floor bound follows (see the module doc)."""
-        st = self.state
+        st = self.state  # offsets as numbers (per notification): see _END.._FLAGS
         j = self.members.index(pubkey)
         b = 0
         while st[b] <= j:  # the part holding pubkey (a group has a few)
-            b += _WIDTH
-        floor = st[b + _FLOOR]
-        if old > floor or new <= floor or st[b + _FLAGS] & _DIRTY:
+            b += 5
+        floor = st[b + 1]
+        if old > floor or new <= floor or st[b + 4] & _DIRTY:
             return
-        at = st[b + _AT] - 1
+        at = st[b + 2] - 1
         if at > 0:
-            st[b + _AT] = at
+            st[b + 2] = at
             return
         # none known at or below floor any more: the mover is the bound (exact for one key)
-        st[b + _FLOOR] = new
-        st[b + _AT] = 1
-        if st[b + _END] - (st[b - _WIDTH + _END] if b else 0) > 1:
-            st[b + _FLAGS] |= _BOUND
-        self.floor = max(self.floor, new)
-        if new > st[b + _COVER]:
+        st[b + 1] = new
+        st[b + 2] = 1
+        if st[b] - (st[b - 5] if b else 0) > 1:
+            st[b + 4] |= _BOUND
+        if new > self.floor:  # noqa: PLR1730
+            self.floor = new
+        if new > st[b + 3]:
             self.dirty = True
 
     def touch(self) -> None:
@@ -158,35 +159,36 @@ def group_answer(feed: PubSubFeed, group: AccountGroup) -> int:
     low = -1
     if group.fresh:
         # per part, min over accounts of max(delivered, cover) = max(lowest delivered, cover)
+        # (offsets in state written as numbers: this runs for every group after a slot frame)
         st, members = group.state, group.members
         b = start = 0
         for shards in group.homes:
-            end = st[b]
-            flags = st[b + _FLAGS]
+            flags = st[b + 4]  # _FLAGS
             if flags & _PARTIAL:  # depends on what is queued now: not cached
-                best = feed.min_account_slot(members[start:end])
+                best = feed.min_account_slot(members[start : st[b]])
                 group.stamp = 0
             else:
                 cover = -1
                 for shard in shards:
-                    cover = max(cover, shard.last_slot)
-                st[b + _COVER] = cover
-                floor = st[b + _FLOOR]
+                    if shard.last_slot > cover:  # noqa: PLR1730 (no call: hot)
+                        cover = shard.last_slot
+                st[b + 3] = cover  # _COVER
+                floor = st[b + 1]  # _FLOOR
                 if flags & _DIRTY or (flags & _BOUND and floor > cover):  # the lowest counts
-                    st[b + _FLAGS] = 0
-                    slots = feed.delivery.last_slots(members[start:end])
+                    st[b + 4] = 0
+                    slots = feed.delivery.last_slots(members[start : st[b]])
                     floor = min(slots)
-                    st[b + _FLOOR] = floor
-                    st[b + _AT] = slots.count(floor)
+                    st[b + 1] = floor
+                    st[b + 2] = slots.count(floor)  # _AT
                     group.floor = max(group.floor, floor)
-                best = max(cover, floor)
+                best = floor if floor > cover else cover  # noqa: FURB136
             if best < 0:
                 low = -1
                 break
             if low < 0 or best < low:
                 low = best
-            start = end
-            b += _WIDTH
+            start = st[b]  # _END
+            b += 5
     group.answer = low
     return low
 
@@ -224,7 +226,7 @@ def _lay_out(feed: PubSubFeed, group: AccountGroup) -> None:
         feed.delivery.watch_changes(group.keys, group)
     group.members = group.keys if len(by_homes) == 1 else tuple(members)
     group.homes = tuple(homes_out)
-    group.state = array("q", state)  # from a list: no spare room
+    group.state = list(state)  # copied: no spare room
     group.floor = -1
     group.fresh = bool(group.keys) and all(map(feed._held, group.keys))
     group.dirty = True

@@ -55,7 +55,7 @@ from solarb.errors import Retryable
 from solarb.feeds.base import OnSlot, OnUpdate
 from solarb.feeds.delivery import Delivery, FeedStats
 from solarb.feeds.pubsub_groups import AccountGroup, group_answer, release_group, touch_groups
-from solarb.feeds.pubsub_shards import _AccountNote, _Endpoint, _Shard
+from solarb.feeds.pubsub_shards import _AccountNote, _Endpoint, _FreshCounts, _Shard
 from solarb.feeds.resync import read_accounts
 from solarb.rpc.client import decode_account
 from solarb.rpc.errors import (
@@ -616,22 +616,3 @@ class PubSubFeed:
         self.counters.garbled += 1
         self.last_error = err
 
-
-class _FreshCounts:
-    """``PubSubFeed._fresh_on``: per watched account, the number of shards holding it
-    subscribed, read from the shards' ``subs`` (no dict per account). Harnesses used to write
-    it after setting ``subs`` themselves: such writes are ignored."""
-
-    __slots__ = ("feed",)
-
-    def __init__(self, feed: PubSubFeed) -> None:
-        self.feed = feed
-
-    def get(self, pubkey: Pubkey, default: int | None = None) -> int | None:
-        """The number of shards holding ``pubkey`` subscribed; ``default`` if not watched."""
-        if pubkey not in self.feed._watched:
-            return default
-        return sum(pubkey in shard.subs for shard in self.feed._homes(pubkey))
-
-    def __setitem__(self, pubkey: Pubkey, count: int) -> None:
-        return None

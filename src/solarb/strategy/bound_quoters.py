@@ -28,7 +28,7 @@ Legs = tuple[tuple[tuple[Pubkey, bool], PoolEntry], ...]
 
 Kept = dict[tuple[Pubkey, bool], tuple[PoolEntry, int, Callable[[int], Quote]]]
 """Bound quoters kept across pool changes by (pool, a_to_b): ``(entry, entry.revision at
-binding, quoter)``; one slot per key, so at most two per pool."""
+binding or reclocking, quoter)``; one slot per key, so at most two per pool."""
 
 
 def bound_quote(entry: PoolEntry, a_to_b: bool) -> Callable[[int], Quote]:

@@ -2,7 +2,8 @@
 
 :class:`CycleFinder` enumerates every 2-hop cycle (one pair, two different pools) and 3-hop cycle
 (a triangle of three different pools) that starts and ends in a start mint, and indexes them by
-pool. When a pool changes, only the cycles through it are re-evaluated:
+pool, flat (:mod:`solarb.strategy.routes`: no object per cycle). When a pool changes, only the
+cycles through it are re-evaluated:
 
 1. cheap filter: all pools tradable (loaded, not quarantined) and the product of the adapters'
    float ``spot_rate`` along the cycle above ``1 + epsilon`` (floats rank, they never size).

@@ -85,7 +85,8 @@ def test_aux_accounts_per_direction(sol_usdc: tuple[wl.Whirlpool, dict[Pubkey, b
     assert all(k in accs for k in want)
     adaptive = wl.Whirlpool(**{**{k: getattr(p, k) for k in p.__slots__}, "fee_tier_index": 1088,  # type: ignore[attr-defined]
                                "token_program_b": TOKEN_2022_PROGRAM_ID})
-    assert ow.aux_accounts(adaptive) == [*want, wl.oracle_address(SOL_USDC), p.mint_a, p.mint_b]
+    # adaptive fee: the oracle, and the Clock its references decay with
+    assert ow.aux_accounts(adaptive) == [*want, wl.oracle_address(SOL_USDC), ow.CLOCK_SYSVAR, p.mint_a, p.mint_b]
 
 
 def test_real_pool_quotes(sol_usdc: tuple[wl.Whirlpool, dict[Pubkey, bytes]]) -> None:

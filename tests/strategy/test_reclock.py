@@ -87,7 +87,7 @@ def test_a_clock_write_reclocks_kept_quoters(monkeypatch: pytest.MonkeyPatch) ->
     w, rec, market = _volatile_market()
     legs = _dlmm_legs(market)
     assert len(legs) >= 8
-    # only DLMM lists the Clock in aux_accounts: no other adapter sees a Clock-only write
+    # DLMM lists the Clock in aux_accounts (so do adaptive-fee Whirlpools, none in the bench)
     readers = {e.adapter.NAME for e in market.pools.values() if CLOCK_SYSVAR in e.aux_keys}
     assert readers == {"meteora_dlmm"} and len({e.adapter.NAME for e in market.pools.values()}) == 5
     kept: bq.Kept = {}

@@ -98,6 +98,7 @@ __all__ = [
     "quote_detail",
     "quote_exact_out",
     "quoter",
+    "reclock",
     "spot_rate",
     "swap",
     "swap_data",
@@ -135,14 +136,15 @@ def swap_tick_arrays(state: Whirlpool, a_to_b: bool) -> list[Pubkey]:
 
 
 def aux_accounts(state: Whirlpool) -> list[Pubkey]:
-    """Tick arrays of both directions (a->b first), the oracle for adaptive-fee pools and both
-    mints (their owners are the token programs, see :data:`TOKEN_PROGRAMS_FROM_MINTS`; a
-    Token-2022 mint's data gives the transfer fee). The Clock sysvar is used when present, never
-    required."""
+    """Tick arrays of both directions (a->b first), for adaptive-fee pools the oracle and the
+    Clock sysvar (the variable fee's references decay with its ``unix_timestamp``, as in
+    ``swap_v2``), and both mints (their owners are the token programs, see
+    :data:`TOKEN_PROGRAMS_FROM_MINTS`; a Token-2022 mint's data gives the transfer fee). Other
+    pools use the Clock when present, never require it."""
     out = swap_tick_arrays(state, True)
     out += [k for k in swap_tick_arrays(state, False) if k not in out]
     if state.adaptive_fee:
-        out.append(oracle_address(state.address))
+        out += [oracle_address(state.address), CLOCK_SYSVAR]
     out += [state.mint_a, state.mint_b]
     return out
 
@@ -386,6 +388,16 @@ def quoter(state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Calla
         return general  # each quote raises what the Python path raises
     # x -> kernel.quote_exact_in(e.plan, x, Quote), or general(x) where that is None: a C callable
     return kernel.bind(e.plan, Quote, general)  # type: ignore[no-any-return]
+
+
+def reclock(
+    bound: Callable[[int], Quote], state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool
+) -> Callable[[int], Quote] | None:
+    """``quoter(state, aux, a_to_b)`` now, from ``bound``, what it returned for the same
+    ``state`` and ``aux`` (the same dict) before writes to the Clock sysvar only; None: bind
+    anew. Only adaptive-fee pools list the Clock, and their quoter is the general one, which
+    reads it from ``aux`` on every call: kept as it is."""
+    return bound if state.adaptive_fee else None
 
 
 # ---------------------------------------------------------------------------- native kernel

@@ -533,3 +533,80 @@ def test_bound_quoter_follows_a_walk_quote_extends(monkeypatch: pytest.MonkeyPat
             assert len(walk.indices) == alone, (state.address, a_to_b)
             longer += alone > bound_at + 1
     assert longer > 10, longer
+
+
+# ---------------------------------------------------------------- records from the market's runs
+
+
+def _random_array(rng: random.Random, filled: int) -> bytes:
+    """A BinArray with ``filled`` random non-empty bins (amounts, prices, limit orders)."""
+    buf = bytearray(lay.BIN_ARRAY_LEN)
+    buf[:8] = lay.BIN_ARRAY_DISCRIMINATOR
+    struct.pack_into("<q", buf, 8, rng.randrange(-100, 100))
+    for i in rng.sample(range(70), filled):
+        off = lay.OFF_BINS + i * lay.BIN_LEN
+        for field, size in ((0, 8), (8, 8), (16, 16), (112, 8), (128, 8)):
+            if rng.random() < 0.6:
+                v = rng.choice((1, 255, 2**63, 2 ** (8 * size) - 1, rng.getrandbits(8 * size)))
+                buf[off + field : off + field + size] = v.to_bytes(size, "little")
+        buf[off + 140] = rng.random() < 0.5
+    return bytes(buf)
+
+
+@needs_kernel
+def test_records_from_runs_equal_records_from_bytes() -> None:
+    """``_records`` of the market's compact form (read by the kernel from its runs) equals the
+    records of the same bytes: bench pools' arrays, random arrays (bins at the edges, limit
+    orders, a run across the header and the first bin), a wrong discriminator (None), and a
+    malformed index (the bytes are read instead)."""
+    from array import array
+
+    from solarb.market.compact import SparseBytes, compact
+
+    _w, pools = _bench_pools(20)
+    rng = random.Random(9)
+    datas = [v for _s, aux in pools for v in aux.values() if len(v) == lay.BIN_ARRAY_LEN]
+    datas += [_random_array(rng, rng.choice((0, 1, 2, 5, 12, 20))) for _ in range(300)]
+    edge = bytearray(_random_array(rng, 0))
+    edge[lay.OFF_BINS - 4 : lay.OFF_BINS + 8] = b"\x07" * 12  # a run over the header and bin 0
+    edge[-8:] = b"\x09" * 8  # the last bin's last bytes
+    datas.append(bytes(edge))
+    sparse, key = 0, Pubkey.new_unique()
+    for i, data in enumerate(datas):
+        plain = KERNEL.extract_bins(data, lay.OFF_BINS, 0, 70)  # type: ignore[union-attr]
+        stored = compact(data, None)
+        sparse += type(stored) is SparseBytes
+        assert dl._records_of_runs(stored) == plain, i
+        assert dl._records(key, stored) == plain
+        other = compact(b"\x01" + data[1:], None)  # not a BinArray: None, as for bytes
+        assert dl._records_of_runs(other) is None
+        assert dl._records(key, other) is None
+    dl._RECORDS.pop(key)
+    assert sparse > 250
+    # the kernel reads the index as the market lays it out, 'H' or 'I' wide
+    data = datas[-1]
+    stored = compact(data, None)
+    assert type(stored) is SparseBytes
+    wide = array("I", stored._index)
+    assert KERNEL.extract_runs(  # type: ignore[union-attr]
+        stored._chunks, wide, lay.BIN_ARRAY_DISCRIMINATOR, lay.OFF_BINS, 0, 70
+    ) == KERNEL.extract_bins(data, lay.OFF_BINS, 0, 70)  # type: ignore[union-attr]
+    # malformed: runs outside the chunks or the data, an odd index, another item type
+    bad = array("H", stored._index)
+    bad[len(bad) // 2] += 1  # the second offset: the first run longer than stored
+    bad[-2] += 4096
+    for index in (bad, array("H", stored._index)[:-1], array("i", stored._index), b"\0\0\0\0"):
+        with pytest.raises(ValueError):
+            KERNEL.extract_runs(  # type: ignore[union-attr]
+                stored._chunks, index, lay.BIN_ARRAY_DISCRIMINATOR, lay.OFF_BINS, 0, 70
+            )
+    with pytest.raises(ValueError):  # bins beyond the data
+        KERNEL.extract_runs(stored._chunks, stored._index, b"", lay.OFF_BINS + 1, 0, 70)  # type: ignore[union-attr]
+
+    class Odd:  # data whose runs do not describe it: read as bytes(data)
+        _chunks, _index = stored._chunks, bad
+
+        def __bytes__(self) -> bytes:
+            return data
+
+    assert dl._records_of_runs(Odd()) == KERNEL.extract_bins(data, lay.OFF_BINS, 0, 70)  # type: ignore[arg-type,union-attr]

@@ -4,7 +4,8 @@
  * market-maker liquidity only, fee on the input or on the output, the variable fee recomputed per
  * bin from the clock-updated references. The adapter builds, per pair state and direction, a
  * header (fee parameters, the stretches of the walk: a bin array and the bin range scanned in it)
- * and, per bin-array account version, a compact record of its non-empty bins (extract_bins),
+ * and, per bin-array account version, a compact record of its non-empty bins (extract_bins, or
+ * extract_runs for the market's run-length form of the account),
  * planning more stretches when the kernel walks past the last one. Anything the kernel does not
  * cover (a limit-order fill, a checked operation that would overflow, a walk the
  * plan could not describe) returns None and the adapter runs the Python path, which raises the
@@ -484,23 +485,11 @@ static PyObject *bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     return new_bound(args[0], now, args[2], args[3], args[4], args[5]);
 }
 
-/* extract_bins(buf, offset, first, count): the non-empty bins among `count` consecutive Bin
- * structs at buf[offset:], which are the bins at positions first.. of a BinArray, as RECORD_LEN
- * records (ascending position). */
-static PyObject *extract_bins(PyObject *self, PyObject *args) {
-    (void)self;
-    Py_buffer b;
-    Py_ssize_t offset, first, count;
-    if (!PyArg_ParseTuple(args, "y*nnn", &b, &offset, &first, &count)) return NULL;
-    if (offset < 0 || first < 0 || count < 0 || first + count > BINS_PER_ARRAY ||
-        offset + count * BIN_LEN > b.len) {
-        PyBuffer_Release(&b);
-        PyErr_SetString(PyExc_ValueError, "bins out of the buffer or of the bin array");
-        return NULL;
-    }
+/* The non-empty bins among `count` consecutive Bin structs at d (positions first.. of a
+ * BinArray) as RECORD_LEN records (ascending position). */
+static PyObject *records_of(const unsigned char *d, Py_ssize_t first, Py_ssize_t count) {
     unsigned char out[BINS_PER_ARRAY * RECORD_LEN];
     size_t n = 0;
-    const unsigned char *d = (const unsigned char *)b.buf + offset;
     for (Py_ssize_t i = 0; i < count; i++) {
         const unsigned char *bin = d + i * BIN_LEN;
         uint64_t ax = rd_u64(bin), ay = rd_u64(bin + 8);
@@ -517,8 +506,108 @@ static PyObject *extract_bins(PyObject *self, PyObject *args) {
         memcpy(r + 24, bin + 16, 16); /* price */
         n++;
     }
-    PyBuffer_Release(&b);
     return PyBytes_FromStringAndSize((const char *)out, (Py_ssize_t)(n * RECORD_LEN));
+}
+
+static int bad_bins(Py_ssize_t offset, Py_ssize_t first, Py_ssize_t count, Py_ssize_t len) {
+    if (offset < 0 || first < 0 || count < 0 || first + count > BINS_PER_ARRAY ||
+        offset + count * BIN_LEN > len) {
+        PyErr_SetString(PyExc_ValueError, "bins out of the buffer or of the bin array");
+        return 1;
+    }
+    return 0;
+}
+
+/* extract_bins(buf, offset, first, count): the non-empty bins among `count` consecutive Bin
+ * structs at buf[offset:], which are the bins at positions first.. of a BinArray, as RECORD_LEN
+ * records (ascending position). */
+static PyObject *extract_bins(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer b;
+    Py_ssize_t offset, first, count;
+    if (!PyArg_ParseTuple(args, "y*nnn", &b, &offset, &first, &count)) return NULL;
+    PyObject *r = NULL;
+    if (!bad_bins(offset, first, count, b.len))
+        r = records_of((const unsigned char *)b.buf + offset, first, count);
+    PyBuffer_Release(&b);
+    return r;
+}
+
+/* The runs of market.compact.SparseBytes: `chunks` the non-zero runs back to back; the index
+ * an array of 'H' or 'I' holding the n runs' starts, their n + 1 offsets in chunks, then the
+ * data's length; zeros elsewhere. */
+typedef struct {
+    const unsigned char *chunks;
+    Py_ssize_t chunks_len, n, len;
+    const void *index;
+    int wide;
+} runs_t;
+
+static Py_ssize_t runs_at(const runs_t *r, Py_ssize_t k) {
+    return r->wide ? (Py_ssize_t)((const uint32_t *)r->index)[k]
+                   : (Py_ssize_t)((const uint16_t *)r->index)[k];
+}
+
+/* data[lo:hi] (0 <= lo <= hi <= len) into out. 0, or -1 with ValueError on a run outside the
+ * chunks or the data. */
+static int runs_read(const runs_t *r, Py_ssize_t lo, Py_ssize_t hi, unsigned char *out) {
+    memset(out, 0, (size_t)(hi - lo));
+    for (Py_ssize_t i = 0; i < r->n; i++) {
+        Py_ssize_t start = runs_at(r, i), a = runs_at(r, r->n + i), e = runs_at(r, r->n + i + 1);
+        if (a > e || e > r->chunks_len || start + (e - a) > r->len) {
+            PyErr_SetString(PyExc_ValueError, "a run outside the chunks or the data");
+            return -1;
+        }
+        Py_ssize_t s0 = start > lo ? start : lo, s1 = start + (e - a) < hi ? start + (e - a) : hi;
+        if (s0 < s1) memcpy(out + (s0 - lo), r->chunks + a + (s0 - start), (size_t)(s1 - s0));
+    }
+    return 0;
+}
+
+/* extract_runs(chunks, index, head, offset, first, count): extract_bins over data stored as
+ * runs (runs_t), None when the data does not start with the bytes `head` (a discriminator).
+ * Only the head and the bins' span are rebuilt, in zeroed buffers. ValueError when the index
+ * does not describe runs inside chunks and the data (or the bins are not inside it). */
+static PyObject *extract_runs(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer c, ib, hd;
+    PyObject *index, *res = NULL;
+    Py_ssize_t offset, first, count;
+    if (!PyArg_ParseTuple(args, "y*Oy*nnn", &c, &index, &hd, &offset, &first, &count))
+        return NULL;
+    if (PyObject_GetBuffer(index, &ib, PyBUF_FORMAT | PyBUF_ND) < 0) {
+        PyBuffer_Release(&hd);
+        PyBuffer_Release(&c);
+        return NULL;
+    }
+    runs_t r = {(const unsigned char *)c.buf, c.len, 0, 0, ib.buf, 0};
+    r.wide = ib.format && ib.itemsize == 4 && ib.format[0] == 'I' && !ib.format[1];
+    int narrow = ib.format && ib.itemsize == 2 && ib.format[0] == 'H' && !ib.format[1];
+    Py_ssize_t m = (r.wide || narrow) ? ib.len / ib.itemsize : 0;
+    unsigned char head[16], buf[BINS_PER_ARRAY * BIN_LEN];
+    if (m < 2 || m % 2 || hd.len > (Py_ssize_t)sizeof head) {
+        PyErr_SetString(PyExc_ValueError, "not an index of runs ('H' or 'I'), or a long head");
+        goto done;
+    }
+    r.n = (m - 2) / 2;
+    r.len = runs_at(&r, m - 1);
+    if (bad_bins(offset, first, count, r.len)) goto done;
+    if (hd.len > r.len) {
+        res = Py_NewRef(Py_None);
+        goto done;
+    }
+    if (runs_read(&r, 0, hd.len, head) < 0) goto done;
+    if (memcmp(head, hd.buf, (size_t)hd.len)) {
+        res = Py_NewRef(Py_None);
+        goto done;
+    }
+    if (runs_read(&r, offset, offset + count * BIN_LEN, buf) == 0)
+        res = records_of(buf, first, count);
+done:
+    PyBuffer_Release(&ib);
+    PyBuffer_Release(&hd);
+    PyBuffer_Release(&c);
+    return res;
 }
 
 static PyMethodDef methods[] = {
@@ -526,6 +615,9 @@ static PyMethodDef methods[] = {
      "swap_exact_in(header, bin_records, amount, now) -> (code, out, fee, arrays) | None"},
     {"extract_bins", extract_bins, METH_VARARGS,
      "extract_bins(buf, offset, first, count) -> the non-empty bins as fixed-size records"},
+    {"extract_runs", extract_runs, METH_VARARGS,
+     "extract_runs(chunks, index, head, offset, first, count) -> extract_bins over data stored as "
+     "runs, None when it does not start with head"},
     {"bind", (PyCFunction)(void (*)(void))bind, METH_FASTCALL,
      "bind(walk, now, quote_cls, general, extend, spare) -> x -> Quote: the bound quoter (see "
      "meteora_dlmm.quoter) as a C callable"},

@@ -15,10 +15,12 @@ import pytest
 from solders.hash import Hash
 from solders.instruction import Instruction
 from solders.keypair import Keypair
+from solders.message import to_bytes_versioned
 from solders.pubkey import Pubkey
 
 from solarb.dex.spl_token import TOKEN_PROGRAM_ID, associated_token_address
 from solarb.execution.builder import TxBuilder
+from solarb.execution.template import Template
 from solarb.runtime.bench_workload import Workload
 from tests.execution.test_builder_template import (
     KINDS,
@@ -193,6 +195,22 @@ def test_the_same_hops_in_another_order_are_another_route() -> None:
     assert builder.templates.misses == 2
 
 
+def test_a_hop_twice_in_one_route_takes_each_amount() -> None:
+    """A 2-hop cycle run twice (4 hops, the same two hops again with other amounts): the
+    second use of a hop made in the same build must get its own data."""
+    w = Workload(30, 7, 4, 0)
+    pools = _pools(w)
+    cycle = next(r for r in _routes(w) if len(r) == 2)
+    builder = _builder(pools)
+    order = _order(pools, cycle + cycle, 10**8, "twice")
+    assert order is not None
+    hops = order.opportunity.hops
+    assert hops[0].amount_in != hops[2].amount_in
+    _same(builder, order, Hash(bytes([6]) * 32))
+    _same(builder, order, Hash(bytes([7]) * 32))
+    assert (builder.templates.misses, builder.templates.hits, len(builder._hops)) == (1, 1, 2)
+
+
 def _forked(module: Any, program: Pubkey) -> Adapter:
     """``module``'s functions, but its swap instruction calls ``program`` (a fork's deployment
     with the same accounts and data: the same ``swap_instruction_key``)."""
@@ -302,3 +320,19 @@ def test_a_new_payer_drops_every_hop() -> None:
     second = bytes(builder.build(order, bh))
     assert bytes(PAYER.pubkey()) not in second and bytes(other.pubkey()) in second
     assert second == bytes(builder.build_reference(order, bh)) and second != first
+
+
+def test_a_deferred_template_cuts_on_its_first_fill() -> None:
+    w = Workload(30, 7, 4, 0)
+    pools = _pools(w)
+    builder = _builder(pools)
+    order = _first(w, pools, lambda r: len(r) == 3)
+    message = to_bytes_versioned(builder.build_reference(order, Hash(bytes([2]) * 32)).message)
+    eager, deferred = Template(message, 3), Template.deferred(message, 3)
+    datas = [bytes([i]) * size for i, size in enumerate(eager.sizes)]
+    assert deferred.fill(bytes(32), datas) == eager.fill(bytes(32), datas) != message
+    assert deferred.segments == eager.segments
+    with pytest.raises(ValueError):
+        Template.deferred(message[:-1], 3).fill(bytes(32), datas)
+    with pytest.raises(ValueError):
+        Template.deferred(message, 9).fill(bytes(32), datas)

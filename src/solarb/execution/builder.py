@@ -23,7 +23,6 @@ that the tests hold it to, byte for byte.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -157,7 +156,7 @@ class TxBuilder:
         # seen hops is compiled from these without building its instructions
         self.hop_capacity = hop_capacity
         self._hops: dict[_HopKey, _Hop] = {}
-        self._hop_ids = itertools.count()
+        self._next_hop_id = 0
         self._reset()
 
     def mark_known(self, atas: Iterable[Pubkey]) -> None:
@@ -335,7 +334,8 @@ class TxBuilder:
         message: only the swaps' data and the blockhash are written in
         (:class:`~solarb.execution.template.Template`). A new shape is compiled from each hop's
         stored swap instruction (made when the hop's key was first seen, ``hop_capacity`` kept,
-        oldest dropped first). Signing goes through libsodium
+        oldest dropped first); when every hop is new, that message is the order's own and its
+        template is cut only if the shape comes back. Signing goes through libsodium
         (:class:`~solarb.execution.signer.Signer`, the same signature bytes).
 
         Raises :class:`BuildError` (:class:`ProfitGuardError` for an unsafe ``min_out``).
@@ -348,14 +348,20 @@ class TxBuilder:
         hop_keys, datas, creates, created = self._plan(order, route)
         key: tuple[object, ...] | None = None
         if hop_keys is not None:
+            first_new = self._next_hop_id
             hops = self._seen_hops(order, route, hop_keys)
             key = (*created, *[hop[0] for hop in hops])  # Pubkeys, then ints: unambiguous
             template = self.templates.get(key)
             if template is None:  # a new route: compiled from its hops' seen instructions
                 ixs = self._creates(creates)
                 ixs += [ix for _id, ix in hops]
-                compiled = self._compile(order, ixs, blockhash)
-                template = Template(to_bytes_versioned(compiled), len(hops))
+                message = to_bytes_versioned(self._compile(order, ixs, blockhash))
+                if self._next_hop_id - first_new == len(hops):
+                    # every hop's instruction was just made for this order: the message is
+                    # the order's own (the reference's bytes); cut it on the shape's next use
+                    self.templates.put(key, Template.deferred(message, len(hops)))
+                    return self._signed(message)
+                template = Template(message, len(hops))
                 self.templates.put(key, template)
             message = template.fill(bytes(blockhash), datas)
             if message is not None:
@@ -378,7 +384,8 @@ class TxBuilder:
                 hops = order.opportunity.hops
                 amount_in = hops[i - 1].amount_out if i else order.opportunity.amount_in
                 ix = self._swap_ix(order, route, i, amount_in)
-                hop = seen[hop_key] = (next(self._hop_ids), ix)
+                hop = seen[hop_key] = (self._next_hop_id, ix)
+                self._next_hop_id += 1
                 if len(seen) > self.hop_capacity:
                     del seen[next(iter(seen))]
             out.append(hop)

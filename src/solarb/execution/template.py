@@ -73,9 +73,23 @@ class Template:
     """One route shape's serialized message (``to_bytes_versioned`` bytes) cut around the spans
     that change per order: the blockhash and the data of the last ``n_swaps`` instructions."""
 
-    __slots__ = ("segments", "sizes")
+    __slots__ = ("_message", "_n_swaps", "segments", "sizes")
 
     def __init__(self, message: bytes, n_swaps: int) -> None:
+        self._cut(message, n_swaps)
+
+    @classmethod
+    def deferred(cls, message: bytes, n_swaps: int) -> Template:
+        """The template of ``message``, cut on its first :meth:`fill` (a shape compiled for one
+        order may never be filled: its cut is not paid then). A ``message`` that is not a v0
+        message of at least ``n_swaps`` instructions makes that :meth:`fill` raise
+        ``ValueError``."""
+        template = cls.__new__(cls)
+        template._message, template._n_swaps = message, n_swaps
+        template.segments = template.sizes = []
+        return template
+
+    def _cut(self, message: bytes, n_swaps: int) -> None:
         blockhash_at, spans = message_spans(message)
         if not 0 < n_swaps <= len(spans):
             raise ValueError(f"{n_swaps} swaps in a message of {len(spans)} instructions")
@@ -88,11 +102,15 @@ class Template:
         # segments[0] before the blockhash, then what follows the blockhash and each data
         self.segments = [message[: cuts[0]]]
         self.segments += [message[cuts[k] : cuts[k + 1]] for k in range(1, len(cuts) - 1, 2)]
+        self._message = b""  # held in the segments now
 
     def fill(self, blockhash: bytes, datas: Sequence[bytes]) -> bytes | None:
         """The message with ``blockhash`` and the swaps' ``datas`` written in; ``None`` when a
         data's length is not its span's (the template does not fit: the caller recompiles)."""
         segments = self.segments
+        if not segments:  # deferred: cut now
+            self._cut(self._message, self._n_swaps)
+            segments = self.segments
         out = [segments[0], blockhash, segments[1]]
         for size, data, segment in zip(self.sizes, datas, segments[2:], strict=True):
             if len(data) != size:

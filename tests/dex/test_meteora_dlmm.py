@@ -336,6 +336,20 @@ def test_a_new_state_restarts_the_last_walk(monkeypatch: pytest.MonkeyPatch) -> 
         assert got == want
         return got
 
+    def cold_as_far(new: lay.LbPair, a_to_b: bool, bound_walk: m.KernelWalk) -> None:
+        """A walk planned anew from ``aux`` as far as ``bound_walk`` equals it."""
+        v = dl._PLANS[new.address].view
+        assert v is not None
+        cold = m.KernelWalk(v.fee_args, new.active_id, a_to_b, dl.fee_on_input(new, a_to_b),
+                            v.support_lo, v.next_array, lambda i, v=v: v.array(i)[0])  # fmt: skip
+        cold.extend(aux, dl._records)
+        while cold.terminal == m.KERNEL_EXTEND and (  # as far as the bound walk was planned
+            len(cold.indices) < len(bound_walk.indices) or bound_walk.terminal != m.KERNEL_EXTEND
+        ):
+            cold.extend(aux, dl._records)
+        fields = ("header", "records", "keys", "datas", "indices", "active", "terminal")
+        assert [getattr(cold, f) for f in fields] == [getattr(bound_walk, f) for f in fields]
+
     for a_to_b in (True, False):
         dl._PLANS.clear()
         s = start
@@ -351,25 +365,34 @@ def test_a_new_state_restarts_the_last_walk(monkeypatch: pytest.MonkeyPatch) -> 
             bound_walk = dl.quoter(new, aux, a_to_b) and dl._PLANS[s.address].walks[a_to_b]
             assert bound_walk is not None and bound_walk is not last
             assert (len(bound_walk.indices) == len(last.indices) > 1) == restarts
-            v = dl._PLANS[s.address].view
-            assert v is not None
-            cold = m.KernelWalk(v.fee_args, new.active_id, a_to_b, dl.fee_on_input(new, a_to_b),
-                                v.support_lo, v.next_array,
-                                lambda i, v=v: v.array(i)[0])  # fmt: skip
-            cold.extend(aux, dl._records)
-            while cold.terminal == m.KERNEL_EXTEND and (  # as far as the bound walk was planned
-                len(cold.indices) < len(bound_walk.indices)
-                or bound_walk.terminal != m.KERNEL_EXTEND
-            ):
-                cold.extend(aux, dl._records)
-            fields = ("header", "records", "keys", "datas", "indices", "active", "terminal")
-            assert [getattr(cold, f) for f in fields] == [getattr(bound_walk, f) for f in fields]
+            cold_as_far(new, a_to_b, bound_walk)
             quotes(new, a_to_b)
             s = new
-    # an array the last walk read changed: not restarted
-    key = dl._PLANS[s.address].walks[False].keys[0]  # type: ignore[union-attr]
-    aux[key] = bytes(aux[key])[:-1] + b"\x01"
+    # an array the last walk read changed (with or without a new state): the walk is restarted
+    # with that array's new records (refreshed), as a walk planned anew as far would be
+    for new in (s, replace(s, volatility_accumulator=1)):
+        for i in (0, 1):
+            w = dl._PLANS[s.address].walks[False]
+            assert w is not None and len(w.indices) > 2
+            key = w.keys[i]
+            buf = bytearray(aux[key])
+            for b in range(70):  # halve every bin (records change)
+                off = lay.OFF_BINS + b * lay.BIN_LEN
+                ax, ay = struct.unpack_from("<QQ", buf, off)
+                struct.pack_into("<QQ", buf, off, ax // 2, ay // 2)
+            aux[key] = bytes(buf)
+            dl.quoter(new, aux, False)
+            bound_walk = dl._PLANS[s.address].walks[False]
+            assert bound_walk is not None and bound_walk is not w
+            assert len(bound_walk.indices) == len(w.indices)
+            assert bound_walk.records[i] != w.records[i]
+            assert bound_walk.records[:i] + bound_walk.records[i + 1 :] == w.records[:i] + w.records[i + 1 :]
+            cold_as_far(new, False, bound_walk)
+            quotes(new, False)
+            s = new
+    # an array the walk read gone: planned anew (its first stretch)
     w = dl._PLANS[s.address].walks[False]
-    dl.quoter(replace(s, volatility_accumulator=1), aux, False)
-    assert dl._PLANS[s.address].walks[False] is not w
+    del aux[w.keys[1]]  # type: ignore[union-attr]
+    dl.quoter(s, aux, False)
     assert len(dl._PLANS[s.address].walks[False].indices) == 1  # type: ignore[union-attr]
+    quotes(s, False)

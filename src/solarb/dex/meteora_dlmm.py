@@ -402,19 +402,23 @@ def _current_plan(state: LbPair, aux: Mapping[Pubkey, bytes]) -> _Plan:
 
 
 def _new_walk(plan: _Plan, aux: Mapping[Pubkey, bytes], swap_for_y: bool) -> m.KernelWalk:
-    """The plan's walk in this direction planned from ``aux``: the previous plan's restarted
-    (:meth:`~solarb.dex.meteora_dlmm_math.KernelWalk.restarted`) while every account it read is
-    still the same (once per plan), else a new walk's first stretch."""
+    """The plan's walk in this direction planned from ``aux``: its last walk (or, once per plan,
+    the previous plan's restarted: :meth:`~solarb.dex.meteora_dlmm_math.KernelWalk.restarted`)
+    with the records of the bin arrays written since it was planned
+    (:meth:`~solarb.dex.meteora_dlmm_math.KernelWalk.refreshed`), else a new walk's first
+    stretch."""
     view, s = cast(PairView, plan.view), plan.state
     fee, fee_in = view.fee_args, fee_on_input(s, swap_for_y)
     next_array, array_key = view.next_array, lambda index: view.array(index)[0]
-    prior = plan.prior
-    if prior is not None and prior[swap_for_y] is not None:
-        walk = prior[swap_for_y].restarted(  # type: ignore[union-attr]
+    prior, last = plan.prior, plan.walks[swap_for_y]
+    if last is None and prior is not None and prior[swap_for_y] is not None:
+        last = prior[swap_for_y].restarted(  # type: ignore[union-attr]
             fee, s.active_id, fee_in, view.support_lo, next_array, array_key
         )
         prior[swap_for_y] = None
-        if walk is not None and walk.planned_from(aux):
+    if last is not None:
+        walk = last if last.planned_from(aux) else last.refreshed(aux, _records)
+        if walk is not None:
             plan.walks[swap_for_y] = walk
             return walk
     walk = plan.walks[swap_for_y] = m.KernelWalk(

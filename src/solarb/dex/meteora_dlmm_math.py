@@ -495,6 +495,41 @@ class KernelWalk:
         w._seal()
         return w
 
+    def refreshed(
+        self, aux: Mapping[Any, Any], records: Callable[[Any, Any], bytes | None]
+    ) -> KernelWalk | None:
+        """This walk after writes to the bin arrays it read, for the same pair state: the
+        stretches depend only on the state and bitmap, so a walk planned from ``aux`` as far has
+        the same ones, each with the records of its array's current version (``records`` of the
+        arrays that changed). A terminal an array may have decided (not loaded, now loaded; the
+        Python walk's) is planned again on the next extend. None when an array of a stretch is
+        gone or no bin array now (plan anew)."""
+        keys, datas = self.keys, self.datas
+        recs: list[bytes] | None = None
+        new_datas = datas
+        for i, key in enumerate(keys):
+            data = aux.get(key)
+            if data is datas[i]:
+                continue
+            rec = None if data is None else records(key, data)
+            if rec is None:
+                return None
+            if recs is None:
+                recs, new_datas = list(self.records), datas.copy()
+            recs[i], new_datas[i] = rec, data
+        w = KernelWalk.__new__(KernelWalk)
+        w.swap_for_y, w.next_array, w.array_key = self.swap_for_y, self.next_array, self.array_key
+        w.origin, w.active, w.head, w.ranges = self.origin, self.active, self.head.copy(), self.ranges
+        w.records = self.records if recs is None else tuple(recs)
+        w.keys, w.datas, w.indices = keys.copy(), new_datas.copy(), self.indices.copy()
+        w.spared, w.missing, w.terminal = self.spared.copy(), self.missing, self.terminal
+        if w.terminal == KERNEL_FALLBACK or (
+            w.terminal == KERNEL_NOT_LOADED and aux.get(w.missing) is not None
+        ):
+            w.terminal = KERNEL_EXTEND
+        w._seal()
+        return w
+
     def _step(self, aux: Mapping[Any, Any], records: Callable[[Any, Any], bytes | None]) -> int:
         """Append the next stretch from bin ``active``, moving as the Python walk does (an
         empty gap jumps to the next array's edge; a step past ``MIN_BIN_ID``/``MAX_BIN_ID``

@@ -1,4 +1,4 @@
-"""What the market holds per account: one object per thing, no equal copies, no stored zeros
+"""What the market holds per account: one object per thing, no equal copies, few stored zeros
 ahead of a compact run."""
 
 from __future__ import annotations
@@ -45,23 +45,27 @@ def test_aux_dicts_hold_the_entrys_own_key_objects_not_the_updates() -> None:
     assert m.quote(p2.pool, 10_000, True).fee == 30  # the shared config's new version is read
 
 
-def test_compact_runs_hold_no_leading_zeros() -> None:
-    # a 40-byte zero stretch: the split on 32-byte zero blocks leaves 8 zeros ahead of b"\x02"
+def test_compact_runs_start_with_fewer_than_16_zero_bytes() -> None:
+    # a 50-byte zero stretch: the split on 32-byte zero blocks leaves 18 zeros ahead of b"\x02"
+    # (at 51); the run drops 16 of them (whole 16-byte blocks)
     data = bytearray(4096)
-    data[0], data[41], data[200:210] = 1, 2, bytes(range(1, 11))
+    data[0], data[51], data[200:210] = 1, 2, bytes(range(1, 11))
     raw = bytes(data)
     stored = compact(raw)
-    assert isinstance(stored, SparseBytes) and stored.stored_bytes() == 12  # 1 + 1 + 10
-    assert stored._runs == 3 and list(stored._index[:3]) == [0, 41, 200]
+    # and 16 of the 20 zeros (180-199) ahead of the third run; the last 14 zeros hold no run
+    assert isinstance(stored, SparseBytes) and stored.stored_bytes() == 18  # 1 + 3 + 14
+    assert stored._runs == 3 and list(stored._index[:3]) == [0, 49, 196]
     assert bytes(stored) == raw and stored == raw and hash(stored) == hash(raw)
-    assert stored[33:45] == raw[33:45] and stored[41] == 2 and stored[40] == 0
+    assert stored[33:55] == raw[33:55] and stored[51] == 2 and stored[48] == stored[49] == 0
     # a write in the trimmed zeros is outside the runs: a new layout, still equal to the bytes
-    data[35] = 7
+    data[40] = 7
     new, same = compact_update(bytes(data), stored)
     assert not same and isinstance(new, SparseBytes) and new._index is not stored._index
-    assert new == bytes(data) and list(new._index[:3]) == [0, 35, 200]
+    assert new == bytes(data) and list(new._index[:3]) == [0, 33, 196]  # 7 zeros kept
+    assert compact_update(bytes(data[:49]) + b"\0\0\x09" + bytes(data[52:]), new)[0] == (
+        bytes(data[:49]) + b"\0\0\x09" + bytes(data[52:]))  # inside the kept zeros: relaid
     rng = random.Random(5)
-    for _ in range(40):  # every stored run starts (and ends) with a non-zero byte
+    for _ in range(40):  # every stored run ends with a non-zero byte, starts with < 16 zeros
         raw = bytearray(10240)
         for _ in range(rng.randint(1, 30)):
             start = rng.randrange(10100)
@@ -72,5 +76,6 @@ def test_compact_runs_hold_no_leading_zeros() -> None:
             n, index, chunks = stored._runs, stored._index, stored._chunks
             for i in range(n):
                 run = chunks[index[n + i] : index[n + i + 1]]
-                assert run[0] != 0 and run[-1] != 0 and raw[index[i] : index[i] + len(run)] == run
+                assert len(run) - len(run.lstrip(b"\0")) < 16 and run[-1] != 0
+                assert raw[index[i] : index[i] + len(run)] == run
             assert bytes(stored) == bytes(raw)

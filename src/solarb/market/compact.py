@@ -25,7 +25,8 @@ from typing import Any, SupportsIndex, cast, overload
 __all__ = ["COMPACT_MIN_LEN", "SparseBytes", "compact", "compact_update"]
 
 COMPACT_MIN_LEN = 2048  # smaller accounts stay plain bytes (the saving would not pay)
-_GAP = 32  # zero runs of at least this many bytes separate stored runs (which hold no leading zero)
+_GAP = 32  # zero runs of at least this many bytes separate stored runs
+_TRIM = 16  # a stored run starts with fewer zero bytes than this
 _ZEROS = bytes(_GAP)
 _LOOP_READS = 2  # bytes() of a layout copies its runs this many times before making its Structs
 
@@ -287,11 +288,16 @@ def _compact_new(data: bytes) -> bytes | SparseBytes:
         return data
     starts = map(add, accumulate(map(len, parts), initial=0), count(0, _GAP))
     # the split leaves what a zero stretch has beyond its whole gaps (up to _GAP - 1 zero bytes)
-    # at the head of the next part: a run starts at its part's first non-zero byte (~1/5 of the
-    # stored bytes of a tick or bin array at no extra run)
-    runs = [(start + len(part) - len(run), run)
-            for start, part in compress(zip(starts, parts, strict=False), parts)
-            if (run := part.lstrip(b"\0"))]
+    # at the head of the next part: a run drops the whole _TRIM blocks of it (not each zero
+    # byte: arrays of pools created alike keep one layout, so they share its Structs, which
+    # the warm-up builds; trimming to the byte split them, moving ~200 Struct builds per 1,000
+    # pools into the replay)
+    runs: list[tuple[int, bytes]] = []
+    for start, part in compress(zip(starts, parts, strict=False), parts):
+        kept = len(part.lstrip(b"\0"))
+        if kept:  # else zeros only: the end of the data, shorter than a gap
+            cut = (len(part) - kept) & -_TRIM
+            runs.append((start + cut, part[cut:]))
     if sum(len(c) for _, c in runs) * 2 > n:
         return data
     return SparseBytes(data, runs)

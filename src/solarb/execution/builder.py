@@ -54,11 +54,7 @@ accounts). The aux data lets concentrated-liquidity adapters pass the tick/bin a
 swap touches; ``KeyError`` for an unknown pool."""
 
 _Leg = tuple[DexAdapter, PoolState, AccountData]
-_HopKey = tuple[DexAdapter, tuple[object, ...]]
-_Hop = tuple[int, Instruction]
-"""A seen hop: ``(id, its swap instruction)``, the instruction as the first order with the hop
-had it (another order's differs only in its data, of the same length); the id is unique for the
-builder's life, so template keys made of ids never alias an evicted hop."""
+_HopKey = tuple[DexAdapter, tuple[object, ...]]  # an adapter and its swap_instruction_key
 
 _ATA_CREATE_IDEMPOTENT = bytes([1])
 _TOKEN_SYNC_NATIVE = bytes([17])
@@ -155,8 +151,7 @@ class TxBuilder:
         # each swap hop's instruction by (adapter, swap_instruction_key): a new route made of
         # seen hops is compiled from these without building its instructions
         self.hop_capacity = hop_capacity
-        self._hops: dict[_HopKey, _Hop] = {}
-        self._next_hop_id = 0
+        self._hops: dict[_HopKey, Instruction] = {}
         self._reset()
 
     def mark_known(self, atas: Iterable[Pubkey]) -> None:
@@ -264,22 +259,22 @@ class TxBuilder:
     def _plan(
         self, order: Order, route: list[_Leg]
     ) -> tuple[
-        list[_HopKey] | None, list[bytes], list[tuple[Pubkey, Pubkey, Pubkey]], list[Pubkey]
+        tuple[object, ...] | None, list[bytes], list[tuple[Pubkey, Pubkey, Pubkey]], list[object]
     ]:
-        """``(hop keys, swap datas, creates, created)`` of ``order``. ``creates``: ``(ata, mint,
-        program)`` of each route token account not known to exist, in first-use order (the
-        transaction's ATA creates); ``created``: their mints and programs, flat. A hop's key is
-        its adapter and ``swap_instruction_key`` (the accounts and the data's layout). With the
-        created accounts they are every input of the message but the amounts and the blockhash
-        (the compute budget, payer and lookup tables are the builder's and checked apart). The
-        hop keys are ``None`` (datas incomplete) when a hop's adapter cannot key its instruction
-        (accounts chosen by a quote of this amount)."""
+        """``(template key, swap datas, creates, parts)`` of ``order``. ``creates``: ``(ata,
+        mint, program)`` of each route token account not known to exist, in first-use order (the
+        transaction's ATA creates). ``parts``: per hop its adapter then its
+        ``swap_instruction_key`` (the accounts and the data's layout), flat. The key holds every
+        input of the message but the amounts and the blockhash: the created accounts' mints and
+        programs, then the parts; the compute budget, payer and lookup tables are the builder's
+        and checked apart. It is ``None`` (datas and parts incomplete) when a hop's adapter cannot
+        key its instruction (accounts chosen by a quote of this amount)."""
         opp = order.opportunity
         known, atas = self.known_atas, self._ata_cache
         creates: list[tuple[Pubkey, Pubkey, Pubkey]] = []
         created: list[Pubkey] = []  # mint, program of each create
         seen: set[Pubkey] = set()
-        parts: list[_HopKey] = []
+        parts: list[object] = []
         datas: list[bytes] = []
         keyable = True
         amount_in = opp.amount_in
@@ -303,11 +298,13 @@ class TxBuilder:
                 if key is None:
                     keyable = False
                 else:
-                    parts.append((adapter, key))
+                    parts += (adapter, key)
                     min_out = order.min_out if i == last else hop.amount_out * keep // _BPS
                     datas.append(adapter.swap_data(state, amount_in, min_out, hop.a_to_b))
             amount_in = hop.amount_out
-        return (parts if keyable else None), datas, creates, created
+        if not keyable:
+            return None, datas, creates, parts
+        return (len(creates), *created, *parts), datas, creates, parts
 
     def _compile(self, order: Order, instructions: list[Instruction], blockhash: Hash) -> MessageV0:
         try:
@@ -345,23 +342,20 @@ class TxBuilder:
         if (self.payer is not self._signer.keypair or self.payer_pubkey is not self._payer_pubkey
                 or tuple(self.lookup_tables) != self._tables):  # fmt: skip
             self._reset()  # payer or lookup tables changed: every template is stale
-        hop_keys, datas, creates, created = self._plan(order, route)
-        key: tuple[object, ...] | None = None
-        if hop_keys is not None:
-            first_new = self._next_hop_id
-            hops = self._seen_hops(order, route, hop_keys)
-            key = (*created, *[hop[0] for hop in hops])  # Pubkeys, then ints: unambiguous
+        key, datas, creates, parts = self._plan(order, route)
+        if key is not None:
             template = self.templates.get(key)
-            if template is None:  # a new route: compiled from its hops' seen instructions
+            if template is None:  # a new route: compiled from its hops' stored instructions
+                swaps, made = self._swaps(order, route, parts)
                 ixs = self._creates(creates)
-                ixs += [ix for _id, ix in hops]
+                ixs += swaps
                 message = to_bytes_versioned(self._compile(order, ixs, blockhash))
-                if self._next_hop_id - first_new == len(hops):
-                    # every hop's instruction was just made for this order: the message is
-                    # the order's own (the reference's bytes); cut it on the shape's next use
-                    self.templates.put(key, Template.deferred(message, len(hops)))
+                if made == len(swaps):
+                    # every swap was just made for this order: the message is the order's own
+                    # (the reference's bytes); it is cut if the shape comes back
+                    self.templates.put(key, Template.deferred(message, len(swaps)))
                     return self._signed(message)
-                template = Template(message, len(hops))
+                template = Template(message, len(swaps))
                 self.templates.put(key, template)
             message = template.fill(bytes(blockhash), datas)
             if message is not None:
@@ -373,23 +367,27 @@ class TxBuilder:
             self.templates.put(key, Template(message, len(route)))
         return self._signed(message)
 
-    def _seen_hops(self, order: Order, route: list[_Leg], hop_keys: list[_HopKey]) -> list[_Hop]:
-        """Each hop's seen entry, its swap instruction made the first time its key is seen
-        (the oldest entry dropped beyond :attr:`hop_capacity`)."""
-        seen = self._hops
-        out = []
-        for i, hop_key in enumerate(hop_keys):
-            hop = seen.get(hop_key)
-            if hop is None:
+    def _swaps(
+        self, order: Order, route: list[_Leg], parts: list[object]
+    ) -> tuple[list[Instruction], int]:
+        """Each hop's stored swap instruction (made the first time the hop's adapter and key
+        are seen, for that order's amounts; the oldest dropped beyond :attr:`hop_capacity`), and
+        how many were made now (for ``order``'s amounts)."""
+        stored = self._hops
+        swaps = []
+        made = 0
+        for i in range(len(route)):
+            hop_key: _HopKey = (parts[2 * i], parts[2 * i + 1])  # type: ignore[assignment]
+            ix = stored.get(hop_key)
+            if ix is None:
                 hops = order.opportunity.hops
                 amount_in = hops[i - 1].amount_out if i else order.opportunity.amount_in
-                ix = self._swap_ix(order, route, i, amount_in)
-                hop = seen[hop_key] = (self._next_hop_id, ix)
-                self._next_hop_id += 1
-                if len(seen) > self.hop_capacity:
-                    del seen[next(iter(seen))]
-            out.append(hop)
-        return out
+                ix = stored[hop_key] = self._swap_ix(order, route, i, amount_in)
+                made += 1
+                if len(stored) > self.hop_capacity:
+                    del stored[next(iter(stored))]
+            swaps.append(ix)
+        return swaps, made
 
     def _reset(self) -> None:
         self.templates.clear()

@@ -526,7 +526,7 @@ class KernelWalk:
         if w.terminal == KERNEL_FALLBACK or (
             w.terminal == KERNEL_NOT_LOADED and aux.get(w.missing) is not None
         ):
-            w.terminal = KERNEL_EXTEND
+            w.terminal, w.missing = KERNEL_EXTEND, None
         w._seal()
         return w
 

@@ -19,7 +19,8 @@ without it the quote raises :class:`MissingAccount`.
 :func:`quote` runs the native kernel (``solarb.native._meteora_dlmm``) when it is built: a plan
 per pair state (and bitmap extension) and direction, reused while those and the bin arrays it
 read are the same objects (a new Clock only changes the kernel's ``now``; :func:`reclock` brings
-a bound quoter to it); limit-order fills, overflows and rare pairs go to the Python walk, which
+a bound quoter to it; a new state over the same bitmap restarts the last walk, a written bin
+array only replaces that array's records in it); limit-order fills, overflows and rare pairs go to the Python walk, which
 stays the reference (same results, same errors). ``_NATIVE = None`` forces the Python walk.
 
 Errors: :class:`DecodeError`; :class:`QuoteError` with the program's code (PoolDisabled 6042,
@@ -364,10 +365,9 @@ def _records(key: Pubkey, data: bytes) -> bytes | None:
         return cached[1]
     rec = None
     if len(data) == BIN_ARRAY_LEN:
-        kernel = cast(object, _NATIVE)
         if type(data) is bytes:
             if data[:8] == BIN_ARRAY_DISCRIMINATOR:
-                rec = kernel.extract_bins(data, OFF_BINS, 0, m.MAX_BIN_PER_ARRAY)  # type: ignore[attr-defined]
+                rec = _NATIVE.extract_bins(data, OFF_BINS, 0, m.MAX_BIN_PER_ARRAY)  # type: ignore[union-attr]
         else:
             rec = _records_of_runs(data)
     _RECORDS[key] = (data, rec)
@@ -377,11 +377,10 @@ def _records(key: Pubkey, data: bytes) -> bytes | None:
 def _records_of_runs(data: bytes) -> bytes | None:
     """``_records`` of a bin-array-long ``data`` that is not ``bytes``: read from its runs when
     it stores them (the kernel checks the discriminator), else from ``bytes(data)``."""
-    kernel = cast(object, _NATIVE)
     chunks, index = getattr(data, "_chunks", None), getattr(data, "_index", None)
     if type(chunks) is bytes and index is not None:
         try:
-            return kernel.extract_runs(  # type: ignore[attr-defined,no-any-return]
+            return _NATIVE.extract_runs(  # type: ignore[union-attr,no-any-return]
                 chunks, index, BIN_ARRAY_DISCRIMINATOR, OFF_BINS, 0, m.MAX_BIN_PER_ARRAY
             )
         except (TypeError, ValueError, BufferError):  # not the runs described above
@@ -389,7 +388,7 @@ def _records_of_runs(data: bytes) -> bytes | None:
     raw = bytes(data)
     if raw[:8] != BIN_ARRAY_DISCRIMINATOR:
         return None
-    return kernel.extract_bins(raw, OFF_BINS, 0, m.MAX_BIN_PER_ARRAY)  # type: ignore[attr-defined,no-any-return]
+    return _NATIVE.extract_bins(raw, OFF_BINS, 0, m.MAX_BIN_PER_ARRAY)  # type: ignore[union-attr,no-any-return]
 
 
 def _current_plan(state: LbPair, aux: Mapping[Pubkey, bytes]) -> _Plan:

@@ -143,13 +143,11 @@ def test_a_move_of_a_shared_account_reaches_every_group() -> None:
 
 
 def test_freshness_is_read_from_the_subscriptions() -> None:
-    """No per-account count: ``_fresh_on`` reads the shards' subs; a harness's write is
-    ignored; ``fresh`` follows the feed's count of accounts subscribed nowhere."""
+    """No per-account count: whether an account is held is read from the shards' subs;
+    ``fresh`` follows the feed's count of accounts subscribed nowhere."""
     feed, keys, _groups = _two_shard_feed()
-    assert feed.is_fresh and feed._fresh_on.get(keys[0]) == 1
-    assert feed._fresh_on.get(Pubkey.new_unique()) is None
-    feed._fresh_on[keys[0]] = 0  # ignored
-    assert feed._fresh_on.get(keys[0]) == 1 and feed.account_slot(keys[0]) == 11
+    assert feed.is_fresh and feed._held(keys[0]) and not feed._held(Pubkey.new_unique())
+    assert feed.account_slot(keys[0]) == 11
     feed._shard_down(feed.endpoints[0].shards[1])
     assert not feed.is_fresh and feed.stats()["stale_accounts"] == 6
     assert feed._unfresh == 6

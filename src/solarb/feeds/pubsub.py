@@ -55,7 +55,7 @@ from solarb.errors import Retryable
 from solarb.feeds.base import OnSlot, OnUpdate
 from solarb.feeds.delivery import Delivery, FeedStats
 from solarb.feeds.pubsub_groups import AccountGroup, group_answer, release_group, touch_groups
-from solarb.feeds.pubsub_shards import _AccountNote, _Endpoint, _FreshCounts, _Shard
+from solarb.feeds.pubsub_shards import _AccountNote, _Endpoint, _Shard
 from solarb.feeds.resync import read_accounts
 from solarb.rpc.client import decode_account
 from solarb.rpc.errors import (
@@ -220,12 +220,6 @@ class PubSubFeed:
         if answer >= 0 and self.delivery.any_queued(group.keys):
             return -1
         return answer
-
-    @property
-    def _fresh_on(self) -> _FreshCounts:
-        """``account -> number of shards holding it subscribed``, read from the shards' subs
-        (a harness that sets subs itself needs not write it: writes are ignored)."""
-        return _FreshCounts(self)
 
     def _held(self, pubkey: Pubkey) -> bool:
         """True if ``pubkey`` is subscribed (and resynced) on some shard."""

@@ -1,7 +1,7 @@
 """The per-connection objects of :class:`~solarb.feeds.pubsub.PubSubFeed`: a shard (one
 connection's worth of accounts on one endpoint), an endpoint (its shards and arrival statistics)
 and the accountSubscribe callback of one account on one shard (the per-notification hot path:
-decode, then the delivery stage's ``offer``); and the feed's ``_fresh_on`` view. The feed owns and mutates them; see its module for
+decode, then the delivery stage's ``offer``). The feed owns and mutates them; see its module for
 the session, freshness and error rules.
 """
 
@@ -82,23 +82,3 @@ class _Endpoint:
         self.url = url
         self.shards: list[_Shard] = []
         self.stats = EndpointStats(url)
-
-
-class _FreshCounts:
-    """``PubSubFeed._fresh_on``: per watched account, the number of shards holding it
-    subscribed, read from the shards' ``subs`` (no dict per account). Harnesses used to write
-    it after setting ``subs`` themselves: such writes are ignored."""
-
-    __slots__ = ("feed",)
-
-    def __init__(self, feed: PubSubFeed) -> None:
-        self.feed = feed
-
-    def get(self, pubkey: Pubkey, default: int | None = None) -> int | None:
-        """The number of shards holding ``pubkey`` subscribed; ``default`` if not watched."""
-        if pubkey not in self.feed._watched:
-            return default
-        return sum(pubkey in shard.subs for shard in self.feed._homes(pubkey))
-
-    def __setitem__(self, pubkey: Pubkey, count: int) -> None:
-        return None

@@ -40,10 +40,10 @@ def test_the_node_warms_once_loaded_before_the_freeze_and_the_stream(
     events: list[tuple[str, int]] = []
     real_warm = node_module.warm_up
 
-    def warm_up(finder, freshness):  # type: ignore[no-untyped-def]
+    def warm_up(finder, freshness, builder):  # type: ignore[no-untyped-def]
         events.append(("warm", run.stats.updates))
         assert finder.market.pools and not finder._quoters
-        return real_warm(finder, freshness)
+        return real_warm(finder, freshness, builder=builder)
 
     monkeypatch.setattr(node_module, "warm_up", warm_up)
     settings = load_settings(environ={}, overrides={"data_dir": str(tmp_path / "var")})
@@ -60,6 +60,7 @@ def test_the_node_warms_once_loaded_before_the_freeze_and_the_stream(
     warm = summary["warm"]
     assert warm["groups"] == summary["pools"] and warm["quoters"] >= summary["pools"]
     assert warm["rates"] > 0 and warm["seconds"] > 0
+    assert warm["atas"] >= 2  # the payer's token accounts of the pools' mints, derived
     assert warm["relaid_s"] is not None  # laid out again once every account was subscribed
     assert summary["updates"] > 0  # the stream ran after it
 

@@ -149,7 +149,6 @@ class _Wiring:
                 sid = next(sub_ids)
                 conn._subs[sid] = feed._account_callback(shard, pk)
                 shard.subs[pk] = sid
-                feed._fresh_on[pk] = 1
                 self.subs.append((bytes(pk), sid, index))
             shard.pending_add.clear()
         feed._update_fresh_flag()
@@ -225,7 +224,7 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
     gen_s = time.monotonic() - gen_started
     # untimed, as the node does once loaded: bind every quoter, fill the rate table, lay out
     # every freshness group (the feed's subscriptions are set above)
-    warmed = warm_up(finder, freshness) if cfg.warm else None
+    warmed = warm_up(finder, freshness, builder=builder) if cfg.warm else None
 
     n = cfg.updates
     detect = array("q", bytes(8 * n))

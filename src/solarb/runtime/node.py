@@ -177,7 +177,7 @@ class Node:
             self._install_signal_handlers(stack)
             # what each pool's first update would pay (quoters, plans, rates, freshness groups),
             # paid before streaming and before the freeze, so the warmed objects are frozen too
-            warmed = self.warmed = warm_up(finder, freshness) if s.trading.warm_up else None
+            warmed = self.warmed = warm_up(finder, freshness, builder=builder) if s.trading.warm_up else None
             self.gc.start()  # loaded: freeze the heap; collections at idle moments from now on
             stack.callback(self.gc.stop, False)
             tasks = [

@@ -4,8 +4,9 @@ After the market is loaded and before streaming starts, the node and ``solarb be
 :func:`warm_up`: the finder binds and keeps the quoter of every (pool, direction) its cycles use
 (the adapters decode the tick/bin arrays and build their plans) and fills its spot-rate table
 (:meth:`~solarb.strategy.cycles.CycleFinder.warm`), and the freshness view makes and lays out
-every pool's account group (:meth:`~solarb.feeds.freshness.MarketFreshness.warm`). Nothing a
-decision reads changes: each warmed object is the one the first update would have made, and is
+every pool's account group (:meth:`~solarb.feeds.freshness.MarketFreshness.warm`), and the
+transaction builder derives the payer's token account of every pool's mints
+(:meth:`~solarb.execution.builder.TxBuilder.warm_atas`). Nothing a decision reads changes: each warmed object is the one the first update would have made, and is
 used only while the market has not written what it was made from.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 
 from solders.pubkey import Pubkey
 
+from solarb.execution.builder import TxBuilder
 from solarb.feeds.freshness import MarketFreshness
 from solarb.strategy.cycles import CycleFinder
 
@@ -30,7 +32,7 @@ _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 @dataclass(slots=True, frozen=True)
 class WarmUp:
     """What :func:`warm_up` did: ``quoters`` bound, pools whose spot ``rates`` were computed,
-    freshness ``groups`` made, in ``seconds`` (``finder_s`` of them the finder's); resident
+    freshness ``groups`` made, payer token accounts (``atas``) the builder holds, in ``seconds`` (``finder_s`` of them the finder's); resident
     memory before, after the finder and after the groups (MB, -1.0 where ``/proc`` is not
     there)."""
 
@@ -42,6 +44,7 @@ class WarmUp:
     rss_before_mb: float
     rss_finder_mb: float
     rss_after_mb: float
+    atas: int = 0
 
     def figures(self) -> dict[str, Any]:
         """A JSON-ready dict (times rounded to the millisecond)."""
@@ -62,10 +65,14 @@ def current_rss_mb() -> float:
 
 
 def warm_up(
-    finder: CycleFinder, freshness: MarketFreshness | None, pools: Iterable[Pubkey] | None = None
+    finder: CycleFinder,
+    freshness: MarketFreshness | None,
+    pools: Iterable[Pubkey] | None = None,
+    builder: TxBuilder | None = None,
 ) -> WarmUp:
-    """Warm ``finder`` and ``freshness`` for ``pools`` (every pool when ``None``); untimed work
-    for a caller that has not started streaming (at 10,000 bench pools: a few seconds)."""
+    """Warm ``finder``, ``freshness`` and ``builder`` for ``pools`` (every pool when ``None``);
+    untimed work for a caller that has not started streaming (at 10,000 bench pools: a few
+    seconds)."""
     rss0 = current_rss_mb()
     t0 = time.perf_counter()
     chosen = None if pools is None else list(pools)
@@ -73,5 +80,14 @@ def warm_up(
     finder_s = time.perf_counter() - t0
     rss1 = current_rss_mb()
     groups = 0 if freshness is None else freshness.warm(chosen)
+    atas = 0
+    if builder is not None:
+        market = finder.market
+        states = [e.state for p in (market.pools if chosen is None else chosen)
+                  if (e := market.pools.get(p)) is not None]  # fmt: skip
+        atas = builder.warm_atas(
+            pair for s in states
+            for pair in ((s.mint_a, s.token_program_a), (s.mint_b, s.token_program_b))
+        )
     seconds = time.perf_counter() - t0
-    return WarmUp(seconds, finder_s, quoters, rates, groups, rss0, rss1, current_rss_mb())
+    return WarmUp(seconds, finder_s, quoters, rates, groups, rss0, rss1, current_rss_mb(), atas)

@@ -165,7 +165,8 @@ def test_a_laid_out_group_of_single_account_parts_is_small() -> None:
     pool_keys = [Pubkey.new_unique() for _ in range(pools)]
     aux = [[Pubkey.new_unique() for _ in range(4)] for _ in range(pools)]
     feed.watch(pool_keys)
-    feed.watch([k for a in aux for k in a])  # beyond the cap: spread over the shards
+    for k in [k for a in aux for k in a]:  # beyond the cap, one call each: spread over the
+        feed.watch([k])                      # shards (a batch in one call stays together)
     for shard in feed.endpoints[0].shards:
         _session(feed, shard, 10)
     feed.delivery.drain_now(lambda u: None)

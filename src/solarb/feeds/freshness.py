@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from solarb.feeds.base import AccountSource
     from solarb.rpc.client import RpcClient
 
-__all__ = ["MarketFreshness", "build_source"]
+__all__ = ["MarketFreshness", "build_source", "pool_accounts", "watch_market"]
 
 
 class MarketFreshness:
@@ -96,6 +96,30 @@ class MarketFreshness:
                 release(groups.pop(p)[1])  # type: ignore[misc]
         cached = groups[pool] = (aux, self._group((pool, *aux)))  # type: ignore[misc]
         return cached
+
+
+def pool_accounts(market: MarketState) -> list[tuple[Pubkey, ...]]:
+    """The accounts of ``market.watched_accounts()`` grouped per pool, for a source's ``watch``:
+    ``(pool, *aux_keys)`` per pool (an account read by several pools in the first one's only),
+    then each account no pool reads alone. :class:`~solarb.feeds.pubsub.PubSubFeed` keeps a
+    group on one connection, so a pool's freshness group spans one shard."""
+    left = dict.fromkeys(market.watched_accounts())
+    out: list[tuple[Pubkey, ...]] = []
+    for pool, entry in market.pools.items():  # pop: None if still left, 0 if taken already
+        group = tuple(k for k in (pool, *entry.aux_keys) if left.pop(k, 0) is None)
+        if group:
+            out.append(group)
+    out.extend((k,) for k in left)
+    return out
+
+
+def watch_market(source: AccountSource, market: MarketState) -> None:
+    """Have ``source`` watch every account of ``market``: per pool (:func:`pool_accounts`) for a
+    source that places groups (``watches_groups``, as PubSubFeed), else as one list."""
+    if getattr(source, "watches_groups", False):
+        source.watch(pool_accounts(market))  # type: ignore[arg-type]
+    else:
+        source.watch(market.watched_accounts())
 
 
 def build_source(settings: FeedSettings, ws_url: str, rpc: RpcClient) -> AccountSource:

@@ -74,6 +74,9 @@ __all__ = ["AccountGroup", "FeedStats", "PubSubFeed"]
 
 _SUBSCRIBE_CONCURRENCY = 256  # subscribe requests in flight at once per connection
 _TRANSIENT = (Retryable, RpcProtocolError, RpcResponseError, FeedProtocolError)
+# past the connection cap, a group's or batch's shard is kept while it holds at most this many
+# accounts more than the least loaded one
+_NEAR_SLACK = 64
 _TOPOLOGIES = itertools.count(1)  # unique over all feeds: no group matches another feed
 
 
@@ -87,6 +90,10 @@ class PubSubFeed:
     ``reconnect_backoff=(initial, cap)`` seconds; each wait is ``min(cap, initial * 2**n)`` times a
     jitter factor in [0.5, 1.0], with ``n`` reset once a session became live.
     """
+
+    #: :meth:`watch` takes groups of accounts (a pool and its auxiliary accounts) and keeps
+    #: each on one connection (:func:`~solarb.feeds.freshness.watch_market`)
+    watches_groups = True
 
     def __init__(
         self,
@@ -242,22 +249,54 @@ class PubSubFeed:
         ep = self.endpoints[0] if url is None else next(e for e in self.endpoints if e.url == url)
         return len(ep.shards)
 
-    def watch(self, pubkeys: Iterable[Pubkey]) -> None:
-        """Watch more accounts; while running they are subscribed and resynced on live sockets."""
-        for pk in pubkeys:
-            if pk in self._watched:
+    def watch(self, pubkeys: Iterable[Pubkey | Iterable[Pubkey]]) -> None:
+        """Watch more accounts; while running they are subscribed and resynced on live sockets.
+
+        An item is an account or a group of accounts (a pool and its auxiliary accounts, as
+        :func:`~solarb.feeds.freshness.pool_accounts` gives them). A group's new accounts go to
+        one shard per endpoint, a shard holding one of its accounts already when that one has
+        room, and consecutive items to the shard of the one before while it has room: a pool's
+        freshness group then spans one shard, not one per account (see :meth:`_shard_for`)."""
+        last: list[_Shard | None] = [None] * len(self.endpoints)  # per endpoint: previous item's
+        watched = self._watched
+        for item in pubkeys:
+            if isinstance(item, Pubkey):
+                if item not in watched:
+                    self._place((item,), (), last)
                 continue
-            homes = []
-            for ep in self.endpoints:
-                shard = self._shard_for(ep)
-                shard.keys[pk] = None
-                shard.pending_add[pk] = None
-                homes.append(shard)
-                self._poke(shard)
-            self._watched[pk] = homes[0] if len(homes) == 1 else tuple(homes)
-            self._unfresh += 1
-            # no group answer changes until pk is subscribed (_subscribed touches its groups)
-            self.fresh.clear()
+            keys = tuple(dict.fromkeys(item))
+            new = tuple(pk for pk in keys if pk not in watched)
+            if not new:
+                continue
+            if len(new) > self.per_connection:  # more than a shard holds: one at a time
+                for pk in new:
+                    self._place((pk,), keys, last)
+            else:
+                self._place(new, keys, last)
+
+    def _place(self, new: tuple[Pubkey, ...], group: tuple[Pubkey, ...],
+               last: list[_Shard | None]) -> None:
+        """Watch the unwatched accounts ``new`` (of ``group``) on one shard per endpoint."""
+        watched = self._watched
+        for i, ep in enumerate(self.endpoints):
+            near = last[i]
+            for pk in group:  # a shard holding the group's accounts already comes first
+                homes = watched.get(pk)
+                if homes is not None:
+                    near = homes if type(homes) is _Shard else homes[i]
+                    break
+            shard = last[i] = self._shard_for(ep, len(new), near)
+            keys, pending = shard.keys, shard.pending_add
+            for pk in new:
+                keys[pk] = None
+                pending[pk] = None
+            self._poke(shard)
+        homes = last[0] if len(last) == 1 else tuple(last)
+        for pk in new:
+            watched[pk] = homes  # type: ignore[assignment]
+        self._unfresh += len(new)
+        # no group answer changes until they are subscribed (_subscribed touches their groups)
+        self.fresh.clear()
 
     def watch_programs(self, program_ids: Iterable[Pubkey]) -> None:
         """Also stream every account owned by these programs (``programSubscribe``, base64) on
@@ -337,10 +376,17 @@ class PubSubFeed:
 
     # ------------------------------------------------------------ shards
 
-    def _shard_for(self, ep: _Endpoint) -> _Shard:
-        """First shard with room, a new one while under the cap, else the least loaded."""
+    def _shard_for(self, ep: _Endpoint, n: int = 1, near: _Shard | None = None) -> _Shard:
+        """The shard of ``ep`` for ``n`` new accounts: ``near`` (a shard of ``ep`` holding
+        accounts of the same pool or batch) if it has room for them, else the first with room,
+        a new one while under the cap, else the least loaded. Past the cap no shard has room;
+        ``near`` is kept while it holds at most :data:`_NEAR_SLACK` accounts more than the
+        least loaded (the shards stay balanced to within that and a group)."""
+        per = self.per_connection
+        if near is not None and near.endpoint is ep and len(near.keys) + n <= per:
+            return near
         for shard in ep.shards:
-            if len(shard.keys) < self.per_connection:
+            if len(shard.keys) + n <= per:
                 return shard
         if len(ep.shards) < self.max_connections:
             shard = _Shard(ep, len(ep.shards))
@@ -348,7 +394,12 @@ class PubSubFeed:
             if self._running:
                 self._start_shard(shard)
             return shard
-        return min(ep.shards, key=lambda s: len(s.keys))
+        least = min(ep.shards, key=lambda s: len(s.keys))
+        if near is not None and near.endpoint is ep and (
+            len(near.keys) <= len(least.keys) + _NEAR_SLACK
+        ):
+            return near
+        return least
 
     def _start_shard(self, shard: _Shard) -> None:
         if shard.task is None:

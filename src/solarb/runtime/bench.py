@@ -52,7 +52,7 @@ from solarb.errors import Fatal
 from solarb.events import AccountUpdate
 from solarb.execution.builder import TxBuilder
 from solarb.execution.errors import BuildError
-from solarb.feeds.freshness import MarketFreshness
+from solarb.feeds.freshness import MarketFreshness, pool_accounts
 from solarb.feeds.pubsub import PubSubFeed
 from solarb.market.state import MarketState
 from solarb.native import status as native_status
@@ -208,7 +208,7 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
     risk = RiskEngine(limits)
     stats = RunStats()
     pipeline_box: list[Pipeline] = []
-    wiring = _Wiring(market.watched_accounts(), lambda s: pipeline_box[0].on_slot(s))
+    wiring = _Wiring(pool_accounts(market), lambda s: pipeline_box[0].on_slot(s))
     freshness = MarketFreshness(market, wiring.feed)
     pipeline = Pipeline(market, finder, risk, cfg.min_profit, SystemClock(), stats, freshness)
     pipeline_box.append(pipeline)

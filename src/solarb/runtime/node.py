@@ -34,7 +34,7 @@ from solarb.execution.senders.gate import HaltableSender
 from solarb.execution.senders.rpc import RpcSender
 from solarb.execution.setup import prepare_wallet
 from solarb.feeds.base import AccountSource
-from solarb.feeds.freshness import MarketFreshness, build_source
+from solarb.feeds.freshness import MarketFreshness, build_source, watch_market
 from solarb.market.state import MarketState
 from solarb.monitor.journal import Journal
 from solarb.risk.engine import RiskEngine, RiskLimits
@@ -147,7 +147,7 @@ class Node:
             sol_start = await rpc.get_balance(payer.pubkey())
 
             feed = build_source(s.feeds, ws_url, rpc)
-            feed.watch(market.watched_accounts())
+            watch_market(feed, market)  # per pool: a pool's accounts on one connection
             market.on_new_accounts = feed.watch  # a CL pool's price reached other tick/bin arrays
             freshness = MarketFreshness(market, feed)
             pipeline = Pipeline(

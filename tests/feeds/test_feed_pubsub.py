@@ -91,11 +91,15 @@ async def test_resync_then_notifications(env: Harness) -> None:
     await until(lambda: len(env.slots) >= 3)
     assert env.slots == sorted(set(env.slots)) and env.feed.last_slot == env.slots[-1]
     assert env.feed.stats()["notifications"] == 1 and env.feed.stats()["reconnects"] == 0
-    # the live session's account callbacks: one small slotted object each, no partials
-    client = env.feed.endpoints[0].shards[0].conn
+    # the live session's account subscriptions: the watched pubkey objects themselves (no
+    # callback object per account), routed to the shard's one handler
+    shard = env.feed.endpoints[0].shards[0]
+    client = shard.conn
     assert client is not None
-    notes = [cb for cb in client._subs.values() if type(cb).__name__ == "_AccountNote"]
-    assert len(notes) == len(env.keys) and not any(hasattr(cb, "__dict__") for cb in notes)
+    notes = [cb for cb in client._subs.values() if type(cb) is Pubkey]
+    assert len(notes) == len(env.keys) and set(notes) == set(env.keys)
+    assert all(any(cb is k for k in env.feed._watched) for cb in notes)
+    assert type(client.on_account).__name__ == "_ShardNotes" and client.on_account.shard is shard
 
 
 async def test_out_of_order_slots_are_dropped(env: Harness) -> None:

@@ -26,9 +26,10 @@ until then the account is not fresh on that shard.
 Delivery goes through :class:`~solarb.feeds.delivery.Delivery` (dedupe across endpoints, bounded
 coalescing, latency ring). ``fresh`` is set while every watched account is fresh.
 
-Hot path (one notification): the connection parses the frame (orjson) and calls the subscription's
-callback (an ``_AccountNote``: three slots, no bound method or ``partial`` per account, as
-tens of thousands are held) with the account object, which :func:`~solarb.rpc.client.decode_account` turns into an
+Hot path (one notification): the connection parses the frame (orjson), finds the account's
+pubkey in its subscription table (the key itself, no callback object per account, as tens of
+thousands are held) and calls its ``on_account``, the shard's ``_ShardNotes``, with the pubkey
+and the account object, which :func:`~solarb.rpc.client.decode_account` turns into an
 ``AccountUpdate`` (one pass when well formed; the exact protocol error otherwise). The shards,
 endpoints and notes live in :mod:`solarb.feeds.pubsub_shards`.
 
@@ -55,7 +56,7 @@ from solarb.errors import Retryable
 from solarb.feeds.base import OnSlot, OnUpdate
 from solarb.feeds.delivery import Delivery, FeedStats
 from solarb.feeds.pubsub_groups import AccountGroup, group_answer, release_group, touch_groups
-from solarb.feeds.pubsub_shards import _AccountNote, _Endpoint, _Shard
+from solarb.feeds.pubsub_shards import _Endpoint, _ShardNotes, _Shard
 from solarb.feeds.resync import read_accounts
 from solarb.rpc.client import decode_account
 from solarb.rpc.errors import (
@@ -421,7 +422,7 @@ class PubSubFeed:
                 # pings keep the socket and any proxy alive; liveness is judged on frames (a pong
                 # queues behind unread frames when the reader is busy: no reconnect storms)
                 shard.endpoint.url, ping_interval=self.ping_interval, ping_timeout=None,
-                on_garbled=self._count_garbled,
+                on_garbled=self._count_garbled, on_account=_ShardNotes(self, shard),
             )
             shard.conn = conn
             became_live = False
@@ -612,13 +613,18 @@ class PubSubFeed:
 
     # ------------------------------------------------------------ callbacks (reader task)
 
-    def _account_callback(self, shard: _Shard, pubkey: Pubkey) -> _AccountNote:
-        """The accountSubscribe callback for ``pubkey`` on ``shard`` (one small object each)."""
-        return _AccountNote(self, shard, pubkey)
+    def _account_callback(self, shard: _Shard, pubkey: Pubkey) -> Pubkey:
+        """What ``shard``'s connection holds for ``pubkey``'s accountSubscribe: the pubkey
+        itself, routed to the connection's ``on_account`` (set to the shard's handler here when
+        the connection has none, as for a harness that made it)."""
+        conn = shard.conn
+        if conn is not None and type(conn.on_account) is not _ShardNotes:
+            conn.on_account = _ShardNotes(self, shard)
+        return pubkey
 
     def _on_account_note(self, shard: _Shard, pubkey: Pubkey, value: Any, slot: int) -> None:
-        """One account notification for ``pubkey`` on ``shard`` (what its callback does)."""
-        _AccountNote(self, shard, pubkey)(value, slot)
+        """One account notification for ``pubkey`` on ``shard`` (what its connection does)."""
+        _ShardNotes(self, shard)(pubkey, value, slot)
 
     def _on_program_note(self, shard: _Shard, value: Any, slot: int) -> None:
         conn = shard.conn

@@ -1,6 +1,6 @@
 """The per-connection objects of :class:`~solarb.feeds.pubsub.PubSubFeed`: a shard (one
 connection's worth of accounts on one endpoint), an endpoint (its shards and arrival statistics)
-and the accountSubscribe callback of one account on one shard (the per-notification hot path:
+and the account notification handler of one shard's connection (the per-notification hot path:
 decode, then the delivery stage's ``offer``). The feed owns and mutates them; see its module for
 the session, freshness and error rules.
 """
@@ -47,18 +47,19 @@ class _Shard:
         self.task: asyncio.Task[None] | None = None
 
 
-class _AccountNote:
-    """The accountSubscribe callback of one account on one shard: ``note(value, slot)``."""
+class _ShardNotes:
+    """The account notifications of one shard's connection: ``notes(pubkey, value, slot)``, its
+    ``on_account`` (the connection's subscription table holds each account's pubkey, no callback
+    object per account)."""
 
-    __slots__ = ("feed", "pubkey", "shard")
+    __slots__ = ("feed", "shard")
 
-    def __init__(self, feed: PubSubFeed, shard: _Shard, pubkey: Pubkey) -> None:
+    def __init__(self, feed: PubSubFeed, shard: _Shard) -> None:
         self.feed = feed
         self.shard = shard
-        self.pubkey = pubkey
 
-    def __call__(self, value: Any, slot: int) -> None:
-        shard, pubkey = self.shard, self.pubkey
+    def __call__(self, pubkey: Pubkey, value: Any, slot: int) -> None:
+        shard = self.shard
         conn = shard.conn
         feed = self.feed
         if slot < 0 or conn is None:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from solders.pubkey import Pubkey
 
 if TYPE_CHECKING:  # websockets is imported on first connect: the hot path never loads it
     from websockets.asyncio.client import ClientConnection
@@ -33,6 +34,9 @@ from solarb.rpc.errors import FeedDisconnected, FeedProtocolError, RpcError, err
 #: (account, program, signature), else the whole ``result`` (slot); ``slot`` is the context slot
 #: (or ``result["slot"]``, or -1 when the notification carries none).
 NotificationCallback = Callable[[Any, int], None]
+#: ``on_account(pubkey, value, slot)``: the connection's handler of the subscriptions registered
+#: with a :class:`~solders.pubkey.Pubkey` in place of a callback (no object per account)
+AccountHandler = Callable[[Pubkey, Any, int], None]
 
 
 class PubSubConnection:
@@ -48,6 +52,7 @@ class PubSubConnection:
         ping_timeout: float | None = 10.0,
         max_size: int = 64 * 2**20,
         on_garbled: Callable[[FeedProtocolError], None] | None = None,
+        on_account: AccountHandler | None = None,
     ) -> None:
         self.url = url
         self.open_timeout = open_timeout
@@ -56,6 +61,8 @@ class PubSubConnection:
         self.ping_timeout = ping_timeout
         self.max_size = max_size
         self.on_garbled = on_garbled
+        #: Gets the notifications of subscriptions made with a pubkey as their callback.
+        self.on_account: AccountHandler = on_account or self._unrouted
         #: Set once the connection is closed for any reason; see ``close_reason``.
         self.closed = asyncio.Event()
         self.close_reason: BaseException | None = None
@@ -68,8 +75,10 @@ class PubSubConnection:
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._ids = itertools.count(1)
-        self._pending: dict[int, tuple[asyncio.Future[Any], NotificationCallback | None]] = {}
-        self._subs: dict[int, NotificationCallback] = {}
+        self._pending: dict[
+            int, tuple[asyncio.Future[Any], NotificationCallback | Pubkey | None]
+        ] = {}
+        self._subs: dict[int, NotificationCallback | Pubkey] = {}
 
     @property
     def is_open(self) -> bool:
@@ -125,7 +134,7 @@ class PubSubConnection:
         method: str,
         params: list[Any] | None = None,
         *,
-        _callback: NotificationCallback | None = None,
+        _callback: NotificationCallback | Pubkey | None = None,
     ) -> Any:
         """Send one JSON-RPC request and return its result (typed RpcError on error reply)."""
         if self._ws is None or self.closed.is_set():
@@ -152,9 +161,11 @@ class PubSubConnection:
             self._pending.pop(req_id, None)
 
     async def subscribe(
-        self, method: str, params: list[Any] | None, callback: NotificationCallback
+        self, method: str, params: list[Any] | None, callback: NotificationCallback | Pubkey
     ) -> int:
-        """Subscribe and return the subscription id; ``callback`` gets every notification."""
+        """Subscribe and return the subscription id; ``callback`` gets every notification
+        (``callback(value, slot)``; a :class:`Pubkey` in its place: ``on_account(pubkey, value,
+        slot)``, the subscription table holding the key itself)."""
         sub_id = await self.request(method, params, _callback=callback)
         if not isinstance(sub_id, int) or isinstance(sub_id, bool):
             raise FeedProtocolError(f"{method}: subscription id is not an integer: {sub_id!r:.60}")
@@ -230,7 +241,11 @@ class PubSubConnection:
                     value = result["value"]
                 elif isinstance(result.get("slot"), int):
                     slot = result["slot"]
-            callback(value, slot)  # an exception here ends the reader (see _read_loop)
+            # an exception here ends the reader (see _read_loop)
+            if type(callback) is Pubkey:
+                self.on_account(callback, value, slot)
+            else:
+                callback(value, slot)  # type: ignore[operator]
             return
         req_id = msg.get("id")
         entry = self._pending.get(req_id) if isinstance(req_id, int) else None
@@ -250,6 +265,10 @@ class PubSubConnection:
         else:
             self._garbled("reply without result or error", frame)
             fut.set_exception(FeedProtocolError(f"reply to {req_id} has neither result nor error"))
+
+    def _unrouted(self, pubkey: Pubkey, value: Any, slot: int) -> None:
+        """``on_account`` of a connection given none: the notification is not for anyone."""
+        self.unknown_notifications += 1
 
     def _mark_closed(self, reason: BaseException) -> None:
         if self.closed.is_set():

@@ -56,7 +56,7 @@ from solarb.errors import Retryable
 from solarb.feeds.base import OnSlot, OnUpdate
 from solarb.feeds.delivery import Delivery, FeedStats
 from solarb.feeds.pubsub_groups import AccountGroup, group_answer, release_group, touch_groups
-from solarb.feeds.pubsub_shards import _Endpoint, _ShardNotes, _Shard
+from solarb.feeds.pubsub_shards import _Endpoint, _Shard, _ShardNotes
 from solarb.feeds.resync import read_accounts
 from solarb.rpc.client import decode_account
 from solarb.rpc.errors import (

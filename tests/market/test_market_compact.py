@@ -433,3 +433,29 @@ def test_hash_is_computed_when_first_asked_and_equality_does_not_need_it() -> No
         assert stored == data and new == bytes(changed) and new != data
     assert stored._hash == hash(data) and new._hash == hash(bytes(changed))
     assert {stored: 1}[data] == 1 and {data: 2}[twin] == 2  # interchangeable dict keys
+
+
+def test_runs_describe_the_stored_bytes() -> None:
+    """``SparseBytes.runs()`` (what the DLMM kernel walks): each run's start and offset rebuild
+    the data, zeros between runs, the length last."""
+    rng = random.Random(11)
+    checked = 0
+    for _ in range(200):
+        data = bytearray(rng.choice((2_048, 10_136, 70_000)))
+        for _ in range(rng.randint(1, 30)):
+            at = rng.randrange(len(data))
+            end = min(len(data), at + rng.randint(1, 200))
+            data[at:end] = rng.randbytes(end - at)
+        stored = compact(bytes(data))
+        if not isinstance(stored, SparseBytes):
+            continue
+        chunks, index = stored.runs()
+        n = (len(index) - 2) // 2
+        assert index[-1] == len(data) and index.typecode == ("H" if len(data) <= 0xFFFF else "I")
+        rebuilt = bytearray(len(data))
+        for i in range(n):
+            piece = chunks[index[n + i]:index[n + i + 1]]
+            rebuilt[index[i]:index[i] + len(piece)] = piece
+        assert bytes(rebuilt) == bytes(data) and index[2 * n] == len(chunks)
+        checked += 1
+    assert checked > 50

@@ -358,7 +358,7 @@ _RECORDS: dict[Pubkey, tuple[bytes, bytes | None]] = {}  # latest array version 
 def _records(key: Pubkey, data: bytes) -> bytes | None:
     """The kernel's records of every bin of a bin array version (shared by both directions'
     walks); None: not a BinArray (the Python walk raises). The market's compact arrays
-    (``market.compact.SparseBytes``) are read from their runs (``_chunks``, ``_index``) by the
+    (``market.compact.SparseBytes``) are read from their runs (``SparseBytes.runs()``) by the
     kernel: no ``bytes()`` of the whole array (~36 us for a layout's first reads)."""
     cached = _RECORDS.get(key)
     if cached is not None and cached[0] is data:
@@ -377,7 +377,8 @@ def _records(key: Pubkey, data: bytes) -> bytes | None:
 def _records_of_runs(data: bytes) -> bytes | None:
     """``_records`` of a bin-array-long ``data`` that is not ``bytes``: read from its runs when
     it stores them (the kernel checks the discriminator), else from ``bytes(data)``."""
-    chunks, index = getattr(data, "_chunks", None), getattr(data, "_index", None)
+    runs = getattr(data, "runs", None)
+    chunks, index = runs() if runs is not None else (None, None)
     if type(chunks) is bytes and index is not None:
         try:
             return _NATIVE.extract_runs(  # type: ignore[union-attr,no-any-return]

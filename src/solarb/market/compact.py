@@ -68,6 +68,12 @@ class SparseBytes:
         """The number of stored runs."""
         return (len(self._index) - 2) >> 1
 
+    def runs(self) -> tuple[bytes, array[int]]:
+        """The stored form, for readers that walk it without ``bytes()`` (a C kernel): the runs
+        back to back, and the index: each run's start, then each run's offset in the first
+        (one more: their end), then the length (typecode ``H`` or ``I``). Read-only."""
+        return self._chunks, self._index
+
     def __len__(self) -> int:
         return self._index[-1]
 

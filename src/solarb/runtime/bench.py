@@ -11,8 +11,8 @@ account (pools, vaults, tick/bin arrays, the Clock) into an ``accountNotificatio
 text, base64 data, the subscription id) and each new slot into ``slotNotification`` frames.
 
 Replay (timed, in this process), through the objects :mod:`solarb.runtime.node` builds:
-``PubSubConnection._dispatch`` (orjson) -> the subscription's ``_AccountNote`` (base64 decode,
-dedupe) -> ``Delivery.drain_now`` -> :meth:`Pipeline.on_update` (``MarketState.apply``,
+``PubSubConnection._dispatch`` (orjson) -> the shard's ``on_account`` (``_ShardNotes``: base64
+decode, dedupe) -> ``Delivery.drain_now`` -> :meth:`Pipeline.on_update` (``MarketState.apply``,
 ``CycleFinder.on_pool_changed``, ``RiskEngine``) -> for approved orders ``TxBuilder.build``
 (compile + sign a v0 transaction). Detection latency is frame handed over -> ``on_update``
 returned (the decision taken); build+sign is timed on its own. The cyclic GC runs the node's
@@ -35,7 +35,7 @@ import resource
 import tempfile
 import time
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,7 +126,9 @@ def _peak_rss_mb() -> float:
 class _Wiring:
     """The feed's parsing objects with their subscriptions set as a live session leaves them."""
 
-    def __init__(self, keys: list[Pubkey], on_slot: Callable[[int], None]) -> None:
+    def __init__(
+        self, keys: Iterable[Pubkey | tuple[Pubkey, ...]], on_slot: Callable[[int], None]
+    ) -> None:
         feed = PubSubFeed("ws://bench.invalid", None,  # type: ignore[arg-type]
                           subscriptions_per_connection=_SUBS_PER_CONNECTION, ping_interval=None)
         feed.watch(keys)

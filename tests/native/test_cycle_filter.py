@@ -15,11 +15,11 @@ import pytest
 from solarb import native
 from solarb.events import AccountUpdate
 from solarb.market.state import MarketState
-from solarb.runtime.bench import bench_adapters
 from solarb.runtime.bench_workload import Workload
 from solarb.strategy import cycles as cy
 from solarb.strategy.cycle_plan import PAD_SLOT, build_plans, filter_rows, new_table
 from solarb.strategy.cycles import DEFAULT_EPSILON, CycleFinder, SpotRates, cycle_rate
+from tests.support.workload_pools import workload_market
 
 KERNEL = cy._FILTER
 needs_kernel = pytest.mark.skipif(KERNEL is None, reason="filter kernel disabled (SOLARB_NATIVE=0)")
@@ -111,15 +111,7 @@ def test_bad_arguments() -> None:
 
 def _load(wl: Workload) -> MarketState:
     """The workload's pools and their aux accounts in a MarketState."""
-    market = MarketState(bench_adapters())
-    bank = wl.bank
-    for key in wl.pool_keys:
-        acc = bank.get_account(key)
-        market.add_pool(AccountUpdate(key, bank.slot, acc.data, acc.owner, acc.lamports))
-    for key in market.watched_accounts():
-        if key not in market.pools and (acc := bank.get_account(key)) is not None:
-            market.apply(AccountUpdate(key, bank.slot, acc.data, acc.owner, acc.lamports))
-    return market
+    return workload_market(wl)
 
 
 @needs_kernel

@@ -15,14 +15,13 @@ import pytest
 
 from solarb import native
 from solarb.dex.base import DexError, InsufficientLiquidity, Quote, QuoteError
-from solarb.events import AccountUpdate
 from solarb.market.state import MarketState
-from solarb.runtime.bench import bench_adapters
 from solarb.runtime.bench_workload import Workload
 from solarb.strategy import cycles as cy
 from solarb.strategy.bound_quoters import bound_quote
 from solarb.strategy.cycles import REFINE_MIN_WIDTH, SIZING_WIDTH_PPM, enumerate_cycles
 from solarb.strategy.sizing import maximize_chain_model
+from tests.support.workload_pools import workload_market
 
 KERNEL = cy._SIZING
 needs_kernel = pytest.mark.skipif(KERNEL is None, reason="sizing kernel disabled (SOLARB_NATIVE=0)")
@@ -282,15 +281,7 @@ def test_other_exceptions_propagate() -> None:
 
 def _load(wl: Workload) -> MarketState:
     """The workload's pools and their aux accounts in a MarketState."""
-    market = MarketState(bench_adapters())
-    bank = wl.bank
-    for key in wl.pool_keys:
-        acc = bank.get_account(key)
-        market.add_pool(AccountUpdate(key, bank.slot, acc.data, acc.owner, acc.lamports))
-    for key in market.watched_accounts():
-        if key not in market.pools and (acc := bank.get_account(key)) is not None:
-            market.apply(AccountUpdate(key, bank.slot, acc.data, acc.owner, acc.lamports))
-    return market
+    return workload_market(wl)
 
 
 @needs_kernel

@@ -7,30 +7,18 @@ import pytest
 from solders.keypair import Keypair
 
 from solarb.dex.spl_token import associated_token_address
-from solarb.events import AccountUpdate
 from solarb.execution import builder as builder_module
 from solarb.execution.builder import TxBuilder
 from solarb.market.state import MarketState
-from solarb.runtime.bench import bench_adapters
 from solarb.runtime.bench_workload import Workload
 from solarb.runtime.warm import warm_up
 from solarb.strategy.cycles import CycleFinder
+from tests.support.workload_pools import workload_market
 
 
 def _loaded(pools: int) -> tuple[Workload, MarketState]:
     w = Workload(pools, 7, 400, 50)
-    market = MarketState(bench_adapters())
-
-    def image(key):  # type: ignore[no-untyped-def]
-        acc = w.bank.get_account(key)
-        return AccountUpdate(key, w.bank.slot, acc.data, acc.owner, acc.lamports)
-
-    for key in w.pool_keys:
-        market.add_pool(image(key))
-    for key in market.watched_accounts():
-        if key not in market.pools and w.bank.get_account(key) is not None:
-            market.apply(image(key))
-    return w, market
+    return w, workload_market(w)
 
 
 def test_warm_up_derives_every_pool_mints_payer_account(monkeypatch: pytest.MonkeyPatch) -> None:

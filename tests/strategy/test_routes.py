@@ -13,14 +13,13 @@ from array import array
 import pytest
 from solders.pubkey import Pubkey
 
-from solarb.events import AccountUpdate
 from solarb.market import MarketState
-from solarb.runtime.bench import bench_adapters
 from solarb.runtime.bench_workload import Workload
 from solarb.strategy import CycleFinder, enumerate_cycles, evaluate_cycle
 from solarb.strategy.cycle_plan import ROW_WIDTH, plan_routes
 from solarb.strategy.routes import Cycle, Leg, build_index, routes
 from tests.support import cp_adapter as cp
+from tests.support.workload_pools import workload_market
 
 S, A, B = (cp.key(f"mint/{n}") for n in "SAB")
 PAIRS = [(S, A), (S, A), (A, S), (S, B), (B, S), (A, B), (A, B), (B, A)]
@@ -37,15 +36,7 @@ def _cp_market() -> MarketState:
 @pytest.fixture(scope="module")
 def workload() -> tuple[Workload, MarketState]:
     wl = Workload(150, 7, 4, 16)
-    market = MarketState(bench_adapters())
-    bank = wl.bank
-    for key in wl.pool_keys:
-        acc = bank.get_account(key)
-        market.add_pool(AccountUpdate(key, bank.slot, acc.data, acc.owner, acc.lamports))
-    for key in market.watched_accounts():
-        if key not in market.pools and (acc := bank.get_account(key)) is not None:
-            market.apply(AccountUpdate(key, bank.slot, acc.data, acc.owner, acc.lamports))
-    return wl, market
+    return wl, workload_market(wl)
 
 
 def _finder(m: MarketState, starts: list[Pubkey], hops: int = 3, **kw: object) -> CycleFinder:

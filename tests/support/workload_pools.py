@@ -1,4 +1,5 @@
-"""Pools of the ``solarb bench`` workload as a quote sees them, for the DEX and kernel tests."""
+"""Pools of the ``solarb bench`` workload as a quote sees them, and loaded in a market, for the
+DEX, kernel and strategy tests."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from typing import Any
 
 from solders.pubkey import Pubkey
 
+from solarb.events import AccountUpdate
+from solarb.market.state import MarketState
+from solarb.runtime.bench import bench_adapters
 from solarb.runtime.bench_workload import _ADAPTER, Workload
 
 
@@ -26,3 +30,17 @@ def workload_pools(
             acc = w.bank.get_account(key)
             aux[key] = acc.data if acc is not None else b""
         yield module, state, aux
+
+
+def workload_market(w: Workload) -> MarketState:
+    """A :class:`MarketState` with every pool of ``w`` and the accounts they read, loaded from
+    its bank as the bench's loader does."""
+    market = MarketState(bench_adapters())
+    bank = w.bank
+    for key in w.pool_keys:
+        acc = bank.get_account(key)
+        market.add_pool(AccountUpdate(key, bank.slot, acc.data, acc.owner, acc.lamports))
+    for key in market.watched_accounts():
+        if key not in market.pools and (acc := bank.get_account(key)) is not None:
+            market.apply(AccountUpdate(key, bank.slot, acc.data, acc.owner, acc.lamports))
+    return market

@@ -27,10 +27,13 @@ from tests.execution.test_builder_template import (
     PAYER,
     Leg,
     Pools,
+    _builder,
     _lookup_table,
     _order,
+    _outcome,
     _pools,
     _routes,
+    _same,
 )
 
 _ADAPTER_FUNCS = ("swap_instruction", "swap_instruction_key", "swap_data", "quote", "NAME")
@@ -66,18 +69,6 @@ def _counted(pools: Pools) -> tuple[Pools, list[Counting]]:
         proxy = proxies.setdefault(module.__name__, Counting(module))
         out[address] = (proxy, state, aux)
     return out, list(proxies.values())
-
-
-def _builder(pools: Pools, **kw: Any) -> TxBuilder:
-    args: dict[str, Any] = {"compute_unit_limit": 600_000, "priority_fee_micro_lamports": 10_000}
-    args.update(kw)
-    return TxBuilder(PAYER, lambda p: pools[p], **args)
-
-
-def _same(builder: TxBuilder, order: Any, blockhash: Hash) -> bytes:
-    fast = bytes(builder.build(order, blockhash))
-    assert fast == bytes(builder.build_reference(order, blockhash)), order.id
-    return fast
 
 
 def _variant_kw(w: Workload, pools: Pools, variant: str) -> dict[str, Any]:
@@ -230,12 +221,16 @@ def _first(w: Workload, pools: Pools, pick: Callable[[list[Leg]], bool]) -> Any:
     return order
 
 
-def test_the_hop_key_holds_the_adapter() -> None:
-    """Two adapters with equal instruction keys (a fork) give different hops."""
+def _setup(n_hops: int) -> tuple[Pools, TxBuilder, Any]:
+    """The 30-pool workload's pools, a builder over them and its first ``n_hops`` order."""
     w = Workload(30, 7, 4, 0)
     pools = _pools(w)
-    builder = _builder(pools)
-    order = _first(w, pools, lambda r: len(r) == 2)
+    return pools, _builder(pools), _first(w, pools, lambda r: len(r) == n_hops)
+
+
+def test_the_hop_key_holds_the_adapter() -> None:
+    """Two adapters with equal instruction keys (a fork) give different hops."""
+    pools, builder, order = _setup(2)
     bh = Hash(bytes([7]) * 32)
     plain = _same(builder, order, bh)
     pool = order.opportunity.hops[0].pool
@@ -273,13 +268,6 @@ def test_every_hop_field_change_builds_the_reference_from_seen_hops() -> None:
             pools[pool] = base[pool]
 
 
-def _outcome(build: Callable[[Any, Hash], Any], order: Any) -> bytes | type[BaseException]:
-    try:
-        return bytes(build(order, Hash(bytes([9]) * 32)))
-    except Exception as e:  # noqa: BLE001 - the two paths must fail alike
-        return type(e)
-
-
 def test_a_seen_hop_whose_data_size_changes_builds_the_orders_own() -> None:
     """An adapter breaking the key contract (data length varying with the amount): the stored
     hop's template does not fit, the build falls back to the order's own instructions."""
@@ -312,10 +300,7 @@ def test_a_seen_hop_whose_data_size_changes_builds_the_orders_own() -> None:
 
 
 def test_a_new_payer_drops_every_hop() -> None:
-    w = Workload(30, 7, 4, 0)
-    pools = _pools(w)
-    builder = _builder(pools)
-    order = _first(w, pools, lambda r: len(r) == 3)
+    _, builder, order = _setup(3)
     bh = Hash(bytes([4]) * 32)
     first = _same(builder, order, bh)
     other = Keypair.from_seed(bytes([43]) * 32)
@@ -326,10 +311,7 @@ def test_a_new_payer_drops_every_hop() -> None:
 
 
 def test_a_deferred_template_cuts_on_its_first_fill() -> None:
-    w = Workload(30, 7, 4, 0)
-    pools = _pools(w)
-    builder = _builder(pools)
-    order = _first(w, pools, lambda r: len(r) == 3)
+    _, builder, order = _setup(3)
     message = to_bytes_versioned(builder.build_reference(order, Hash(bytes([2]) * 32)).message)
     eager, deferred = Template(message, 3), Template.deferred(message, 3)
     datas = [bytes([i]) * size for i, size in enumerate(eager.sizes)]

@@ -50,6 +50,7 @@ from solarb.runtime.pipeline import Pipeline
 from solarb.runtime.status import RunStats, StatusLine
 from solarb.runtime.tokens import symbols_for
 from solarb.runtime.warm import WarmUp, warm_up
+from solarb.runtime.warm import mint_programs as _mint_programs
 from solarb.strategy.cycles import CycleFinder
 from solarb.wallet.keystore import generate_keypair_file, load_keypair
 
@@ -446,14 +447,6 @@ def _by_dex(trades: list[dict[str, Any]]) -> dict[str, int]:
     for trade in trades:
         for dex in set(trade["dexes"]):
             out[dex] = out.get(dex, 0) + 1
-    return out
-
-
-def _mint_programs(market: MarketState) -> dict[Pubkey, Pubkey]:
-    out: dict[Pubkey, Pubkey] = {}
-    for entry in market.pools.values():
-        out[entry.state.mint_a] = entry.state.token_program_a
-        out[entry.state.mint_b] = entry.state.token_program_b
     return out
 
 

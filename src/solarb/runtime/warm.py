@@ -22,9 +22,10 @@ from solders.pubkey import Pubkey
 
 from solarb.execution.builder import TxBuilder
 from solarb.feeds.freshness import MarketFreshness
+from solarb.market.state import MarketState
 from solarb.strategy.cycles import CycleFinder
 
-__all__ = ["WarmUp", "current_rss_mb", "warm_up"]
+__all__ = ["WarmUp", "current_rss_mb", "mint_programs", "warm_up"]
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -64,6 +65,22 @@ def current_rss_mb() -> float:
     return round(pages * _PAGE / 2**20, 1)
 
 
+def mint_programs(
+    market: MarketState, pools: Iterable[Pubkey] | None = None
+) -> dict[Pubkey, Pubkey]:
+    """Each mint of ``pools`` (every pool of ``market`` when ``None``; unknown ones skipped) ->
+    its token program."""
+    entries = market.pools
+    out: dict[Pubkey, Pubkey] = {}
+    for p in entries if pools is None else pools:
+        entry = entries.get(p)
+        if entry is not None:
+            st = entry.state
+            out[st.mint_a] = st.token_program_a
+            out[st.mint_b] = st.token_program_b
+    return out
+
+
 def warm_up(
     finder: CycleFinder,
     freshness: MarketFreshness | None,
@@ -82,12 +99,6 @@ def warm_up(
     groups = 0 if freshness is None else freshness.warm(chosen)
     atas = 0
     if builder is not None:
-        market = finder.market
-        states = [e.state for p in (market.pools if chosen is None else chosen)
-                  if (e := market.pools.get(p)) is not None]  # fmt: skip
-        atas = builder.warm_atas(
-            pair for s in states
-            for pair in ((s.mint_a, s.token_program_a), (s.mint_b, s.token_program_b))
-        )
+        atas = builder.warm_atas(mint_programs(finder.market, chosen).items())
     seconds = time.perf_counter() - t0
     return WarmUp(seconds, finder_s, quoters, rates, groups, rss0, rss1, current_rss_mb(), atas)

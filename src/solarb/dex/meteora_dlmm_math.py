@@ -463,6 +463,16 @@ class KernelWalk:
         _KERNEL_COUNT.pack_into(head, 8, len(self.indices))
         self.header = bytes(head) + self.ranges
 
+    def _copy(self) -> KernelWalk:
+        """A walk with this one's fields (its lists and head copied), not sealed."""
+        w = KernelWalk.__new__(KernelWalk)
+        w.swap_for_y, w.next_array, w.array_key = self.swap_for_y, self.next_array, self.array_key
+        w.origin, w.active, w.head, w.ranges = self.origin, self.active, self.head.copy(), self.ranges
+        w.records, w.keys, w.datas = self.records, self.keys.copy(), self.datas.copy()
+        w.indices, w.spared = self.indices.copy(), self.spared.copy()
+        w.missing, w.terminal = self.missing, self.terminal
+        return w
+
     def restarted(
         self, fee: tuple[int, ...], active_id: int, fee_on_input: bool, support_lo: bool,
         next_array: Callable[[int, bool], int | None], array_key: Callable[[int], Hashable],
@@ -481,17 +491,13 @@ class KernelWalk:
         if not MIN_BIN_ID <= entry <= MAX_BIN_ID:
             return None
         stop = min(max(lower if swap_for_y else upper, MIN_BIN_ID), MAX_BIN_ID)
-        w = KernelWalk.__new__(KernelWalk)
-        w.swap_for_y, w.next_array, w.array_key = swap_for_y, next_array, array_key
-        w.origin, w.active = active_id, self.active
+        w = self._copy()
+        w.next_array, w.array_key, w.origin = next_array, array_key, active_id
         w.head = bytearray(
             _kernel_head(fee, active_id, swap_for_y, fee_on_input, support_lo, KERNEL_EXTEND, 0)
         )
         first = _KERNEL_ARRAY.pack(lower, entry - lower, stop - lower)
         w.ranges = first + self.ranges[_KERNEL_ARRAY.size :]
-        w.records, w.keys, w.datas = self.records, self.keys.copy(), self.datas.copy()
-        w.indices, w.spared = self.indices.copy(), self.spared.copy()
-        w.missing, w.terminal = self.missing, self.terminal
         w._seal()
         return w
 
@@ -504,10 +510,10 @@ class KernelWalk:
         arrays that changed). A terminal an array may have decided (not loaded, now loaded; the
         Python walk's) is planned again on the next extend. None when an array of a stretch is
         gone or no bin array now (plan anew)."""
-        keys, datas = self.keys, self.datas
+        w = self._copy()
+        datas = w.datas
         recs: list[bytes] | None = None
-        new_datas = datas
-        for i, key in enumerate(keys):
+        for i, key in enumerate(w.keys):
             data = aux.get(key)
             if data is datas[i]:
                 continue
@@ -515,14 +521,10 @@ class KernelWalk:
             if rec is None:
                 return None
             if recs is None:
-                recs, new_datas = list(self.records), datas.copy()
-            recs[i], new_datas[i] = rec, data
-        w = KernelWalk.__new__(KernelWalk)
-        w.swap_for_y, w.next_array, w.array_key = self.swap_for_y, self.next_array, self.array_key
-        w.origin, w.active, w.head, w.ranges = self.origin, self.active, self.head.copy(), self.ranges
-        w.records = self.records if recs is None else tuple(recs)
-        w.keys, w.datas, w.indices = keys.copy(), new_datas.copy(), self.indices.copy()
-        w.spared, w.missing, w.terminal = self.spared.copy(), self.missing, self.terminal
+                recs = list(self.records)
+            recs[i], datas[i] = rec, data
+        if recs is not None:
+            w.records = tuple(recs)
         if w.terminal == KERNEL_FALLBACK or (
             w.terminal == KERNEL_NOT_LOADED and aux.get(w.missing) is not None
         ):

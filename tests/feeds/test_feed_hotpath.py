@@ -17,6 +17,7 @@ from solders.pubkey import Pubkey
 from solarb.events import AccountUpdate
 from solarb.feeds.delivery import Delivery, EndpointStats, FeedStats, new_update
 from solarb.feeds.pubsub import PubSubFeed
+from solarb.feeds.pubsub_shards import _ShardNotes
 from solarb.rpc.client import decode_account
 from solarb.rpc.errors import RpcProtocolError
 from solarb.rpc.ws import PubSubConnection
@@ -91,14 +92,14 @@ def test_unusual_objects_take_the_checked_path(value: object) -> None:
 
 def _wired_feed(legacy: bool = False) -> tuple[PubSubFeed, PubSubConnection, int]:
     """A feed with one account subscribed on a connection, as a live session leaves it
-    (``legacy``: through ``_on_account_note``, as harnesses that wire it themselves do)."""
+    (``legacy``: through a callable callback wrapping the shard's handler, not the pubkey)."""
     feed = PubSubFeed("ws://feed.invalid", None, ping_interval=None)  # type: ignore[arg-type]
     feed.watch([POOL])
     shard = feed.endpoints[0].shards[0]
-    conn = PubSubConnection(shard.endpoint.url, on_garbled=feed._count_garbled)
+    conn = PubSubConnection(shard.endpoint.url, on_garbled=feed._count_garbled,
+                            on_account=_ShardNotes(feed, shard))
     shard.conn, shard.live = conn, True
-    conn._subs[5] = (functools.partial(feed._on_account_note, shard, POOL) if legacy
-                     else feed._account_callback(shard, POOL))
+    conn._subs[5] = functools.partial(conn.on_account, POOL) if legacy else POOL
     return feed, conn, 5
 
 

@@ -554,9 +554,8 @@ class PubSubFeed:
         refused: list[Pubkey] = []
 
         async def one(pk: Pubkey) -> None:
-            cb = self._account_callback(shard, pk)
-            try:
-                sub_id = await conn.subscribe("accountSubscribe", [str(pk), cfg], cb)
+            try:  # the pubkey itself: routed to the connection's on_account (_ShardNotes)
+                sub_id = await conn.subscribe("accountSubscribe", [str(pk), cfg], pk)
             except FeedDisconnected:
                 raise
             except RpcError:
@@ -612,19 +611,6 @@ class PubSubFeed:
                 await conn.unsubscribe("accountUnsubscribe", sub_id)
 
     # ------------------------------------------------------------ callbacks (reader task)
-
-    def _account_callback(self, shard: _Shard, pubkey: Pubkey) -> Pubkey:
-        """What ``shard``'s connection holds for ``pubkey``'s accountSubscribe: the pubkey
-        itself, routed to the connection's ``on_account`` (set to the shard's handler here when
-        the connection has none, as for a harness that made it)."""
-        conn = shard.conn
-        if conn is not None and type(conn.on_account) is not _ShardNotes:
-            conn.on_account = _ShardNotes(self, shard)
-        return pubkey
-
-    def _on_account_note(self, shard: _Shard, pubkey: Pubkey, value: Any, slot: int) -> None:
-        """One account notification for ``pubkey`` on ``shard`` (what its connection does)."""
-        _ShardNotes(self, shard)(pubkey, value, slot)
 
     def _on_program_note(self, shard: _Shard, value: Any, slot: int) -> None:
         conn = shard.conn

@@ -54,6 +54,7 @@ from solarb.execution.builder import TxBuilder
 from solarb.execution.errors import BuildError
 from solarb.feeds.freshness import MarketFreshness, pool_accounts
 from solarb.feeds.pubsub import PubSubFeed
+from solarb.feeds.pubsub_shards import _ShardNotes
 from solarb.market.state import MarketState
 from solarb.native import status as native_status
 from solarb.risk.engine import RiskEngine, RiskLimits
@@ -139,7 +140,7 @@ class _Wiring:
         self.slot_subs: list[tuple[int, int]] = []  # (sub id, connection index)
         sub_ids = itertools.count(1)
         for shard in feed.endpoints[0].shards:
-            conn = PubSubConnection(feed.endpoints[0].url)
+            conn = PubSubConnection(feed.endpoints[0].url, on_account=_ShardNotes(feed, shard))
             index = len(self.conns)
             self.conns.append(conn)
             shard.conn = conn
@@ -149,7 +150,7 @@ class _Wiring:
             self.slot_subs.append((sid, index))
             for pk in shard.keys:
                 sid = next(sub_ids)
-                conn._subs[sid] = feed._account_callback(shard, pk)
+                conn._subs[sid] = pk  # routed to on_account, as _add_pending subscribes
                 shard.subs[pk] = sid
                 self.subs.append((bytes(pk), sid, index))
             shard.pending_add.clear()

@@ -131,7 +131,8 @@ def plan_routes(
         del legs_slots[::ROW_WIDTH]
         # the pools its rows read, in order of first use (a leg's slot s is pool (s - 1) // 2's)
         read = dict.fromkeys((s - 1) >> 1 for s in legs_slots if s != PAD_SLOT)
-        plans[pool] = Plan(slots[pool], tuple(pairs[k] for k in read), rows[:], len(rows) // 4)
+        checks = tuple(pairs[k] for k in read)
+        plans[pool] = Plan(slots[pool], checks, rows[:], len(rows) // ROW_WIDTH)
     return PlannedRoutes(plans, keys, pairs, every[:])
 
 

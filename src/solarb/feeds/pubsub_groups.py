@@ -127,18 +127,12 @@ class AccountGroup:
 def touch_groups(feed: PubSubFeed, keys: Iterable[Pubkey]) -> None:
     """The subscriptions of ``keys`` changed on ``feed``: the groups reading any of them (the
     delivery stage's watchers of those accounts) lay out again when next asked."""
-    watchers = feed.delivery._watchers
-    if not watchers:
+    delivery = feed.delivery
+    if not delivery._watchers:
         return
     for pk in keys:
-        mine = watchers.get(pk)
-        if mine is None:
-            continue
-        if type(mine) is dict:
-            for w in mine:
-                w.touch()
-        else:
-            mine.touch()
+        for w in delivery.watchers_of(pk):
+            w.touch()
 
 
 def release_group(feed: PubSubFeed, group: AccountGroup) -> None:

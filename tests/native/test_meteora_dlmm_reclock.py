@@ -11,7 +11,6 @@ permissioned activation by slot or time, limit orders: quoters the kernel does n
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -19,7 +18,6 @@ import pytest
 
 from solarb.dex import meteora_dlmm as dl
 from solarb.dex import meteora_dlmm_layout as lay
-from solarb.dex.base import Quote
 from tests.native.test_meteora_dlmm import (
     KERNEL,
     U64_MAX,
@@ -28,6 +26,7 @@ from tests.native.test_meteora_dlmm import (
     _bench_pools,
     _clock,
     _jlp,
+    _outcome_of,
     _random_pair,
 )
 
@@ -39,19 +38,11 @@ pytestmark = pytest.mark.skipif(KERNEL is None, reason="kernel not built or SOLA
 _DTS = (0, -100, 5, 29, 30, 31, 300, 599, 600, 601, 10**6, 0, 17)
 
 
-def _outcome(q: Callable[[int], Quote], x: int) -> tuple[Any, ...]:
-    try:
-        r = q(x)
-    except Exception as exc:  # noqa: BLE001 - the error is the outcome
-        return (type(exc).__name__, str(exc), getattr(exc, "code", None))
-    return (r.amount_in, r.amount_out, r.fee, r.arrays)
-
-
 def _python(state: lay.LbPair, aux: Aux, x: int, a_to_b: bool, mp: pytest.MonkeyPatch) -> Any:
     """The Python walk's outcome (the reference the kernel is tested against)."""
     mp.setattr(dl, "_NATIVE", None)
     try:
-        return _outcome(lambda v: dl.quote(state, aux, v, a_to_b), x)
+        return _outcome_of(lambda v: dl.quote(state, aux, v, a_to_b), x)
     finally:
         mp.setattr(dl, "_NATIVE", KERNEL)
 
@@ -83,15 +74,15 @@ def _reclocked_run(
     aux[dl.CLOCK_SYSVAR] = _clock(last + _DTS[0])
     q = dl.quoter(state, aux, a_to_b)
     assert type(q) is dl._BOUND, "the kernel binds this pair"
-    before = [_outcome(q, x) for x in amounts]
+    before = [_outcome_of(q, x) for x in amounts]
     n = moved = 0
     for dt in _DTS[1:]:
         aux[dl.CLOCK_SYSVAR] = _clock(last + dt, slot=1 + n)
         r = dl.reclock(q, state, aux, a_to_b)
         assert r is not None and r is not q and type(r) is dl._BOUND
         fresh = dl.quoter(state, aux, a_to_b)
-        got = [_outcome(r, x) for x in amounts]
-        assert got == [_outcome(fresh, x) for x in amounts], (state.address, a_to_b, dt)
+        got = [_outcome_of(r, x) for x in amounts]
+        assert got == [_outcome_of(fresh, x) for x in amounts], (state.address, a_to_b, dt)
         for i in range(0, len(amounts), python_every):
             assert got[i] == _python(state, aux, amounts[i], a_to_b, mp), (amounts[i], dt)
         moved += sum(g != b for g, b in zip(got, before))
@@ -152,7 +143,7 @@ def test_general_quoters_are_kept_and_refusals(monkeypatch: pytest.MonkeyPatch) 
                 bound += type(r) is dl._BOUND
                 assert r is q or type(q) is dl._BOUND
                 for x in (1, 10**4, 10**8, 10**12, U64_MAX):
-                    assert _outcome(r, x) == _outcome(fresh, x), (state.address, a_to_b, dt, x)
+                    assert _outcome_of(r, x) == _outcome_of(fresh, x), (state.address, a_to_b, dt, x)
                 q = r
     assert kept > 20 and bound > 100
     state, aux0 = _pairs()[1]

@@ -266,17 +266,15 @@ class TxBuilder:
 
     def _plan(
         self, order: Order, route: list[_Leg]
-    ) -> tuple[
-        tuple[object, ...] | None, list[bytes], list[tuple[Pubkey, Pubkey, Pubkey]], list[object]
-    ]:
-        """``(template key, swap datas, creates, parts)`` of ``order``. ``creates``: ``(ata,
-        mint, program)`` of each route token account not known to exist, in first-use order (the
-        transaction's ATA creates). ``parts``: per hop its adapter then its
-        ``swap_instruction_key`` (the accounts and the data's layout), flat. The key holds every
-        input of the message but the amounts and the blockhash: the created accounts' mints and
-        programs, then the parts; the compute budget, payer and lookup tables are the builder's
-        and checked apart. It is ``None`` (datas and parts incomplete) when a hop's adapter cannot
-        key its instruction (accounts chosen by a quote of this amount)."""
+    ) -> tuple[tuple[object, ...] | None, list[bytes], list[tuple[Pubkey, Pubkey, Pubkey]]]:
+        """``(template key, swap datas, creates)`` of ``order``. ``creates``: ``(ata, mint,
+        program)`` of each route token account not known to exist, in first-use order (the
+        transaction's ATA creates). The key holds every input of the message but the amounts and
+        the blockhash: the created accounts' mints and programs, then per hop its adapter and its
+        ``swap_instruction_key`` (the accounts and the data's layout), flat, last; the compute
+        budget, payer and lookup tables are the builder's and checked apart. It is ``None``
+        (datas incomplete) when a hop's adapter cannot key its instruction (accounts chosen by a
+        quote of this amount)."""
         opp = order.opportunity
         known, atas = self.known_atas, self._ata_cache
         creates: list[tuple[Pubkey, Pubkey, Pubkey]] = []
@@ -311,8 +309,8 @@ class TxBuilder:
                     datas.append(adapter.swap_data(state, amount_in, min_out, hop.a_to_b))
             amount_in = hop.amount_out
         if not keyable:
-            return None, datas, creates, parts
-        return (len(creates), *created, *parts), datas, creates, parts
+            return None, datas, creates
+        return (len(creates), *created, *parts), datas, creates
 
     def _compile(self, order: Order, instructions: list[Instruction], blockhash: Hash) -> MessageV0:
         try:
@@ -350,11 +348,11 @@ class TxBuilder:
         if (self.payer is not self._signer.keypair or self.payer_pubkey is not self._payer_pubkey
                 or tuple(self.lookup_tables) != self._tables):  # fmt: skip
             self._reset()  # payer or lookup tables changed: every template is stale
-        key, datas, creates, parts = self._plan(order, route)
+        key, datas, creates = self._plan(order, route)
         if key is not None:
             template = self.templates.get(key)
             if template is None:  # a new route: compiled from its hops' stored instructions
-                swaps, made = self._swaps(order, route, parts)
+                swaps, made = self._swaps(order, route, key)
                 ixs = self._creates(creates)
                 ixs += swaps
                 message = to_bytes_versioned(self._compile(order, ixs, blockhash))
@@ -376,16 +374,19 @@ class TxBuilder:
         return self._signed(message)
 
     def _swaps(
-        self, order: Order, route: list[_Leg], parts: list[object]
+        self, order: Order, route: list[_Leg], key: tuple[object, ...]
     ) -> tuple[list[Instruction], int]:
-        """Each hop's stored swap instruction (made the first time the hop's adapter and key
-        are seen, for that order's amounts; the oldest dropped beyond :attr:`hop_capacity`), and
-        how many were made now (for ``order``'s amounts)."""
+        """Each hop's stored swap instruction, by its adapter and ``swap_instruction_key`` (the
+        template ``key`` ends with them, two per hop): made the first time they are seen, for
+        that order's amounts (the oldest dropped beyond :attr:`hop_capacity`). Also how many were
+        made now (for ``order``'s amounts)."""
         stored = self._hops
+        base = len(key) - 2 * len(route)
         swaps = []
         made = 0
         for i in range(len(route)):
-            hop_key: _HopKey = (parts[2 * i], parts[2 * i + 1])  # type: ignore[assignment]
+            at = base + 2 * i
+            hop_key: _HopKey = (key[at], key[at + 1])  # type: ignore[assignment]
             ix = stored.get(hop_key)
             if ix is None:
                 hops = order.opportunity.hops

@@ -261,11 +261,7 @@ class PubSubFeed:
         last: list[_Shard | None] = [None] * len(self.endpoints)  # per endpoint: previous item's
         watched = self._watched
         for item in pubkeys:
-            if isinstance(item, Pubkey):
-                if item not in watched:
-                    self._place((item,), (), last)
-                continue
-            keys = tuple(dict.fromkeys(item))
+            keys = (item,) if isinstance(item, Pubkey) else tuple(dict.fromkeys(item))
             new = tuple(pk for pk in keys if pk not in watched)
             if not new:
                 continue

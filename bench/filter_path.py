@@ -4,7 +4,7 @@
 
 Replays the ``solarb bench`` workload's frames (:mod:`solarb.runtime.bench_workload`, the same
 seed gives the same frames; cached under the temp dir after the first run) through the objects
-``solarb bench`` wires: ``PubSubConnection._dispatch`` -> ``PubSubFeed._on_account_note`` ->
+``solarb bench`` wires: ``PubSubConnection._dispatch`` -> the shard's ``on_account`` (``_ShardNotes``) ->
 ``Delivery.drain_now`` -> ``Pipeline.on_update`` (``MarketState.apply``,
 ``CycleFinder.on_pool_changed``). Exact sizing is stubbed out (``size_cycle`` returns None), so
 every update stops after the float filter (``--sizing`` keeps it); updates where some cycle passed
@@ -190,10 +190,8 @@ def replay(work: dict[str, Any], staged: bool, profile: cProfile.Profile | None 
                                                 dumps=ws_module.orjson.dumps)
             patch(ws_module, "orjson", fake_orjson)
             delivery.offer = timed(delivery.offer, "offer")
-            for conn in eng.wiring.conns:
-                for sid, cb in list(conn._subs.items()):
-                    if type(cb).__name__ == "_AccountNote":  # PubSubFeed._account_callback
-                        conn._subs[sid] = timed(cb, "note")
+            for conn in eng.wiring.conns:  # each shard's account notifications (_ShardNotes)
+                conn.on_account = timed(conn.on_account, "note")
             eng.market.apply = timed(eng.market.apply, "apply")  # type: ignore[method-assign]
             finder.on_pool_changed = timed(  # type: ignore[method-assign]
                 finder.on_pool_changed, "filter")

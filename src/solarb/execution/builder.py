@@ -154,13 +154,11 @@ class TxBuilder:
         self._hops: dict[_HopKey, Instruction] = {}
         self._reset()
 
-    def warm_atas(self, mint_programs: Iterable[tuple[Pubkey, Pubkey]]) -> int:
+    def warm_atas(self, mint_programs: Iterable[tuple[Pubkey, Pubkey]]) -> list[Pubkey]:
         """Derive the payer's token account of each ``(mint, token program)`` now, at load, so
         the first order through a token does not derive it on the hot path (a PDA search: ~24
-        us). Returns how many the builder now holds."""
-        for mint, program in mint_programs:
-            self._ata(mint, program)
-        return len(self._ata_cache)
+        us). Returns them, in order (each derived once: later calls read the cache)."""
+        return [self._ata(mint, program) for mint, program in mint_programs]
 
     def mark_known(self, atas: Iterable[Pubkey]) -> None:
         """Record token accounts that now exist (created by a confirmed transaction)."""

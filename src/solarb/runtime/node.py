@@ -159,10 +159,11 @@ class Node:
                 lambda pool: (market.pool(pool).adapter, market.pool(pool).state, market.aux(pool)),
                 compute_unit_limit=s.execution.compute_unit_limit,
                 priority_fee_micro_lamports=s.execution.priority_fee_micro_lamports,
-                known_atas=[associated_token_address(payer.pubkey(), m, p) for m, p in mint_programs.items()],
                 min_profit=s.risk.min_profit,
                 lookup_tables=lookup_tables,
             )
+            # prepare_wallet made the payer's token accounts: derived once, here, and known
+            builder.mark_known(builder.warm_atas(mint_programs.items()))
             executor = Executor(
                 rpc,
                 HaltableSender(RpcSender(rpc), lambda: risk.halted),

@@ -99,6 +99,6 @@ def warm_up(
     groups = 0 if freshness is None else freshness.warm(chosen)
     atas = 0
     if builder is not None:
-        atas = builder.warm_atas(mint_programs(finder.market, chosen).items())
+        atas = len(builder.warm_atas(mint_programs(finder.market, chosen).items()))
     seconds = time.perf_counter() - t0
     return WarmUp(seconds, finder_s, quoters, rates, groups, rss0, rss1, current_rss_mb(), atas)

@@ -11,7 +11,8 @@ every update stops after the float filter (``--sizing`` keeps it); updates where
 the filter (the bench sizes them) are reported apart from the quiet ones, as the bench's
 ``detect_filtered_only_us`` does.
 
-Two kinds of passes over the same frames, each on a freshly loaded market, ``--repeat`` times
+Two kinds of passes over the same frames, each on a freshly loaded market warmed as ``solarb
+bench`` warms it (:func:`solarb.runtime.warm.warm_up`; ``--no-warm``: cold), ``--repeat`` times
 each; every figure takes, per update (and stage), the fastest pass (the machine is shared):
 
 1. plain: frame handed over -> ``drain_now`` returned, per update, no instrumentation;
@@ -59,6 +60,7 @@ from solarb.runtime.bench import BenchConfig, _percentiles, _update, _Wiring, be
 from solarb.runtime.clock import SystemClock
 from solarb.runtime.pipeline import Pipeline
 from solarb.runtime.status import RunStats
+from solarb.runtime.warm import warm_up
 from solarb.strategy.cycles import CycleFinder
 
 STAGES = ("parse", "dispatch", "base64", "note", "offer", "drain", "apply", "decode", "filter",
@@ -101,7 +103,7 @@ def load_workload(pools: int, updates: int, seed: int) -> dict[str, Any]:
 class _Engine:
     """A freshly loaded market + finder + pipeline + feed wiring, as ``solarb bench`` builds."""
 
-    def __init__(self, work: dict[str, Any], adapters: dict[Pubkey, Any]) -> None:
+    def __init__(self, work: dict[str, Any], adapters: dict[Pubkey, Any], warm: bool) -> None:
         cfg = BenchConfig()
         sol = Pubkey.from_bytes(work["sol"])
         self.market = market = MarketState(adapters)
@@ -124,6 +126,8 @@ class _Engine:
         self.pipeline = Pipeline(market, self.finder, RiskEngine(limits), cfg.min_profit,
                                  SystemClock(), RunStats(), freshness)
         box.append(self.pipeline)
+        if warm:  # as solarb bench does by default (quoters, rate table, freshness groups)
+            warm_up(self.finder, freshness)
 
 
 # ----------------------------------------------------------------------------- passes
@@ -136,7 +140,7 @@ def _summary(samples: list[int]) -> dict[str, float]:
 
 
 def replay(work: dict[str, Any], staged: bool, profile: cProfile.Profile | None = None,
-           sizing: bool = False) -> dict[str, Any]:
+           sizing: bool = False, warm: bool = True) -> dict[str, Any]:
     """One pass over the frames on a fresh engine; per-update figures (see module doc)."""
     acc = dict.fromkeys(STAGES, 0)  # ns of the current update, per stage
     patches: list[tuple[Any, str, Any]] = []
@@ -177,7 +181,7 @@ def replay(work: dict[str, Any], staged: bool, profile: cProfile.Profile | None 
     if not sizing:
         patch(cycles_module, "size_cycle", lambda *a, **k: None)  # sizing never runs
     try:
-        eng = _Engine(work, adapters)
+        eng = _Engine(work, adapters, warm)
         feed = eng.wiring.feed
         delivery = feed.delivery
         finder = eng.finder
@@ -350,6 +354,8 @@ def main(argv: list[str] | None = None) -> None:
                          "process with it (caches, GC)")
     ap.add_argument("--feed-only", action="store_true",
                     help="only the feed stages (parse, base64, AccountUpdate, dedupe, drain)")
+    ap.add_argument("--no-warm", action="store_true",
+                    help="skip the warm-up solarb bench runs before its replay (cold caches)")
     ap.add_argument("--repeat", type=int, default=3,
                     help="passes of each kind; per update (and stage) the fastest is reported")
     args = ap.parse_args(argv)
@@ -362,12 +368,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.feed_only:
         print(orjson.dumps(feed_only(work, max(args.repeat, 5))).decode())
         return
-    plains = [replay(work, staged=False, sizing=args.sizing) for _ in range(args.repeat)]
-    stageds = [replay(work, staged=True, sizing=args.sizing) for _ in range(args.repeat)]
+    warm = not args.no_warm
+    plains = [replay(work, staged=False, sizing=args.sizing, warm=warm)
+              for _ in range(args.repeat)]
+    stageds = [replay(work, staged=True, sizing=args.sizing, warm=warm)
+               for _ in range(args.repeat)]
     print(orjson.dumps(report(plains, stageds), option=orjson.OPT_INDENT_2).decode())
     if args.profile:
         prof = cProfile.Profile()
-        replay(work, staged=False, profile=prof)
+        replay(work, staged=False, profile=prof, sizing=args.sizing, warm=warm)
         buf = io.StringIO()
         pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(args.top)
         print(buf.getvalue())

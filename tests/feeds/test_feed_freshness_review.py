@@ -22,6 +22,7 @@ import pytest
 from solders.pubkey import Pubkey
 
 from solarb.events import AccountUpdate
+from solarb.feeds import pubsub_groups
 from solarb.feeds.freshness import MarketFreshness
 from solarb.feeds.pubsub import AccountGroup, PubSubFeed, _Shard
 from solarb.rpc.client import RpcClient
@@ -194,7 +195,8 @@ def test_the_delivered_floor_of_a_group() -> None:
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_the_floor_bound_against_the_shards_slots(seed: int) -> None:
+def test_the_floor_bound_against_the_shards_slots(seed: int,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """Delivered slots now behind the shards' slots (the answer is the shards' slot, read with
     no scan of the accounts), now ahead of them (the lowest delivered slot counts): the bound
     the delivery stage keeps per part checked against the definition after every change, over
@@ -210,15 +212,15 @@ def test_the_floor_bound_against_the_shards_slots(seed: int) -> None:
     _live(feed, s1, 10)
     _drain(feed)
     groups = [feed.group(keys), feed.group(keys[:3]), feed.group(keys[1:5]), feed.group(keys[2:3])]
-    scans = 0
-    last_slots = feed.delivery.last_slots
+    scans = 0  # delivery records read by scans (at least one per scan)
+    slot_of = pubsub_groups._SLOT
 
-    def counted(keys: Any) -> list[int]:
+    def counted(record: Any) -> int:
         nonlocal scans
         scans += 1
-        return last_slots(keys)
+        return slot_of(record)  # type: ignore[no-any-return]
 
-    feed.delivery.last_slots = counted  # type: ignore[method-assign]
+    monkeypatch.setattr(pubsub_groups, "_SLOT", counted)
     rng = random.Random(seed)
     shard_slot = {s0: 10, s1: 10}
     delivered = dict.fromkeys(keys, 10)
@@ -470,3 +472,54 @@ def test_market_freshness_replaces_keeps_and_drops_groups() -> None:
     assert agree() == 20
     watchers = map(feed.delivery.watchers_of, feed.delivery._watchers)
     assert sum(map(len, watchers)) == 2  # one live group
+
+
+def test_a_group_account_first_delivered_after_the_layout() -> None:
+    """A scan reads the delivery records taken at layout; an account subscribed but never
+    delivered then has none (slot -1): its first delivery makes one, which the next scans read
+    (no slot frame: the answer is the lowest delivered slot)."""
+    feed = _feed()
+    keys = [Pubkey.new_unique() for _ in range(3)]
+    feed.watch(keys)
+    shard = feed.endpoints[0].shards[0]
+    _subscribe(feed, shard, keys[:2], 10)
+    shard.subs[keys[2]] = 1  # subscribed, no resync read delivered
+    shard.pending_add.pop(keys[2], None)
+    _live(feed, shard)
+    _drain(feed)
+    group = feed.group(keys)
+    assert _agree(feed, group) == -1
+    ep = feed.endpoints[0].stats
+    feed.delivery.offer(_upd(keys[2], 12), ep)
+    assert _agree(feed, group) == -1  # queued
+    _drain(feed)
+    assert _agree(feed, group) == 10
+    for pk in keys[:2]:
+        feed.delivery.offer(_upd(pk, 13), ep)
+    _drain(feed)
+    assert _agree(feed, group) == 12  # keys[2]'s own record, not "never delivered"
+    feed.delivery.offer(_upd(keys[2], 14), ep)
+    _drain(feed)
+    assert _agree(feed, group) == 13
+
+
+def test_a_group_account_delivered_again_lower_after_unwatch() -> None:
+    """Unwatched (its record dropped) and watched again, an account restarts at a lower slot
+    than its old record said: the group reads the new record, never the old one (which would
+    answer above the truth)."""
+    feed, keys, shard = _live_feed(3)
+    group = feed.group(keys)
+    ep = feed.endpoints[0].stats
+    for pk in keys:
+        feed.delivery.offer(_upd(pk, 20), ep)
+    _drain(feed)
+    assert _agree(feed, group) == 20
+    feed.unwatch([keys[2]])
+    assert _agree(feed, group) == -1
+    feed.watch([keys[2]])
+    _subscribe(feed, shard, [keys[2]], 15)
+    _drain(feed)
+    assert _agree(feed, group) == 15
+    feed.delivery.offer(_upd(keys[2], 21), ep)
+    _drain(feed)
+    assert _agree(feed, group) == 20

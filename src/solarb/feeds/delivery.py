@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import time
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import repeat
 from operator import itemgetter
@@ -175,6 +175,13 @@ class Delivery:
     def last_slots(self, keys: Iterable[Pubkey]) -> list[int]:
         """``[last_slot(k) for k in keys]`` in one C-level pass."""
         return list(map(_SLOT, map(self._delivered.get, keys, repeat(_NEVER))))
+
+    def records(self, keys: Iterable[Pubkey]) -> tuple[Sequence[int], ...]:
+        """Per key, its delivery record, whose item 0 is :meth:`last_slot` (``(-1,)`` for an
+        account never delivered): a cache may keep them and read the slots later without a
+        look-up per key. A record is updated in place until :meth:`forget` (its watchers are
+        touched) and made on an account's first delivery (its watchers see ``moved`` from -1)."""
+        return tuple(map(self._delivered.get, keys, repeat(_NEVER)))
 
     def any_queued(self, keys: Iterable[Pubkey]) -> bool:
         """``any(queued(k) for k in keys)``, free while nothing is queued (the usual case while

@@ -58,7 +58,7 @@ class MarketFreshness:
             cached = self._groups.get(pool)
             if cached is None or cached[0] is not aux:
                 cached = self._new_group(pool, aux)
-            return int(group_slot(cached[1]))
+            return group_slot(cached[1])  # type: ignore[no-any-return]  # an int
         batch = getattr(self.source, "min_account_slot", None)
         if batch is not None:
             return int(batch((pool, *entry.aux_keys)))

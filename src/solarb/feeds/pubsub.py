@@ -225,8 +225,10 @@ class PubSubFeed:
             answer = group.answer
         else:
             answer = group_answer(self, group)  # solarb.feeds.pubsub_groups
-        if answer >= 0 and self.delivery.any_queued(group.keys):
-            return -1
+        if answer >= 0:
+            delivery = self.delivery  # any_queued, asked only when something is queued at all
+            if (delivery._pending or delivery._batch) and delivery.any_queued(group.keys):
+                return -1
         return answer
 
     def _held(self, pubkey: Pubkey) -> bool:

@@ -20,7 +20,9 @@ A part's freshness is ``max(lowest delivered slot among its keys, cover)``, ``co
 highest slot of its ``shards``, the live ones with all its keys subscribed (``partial``: a live
 one has only some; then account by account). ``floor`` bounds that lowest delivered slot from
 above: at least ``at_floor`` (>= 1) of the keys are at or below it (exact after a scan: the lowest
-slot and how many are there, until ``bound``; ``dirty``: unknown, scan when next asked). The
+slot and how many are there, until ``bound``; ``dirty``: unknown, scan when next asked). A scan reads
+the delivery stage's records of the part's accounts (``recs``, taken once per layout and again
+after an account's first delivery: no look-up per account). The
 delivery stage reports every move of an account at or below the group's ``floor`` (the highest
 part floor: a prefilter) to :meth:`AccountGroup.moved`: one leaving its part's floor for above it
 lowers ``at_floor``, and once none is known left the mover's new slot is the bound (``bound``:
@@ -37,7 +39,8 @@ subscriptions itself) renews the feed's ``_topology``: then every group does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from solders.pubkey import Pubkey
@@ -55,6 +58,7 @@ _WIDTH = 5
 _END, _FLOOR, _AT, _COVER, _FLAGS = range(_WIDTH)
 _DIRTY, _BOUND, _PARTIAL = 1, 2, 4  # flags
 _NO_STATE: list[int] = []  # a group not laid out (never written)
+_SLOT = itemgetter(0)  # a delivery record's slot (see Delivery.records)
 
 
 class AccountGroup:
@@ -64,16 +68,18 @@ class AccountGroup:
     floor bounds, kept by the delivery stage through :meth:`moved`; ``answer``, the freshness when
     no account is queued, valid while ``stamp`` is the feed's ``_stamp`` (topology or a shard's
     slot moved) and the group is not ``dirty`` (a part's floor rose above its cover, or the
-    group was touched). ``floor`` is the highest part floor (the delivery stage's prefilter)."""
+    group was touched). ``floor`` is the highest part floor (the delivery stage's prefilter).
+    ``recs``: the delivery records of ``members`` (None: to take when next scanned)."""
 
-    __slots__ = ("answer", "dirty", "floor", "fresh", "homes", "keys", "members", "stamp",
-                 "state", "version")
+    __slots__ = ("answer", "dirty", "floor", "fresh", "homes", "keys", "members", "recs",
+                 "stamp", "state", "version")
 
     def __init__(self, keys: Iterable[Pubkey]) -> None:
         self.keys = tuple(dict.fromkeys(keys))
         self.members: tuple[Pubkey, ...] = ()  # () while not registered with the delivery stage
         self.homes: tuple[tuple[_Shard, ...], ...] = ()
         self.state = _NO_STATE
+        self.recs: tuple[Sequence[int], ...] | None = None
         self.floor = -1
         self.fresh = False  # every account is subscribed on some shard (feed._held)
         self.dirty = True
@@ -95,6 +101,8 @@ class AccountGroup:
     def moved(self, pubkey: Pubkey, old: int, new: int) -> None:
         """``pubkey`` (at ``old``, at or below the group's floor) accepted an update at
         ``new``: its part's floor bound follows (see the module doc)."""
+        if old < 0:  # first delivery: the account has a new record (take them again)
+            self.recs = None
         st = self.state  # offsets as numbers (per notification): see _END.._FLAGS
         j = self.members.index(pubkey)
         b = 0
@@ -141,6 +149,7 @@ def release_group(feed: PubSubFeed, group: AccountGroup) -> None:
         feed.delivery.unwatch_changes(group.keys, group)
     group.members = group.homes = ()
     group.state = _NO_STATE
+    group.recs = None
     group.version = 0
 
 
@@ -170,11 +179,15 @@ def group_answer(feed: PubSubFeed, group: AccountGroup) -> int:
                 floor = st[b + 1]  # _FLOOR
                 if flags & _DIRTY or (flags & _BOUND and floor > cover):  # the lowest counts
                     st[b + 4] = 0
-                    slots = feed.delivery.last_slots(members[start : st[b]])
+                    recs = group.recs
+                    if recs is None:
+                        recs = group.recs = feed.delivery.records(members)
+                    slots = list(map(_SLOT, recs[start : st[b]]))
                     floor = min(slots)
                     st[b + 1] = floor
                     st[b + 2] = slots.count(floor)  # _AT
-                    group.floor = max(group.floor, floor)
+                    if floor > group.floor:  # noqa: PLR1730 (no call: hot)
+                        group.floor = floor
                 best = floor if floor > cover else cover  # noqa: FURB136
             if best < 0:
                 low = -1
@@ -221,6 +234,7 @@ def _lay_out(feed: PubSubFeed, group: AccountGroup) -> None:
     group.members = group.keys if len(by_homes) == 1 else tuple(members)
     group.homes = tuple(homes_out)
     group.state = list(state)  # copied: no spare room
+    group.recs = None
     group.floor = -1
     group.fresh = bool(group.keys) and all(map(feed._held, group.keys))
     group.dirty = True

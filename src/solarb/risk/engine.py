@@ -7,7 +7,7 @@ exception. Once halted, every verdict is a refusal ``"halted: <reason>"`` until 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 
@@ -15,10 +15,13 @@ from solders.pubkey import Pubkey
 
 from solarb.errors import ConfigError
 from solarb.events import Opportunity, Verdict
+from solarb.native.slots import frozen_maker
 from solarb.risk.rules import RULES, stale_state
 from solarb.risk.rules.stale_state import PoolFreshness
 
 __all__ = ["RiskEngine", "RiskLimits"]
+
+_verdict = frozen_maker(Verdict)  # Verdict(id, approved, reason) without type.__call__
 
 
 @dataclass(slots=True, frozen=True)
@@ -52,6 +55,18 @@ class RiskEngine:
         self.rejections: Counter[str] = Counter()
 
     @property
+    def rules(self) -> tuple[ModuleType, ...]:
+        """The rules run after the stale-state one, in order (first refusal wins)."""
+        return self._rules
+
+    @rules.setter
+    def rules(self, rules: tuple[ModuleType, ...]) -> None:
+        self._rules = tuple(rules)
+        # (evaluate, NAME) per rule, looked up once: no module attribute reads per decision
+        self._checks: tuple[tuple[Callable[..., Verdict | None], str], ...] = tuple(
+            (rule.evaluate, rule.NAME) for rule in self._rules)
+
+    @property
     def halted(self) -> bool:
         """True once the kill switch is thrown."""
         return self._halt_reason is not None
@@ -77,17 +92,17 @@ class RiskEngine:
         the :mod:`~solarb.risk.rules.stale_state` rule runs first."""
         if self._halt_reason is not None:
             self.rejections["halted"] += 1
-            return Verdict(opp.id, False, f"halted: {self._halt_reason}")
+            return _verdict(opp.id, False, f"halted: {self._halt_reason}")
         limits = self.limits
         if view is not None:
             stale = stale_state.evaluate(opp, limits, in_flight=in_flight, view=view)
             if stale is not None:
                 self.rejections[stale_state.NAME] += 1
                 return stale
-        for rule in self.rules:
-            verdict: Verdict | None = rule.evaluate(opp, limits, in_flight=in_flight)
+        for evaluate, name in self._checks:
+            verdict = evaluate(opp, limits, in_flight=in_flight)
             if verdict is not None and not verdict.approved:
-                self.rejections[rule.NAME] += 1
+                self.rejections[name] += 1
                 return verdict
         self.approved += 1
-        return Verdict(opp.id, True, "")
+        return _verdict(opp.id, True, "")

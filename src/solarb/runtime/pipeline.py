@@ -12,6 +12,7 @@ import asyncio
 
 from solarb.events import AccountUpdate, Opportunity, Order, Verdict
 from solarb.market.state import MarketState
+from solarb.native.slots import frozen_maker
 from solarb.risk.engine import RiskEngine
 from solarb.risk.rules.stale_state import PoolFreshness
 from solarb.runtime.clock import Clock
@@ -19,6 +20,8 @@ from solarb.runtime.status import RunStats
 from solarb.strategy.cycles import CycleFinder
 
 __all__ = ["Pipeline"]
+
+_order = frozen_maker(Order)  # Order(id, opportunity, min_out) without type.__call__
 
 
 class Pipeline:
@@ -86,5 +89,5 @@ class Pipeline:
             return verdict
         self.in_flight += 1
         self.stats.orders += 1
-        self.orders.put_nowait(Order(opp.id, opp, min_out=opp.amount_in + self.min_profit))
+        self.orders.put_nowait(_order(opp.id, opp, opp.amount_in + self.min_profit))
         return verdict

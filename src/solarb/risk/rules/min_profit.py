@@ -18,6 +18,7 @@ def evaluate(opp: Opportunity, limits: RiskLimits, *, in_flight: int) -> Verdict
     floor = limits.min_profit.get(opp.start_mint)
     if floor is None:
         return Verdict(opp.id, False, f"{NAME}: no minimum configured for mint {opp.start_mint}")
-    if opp.profit < floor:
-        return Verdict(opp.id, False, f"{NAME}: profit {opp.profit} < minimum {floor}")
+    profit = opp.amount_out - opp.amount_in  # opp.profit, without the property call
+    if profit < floor:
+        return Verdict(opp.id, False, f"{NAME}: profit {profit} < minimum {floor}")
     return None

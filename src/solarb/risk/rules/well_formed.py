@@ -16,23 +16,31 @@ def evaluate(opp: Opportunity, limits: RiskLimits, *, in_flight: int) -> Verdict
     """Reject unless: at least one hop, positive amounts, ``hops[0].mint_in == start_mint ==
     hops[-1].mint_out``, each hop consumes the previous hop's mint and amount, the totals match
     the hops, and ``amount_out > amount_in``."""
+    # mints compare by identity first: a Pubkey equality is a call (~0.15-0.3 us), and the
+    # finder often hands the same object along the chain
     hops = opp.hops
     if not hops:
         return _no(opp, "no hops")
-    if opp.amount_in <= 0:
-        return _no(opp, f"amount_in {opp.amount_in} is not positive")
-    if hops[0].mint_in != opp.start_mint or hops[-1].mint_out != opp.start_mint:
+    amount_in = opp.amount_in
+    if amount_in <= 0:
+        return _no(opp, f"amount_in {amount_in} is not positive")
+    start, first, last = opp.start_mint, hops[0], hops[-1]
+    m_in, m_out = first.mint_in, last.mint_out
+    if (m_in is not start and m_in != start) or (m_out is not start and m_out != start):
         return _no(opp, "cycle does not start and end in start_mint")
-    if hops[0].amount_in != opp.amount_in or hops[-1].amount_out != opp.amount_out:
+    if first.amount_in != amount_in or last.amount_out != opp.amount_out:
         return _no(opp, "totals do not match the hops")
+    prev = first
     for i in range(1, len(hops)):
-        prev, hop = hops[i - 1], hops[i]
-        if hop.mint_in != prev.mint_out:
-            return _no(opp, f"hop {i} takes {hop.mint_in}, previous hop gives {prev.mint_out}")
+        hop = hops[i]
+        m_in, m_out = hop.mint_in, prev.mint_out
+        if m_in is not m_out and m_in != m_out:
+            return _no(opp, f"hop {i} takes {m_in}, previous hop gives {m_out}")
         if hop.amount_in > prev.amount_out:
             return _no(opp, f"hop {i} spends {hop.amount_in} > {prev.amount_out} received")
-    if opp.amount_out <= opp.amount_in:
-        return _no(opp, f"not profitable: out {opp.amount_out} <= in {opp.amount_in}")
+        prev = hop
+    if opp.amount_out <= amount_in:
+        return _no(opp, f"not profitable: out {opp.amount_out} <= in {amount_in}")
     return None
 
 

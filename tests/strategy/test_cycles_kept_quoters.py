@@ -280,6 +280,34 @@ def test_kept_quoters_are_bounded_and_dropped_with_their_pool() -> None:
     assert entry is market.pools[pool]
 
 
+def test_a_changed_pools_old_quoters_wait_for_release() -> None:
+    """The changed pool's replaced quoters are held (not freed during detection) until
+    ``release()`` or the finder's next change, never longer; releasing changes no decision."""
+    w = Workload(30, 5, 3, 4)
+    market = _load(w)
+    kept = _finder(market, w.sol, True, epsilon=-0.9, max_sized=None)
+    pools = list(market.pools)
+    for pool in pools:
+        kept.on_pool_changed(pool, slot=1, ts_recv_ns=0, now_ns=0)
+    assert kept.release() <= 2
+    pool, other = [p for p in pools if (p, True) in kept._quoters and (p, False) in kept._quoters][:2]
+    old = [kept._quoters[(pool, d)] for d in (True, False)]
+    kept.on_pool_changed(pool, slot=2, ts_recv_ns=0, now_ns=0)
+    assert len(kept._retired) == 2 and all(a is b for a, b in zip(kept._retired, old))  # by identity
+    assert all(kept._quoters[(pool, d)] is not o for d, o in zip((True, False), old))
+    assert kept.release() == 2 and not kept._retired and kept.release() == 0
+    # without release(): the next change frees the last one's first
+    old_other = [kept._quoters[(other, d)] for d in (True, False)]
+    kept.on_pool_changed(pool, slot=3, ts_recv_ns=0, now_ns=0)
+    kept.on_pool_changed(other, slot=3, ts_recv_ns=0, now_ns=0)
+    assert len(kept._retired) == 2 and all(a is b for a, b in zip(kept._retired, old_other))
+    # a rebuild drops them with the kept quoters
+    kept.epsilon = 10.0  # no cycle passes now: nothing is bound again
+    assert market.remove_pool(next(p for p in pools if p not in (pool, other)))
+    kept.on_pool_changed(pool, slot=4, ts_recv_ns=0, now_ns=0)
+    assert not kept._quoters and not kept._retired
+
+
 # ------------------------------------------------------------------------ random stream
 
 

@@ -295,7 +295,8 @@ class CycleFinder:
     Each cycle's last optimal input seeds its next sizing (warm start; forgotten on rebuild).
     ``keep_quoters`` (default): each (pool, direction)'s bound quoter is kept across pool
     changes while the market has not written that pool's entry (``PoolEntry.revision``; one
-    slot per pool and direction, emptied on rebuild, the changed pool's dropped on its change);
+    slot per pool and direction, emptied on rebuild, the changed pool's dropped on its change and
+    freed by :meth:`release` or the next change);
     False binds anew on every change (the reference the tests compare with).
 
     Counters for metrics: ``evaluations`` (cycles looked at), ``passed`` (cycles that passed
@@ -334,6 +335,8 @@ class CycleFinder:
         self.max_sized = max_sized
         self.keep_quoters = keep_quoters
         self._quoters: _Kept = {}  # bound quoters kept across changes (see _bind_kept)
+        # the changed pools' replaced quoters (with their old states), freed by release()
+        self._retired: list[object] = []
         # the cycles, flat (no object per cycle: one is made for an opportunity or on request)
         self._index: CycleIndex = build_index(market, (), max_hops)
         self._last_in: dict[int, int] = {}  # cycle index -> last optimal input (warm start)
@@ -389,6 +392,7 @@ class CycleFinder:
         self._last_in.clear()
         self._legs.clear()
         self._quoters.clear()
+        self._retired.clear()
         self._version = self.market.version
 
     def warm(self, pools: Iterable[Pubkey] | None = None) -> tuple[int, int]:
@@ -416,6 +420,16 @@ class CycleFinder:
         _bind_kept(legs, kept)  # each slot bound anew unless still valid, as sizing would
         return sum(kept[key] is not k for (key, _), k in zip(legs, before)), n_rates
 
+    def release(self) -> int:
+        """Free the quoters the last :meth:`on_pool_changed` call retired (the changed pool's
+        old ones, with the old decoded state and tick/bin data they hold): call it once the
+        update is decided, off the detection path. Optional: each call frees the previous
+        call's first, so at most one call's are held. The number of quoters released."""
+        retired = self._retired
+        n = len(retired)
+        retired.clear()
+        return n
+
     def on_pool_changed(
         self, pool: Pubkey, *, slot: int, ts_recv_ns: int, now_ns: int, best_only: bool = False
     ) -> list[Opportunity]:
@@ -440,10 +454,17 @@ class CycleFinder:
         # rate). The changed pool needs no forgetting: the write that changed it moved its
         # revision.
         table, revs = self._table, self._revs
-        kept = self._quoters
-        if kept:  # and its kept quoters (else they would hold its old state until rebound)
-            kept.pop((pool, True), None)
-            kept.pop((pool, False), None)
+        kept, retired = self._quoters, self._retired
+        if retired:  # the last change's, if nobody called release() since
+            retired.clear()
+        if kept:  # and its kept quoters (else they would hold its old state until rebound),
+            # freed by release() (after the decision) rather than here
+            k = kept.pop((pool, True), None)
+            if k is not None:
+                retired.append(k)
+            k = kept.pop((pool, False), None)
+            if k is not None:
+                retired.append(k)
         _refresh_rates(table, revs, plan.checks)
         threshold = 1.0 + self.epsilon
         if _FILTER is not None:

@@ -330,7 +330,9 @@ class _Plan:
     def __init__(
         self, state: LbPair, aux: Mapping[Pubkey, bytes], previous: _Plan | None = None
     ) -> None:
-        self.state, self.ext_key = state, bitmap_extension_address(state.address)
+        self.state = state  # a previous plan is the same pair's (plans are kept by address)
+        self.ext_key = (bitmap_extension_address(state.address) if previous is None
+                        else previous.ext_key)  # fmt: skip
         self.ext = aux.get(self.ext_key)
         self.walks: list[m.KernelWalk | None] = [None, None]  # by swap_for_y
         self.prior: list[m.KernelWalk | None] | None = None
@@ -407,22 +409,24 @@ def _new_walk(plan: _Plan, aux: Mapping[Pubkey, bytes], swap_for_y: bool) -> m.K
     with the records of the bin arrays written since it was planned
     (:meth:`~solarb.dex.meteora_dlmm_math.KernelWalk.refreshed`), else a new walk's first
     stretch."""
-    view, s = cast(PairView, plan.view), plan.state
+    view: PairView = plan.view  # type: ignore[assignment]
+    s = plan.state
     fee, fee_in = view.fee_args, fee_on_input(s, swap_for_y)
-    next_array, array_key = view.next_array, lambda index: view.array(index)[0]
     prior, last = plan.prior, plan.walks[swap_for_y]
+    walk: m.KernelWalk | None = None
     if last is None and prior is not None and prior[swap_for_y] is not None:
-        last = prior[swap_for_y].restarted(  # type: ignore[union-attr]
-            fee, s.active_id, fee_in, view.support_lo, next_array, array_key
+        walk = prior[swap_for_y].restarted(  # type: ignore[union-attr]
+            fee, s.active_id, fee_in, view.support_lo, view.next_array, view.array_key, aux,
+            _records,
         )
         prior[swap_for_y] = None
-    if last is not None:
-        walk = last if last.planned_from(aux) else last.refreshed(aux, _records)
-        if walk is not None:
-            plan.walks[swap_for_y] = walk
-            return walk
+    elif last is not None:  # the callers found it not planned from aux
+        walk = last.refreshed(aux, _records)
+    if walk is not None:
+        plan.walks[swap_for_y] = walk
+        return walk
     walk = plan.walks[swap_for_y] = m.KernelWalk(
-        fee, s.active_id, swap_for_y, fee_in, view.support_lo, next_array, array_key
+        fee, s.active_id, swap_for_y, fee_in, view.support_lo, view.next_array, view.array_key
     )
     walk.extend(aux, _records)
     return walk
@@ -493,7 +497,7 @@ def quoter(state: LbPair, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callable
         walk = _new_walk(plan, aux, a_to_b)
     # in C: run the kernel, extend the walk on KERNEL_EXTEND, Quote(x, out, fee, spared) on a
     # fill; general(x) where the kernel does not answer, on an error code or x outside 1..u64
-    spare = functools.partial(_spare, walk, cast(PairView, plan.view), a_to_b)
+    spare = functools.partial(_spare, walk, plan.view, a_to_b)
     extend = functools.partial(walk.extend, aux, _records)
     return kernel.bind(walk, c[3], Quote, general, extend, spare)  # type: ignore[no-any-return]
 

@@ -380,6 +380,9 @@ KERNEL_FALLBACK, KERNEL_EXTEND = 4, 5  # the Python walk decides / plan one more
 _KERNEL_HEADER = struct.Struct("<BBBBHHIiiIIIIHHHHqQ")
 _KERNEL_ARRAY = struct.Struct("<iii")
 _KERNEL_COUNT = struct.Struct("<I")  # the header's stretch count, at offset 8
+_KERNEL_DYNAMIC = struct.Struct("<iiII")  # active_id, index_reference, va, vr at offset 12
+_KERNEL_TS = struct.Struct("<q")  # last_update_timestamp at offset 44
+_KERNEL_ENTRY = struct.Struct("<i")  # a stretch's entry position, at offset 4 of its triple
 
 
 def kernel_header(
@@ -421,8 +424,8 @@ class KernelWalk:
 
     MAX_STRETCHES = 32  # a longer walk ends in KERNEL_FALLBACK: the Python walk runs it
 
-    __slots__ = ("active", "array_key", "datas", "head", "header", "indices", "keys", "missing",
-                 "next_array", "origin", "ranges", "records", "spared", "swap_for_y",
+    __slots__ = ("active", "array_key", "datas", "fee", "head", "header", "indices", "keys",
+                 "missing", "next_array", "origin", "ranges", "records", "spared", "swap_for_y",
                  "terminal")  # fmt: skip
 
     def __init__(
@@ -433,6 +436,7 @@ class KernelWalk:
         """``fee``: the :class:`FeeParams` fields in order (``meteora_dlmm_view.fee_args``)."""
         self.swap_for_y, self.next_array, self.array_key = swap_for_y, next_array, array_key
         self.origin = self.active = active_id  # the start bin; the next stretch's start bin
+        self.fee = fee  # what the head was packed from
         # the header without stretches; extend() sets its terminal and count and appends them
         self.head = bytearray(
             _kernel_head(fee, active_id, swap_for_y, fee_on_input, support_lo, KERNEL_EXTEND, 0)
@@ -468,6 +472,7 @@ class KernelWalk:
         w = KernelWalk.__new__(KernelWalk)
         w.swap_for_y, w.next_array, w.array_key = self.swap_for_y, self.next_array, self.array_key
         w.origin, w.active, w.head, w.ranges = self.origin, self.active, self.head.copy(), self.ranges
+        w.fee = self.fee
         w.records, w.keys, w.datas = self.records, self.keys.copy(), self.datas.copy()
         w.indices, w.spared = self.indices.copy(), self.spared.copy()
         w.missing, w.terminal = self.missing, self.terminal
@@ -476,29 +481,52 @@ class KernelWalk:
     def restarted(
         self, fee: tuple[int, ...], active_id: int, fee_on_input: bool, support_lo: bool,
         next_array: Callable[[int, bool], int | None], array_key: Callable[[int], Hashable],
+        aux: Mapping[Any, Any] | None = None,
+        records: Callable[[Any, Any], bytes | None] | None = None,
     ) -> KernelWalk | None:  # fmt: skip
         """This walk for a later state of the pair (the caller checks: the same bitmap and
         extension, so the same arrays in the same order) that starts from ``active_id`` in the
         same bin array: its stretches, accounts and spared slots with a new head and the first
         stretch entered at ``active_id``, as a new walk planned that far would have them; None
-        when the start is in another array or the walk has no stretch (plan it anew)."""
-        if not self.indices or active_id // MAX_BIN_PER_ARRAY != self.origin // MAX_BIN_PER_ARRAY:
+        when the start is in another array or the walk has no stretch (plan it anew).
+
+        With ``aux`` and ``records``: also :meth:`refreshed` from ``aux`` when it is not
+        :meth:`planned_from` it (one copy for both; None where :meth:`refreshed` gives None).
+        When only the pair's dynamic fields moved (``fee``'s first nine fields, the fee side and
+        limit-order support as in this walk's head), the head is this one's with the active bin,
+        volatility and timestamp written over, not packed anew (the same bytes)."""
+        indices = self.indices
+        if not indices or active_id // MAX_BIN_PER_ARRAY != self.origin // MAX_BIN_PER_ARRAY:
             return None
-        swap_for_y = self.swap_for_y
-        lower = self.indices[0] * MAX_BIN_PER_ARRAY  # _step's first stretch, from active_id
-        upper = lower + MAX_BIN_PER_ARRAY - 1
-        entry = active_id if lower <= active_id <= upper else (upper if swap_for_y else lower)
-        if not MIN_BIN_ID <= entry <= MAX_BIN_ID:
-            return None
-        stop = min(max(lower if swap_for_y else upper, MIN_BIN_ID), MAX_BIN_ID)
-        w = self._copy()
-        w.next_array, w.array_key, w.origin = next_array, array_key, active_id
-        w.head = bytearray(
-            _kernel_head(fee, active_id, swap_for_y, fee_on_input, support_lo, KERNEL_EXTEND, 0)
-        )
-        first = _KERNEL_ARRAY.pack(lower, entry - lower, stop - lower)
-        w.ranges = first + self.ranges[_KERNEL_ARRAY.size :]
-        w._seal()
+        lower = indices[0] * MAX_BIN_PER_ARRAY  # _step's first stretch, from active_id
+        if lower <= active_id < lower + MAX_BIN_PER_ARRAY:
+            if not MIN_BIN_ID <= active_id <= MAX_BIN_ID:
+                return None
+            entry = active_id - lower
+        else:  # an empty gap before the first stretch: entered at its edge, as before
+            entry = _KERNEL_ENTRY.unpack_from(self.ranges, 4)[0]
+        # the same first array: the same stop (and every later stretch); a new entry
+        ranges = self.ranges[:4] + _KERNEL_ENTRY.pack(entry) + self.ranges[8:]
+        old = self.fee
+        head = self.head.copy()
+        if (fee is old or fee[:9] == old[:9]) and head[1] == fee_on_input and head[2] == support_lo:
+            _KERNEL_DYNAMIC.pack_into(head, 12, active_id, fee[11], fee[9], fee[10])
+            _KERNEL_TS.pack_into(head, 44, fee[12])
+        else:
+            head = bytearray(_kernel_head(fee, active_id, self.swap_for_y, fee_on_input,
+                                          support_lo, self.terminal, len(indices)))  # fmt: skip
+        w = KernelWalk.__new__(KernelWalk)
+        w.swap_for_y, w.next_array, w.array_key = self.swap_for_y, next_array, array_key
+        w.origin, w.active, w.head, w.ranges, w.fee = active_id, self.active, head, ranges, fee
+        w.records, w.keys, w.datas = self.records, self.keys.copy(), self.datas.copy()
+        w.indices, w.spared = indices.copy(), self.spared.copy()
+        w.missing, w.terminal = self.missing, self.terminal
+        if aux is not None and records is not None:
+            if not w._refresh(aux, records):
+                return None
+            if w.terminal != self.terminal:
+                head[3] = w.terminal
+        w.header = bytes(head) + ranges
         return w
 
     def refreshed(
@@ -511,26 +539,41 @@ class KernelWalk:
         Python walk's) is planned again on the next extend. None when an array of a stretch is
         gone or no bin array now (plan anew)."""
         w = self._copy()
-        datas = w.datas
+        if not w._refresh(aux, records):
+            return None
+        if w.terminal == self.terminal:
+            w.header = self.header  # the same head, count and stretches: the same bytes
+        else:
+            w._seal()
+        return w
+
+    def _refresh(
+        self, aux: Mapping[Any, Any], records: Callable[[Any, Any], bytes | None]
+    ) -> bool:
+        """:meth:`refreshed` in place on a copy (not sealed) when it is not :meth:`planned_from`
+        ``aux`` (else left as it is); False where :meth:`refreshed` gives None."""
+        datas = self.datas
         recs: list[bytes] | None = None
-        for i, key in enumerate(w.keys):
+        for i, key in enumerate(self.keys):
             data = aux.get(key)
             if data is datas[i]:
                 continue
             rec = None if data is None else records(key, data)
             if rec is None:
-                return None
+                return False
             if recs is None:
                 recs = list(self.records)
             recs[i], datas[i] = rec, data
+        terminal = self.terminal
         if recs is not None:
-            w.records = tuple(recs)
-        if w.terminal == KERNEL_FALLBACK or (
-            w.terminal == KERNEL_NOT_LOADED and aux.get(w.missing) is not None
+            self.records = tuple(recs)
+        elif terminal != KERNEL_NOT_LOADED or aux.get(self.missing) is None:
+            return True  # planned from aux: as it is
+        if terminal == KERNEL_FALLBACK or (
+            terminal == KERNEL_NOT_LOADED and aux.get(self.missing) is not None
         ):
-            w.terminal, w.missing = KERNEL_EXTEND, None
-        w._seal()
-        return w
+            self.terminal, self.missing = KERNEL_EXTEND, None
+        return True
 
     def _step(self, aux: Mapping[Any, Any], records: Callable[[Any, Any], bytes | None]) -> int:
         """Append the next stretch from bin ``active``, moving as the Python walk does (an

@@ -117,6 +117,10 @@ class PairView:
             a = self.arrays[index] = (bin_array_address(self.state.address, index), lower, upper)
         return a
 
+    def array_key(self, index: int) -> Pubkey:
+        """The address of bin array ``index`` (:meth:`array`'s first item)."""
+        return self.array(index)[0]
+
 
 _VIEWS: dict[Pubkey, PairView] = {}
 _UNKNOWN = object()  # PairView.walk has no entry (None is an entry: no next array)

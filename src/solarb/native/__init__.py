@@ -3,7 +3,8 @@ float filter, the sizing search, the constant-product bound quoters and the froz
 makers.
 
 Each kernel (``_whirlpool``, ``_raydium_clmm``, ``_meteora_dlmm``, ``_cycle_filter``,
-``_sizing``, ``_constant_product``, ``_slots``) is a CPython extension built from ``<name>.c`` by
+``_sizing``, ``_constant_product``, ``_slots``, ``_notes``: the account-notification reader of
+:mod:`solarb.rpc.ws`) is a CPython extension built from ``<name>.c`` by
 ``setup.py`` (``make`` does it).
 Each computes exactly what its pure-Python reference computes: the swap loops in
 :mod:`solarb.dex`, :func:`solarb.strategy.cycle_plan.filter_rows` and the model search of
@@ -26,6 +27,7 @@ KERNELS = (
     "cycle_filter",
     "constant_product",
     "slots",
+    "notes",
 )
 
 

@@ -111,7 +111,8 @@ def decode_account(
 
     Every feed decodes each notification here: a well-formed object takes one pass (SIMD base64,
     owners parsed once); anything else goes through the checks that raise the exact
-    :class:`RpcProtocolError`."""
+    :class:`RpcProtocolError`. An AccountUpdate (decoded from the frame by
+    :class:`~solarb.rpc.ws.PubSubConnection`'s fast reader) is returned as it is."""
     if type(value) is dict:
         data = value.get("data")
         lamports = value.get("lamports")
@@ -127,6 +128,8 @@ def decode_account(
                 return _new_update(pubkey, slot, raw, owner, lamports, ts_recv_ns)
     if value is None:
         return None
+    if type(value) is AccountUpdate:
+        return value
     v = _dict(value, what)
     data = _list(v.get("data"), f"{what}.data")
     if len(data) != 2 or data[1] != "base64":

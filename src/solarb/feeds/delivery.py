@@ -183,6 +183,10 @@ class Delivery:
         touched) and made on an account's first delivery (its watchers see ``moved`` from -1)."""
         return tuple(map(self._delivered.get, keys, repeat(_NEVER)))
 
+    def record(self, pubkey: Pubkey) -> Sequence[int]:
+        """:meth:`records` of one account."""
+        return self._delivered.get(pubkey, _NEVER)
+
     def any_queued(self, keys: Iterable[Pubkey]) -> bool:
         """``any(queued(k) for k in keys)``, free while nothing is queued (the usual case while
         the consumer applies updates)."""

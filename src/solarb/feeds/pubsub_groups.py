@@ -21,8 +21,8 @@ highest slot of its ``shards``, the live ones with all its keys subscribed (``pa
 one has only some; then account by account). ``floor`` bounds that lowest delivered slot from
 above: at least ``at_floor`` (>= 1) of the keys are at or below it (exact after a scan: the lowest
 slot and how many are there, until ``bound``; ``dirty``: unknown, scan when next asked). A scan reads
-the delivery stage's records of the part's accounts (``recs``, taken once per layout and again
-after an account's first delivery: no look-up per account). The
+the delivery stage's records of the part's accounts (``recs``, taken at the first scan after a
+layout; an account's first delivery puts its new record in: no look-up per account). The
 delivery stage reports every move of an account at or below the group's ``floor`` (the highest
 part floor: a prefilter) to :meth:`AccountGroup.moved`: one leaving its part's floor for above it
 lowers ``at_floor``, and once none is known left the mover's new slot is the bound (``bound``:
@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 from solders.pubkey import Pubkey
 
 if TYPE_CHECKING:
+    from solarb.feeds.delivery import Delivery
     from solarb.feeds.pubsub import PubSubFeed
     from solarb.feeds.pubsub_shards import _Shard
 
@@ -69,17 +70,19 @@ class AccountGroup:
     no account is queued, valid while ``stamp`` is the feed's ``_stamp`` (topology or a shard's
     slot moved) and the group is not ``dirty`` (a part's floor rose above its cover, or the
     group was touched). ``floor`` is the highest part floor (the delivery stage's prefilter).
-    ``recs``: the delivery records of ``members`` (None: to take when next scanned)."""
+    ``recs``: the delivery records of ``members`` (None: to take when next scanned), from
+    ``delivery`` (the feed's, once laid out)."""
 
-    __slots__ = ("answer", "dirty", "floor", "fresh", "homes", "keys", "members", "recs",
-                 "stamp", "state", "version")
+    __slots__ = ("answer", "delivery", "dirty", "floor", "fresh", "homes", "keys", "members",
+                 "recs", "stamp", "state", "version")
 
     def __init__(self, keys: Iterable[Pubkey]) -> None:
         self.keys = tuple(dict.fromkeys(keys))
         self.members: tuple[Pubkey, ...] = ()  # () while not registered with the delivery stage
         self.homes: tuple[tuple[_Shard, ...], ...] = ()
         self.state = _NO_STATE
-        self.recs: tuple[Sequence[int], ...] | None = None
+        self.recs: list[Sequence[int]] | None = None
+        self.delivery: Delivery | None = None
         self.floor = -1
         self.fresh = False  # every account is subscribed on some shard (feed._held)
         self.dirty = True
@@ -101,10 +104,10 @@ class AccountGroup:
     def moved(self, pubkey: Pubkey, old: int, new: int) -> None:
         """``pubkey`` (at ``old``, at or below the group's floor) accepted an update at
         ``new``: its part's floor bound follows (see the module doc)."""
-        if old < 0:  # first delivery: the account has a new record (take them again)
-            self.recs = None
         st = self.state  # offsets as numbers (per notification): see _END.._FLAGS
         j = self.members.index(pubkey)
+        if old < 0 and self.recs is not None:  # first delivery: the account's new record
+            self.recs[j] = self.delivery.record(pubkey)  # type: ignore[union-attr]
         b = 0
         while st[b] <= j:  # the part holding pubkey (a group has a few)
             b += 5
@@ -181,7 +184,7 @@ def group_answer(feed: PubSubFeed, group: AccountGroup) -> int:
                     st[b + 4] = 0
                     recs = group.recs
                     if recs is None:
-                        recs = group.recs = feed.delivery.records(members)
+                        recs = group.recs = list(feed.delivery.records(members))
                     slots = list(map(_SLOT, recs[start : st[b]]))
                     floor = min(slots)
                     st[b + 1] = floor
@@ -231,6 +234,7 @@ def _lay_out(feed: PubSubFeed, group: AccountGroup) -> None:
         state += (len(members), -1, 0, -1, _DIRTY | (_PARTIAL if partial else 0))
     if not group.members and group.keys:  # not yet a watcher of its accounts
         feed.delivery.watch_changes(group.keys, group)
+        group.delivery = feed.delivery
     group.members = group.keys if len(by_homes) == 1 else tuple(members)
     group.homes = tuple(homes_out)
     group.state = list(state)  # copied: no spare room

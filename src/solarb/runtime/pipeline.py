@@ -9,13 +9,14 @@ gRPC), so a process that only replays updates (``solarb bench``) does not load o
 from __future__ import annotations
 
 import asyncio
+import time
 
 from solarb.events import AccountUpdate, Opportunity, Order, Verdict
 from solarb.market.state import MarketState
 from solarb.native.slots import frozen_maker
 from solarb.risk.engine import RiskEngine
 from solarb.risk.rules.stale_state import PoolFreshness
-from solarb.runtime.clock import Clock
+from solarb.runtime.clock import Clock, SystemClock
 from solarb.runtime.status import RunStats
 from solarb.strategy.cycles import CycleFinder
 
@@ -48,6 +49,17 @@ class Pipeline:
         self.decisions: asyncio.Queue[tuple[Opportunity, Verdict]] = asyncio.Queue()
         self.orders: asyncio.Queue[Order] = asyncio.Queue()
 
+    @property
+    def clock(self) -> Clock:
+        """The clock the latencies and detection times are read from."""
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        self._clock = clock
+        # read per update: the system clock's own function, no wrapper frame
+        self._now = time.monotonic_ns if type(clock) is SystemClock else clock.monotonic_ns
+
     def on_slot(self, slot: int) -> None:
         """Track the cluster's slot."""
         self.stats.slot = max(self.stats.slot, slot)
@@ -66,16 +78,16 @@ class Pipeline:
         for pool in changed:
             for opp in finder.on_pool_changed(  # only the best of each pool's is built
                 pool, slot=update.slot, ts_recv_ns=update.ts_recv_ns,
-                now_ns=self.clock.monotonic_ns(), best_only=True,
+                now_ns=self._now(), best_only=True,
             ):  # fmt: skip
                 if best is None or opp.profit > best.profit:
                     best = opp
         stats.opportunities += finder.found - found
         if best is None:
-            stats.record_latency(self.clock.monotonic_ns() - update.ts_recv_ns)
+            stats.record_latency(self._now() - update.ts_recv_ns)
             return
         verdict = self._decide(best)
-        stats.record_latency(self.clock.monotonic_ns() - update.ts_recv_ns)
+        stats.record_latency(self._now() - update.ts_recv_ns)
         self.decisions.put_nowait((best, verdict))
 
     def _decide(self, opp: Opportunity) -> Verdict:

@@ -393,24 +393,18 @@ def quoter(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callab
     stay as they are (one sizing): the plan, accounts and clock are checked once, not per
     amount. Anything the kernel does not answer goes through :func:`quote` (same result, same
     errors)."""
-
-    general = plain_quoter(quote, state, aux, a_to_b)
-
-    if _NATIVE is None:
-        return general
+    kernel = _NATIVE
+    if kernel is None:
+        return plain_quoter(quote, state, aux, a_to_b)
     c = current_plan(state, aux, a_to_b)
     clock = clock_fields(aux.get(CLOCK_SYSVAR))
     if (c.plan is None or c.fees != (False, False)
             or (clock is not None and not clock[3] > state.open_time)):  # fmt: skip
-        return general
-    plan, run, prefixes = c.plan, _NATIVE.quote_exact_in, c.nav.prefixes  # type: ignore[union-attr]
-
-    def bound(x: int) -> Quote:
-        # None: not handled, out of liquidity, nothing out, or x outside u64: the full path
-        q = run(plan, x, Quote, prefixes)
-        return general(x) if q is None else q  # type: ignore[no-any-return]
-
-    return bound
+        return plain_quoter(quote, state, aux, a_to_b)
+    # x -> kernel.quote_exact_in(plan, x, Quote, prefixes), or quote(state, aux, x, a_to_b)
+    # where that is None (not handled, out of liquidity, nothing out, x outside u64): a C callable
+    return kernel.bind(c.plan, Quote, c.nav.prefixes, quote, state, aux,  # type: ignore[no-any-return]
+                       a_to_b)
 
 
 def spot_rate(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:

@@ -12,6 +12,8 @@
  * quote_exact_in(plan, amount, quote_cls, prefixes) -> quote_cls(amount, amount_out, fee,
  *   prefixes[arrays]) | None: the same swap as a Quote (the bound quoter's probe); None where
  *   swap_exact_in answers None or False, or amount_out is 0 (the full path then answers).
+ * bind(plan, quote_cls, prefixes, quote, state, aux, a_to_b) -> Bound: x -> quote_exact_in(plan,
+ *   x, quote_cls, prefixes) or, where that is None, quote(state, aux, x, a_to_b).
  * None: anything else the kernel does not cover or the program rejects (zero amount, a program
  * error, an overflow, a tick with limit orders reached, a tick array not loaded, running past the
  * planned ticks): the caller runs the Python path, which raises the program's typed error.
@@ -27,7 +29,9 @@
  *                orders sit on it: reaching it is not handled)
  */
 #include "pyint.h"
+#include "gc_fields.h"
 #include "quote_obj.h"
+#include <stddef.h>
 
 #define MIN_TICK (-443636)
 #define MAX_TICK 443636
@@ -203,22 +207,22 @@ static int32_t floor_div(int32_t a, int32_t b) {
 
 enum { SWAP_OK = 0, SWAP_NONE = 1, SWAP_FALSE = 2, SWAP_ERROR = -1 };
 
-/* The swap of `amount` over `plan` (plan object at args[0], amount at args[1]): SWAP_OK with
- * *used, *out, *fee_out, *walked; SWAP_NONE (not handled), SWAP_FALSE (liquidity runs out), or
- * SWAP_ERROR with an exception set (wrong types, malformed plan). */
-static int run_swap(PyObject *const *args, u128 *used, u128 *out_amount, u128 *fee_out,
-                    long *walked_out) {
-    if (!PyBytes_Check(args[0])) {
+/* The swap of `amount_obj` over `plan_obj`: SWAP_OK with *used, *out, *fee_out, *walked;
+ * SWAP_NONE (not handled), SWAP_FALSE (liquidity runs out), or SWAP_ERROR with an exception set
+ * (wrong types, malformed plan). */
+static int run_swap(PyObject *plan_obj, PyObject *amount_obj, u128 *used, u128 *out_amount,
+                    u128 *fee_out, long *walked_out) {
+    if (!PyBytes_Check(plan_obj)) {
         PyErr_SetString(PyExc_TypeError, "plan must be bytes");
         return SWAP_ERROR;
     }
-    const unsigned char *plan = (const unsigned char *)PyBytes_AS_STRING(args[0]);
-    Py_ssize_t plan_len = PyBytes_GET_SIZE(args[0]);
-    if (!PyLong_Check(args[1])) {
+    const unsigned char *plan = (const unsigned char *)PyBytes_AS_STRING(plan_obj);
+    Py_ssize_t plan_len = PyBytes_GET_SIZE(plan_obj);
+    if (!PyLong_Check(amount_obj)) {
         PyErr_SetString(PyExc_TypeError, "amount must be an int");
         return SWAP_ERROR;
     }
-    uint64_t amount64 = PyLong_AsUnsignedLongLong(args[1]);
+    uint64_t amount64 = PyLong_AsUnsignedLongLong(amount_obj);
     if (amount64 == (uint64_t)-1 && PyErr_Occurred()) { /* negative or above u64 */
         if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return SWAP_ERROR;
         PyErr_Clear();
@@ -324,7 +328,7 @@ static PyObject *swap_exact_in(PyObject *self, PyObject *const *args, Py_ssize_t
     }
     u128 done, out_amount, fee_total;
     long walked;
-    int st = run_swap(args, &done, &out_amount, &fee_total, &walked);
+    int st = run_swap(args[0], args[1], &done, &out_amount, &fee_total, &walked);
     if (st == SWAP_ERROR) return NULL;
     if (st == SWAP_NONE) Py_RETURN_NONE;
     if (st == SWAP_FALSE) Py_RETURN_FALSE;
@@ -354,6 +358,27 @@ static PyObject *swap_exact_in(PyObject *self, PyObject *const *args, Py_ssize_t
     return res;
 }
 
+/* quote_cls(amount, out, fee, prefixes[walked]) of a complete fill (amount_in is the amount
+ * asked for: the kernel only answers a complete fill); Py_None (a new reference) where the full
+ * path answers: not handled, liquidity runs out or nothing comes out. */
+static PyObject *quote_of(PyObject *plan, PyObject *amount, PyObject *quote_cls,
+                          PyObject *prefixes) {
+    u128 done, out_amount, fee_total;
+    long walked;
+    int st = run_swap(plan, amount, &done, &out_amount, &fee_total, &walked);
+    if (st == SWAP_ERROR) return NULL;
+    if (st != SWAP_OK || out_amount == 0) Py_RETURN_NONE; /* the full path answers */
+    if (walked < 0 || walked >= PyTuple_GET_SIZE(prefixes)) {
+        PyErr_SetString(PyExc_IndexError, "tuple index out of range");
+        return NULL;
+    }
+    PyObject *obj = quote_alloc(quote_cls);
+    if (!obj) return NULL;
+    PyObject *vals[4] = {Py_NewRef(amount), py_from_u128(out_amount), py_from_u128(fee_total),
+                         Py_NewRef(PyTuple_GET_ITEM(prefixes, walked))};
+    return quote_fill(obj, vals);
+}
+
 /* quote_exact_in(plan, amount, quote_cls, prefixes): the bound quoter's probe. */
 static PyObject *quote_exact_in(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
@@ -362,21 +387,72 @@ static PyObject *quote_exact_in(PyObject *self, PyObject *const *args, Py_ssize_
                         "quote_exact_in(plan: bytes, amount: int, quote_cls, prefixes: tuple)");
         return NULL;
     }
-    u128 done, out_amount, fee_total;
-    long walked;
-    int st = run_swap(args, &done, &out_amount, &fee_total, &walked);
-    if (st == SWAP_ERROR) return NULL;
-    if (st != SWAP_OK || out_amount == 0) Py_RETURN_NONE; /* the full path answers */
-    if (walked < 0 || walked >= PyTuple_GET_SIZE(args[3])) {
-        PyErr_SetString(PyExc_IndexError, "tuple index out of range");
+    return quote_of(args[0], args[1], args[2], args[3]);
+}
+
+/* bind(plan, quote_cls, prefixes, quote, state, aux, a_to_b) -> Bound: x -> quote_exact_in(plan,
+ * x, quote_cls, prefixes), or quote(state, aux, x, a_to_b) where that answers None:
+ * raydium_clmm.quoter's bound quoter with no Python frame per probe (the sizing kernel calls it
+ * through vectorcall) and no closure made per binding. Errors as quote_exact_in's (an amount
+ * that is not an int: TypeError; a malformed plan: ValueError). */
+typedef struct {
+    PyObject_HEAD
+    PyObject *plan, *quote_cls, *prefixes, *quote, *state, *aux, *a_to_b;
+    vectorcallfunc vectorcall;
+} bound_t;
+
+static PyObject *bound_vectorcall(PyObject *obj, PyObject *const *args, size_t nargsf,
+                                  PyObject *kwnames) {
+    bound_t *b = (bound_t *)obj;
+    if (PyVectorcall_NARGS(nargsf) != 1 || (kwnames && PyTuple_GET_SIZE(kwnames))) {
+        PyErr_SetString(PyExc_TypeError, "a bound quoter takes one amount");
         return NULL;
     }
-    PyObject *obj = quote_alloc(args[2]);
-    if (!obj) return NULL;
-    /* amount_in is the amount asked for: the kernel only answers a complete fill */
-    PyObject *vals[4] = {Py_NewRef(args[1]), py_from_u128(out_amount), py_from_u128(fee_total),
-                         Py_NewRef(PyTuple_GET_ITEM(args[3], walked))};
-    return quote_fill(obj, vals);
+    PyObject *q = quote_of(b->plan, args[0], b->quote_cls, b->prefixes);
+    if (q != Py_None) return q; /* a quote, or NULL with the exception */
+    Py_DECREF(q);
+    PyObject *call[4] = {b->state, b->aux, args[0], b->a_to_b};
+    return PyObject_Vectorcall(b->quote, call, 4, NULL);
+}
+
+#define BOUND_OBJS(X) X(plan) X(quote_cls) X(prefixes) X(quote) X(state) X(aux) X(a_to_b)
+GC_FIELDS_FUNCS(bound, bound_t, BOUND_OBJS)
+
+static PyTypeObject BoundType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "solarb.native._raydium_clmm.Bound",
+    .tp_basicsize = sizeof(bound_t),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "x -> quote_exact_in(plan, x, quote_cls, prefixes) or quote(state, aux, x, a_to_b) "
+              "(see bind).",
+    .tp_vectorcall_offset = offsetof(bound_t, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_traverse = bound_traverse,
+    .tp_clear = bound_clear,
+    .tp_dealloc = bound_dealloc,
+};
+
+static PyObject *bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 7 || !PyBytes_Check(args[0]) || !PyTuple_Check(args[2]) ||
+        !PyCallable_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "bind(plan: bytes, quote_cls: type, prefixes: tuple, quote: callable, "
+                        "state, aux, a_to_b)");
+        return NULL;
+    }
+    if (quote_slots(args[1])) return NULL; /* a class the quotes cannot be made of: now */
+    bound_t *b = PyObject_GC_New(bound_t, &BoundType);
+    if (!b) return NULL;
+    b->plan = Py_NewRef(args[0]);
+    b->quote_cls = Py_NewRef(args[1]);
+    b->prefixes = Py_NewRef(args[2]);
+    b->quote = Py_NewRef(args[3]);
+    b->state = Py_NewRef(args[4]);
+    b->aux = Py_NewRef(args[5]);
+    b->a_to_b = Py_NewRef(args[6]);
+    b->vectorcall = bound_vectorcall;
+    PyObject_GC_Track((PyObject *)b);
+    return (PyObject *)b;
 }
 
 static PyObject *py_sqrt_price_at_tick(PyObject *self, PyObject *arg) {
@@ -412,6 +488,10 @@ static PyMethodDef METHODS[] = {
      "quote_exact_in(plan, amount, quote_cls, prefixes) -> quote_cls(amount, amount_out, fee, "
      "prefixes[arrays]) | None: swap_exact_in as a Quote (no transfer fee); None: not handled, "
      "liquidity runs out or nothing comes out (the full path answers)."},
+    {"bind", (PyCFunction)(void (*)(void))bind, METH_FASTCALL,
+     "bind(plan, quote_cls, prefixes, quote, state, aux, a_to_b) -> x -> quote_exact_in(plan, x, "
+     "quote_cls, prefixes), or quote(state, aux, x, a_to_b) where that is None: the bound "
+     "quoter as a C callable."},
     {"sqrt_price_at_tick", py_sqrt_price_at_tick, METH_O,
      "sqrt_price_at_tick(tick) -> int: clmm_math.raydium_sqrt_price_at_tick (for tests)."},
     {"tick_at_sqrt_price", py_tick_at_sqrt_price, METH_O,
@@ -426,5 +506,6 @@ static struct PyModuleDef MODULE = {
 
 PyMODINIT_FUNC PyInit__raydium_clmm(void) {
     if (quote_obj_init() < 0) return NULL;
+    if (PyType_Ready(&BoundType) < 0) return NULL;
     return PyModule_Create(&MODULE);
 }

@@ -106,6 +106,13 @@ _LB_PAIR = struct.Struct(
     "128s" "q" "32s" "32s32s" "QQ" "8sQ" "32s" "BBB" "21s"
 )
 assert _LB_PAIR.size == LB_PAIR_LEN
+# what decode_lb_pair reads: the same layout with padding and reserved bytes skipped (x) and
+# the adjacent keys read as one field (mints and reserves; pre-activation address and base key)
+_LB_PAIR_READ = struct.Struct(
+    "<8s" "4HII" "ii" "HBBB3x" "IIi4xq8x" "B2sBiHBB2sBB" "128s" "QQ" "32x" "288s" "32s" "128s" "q"
+    "32x" "64s" "QQ" "16x" "32s" "BBB" "21x"
+)
+assert _LB_PAIR_READ.size == LB_PAIR_LEN
 OFF_V_PARAMETERS = 40
 OFF_ACTIVE_ID = 76
 OFF_PROTOCOL_FEE_X = 216
@@ -191,30 +198,32 @@ _TOKEN_PROGRAMS = (
 
 _MAKE_LB_PAIR = frozen_maker(LbPair)  # every field, positional, without type.__call__
 _PAIR_KEYS: dict[Pubkey, tuple[tuple[bytes, ...], tuple[Pubkey, ...]]] = {}
-"""Per pair: the raw key fields of its last decoded version and their Pubkeys (they rarely
-change: a new version reuses them)."""
+"""Per pair: the raw key fields of its last decoded version (as ``_LB_PAIR_READ`` reads them)
+and their Pubkeys (they rarely change: a new version reuses them)."""
 
 
 def decode_lb_pair(address: Pubkey, data: bytes, dex: str = "meteora_dlmm") -> LbPair:
     """Decode a 904-byte ``LbPair``; :class:`DecodeError` on size, discriminator or token flags."""
     if len(data) != LB_PAIR_LEN:
         raise DecodeError(f"meteora_dlmm pair {address}: {len(data)} bytes, expected {LB_PAIR_LEN}")
-    f = _LB_PAIR.unpack(data)
-    if f[0] != LB_PAIR_DISCRIMINATOR:
-        raise DecodeError(f"meteora_dlmm pair {address}: discriminator {f[0].hex()} is not LbPair")
-    (_d, base_factor, filter_p, decay_p, reduction, vfc, max_va, min_bin, max_bin, share, power,
-     function_type, fee_mode, _p0, va, vr, iref, _p1, last_ts, _p2, bump, bs_seed, pair_type,
-     active_id, bin_step, status, req_bf, bf_seed, act_type, on_off, mint_x, mint_y, res_x, res_y,
-     pfx, pfy, _p3, rewards, oracle, bitmap, last_updated_at, _p4, pre_addr, base_key, act_point,
-     pre_dur, _p5, _p6, creator, flag_x, flag_y, version, _res) = f  # fmt: skip
+    (disc, base_factor, filter_p, decay_p, reduction, vfc, max_va, min_bin, max_bin, share, power,
+     function_type, fee_mode, va, vr, iref, last_ts, bump, bs_seed, pair_type, active_id,
+     bin_step, status, req_bf, bf_seed, act_type, on_off, mints_reserves, pfx, pfy, rewards,
+     oracle, bitmap, last_updated_at, pre_base, act_point, pre_dur, creator, flag_x, flag_y,
+     version) = _LB_PAIR_READ.unpack(data)  # fmt: skip
+    if disc != LB_PAIR_DISCRIMINATOR:
+        raise DecodeError(f"meteora_dlmm pair {address}: discriminator {disc.hex()} is not LbPair")
     if flag_x > 1 or flag_y > 1:
         raise DecodeError(f"meteora_dlmm pair {address}: token program flags {flag_x}/{flag_y}")
-    raw = (mint_x, mint_y, res_x, res_y, oracle, pre_addr, base_key, creator)
+    raw = (mints_reserves, oracle, pre_base, creator)
     known = _PAIR_KEYS.get(address)
     if known is not None and known[0] == raw:
         keys = known[1]
-    else:
-        keys = tuple(map(Pubkey.from_bytes, raw))
+    else:  # mint x, mint y, reserve x, reserve y, oracle, pre-activation address, base, creator
+        keys = tuple(map(Pubkey.from_bytes, (
+            mints_reserves[:32], mints_reserves[32:64], mints_reserves[64:96], mints_reserves[96:],
+            oracle, pre_base[:32], pre_base[32:], creator,
+        )))  # fmt: skip
         _PAIR_KEYS[address] = (raw, keys)
     return _MAKE_LB_PAIR(
         address, dex, keys[0], keys[1], keys[2], keys[3], _TOKEN_PROGRAMS[flag_x],

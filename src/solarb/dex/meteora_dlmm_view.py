@@ -165,7 +165,7 @@ def spared_arrays(view: PairView, walked: tuple[int, ...], a_to_b: bool) -> tupl
         return out
     idx = set(walked)
     last = min(idx) if a_to_b else max(idx)  # X->Y walks down the bin ids
-    nxt = m.next_array_index(view.bits, last + (-1 if a_to_b else 1), a_to_b, view.has_ext)
+    nxt = view.next_array(last + (-1 if a_to_b else 1), a_to_b)  # the walk's next, as a rule
     if nxt is not None:
         idx.add(nxt)
     pair = view.state.address

@@ -113,6 +113,8 @@ def decode_account(
     owners parsed once); anything else goes through the checks that raise the exact
     :class:`RpcProtocolError`. An AccountUpdate (decoded from the frame by
     :class:`~solarb.rpc.ws.PubSubConnection`'s fast reader) is returned as it is."""
+    if type(value) is AccountUpdate:
+        return value
     if type(value) is dict:
         data = value.get("data")
         lamports = value.get("lamports")
@@ -128,8 +130,6 @@ def decode_account(
                 return _new_update(pubkey, slot, raw, owner, lamports, ts_recv_ns)
     if value is None:
         return None
-    if type(value) is AccountUpdate:
-        return value
     v = _dict(value, what)
     data = _list(v.get("data"), f"{what}.data")
     if len(data) != 2 or data[1] != "base64":

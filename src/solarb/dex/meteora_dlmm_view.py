@@ -168,6 +168,6 @@ def spared_arrays(view: PairView, walked: tuple[int, ...], a_to_b: bool) -> tupl
     nxt = view.next_array(last + (-1 if a_to_b else 1), a_to_b)  # the walk's next, as a rule
     if nxt is not None:
         idx.add(nxt)
-    pair = view.state.address
-    out = view.spared[key] = tuple([bin_array_address(pair, i) for i in sorted(idx, reverse=a_to_b)])
+    address = view.array_key  # the view's addresses: the walked arrays' are there already
+    out = view.spared[key] = tuple([address(i) for i in sorted(idx, reverse=a_to_b)])
     return out

@@ -488,10 +488,15 @@ class CycleFinder:
         best = 0
         if not self.keep_quoters:
             kept = {}  # bound anew on every change
+        sizing = _SIZING
+        start_no = -1  # the start mint (number) whose cap and floor are at hand
+        cap = floor = 0
         for n, (rate, index) in enumerate(passed):
-            start = starts[cycle_rows[ROW_WIDTH * index]]
-            cap = max_amount_in[start]
-            floor = max(min_profit[start], 1)
+            if cycle_rows[ROW_WIDTH * index] != start_no:
+                start_no = cycle_rows[ROW_WIDTH * index]
+                start = starts[start_no]
+                cap = max_amount_in[start]
+                floor = max(min_profit[start], 1)
             if max_sized is not None and (
                 n >= max_sized or (rate - 1.0 + _BOUND_SLACK) * cap < max(best, floor)
             ):
@@ -500,18 +505,31 @@ class CycleFinder:
             legs = legs_of.get(index)
             if legs is None:
                 legs = legs_of[index] = ix.legs(index)
-            res = _search(_bind_kept(legs, kept), rate, cap, last_in.get(index))
-            self.sized += 1
-            if res is None:
-                continue
-            amount_in, n_quotes, fallback, chain = res
+            if sizing is not None and 0 <= cap <= U64_MAX:  # _search's model search, inline
+                found_c = sizing.search(
+                    _bind_kept(legs, kept), 1, cap, rate, last_in.get(index), SIZING_WIDTH_PPM,
+                    SIZING_WIDTH_PPM, 8, None, REFINE_MIN_WIDTH, DexError,
+                )  # fmt: skip
+                self.sized += 1
+                if found_c is None:
+                    continue
+                amount_in, _out, n_quotes, fallback, chain = found_c
+                if chain is None:  # out() was 0 at the best size
+                    continue
+            else:
+                res = _search(_bind_kept(legs, kept), rate, cap, last_in.get(index))
+                self.sized += 1
+                if res is None:
+                    continue
+                amount_in, n_quotes, fallback, chain = res
             self.quotes += n_quotes
             self.fallbacks += fallback != ""
             first_in = last_in[index] = chain[0].amount_in
             profit = chain[-1].amount_out - first_in
             if profit >= floor:
                 found.append((profit, index, amount_in, chain))
-                best = max(best, profit)
+                if profit > best:
+                    best = profit
         if not found:
             return []
         self.found += len(found)
@@ -534,22 +552,24 @@ class CycleFinder:
         :class:`Evaluation` of it would give it (hops, amounts, arrays)."""
         _profit, index, amount_in, chain = item
         ix = self._index
-        rows, ix_pools, mints, mint_keys = ix.rows, ix.pools, ix.mints, ix.mint_keys
-        pools = self.market.pools
+        rows, mints, mint_keys = ix.rows, ix.mints, ix.mint_keys
         at = ROW_WIDTH * index
         start = mint_in = ix.starts[rows[at]]
+        asked = amount_in  # as _hop_arrays: a quote's arrays when it spends what it was asked
         hops = []
-        # the legs' slots (chain has one quote per leg: a 2-hop cycle's pad slot is not reached)
-        for s, q, arrays in zip(
-            (rows[at + 1], rows[at + 2], rows[at + 3]), chain, _hop_arrays(amount_in, chain)
+        # the legs (sized in this call: in _legs, their entries those of the market's pools)
+        # and their slots; chain has one quote per leg (a 2-hop cycle's pad slot is not reached)
+        for ((pool, a_to_b), entry), s, q in zip(
+            self._legs[index], (rows[at + 1], rows[at + 2], rows[at + 3]), chain
         ):
-            pool, mint_out = ix_pools[(s - 1) >> 1], mint_keys[mints[s]]
+            mint_out = mint_keys[mints[s]]
+            q_in, q_out = q.amount_in, q.amount_out
             hop = _make_hop(
-                pool, pools[pool].adapter.NAME, s & 1 == 1, mint_in, mint_out, q.amount_in,
-                q.amount_out, arrays,
+                pool, entry.adapter.NAME, a_to_b, mint_in, mint_out, q_in, q_out,
+                q.arrays if q_in == asked else (),
             )  # fmt: skip
             hops.append(hop)
-            mint_in = mint_out
+            mint_in, asked = mint_out, q_out
         return _make_opportunity(
             f"{slot}-{self._counter}", start, tuple(hops), chain[0].amount_in,
             chain[-1].amount_out, slot, ts_recv_ns, now_ns,

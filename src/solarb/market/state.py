@@ -273,7 +273,8 @@ class MarketState:
         for user in readers if isinstance(readers, tuple) else (readers,):
             pool = user.address
             aux = user.aux
-            first = key not in aux
+            # a ready entry holds every aux account it reads (``_refresh``): no lookup
+            first = not user.ready and key not in aux
             if first or not same:
                 # the entry's own key object for a new dict key (an update brings its own copy:
                 # kept, it would be a second Pubkey per account); a write keeps the held key

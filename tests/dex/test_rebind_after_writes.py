@@ -129,3 +129,74 @@ def test_quoters_rebound_after_the_pools_own_writes_equal_cold_ones(
     assert min(checked.values()) >= 1000, checked
     assert min(array_writes.values()) >= 5, array_writes  # swaps that wrote tick arrays
     assert crossed >= 100, crossed
+
+
+class _Member:
+    """A collectable object a bound quoter can hold (a cycle goes through ``cycle``)."""
+
+    cycle: object = None
+
+    def __call__(self, *args: object) -> None:
+        """Unused: only held."""
+
+
+@pytest.mark.skipif(raydium_clmm._NATIVE is None or orca_whirlpool._NATIVE is None,
+                    reason="kernels not built")  # fmt: skip
+def test_kernel_bound_quoters_show_the_collector_what_they_hold() -> None:
+    """The CLMM and Whirlpool ``bind(..., quote, state, aux, a_to_b)`` objects visit every
+    object they hold (tp_traverse), and a cycle through any of them is collected."""
+    import gc
+    import weakref
+
+    def bound(kind: int) -> tuple[Any, list[Any]]:
+        plan, quote, state, aux = bytes(5), _Member(), _Member(), _Member()
+        if kind == 0:
+            prefixes = ((), (_Member(),))
+            held = [plan, Quote, prefixes, quote, state, aux, True]
+            return raydium_clmm._NATIVE.bind(plan, Quote, prefixes, quote, state, aux, True), held
+        held = [plan, Quote, quote, state, aux, False]
+        return orca_whirlpool._NATIVE.bind(plan, Quote, quote, state, aux, False), held
+
+    for kind in (0, 1):
+        b, members = bound(kind)
+        assert sorted(map(id, gc.get_referents(b))) == sorted(map(id, members))
+        for at in (0, -1):
+            b, members = bound(kind)
+            member = [m for m in members if isinstance(m, _Member)][at]
+            member.cycle = b
+            dead = weakref.ref(member)
+            del b, members, member
+            gc.collect()
+            assert dead() is None, (kind, at)
+
+
+@pytest.mark.skipif(raydium_clmm._NATIVE is None, reason="kernel not built")
+def test_clmm_bound_quoter_answers_as_the_kernel_or_the_quote() -> None:
+    """The C bound quoter: the kernel's quote where it answers, else ``quote(state, aux, x,
+    a_to_b)`` (its result or its error); a non-int amount, a malformed plan and a wrong call
+    raise as ``quote_exact_in`` does."""
+    calls: list[tuple[object, ...]] = []
+
+    def quote(*args: object) -> object:
+        calls.append(args)
+        if args[2] == 7:
+            raise DexError("seven")
+        return "general"
+
+    state, aux = object(), {}
+    kernel = raydium_clmm._NATIVE
+    # a plan at price 0 (below the limit): the kernel does not answer
+    plan = raydium_clmm_plan._PLAN_HEAD.pack(0, 0, 0, 0, 0, 1, 0, True, True, False, 0, 0,
+                                             *[0] * 5)  # fmt: skip
+    b = kernel.bind(plan, Quote, ((),), quote, state, aux, True)
+    assert b(5) == "general" and calls == [(state, aux, 5, True)]
+    with pytest.raises(DexError, match="seven"):
+        b(7)
+    with pytest.raises(TypeError):
+        b(1.5)
+    with pytest.raises(TypeError):
+        b()
+    with pytest.raises(ValueError):
+        kernel.bind(b"\0" * 10, Quote, ((),), quote, state, aux, True)(5)
+    with pytest.raises(TypeError):
+        kernel.bind(b"", Quote, ((),), quote, state, aux)

@@ -378,16 +378,15 @@ def quoter(state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Calla
     stay as they are (one sizing): the slots, plan and clock are checked once, not per amount.
     Anything the kernel does not answer goes through :func:`quote` (same result, same errors)."""
 
-    general = plain_quoter(quote, state, aux, a_to_b)
-
     kernel = _NATIVE
     if kernel is None or state.adaptive_fee or _clock_negative(aux.get(CLOCK_SYSVAR)):
-        return general
+        return plain_quoter(quote, state, aux, a_to_b)
     e = _planned_entry(state, aux, a_to_b)
     if e is None or not e.plain:  # plain: a plan the kernel covers (and no Token-2022 mint)
-        return general  # each quote raises what the Python path raises
-    # x -> kernel.quote_exact_in(e.plan, x, Quote), or general(x) where that is None: a C callable
-    return kernel.bind(e.plan, Quote, general)  # type: ignore[no-any-return]
+        return plain_quoter(quote, state, aux, a_to_b)  # each quote raises what Python raises
+    # x -> kernel.quote_exact_in(e.plan, x, Quote), or quote(state, aux, x, a_to_b) where that is
+    # None: a C callable
+    return kernel.bind(e.plan, Quote, quote, state, aux, a_to_b)  # type: ignore[no-any-return]
 
 
 def reclock(

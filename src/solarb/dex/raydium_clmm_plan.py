@@ -53,15 +53,24 @@ class Plan:
     """The kernel's plan of one pool state and direction (None: the Python path), with what it
     was made from: the accounts a quote reads (config, extension, mints, tick arrays) and their
     data, the navigation, the ticks part (reused by the next state while the arrays and the
-    navigation are the same) and whether the input / output mint has a transfer fee."""
+    navigation are the same) and whether the input / output mint has a transfer fee. ``seen``:
+    the keys then the values of an ``aux`` (:func:`_seen`) in which ``read`` held ``datas``."""
 
-    __slots__ = ("datas", "fees", "nav", "plan", "read", "state", "ticks")
+    __slots__ = ("datas", "fees", "nav", "plan", "read", "seen", "state", "ticks")
 
     def __init__(self, state: ClmmPool, read: tuple[Pubkey, ...], datas: tuple[bytes | None, ...],
-                 nav: Nav | None = None, ticks: tuple[bytes, bool] | None = None,
-                 fees: tuple[bool, bool] = (False, False), plan: bytes | None = None) -> None:
+                 seen: tuple[object, ...], nav: Nav | None = None,
+                 ticks: tuple[bytes, bool] | None = None, fees: tuple[bool, bool] = (False, False),
+                 plan: bytes | None = None) -> None:  # fmt: skip
         self.state, self.read, self.datas, self.nav, self.ticks = state, read, datas, nav, ticks
-        self.fees, self.plan = fees, plan
+        self.seen, self.fees, self.plan = seen, fees, plan
+
+
+def _seen(aux: Mapping[Pubkey, bytes]) -> tuple[object, ...]:
+    """``aux``'s keys then its values, in order: an ``aux`` whose ``_seen`` equals this one maps
+    every key to equal data (the keys and values compare by identity first, so a market's dict
+    whose accounts were not written compares without hashing a key)."""
+    return (*aux, *aux.values())
 
 
 _PLANS: tuple[dict[Pubkey, Plan], dict[Pubkey, Plan]] = ({}, {})
@@ -168,9 +177,10 @@ def plan_entry(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool,
             fees = (epoch_transfer_fee(data[0], 0) is not None,
                     epoch_transfer_fee(data[1], 0) is not None)  # fmt: skip
             ticks = _plan_ticks(state, ext, nav, segments, a_to_b)
-        c = Plan(state, read, datas, nav, ticks, fees, _plan(state, config, nav, ticks, a_to_b))
+        c = Plan(state, read, datas, _seen(aux), nav, ticks, fees,
+                 _plan(state, config, nav, ticks, a_to_b))  # fmt: skip
     except DexError:
-        c = Plan(state, read, tuple(map(aux.get, read)))
+        c = Plan(state, read, tuple(map(aux.get, read)), _seen(aux))
     _PLANS[a_to_b][state.address] = c
     return c
 
@@ -181,26 +191,34 @@ def current_plan(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> 
     c = _PLANS[a_to_b].get(state.address)
     if c is None:
         return plan_entry(state, aux, a_to_b, None)
-    if tuple(map(aux.get, c.read)) == c.datas:  # every account it read holds equal data
-        if c.state is state:
-            return c
-        if c.plan is not None:
-            moved = _moved(c, state)
-            if moved is not None:
-                _PLANS[a_to_b][state.address] = moved
-                return moved
+    seen = _seen(aux)
+    # every account it read holds equal data: every account of aux does (no key hashed), or
+    # each it read, looked up
+    if seen == c.seen:
+        seen = c.seen
+    elif tuple(map(aux.get, c.read)) != c.datas:
+        return plan_entry(state, aux, a_to_b, c)
+    if c.state is state:
+        c.seen = seen
+        return c
+    if c.plan is not None:
+        moved = _moved(c, state, seen)
+        if moved is not None:
+            _PLANS[a_to_b][state.address] = moved
+            return moved
     return plan_entry(state, aux, a_to_b, c)
 
 
 _PLAN_MOVE = struct.Struct("<QQQQi")  # the head of _PLAN_HEAD a new price / liquidity / tick sets
 
 
-def _moved(c: Plan, state: ClmmPool) -> Plan | None:
+def _moved(c: Plan, state: ClmmPool, seen: tuple[object, ...]) -> Plan | None:
     """``c``'s plan for ``state``, a later state of its pool that differs from ``c.state`` only
     where the plan's header reads it (price, liquidity, tick within the same tick array and the
     same side of the tick bounds), the caller having checked that every account ``c`` read
-    still holds equal data: what :func:`plan_entry` builds then (same navigation, ticks, fees
-    and header but for those three). None when anything else differs (the caller rebuilds)."""
+    still holds equal data (in an aux of :func:`_seen` ``seen``): what :func:`plan_entry` builds
+    then (same navigation, ticks, fees and header but for those three). None when anything else
+    differs (the caller rebuilds)."""
     p = c.state
     # one tuple comparison: equal fields are mostly the same objects (shared decoded keys)
     if (state.tick_spacing, state.tick_array_bitmap, state.status, state.fee_on, state.amm_config,
@@ -215,5 +233,5 @@ def _moved(c: Plan, state: ClmmPool) -> Plan | None:
         return None  # another current array: the navigation may differ
     price, liq = state.sqrt_price_x64, state.liquidity
     head = _PLAN_MOVE.pack(price & _M64, price >> 64, liq & _M64, liq >> 64, tick)
-    return Plan(state, c.read, c.datas, c.nav, c.ticks, c.fees,
-                 head + c.plan[_PLAN_MOVE.size :])  # type: ignore[index]  # fmt: skip
+    return Plan(state, c.read, c.datas, seen, c.nav, c.ticks, c.fees,
+                head + c.plan[_PLAN_MOVE.size :])  # type: ignore[index]  # fmt: skip

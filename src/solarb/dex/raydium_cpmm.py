@@ -439,6 +439,39 @@ def quote(state: CpmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: 
 _NATIVE = native.load("constant_product")
 
 
+def _bound_parts(state: CpmmPool, aux: Mapping[Pubkey, bytes],
+                 a_to_b: bool) -> tuple[int, int, int, int, int, int, bool] | None:
+    """``(reserve_0, reserve_1, trade, protocol, fund, creator rates, creator fee on input)`` as
+    :func:`quote` reads them, or None where one of its checks raises (status, open time, config,
+    vaults, fee accruals, creator fee mode)."""
+    config = aux.get(state.amm_config)
+    vault_0 = aux.get(state.vault_a)
+    vault_1 = aux.get(state.vault_b)
+    on = state.creator_fee_on
+    if (config is not None and vault_0 is not None and vault_1 is not None and on <= 2
+            and not state.status & SWAP_STATUS_BIT and len(config) == AMM_CONFIG_LEN
+            and len(vault_0) >= TOKEN_ACCOUNT_LEN and len(vault_1) >= TOKEN_ACCOUNT_LEN
+            and CLOCK_SYSVAR not in aux):  # fmt: skip
+        # the common case in one pass, as spot_rate: the same values as the checks below
+        disc, trade, protocol, fund, creator = _RATES.unpack_from(config, 0)
+        if disc == AMM_CONFIG_DISCRIMINATOR:
+            f0 = state.protocol_fees_token_0 + state.fund_fees_token_0 + state.creator_fees_token_0
+            f1 = state.protocol_fees_token_1 + state.fund_fees_token_1 + state.creator_fees_token_1
+            r0 = _U64.unpack_from(vault_0, 64)[0] - f0
+            r1 = _U64.unpack_from(vault_1, 64)[0] - f1
+            if r0 > 0 and r1 > 0 and f0 <= U64_MAX and f1 <= U64_MAX:
+                on_input = on == 0 or (on == 1 and a_to_b) or (on == 2 and not a_to_b)
+                return r0, r1, trade, protocol, fund, creator, on_input
+    try:
+        _approved_epoch(state, aux)
+        trade, protocol, fund, creator = _rates(
+            state.amm_config, loaded(aux, state.amm_config, NAME, "amm config"))  # fmt: skip
+        r0, r1 = _vault_reserves(state, aux)
+        return r0, r1, trade, protocol, fund, creator, _creator_fee_on_input(state, a_to_b)
+    except DexError:
+        return None
+
+
 def quoter(state: CpmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callable[[int], Quote]:
     """``x -> quote(state, aux, x, a_to_b)`` for a run of amounts while ``state`` and ``aux``
     stay as they are (one sizing): clock, fee rates and reserves are read once. Token-2022 pools,
@@ -449,14 +482,10 @@ def quoter(state: CpmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callab
 
     if TOKEN_2022_PROGRAM_ID in (state.token_program_a, state.token_program_b):
         return general
-    try:
-        _approved_epoch(state, aux)
-        trade, protocol, fund, creator = _rates(
-            state.amm_config, loaded(aux, state.amm_config, NAME, "amm config"))  # fmt: skip
-        r0, r1 = _vault_reserves(state, aux)
-        on_input = _creator_fee_on_input(state, a_to_b)
-    except DexError:
-        return general  # each quote raises it
+    parts = _bound_parts(state, aux, a_to_b)
+    if parts is None:
+        return general  # each quote raises what the checks raised
+    r0, r1, trade, protocol, fund, creator, on_input = parts
     r_in, r_out = (r0, r1) if a_to_b else (r1, r0)
     creator = creator if state.enable_creator_fee else 0
 

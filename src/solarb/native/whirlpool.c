@@ -7,7 +7,8 @@
  *   | None: the same swap as a Quote; with aux, also None unless aux[keys[i]] is datas[i] for
  *   every i (None: absent), the adapter's check that the plan's tick arrays are still current
  * bind(plan, Quote, general) -> Bound: x -> quote_exact_in(plan, x, Quote) or, where that is
- *   None, general(x) (the adapter's bound quoter, a C callable)
+ *   None, general(x) (the adapter's bound quoter, a C callable); bind(plan, Quote, quote,
+ *   state, aux, a_to_b): the same with quote(state, aux, x, a_to_b) for general(x)
  *   amount_in  input the swap consumed (amount - remaining), before transfer fees
  *   amount_out output the swap produced (u64), before transfer fees
  *   fee        total trade fee in the input token (LP + protocol)
@@ -454,16 +455,28 @@ static PyObject *quote_exact_in(PyObject *self, PyObject *const *args, Py_ssize_
 
 /* bind(plan, quote_cls, general) -> a callable x -> quote_exact_in(plan, x, quote_cls), or
  * general(x) where that answers None: orca_whirlpool.quoter's bound quoter with no Python frame
- * per probe (the sizing kernel calls it through vectorcall). The plan is parsed once, at binding
- * (pl points into the bytes object `plan` holds); a malformed plan still raises its ValueError
- * on each call with an int, as quote_exact_in does. */
+ * per probe (the sizing kernel calls it through vectorcall). bind(plan, quote_cls, quote, state,
+ * aux, a_to_b): the same with quote(state, aux, x, a_to_b) for general(x) (no closure made per
+ * binding). The plan is parsed once, at binding (pl points into the bytes object `plan` holds);
+ * a malformed plan still raises its ValueError on each call with an int, as quote_exact_in
+ * does. */
 typedef struct {
     PyObject_HEAD
-    PyObject *plan, *quote_cls, *general;
+    PyObject *plan, *quote_cls;
+    PyObject *general;                    /* NULL in the quote(state, aux, x, a_to_b) form */
+    PyObject *quote, *state, *aux, *a_to_b; /* NULL in the general(x) form */
     vectorcallfunc vectorcall;
     int malformed; /* parse_plan failed at binding */
     plan_t pl;
 } bound_t;
+
+/* What the bound quoter answers where the kernel does not: general(x) or quote(state, aux, x,
+ * a_to_b). */
+static PyObject *bound_general(bound_t *b, PyObject *x) {
+    if (b->general) return PyObject_CallOneArg(b->general, x);
+    PyObject *call[4] = {b->state, b->aux, x, b->a_to_b};
+    return PyObject_Vectorcall(b->quote, call, 4, NULL);
+}
 
 static PyObject *bound_vectorcall(PyObject *obj, PyObject *const *args, size_t nargsf,
                                   PyObject *kwnames) {
@@ -475,18 +488,18 @@ static PyObject *bound_vectorcall(PyObject *obj, PyObject *const *args, size_t n
     PyObject *x = args[0];
     uint64_t done, out;
     u128 fee;
-    if (!PyLong_Check(x)) return PyObject_CallOneArg(b->general, x); /* the Python path decides */
+    if (!PyLong_Check(x)) return bound_general(b, x); /* the Python path decides */
     if (b->malformed) {
         PyErr_SetString(PyExc_ValueError, MALFORMED_PLAN);
         return NULL;
     }
     int r = swap_amount(&b->pl, x, &done, &out, &fee);
     if (r < 0) return NULL;
-    if (r == 0) return PyObject_CallOneArg(b->general, x);
+    if (r == 0) return bound_general(b, x);
     return make_quote(b->quote_cls, done, out, fee);
 }
 
-#define BOUND_OBJS(X) X(plan) X(quote_cls) X(general)
+#define BOUND_OBJS(X) X(plan) X(quote_cls) X(general) X(quote) X(state) X(aux) X(a_to_b)
 GC_FIELDS_FUNCS(bound, bound_t, BOUND_OBJS)
 
 static PyTypeObject BoundType = {
@@ -503,8 +516,11 @@ static PyTypeObject BoundType = {
 
 static PyObject *bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 3 || !PyBytes_Check(args[0]) || !PyCallable_Check(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "bind(plan: bytes, quote_cls: type, general: callable)");
+    int wide = nargs == 6; /* quote, state, aux, a_to_b instead of general */
+    if ((nargs != 3 && !wide) || !PyBytes_Check(args[0]) || !PyCallable_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "bind(plan: bytes, quote_cls: type, general: callable) "
+                                         "or bind(plan, quote_cls, quote: callable, state, aux, "
+                                         "a_to_b)");
         return NULL;
     }
     if (quote_slots(args[1])) return NULL; /* a class the quotes cannot be made of: now */
@@ -512,7 +528,11 @@ static PyObject *bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (!b) return NULL;
     b->plan = Py_NewRef(args[0]);
     b->quote_cls = Py_NewRef(args[1]);
-    b->general = Py_NewRef(args[2]);
+    b->general = wide ? NULL : Py_NewRef(args[2]);
+    b->quote = wide ? Py_NewRef(args[2]) : NULL;
+    b->state = wide ? Py_NewRef(args[3]) : NULL;
+    b->aux = wide ? Py_NewRef(args[4]) : NULL;
+    b->a_to_b = wide ? Py_NewRef(args[5]) : NULL;
     b->vectorcall = bound_vectorcall;
     b->malformed = parse_plan((const unsigned char *)PyBytes_AS_STRING(b->plan),
                               PyBytes_GET_SIZE(b->plan), &b->pl) != 0;
@@ -542,7 +562,8 @@ static PyMethodDef METHODS[] = {
      "or aux does not map each of keys to the same object in datas (None: absent)."},
     {"bind", (PyCFunction)(void (*)(void))bind, METH_FASTCALL,
      "bind(plan, quote_cls, general) -> x -> quote_exact_in(plan, x, quote_cls), or general(x) "
-     "where that is None: the bound quoter as a C callable."},
+     "where that is None: the bound quoter as a C callable. bind(plan, quote_cls, quote, state, "
+     "aux, a_to_b): the same with quote(state, aux, x, a_to_b) for general(x)."},
     {"sqrt_price_at_tick", py_sqrt_price_at_tick, METH_O,
      "sqrt_price_at_tick(tick) -> int: clmm_math.sqrt_price_at_tick (for tests)."},
     {NULL, NULL, 0, NULL},

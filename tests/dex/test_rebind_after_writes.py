@@ -200,3 +200,25 @@ def test_clmm_bound_quoter_answers_as_the_kernel_or_the_quote() -> None:
         kernel.bind(b"\0" * 10, Quote, ((),), quote, state, aux, True)(5)
     with pytest.raises(TypeError):
         kernel.bind(b"", Quote, ((),), quote, state, aux)
+
+
+@pytest.mark.skipif(raydium_clmm._NATIVE is None, reason="kernel not built")
+def test_clmm_with_head_sets_the_moved_fields_as_the_packed_header() -> None:
+    """``with_head`` (a moved state's plan in one call) equals the header packed in Python and
+    the rest of the plan; None where a number does not fit its field."""
+    kernel, rng = raydium_clmm._NATIVE, random.Random(3)
+    move, m64 = raydium_clmm_plan._PLAN_MOVE, 2**64 - 1
+    for _ in range(300):
+        plan = rng.randbytes(72 + 40 * rng.randrange(4))
+        price, liq = rng.choice((0, 1, 2**128 - 1, rng.getrandbits(rng.randrange(1, 129)))), \
+            rng.getrandbits(rng.randrange(1, 129))  # fmt: skip
+        tick = rng.choice((-(2**31), 2**31 - 1, 0, -1, rng.randrange(-443636, 443637)))
+        want = move.pack(price & m64, price >> 64, liq & m64, liq >> 64, tick) + plan[move.size :]
+        assert kernel.with_head(plan, price, liq, tick) == want
+    plan = bytes(72)
+    for price, liq, tick in ((2**128, 0, 0), (0, 2**128, 0), (0, 0, 2**31), (0, 0, -(2**31) - 1)):
+        assert kernel.with_head(plan, price, liq, tick) is None
+    with pytest.raises(ValueError):
+        kernel.with_head(bytes(71), 0, 0, 0)
+    with pytest.raises(TypeError):
+        kernel.with_head(plan, 0, 0, 0.5)

@@ -319,12 +319,24 @@ def quoter(state: AmmV4Pool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Calla
 
     if state.mint_a == state.mint_b:
         return general
-    try:
-        _check_open(state, aux)
-        coin, pc = reserves(state, _vault_amount(aux, state.vault_a),
-                            _vault_amount(aux, state.vault_b))  # fmt: skip
-    except DexError:
-        return general  # each quote raises it
+    vault_a = aux.get(state.vault_a)
+    vault_b = aux.get(state.vault_b)
+    status = state.status
+    if (vault_a is not None and vault_b is not None and status in SWAP_STATUSES
+            and status != STATUS_WAITING_TRADE and len(vault_a) >= TOKEN_ACCOUNT_LEN
+            and len(vault_b) >= TOKEN_ACCOUNT_LEN):  # fmt: skip
+        # the common case in one pass, as spot_rate: the same values as the checks below
+        coin = _U64.unpack_from(vault_a, 64)[0] - state.need_take_pnl_coin
+        pc = _U64.unpack_from(vault_b, 64)[0] - state.need_take_pnl_pc
+        if coin < 0 or pc < 0:
+            return general  # each quote raises CheckedSubOverflow
+    else:
+        try:
+            _check_open(state, aux)
+            coin, pc = reserves(state, _vault_amount(aux, state.vault_a),
+                                _vault_amount(aux, state.vault_b))  # fmt: skip
+        except DexError:
+            return general  # each quote raises it
     r_in, r_out = (coin, pc) if a_to_b else (pc, coin)
     num, den = state.swap_fee_numerator, state.swap_fee_denominator
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from solders.pubkey import Pubkey
 
+from solarb import native
 from solarb.dex import clmm_math as cm
 from solarb.dex.base import DexError, QuoteError, loaded
 from solarb.dex.raydium_clmm_accounts import (
@@ -210,6 +211,7 @@ def current_plan(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> 
 
 
 _PLAN_MOVE = struct.Struct("<QQQQi")  # the head of _PLAN_HEAD a new price / liquidity / tick sets
+_KERNEL = native.load("raydium_clmm")  # its with_head sets those in one call (None: packed here)
 
 
 def _moved(c: Plan, state: ClmmPool, seen: tuple[object, ...]) -> Plan | None:
@@ -232,6 +234,8 @@ def _moved(c: Plan, state: ClmmPool, seen: tuple[object, ...]) -> Plan | None:
             MIN_TICK <= old <= MAX_TICK):  # fmt: skip
         return None  # another current array: the navigation may differ
     price, liq = state.sqrt_price_x64, state.liquidity
-    head = _PLAN_MOVE.pack(price & _M64, price >> 64, liq & _M64, liq >> 64, tick)
-    return Plan(state, c.read, c.datas, seen, c.nav, c.ticks, c.fees,
-                head + c.plan[_PLAN_MOVE.size :])  # type: ignore[index]  # fmt: skip
+    plan = None if _KERNEL is None else _KERNEL.with_head(c.plan, price, liq, tick)
+    if plan is None:
+        head = _PLAN_MOVE.pack(price & _M64, price >> 64, liq & _M64, liq >> 64, tick)
+        plan = head + c.plan[_PLAN_MOVE.size :]  # type: ignore[index]
+    return Plan(state, c.read, c.datas, seen, c.nav, c.ticks, c.fees, plan)

@@ -10,7 +10,6 @@ import asyncio
 import random
 from collections.abc import Sequence
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 from solders.pubkey import Pubkey
@@ -272,62 +271,3 @@ def test_market_freshness_follows_a_pools_new_auxiliary_accounts() -> None:
             assert fast.pool_slot(pool) == plain.pool_slot(pool)
     watchers = map(feed.delivery.watchers_of, feed.delivery._watchers)
     assert sum(map(len, watchers)) == 4 * 4  # old groups released
-
-
-class _CountedGets(dict):  # type: ignore[type-arg]
-    """The market's pools, counting ``get`` (MarketFreshness's look-up of a pool's entry)."""
-
-    gets = 0
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        _CountedGets.gets += 1
-        return super().get(key, default)
-
-
-def test_a_pool_asked_again_skips_the_look_up_until_its_entry_is_written() -> None:
-    """The same key object asked again while its entry is unwritten goes straight to its group;
-    a write (new state), the pool's removal and its return are each seen at once."""
-    w = Workload(9, seed=3, swaps_per_slot=50, inject_every=0)
-    pools = [p for p, *_ in w.pools]
-    market = _market(w, pools)
-    feed = _feed(market)
-    _Driver(feed, market.watched_accounts(), random.Random(2)).all_live()
-    market.pools = _CountedGets(market.pools)
-    view = MarketFreshness(market, feed)
-    plain = MarketFreshness(market, _PerAccount(feed))  # type: ignore[arg-type]
-    pool = next(p for p in market.pools if market.pools[p].aux_keys)
-
-    def asked(expect_gets: int) -> int:
-        before = _CountedGets.gets
-        got = view.pool_slot(pool)
-        assert _CountedGets.gets - before == expect_gets
-        assert got == plain.pool_slot(pool)
-        return got
-
-    first = asked(1)
-    assert first > 0 and asked(0) == first == asked(0)
-    # swaps in the workload's bank until an account the pool reads changed: its entry is written
-    w.watch([(bytes(k), i, 0) for i, k in enumerate(market.watched_accounts())], [])
-    keys = [pool, *market.pools[pool].aux_keys]
-    before = {row[0]: row[3] for row in w.accounts(keys)}
-    changed = []
-    for _ in range(50):
-        w.frames(20)
-        changed = [row for row in w.accounts(keys) if row[3] != before[row[0]]]
-        if changed:
-            break
-    revision = market.pools[pool].rate_revision
-    for pk, owner, lamports, data, slot in changed:
-        market.apply(AccountUpdate(Pubkey.from_bytes(pk), slot, data, Pubkey.from_bytes(owner),
-                                   lamports))
-    assert market.pools[pool].rate_revision != revision
-    asked(1)
-    asked(0)
-    group = view._groups[pool][1]
-    market.remove_pool(pool)
-    assert asked(1) == -1
-    assert pool not in view._groups and group.parts == ()  # released
-    _load(w, market, [pool], pools=True)
-    _load(w, market, [k for k in market.watched_accounts() if k not in market.pools], False)
-    asked(1)
-    asked(0)

@@ -7,9 +7,6 @@ minimum; -1 if any is not fresh. It is read only when an opportunity is judged, 
 A source that answers for a whole group of accounts (``group``/``group_slot``/``release``, as
 :class:`~solarb.feeds.pubsub.PubSubFeed`) gets one group per pool, kept while the pool's tuple of
 auxiliary accounts is the same object; else ``min_account_slot``, else one ``account_slot`` each.
-A pool asked again through the same key object while its market entry has not been written
-(``PoolEntry.rate_revision``, which removal from the market changes too) goes to its group with
-no look-up by key (a Pubkey hash is not cached: two per hop otherwise).
 """
 
 from __future__ import annotations
@@ -41,10 +38,6 @@ class MarketFreshness:
                             if self._group is not None and self._release is not None else None)
         # pool -> (the aux_keys tuple its group was made from, the group)
         self._groups: dict[Pubkey, tuple[tuple[Pubkey, ...], Any]] = {}
-        # id(pool key object) -> (that object, its entry, the entry's rate_revision then, the
-        # aux tuple, the group): valid while the object is that key and the revision is equal
-        # (the tuple holds the object: its id is not reused meanwhile)
-        self._seen: dict[int, tuple[Pubkey, Any, int, tuple[Pubkey, ...], Any]] = {}
 
     @property
     def cluster_slot(self) -> int:
@@ -55,30 +48,17 @@ class MarketFreshness:
     def pool_slot(self, pool: Pubkey) -> int:
         """Min known-current slot over ``pool`` and its auxiliary accounts; -1 if any is not
         fresh or the pool is unknown."""
-        group_slot = self._group_slot
-        if group_slot is not None:
-            seen = self._seen.get(id(pool))
-            if seen is not None and seen[0] is pool:
-                entry = seen[1]
-                if entry.rate_revision == seen[2] and entry.aux_keys is seen[3]:
-                    return group_slot(seen[4])  # type: ignore[no-any-return]  # an int
         entry = self.market.pools.get(pool)
         if entry is None:
             if pool in self._groups:
                 self._release(self._groups.pop(pool)[1])  # type: ignore[misc]
-                self._seen.pop(id(pool), None)
             return -1
+        group_slot = self._group_slot
         if group_slot is not None:
             aux = entry.aux_keys
             cached = self._groups.get(pool)
             if cached is None or cached[0] is not aux:
                 cached = self._new_group(pool, aux)
-            revision = getattr(entry, "rate_revision", None)  # None: not a market's PoolEntry
-            if revision is not None:
-                seen_all = self._seen
-                if len(seen_all) > 2 * len(self.market.pools) + 64:  # other key objects
-                    seen_all.clear()
-                seen_all[id(pool)] = (pool, entry, revision, aux, cached[1])
             return group_slot(cached[1])  # type: ignore[no-any-return]  # an int
         batch = getattr(self.source, "min_account_slot", None)
         if batch is not None:

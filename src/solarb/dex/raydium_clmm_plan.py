@@ -178,12 +178,19 @@ def plan_entry(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool,
             fees = (epoch_transfer_fee(data[0], 0) is not None,
                     epoch_transfer_fee(data[1], 0) is not None)  # fmt: skip
             ticks = _plan_ticks(state, ext, nav, segments, a_to_b)
-        c = Plan(state, read, datas, _seen(aux), nav, ticks, fees,
+        c = Plan(state, read, datas, _seen_shared(state, aux, a_to_b), nav, ticks, fees,
                  _plan(state, config, nav, ticks, a_to_b))  # fmt: skip
     except DexError:
-        c = Plan(state, read, tuple(map(aux.get, read)), _seen(aux))
+        c = Plan(state, read, tuple(map(aux.get, read)), _seen_shared(state, aux, a_to_b))
     _PLANS[a_to_b][state.address] = c
     return c
+
+
+def _seen_shared(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> tuple[object, ...]:
+    """:func:`_seen` of ``aux``, the other direction's object when equal (one per pool)."""
+    seen = _seen(aux)
+    other = _PLANS[not a_to_b].get(state.address)
+    return other.seen if other is not None and other.seen == seen else seen
 
 
 def current_plan(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Plan:

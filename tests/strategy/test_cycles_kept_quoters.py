@@ -281,26 +281,33 @@ def test_kept_quoters_are_bounded_and_dropped_with_their_pool() -> None:
 
 
 def test_a_changed_pools_old_quoters_wait_for_release() -> None:
-    """The changed pool's replaced quoters are held (not freed during detection) until
-    ``release()`` or the finder's next change, never longer; releasing changes no decision."""
+    """The changed pool's replaced quoters, and the Quotes its sizing searches probed (C kernel),
+    are held (not freed during detection) until ``release()`` or the finder's next change, never
+    longer; the searches' results are the same."""
     w = Workload(30, 5, 3, 4)
     market = _load(w)
     kept = _finder(market, w.sol, True, epsilon=-0.9, max_sized=None)
     pools = list(market.pools)
     for pool in pools:
         kept.on_pool_changed(pool, slot=1, ts_recv_ns=0, now_ns=0)
-    assert kept.release() <= 2
+    kept.release()
     pool, other = [p for p in pools if (p, True) in kept._quoters and (p, False) in kept._quoters][:2]
     old = [kept._quoters[(pool, d)] for d in (True, False)]
+    sized = kept.sized
     kept.on_pool_changed(pool, slot=2, ts_recv_ns=0, now_ns=0)
-    assert len(kept._retired) == 2 and all(a is b for a, b in zip(kept._retired, old))  # by identity
+    assert kept._retired[:2] == old and all(a is b for a, b in zip(kept._retired, old))  # by identity
     assert all(kept._quoters[(pool, d)] is not o for d, o in zip((True, False), old))
-    assert kept.release() == 2 and not kept._retired and kept.release() == 0
+    quotes = kept._retired[2:]  # one tuple of Quotes per search (the kernel's): each probe's chain
+    if cycles_module._SIZING is not None:
+        assert 0 < len(quotes) <= kept.sized - sized
+        assert all(isinstance(t, tuple) and t and all(isinstance(q, Quote) for q in t) for t in quotes)
+    assert kept.release() == len(old) + len(quotes) and not kept._retired and kept.release() == 0
     # without release(): the next change frees the last one's first
     old_other = [kept._quoters[(other, d)] for d in (True, False)]
     kept.on_pool_changed(pool, slot=3, ts_recv_ns=0, now_ns=0)
     kept.on_pool_changed(other, slot=3, ts_recv_ns=0, now_ns=0)
-    assert len(kept._retired) == 2 and all(a is b for a, b in zip(kept._retired, old_other))
+    assert all(a is b for a, b in zip(kept._retired, old_other)) and len(kept._retired) >= 2
+    assert not any(r is o for r in kept._retired for o in old)
     # a rebuild drops them with the kept quoters
     kept.epsilon = 10.0  # no cycle passes now: nothing is bound again
     assert market.remove_pool(next(p for p in pools if p not in (pool, other)))

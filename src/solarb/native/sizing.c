@@ -1,7 +1,7 @@
 /* Exact sizing search of a cycle: solarb.strategy.sizing.maximize_chain_model in C.
  *
- * search(steps, lo, hi, rate, seed, tol_ppm, width_ppm, max_steps, refine, min_width, dex_error)
- *   -> (amount_in, amount_out, quotes, fallback, chain) | None
+ * search(steps, lo, hi, rate, seed, tol_ppm, width_ppm, max_steps, refine, min_width, dex_error
+ *        [, retired]) -> (amount_in, amount_out, quotes, fallback, chain) | None
  *
  * steps      tuple of bound quoters x -> Quote (the cycle's hops in order); out(x) chains them on
  *            each Quote's amount_out, 0 as soon as a hop outputs <= 0
@@ -11,6 +11,9 @@
  * refine     None: move to the step start when the step width (ceil(x / smallest intermediate
  *            output) of the best size) is >= min_width; True / False: always / never
  * dex_error  the exception class that marks a size infeasible; any other exception propagates
+ * retired    optional, a list or None: when a list, a successful search appends one tuple of
+ *            every Quote it recorded instead of freeing them (the caller frees them off its
+ *            latency path by emptying the list); the result is the same either way
  * Result: the best size, its output, the number of distinct sizes quoted, the fallback reason
  * ("" when the model held) and the tuple of Quotes at the best size (None when a hop output 0
  * there); None when no size was feasible. Arguments outside u64 raise OverflowError (TypeError:
@@ -64,8 +67,18 @@ typedef struct {
 static PyObject *R_EMPTY, *R_POLISH, *R_RATE, *R_MODEL, *R_NOT_IMPROVING,
     *R_INFEASIBLE, *R_STEPS;
 
-static void search_free(Search *s) {
-    for (Py_ssize_t i = 0; i < s->nq; i++) Py_DECREF(s->quotes[i]);
+/* Release the search's memory. retired (a list, or NULL): on success the recorded Quotes are
+ * handed to it as one tuple (references moved, none freed here) for the caller to free later. */
+static void search_free(Search *s, PyObject *retired) {
+    PyObject *held = retired && s->nq ? PyTuple_New(s->nq) : NULL;
+    if (held) {
+        for (Py_ssize_t i = 0; i < s->nq; i++) PyTuple_SET_ITEM(held, i, s->quotes[i]);
+        if (PyList_Append(retired, held) < 0) PyErr_Clear(); /* then freed with the tuple */
+        Py_DECREF(held);
+    } else {
+        if (retired && s->nq) PyErr_Clear(); /* PyTuple_New failed: free them now */
+        for (Py_ssize_t i = 0; i < s->nq; i++) Py_DECREF(s->quotes[i]);
+    }
     PyMem_Free(s->quotes);
     PyMem_Free(s->p);
 }
@@ -589,8 +602,13 @@ static int arg_u64(PyObject *o, const char *name, u64 *out) {
 
 static PyObject *search(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 11) {
-        PyErr_SetString(PyExc_TypeError, "search() takes 11 arguments");
+    if (nargs != 11 && nargs != 12) {
+        PyErr_SetString(PyExc_TypeError, "search() takes 11 or 12 arguments");
+        return NULL;
+    }
+    PyObject *retired = nargs == 12 && args[11] != Py_None ? args[11] : NULL;
+    if (retired && !PyList_CheckExact(retired)) {
+        PyErr_SetString(PyExc_TypeError, "retired must be a list or None");
         return NULL;
     }
     PyObject *steps = args[0], *seed_o = args[4], *refine_o = args[8], *dex_error = args[10];
@@ -672,14 +690,14 @@ static PyObject *search(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     result = Py_BuildValue("(NNnON)", PyLong_FromUnsignedLongLong(e->x),
                            PyLong_FromUnsignedLongLong(e->y), s.n, reason, chain);
 done:
-    search_free(&s);
+    search_free(&s, result ? retired : NULL); /* an error: nothing retired, no error masked */
     return result;
 }
 
 static PyMethodDef METHODS[] = {
     {"search", (PyCFunction)(void (*)(void))search, METH_FASTCALL,
      "search(steps, lo, hi, rate, seed, tol_ppm, width_ppm, max_steps, refine, min_width, "
-     "dex_error) -> (amount_in, amount_out, quotes, fallback, chain) | None: "
+     "dex_error[, retired]) -> (amount_in, amount_out, quotes, fallback, chain) | None: "
      "solarb.strategy.sizing.maximize_chain_model in C (see the module comment)."},
     {NULL, NULL, 0, NULL},
 };

@@ -335,7 +335,8 @@ class CycleFinder:
         self.max_sized = max_sized
         self.keep_quoters = keep_quoters
         self._quoters: _Kept = {}  # bound quoters kept across changes (see _bind_kept)
-        # the changed pools' replaced quoters (with their old states), freed by release()
+        # the changed pool's replaced quoters (with their old states) and the sizing searches'
+        # Quotes, freed by release()
         self._retired: list[object] = []
         # the cycles, flat (no object per cycle: one is made for an opportunity or on request)
         self._index: CycleIndex = build_index(market, (), max_hops)
@@ -421,10 +422,11 @@ class CycleFinder:
         return sum(kept[key] is not k for (key, _), k in zip(legs, before)), n_rates
 
     def release(self) -> int:
-        """Free the quoters the last :meth:`on_pool_changed` call retired (the changed pool's
-        old ones, with the old decoded state and tick/bin data they hold): call it once the
-        update is decided, off the detection path. Optional: each call frees the previous
-        call's first, so at most one call's are held. The number of quoters released."""
+        """Free what the last :meth:`on_pool_changed` call retired instead of freeing it on
+        the detection path: the changed pool's old quoters (with the old decoded state and
+        tick/bin data they hold) and the Quotes its sizing searches probed (a tuple per search,
+        C kernel only). Call it once the update is decided. Optional: each call frees the
+        previous call's first, so at most one call's are held. The number of items released."""
         retired = self._retired
         n = len(retired)
         retired.clear()
@@ -505,10 +507,11 @@ class CycleFinder:
             legs = legs_of.get(index)
             if legs is None:
                 legs = legs_of[index] = ix.legs(index)
-            if sizing is not None and 0 <= cap <= U64_MAX:  # _search's model search, inline
+            # _search's model search, inline; its probes' Quotes are retired (see release())
+            if sizing is not None and 0 <= cap <= U64_MAX:
                 found_c = sizing.search(
                     _bind_kept(legs, kept), 1, cap, rate, last_in.get(index), SIZING_WIDTH_PPM,
-                    SIZING_WIDTH_PPM, 8, None, REFINE_MIN_WIDTH, DexError,
+                    SIZING_WIDTH_PPM, 8, None, REFINE_MIN_WIDTH, DexError, retired,
                 )  # fmt: skip
                 self.sized += 1
                 if found_c is None:

@@ -261,4 +261,6 @@ def test_the_kernel_reads_the_fields_and_declines_the_rest() -> None:
     with pytest.raises(MemoryError):
         KERNEL(frame, broken)
     with pytest.raises(TypeError):
+        KERNEL(frame, lambda data, validate: data)  # the view: refused, frame not kept
+    with pytest.raises(TypeError):
         KERNEL(frame)  # type: ignore[call-arg]

@@ -310,6 +310,11 @@ static PyObject *account_note(PyObject *module, PyObject *const *args, Py_ssize_
         }
         return NULL;
     }
+    if (!PyBytes_CheckExact(data)) { /* it must not hold the view of the frame */
+        Py_DECREF(data);
+        PyErr_SetString(PyExc_TypeError, "account_note: b64decode must return bytes");
+        return NULL;
+    }
     PyObject *sub = PyLong_FromLongLong((long long)note.sub);
     PyObject *slot = PyLong_FromLongLong((long long)note.slot);
     PyObject *lamports = PyLong_FromUnsignedLongLong(note.lamports);
@@ -354,7 +359,10 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC PyInit__notes(void) {
     for (int ch = 0x20; ch < 0x7f; ch++) plain[ch] = ch != '"' && ch != '\\';
     if (validate_kwnames == NULL) {
-        validate_kwnames = Py_BuildValue("(s)", "validate");
+        PyObject *name = PyUnicode_InternFromString("validate");
+        if (name == NULL) return NULL;
+        validate_kwnames = PyTuple_Pack(1, name);
+        Py_DECREF(name);
         if (validate_kwnames == NULL) return NULL;
     }
     return PyModule_Create(&module_def);

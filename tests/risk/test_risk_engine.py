@@ -116,3 +116,15 @@ def test_limits_are_frozen_and_validated() -> None:
 
 def test_rule_order_is_stable() -> None:
     assert [r.NAME for r in RULES] == ["well_formed", "max_in_flight", "max_notional", "min_profit"]
+
+
+def test_rules_assigned_later_are_the_ones_run() -> None:
+    engine = RiskEngine(LIMITS)
+    bad = _opp(out=1_000_000)  # not profitable: well_formed refuses it
+    assert engine.evaluate(bad, in_flight=0).reason.startswith("well_formed:")
+    engine.rules = (in_flight,)
+    assert engine.rules == (in_flight,)
+    v = engine.evaluate(bad, in_flight=0)
+    assert v == Verdict(bad.id, True, "") and type(v) is Verdict
+    assert engine.evaluate(bad, in_flight=1).reason.startswith("max_in_flight:")
+    assert engine.rejections == {"well_formed": 1, "max_in_flight": 1}

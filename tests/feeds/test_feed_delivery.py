@@ -194,3 +194,28 @@ def test_has_pending_is_true_from_offer_until_the_consumer_takes_the_batch() -> 
 
     assert delivery.drain_now(consume) == 2
     assert seen == [False, False] and not delivery.has_pending()
+
+
+def test_run_calls_on_idle_after_each_run_of_deliveries_and_before_waiting() -> None:
+    """``on_idle`` (the node's ``Pipeline.settle``) runs once every pending update has been
+    handed over, never between two of them, and again after the next wake-up."""
+    feed, keys = _fresh_feed(3)
+    delivery = feed.delivery
+    ep = feed.endpoints[0].stats
+    events: list[str] = []
+    delivery.on_idle = lambda: events.append("idle")
+
+    async def go() -> None:
+        task = asyncio.create_task(delivery.run(lambda u: events.append(f"update {u.slot}")))
+        for pk, slot in zip(keys, (20, 21, 22)):
+            delivery.offer(_upd(pk, slot), ep)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        delivery.offer(_upd(keys[0], 30), ep)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(go())
+    assert events == ["update 20", "update 21", "update 22", "idle", "update 30", "idle"]

@@ -94,3 +94,32 @@ def test_a_clock_swapped_in_is_read() -> None:
     samples = pipeline.stats.latency_samples
     assert samples > first
     assert set(pipeline.stats.latencies_ns[first:samples]) == {8_000}
+
+
+def _decided(pipeline: Pipeline) -> list[tuple[int, int, bool]]:
+    out = []
+    while not pipeline.decisions.empty():
+        opp, verdict = pipeline.decisions.get_nowait()
+        out.append((opp.amount_in, opp.amount_out, verdict.approved))
+    return out
+
+
+def test_settle_frees_what_detection_retired_and_changes_no_decision() -> None:
+    """``settle`` after each update (as the node's ``Delivery.on_idle``) frees the changed pools'
+    replaced quoters the finder kept off the detection path, and the decisions are those of a
+    pipeline that never settles (its finder frees them at its next change)."""
+    plain, work, wiring = _wired(max_in_flight=64, clock=ManualClock(start_ns=5_000))
+    _replay(plain, work, wiring, 300, recv_ns=1_000)
+    settled, work2, wiring2 = _wired(max_in_flight=64, clock=ManualClock(start_ns=5_000))
+    delivery = wiring2.feed.delivery
+    freed = []
+    for index, is_account, frame in work2.frames(300):
+        wiring2.conns[index].frame_recv_ns = 1_000
+        wiring2.conns[index]._dispatch(frame)
+        if is_account:
+            delivery.drain_now(settled.on_update)
+            freed.append(settled.settle())
+            assert settled.settle() == 0  # nothing is held once settled
+    assert sum(n > 0 for n in freed) > 10
+    assert _decided(settled) == _decided(plain) != []
+    assert settled.stats.orders == plain.stats.orders > 0

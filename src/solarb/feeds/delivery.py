@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import time
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import repeat
 from operator import itemgetter
@@ -153,6 +153,9 @@ class Delivery:
         self._spare: dict[Pubkey, AccountUpdate] = {}  # deliver swaps it with _pending
         # the consumer's wake-up while it waits for an update (run), None otherwise
         self._waiter: asyncio.Future[None] | None = None
+        self.on_idle: Callable[[], object] | None = None
+        """Called by :meth:`run` each time it has delivered every pending update, before it waits
+        for the next (the node frees what detection retired there: ``Pipeline.settle``)."""
         # per account: [slot, k, winner, arrival ns] of the last delivery (winner None: resync)
         self._delivered: dict[Pubkey, list[Any]] = {}
         # per account: who caches something derived from its last_slot (see watch_changes):
@@ -361,8 +364,9 @@ class Delivery:
     # ------------------------------------------------------------ consumer
 
     async def run(self, on_update: OnUpdate) -> None:
-        """Hand pending updates to ``on_update`` until cancelled; its exceptions propagate
-        (what it did not apply stays queued: see :meth:`deliver`)."""
+        """Hand pending updates to ``on_update`` until cancelled, calling :attr:`on_idle` after
+        each run of deliveries; their exceptions propagate (what ``on_update`` did not apply stays
+        queued: see :meth:`deliver`)."""
         loop = asyncio.get_running_loop()
         while True:
             if not self._pending:
@@ -372,6 +376,9 @@ class Delivery:
                 finally:
                     self._waiter = None
             self.deliver(on_update)
+            on_idle = self.on_idle
+            if on_idle is not None:
+                on_idle()
 
     def deliver(self, on_update: OnUpdate) -> int:
         """Hand every pending update to ``on_update`` in arrival order, batch after batch, until

@@ -180,6 +180,9 @@ class Node:
             # what each pool's first update would pay (quoters, plans, rates, freshness groups),
             # paid before streaming and before the freeze, so the warmed objects are frozen too
             warmed = self.warmed = warm_up(finder, freshness, builder=builder) if s.trading.warm_up else None
+            delivery = getattr(feed, "delivery", None)
+            if delivery is not None:  # detection's retired objects are freed once it is idle
+                delivery.on_idle = pipeline.settle
             self.gc.start()  # loaded: freeze the heap; collections at idle moments from now on
             stack.callback(self.gc.stop, False)
             tasks = [

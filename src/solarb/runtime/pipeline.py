@@ -90,6 +90,13 @@ class Pipeline:
         stats.record_latency(self._now() - update.ts_recv_ns)
         self.decisions.put_nowait((best, verdict))
 
+    def settle(self) -> int:
+        """Free what detection retired instead of freeing it on its path (the changed pools' old
+        quoters, decoded states and probed quotes: ``CycleFinder.release``). Call when no update
+        is pending, after the decisions are handed over (the feed's ``Delivery.on_idle``);
+        optional: the finder frees them at its next change otherwise. The number of items freed."""
+        return self.finder.release()
+
     def _decide(self, opp: Opportunity) -> Verdict:
         # the risk engine runs the stale_state rule first on every decision with this view, so an
         # approved order never goes through a pool whose state is not known current

@@ -18,8 +18,10 @@ each; every figure takes, per update (and stage), the fastest pass (the machine 
 1. plain: frame handed over -> ``drain_now`` returned, per update, no instrumentation;
 2. staged: the same with timers around each stage, each charged its exclusive time (a timer
    adds ~0.3 us, charged to the stage that calls the timed one):
-   ``parse`` (orjson.loads), ``dispatch`` (the rest of ``PubSubConnection._dispatch``),
-   ``base64``, ``note`` (the rest of the subscription callback: field checks, ``AccountUpdate``),
+   ``parse`` (orjson.loads), ``dispatch`` (the rest of ``PubSubConnection._dispatch``; with
+   the ``_notes`` kernel it reads an account frame whole, base64 included, so ``parse`` and
+   ``base64`` then count only the frames it leaves to orjson), ``base64``, ``note`` (the rest of
+   the subscription callback: field checks, ``AccountUpdate``),
    ``offer`` (dedupe + coalescing), ``drain`` (``drain_now`` minus ``on_update``), ``apply``
    (``MarketState.apply`` minus ``decode``), ``decode`` (the adapters' ``decode_pool``),
    ``filter`` (``on_pool_changed`` minus ``spot_rate``; with ``--sizing`` the sizing too),
@@ -75,7 +77,7 @@ def load_workload(pools: int, updates: int, seed: int) -> dict[str, Any]:
     path = Path(tempfile.gettempdir()) / f"solarb_filter_path_{pools}_{updates}_{seed}.pkl"
     if path.exists():
         with path.open("rb") as f:
-            return pickle.load(f)  # noqa: S301 - our own cache file
+            return pickle.load(f)  # our own cache file
     from solarb.runtime.bench_workload import Workload
 
     cfg = BenchConfig(pools=pools, updates=updates, seed=seed)

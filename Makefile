@@ -40,7 +40,7 @@ sanitize: $(STAMP) $(ORACLE_STAMP)
 	export LD_PRELOAD="$$(cc -print-file-name=libasan.so):$$(cc -print-file-name=libubsan.so)" \
 		ASAN_OPTIONS=detect_leaks=0 PYTHONPATH=$(SANITIZE_DIR)/src && \
 	$(PY) -c "import sys, solarb.native as n; sys.exit(0 if all(m and '$(SANITIZE_DIR)' in m.__file__ for m in map(n.load, n.KERNELS)) else 'not the sanitized kernels')" && \
-	$(PY) -m pytest tests/native tests/dex tests/strategy $(ARGS)
+	$(PY) -m pytest tests/native tests/dex tests/strategy tests/rpc/test_ws_notes.py $(ARGS)
 
 $(ORACLE_STAMP): $(ORACLE)/package.json $(ORACLE)/package-lock.json
 	cd $(ORACLE) && npm ci --no-audit --no-fund --loglevel=error

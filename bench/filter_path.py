@@ -236,7 +236,7 @@ def replay(work: dict[str, Any], staged: bool, profile: cProfile.Profile | None 
             sized0 = finder.sized
             drain_now(on_update)
             total.append(mono() - t0)
-            settle()  # untimed, as solarb bench (the node: Delivery.on_idle)
+            settle()  # untimed, as solarb bench (the node: Delivery.on_idle, settle_soon)
             if finder.sized == sized0:
                 quiet_idx.append(len(total) - 1)
             if staged:

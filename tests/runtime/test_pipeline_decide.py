@@ -3,6 +3,8 @@ it reads (a manual one, and one swapped in later)."""
 
 from __future__ import annotations
 
+import asyncio
+
 from solders.pubkey import Pubkey
 
 from solarb.events import AccountUpdate, Order, Verdict
@@ -123,3 +125,23 @@ def test_settle_frees_what_detection_retired_and_changes_no_decision() -> None:
     assert sum(n > 0 for n in freed) > 10
     assert _decided(settled) == _decided(plain) != []
     assert settled.stats.orders == plain.stats.orders > 0
+
+
+def test_settle_soon_runs_after_what_the_update_woke() -> None:
+    """The node's ``Delivery.on_idle`` (``settle_soon``) frees what detection retired only after
+    the tasks the update woke (the executor's build) have run, not in the delivery's own step."""
+    pipeline, work, wiring = _wired(max_in_flight=64, clock=ManualClock(start_ns=5_000))
+    _replay(pipeline, work, wiring, 60, recv_ns=1_000)
+    events: list[str] = []
+
+    async def go() -> None:
+        loop = asyncio.get_running_loop()
+        loop.call_soon(events.append, "build")  # woken before the delivery's idle hook runs
+        held = pipeline.finder.release  # what settle frees, counted
+        pipeline.finder.release = lambda: events.append("settle") or held()  # type: ignore[method-assign]
+        pipeline.settle_soon()
+        events.append("idle hook returned")
+        await asyncio.sleep(0)
+
+    asyncio.run(go())
+    assert events == ["idle hook returned", "build", "settle"]

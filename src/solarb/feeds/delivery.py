@@ -155,7 +155,7 @@ class Delivery:
         self._waiter: asyncio.Future[None] | None = None
         self.on_idle: Callable[[], object] | None = None
         """Called by :meth:`run` each time it has delivered every pending update, before it waits
-        for the next (the node frees what detection retired there: ``Pipeline.settle``)."""
+        for the next (the node's ``Pipeline.settle_soon``: what detection retired is freed)."""
         # per account: [slot, k, winner, arrival ns] of the last delivery (winner None: resync)
         self._delivered: dict[Pubkey, list[Any]] = {}
         # per account: who caches something derived from its last_slot (see watch_changes):

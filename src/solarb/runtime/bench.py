@@ -15,9 +15,9 @@ Replay (timed, in this process), through the objects :mod:`solarb.runtime.node` 
 decode, dedupe) -> ``Delivery.drain_now`` -> :meth:`Pipeline.on_update` (``MarketState.apply``,
 ``CycleFinder.on_pool_changed``, ``RiskEngine``) -> for approved orders ``TxBuilder.build``
 (compile + sign a v0 transaction). Detection latency is frame handed over -> ``on_update``
-returned (the decision taken); then, untimed, ``Pipeline.settle`` frees what detection retired
-(as the node's ``Delivery.on_idle`` does before the order's build); build+sign is timed on its
-own. The cyclic GC runs the node's
+returned (the decision taken); build+sign is timed on its own; then, untimed,
+``Pipeline.settle`` frees what detection retired (as the node's ``Delivery.on_idle`` has it done
+after the order's build). The cyclic GC runs the node's
 policy (:mod:`solarb.runtime.gc_policy`): started once loaded, polled between chunks of frames (no
 frame pending: an idle moment; its collections count in the replay's time and CPU, not in any
 update's latency); ``gc`` in the result has its counters. Before the replay, untimed, the node's
@@ -241,7 +241,7 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
     delivery = wiring.feed.delivery
     on_update = pipeline.on_update
     settle = pipeline.settle
-    delivery.on_idle = settle  # the node's hook (the idle figure's delivery loop calls it)
+    delivery.on_idle = pipeline.settle_soon  # the node's hook (the idle figure's loop calls it)
     orders = pipeline.orders
     decisions = pipeline.decisions
     now = time.perf_counter_ns
@@ -278,7 +278,6 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
             detect[done] = ns
             done += 1
             (quiet if finder.sized == sized0 else busy).append(ns)
-            settle()  # as the node's Delivery.on_idle: after the decision, before the build
             while not orders.empty():
                 order = orders.get_nowait()
                 b0 = now()
@@ -291,6 +290,7 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
                 pipeline.in_flight -= 1
             while not decisions.empty():
                 decisions.get_nowait()
+            settle()  # as the node's Delivery.on_idle has it done: after the order's build
         poll()  # between chunks nothing is pending: an idle moment, as the node's GC task sees
         busy_ns += now() - wall0
         cpu_ns += time.process_time_ns() - cpu0

@@ -181,8 +181,8 @@ class Node:
             # paid before streaming and before the freeze, so the warmed objects are frozen too
             warmed = self.warmed = warm_up(finder, freshness, builder=builder) if s.trading.warm_up else None
             delivery = getattr(feed, "delivery", None)
-            if delivery is not None:  # detection's retired objects are freed once it is idle
-                delivery.on_idle = pipeline.settle
+            if delivery is not None:  # what detection retired is freed after the order's build
+                delivery.on_idle = pipeline.settle_soon
             self.gc.start()  # loaded: freeze the heap; collections at idle moments from now on
             stack.callback(self.gc.stop, False)
             tasks = [

@@ -92,10 +92,16 @@ class Pipeline:
 
     def settle(self) -> int:
         """Free what detection retired instead of freeing it on its path (the changed pools' old
-        quoters, decoded states and probed quotes: ``CycleFinder.release``). Call when no update
-        is pending, after the decisions are handed over (the feed's ``Delivery.on_idle``);
-        optional: the finder frees them at its next change otherwise. The number of items freed."""
+        quoters, decoded states and probed quotes: ``CycleFinder.release``), once the update is
+        decided and its order built. Optional: the finder frees them at its next change
+        otherwise. The number of items freed."""
         return self.finder.release()
+
+    def settle_soon(self) -> None:
+        """:meth:`settle` from the event loop's next round (the node's ``Delivery.on_idle``): after
+        the tasks the update woke have run their synchronous part (the executor's build and
+        signing of the order), before the next update."""
+        asyncio.get_running_loop().call_soon(self.settle)
 
     def _decide(self, opp: Opportunity) -> Verdict:
         # the risk engine runs the stale_state rule first on every decision with this view, so an

@@ -439,29 +439,42 @@ def quote(state: CpmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: 
 _NATIVE = native.load("constant_product")
 
 
+def _one_pass(
+    state: CpmmPool, aux: Mapping[Pubkey, bytes]
+) -> tuple[int, int, int, int, int, int] | None:
+    """``(reserve_0, reserve_1, trade, protocol, fund, creator rates)`` read in one pass from a
+    loaded config and vaults of the expected sizes, the values the checked readers give; None
+    where any of them would raise or look further (missing or short account, discriminator,
+    reserves not positive, fee accruals above u64)."""
+    config = aux.get(state.amm_config)
+    vault_0 = aux.get(state.vault_a)
+    vault_1 = aux.get(state.vault_b)
+    if (config is None or vault_0 is None or vault_1 is None or len(config) != AMM_CONFIG_LEN
+            or len(vault_0) < TOKEN_ACCOUNT_LEN or len(vault_1) < TOKEN_ACCOUNT_LEN):  # fmt: skip
+        return None
+    disc, trade, protocol, fund, creator = _RATES.unpack_from(config, 0)
+    if disc != AMM_CONFIG_DISCRIMINATOR:
+        return None
+    f0 = state.protocol_fees_token_0 + state.fund_fees_token_0 + state.creator_fees_token_0
+    f1 = state.protocol_fees_token_1 + state.fund_fees_token_1 + state.creator_fees_token_1
+    r0 = _U64.unpack_from(vault_0, 64)[0] - f0
+    r1 = _U64.unpack_from(vault_1, 64)[0] - f1
+    if r0 > 0 and r1 > 0 and f0 <= U64_MAX and f1 <= U64_MAX:
+        return r0, r1, trade, protocol, fund, creator
+    return None
+
+
 def _bound_parts(state: CpmmPool, aux: Mapping[Pubkey, bytes],
                  a_to_b: bool) -> tuple[int, int, int, int, int, int, bool] | None:
     """``(reserve_0, reserve_1, trade, protocol, fund, creator rates, creator fee on input)`` as
     :func:`quote` reads them, or None where one of its checks raises (status, open time, config,
     vaults, fee accruals, creator fee mode)."""
-    config = aux.get(state.amm_config)
-    vault_0 = aux.get(state.vault_a)
-    vault_1 = aux.get(state.vault_b)
     on = state.creator_fee_on
-    if (config is not None and vault_0 is not None and vault_1 is not None and on <= 2
-            and not state.status & SWAP_STATUS_BIT and len(config) == AMM_CONFIG_LEN
-            and len(vault_0) >= TOKEN_ACCOUNT_LEN and len(vault_1) >= TOKEN_ACCOUNT_LEN
-            and CLOCK_SYSVAR not in aux):  # fmt: skip
-        # the common case in one pass, as spot_rate: the same values as the checks below
-        disc, trade, protocol, fund, creator = _RATES.unpack_from(config, 0)
-        if disc == AMM_CONFIG_DISCRIMINATOR:
-            f0 = state.protocol_fees_token_0 + state.fund_fees_token_0 + state.creator_fees_token_0
-            f1 = state.protocol_fees_token_1 + state.fund_fees_token_1 + state.creator_fees_token_1
-            r0 = _U64.unpack_from(vault_0, 64)[0] - f0
-            r1 = _U64.unpack_from(vault_1, 64)[0] - f1
-            if r0 > 0 and r1 > 0 and f0 <= U64_MAX and f1 <= U64_MAX:
-                on_input = on == 0 or (on == 1 and a_to_b) or (on == 2 and not a_to_b)
-                return r0, r1, trade, protocol, fund, creator, on_input
+    if on <= 2 and not state.status & SWAP_STATUS_BIT and CLOCK_SYSVAR not in aux:
+        parts = _one_pass(state, aux)  # the common case, as spot_rate
+        if parts is not None:
+            on_input = on == 0 or (on == 1 and a_to_b) or (on == 2 and not a_to_b)
+            return (*parts, on_input)
     try:
         _approved_epoch(state, aux)
         trade, protocol, fund, creator = _rates(
@@ -510,24 +523,12 @@ def quoter(state: CpmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callab
 
 def spot_rate(state: CpmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:
     """Marginal output per input unit at zero size after trade and creator fees (float)."""
-    config = aux.get(state.amm_config)
-    vault_0 = aux.get(state.vault_a)
-    vault_1 = aux.get(state.vault_b)
-    if (config is not None and vault_0 is not None and vault_1 is not None
-            and len(config) == AMM_CONFIG_LEN and len(vault_0) >= TOKEN_ACCOUNT_LEN
-            and len(vault_1) >= TOKEN_ACCOUNT_LEN):
-        # the common case in one pass (per update, for every cycle through the pool); the same
-        # arithmetic as below, which also raises the errors
-        disc, trade_rate, _p, _f, creator_rate = _RATES.unpack_from(config, 0)
-        if disc == AMM_CONFIG_DISCRIMINATOR:
-            f0 = state.protocol_fees_token_0 + state.fund_fees_token_0 + state.creator_fees_token_0
-            f1 = state.protocol_fees_token_1 + state.fund_fees_token_1 + state.creator_fees_token_1
-            r0 = _U64.unpack_from(vault_0, 64)[0] - f0
-            r1 = _U64.unpack_from(vault_1, 64)[0] - f1
-            if r0 > 0 and r1 > 0 and f0 <= U64_MAX and f1 <= U64_MAX:
-                r_in, r_out = (r0, r1) if a_to_b else (r1, r0)
-                creator = creator_rate if state.enable_creator_fee else 0
-                return r_out / r_in * (1.0 - (trade_rate + creator) / FEE_RATE_DENOMINATOR)
+    parts = _one_pass(state, aux)  # the common case (per update, for every cycle through the
+    if parts is not None:  # pool); the checked path below computes the same and raises the errors
+        r0, r1, trade_rate, _p, _f, creator_rate = parts
+        r_in, r_out = (r0, r1) if a_to_b else (r1, r0)
+        creator = creator_rate if state.enable_creator_fee else 0
+        return r_out / r_in * (1.0 - (trade_rate + creator) / FEE_RATE_DENOMINATOR)
     return _spot_rate_checked(state, aux, a_to_b)
 
 

@@ -135,3 +135,13 @@ def test_remote_pool_entry_also_needs_live_opt_in() -> None:
 def test_bad_pool_entry_names_the_key(entry: dict[str, object], needle: str) -> None:
     with pytest.raises(ConfigError, match=needle.replace(".", r"\.")):
         load_settings(overrides={"endpoints": {"rpc": [entry]}, "trading": {"pools": [POOL]}}, environ={})
+
+
+def test_the_project_s_other_variables_are_not_settings() -> None:
+    """``SOLARB_NATIVE=0`` (the README's pure-Python switch) and the build's and tests' variables
+    share the prefix but are no settings; any other unknown ``SOLARB_*`` is still refused."""
+    plain = load_settings(environ={})
+    others = {"SOLARB_NATIVE": "0", "SOLARB_NATIVE_ONLY": "sizing", "SOLARB_SHARED_DATA": "/x"}
+    assert load_settings(environ=others) == plain
+    with pytest.raises(ConfigError, match="nativ"):
+        load_settings(environ={"SOLARB_NATIVES": "0"})

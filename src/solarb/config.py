@@ -285,6 +285,9 @@ def load_settings(
 
 
 ENV_PREFIX = "SOLARB_"
+NOT_SETTINGS = frozenset({"SOLARB_NATIVE", "SOLARB_NATIVE_ONLY", "SOLARB_SHARED_DATA"})
+"""``SOLARB_*`` variables that are not settings: the C kernels' switch (:mod:`solarb.native`),
+the build's kernel choice (setup.py) and the tests' data directory; never read as overrides."""
 
 
 def _merge_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
@@ -292,7 +295,7 @@ def _merge_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
     tables are taken as such (``SOLARB_TRADING__POOLS='["..."]'``); others stay strings for
     pydantic to convert."""
     for name, raw in environ.items():
-        if not name.startswith(ENV_PREFIX):
+        if not name.startswith(ENV_PREFIX) or name in NOT_SETTINGS:
             continue
         path = name[len(ENV_PREFIX) :].lower().split("__")
         value: Any = raw

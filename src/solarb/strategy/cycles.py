@@ -202,14 +202,17 @@ def _search(
     seed: int | None,
     sizer: Sizer = "model",
     refine: bool | None = None,
+    retired: list[object] | None = None,
 ) -> tuple[int, int, str, Sequence[Quote]] | None:
     """:func:`size_cycle`'s search on bound quoters: ``(amount_in, quotes, fallback, chain)``
-    (``chain``: the exact quotes at ``amount_in``, never empty), or ``None``."""
+    (``chain``: the exact quotes at ``amount_in``, never empty), or ``None``. ``retired`` (C
+    kernel only): a list the search's probed Quotes are appended to (one tuple) instead of
+    being freed on return (:meth:`CycleFinder.release`)."""
     if sizer == "model":
         if _SIZING is not None and 0 <= max_amount_in <= U64_MAX:  # 8: the model's max_steps
             found = _SIZING.search(
                 steps, 1, max_amount_in, rate, seed, SIZING_WIDTH_PPM, SIZING_WIDTH_PPM,
-                8, refine, REFINE_MIN_WIDTH, DexError,
+                8, refine, REFINE_MIN_WIDTH, DexError, retired,
             )  # fmt: skip
             if found is None:
                 return None
@@ -490,7 +493,6 @@ class CycleFinder:
         best = 0
         if not self.keep_quoters:
             kept = {}  # bound anew on every change
-        sizing = _SIZING
         start_no = -1  # the start mint (number) whose cap and floor are at hand
         cap = floor = 0
         for n, (rate, index) in enumerate(passed):
@@ -507,24 +509,13 @@ class CycleFinder:
             legs = legs_of.get(index)
             if legs is None:
                 legs = legs_of[index] = ix.legs(index)
-            # _search's model search, inline; its probes' Quotes are retired (see release())
-            if sizing is not None and 0 <= cap <= U64_MAX:
-                found_c = sizing.search(
-                    _bind_kept(legs, kept), 1, cap, rate, last_in.get(index), SIZING_WIDTH_PPM,
-                    SIZING_WIDTH_PPM, 8, None, REFINE_MIN_WIDTH, DexError, retired,
-                )  # fmt: skip
-                self.sized += 1
-                if found_c is None:
-                    continue
-                amount_in, _out, n_quotes, fallback, chain = found_c
-                if chain is None:  # out() was 0 at the best size
-                    continue
-            else:
-                res = _search(_bind_kept(legs, kept), rate, cap, last_in.get(index))
-                self.sized += 1
-                if res is None:
-                    continue
-                amount_in, n_quotes, fallback, chain = res
+            # its probes' Quotes are retired (see release())
+            res = _search(_bind_kept(legs, kept), rate, cap, last_in.get(index), "model", None,
+                          retired)
+            self.sized += 1
+            if res is None:
+                continue
+            amount_in, n_quotes, fallback, chain = res
             self.quotes += n_quotes
             self.fallbacks += fallback != ""
             first_in = last_in[index] = chain[0].amount_in

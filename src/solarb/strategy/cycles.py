@@ -522,7 +522,7 @@ class CycleFinder:
             profit = chain[-1].amount_out - first_in
             if profit >= floor:
                 found.append((profit, index, amount_in, chain))
-                if profit > best:
+                if profit > best:  # noqa: PLR1730 (no call: hot)
                     best = profit
         if not found:
             return []

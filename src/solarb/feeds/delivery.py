@@ -31,7 +31,6 @@ from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import repeat
-from operator import itemgetter
 from typing import Any, Protocol
 
 from solders.pubkey import Pubkey
@@ -44,7 +43,6 @@ __all__ = ["Delivery", "EndpointStats", "FeedStats", "LatencyRing", "new_update"
 
 _LATENCY_SAMPLES = 8192
 _NEVER = (-1,)  # the slot of an account never delivered, as a ``_delivered`` entry reads it
-_SLOT = itemgetter(0)
 
 new_update = frozen_maker(AccountUpdate)
 """``new_update(pubkey, slot, data, owner, lamports, ts_recv_ns)``: the ``AccountUpdate`` built
@@ -174,10 +172,6 @@ class Delivery:
             return None
         entry = self._delivered.get(pubkey)
         return entry[0] if entry is not None else -1
-
-    def last_slots(self, keys: Iterable[Pubkey]) -> list[int]:
-        """``[last_slot(k) for k in keys]`` in one C-level pass."""
-        return list(map(_SLOT, map(self._delivered.get, keys, repeat(_NEVER))))
 
     def records(self, keys: Iterable[Pubkey]) -> tuple[Sequence[int], ...]:
         """Per key, its delivery record, whose item 0 is :meth:`last_slot` (``(-1,)`` for an

@@ -96,23 +96,27 @@ static int read_uint(Cursor *c, uint64_t *v) {
 
 static int skip_value(Cursor *c, int depth);
 
-static int skip_object(Cursor *c, int depth) {
+/* An object or an array (c->p at its '{' or '['): keys and values validated and passed. */
+static int skip_container(Cursor *c, int depth) {
     const char *s;
     Py_ssize_t n;
+    const char close = *c->p == '{' ? '}' : ']';
     if (depth > MAX_DEPTH) return 0;
-    c->p++; /* '{' */
+    c->p++;
     skip_ws(c);
-    if (c->p < c->end && *c->p == '}') {
+    if (c->p < c->end && *c->p == close) {
         c->p++;
         return 1;
     }
     for (;;) {
         skip_ws(c);
-        if (!read_string(c, &s, &n)) return 0;
-        skip_ws(c);
-        if (c->p >= c->end || *c->p != ':') return 0;
-        c->p++;
-        skip_ws(c);
+        if (close == '}') {
+            if (!read_string(c, &s, &n)) return 0;
+            skip_ws(c);
+            if (c->p >= c->end || *c->p != ':') return 0;
+            c->p++;
+            skip_ws(c);
+        }
         if (!skip_value(c, depth + 1)) return 0;
         skip_ws(c);
         if (c->p >= c->end) return 0;
@@ -120,32 +124,7 @@ static int skip_object(Cursor *c, int depth) {
             c->p++;
             continue;
         }
-        if (*c->p == '}') {
-            c->p++;
-            return 1;
-        }
-        return 0;
-    }
-}
-
-static int skip_array(Cursor *c, int depth) {
-    if (depth > MAX_DEPTH) return 0;
-    c->p++; /* '[' */
-    skip_ws(c);
-    if (c->p < c->end && *c->p == ']') {
-        c->p++;
-        return 1;
-    }
-    for (;;) {
-        skip_ws(c);
-        if (!skip_value(c, depth + 1)) return 0;
-        skip_ws(c);
-        if (c->p >= c->end) return 0;
-        if (*c->p == ',') {
-            c->p++;
-            continue;
-        }
-        if (*c->p == ']') {
+        if (*c->p == close) {
             c->p++;
             return 1;
         }
@@ -167,8 +146,8 @@ static int skip_value(Cursor *c, int depth) {
     uint64_t v;
     if (c->p >= c->end) return 0;
     switch (*c->p) {
-    case '{': return skip_object(c, depth);
-    case '[': return skip_array(c, depth);
+    case '{':
+    case '[': return skip_container(c, depth);
     case '"': return read_string(c, &s, &n);
     case 't': return skip_literal(c, "true", 4);
     case 'f': return skip_literal(c, "false", 5);
@@ -315,32 +294,21 @@ static PyObject *account_note(PyObject *module, PyObject *const *args, Py_ssize_
         PyErr_SetString(PyExc_TypeError, "account_note: b64decode must return bytes");
         return NULL;
     }
-    PyObject *sub = PyLong_FromLongLong((long long)note.sub);
-    PyObject *slot = PyLong_FromLongLong((long long)note.slot);
-    PyObject *lamports = PyLong_FromUnsignedLongLong(note.lamports);
-    PyObject *owner = PyUnicode_DecodeASCII(note.owner, note.owner_len, NULL);
-    if (sub == NULL || slot == NULL || lamports == NULL || owner == NULL) {
-        Py_XDECREF(sub);
-        Py_XDECREF(slot);
-        Py_XDECREF(lamports);
-        Py_XDECREF(owner);
-        Py_DECREF(data);
-        return NULL;
-    }
-    PyObject *out = PyTuple_New(5);
+    PyObject *out = PyTuple_New(5); /* items set as made: one DECREF frees them on an error */
     if (out == NULL) {
-        Py_DECREF(sub);
-        Py_DECREF(slot);
-        Py_DECREF(lamports);
-        Py_DECREF(owner);
         Py_DECREF(data);
         return NULL;
     }
-    PyTuple_SET_ITEM(out, 0, sub);
-    PyTuple_SET_ITEM(out, 1, slot);
+    PyTuple_SET_ITEM(out, 0, PyLong_FromLongLong((long long)note.sub));
+    PyTuple_SET_ITEM(out, 1, PyLong_FromLongLong((long long)note.slot));
     PyTuple_SET_ITEM(out, 2, data);
-    PyTuple_SET_ITEM(out, 3, owner);
-    PyTuple_SET_ITEM(out, 4, lamports);
+    PyTuple_SET_ITEM(out, 3, PyUnicode_DecodeASCII(note.owner, note.owner_len, NULL));
+    PyTuple_SET_ITEM(out, 4, PyLong_FromUnsignedLongLong(note.lamports));
+    if (!PyTuple_GET_ITEM(out, 0) || !PyTuple_GET_ITEM(out, 1) || !PyTuple_GET_ITEM(out, 3) ||
+        !PyTuple_GET_ITEM(out, 4)) {
+        Py_DECREF(out);
+        return NULL;
+    }
     return out;
 }
 

@@ -173,12 +173,13 @@ class Delivery:
         entry = self._delivered.get(pubkey)
         return entry[0] if entry is not None else -1
 
-    def records(self, keys: Iterable[Pubkey]) -> tuple[Sequence[int], ...]:
+    def records(self, keys: Iterable[Pubkey]) -> list[Sequence[int]]:
         """Per key, its delivery record, whose item 0 is :meth:`last_slot` (``(-1,)`` for an
         account never delivered): a cache may keep them and read the slots later without a
         look-up per key. A record is updated in place until :meth:`forget` (its watchers are
-        touched) and made on an account's first delivery (its watchers see ``moved`` from -1)."""
-        return tuple(map(self._delivered.get, keys, repeat(_NEVER)))
+        touched) and made on an account's first delivery (its watchers see ``moved`` from -1):
+        the list is the caller's, to put those in."""
+        return list(map(self._delivered.get, keys, repeat(_NEVER)))
 
     def record(self, pubkey: Pubkey) -> Sequence[int]:
         """:meth:`records` of one account."""

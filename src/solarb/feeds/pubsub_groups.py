@@ -184,7 +184,7 @@ def group_answer(feed: PubSubFeed, group: AccountGroup) -> int:
                     st[b + 4] = 0
                     recs = group.recs
                     if recs is None:
-                        recs = group.recs = list(feed.delivery.records(members))
+                        recs = group.recs = feed.delivery.records(members)
                     slots = list(map(_SLOT, recs[start : st[b]]))
                     floor = min(slots)
                     st[b + 1] = floor

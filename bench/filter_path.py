@@ -4,12 +4,12 @@
 
 Replays the ``solarb bench`` workload's frames (:mod:`solarb.runtime.bench_workload`, the same
 seed gives the same frames; cached under the temp dir after the first run) through the objects
-``solarb bench`` wires: ``PubSubConnection._dispatch`` -> the shard's ``on_account`` (``_ShardNotes``) ->
-``Delivery.drain_now`` -> ``Pipeline.on_update`` (``MarketState.apply``,
-``CycleFinder.on_pool_changed``). Exact sizing is stubbed out (``size_cycle`` returns None), so
-every update stops after the float filter (``--sizing`` keeps it); updates where some cycle passed
-the filter (the bench sizes them) are reported apart from the quiet ones, as the bench's
-``detect_filtered_only_us`` does.
+``solarb bench`` wires: ``PubSubConnection._dispatch`` -> the shard's ``on_account``
+(``_ShardNotes``) -> ``Delivery.drain_now`` -> ``Pipeline.on_update`` (``MarketState.apply``,
+``CycleFinder.on_pool_changed``). Exact sizing is stubbed out (the finder's ``_search`` returns
+None; ``size_cycle`` is not on that path), so every update stops after the float filter
+(``--sizing`` keeps it); updates where some cycle passed the filter (the bench sizes them) are
+reported apart from the quiet ones, as the bench's ``detect_filtered_only_us`` does.
 
 Two kinds of passes over the same frames, each on a freshly loaded market warmed as ``solarb
 bench`` warms it (:func:`solarb.runtime.warm.warm_up`; ``--no-warm``: cold), ``--repeat`` times
@@ -181,7 +181,7 @@ def replay(work: dict[str, Any], staged: bool, profile: cProfile.Profile | None 
             wrapped[pid] = ns
         adapters = wrapped
     if not sizing:
-        patch(cycles_module, "size_cycle", lambda *a, **k: None)  # sizing never runs
+        patch(cycles_module, "_search", lambda *a, **k: None)  # sizing never runs
     try:
         eng = _Engine(work, adapters, warm)
         feed = eng.wiring.feed

@@ -6,8 +6,9 @@ After the market is loaded and before streaming starts, the node and ``solarb be
 (:meth:`~solarb.strategy.cycles.CycleFinder.warm`), and the freshness view makes and lays out
 every pool's account group (:meth:`~solarb.feeds.freshness.MarketFreshness.warm`), and the
 transaction builder derives the payer's token account of every pool's mints
-(:meth:`~solarb.execution.builder.TxBuilder.warm_atas`). Nothing a decision reads changes: each warmed object is the one the first update would have made, and is
-used only while the market has not written what it was made from.
+(:meth:`~solarb.execution.builder.TxBuilder.warm_atas`). Nothing a decision reads changes: each
+warmed object is the one the first update would have made, and is used only while the market
+has not written what it was made from.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 @dataclass(slots=True, frozen=True)
 class WarmUp:
     """What :func:`warm_up` did: ``quoters`` bound, pools whose spot ``rates`` were computed,
-    freshness ``groups`` made, payer token accounts (``atas``) the builder holds, in ``seconds`` (``finder_s`` of them the finder's); resident
-    memory before, after the finder and after the groups (MB, -1.0 where ``/proc`` is not
-    there)."""
+    freshness ``groups`` made, payer token accounts (``atas``) the builder holds, in
+    ``seconds`` (``finder_s`` of them the finder's); resident memory before, after the finder
+    and after the groups (MB, -1.0 where ``/proc`` is not there)."""
 
     seconds: float
     finder_s: float

@@ -305,6 +305,22 @@ def quote(state: AmmV4Pool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b:
     return Quote(amount_in=amount_in, amount_out=out, fee=fee)
 
 
+def _one_pass(state: AmmV4Pool, aux: Mapping[Pubkey, bytes]) -> tuple[int, int] | None:
+    """``(coin, pc)`` reserves read in one pass from vaults loaded at the expected size, the
+    values :func:`reserves` gives; None where the checked readers would raise (missing or short
+    vault, pending PnL above a vault)."""
+    vault_a = aux.get(state.vault_a)
+    vault_b = aux.get(state.vault_b)
+    if (vault_a is None or vault_b is None or len(vault_a) < TOKEN_ACCOUNT_LEN
+            or len(vault_b) < TOKEN_ACCOUNT_LEN):  # fmt: skip
+        return None
+    coin = _U64.unpack_from(vault_a, 64)[0] - state.need_take_pnl_coin
+    pc = _U64.unpack_from(vault_b, 64)[0] - state.need_take_pnl_pc
+    if coin < 0 or pc < 0:
+        return None
+    return coin, pc
+
+
 # The C form of quoter's closure (solarb.native._constant_product); None: the Python closure.
 _NATIVE = native.load("constant_product")
 
@@ -319,17 +335,11 @@ def quoter(state: AmmV4Pool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Calla
 
     if state.mint_a == state.mint_b:
         return general
-    vault_a = aux.get(state.vault_a)
-    vault_b = aux.get(state.vault_b)
     status = state.status
-    if (vault_a is not None and vault_b is not None and status in SWAP_STATUSES
-            and status != STATUS_WAITING_TRADE and len(vault_a) >= TOKEN_ACCOUNT_LEN
-            and len(vault_b) >= TOKEN_ACCOUNT_LEN):  # fmt: skip
-        # the common case in one pass, as spot_rate: the same values as the checks below
-        coin = _U64.unpack_from(vault_a, 64)[0] - state.need_take_pnl_coin
-        pc = _U64.unpack_from(vault_b, 64)[0] - state.need_take_pnl_pc
-        if coin < 0 or pc < 0:
-            return general  # each quote raises CheckedSubOverflow
+    parts = (_one_pass(state, aux)  # the common case, as spot_rate
+             if status in SWAP_STATUSES and status != STATUS_WAITING_TRADE else None)  # fmt: skip
+    if parts is not None:
+        coin, pc = parts
     else:
         try:
             _check_open(state, aux)
@@ -360,19 +370,13 @@ def quoter(state: AmmV4Pool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Calla
 
 def spot_rate(state: AmmV4Pool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:
     """Marginal output per input unit at zero size, after the swap fee (float, ranking only)."""
-    vault_a = aux.get(state.vault_a)
-    vault_b = aux.get(state.vault_b)
-    if (vault_a is not None and vault_b is not None and len(vault_a) >= TOKEN_ACCOUNT_LEN
-            and len(vault_b) >= TOKEN_ACCOUNT_LEN):
-        # the common case in one pass (per update, for every cycle through the pool); the same
-        # arithmetic as below, which also raises the errors
-        coin = _U64.unpack_from(vault_a, 64)[0] - state.need_take_pnl_coin
-        pc = _U64.unpack_from(vault_b, 64)[0] - state.need_take_pnl_pc
-        if coin >= 0 and pc >= 0:
-            r_in, r_out = (coin, pc) if a_to_b else (pc, coin)
-            if r_in == 0 or state.swap_fee_denominator == 0:
-                return 0.0
-            return r_out / r_in * (1.0 - state.swap_fee_numerator / state.swap_fee_denominator)
+    parts = _one_pass(state, aux)  # the common case (per update, for every cycle through the
+    if parts is not None:  # pool); the checked path below computes the same and raises the errors
+        coin, pc = parts
+        r_in, r_out = (coin, pc) if a_to_b else (pc, coin)
+        if r_in == 0 or state.swap_fee_denominator == 0:
+            return 0.0
+        return r_out / r_in * (1.0 - state.swap_fee_numerator / state.swap_fee_denominator)
     return _spot_rate_checked(state, aux, a_to_b)
 
 

@@ -142,7 +142,7 @@ def test_bound_callables_contract_and_references() -> None:
     with pytest.raises(TypeError):
         WP.bind(b"", Quote)
     with pytest.raises(AttributeError):
-        WP.bind(b"", int, lambda x: x)  # not a class with the Quote fields
+        WP.bind(b"", int, print, None, {}, True)  # not a class with the Quote fields
     with pytest.raises(TypeError):
         DLMM.bind(object(), "0", Quote, print, print, print)
 
@@ -183,7 +183,8 @@ def test_bound_types_visit_and_release_every_member() -> None:
         if kind == 1:
             return cpk.amm_v4(10, 10, 1, 2, gen, fb, Quote), [gen, fb, Quote]
         if kind == 2:
-            return WP.bind(plan, Quote, gen), [plan, Quote, gen]
+            fns = [gen, _Member(), _Member(), _Member()]  # quote, state, aux, a_to_b
+            return WP.bind(plan, Quote, *fns), [plan, Quote, *fns]
         walk.header, walk.records, walk.spared = _Member(), _Member(), []  # type: ignore[attr-defined]
         fns = [gen, fb, _Member()]
         held = [walk, Quote, *fns, walk.header, walk.records, walk.spared]  # type: ignore[attr-defined]

@@ -361,12 +361,12 @@ def test_bound_malformed_plan_raises_per_call() -> None:
     quote_exact_in does); anything else still goes to general."""
     seen: list[Any] = []
 
-    def general(x: Any) -> Any:
+    def general(state: Any, aux: Any, x: Any, a_to_b: Any) -> Any:
         seen.append(x)
         return x
 
     for plan in (b"\x00" * 10, b""):
-        bound = KERNEL.bind(plan, Quote, general)
+        bound = KERNEL.bind(plan, Quote, general, None, {}, True)
         for _ in range(2):
             with pytest.raises(ValueError, match="malformed swap plan"):
                 bound(10**6)
@@ -375,4 +375,4 @@ def test_bound_malformed_plan_raises_per_call() -> None:
         assert bound("x") == "x" and bound(1.5) == 1.5
     assert seen == ["x", 1.5, "x", 1.5]
     with pytest.raises(TypeError):
-        KERNEL.bind(bytearray(10), Quote, general)
+        KERNEL.bind(bytearray(10), Quote, general, None, {}, True)

@@ -6,9 +6,9 @@
  * quote_exact_in(plan, amount, Quote[, aux, keys, datas]) -> Quote(amount_in, amount_out, fee)
  *   | None: the same swap as a Quote; with aux, also None unless aux[keys[i]] is datas[i] for
  *   every i (None: absent), the adapter's check that the plan's tick arrays are still current
- * bind(plan, Quote, general) -> Bound: x -> quote_exact_in(plan, x, Quote) or, where that is
- *   None, general(x) (the adapter's bound quoter, a C callable); bind(plan, Quote, quote,
- *   state, aux, a_to_b): the same with quote(state, aux, x, a_to_b) for general(x)
+ * bind(plan, Quote, quote, state, aux, a_to_b) -> Bound: x -> quote_exact_in(plan, x, Quote)
+ *   or, where that is None, quote(state, aux, x, a_to_b) (the adapter's bound quoter, a C
+ *   callable)
  *   amount_in  input the swap consumed (amount - remaining), before transfer fees
  *   amount_out output the swap produced (u64), before transfer fees
  *   fee        total trade fee in the input token (LP + protocol)
@@ -453,27 +453,22 @@ static PyObject *quote_exact_in(PyObject *self, PyObject *const *args, Py_ssize_
     return make_quote(args[2], done, out, fee);
 }
 
-/* bind(plan, quote_cls, general) -> a callable x -> quote_exact_in(plan, x, quote_cls), or
- * general(x) where that answers None: orca_whirlpool.quoter's bound quoter with no Python frame
- * per probe (the sizing kernel calls it through vectorcall). bind(plan, quote_cls, quote, state,
- * aux, a_to_b): the same with quote(state, aux, x, a_to_b) for general(x) (no closure made per
- * binding). The plan is parsed once, at binding (pl points into the bytes object `plan` holds);
+/* bind(plan, quote_cls, quote, state, aux, a_to_b) -> a callable x -> quote_exact_in(plan, x,
+ * quote_cls), or quote(state, aux, x, a_to_b) where that answers None: orca_whirlpool.quoter's
+ * bound quoter with no Python frame per probe (the sizing kernel calls it through vectorcall)
+ * and no closure made per binding. The plan is parsed once, at binding (pl points into the bytes object `plan` holds);
  * a malformed plan still raises its ValueError on each call with an int, as quote_exact_in
  * does. */
 typedef struct {
     PyObject_HEAD
-    PyObject *plan, *quote_cls;
-    PyObject *general;                    /* NULL in the quote(state, aux, x, a_to_b) form */
-    PyObject *quote, *state, *aux, *a_to_b; /* NULL in the general(x) form */
+    PyObject *plan, *quote_cls, *quote, *state, *aux, *a_to_b;
     vectorcallfunc vectorcall;
     int malformed; /* parse_plan failed at binding */
     plan_t pl;
 } bound_t;
 
-/* What the bound quoter answers where the kernel does not: general(x) or quote(state, aux, x,
- * a_to_b). */
-static PyObject *bound_general(bound_t *b, PyObject *x) {
-    if (b->general) return PyObject_CallOneArg(b->general, x);
+/* What the bound quoter answers where the kernel does not: quote(state, aux, x, a_to_b). */
+static PyObject *bound_fallback(bound_t *b, PyObject *x) {
     PyObject *call[4] = {b->state, b->aux, x, b->a_to_b};
     return PyObject_Vectorcall(b->quote, call, 4, NULL);
 }
@@ -488,25 +483,25 @@ static PyObject *bound_vectorcall(PyObject *obj, PyObject *const *args, size_t n
     PyObject *x = args[0];
     uint64_t done, out;
     u128 fee;
-    if (!PyLong_Check(x)) return bound_general(b, x); /* the Python path decides */
+    if (!PyLong_Check(x)) return bound_fallback(b, x); /* the Python path decides */
     if (b->malformed) {
         PyErr_SetString(PyExc_ValueError, MALFORMED_PLAN);
         return NULL;
     }
     int r = swap_amount(&b->pl, x, &done, &out, &fee);
     if (r < 0) return NULL;
-    if (r == 0) return bound_general(b, x);
+    if (r == 0) return bound_fallback(b, x);
     return make_quote(b->quote_cls, done, out, fee);
 }
 
-#define BOUND_OBJS(X) X(plan) X(quote_cls) X(general) X(quote) X(state) X(aux) X(a_to_b)
+#define BOUND_OBJS(X) X(plan) X(quote_cls) X(quote) X(state) X(aux) X(a_to_b)
 GC_FIELDS_FUNCS(bound, bound_t, BOUND_OBJS)
 
 static PyTypeObject BoundType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "solarb.native._whirlpool.Bound",
     .tp_basicsize = sizeof(bound_t),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
-    .tp_doc = "x -> quote_exact_in(plan, x, quote_cls) or general(x) (see bind).",
+    .tp_doc = "x -> quote_exact_in(plan, x, quote_cls) or quote(state, aux, x, a_to_b) (see bind).",
     .tp_vectorcall_offset = offsetof(bound_t, vectorcall),
     .tp_call = PyVectorcall_Call,
     .tp_traverse = bound_traverse,
@@ -516,11 +511,9 @@ static PyTypeObject BoundType = {
 
 static PyObject *bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    int wide = nargs == 6; /* quote, state, aux, a_to_b instead of general */
-    if ((nargs != 3 && !wide) || !PyBytes_Check(args[0]) || !PyCallable_Check(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "bind(plan: bytes, quote_cls: type, general: callable) "
-                                         "or bind(plan, quote_cls, quote: callable, state, aux, "
-                                         "a_to_b)");
+    if (nargs != 6 || !PyBytes_Check(args[0]) || !PyCallable_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "bind(plan: bytes, quote_cls: type, quote: callable, state, aux, a_to_b)");
         return NULL;
     }
     if (quote_slots(args[1])) return NULL; /* a class the quotes cannot be made of: now */
@@ -528,11 +521,10 @@ static PyObject *bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (!b) return NULL;
     b->plan = Py_NewRef(args[0]);
     b->quote_cls = Py_NewRef(args[1]);
-    b->general = wide ? NULL : Py_NewRef(args[2]);
-    b->quote = wide ? Py_NewRef(args[2]) : NULL;
-    b->state = wide ? Py_NewRef(args[3]) : NULL;
-    b->aux = wide ? Py_NewRef(args[4]) : NULL;
-    b->a_to_b = wide ? Py_NewRef(args[5]) : NULL;
+    b->quote = Py_NewRef(args[2]);
+    b->state = Py_NewRef(args[3]);
+    b->aux = Py_NewRef(args[4]);
+    b->a_to_b = Py_NewRef(args[5]);
     b->vectorcall = bound_vectorcall;
     b->malformed = parse_plan((const unsigned char *)PyBytes_AS_STRING(b->plan),
                               PyBytes_GET_SIZE(b->plan), &b->pl) != 0;
@@ -561,9 +553,9 @@ static PyMethodDef METHODS[] = {
      "amount_out, fee) | None: swap_exact_in as a Quote (no transfer fee); None: not handled, "
      "or aux does not map each of keys to the same object in datas (None: absent)."},
     {"bind", (PyCFunction)(void (*)(void))bind, METH_FASTCALL,
-     "bind(plan, quote_cls, general) -> x -> quote_exact_in(plan, x, quote_cls), or general(x) "
-     "where that is None: the bound quoter as a C callable. bind(plan, quote_cls, quote, state, "
-     "aux, a_to_b): the same with quote(state, aux, x, a_to_b) for general(x)."},
+     "bind(plan, quote_cls, quote, state, aux, a_to_b) -> x -> quote_exact_in(plan, x, "
+     "quote_cls), or quote(state, aux, x, a_to_b) where that is None: the bound quoter as a C "
+     "callable."},
     {"sqrt_price_at_tick", py_sqrt_price_at_tick, METH_O,
      "sqrt_price_at_tick(tick) -> int: clmm_math.sqrt_price_at_tick (for tests)."},
     {NULL, NULL, 0, NULL},

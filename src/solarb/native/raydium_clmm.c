@@ -334,29 +334,18 @@ static PyObject *swap_exact_in(PyObject *self, PyObject *const *args, Py_ssize_t
     if (st == SWAP_ERROR) return NULL;
     if (st == SWAP_NONE) Py_RETURN_NONE;
     if (st == SWAP_FALSE) Py_RETURN_FALSE;
-    PyObject *used = py_from_u128(done);
-    PyObject *out = py_from_u128(out_amount);
-    PyObject *fee = py_from_u128(fee_total);
-    PyObject *arrays = PyLong_FromLong(walked);
-    if (!used || !out || !fee || !arrays) {
-        Py_XDECREF(used);
-        Py_XDECREF(out);
-        Py_XDECREF(fee);
-        Py_XDECREF(arrays);
-        return NULL;
+    PyObject *res = PyTuple_New(4); /* items set as made: one DECREF frees them on an error */
+    if (!res) return NULL;
+    PyTuple_SET_ITEM(res, 0, py_from_u128(done));
+    PyTuple_SET_ITEM(res, 1, py_from_u128(out_amount));
+    PyTuple_SET_ITEM(res, 2, py_from_u128(fee_total));
+    PyTuple_SET_ITEM(res, 3, PyLong_FromLong(walked));
+    for (Py_ssize_t i = 0; i < 4; i++) {
+        if (!PyTuple_GET_ITEM(res, i)) {
+            Py_DECREF(res);
+            return NULL;
+        }
     }
-    PyObject *res = PyTuple_New(4);
-    if (!res) {
-        Py_DECREF(used);
-        Py_DECREF(out);
-        Py_DECREF(fee);
-        Py_DECREF(arrays);
-        return NULL;
-    }
-    PyTuple_SET_ITEM(res, 0, used);
-    PyTuple_SET_ITEM(res, 1, out);
-    PyTuple_SET_ITEM(res, 2, fee);
-    PyTuple_SET_ITEM(res, 3, arrays);
     return res;
 }
 

@@ -481,8 +481,7 @@ class KernelWalk:
     def restarted(
         self, fee: tuple[int, ...], active_id: int, fee_on_input: bool, support_lo: bool,
         next_array: Callable[[int, bool], int | None], array_key: Callable[[int], Hashable],
-        aux: Mapping[Any, Any] | None = None,
-        records: Callable[[Any, Any], bytes | None] | None = None,
+        aux: Mapping[Any, Any], records: Callable[[Any, Any], bytes | None],
     ) -> KernelWalk | None:  # fmt: skip
         """This walk for a later state of the pair (the caller checks: the same bitmap and
         extension, so the same arrays in the same order) that starts from ``active_id`` in the
@@ -490,8 +489,8 @@ class KernelWalk:
         stretch entered at ``active_id``, as a new walk planned that far would have them; None
         when the start is in another array or the walk has no stretch (plan it anew).
 
-        With ``aux`` and ``records``: also :meth:`refreshed` from ``aux`` when it is not
-        :meth:`planned_from` it (one copy for both; None where :meth:`refreshed` gives None).
+        Also :meth:`refreshed` from ``aux`` when it is not :meth:`planned_from` it (one copy for
+        both; None where :meth:`refreshed` gives None).
         When only the pair's dynamic fields moved (``fee``'s first nine fields, the fee side and
         limit-order support as in this walk's head), the head is this one's with the active bin,
         volatility and timestamp written over, not packed anew (the same bytes)."""
@@ -521,11 +520,10 @@ class KernelWalk:
         w.records, w.keys, w.datas = self.records, self.keys.copy(), self.datas.copy()
         w.indices, w.spared = indices.copy(), self.spared.copy()
         w.missing, w.terminal = self.missing, self.terminal
-        if aux is not None and records is not None:
-            if not w._refresh(aux, records):
-                return None
-            if w.terminal != self.terminal:
-                head[3] = w.terminal
+        if not w._refresh(aux, records):
+            return None
+        if w.terminal != self.terminal:
+            head[3] = w.terminal
         w.header = bytes(head) + ranges
         return w
 

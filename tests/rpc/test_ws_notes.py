@@ -264,3 +264,26 @@ def test_the_kernel_reads_the_fields_and_declines_the_rest() -> None:
         KERNEL(frame, lambda data, validate: data)  # the view: refused, frame not kept
     with pytest.raises(TypeError):
         KERNEL(frame)  # type: ignore[call-arg]
+
+
+def test_a_view_the_decoder_keeps_holds_the_frame() -> None:
+    """The kernel hands ``b64decode`` a view of the frame's bytes that holds the frame: a view the
+    callable keeps, or one it derives from it, still reads the base64 text once the frame's last
+    other reference is gone (no view of freed memory)."""
+    from pybase64 import b64decode
+
+    raw = bytes(range(11)) * 20
+    text = base64.b64encode(raw)
+    kept: list[memoryview] = []
+
+    def keeping(data: memoryview, validate: bool) -> bytes:
+        kept.append(data)
+        kept.append(memoryview(data)[1:])  # derived: shares the same buffer
+        return b64decode(data, validate=validate)
+
+    frame = orjson.dumps(_note(_account([text.decode(), "base64"]), slot=3, sub=4))
+    assert KERNEL(frame, keeping)[2] == raw
+    del frame
+    junk = [bytes(len(text) + 200) for _ in range(200)]  # reuse freed memory, were it freed
+    assert bytes(kept[0]) == text and bytes(kept[1]) == text[1:]
+    assert len(junk) == 200

@@ -10,7 +10,8 @@
  * keys in any order, any other keys and values anywhere (validated, not kept), and returns what
  * the general path (orjson.loads, then PubSubConnection._dispatch and rpc.client.decode_account)
  * would take from it: N, S, the decoded data (``b64decode(<b64>, validate=True)``, the caller's
- * function, called on a read-only view of the frame), the owner's text and L.
+ * function, called on a read-only view of the frame that holds the frame), the owner's text
+ * and L.
  *
  * None (no exception) for anything else, so the caller falls back to the general path and gets
  * its results and errors: the frame is not bytes; it is not one JSON object the reader accepts
@@ -277,7 +278,13 @@ static PyObject *account_note(PyObject *module, PyObject *const *args, Py_ssize_
     skip_ws(&c);
     if (c.p != c.end) Py_RETURN_NONE;
     if (note.sub > (uint64_t)INT64_MAX || note.slot > (uint64_t)INT64_MAX) Py_RETURN_NONE;
-    PyObject *view = PyMemoryView_FromMemory((char *)note.b64, note.b64_len, PyBUF_READ);
+    /* a slice of a view of the frame: it holds the frame, so a view the callable keeps (or
+     * derives) never outlives the bytes it reads */
+    PyObject *whole = PyMemoryView_FromObject(frame);
+    if (whole == NULL) return NULL;
+    Py_ssize_t at = note.b64 - PyBytes_AS_STRING(frame);
+    PyObject *view = PySequence_GetSlice(whole, at, at + note.b64_len);
+    Py_DECREF(whole);
     if (view == NULL) return NULL;
     PyObject *call_args[2] = {view, Py_True};
     PyObject *data = PyObject_Vectorcall(args[1], call_args, 1, validate_kwnames);

@@ -10,8 +10,9 @@ cycles through it are re-evaluated:
    The finder keeps one flat table of rates by direction ``(pool, a_to_b)``, valid while the
    market has not written the pool's entry (``PoolEntry.rate_revision``: state and aux accounts
    shared with other pools; not the Clock, which no ``spot_rate`` reads); per update it checks
-   each pool its cycles use once, then reads each cycle's product off precomputed slot indices (:mod:`solarb.strategy.cycle_plan`; in the C kernel
-   ``solarb.native._cycle_filter`` when built: the same cycles pass, with the same float
+   each pool its cycles use once, then reads each cycle's product off precomputed slot indices
+   (:mod:`solarb.strategy.cycle_plan`; both loops in the C kernel ``solarb.native._cycle_filter``
+   when built: the same rates are computed, and the same cycles pass with the same float
    products, as :func:`cycle_rate` with a :class:`SpotRates`);
 2. ranking (``max_sized``): the cycles that passed are sized in descending order of that
    product, at most ``max_sized`` of them, stopping once ``(rate - 1) * max_amount_in`` (an upper
@@ -91,8 +92,9 @@ _SIZING = native.load("sizing")
 """``solarb.native._sizing``: the model search in C (None: the Python reference,
 :func:`~solarb.strategy.sizing.maximize_chain_model`; tests set it to None to compare)."""
 _FILTER = native.load("cycle_filter")
-"""``solarb.native._cycle_filter``: the float filter in C (None: the Python reference,
-:func:`~solarb.strategy.cycle_plan.filter_rows`; tests set it to None to compare)."""
+"""``solarb.native._cycle_filter``: the rate table's refresh and the float filter in C (None: the
+Python references, :func:`_refresh_rates` and :func:`~solarb.strategy.cycle_plan.filter_rows`;
+tests set it to None to compare)."""
 
 
 @fast_init
@@ -470,11 +472,12 @@ class CycleFinder:
             k = kept.pop((pool, False), None)
             if k is not None:
                 retired.append(k)
-        _refresh_rates(table, revs, plan.checks)
         threshold = 1.0 + self.epsilon
-        if _FILTER is not None:
+        if _FILTER is not None:  # the same loops in C
+            _FILTER.refresh(table, revs, plan.checks, _spot_rate)
             passed: list[tuple[float, int]] = _FILTER.filter(table, plan.rows, threshold)
         else:
+            _refresh_rates(table, revs, plan.checks)
             passed = filter_rows(table, plan.rows, threshold)
         self.evaluations += plan.count
         self.passed += len(passed)

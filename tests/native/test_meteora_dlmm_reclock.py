@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import pytest
 
+from solarb.dex import base
 from solarb.dex import meteora_dlmm as dl
 from solarb.dex import meteora_dlmm_layout as lay
 from tests.native.test_meteora_dlmm import (
@@ -170,3 +172,63 @@ def test_bound_at_is_bind_at_another_clock() -> None:
         q.at("1")  # type: ignore[attr-defined]
     with pytest.raises(OverflowError):
         q.at(2**63)  # type: ignore[attr-defined]
+
+
+def test_both_bind_forms_quote_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``bind``'s ten-argument form (what ``quoter`` binds: ``quote``, state, aux, a_to_b,
+    ``_records``, ``_spare`` and the view; no callables made per binding) and its older
+    six-argument form (general, extend and spare made by the caller) on a walk planned only as
+    far as binding plans it: the same outcomes, the same ``quote`` fallbacks (amounts 0, above
+    u64, not an int, errors, limit orders), the same extends of the walk, and so at another
+    Clock (``at``). Bad arguments are TypeErrors."""
+    fallbacks: list[Any] = []
+    real = dl.quote
+
+    def counting(*args: Any) -> Any:
+        fallbacks.append(args[2])
+        return real(*args)
+
+    monkeypatch.setattr(dl, "quote", counting)  # what both forms fall back to
+    rng = random.Random(12)
+    _w, bench = _bench_pools(10)
+    pairs = bench + [_random_pair(rng) for _ in range(40)]
+    bound = extended = fell_back = 0
+    for state, aux in pairs:
+        for a_to_b in (True, False):
+            amounts = [*_amounts(rng, 10**12, 16), U64_MAX + 7, -5, "1"]
+            seen = []
+            for wide in (True, False):
+                dl._PLANS.pop(state.address, None)  # the same fresh walk for both forms
+                q = dl.quoter(state, aux, a_to_b)
+                if type(q) is not dl._BOUND:
+                    break
+                plan = dl._PLANS[state.address]
+                walk, now = plan.walks[a_to_b], dl.clock_fields(aux[dl.CLOCK_SYSVAR])[3]  # type: ignore[index]
+                if not wide:
+                    q = KERNEL.bind(
+                        walk, now, dl.Quote, base.plain_quoter(dl.quote, state, aux, a_to_b),
+                        partial(walk.extend, aux, dl._records),
+                        partial(dl._spare, walk, plan.view, a_to_b),
+                    )  # fmt: skip
+                planned = len(walk.indices)
+                fallbacks.clear()
+                got = [_outcome_of(q, x) for x in amounts]
+                got += [_outcome_of(q.at(now + 650), x) for x in amounts[::3]]
+                seen.append((got, list(fallbacks), len(walk.indices) - planned))
+            if len(seen) == 2:
+                assert seen[0] == seen[1], (state.address, a_to_b)
+                bound += 1
+                extended += seen[0][2] > 0
+                fell_back += any(type(x) is int and 0 < x <= U64_MAX for x in seen[0][1])
+    assert bound > 50 and extended > 10 and fell_back > 5, (bound, extended, fell_back)
+    state, aux = bench[0]
+    q = dl.quoter(state, aux, True)
+    plan = dl._PLANS[state.address]
+    args = [plan.walks[True], 1, dl.Quote, dl.quote, state, aux, True, dl._records, dl._spare,
+            plan.view]  # fmt: skip
+    assert type(KERNEL.bind(*args)) is dl._BOUND
+    for i, bad in ((1, "1"), (3, None), (7, 5), (8, None)):
+        with pytest.raises(TypeError):
+            KERNEL.bind(*args[:i], bad, *args[i + 1 :])
+    with pytest.raises(TypeError):
+        KERNEL.bind(*args[:7])

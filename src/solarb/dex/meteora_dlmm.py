@@ -31,7 +31,6 @@ out before ``amount_in`` is consumed: the program fails, it does not fill partia
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import cast
 
@@ -483,23 +482,22 @@ def quoter(state: LbPair, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callable
     walks past the planned stretches plans the next one here. Errors, limit orders and anything
     else the kernel does not answer go through :func:`quote` (same results, same errors)."""
 
-    general = plain_quoter(quote, state, aux, a_to_b)
-
     kernel = _NATIVE
     c = clock_fields(aux.get(CLOCK_SYSVAR))
     if kernel is None or c is None:
-        return general
+        return plain_quoter(quote, state, aux, a_to_b)
     plan = _current_plan(state, aux)
     if plan.view is None or plan.special:
-        return general
+        return plain_quoter(quote, state, aux, a_to_b)
     walk = plan.walks[a_to_b]
     if walk is None or not walk.planned_from(aux):
         walk = _new_walk(plan, aux, a_to_b)
-    # in C: run the kernel, extend the walk on KERNEL_EXTEND, Quote(x, out, fee, spared) on a
-    # fill; general(x) where the kernel does not answer, on an error code or x outside 1..u64
-    spare = functools.partial(_spare, walk, plan.view, a_to_b)
-    extend = functools.partial(walk.extend, aux, _records)
-    return kernel.bind(walk, c[3], Quote, general, extend, spare)  # type: ignore[no-any-return]
+    # in C: run the kernel, walk.extend(aux, _records) on KERNEL_EXTEND, Quote(x, out, fee,
+    # _spare(walk, view, a_to_b, n)) on a fill; quote(state, aux, x, a_to_b) where the kernel
+    # does not answer, on an error code or x outside 1..u64 (no callables made per binding)
+    return kernel.bind(  # type: ignore[no-any-return]
+        walk, c[3], Quote, quote, state, aux, a_to_b, _records, _spare, plan.view
+    )
 
 
 def reclock(

@@ -28,9 +28,11 @@
  * (0 when the pair takes it from the output); code 0 = filled, else the walk ended at the plan's
  * terminal: 1 no liquidity, 2 bin id out of bounds, 3 next array not loaded, 5 not planned yet (the
  * adapter plans one more stretch and runs again); terminal 4 (the Python walk decides) gives None.
- * bind(walk, now, Quote, general, extend, spare): the adapter's bound quoter as a C callable (no
- * Python frame per probe): runs, extends the walk and builds the Quote as meteora_dlmm.quoter did;
- * its at(now) is the same quoter bound at another clock (module attribute Bound: its type).
+ * bind(walk, now, Quote, quote, state, aux, a_to_b, records, spare, view): the adapter's bound
+ * quoter as a C callable (no Python frame per probe): runs, extends the walk and builds the Quote
+ * as meteora_dlmm.quoter did; its at(now) is the same quoter bound at another clock (module
+ * attribute Bound: its type). The older bind(walk, now, Quote, general, extend, spare) form takes
+ * the three callables ready made.
  */
 #include "pyint.h"
 #include "gc_fields.h"
@@ -297,12 +299,14 @@ static PyObject *swap_exact_in(PyObject *self, PyObject *const *args, Py_ssize_t
 
 /* ---- the bound quoter (meteora_dlmm.quoter) as a C callable ---- */
 
-static PyObject *S_HEADER, *S_RECORDS, *S_SPARED; /* interned attribute names */
+static PyObject *S_HEADER, *S_RECORDS, *S_SPARED, *S_EXTEND; /* interned names */
 
 /* bind(walk, now, quote_cls, general, extend, spare): x -> the walk's Quote of x at clock `now`
  * (arrays: walk.spared[n], or spare(n) when None), or general(x) where the kernel answers None,
  * an error code, or x is not an amount in 1..u64::MAX; KERNEL_EXTEND calls extend() and runs
- * again. walk.header and walk.records are read at binding and again after each extend() (which
+ * again. bind(walk, now, quote_cls, quote, state, aux, a_to_b, records, spare, view) is the
+ * same with general(x) = quote(state, aux, x, a_to_b), extend() = walk.extend(aux, records) and
+ * spare(n) = spare(walk, view, a_to_b, n), called without making those callables. walk.header and walk.records are read at binding and again after each extend() (which
  * replaces both); walk.spared, a list the walk only appends to, is taken once at binding.
  * A header read earlier is a prefix of the walk's current plan (a stretch more is planned only by
  * extend(), after a run answered KERNEL_EXTEND: the header's terminal is then KERNEL_EXTEND), so
@@ -311,11 +315,36 @@ static PyObject *S_HEADER, *S_RECORDS, *S_SPARED; /* interned attribute names */
  * runs and extend() calls as reading the walk's attributes on every run). */
 typedef struct {
     PyObject_HEAD
+    /* the older form: general, extend, spare as given; state, aux, a_to_b, view NULL. The wide
+     * form: general = quote, extend = records, spare = spare, all of state .. view set. */
     PyObject *walk, *quote_cls, *general, *extend, *spare;
+    PyObject *state, *aux, *a_to_b, *view;
     PyObject *header, *records, *spared; /* walk's, see above */
     long long now;
+    int wide;
     vectorcallfunc vectorcall;
 } bound_t;
+
+/* general(x): quote(state, aux, x, a_to_b) in the wide form. */
+static PyObject *call_general(bound_t *b, PyObject *x) {
+    if (!b->wide) return PyObject_CallOneArg(b->general, x);
+    PyObject *args[4] = {b->state, b->aux, x, b->a_to_b};
+    return PyObject_Vectorcall(b->general, args, 4, NULL);
+}
+
+/* extend(): walk.extend(aux, records) in the wide form. */
+static PyObject *call_extend(bound_t *b) {
+    if (!b->wide) return PyObject_CallNoArgs(b->extend);
+    PyObject *args[3] = {b->walk, b->aux, b->extend};
+    return PyObject_VectorcallMethod(S_EXTEND, args, 3, NULL);
+}
+
+/* spare(n): spare(walk, view, a_to_b, n) in the wide form. */
+static PyObject *call_spare(bound_t *b, PyObject *pn) {
+    if (!b->wide) return PyObject_CallOneArg(b->spare, pn);
+    PyObject *args[4] = {b->walk, b->view, b->a_to_b, pn};
+    return PyObject_Vectorcall(b->spare, args, 4, NULL);
+}
 
 #define MAX_RUNS 1000 /* defensive: each extend adds a stretch (at most 32) or ends the walk */
 
@@ -344,15 +373,15 @@ static PyObject *bound_vectorcall(PyObject *obj, PyObject *const *args, size_t n
     uint64_t amount;
     int in_range = py_as_u64(x, &amount);
     if (in_range < 0) return NULL;
-    if (!in_range || amount == 0) return PyObject_CallOneArg(b->general, x);
+    if (!in_range || amount == 0) return call_general(b, x);
     int code = 0;
     uint64_t out = 0, fee = 0;
     uint32_t n = 0;
     for (int run = 0;; run++) {
-        if (run == MAX_RUNS) return PyObject_CallOneArg(b->general, x);
+        if (run == MAX_RUNS) return call_general(b, x);
         int r = run_walk(b->header, b->records, amount, b->now, &code, &out, &fee, &n);
         if (r < 0) return NULL;
-        if (r == 0) return PyObject_CallOneArg(b->general, x); /* not handled: the Python walk */
+        if (r == 0) return call_general(b, x); /* not handled: the Python walk */
         if (code != TERMINAL_EXTEND) break; /* else plan one more stretch and run again */
         PyObject *seen = Py_NewRef(b->header);
         int moved = read_plan(b) ? -1 : b->header != seen;
@@ -361,12 +390,12 @@ static PyObject *bound_vectorcall(PyObject *obj, PyObject *const *args, size_t n
             if (moved < 0) return NULL;
             continue; /* extended elsewhere (quote() on the same walk): run over that first */
         }
-        PyObject *done = PyObject_CallNoArgs(b->extend);
+        PyObject *done = call_extend(b);
         if (!done) return NULL;
         Py_DECREF(done);
         if (read_plan(b)) return NULL;
     }
-    if (code) return PyObject_CallOneArg(b->general, x); /* an error: quote() raises it */
+    if (code) return call_general(b, x); /* an error: quote() raises it */
     PyObject *spared_list = b->spared;
     if ((Py_ssize_t)n >= PyList_GET_SIZE(spared_list)) {
         PyErr_SetString(PyExc_IndexError, "walk.spared has no slot for the stretches walked");
@@ -377,7 +406,7 @@ static PyObject *bound_vectorcall(PyObject *obj, PyObject *const *args, size_t n
         Py_DECREF(spared);
         PyObject *pn = PyLong_FromUnsignedLong(n);
         if (!pn) return NULL;
-        spared = PyObject_CallOneArg(b->spare, pn);
+        spared = call_spare(b, pn);
         Py_DECREF(pn);
         if (!spared) return NULL;
     }
@@ -387,15 +416,19 @@ static PyObject *bound_vectorcall(PyObject *obj, PyObject *const *args, size_t n
 }
 
 #define BOUND_OBJS(X) \
-    X(walk) X(quote_cls) X(general) X(extend) X(spare) X(header) X(records) X(spared)
+    X(walk) X(quote_cls) X(general) X(extend) X(spare) X(state) X(aux) X(a_to_b) X(view) \
+    X(header) X(records) X(spared)
 GC_FIELDS_FUNCS(bound, bound_t, BOUND_OBJS)
 
-static PyObject *new_bound(PyObject *walk, long long now, PyObject *quote_cls, PyObject *general,
-                           PyObject *extend, PyObject *spare);
+/* new_bound's objects: walk, quote_cls, general, extend, spare, then (wide form) state, aux,
+ * a_to_b, view */
+#define BOUND_ARGS 9
 
-/* bound.at(now): bind(walk, now, quote_cls, general, extend, spare) with this bound quoter's
- * walk and callables: the same quoter at another clock (Meteora's reclock, see
- * meteora_dlmm.reclock); the walk's plan is read again, as bind reads it. */
+static PyObject *new_bound(PyObject *const *objs, int wide, long long now);
+
+/* bound.at(now): bind(...) with this bound quoter's walk and other arguments at clock `now`: the
+ * same quoter at another clock (Meteora's reclock, see meteora_dlmm.reclock); the walk's plan is
+ * read again, as bind reads it. */
 static PyObject *bound_at(PyObject *obj, PyObject *arg) {
     bound_t *b = (bound_t *)obj;
     if (!PyLong_Check(arg)) {
@@ -404,19 +437,18 @@ static PyObject *bound_at(PyObject *obj, PyObject *arg) {
     }
     long long now = PyLong_AsLongLong(arg);
     if (now == -1 && PyErr_Occurred()) return NULL;
-    if (!b->walk || !b->quote_cls || !b->general || !b->extend || !b->spare) {
-        PyErr_SetString(PyExc_ValueError, "at: the bound quoter was cleared");
-        return NULL;
+    PyObject *objs[BOUND_ARGS] = {b->walk,  b->quote_cls, b->general, b->extend, b->spare,
+                                  b->state, b->aux,       b->a_to_b,  b->view};
+    int n = b->wide ? BOUND_ARGS : 5;
+    for (int i = 0; i < n; i++) {
+        if (!objs[i]) {
+            PyErr_SetString(PyExc_ValueError, "at: the bound quoter was cleared");
+            return NULL;
+        }
     }
-    PyObject *walk = Py_NewRef(b->walk), *quote_cls = Py_NewRef(b->quote_cls);
-    PyObject *general = Py_NewRef(b->general), *extend = Py_NewRef(b->extend);
-    PyObject *spare = Py_NewRef(b->spare); /* held while new_bound reads the walk */
-    PyObject *r = new_bound(walk, now, quote_cls, general, extend, spare);
-    Py_DECREF(walk);
-    Py_DECREF(quote_cls);
-    Py_DECREF(general);
-    Py_DECREF(extend);
-    Py_DECREF(spare);
+    for (int i = 0; i < n; i++) Py_INCREF(objs[i]); /* held while new_bound reads the walk */
+    PyObject *r = new_bound(objs, b->wide, now);
+    for (int i = 0; i < n; i++) Py_DECREF(objs[i]);
     return r;
 }
 
@@ -439,10 +471,10 @@ static PyTypeObject BoundType = {
     .tp_methods = bound_methods,
 };
 
-/* A new bound quoter (see bind; its arguments checked). */
-static PyObject *new_bound(PyObject *walk, long long now, PyObject *quote_cls, PyObject *general,
-                           PyObject *extend, PyObject *spare) {
-    PyObject *spared = PyObject_GetAttr(walk, S_SPARED);
+/* A new bound quoter (see bind; its arguments checked): objs as BOUND_ARGS lists them, the last
+ * four only when wide. */
+static PyObject *new_bound(PyObject *const *objs, int wide, long long now) {
+    PyObject *spared = PyObject_GetAttr(objs[0], S_SPARED);
     if (!spared) return NULL;
     if (!PyList_Check(spared)) {
         Py_DECREF(spared);
@@ -454,14 +486,19 @@ static PyObject *new_bound(PyObject *walk, long long now, PyObject *quote_cls, P
         Py_DECREF(spared);
         return NULL;
     }
-    b->walk = Py_NewRef(walk);
-    b->quote_cls = Py_NewRef(quote_cls);
-    b->general = Py_NewRef(general);
-    b->extend = Py_NewRef(extend);
-    b->spare = Py_NewRef(spare);
+    b->walk = Py_NewRef(objs[0]);
+    b->quote_cls = Py_NewRef(objs[1]);
+    b->general = Py_NewRef(objs[2]);
+    b->extend = Py_NewRef(objs[3]);
+    b->spare = Py_NewRef(objs[4]);
+    b->state = wide ? Py_NewRef(objs[5]) : NULL;
+    b->aux = wide ? Py_NewRef(objs[6]) : NULL;
+    b->a_to_b = wide ? Py_NewRef(objs[7]) : NULL;
+    b->view = wide ? Py_NewRef(objs[8]) : NULL;
     b->header = b->records = NULL;
     b->spared = spared;
     b->now = now;
+    b->wide = wide;
     b->vectorcall = bound_vectorcall;
     PyObject_GC_Track((PyObject *)b);
     if (read_plan(b)) {
@@ -473,8 +510,16 @@ static PyObject *new_bound(PyObject *walk, long long now, PyObject *quote_cls, P
 
 static PyObject *bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 6 || !PyLong_Check(args[1]) || !PyCallable_Check(args[3]) ||
-        !PyCallable_Check(args[4]) || !PyCallable_Check(args[5])) {
+    if (nargs == 10) { /* walk, now, quote_cls, quote, state, aux, a_to_b, records, spare, view */
+        if (!PyLong_Check(args[1]) || !PyCallable_Check(args[3]) || !PyCallable_Check(args[7]) ||
+            !PyCallable_Check(args[8])) {
+            PyErr_SetString(PyExc_TypeError,
+                            "bind(walk, now: int, quote_cls: type, quote: callable, state, aux, "
+                            "a_to_b, records, spare: callables, view)");
+            return NULL;
+        }
+    } else if (nargs != 6 || !PyLong_Check(args[1]) || !PyCallable_Check(args[3]) ||
+               !PyCallable_Check(args[4]) || !PyCallable_Check(args[5])) {
         PyErr_SetString(PyExc_TypeError, "bind(walk, now: int, quote_cls: type, general, extend, "
                                          "spare: callables)");
         return NULL;
@@ -482,7 +527,14 @@ static PyObject *bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     long long now = PyLong_AsLongLong(args[1]);
     if (now == -1 && PyErr_Occurred()) return NULL;
     if (quote_slots(args[2])) return NULL;
-    return new_bound(args[0], now, args[2], args[3], args[4], args[5]);
+    if (nargs == 6) {
+        PyObject *objs[5] = {args[0], args[2], args[3], args[4], args[5]};
+        return new_bound(objs, 0, now);
+    }
+    /* general = quote, extend = records, spare = spare; then state, aux, a_to_b, view */
+    PyObject *objs[BOUND_ARGS] = {args[0], args[2], args[3], args[7], args[8],
+                                  args[4], args[5], args[6], args[9]};
+    return new_bound(objs, 1, now);
 }
 
 /* The non-empty bins among `count` consecutive Bin structs at d (positions first.. of a
@@ -619,7 +671,8 @@ static PyMethodDef methods[] = {
      "extract_runs(chunks, index, head, offset, first, count) -> extract_bins over data stored as "
      "runs, None when it does not start with head"},
     {"bind", (PyCFunction)(void (*)(void))bind, METH_FASTCALL,
-     "bind(walk, now, quote_cls, general, extend, spare) -> x -> Quote: the bound quoter (see "
+     "bind(walk, now, quote_cls, quote, state, aux, a_to_b, records, spare, view) (or the older "
+     "bind(walk, now, quote_cls, general, extend, spare)) -> x -> Quote: the bound quoter (see "
      "meteora_dlmm.quoter) as a C callable"},
     {NULL, NULL, 0, NULL},
 };
@@ -635,7 +688,8 @@ PyMODINIT_FUNC PyInit__meteora_dlmm(void) {
     S_HEADER = PyUnicode_InternFromString("header");
     S_RECORDS = PyUnicode_InternFromString("records");
     S_SPARED = PyUnicode_InternFromString("spared");
-    if (!S_HEADER || !S_RECORDS || !S_SPARED || PyType_Ready(&BoundType) < 0) return NULL;
+    S_EXTEND = PyUnicode_InternFromString("extend");
+    if (!S_HEADER || !S_RECORDS || !S_SPARED || !S_EXTEND || PyType_Ready(&BoundType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m && PyModule_AddObjectRef(m, "Bound", (PyObject *)&BoundType) < 0) Py_CLEAR(m);
     return m;

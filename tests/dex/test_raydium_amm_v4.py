@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import random
 import struct
@@ -245,3 +246,35 @@ def test_spot_rate_fast_path_equals_checked_path_and_errors_stay(pool: v4.AmmV4P
         vault = encode_token_account(pool.mint_a, v4.authority_address(pool.nonce), 0)
         with pytest.raises(QuoteError):
             v4.spot_rate(pool, {**_aux(pool, 1, 1), pool.vault_a: vault}, True)
+
+
+def test_kept_pass_follows_writes_to_the_same_aux_and_state(pool: v4.AmmV4Pool) -> None:
+    """The latest one pass is kept by identity of the state and the vault datas: a vault
+    written in the same dict (as the market does), another state object or equal data in a new
+    object answer what a cold pass answers."""
+    rng = random.Random(9)
+    aux = _aux(pool, 10**12, 10**13)
+    states = [pool, dataclasses.replace(pool, need_take_pnl_coin=pool.need_take_pnl_coin + 7,
+                                        swap_fee_numerator=30)]  # fmt: skip
+    for _ in range(300):
+        state = rng.choice(states)
+        what = rng.randrange(3)
+        if what == 0:  # a vault written in place
+            aux[rng.choice((pool.vault_a, pool.vault_b))] = _aux(
+                pool, rng.randrange(10**15), rng.randrange(10**15))[pool.vault_a]
+        elif what == 1:  # equal data in a new object
+            aux[pool.vault_b] = bytes(bytearray(aux[pool.vault_b]))
+        for a_to_b in (True, False):  # the references read no kept pass
+            got = v4.spot_rate(state, aux, a_to_b)
+            assert got == v4._spot_rate_checked(state, aux, a_to_b)
+            assert v4._one_pass(state, aux) == v4.reserves(
+                state, v4._vault_amount(aux, pool.vault_a), v4._vault_amount(aux, pool.vault_b))
+            q = _outcome(v4.quoter(state, aux, a_to_b), 10**6)
+            assert q == _outcome(lambda x: v4.quote(state, aux, x, a_to_b), 10**6)
+
+
+def _outcome(quoter: object, x: int) -> object:
+    try:
+        return quoter(x)  # type: ignore[operator]
+    except QuoteError as exc:
+        return ("error", type(exc).__name__, exc.code)

@@ -316,3 +316,41 @@ def test_quote_agrees_with_quote_detail(pool: cp.CpmmPool, accounts: dict[Pubkey
             q = cp.quote(state, aux, amount, a_to_b)
             fee = s.trade_fee + (s.creator_fee if s.creator_fee_on_input else 0)
             assert (q.amount_in, q.amount_out, q.fee) == (amount, s.amount_received, fee)
+
+
+def test_kept_pass_follows_writes_to_the_same_aux_and_state(
+    pool: cp.CpmmPool, accounts: dict[Pubkey, bytes]
+) -> None:
+    """The latest one pass is kept by identity of the state and of the config and vault datas:
+    a write to one of them in the same dict (as the market does), another state object or
+    another pool in between answer what a cold pass answers."""
+    rng = random.Random(17)
+    aux = _set_vaults(pool, {k: v for k, v in accounts.items() if k != CLOCK}, 10**12, 3 * 10**12)
+    other = dataclasses.replace(pool, protocol_fees_token_0=5)
+    states = [pool, other]
+    for _ in range(300):
+        state = rng.choice(states)
+        what = rng.randrange(4)
+        if what == 0:  # a vault written in place
+            vault = rng.choice((pool.vault_a, pool.vault_b))
+            mint = pool.mint_a if vault == pool.vault_a else pool.mint_b
+            aux[vault] = encode_token_account(mint, cp.AUTHORITY, rng.randrange(10, 10**15))
+        elif what == 1:  # the config written in place (new rates)
+            aux.update(_config(aux, trade_fee_rate=rng.randrange(10**5),
+                               creator_fee_rate=rng.randrange(10**4)))  # fmt: skip
+        elif what == 2:  # equal data in a new object
+            aux[pool.vault_a] = bytes(bytearray(aux[pool.vault_a]))
+        for a_to_b in (True, False):  # the references read no kept pass
+            got = cp.spot_rate(state, aux, a_to_b)
+            assert got == cp._spot_rate_checked(state, aux, a_to_b)
+            rates = cp._rates(CONFIG, aux[CONFIG])
+            assert cp._one_pass(state, aux) == (*cp._vault_reserves(state, aux), *rates)
+            q = cp.quoter(state, aux, a_to_b)(10**6)
+            assert q == cp.quote(state, aux, 10**6, a_to_b)
+    # a pass that gave None (a short vault) is kept as None, and a fixed vault is read again
+    bad = {**aux, pool.vault_b: aux[pool.vault_b][:100]}
+    assert cp._one_pass(pool, bad) is None and cp._one_pass(pool, bad) is None
+    with pytest.raises(DecodeError):
+        cp.spot_rate(pool, bad, True)
+    bad[pool.vault_b] = aux[pool.vault_b]
+    assert cp._one_pass(pool, bad) == cp._one_pass(pool, dict(aux)) is not None

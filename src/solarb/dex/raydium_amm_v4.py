@@ -305,20 +305,32 @@ def quote(state: AmmV4Pool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b:
     return Quote(amount_in=amount_in, amount_out=out, fee=fee)
 
 
+_LAST_PASS: tuple[object, object, object, tuple[int, int] | None] = (object(), None, None, None)
+"""The latest :func:`_one_pass`: its state, vault datas and result (a spot rate per direction
+and the quoters of an update read the same pass; the datas are immutable bytes, held here, so
+equal identities give the same result). No state is the first item's object."""
+
+
 def _one_pass(state: AmmV4Pool, aux: Mapping[Pubkey, bytes]) -> tuple[int, int] | None:
     """``(coin, pc)`` reserves read in one pass from vaults loaded at the expected size, the
     values :func:`reserves` gives; None where the checked readers would raise (missing or short
-    vault, pending PnL above a vault)."""
+    vault, pending PnL above a vault). The latest pass is kept: the same state and vault data
+    objects answer it again without reading."""
+    global _LAST_PASS
     vault_a = aux.get(state.vault_a)
     vault_b = aux.get(state.vault_b)
-    if (vault_a is None or vault_b is None or len(vault_a) < TOKEN_ACCOUNT_LEN
-            or len(vault_b) < TOKEN_ACCOUNT_LEN):  # fmt: skip
-        return None
-    coin = _U64.unpack_from(vault_a, 64)[0] - state.need_take_pnl_coin
-    pc = _U64.unpack_from(vault_b, 64)[0] - state.need_take_pnl_pc
-    if coin < 0 or pc < 0:
-        return None
-    return coin, pc
+    c = _LAST_PASS
+    if c[0] is state and c[1] is vault_a and c[2] is vault_b:
+        return c[3]
+    parts = None
+    if (vault_a is not None and vault_b is not None and len(vault_a) >= TOKEN_ACCOUNT_LEN
+            and len(vault_b) >= TOKEN_ACCOUNT_LEN):  # fmt: skip
+        coin = _U64.unpack_from(vault_a, 64)[0] - state.need_take_pnl_coin
+        pc = _U64.unpack_from(vault_b, 64)[0] - state.need_take_pnl_pc
+        if coin >= 0 and pc >= 0:
+            parts = (coin, pc)
+    _LAST_PASS = (state, vault_a, vault_b, parts)
+    return parts
 
 
 # The C form of quoter's closure (solarb.native._constant_product); None: the Python closure.

@@ -439,29 +439,42 @@ def quote(state: CpmmPool, aux: Mapping[Pubkey, bytes], amount_in: int, a_to_b: 
 _NATIVE = native.load("constant_product")
 
 
+_LAST_PASS: tuple[object, object, object, object, tuple[int, int, int, int, int, int] | None] = (
+    object(), None, None, None, None)
+"""The latest :func:`_one_pass`: its state, config, vault datas and result (a spot rate per
+direction and the quoters of an update read the same pass; the datas are immutable bytes, held
+here, so equal identities give the same result). No state is the first item's object."""
+
+
 def _one_pass(
     state: CpmmPool, aux: Mapping[Pubkey, bytes]
 ) -> tuple[int, int, int, int, int, int] | None:
     """``(reserve_0, reserve_1, trade, protocol, fund, creator rates)`` read in one pass from a
     loaded config and vaults of the expected sizes, the values the checked readers give; None
     where any of them would raise or look further (missing or short account, discriminator,
-    reserves not positive, fee accruals above u64)."""
+    reserves not positive, fee accruals above u64). The latest pass is kept: the same state and
+    account data objects answer it again without reading."""
+    global _LAST_PASS
     config = aux.get(state.amm_config)
     vault_0 = aux.get(state.vault_a)
     vault_1 = aux.get(state.vault_b)
-    if (config is None or vault_0 is None or vault_1 is None or len(config) != AMM_CONFIG_LEN
-            or len(vault_0) < TOKEN_ACCOUNT_LEN or len(vault_1) < TOKEN_ACCOUNT_LEN):  # fmt: skip
-        return None
-    disc, trade, protocol, fund, creator = _RATES.unpack_from(config, 0)
-    if disc != AMM_CONFIG_DISCRIMINATOR:
-        return None
-    f0 = state.protocol_fees_token_0 + state.fund_fees_token_0 + state.creator_fees_token_0
-    f1 = state.protocol_fees_token_1 + state.fund_fees_token_1 + state.creator_fees_token_1
-    r0 = _U64.unpack_from(vault_0, 64)[0] - f0
-    r1 = _U64.unpack_from(vault_1, 64)[0] - f1
-    if r0 > 0 and r1 > 0 and f0 <= U64_MAX and f1 <= U64_MAX:
-        return r0, r1, trade, protocol, fund, creator
-    return None
+    c = _LAST_PASS
+    if c[0] is state and c[1] is config and c[2] is vault_0 and c[3] is vault_1:
+        return c[4]
+    parts = None
+    if (config is not None and vault_0 is not None and vault_1 is not None
+            and len(config) == AMM_CONFIG_LEN and len(vault_0) >= TOKEN_ACCOUNT_LEN
+            and len(vault_1) >= TOKEN_ACCOUNT_LEN):  # fmt: skip
+        disc, trade, protocol, fund, creator = _RATES.unpack_from(config, 0)
+        if disc == AMM_CONFIG_DISCRIMINATOR:
+            f0 = state.protocol_fees_token_0 + state.fund_fees_token_0 + state.creator_fees_token_0
+            f1 = state.protocol_fees_token_1 + state.fund_fees_token_1 + state.creator_fees_token_1
+            r0 = _U64.unpack_from(vault_0, 64)[0] - f0
+            r1 = _U64.unpack_from(vault_1, 64)[0] - f1
+            if r0 > 0 and r1 > 0 and f0 <= U64_MAX and f1 <= U64_MAX:
+                parts = (r0, r1, trade, protocol, fund, creator)
+    _LAST_PASS = (state, config, vault_0, vault_1, parts)
+    return parts
 
 
 def _bound_parts(state: CpmmPool, aux: Mapping[Pubkey, bytes],

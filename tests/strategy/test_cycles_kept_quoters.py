@@ -394,6 +394,13 @@ def test_a_kept_quoter_is_for_its_entry_object_only() -> None:
     (q2,) = bq.bind_kept(((key, second),), kept)
     assert q2 is not q1 and q2(10**6) == cp.quote(second.state, second.aux, 10**6, True)
     assert q1(10**6) != q2(10**6) and kept[key][0] is second
+    # bind_slots: the same, kept by slot number in a list
+    slots: bq.KeptSlots = [None] * 3
+    (s1,) = bq.bind_slots(((key, first, 2),), slots)
+    assert bq.bind_slots(((key, first, 2),), slots) == (s1,) and slots[0] is slots[1] is None
+    (s2,) = bq.bind_slots(((key, second, 2),), slots)
+    assert s2 is not s1 and s2(10**6) == q2(10**6) and slots[2] is not None
+    assert slots[2][0] is second and slots[2][1] == second.revision
 
 
 def test_no_spot_rate_reads_the_clock_and_clock_writes_keep_the_finders_rates(

@@ -16,7 +16,7 @@ from solders.pubkey import Pubkey
 from solarb.market import MarketState
 from solarb.runtime.bench_workload import Workload
 from solarb.strategy import CycleFinder, enumerate_cycles, evaluate_cycle
-from solarb.strategy.cycle_plan import ROW_WIDTH, plan_routes
+from solarb.strategy.cycle_plan import PAD_SLOT, ROW_WIDTH, plan_routes
 from solarb.strategy.routes import Cycle, Leg, build_index, routes
 from tests.support import cp_adapter as cp
 from tests.support.workload_pools import workload_market
@@ -58,6 +58,10 @@ def _same_as_objects(m: MarketState, starts: list[Pubkey], hops: int) -> list[Cy
         assert ix.find(cycle) == i
         assert ix.hops(i) == [(g.pool, g.a_to_b, g.mint_in, g.mint_out) for g in cycle.legs]
         assert ix.legs(i) == tuple(((g.pool, g.a_to_b), m.pools[g.pool]) for g in cycle.legs)
+        slots = [s for s in ix.rows[4 * i + 1 : 4 * i + 4] if s != PAD_SLOT]
+        assert ix.slot_legs(i) == tuple((*pair, s) for pair, s in zip(ix.legs(i), slots))
+        assert [ix.pools[(s - 1) >> 1] for s in slots] == [g.pool for g in cycle.legs]
+        assert all(f._plans[g.pool].own + (not g.a_to_b) == s for g, s in zip(cycle.legs, slots))
     for pool in m.pools:
         assert f.cycles_through(pool) == [c for c in want if pool in c.pools]
     # the graph's own edges, in the same order
@@ -105,6 +109,11 @@ def test_legs_share_one_pair_per_direction(workload: tuple[Workload, MarketState
         for pair in ix.legs(i):
             assert first.setdefault(pair[0], pair) is pair
     assert len(first) == sum(1 for p in ix._at if p is not None) > 0
+    by_slot: dict[int, object] = {}
+    for i in range(len(ix)):
+        for leg in ix.slot_legs(i):
+            assert by_slot.setdefault(leg[2], leg) is leg
+    assert len(by_slot) == len(first) == sum(1 for p in ix._slot_at if p is not None)
 
 
 def test_arrays_are_exact_size(workload: tuple[Workload, MarketState]) -> None:

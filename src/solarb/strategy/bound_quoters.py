@@ -3,10 +3,11 @@
 A bound quoter (the adapter's ``quoter(state, aux, a_to_b)``) is valid while the pool's decoded
 state and every auxiliary account it reads stay as they are. :func:`bind` binds each
 (pool, direction) once for one market state (one pool change); :func:`bind_kept` keeps them
-across changes, reusing one only while the market has not written the pool's entry since it
-was bound (:attr:`~solarb.market.state.PoolEntry.revision`, bumped on every write to
-``state``, ``aux`` with the Clock sysvar, ``ready`` and ``quarantined``) and the entry is the
-same object (a pool removed and registered again gets a new one). When only Clock writes moved
+across changes (:func:`bind_slots`: the same, kept in a list by slot number), reusing one only
+while the market has not written the pool's entry since it was bound
+(:attr:`~solarb.market.state.PoolEntry.revision`, bumped on every write to ``state``, ``aux``
+with the Clock sysvar, ``ready`` and ``quarantined``) and the entry is the same object (a pool
+removed and registered again gets a new one). When only Clock writes moved
 ``revision`` (:attr:`~solarb.market.state.PoolEntry.rate_revision` is not above the
 ``revision`` at binding: stamps only increase) and the adapter has ``reclock``, the kept
 quoter is brought to the new Clock by it instead of being bound anew.
@@ -21,14 +22,31 @@ from solders.pubkey import Pubkey
 from solarb.dex.base import DexError, Quote, plain_quoter
 from solarb.market.state import PoolEntry
 
-__all__ = ["Kept", "Legs", "bind", "bind_kept", "bound_quote"]
+__all__ = [
+    "Kept",
+    "KeptSlots",
+    "Legs",
+    "SlotLegs",
+    "bind",
+    "bind_kept",
+    "bind_slots",
+    "bound_quote",
+]
 
 Legs = tuple[tuple[tuple[Pubkey, bool], PoolEntry], ...]
 """A cycle's legs as ``((pool, a_to_b), entry)``: the key its bound quoter is shared under."""
 
+SlotLegs = tuple[tuple[tuple[Pubkey, bool], PoolEntry, int], ...]
+"""A cycle's legs as ``((pool, a_to_b), entry, slot)``: ``slot`` numbers the (pool, direction)
+(the finder's rate-table slot), the index its bound quoter is kept at in a :data:`KeptSlots`."""
+
 Kept = dict[tuple[Pubkey, bool], tuple[PoolEntry, int, Callable[[int], Quote]]]
 """Bound quoters kept across pool changes by (pool, a_to_b): ``(entry, entry.revision at
 binding or reclocking, quoter)``; one slot per key, so at most two per pool."""
+
+KeptSlots = list[tuple[PoolEntry, int, Callable[[int], Quote]] | None]
+""":data:`Kept` as a list indexed by each (pool, direction)'s slot number (``None``: nothing
+kept): no hash of a ``(Pubkey, bool)`` key per leg (a Pubkey hashes its 32 bytes each time)."""
 
 
 def bound_quote(entry: PoolEntry, a_to_b: bool) -> Callable[[int], Quote]:
@@ -69,6 +87,18 @@ def bind_kept(legs: Legs, kept: Kept) -> tuple[Callable[[int], Quote], ...]:
         k = kept.get(key)
         if k is None or k[0] is not entry or k[1] != entry.revision:
             k = kept[key] = (entry, entry.revision, _rebound(entry, key[1], k))
+        steps.append(k[2])
+    return tuple(steps)
+
+
+def bind_slots(legs: SlotLegs, kept: KeptSlots) -> tuple[Callable[[int], Quote], ...]:
+    """:func:`bind_kept` with the quoters kept at each leg's slot in ``kept`` (a list long
+    enough for every slot): the same quoters, reused and replaced on the same conditions."""
+    steps = []
+    for key, entry, s in legs:
+        k = kept[s]
+        if k is None or k[0] is not entry or k[1] != entry.revision:
+            k = kept[s] = (entry, entry.revision, _rebound(entry, key[1], k))
         steps.append(k[2])
     return tuple(steps)
 

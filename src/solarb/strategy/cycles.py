@@ -45,9 +45,11 @@ from solarb.frozen import fast_init
 from solarb.market.state import MarketState, PoolEntry
 from solarb.native.slots import frozen_maker
 from solarb.strategy.bound_quoters import Kept as _Kept
+from solarb.strategy.bound_quoters import KeptSlots as _KeptSlots
 from solarb.strategy.bound_quoters import Legs as _Legs
+from solarb.strategy.bound_quoters import SlotLegs as _SlotLegs
 from solarb.strategy.bound_quoters import bind as _bind
-from solarb.strategy.bound_quoters import bind_kept as _bind_kept
+from solarb.strategy.bound_quoters import bind_slots as _bind_slots
 from solarb.strategy.cycle_plan import NAN as _NAN
 from solarb.strategy.cycle_plan import ROW_WIDTH, SpotRates, cycle_rate, filter_rows, new_table
 from solarb.strategy.cycle_plan import Plan as _Plan
@@ -339,16 +341,18 @@ class CycleFinder:
         self.epsilon = epsilon
         self.max_sized = max_sized
         self.keep_quoters = keep_quoters
-        self._quoters: _Kept = {}  # bound quoters kept across changes (see _bind_kept)
+        # bound quoters kept across changes by (pool, direction) rate-table slot (see
+        # bound_quoters.bind_slots)
+        self._kept: _KeptSlots = [None]
         # the changed pool's replaced quoters (with their old states) and the sizing searches'
         # Quotes, freed by release()
         self._retired: list[object] = []
         # the cycles, flat (no object per cycle: one is made for an opportunity or on request)
         self._index: CycleIndex = build_index(market, (), max_hops)
         self._last_in: dict[int, int] = {}  # cycle index -> last optimal input (warm start)
-        # cycle index -> ((pool, a_to_b), entry) per leg (pairs shared by direction), made when
+        # cycle index -> ((pool, a_to_b), entry, slot) per leg (shared by direction), made when
         # it is first sized
-        self._legs: dict[int, _Legs] = {}
+        self._legs: dict[int, _SlotLegs] = {}
         self._version = -1
         self._counter = 0
         self._plans: dict[Pubkey, _Plan] = {}  # pool -> what its change re-evaluates
@@ -362,6 +366,14 @@ class CycleFinder:
         self.quotes = 0
         self.fallbacks = 0
         self.found = 0
+
+    @property
+    def _quoters(self) -> _Kept:
+        """The kept bound quoters by (pool, a_to_b), a dict made now (for inspection)."""
+        pools = self._index.pools
+        return {
+            (pools[(s - 1) >> 1], bool(s & 1)): k for s, k in enumerate(self._kept) if k is not None
+        }
 
     @property
     def cycles(self) -> int:
@@ -397,7 +409,7 @@ class CycleFinder:
         self._revs = [-1] * size
         self._last_in.clear()
         self._legs.clear()
-        self._quoters.clear()
+        self._kept = [None] * size
         self._retired.clear()
         self._version = self.market.version
 
@@ -414,17 +426,18 @@ class CycleFinder:
         plans, index = self._plans, self._index
         chosen = plans.values() if pools is None else [plans[p] for p in pools if p in plans]
         checks: dict[int, PoolEntry] = {}  # a_to_b slot -> entry, each pool once
-        keys: dict[tuple[Pubkey, bool], PoolEntry] = {}
+        slots: dict[int, tuple[tuple[Pubkey, bool], PoolEntry, int]] = {}  # each direction once
         for plan in chosen:
             checks.update((s, entry) for entry, s in plan.checks)
             for i in plan.rows[::ROW_WIDTH]:
-                keys.update(index.legs(i))
+                slots.update((leg[2], leg) for leg in index.slot_legs(i))
         n_rates = _refresh_rates(self._table, self._revs, ((e, s) for s, e in checks.items()))
-        kept = self._quoters if self.keep_quoters else {}  # not kept: adapters' caches only
-        legs = tuple((key, entry) for key, entry in keys.items() if entry.tradable)
-        before = [kept.get(key) for key, _ in legs]
-        _bind_kept(legs, kept)  # each slot bound anew unless still valid, as sizing would
-        return sum(kept[key] is not k for (key, _), k in zip(legs, before)), n_rates
+        # not kept: bound into a list dropped on return (the adapters' caches only)
+        kept = self._kept if self.keep_quoters else [None] * len(self._kept)
+        legs = tuple(leg for leg in slots.values() if leg[1].tradable)
+        before = [kept[s] for _, _, s in legs]
+        _bind_slots(legs, kept)  # each slot bound anew unless still valid, as sizing would
+        return sum(kept[s] is not k for (_, _, s), k in zip(legs, before)), n_rates
 
     def release(self) -> int:
         """Free what the last :meth:`on_pool_changed` call retired instead of freeing it on
@@ -461,17 +474,20 @@ class CycleFinder:
         # rate). The changed pool needs no forgetting: the write that changed it moved its
         # revision.
         table, revs = self._table, self._revs
-        kept, retired = self._quoters, self._retired
+        kept, retired = self._kept, self._retired
         if retired:  # the last change's, if nobody called release() since
             retired.clear()
-        if kept:  # and its kept quoters (else they would hold its old state until rebound),
-            # freed by release() (after the decision) rather than here
-            k = kept.pop((pool, True), None)
-            if k is not None:
-                retired.append(k)
-            k = kept.pop((pool, False), None)
-            if k is not None:
-                retired.append(k)
+        # and its kept quoters (else they would hold its old state until rebound), freed by
+        # release() (after the decision) rather than here: a_to_b's slot, then the other's
+        own = plan.own
+        k = kept[own]
+        if k is not None:
+            retired.append(k)
+            kept[own] = None
+        k = kept[own + 1]
+        if k is not None:
+            retired.append(k)
+            kept[own + 1] = None
         threshold = 1.0 + self.epsilon
         if _FILTER is not None:  # the same loops in C
             _FILTER.refresh(table, revs, plan.checks, _spot_rate)
@@ -495,7 +511,7 @@ class CycleFinder:
         last_in = self._last_in
         best = 0
         if not self.keep_quoters:
-            kept = {}  # bound anew on every change
+            kept = [None] * len(kept)  # bound anew on every change
         start_no = -1  # the start mint (number) whose cap and floor are at hand
         cap = floor = 0
         for n, (rate, index) in enumerate(passed):
@@ -505,16 +521,18 @@ class CycleFinder:
                 cap = max_amount_in[start]
                 floor = max(min_profit[start], 1)
             if max_sized is not None and (
-                n >= max_sized or (rate - 1.0 + _BOUND_SLACK) * cap < max(best, floor)
+                n >= max_sized
+                or (rate - 1.0 + _BOUND_SLACK) * cap < (best if best > floor else floor)  # noqa: FURB136 (no call: hot)
             ):
                 self.skipped += len(passed) - n  # ranked out, or bounded below what we have
                 break
             legs = legs_of.get(index)
             if legs is None:
-                legs = legs_of[index] = ix.legs(index)
+                legs = legs_of[index] = ix.slot_legs(index)
             # its probes' Quotes are retired (see release())
-            res = _search(_bind_kept(legs, kept), rate, cap, last_in.get(index), "model", None,
-                          retired)
+            res = _search(
+                _bind_slots(legs, kept), rate, cap, last_in.get(index), "model", None, retired
+            )
             self.sized += 1
             if res is None:
                 continue
@@ -549,16 +567,13 @@ class CycleFinder:
         :class:`Evaluation` of it would give it (hops, amounts, arrays)."""
         _profit, index, amount_in, chain = item
         ix = self._index
-        rows, mints, mint_keys = ix.rows, ix.mints, ix.mint_keys
-        at = ROW_WIDTH * index
-        start = mint_in = ix.starts[rows[at]]
+        mints, mint_keys = ix.mints, ix.mint_keys
+        start = mint_in = ix.starts[ix.rows[ROW_WIDTH * index]]
         asked = amount_in  # as _hop_arrays: a quote's arrays when it spends what it was asked
         hops = []
-        # the legs (sized in this call: in _legs, their entries those of the market's pools)
-        # and their slots; chain has one quote per leg (a 2-hop cycle's pad slot is not reached)
-        for ((pool, a_to_b), entry), s, q in zip(
-            self._legs[index], (rows[at + 1], rows[at + 2], rows[at + 3]), chain
-        ):
+        # the legs with their slots (sized in this call: in _legs, their entries those of the
+        # market's pools); chain has one quote per leg
+        for ((pool, a_to_b), entry, s), q in zip(self._legs[index], chain):
             mint_out = mint_keys[mints[s]]
             q_in, q_out = q.amount_in, q.amount_out
             hop = _make_hop(

@@ -22,7 +22,7 @@ from solders.pubkey import Pubkey
 
 from solarb.market.graph import Edge
 from solarb.market.state import MarketState, PoolEntry
-from solarb.strategy.bound_quoters import Legs
+from solarb.strategy.bound_quoters import Legs, SlotLegs
 from solarb.strategy.cycle_plan import PAD_SLOT, ROW_WIDTH, Plan, plan_routes
 
 if TYPE_CHECKING:
@@ -115,7 +115,9 @@ class CycleIndex:
     graph's as of the build). ``plans``: each pool's :class:`~solarb.strategy.cycle_plan.Plan`; ``size``
     the rate table's."""
 
-    __slots__ = ("_at", "mint_keys", "mints", "pairs", "plans", "pools", "rows", "size", "starts")
+    __slots__ = (
+        "_at", "_slot_at", "mint_keys", "mints", "pairs", "plans", "pools", "rows", "size", "starts",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -136,6 +138,7 @@ class CycleIndex:
         self.plans = plans
         self.size = 1 + 2 * len(pools)
         self._at: list[tuple[tuple[Pubkey, bool], PoolEntry] | None] = [None] * self.size
+        self._slot_at: list[tuple[tuple[Pubkey, bool], PoolEntry, int] | None] = [None] * self.size
 
     def __len__(self) -> int:
         return len(self.rows) // ROW_WIDTH
@@ -170,6 +173,24 @@ class CycleIndex:
                 k = (s - 1) >> 1
                 pair = at[s] = ((self.pools[k], bool(s & 1)), self.pairs[k][0])
             out.append(pair)
+        return tuple(out)
+
+    def slot_legs(self, index: int) -> SlotLegs:
+        """``((pool, a_to_b), entry, slot)`` of each leg of cycle ``index``: :meth:`legs` with
+        each direction's rate-table slot (what
+        :func:`~solarb.strategy.bound_quoters.bind_slots` takes); each direction's triple is
+        made once and shared by every cycle through it."""
+        rows, at = self.rows, self._slot_at
+        j = ROW_WIDTH * index
+        out = []
+        for s in (rows[j + 1], rows[j + 2], rows[j + 3]):
+            if s == PAD_SLOT:
+                break
+            leg = at[s]
+            if leg is None:
+                k = (s - 1) >> 1
+                leg = at[s] = ((self.pools[k], bool(s & 1)), self.pairs[k][0], s)
+            out.append(leg)
         return tuple(out)
 
     def cycle(self, index: int) -> Cycle:

@@ -520,9 +520,9 @@ class CycleFinder:
                 start = starts[start_no]
                 cap = max_amount_in[start]
                 floor = max(min_profit[start], 1)
+            bar = best if best > floor else floor  # noqa: FURB136 (no max() call: hot)
             if max_sized is not None and (
-                n >= max_sized
-                or (rate - 1.0 + _BOUND_SLACK) * cap < (best if best > floor else floor)  # noqa: FURB136 (no call: hot)
+                n >= max_sized or (rate - 1.0 + _BOUND_SLACK) * cap < bar
             ):
                 self.skipped += len(passed) - n  # ranked out, or bounded below what we have
                 break

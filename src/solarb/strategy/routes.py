@@ -116,7 +116,8 @@ class CycleIndex:
     the rate table's."""
 
     __slots__ = (
-        "_at", "_slot_at", "mint_keys", "mints", "pairs", "plans", "pools", "rows", "size", "starts",
+        "_at", "_slot_at", "mint_keys", "mints", "pairs", "plans", "pools", "rows", "size",
+        "starts",
     )  # fmt: skip
 
     def __init__(

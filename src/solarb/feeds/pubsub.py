@@ -43,7 +43,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import itertools
 import random
 import time
 from collections.abc import Iterable
@@ -55,7 +54,14 @@ from solders.pubkey import Pubkey
 from solarb.errors import Retryable
 from solarb.feeds.base import OnSlot, OnUpdate
 from solarb.feeds.delivery import Delivery, FeedStats
-from solarb.feeds.pubsub_groups import AccountGroup, group_answer, release_group, touch_groups
+from solarb.feeds.pubsub_groups import (
+    _TOPOLOGIES,
+    AccountGroup,
+    SharedAccount,
+    group_answer,
+    release_group,
+    touch_groups,
+)
 from solarb.feeds.pubsub_shards import _Endpoint, _Shard, _ShardNotes
 from solarb.feeds.resync import read_accounts
 from solarb.rpc.client import decode_account
@@ -78,7 +84,6 @@ _TRANSIENT = (Retryable, RpcProtocolError, RpcResponseError, FeedProtocolError)
 # past the connection cap, a group's or batch's shard is kept while it holds at most this many
 # accounts more than the least loaded one
 _NEAR_SLACK = 64
-_TOPOLOGIES = itertools.count(1)  # unique over all feeds: no group matches another feed
 
 
 def _noop_slot(slot: int) -> None:
@@ -143,6 +148,9 @@ class PubSubFeed:
         self._topology = self._stamp = next(_TOPOLOGIES)
         # each distinct tuple of shards holding a group part, shared by every group
         self._shard_sets: dict[tuple[_Shard, ...], tuple[_Shard, ...]] = {}
+        # accounts many groups read, each in a part of its own (the Clock sysvar, mints): one
+        # delivery watcher for all of those groups (see pubsub_groups.SharedAccount)
+        self._shared: dict[Pubkey, SharedAccount] = {}
         self._wake: dict[_Shard, asyncio.Event] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._program_keys: dict[str, Pubkey] = {}

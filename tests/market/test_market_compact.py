@@ -22,7 +22,7 @@ from solarb.dex.registry import ADAPTERS
 from solarb.dex.spl_token import SYSTEM_PROGRAM_ID, TOKEN_PROGRAM_ID, encode_mint
 from solarb.errors import UsageError
 from solarb.events import AccountUpdate
-from solarb.market.compact import COMPACT_MIN_LEN, SparseBytes, compact, compact_update
+from solarb.market.compact import COMPACT_MIN_LEN, SparseBytes, _Layout, compact, compact_update
 from solarb.market.state import CLOCK_SYSVAR, MarketState
 from solarb.sim.programs import meteora_dlmm as dlmm_model
 from solarb.sim.programs import orca_whirlpool as whirlpool_model
@@ -322,6 +322,42 @@ def test_relayout_checks_every_gap_byte_and_builds_the_layout_once() -> None:
     one = bytearray(4096)
     one[7] = 1
     assert compact_update(bytes(one), zeros)[0] == bytes(one)
+
+
+def test_layout_structs_cut_and_place_every_run() -> None:
+    """The split and place Structs of a layout (made by one formatting call) match formats made
+    run by run from the index, and cut/place real arrays and edge layouts exactly: no runs, a
+    run at either end, runs a byte apart from their gaps, lengths above 64 KiB."""
+    cases = [compact(data) for data in _big_accounts()]
+    rng = random.Random(3)
+    for length in (2_048, 10_136, 70_000):
+        for runs in (0, 1, 5, 60):
+            cases.append(compact(_random_sparse(rng, length, runs)))
+    edge = bytearray(4096)
+    edge[0] = edge[-1] = edge[2000] = 7
+    cases.append(compact(bytes(edge)))
+    checked = 0
+    for stored in cases:
+        if not isinstance(stored, SparseBytes):
+            continue
+        chunks, index = stored.runs()
+        n = (len(index) - 2) // 2
+        sizes = [index[n + i + 1] - index[n + i] for i in range(n)]
+        place, pos = [], 0
+        for i in range(n):
+            place.append(f"{index[i] - pos}x{sizes[i]}s")
+            pos = index[i] + sizes[i]
+        place.append(f"{index[-1] - pos}x")
+        layout = _Layout()
+        split_struct = layout.make_split(index)
+        place_struct = layout.make_place(index)
+        assert split_struct.format == "<" + "".join(f"{s}s" for s in sizes)
+        assert place_struct.format == "<" + "".join(place)
+        data = bytes(stored)
+        assert place_struct.pack(*split_struct.unpack(chunks)) == data
+        assert b"".join(place_struct.unpack(data)) == chunks
+        checked += 1
+    assert checked > 20
 
 
 def _random_sparse(rng: random.Random, length: int, runs: int) -> bytes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import random
 import struct
+import sys
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -224,7 +225,10 @@ def _spot(log: list[tuple[int, object, bool]], fail_at: int = -1) -> Callable[..
 
 
 def _run_both(
-    table: array[float], revs: list[object], checks: tuple[tuple[object, int], ...], fail_at: int = -1
+    table: array[float],
+    revs: list[object],
+    checks: tuple[tuple[object, int], ...],
+    fail_at: int = -1,
 ) -> tuple[object, object]:
     """Refresh copies with the kernel and with cycles._refresh_rates (each given a logging
     spot_rate): the same table bits, revs (by identity), spot_rate calls and result or
@@ -327,9 +331,11 @@ def test_refresh_on_pool_entries_and_errors(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(cy, "_spot_rate", _spot([]))
     with pytest.raises(IndexError):
         cy._refresh_rates(new_table(3), [-1] * 3, ((ok, 2),))  # type: ignore[arg-type]
-    for s in (2, -1):
+    for s in (2, -1, sys.maxsize):
         with pytest.raises(IndexError):
             KERNEL.refresh(new_table(3), [-1] * 3, ((ok, s),), _spot([]))
+    with pytest.raises(OverflowError):
+        KERNEL.refresh(new_table(3), [-1] * 3, ((ok, 2**70),), _spot([]))
     with pytest.raises(IndexError):
         KERNEL.refresh(new_table(5), [-1] * 3, ((ok, 3),), _spot([]))  # outside revs
     with pytest.raises(TypeError):

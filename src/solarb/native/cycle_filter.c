@@ -194,7 +194,7 @@ static int refresh_one(double *table, Py_ssize_t n, PyObject *revs, PyObject *pa
     PyObject *entry = PyTuple_GET_ITEM(pair, 0);
     Py_ssize_t s = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 1));
     if (s == -1 && PyErr_Occurred()) return -1;
-    if (s < 0 || s + 1 >= n || s >= PyList_GET_SIZE(revs)) {
+    if (s < 0 || s >= n - 1 || s >= PyList_GET_SIZE(revs)) { /* s + 1 could overflow */
         PyErr_Format(PyExc_IndexError, "refresh(): slot %zd outside the table or revs", s);
         return -1;
     }

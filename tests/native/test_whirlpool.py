@@ -376,3 +376,93 @@ def test_bound_malformed_plan_raises_per_call() -> None:
     assert seen == ["x", 1.5, "x", 1.5]
     with pytest.raises(TypeError):
         KERNEL.bind(bytearray(10), Quote, general, None, {}, True)
+
+
+T22 = "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb"
+
+
+@needs_kernel
+def test_moved_state_keeps_the_arrays_part_of_the_plan() -> None:
+    """A later state of a pool over the same tick arrays (price, liquidity and tick moved within
+    the arrays' window) moves the kept entry with its header set by ``with_head``: the plan is
+    byte-equal to a cold one and the bound quoter answers as the cold one and Python do. States
+    that change anything else the plan reads (tick out of the window, fee rate, fee tier,
+    token program, negative reward time, price or liquidity beyond u128) are built anew."""
+    pools = [(state, aux) for _ow, state, aux in workload_pools(Workload(40, 11, 4, 0), (ow,))]
+    accs = _folder("sol_usdc_ts64_HJPjoWUr/gabrielfior")
+    key = Pubkey.from_string("HJPjoWUrhoZzkNfRpHuieeFk9WcZWjwy6PBjZ81ngndJ")
+    pools.append((ow.decode_pool(key, accs[key]), accs))
+    rng = random.Random(8)
+    moved = rebuilt = 0
+    for state, aux in pools:
+        for a_to_b in (True, False):
+            ck = (state.address, a_to_b)
+            prev = state
+            ow.quoter(state, aux, a_to_b)
+            for step in range(12):
+                spacing, lo, hi = ow._window(prev.tick_current_index, prev.tick_spacing, a_to_b)
+                kind = step % 6 if step >= 6 else 0
+                tick = rng.randrange(lo, hi) if kind != 1 else hi + rng.randrange(3)
+                tick = max(cm.MIN_TICK, min(cm.MAX_TICK - 1, tick))
+                price = cm.sqrt_price_at_tick(tick) + rng.randrange(2)
+                changes: dict[str, Any] = {"tick_current_index": tick, "sqrt_price": price,
+                                           "liquidity": rng.randrange(2**rng.randrange(1, 110))}
+                if kind == 2:
+                    changes["fee_rate"] = prev.fee_rate + 1
+                elif kind == 3:
+                    field = rng.choice(("fee_tier_index", "token_program_a", "token_program_b"))
+                    changes[field] = (prev.fee_tier_index + 1 if field == "fee_tier_index"
+                                      else Pubkey.from_string(T22))  # fmt: skip
+                elif kind == 4:
+                    changes["reward_last_updated_timestamp"] = -1
+                elif kind == 5:
+                    changes[rng.choice(("sqrt_price", "liquidity"))] = 2**128
+                new = dataclasses.replace(prev, **changes)
+                before = ow._SLOTS.get(ck)  # its state: prev
+                warm = ow.quoter(new, aux, a_to_b)
+                e = ow._SLOTS.get(ck)
+                kept = e is before
+                warm_plan = None if e is None or e.state is not new else (e.plan, e.plain)
+                moved += kept
+                rebuilt += not kept
+                saved = ow._SLOTS, ow._BLOBS
+                ow._SLOTS, ow._BLOBS = {}, {}
+                try:
+                    cold = ow.quoter(new, aux, a_to_b)
+                    c = ow._SLOTS.get(ck)
+                    cold_plan = None if c is None else (c.plan, c.plain)
+                finally:
+                    ow._SLOTS, ow._BLOBS = saved
+                if new.adaptive_fee:  # no plan for it, whatever the kept entry holds
+                    assert ow._native_quote(new, aux, 10**6, a_to_b) is None
+                if warm_plan is not None or kept:
+                    assert warm_plan == cold_plan, (state.address, step, kind)
+                for amount in [*_amounts(rng, 6), 10**6]:
+                    want = _python_outcome(new, aux, amount, a_to_b)
+                    assert _outcome(lambda: warm(amount)) == want, (step, kind)  # noqa: B023
+                    assert _outcome(lambda: cold(amount)) == want, (step, kind)  # noqa: B023
+                if kind == 0 or rng.random() < 0.5:
+                    prev = new
+    assert moved > 100 and rebuilt > 40, (moved, rebuilt)
+
+
+@needs_kernel
+def test_with_head_sets_the_header_fields_only() -> None:
+    """``with_head`` writes price, liquidity and tick as ``_PLAN_HEAD`` packs them and copies the
+    rest; None for a number outside its field; a short plan or wrong types raise."""
+    rng = random.Random(2)
+    for _ in range(200):
+        plan = bytes(rng.randrange(256) for _ in range(64 + rng.randrange(3) * 24))
+        price, liq = rng.randrange(2**128), rng.randrange(2**rng.randrange(1, 129))
+        tick = rng.randrange(-(2**31), 2**31)
+        head = ow._PLAN_HEAD.pack(price & U64, price >> 64, liq & U64, liq >> 64, tick, 0, 0, 0, 0)
+        assert KERNEL.with_head(plan, price, liq, tick) == head[:36] + plan[36:]
+    plan = bytes(64)
+    for args in ((-1, 0, 0), (2**128, 0, 0), (0, -1, 0), (0, 2**128, 0), (0, 0, 2**31),
+                 (0, 0, -(2**31) - 1), (0, 0, 2**70)):  # fmt: skip
+        assert KERNEL.with_head(plan, *args) is None, args
+    with pytest.raises(ValueError, match="malformed swap plan"):
+        KERNEL.with_head(bytes(63), 0, 0, 0)
+    for bad in ((bytearray(64), 0, 0, 0), (plan, 0.5, 0, 0), (plan, 0, 0, 1.0), (plan, 0, 0)):
+        with pytest.raises(TypeError):
+            KERNEL.with_head(*bad)

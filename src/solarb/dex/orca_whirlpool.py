@@ -422,9 +422,10 @@ def _planned_entry(
     """:func:`_entry` with its plan (and plain flag) made; None where making the slots fails
     (the Python path raises it, after the checks it makes first)."""
     e = _SLOTS.get((state.address, a_to_b))
-    if (e is not None and e.state is state and e.plan is not None
+    if (e is not None and e.plan is not None
             and all(map(operator.is_, map(aux.get, e.keys), e.datas))):  # fmt: skip
-        return e
+        if e.state is state or _moved(e, state):
+            return e
     try:
         e = _entry_from(e, state, aux, a_to_b)
     except (QuoteError, DecodeError, ArithmeticError, ValueError):
@@ -438,6 +439,27 @@ def _planned_entry(
         if e.plan:  # the kernel reads the plan: the decoded arrays need not stay
             e.slots = None
     return e
+
+
+def _moved(e: _SlotsEntry, state: Whirlpool) -> bool:
+    """Move ``e`` (its arrays' data still in ``aux``) to ``state``, a later state of its pool
+    whose plan differs only in the header's price, liquidity and tick: the current tick in
+    ``e``'s window and every other field the plan, its slots or ``plain`` read as in ``e.state``
+    (what :func:`_entry_from` and :func:`_joined` make then, the header set in one C call).
+    False (``e`` untouched) when anything else differs or the kernel is not built."""
+    p, kernel = e.state, _NATIVE
+    spacing, lo, hi = e.window
+    if (not e.plan or kernel is None or not lo <= state.tick_current_index < hi
+            or state.reward_last_updated_timestamp < 0
+            or (state.tick_spacing, state.fee_rate, state.fee_tier_index, state.token_program_a,
+                state.token_program_b) != (spacing, p.fee_rate, p.fee_tier_index,
+                                           p.token_program_a, p.token_program_b)):  # fmt: skip
+        return False
+    plan = kernel.with_head(e.plan, state.sqrt_price, state.liquidity, state.tick_current_index)
+    if plan is None:  # a number outside its field: _plan_head says b""
+        return False
+    e.state, e.plan = state, plan
+    return True
 
 
 def _native_quote(

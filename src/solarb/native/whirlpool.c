@@ -9,6 +9,8 @@
  * bind(plan, Quote, quote, state, aux, a_to_b) -> Bound: x -> quote_exact_in(plan, x, Quote)
  *   or, where that is None, quote(state, aux, x, a_to_b) (the adapter's bound quoter, a C
  *   callable)
+ * with_head(plan, sqrt_price, liquidity, tick) -> plan with those header fields | None (a
+ *   number that does not fit its field)
  *   amount_in  input the swap consumed (amount - remaining), before transfer fees
  *   amount_out output the swap produced (u64), before transfer fees
  *   fee        total trade fee in the input token (LP + protocol)
@@ -27,6 +29,7 @@
 #include "gc_fields.h"
 #include "quote_obj.h"
 #include <stddef.h>
+#include <string.h>
 
 #define MIN_TICK (-443636)
 #define MAX_TICK 443636
@@ -544,6 +547,46 @@ static PyObject *py_sqrt_price_at_tick(PyObject *self, PyObject *arg) {
     return py_from_u128(sqrt_price_at_tick(t));
 }
 
+/* with_head(plan, sqrt_price, liquidity, tick) -> a copy of plan with its first 36 bytes (price
+ * u128, liquidity u128, tick i32) set to these (orca_whirlpool._moved: a later state of the
+ * pool over the same tick arrays and header fields); None when a number does not fit its field
+ * (the caller packs the header as before). */
+static void wr_le(unsigned char *d, u128 v, int n) {
+    for (int i = 0; i < n; i++, v >>= 8) d[i] = (unsigned char)(v & 0xFF);
+}
+
+static PyObject *with_head(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 4 || !PyBytes_Check(args[0]) || !PyLong_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "with_head(plan: bytes, sqrt_price: int, liquidity: int, tick: int)");
+        return NULL;
+    }
+    Py_ssize_t n = PyBytes_GET_SIZE(args[0]);
+    if (n < HEADER_LEN) {
+        PyErr_SetString(PyExc_ValueError, MALFORMED_PLAN);
+        return NULL;
+    }
+    u128 price, liq;
+    if (py_to_u128(args[1], &price) || py_to_u128(args[2], &liq)) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return NULL;
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    int overflow;
+    long long tick = PyLong_AsLongLongAndOverflow(args[3], &overflow);
+    if (tick == -1 && PyErr_Occurred()) return NULL;
+    if (overflow || tick < INT32_MIN || tick > INT32_MAX) Py_RETURN_NONE;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, n);
+    if (!out) return NULL;
+    unsigned char *d = (unsigned char *)PyBytes_AS_STRING(out);
+    memcpy(d + 36, PyBytes_AS_STRING(args[0]) + 36, (size_t)n - 36);
+    wr_le(d, price, 16);
+    wr_le(d + 16, liq, 16);
+    wr_le(d + 32, (u128)(uint32_t)(int32_t)tick, 4);
+    return out;
+}
+
 static PyMethodDef METHODS[] = {
     {"swap_exact_in", (PyCFunction)(void (*)(void))swap_exact_in, METH_FASTCALL,
      "swap_exact_in(plan, amount) -> (amount_in, amount_out, fee) | None: the static-fee "
@@ -556,6 +599,9 @@ static PyMethodDef METHODS[] = {
      "bind(plan, quote_cls, quote, state, aux, a_to_b) -> x -> quote_exact_in(plan, x, "
      "quote_cls), or quote(state, aux, x, a_to_b) where that is None: the bound quoter as a C "
      "callable."},
+    {"with_head", (PyCFunction)(void (*)(void))with_head, METH_FASTCALL,
+     "with_head(plan, sqrt_price, liquidity, tick) -> the plan with those header fields, or "
+     "None where a number does not fit its field (u128, u128, i32)."},
     {"sqrt_price_at_tick", py_sqrt_price_at_tick, METH_O,
      "sqrt_price_at_tick(tick) -> int: clmm_math.sqrt_price_at_tick (for tests)."},
     {NULL, NULL, 0, NULL},

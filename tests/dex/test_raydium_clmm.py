@@ -272,3 +272,30 @@ def test_exact_output_with_transfer_fees() -> None:
     assert q.amount_in == taken + -(-pre_in * 30 // 10_000) and q.input_transfer_fee > 0
     # paying that much as an exact input gets at least what was asked
     assert rc.quote(state, aux, q.amount_in, True).amount_out >= 10**7
+
+
+def test_spot_rate_keeps_the_latest_state_and_config() -> None:
+    """The latest state's price and fee factor are kept by identity of the state and the config
+    data: a config written in place, another state or equal data in a new object answer the
+    formula on the current accounts."""
+    import random
+
+    rng = random.Random(3)
+    state, aux = _pool()
+    states = [state, replace(state, sqrt_price_x64=state.sqrt_price_x64 * 3 // 2)]
+    for _ in range(200):
+        s = rng.choice(states)
+        what = rng.randrange(3)
+        if what == 0:  # the config written in place
+            c = lay.decode_amm_config(s.amm_config, aux[s.amm_config])
+            aux[s.amm_config] = lay.encode_amm_config(
+                replace(c, trade_fee_rate=rng.randrange(10**5)))
+        elif what == 1:
+            aux[s.amm_config] = bytes(bytearray(aux[s.amm_config]))
+        fee = lay.decode_amm_config(s.amm_config, aux[s.amm_config]).trade_fee_rate
+        price = (s.sqrt_price_x64 / 2**64) ** 2
+        for a_to_b in (True, False):
+            want = (price if a_to_b else 1.0 / price) * (1.0 - fee / 1_000_000)
+            assert rc.spot_rate(s, aux, a_to_b) == want
+    with pytest.raises(MissingAccount):
+        rc.spot_rate(state, {k: v for k, v in aux.items() if k != state.amm_config}, True)

@@ -407,12 +407,25 @@ def quoter(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callab
                        a_to_b)
 
 
+_LAST_SPOT: tuple[object, object, float, float] = (object(), None, 0.0, 0.0)
+"""The latest :func:`spot_rate`'s state, config data, price and fee factor (an update asks both
+directions of one state in a row); no state is the first item's object."""
+
+
 def spot_rate(state: ClmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:
     """Marginal output per input unit at the current price after the trade fee (float)."""
-    config = cached_config(state.amm_config, loaded(aux, state.amm_config, NAME, "amm config"))
-    price = (state.sqrt_price_x64 / 2**64) ** 2
+    global _LAST_SPOT
+    data = aux.get(state.amm_config)
+    c = _LAST_SPOT
+    if c[0] is state and c[1] is data:
+        price, keep = c[2], c[3]
+    else:
+        config = cached_config(state.amm_config, loaded(aux, state.amm_config, NAME, "amm config"))
+        price = (state.sqrt_price_x64 / 2**64) ** 2
+        keep = 1.0 - config.trade_fee_rate / FEE_DEN
+        _LAST_SPOT = (state, data, price, keep)
     rate = price if a_to_b else (1.0 / price if price else 0.0)
-    return rate * (1.0 - config.trade_fee_rate / FEE_DEN)
+    return rate * keep
 
 
 _METAS: dict[tuple[Pubkey, Pubkey, bool], tuple[tuple[Pubkey, ...], list[AccountMeta]]] = {}

@@ -32,8 +32,17 @@ def _session(feed: PubSubFeed, shard: _Shard, slot: int, deliver: bool = True) -
 
 
 def _agree(feed: PubSubFeed, groups: list[AccountGroup]) -> None:
+    """Every group's answer is ``min_account_slot``; ``group_slot_at_least`` (asked first, from
+    whatever the group cached before the change) is exact below its ``need`` and in
+    ``[need, exact]`` at or above it."""
     for g in groups:
         want = feed.min_account_slot(g.keys)
+        for need in (-5, 0, want - 3, want, want + 1, 1 << 40):
+            got = feed.group_slot_at_least(g, need)
+            if want < max(need, 0):
+                assert got == want, (need, got, want)
+            else:
+                assert max(need, 0) <= got <= want, (need, got, want)
         assert feed.group_slot(g) == want, g.keys
         assert feed.group_slot(g) == want
 

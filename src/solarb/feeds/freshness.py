@@ -36,6 +36,8 @@ class MarketFreshness:
         self._release = getattr(source, "release", None)
         self._group_slot = (getattr(source, "group_slot", None)
                             if self._group is not None and self._release is not None else None)
+        self._at_least = (getattr(source, "group_slot_at_least", None)
+                          if self._group_slot is not None else None)
         # pool -> (the aux_keys tuple its group was made from, the group)
         self._groups: dict[Pubkey, tuple[tuple[Pubkey, ...], Any]] = {}
 
@@ -72,6 +74,35 @@ class MarketFreshness:
             if s < slot:
                 slot = s
         return slot
+
+    def stale_pool(self, pools: Iterable[Pubkey], need: int) -> tuple[Pubkey, int] | None:
+        """The first of ``pools`` whose :meth:`pool_slot` is below ``max(need, 0)``, with that
+        slot (exact); None if there is none. A pool at or above it is not asked exactly: a
+        source with ``group_slot_at_least`` answers from a cached lower bound (what the
+        stale-state rule needs: the same verdicts, fewer group recomputations)."""
+        at_least = self._at_least
+        if need < 0:  # noqa: PLR1730 (no call: hot)
+            need = 0
+        if at_least is None:
+            pool_slot = self.pool_slot
+            for pool in pools:
+                slot = pool_slot(pool)
+                if slot < need:
+                    return pool, slot
+            return None
+        market_get, groups = self.market.pools.get, self._groups
+        for pool in pools:  # pool_slot's group path, inline
+            entry = market_get(pool)
+            if entry is None:
+                return pool, self.pool_slot(pool)  # -1 (its group released)
+            aux = entry.aux_keys
+            cached = groups.get(pool)
+            if cached is None or cached[0] is not aux:
+                cached = self._new_group(pool, aux)
+            slot = at_least(cached[1], need)
+            if slot < need:
+                return pool, slot
+        return None
 
     def warm(self, pools: Iterable[Pubkey] | None = None) -> int:
         """Make and lay out now the group of each of ``pools`` (every pool of the market when

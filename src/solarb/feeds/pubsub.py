@@ -239,6 +239,22 @@ class PubSubFeed:
                 return -1
         return answer
 
+    def group_slot_at_least(self, group: AccountGroup, need: int) -> int:
+        """:meth:`group_slot` when it is below ``need``; else a slot >= ``need`` (and >= 0), at
+        most :meth:`group_slot`: what the stale-state rule asks per hop. A group's cached answer
+        is a lower bound of its exact one while its layout stands: slots and delivered slots only
+        grow, and every change that can lower an answer (a shard down, an account unwatched or
+        forgotten, subscriptions set from outside) lays the groups concerned out again
+        (``touch``, or a new ``_topology``). So a cached answer at least ``need`` answers however
+        far the shards' slots moved since (each renews ``_stamp``), unless an account is queued."""
+        answer = group.answer
+        if answer < need or answer < 0 or group.version != self._topology:
+            return self.group_slot(group)
+        delivery = self.delivery
+        if (delivery._pending or delivery._batch) and delivery.any_queued(group.keys):
+            return -1
+        return answer
+
     def _held(self, pubkey: Pubkey) -> bool:
         """True if ``pubkey`` is subscribed (and resynced) on some shard."""
         homes = self._watched.get(pubkey)

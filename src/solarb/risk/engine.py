@@ -17,7 +17,7 @@ from solarb.errors import ConfigError
 from solarb.events import Opportunity, Verdict
 from solarb.native.slots import frozen_maker
 from solarb.risk.rules import RULES, stale_state
-from solarb.risk.rules.stale_state import PoolFreshness
+from solarb.risk.rules.stale_state import PoolFreshness, stale_reason
 
 __all__ = ["RiskEngine", "RiskLimits"]
 
@@ -94,11 +94,11 @@ class RiskEngine:
             self.rejections["halted"] += 1
             return _verdict(opp.id, False, f"halted: {self._halt_reason}")
         limits = self.limits
-        if view is not None:
-            stale = stale_state.evaluate(opp, limits, in_flight=in_flight, view=view)
-            if stale is not None:
+        if view is not None:  # stale_state.evaluate, inline (its verdict, its reason)
+            why = stale_reason(opp, limits.max_slot_lag, view)
+            if why is not None:
                 self.rejections[stale_state.NAME] += 1
-                return stale
+                return _verdict(opp.id, False, f"{stale_state.NAME}: {why}")
         for evaluate, name in self._checks:
             verdict = evaluate(opp, limits, in_flight=in_flight)
             if verdict is not None and not verdict.approved:

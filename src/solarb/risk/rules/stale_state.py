@@ -8,6 +8,7 @@ slots behind the cluster's slot is refused too. Pure: the view is read, nothing 
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import TYPE_CHECKING, Protocol
 
 from solders.pubkey import Pubkey
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from solarb.risk.engine import RiskLimits
 
 NAME = "stale_state"
+_POOL = attrgetter("pool")
 
 
 class PoolFreshness(Protocol):
@@ -34,8 +36,20 @@ class PoolFreshness(Protocol):
 
 
 def stale_reason(opp: Opportunity, max_slot_lag: int, view: PoolFreshness) -> str | None:
-    """Why ``opp`` goes through stale state (None: every hop's pool is fresh enough)."""
+    """Why ``opp`` goes through stale state (None: every hop's pool is fresh enough). A view
+    with ``stale_pool(pools, need)`` (:class:`~solarb.feeds.freshness.MarketFreshness`) is asked
+    once for the first hop below the slot the lag allows; the same answer as one ``pool_slot``
+    per hop."""
     cluster = view.cluster_slot
+    first = getattr(view, "stale_pool", None)
+    if first is not None:
+        hit = first(map(_POOL, opp.hops), cluster - max_slot_lag)
+        if hit is None:
+            return None
+        pool, slot = hit
+        if slot < 0:
+            return f"pool {pool} awaits resync"
+        return f"pool {pool} state at slot {slot}, {cluster - slot} slots behind {cluster}"
     for hop in opp.hops:
         slot = view.pool_slot(hop.pool)
         if slot < 0:

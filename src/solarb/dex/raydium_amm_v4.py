@@ -21,7 +21,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
@@ -361,23 +361,27 @@ def quoter(state: AmmV4Pool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Calla
             return general  # each quote raises it
     r_in, r_out = (coin, pc) if a_to_b else (pc, coin)
     num, den = state.swap_fee_numerator, state.swap_fee_denominator
-
-    def bound(x: int) -> Quote:
-        if not 0 < x <= U64_MAX:
-            return general(x)
-        try:
-            out, fee = swap_amounts(x, r_in, r_out, num, den)
-        except DexError:
-            return general(x)
-        if out == 0 or out >= r_out:
-            return general(x)
-        return Quote(x, out, fee)
-
+    bound = partial(_bound, general, r_in, r_out, num, den)  # a partial: no cell per value
     if _NATIVE is not None:
         fast = _NATIVE.amm_v4(r_in, r_out, num, den, general, bound, Quote)
         if fast is not None:  # None: a number outside u64 (the closure handles it)
             return fast  # type: ignore[no-any-return]
     return bound
+
+
+def _bound(general: Callable[[int], Quote], r_in: int, r_out: int, num: int, den: int,
+           x: int) -> Quote:
+    """:func:`quoter`'s Python form for one amount: the curve where it answers, else
+    ``general(x)`` (the full quote: same result, same errors)."""
+    if not 0 < x <= U64_MAX:
+        return general(x)
+    try:
+        out, fee = swap_amounts(x, r_in, r_out, num, den)
+    except DexError:
+        return general(x)
+    if out == 0 or out >= r_out:
+        return general(x)
+    return Quote(x, out, fee)
 
 
 def spot_rate(state: AmmV4Pool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:

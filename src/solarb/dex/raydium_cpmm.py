@@ -32,6 +32,7 @@ import hashlib
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
@@ -514,24 +515,29 @@ def quoter(state: CpmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> Callab
     r0, r1, trade, protocol, fund, creator, on_input = parts
     r_in, r_out = (r0, r1) if a_to_b else (r1, r0)
     creator = creator if state.enable_creator_fee else 0
-
-    def bound(x: int) -> Quote:
-        if not 0 < x <= U64_MAX:
-            return general(x)
-        try:
-            out, _s, fee, _p, _f, cfee = swap_base_input(
-                x, r_in, r_out, trade, creator, protocol, fund, on_input)  # fmt: skip
-        except QuoteError:
-            return general(x)
-        if out <= 0:
-            return general(x)
-        return Quote(x, out, fee + cfee if on_input else fee)
-
+    # x -> _bound(...): a partial, not a closure (no cell per bound value)
+    bound = partial(_bound, general, r_in, r_out, trade, creator, protocol, fund, on_input)
     if _NATIVE is not None:
         fast = _NATIVE.cpmm(r_in, r_out, trade, creator, on_input, general, bound, Quote)
         if fast is not None:  # None: a number outside u64 (the closure handles it)
             return fast  # type: ignore[no-any-return]
     return bound
+
+
+def _bound(general: Callable[[int], Quote], r_in: int, r_out: int, trade: int, creator: int,
+           protocol: int, fund: int, on_input: bool, x: int) -> Quote:
+    """:func:`quoter`'s Python form for one amount: the curve where it answers, else
+    ``general(x)`` (the full quote: same result, same errors)."""
+    if not 0 < x <= U64_MAX:
+        return general(x)
+    try:
+        out, _s, fee, _p, _f, cfee = swap_base_input(
+            x, r_in, r_out, trade, creator, protocol, fund, on_input)  # fmt: skip
+    except QuoteError:
+        return general(x)
+    if out <= 0:
+        return general(x)
+    return Quote(x, out, fee + cfee if on_input else fee)
 
 
 def spot_rate(state: CpmmPool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:

@@ -137,6 +137,31 @@ def test_clock_writes_move_every_reader() -> None:
     assert _moved(p_entry, r_p) and _moved(q_entry, r_q) and _moved(w_entry, r_w)
 
 
+def test_clock_loaded_with_its_owner_then_written_in_every_reader() -> None:
+    """The Clock's first update (its owner learned: the aux path) reports every reader; the next
+    writes (the readers' cached aux dicts, all ready) store the update's bytes object in each,
+    keep each dict's own key object, give all readers one new revision and no rate change."""
+    m = MarketState({cp.PROGRAM_ID: _CLOCKED})  # type: ignore[dict-item]
+    q = cp.spec("q", S, B)
+    _load(m, P, q)
+    entries = [m.pool(P.pool), m.pool(q.pool)]
+    assert set(m.apply(_clock(1_000, slot=2))) == {P.pool, q.pool}
+    assert all(e.ready for e in entries)
+    keys = [next(k for k in e.aux if k == CLOCK_SYSVAR) for e in entries]
+    slots = [(e.slot, e.pool_slot) for e in entries]
+    for slot in range(3, 7):
+        update = _clock(1_000 + slot, slot)
+        before = [(e.revision, e.rate_revision) for e in entries]
+        assert m.apply(update) == ()
+        for e, key, (rev, rate) in zip(entries, keys, before, strict=True):
+            assert e.aux[CLOCK_SYSVAR] is update.data
+            assert next(k for k in e.aux if k == CLOCK_SYSVAR) is key
+            assert e.revision > rev and e.rate_revision == rate
+        assert entries[0].revision == entries[1].revision  # one stamp for the write
+        assert [(e.slot, e.pool_slot) for e in entries] == slots  # in no freshness slot
+        assert m.slot_of(CLOCK_SYSVAR) == slot
+
+
 def test_clock_write_after_a_reader_left() -> None:
     m = MarketState({cp.PROGRAM_ID: _CLOCKED})  # type: ignore[dict-item]
     _load(m, P)

@@ -41,7 +41,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from itertools import count, repeat
-from operator import setitem
+from operator import attrgetter, ior
 from typing import cast
 
 from solders.pubkey import Pubkey
@@ -54,6 +54,9 @@ from solarb.market.compact import COMPACT_MIN_LEN, compact_update
 from solarb.market.graph import Edge, TokenGraph
 
 __all__ = ["CLOCK_SYSVAR", "MarketState", "PoolEntry", "PoolQuarantined"]
+
+_aux_of = attrgetter("aux")  # an entry's aux dict, in C
+_ready_of = attrgetter("ready")
 
 
 class PoolQuarantined(QuoteError):
@@ -300,17 +303,23 @@ class MarketState:
         """A Clock write: stored in each reading pool's aux; only pools that lacked it change
         (it counts in no freshness slot, so nothing is refreshed). The readers' aux dicts are
         kept in a tuple (rebuilt when the readers change), so the store runs in C, as does the
-        new ``revision`` of each reader (one stamp for all: each is a value none had before)."""
+        new ``revision`` of each reader (one stamp for all: each is a value none had before).
+        The store is ``aux |= {CLOCK_SYSVAR: data}`` (one dict for all), which carries the key's
+        hash (a Pubkey hashes anew each time: 2/3 of a ``setitem``'s instructions); each aux
+        dict keeps its own key object."""
         cache = self._clock_readers
         if cache is None or cache[0] is not readers:  # held, so the identity is never reused
             entries = readers if isinstance(readers, tuple) else (readers,)
-            auxes = tuple(entry.aux for entry in entries)
-            cache = (readers, auxes, all(CLOCK_SYSVAR in aux for aux in auxes), entries)
+            auxes = tuple(map(_aux_of, entries))
+            # a ready entry holds every aux account it reads (see _apply_aux): no lookups
+            complete = (all(map(_ready_of, entries))
+                        or all(CLOCK_SYSVAR in aux for aux in auxes))
+            cache = (readers, auxes, complete, entries)
             self._clock_readers = cache
         _, auxes, complete, entries = cache
         if complete:
             if not same:
-                deque(map(setitem, auxes, repeat(CLOCK_SYSVAR), repeat(data)), maxlen=0)
+                deque(map(ior, auxes, repeat({CLOCK_SYSVAR: data})), maxlen=0)
                 stamp = next(self._stamps)
                 deque(map(setattr, entries, repeat("revision"), repeat(stamp)), maxlen=0)
             return ()
@@ -322,7 +331,8 @@ class MarketState:
             entry.revision = next(self._stamps)
         for entry in first:
             self._refresh(entry)
-        self._clock_readers = None
+        # every reader holds the Clock now: the next write takes the path above at once
+        self._clock_readers = (readers, auxes, True, entries)
         return tuple(entry.address for entry in first)
 
     # -- reads --------------------------------------------------------------------------------

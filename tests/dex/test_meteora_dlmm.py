@@ -396,3 +396,31 @@ def test_a_new_state_restarts_the_last_walk(monkeypatch: pytest.MonkeyPatch) -> 
     dl.quoter(s, aux, False)
     assert len(dl._PLANS[s.address].walks[False].indices) == 1  # type: ignore[union-attr]
     quotes(s, False)
+
+
+def test_a_restarted_walk_extends_as_a_cold_one() -> None:
+    """A restarted walk keeps only its sealed header (``head`` and ``ranges`` None until it
+    extends, then split off it): extended stretch by stretch, with and without a new fee
+    parameter (the head packed anew), it has a cold walk's header, head and ranges each time."""
+    bins = {i: (10**6 + i, 10**6 - i) for i in range(-300, 300, 7)}
+    s, aux = _pool(bins=bins, variable_fee_control=40_000)
+    v = dl._view(s, None)
+    for a_to_b in (True, False):
+        fee_in = dl.fee_on_input(s, a_to_b)
+        last = m.KernelWalk(v.fee_args, s.active_id, a_to_b, fee_in, v.support_lo, v.next_array,
+                            v.array_key)  # fmt: skip
+        last.extend(aux, dl._records)
+        last.extend(aux, dl._records)
+        for fee, active in ((v.fee_args, 5), (v.fee_args[:3] + (7,) + v.fee_args[4:], 60)):
+            w = last.restarted(fee, active, fee_in, v.support_lo, v.next_array, v.array_key, aux,
+                               dl._records)  # fmt: skip
+            assert w is not None and w.head is None and w.ranges is None
+            cold = m.KernelWalk(fee, active, a_to_b, fee_in, v.support_lo, v.next_array,
+                                v.array_key)  # fmt: skip
+            for _ in range(2):
+                cold.extend(aux, dl._records)
+            assert w.header == cold.header
+            for _ in range(3):
+                w.extend(aux, dl._records), cold.extend(aux, dl._records)
+                assert (w.header, w.head, w.ranges) == (cold.header, cold.head, cold.ranges)
+            assert len(w.indices) == 5

@@ -383,6 +383,7 @@ _KERNEL_COUNT = struct.Struct("<I")  # the header's stretch count, at offset 8
 _KERNEL_DYNAMIC = struct.Struct("<iiII")  # active_id, index_reference, va, vr at offset 12
 _KERNEL_TS = struct.Struct("<q")  # last_update_timestamp at offset 44
 _KERNEL_ENTRY = struct.Struct("<i")  # a stretch's entry position, at offset 4 of its triple
+_KERNEL_HEAD_LEN = 60  # the header's fixed part; the first stretch's entry is at 64
 
 
 def kernel_header(
@@ -438,10 +439,11 @@ class KernelWalk:
         self.origin = self.active = active_id  # the start bin; the next stretch's start bin
         self.fee = fee  # what the head was packed from
         # the header without stretches; extend() sets its terminal and count and appends them
-        self.head = bytearray(
+        # (None with ranges: both are the sealed header's parts, split off when extend needs them)
+        self.head: bytearray | None = bytearray(
             _kernel_head(fee, active_id, swap_for_y, fee_on_input, support_lo, KERNEL_EXTEND, 0)
         )
-        self.ranges = b""  # the stretches as the header lists them
+        self.ranges: bytes | None = b""  # the stretches as the header lists them
         self.records: tuple[bytes, ...] = ()
         self.keys: list[Hashable] = []
         self.datas: list[Any] = []
@@ -460,19 +462,28 @@ class KernelWalk:
         self.terminal = self._step(aux, records)
         self._seal()
 
+    def _parts(self) -> tuple[bytearray, bytes]:
+        """``head`` and ``ranges``, split off the sealed header when a restart left them None."""
+        head, ranges = self.head, self.ranges
+        if head is None or ranges is None:
+            header = self.header
+            head = self.head = bytearray(header[:_KERNEL_HEAD_LEN])
+            ranges = self.ranges = header[_KERNEL_HEAD_LEN:]
+        return head, ranges
+
     def _seal(self) -> None:
         """``header``: the head with the terminal and stretch count, then the stretches."""
-        head = self.head
+        head, ranges = self._parts()
         head[3] = self.terminal
         _KERNEL_COUNT.pack_into(head, 8, len(self.indices))
-        self.header = bytes(head) + self.ranges
+        self.header = bytes(head) + ranges
 
     def _copy(self) -> KernelWalk:
         """A walk with this one's fields (its lists and head copied), not sealed."""
         w = KernelWalk.__new__(KernelWalk)
         w.swap_for_y, w.next_array, w.array_key = self.swap_for_y, self.next_array, self.array_key
-        w.origin, w.active, w.head, w.ranges = self.origin, self.active, self.head.copy(), self.ranges
-        w.fee = self.fee
+        head, w.ranges = self._parts()
+        w.origin, w.active, w.head, w.fee = self.origin, self.active, head.copy(), self.fee
         w.records, w.keys, w.datas = self.records, self.keys.copy(), self.datas.copy()
         w.indices, w.spared = self.indices.copy(), self.spared.copy()
         w.missing, w.terminal = self.missing, self.terminal
@@ -492,39 +503,42 @@ class KernelWalk:
         Also :meth:`refreshed` from ``aux`` when it is not :meth:`planned_from` it (one copy for
         both; None where :meth:`refreshed` gives None).
         When only the pair's dynamic fields moved (``fee``'s first nine fields, the fee side and
-        limit-order support as in this walk's head), the head is this one's with the active bin,
-        volatility and timestamp written over, not packed anew (the same bytes)."""
+        limit-order support as in this walk's head), the header is this one's with the active
+        bin, volatility, timestamp and first entry written over, not packed anew (the same
+        bytes); the new walk's ``head`` and ``ranges`` are split off it when it extends."""
         indices = self.indices
         if not indices or active_id // MAX_BIN_PER_ARRAY != self.origin // MAX_BIN_PER_ARRAY:
             return None
         lower = indices[0] * MAX_BIN_PER_ARRAY  # _step's first stretch, from active_id
+        entry = -1  # an empty gap before the first stretch: entered at its edge, as before
         if lower <= active_id < lower + MAX_BIN_PER_ARRAY:
             if not MIN_BIN_ID <= active_id <= MAX_BIN_ID:
                 return None
             entry = active_id - lower
-        else:  # an empty gap before the first stretch: entered at its edge, as before
-            entry = _KERNEL_ENTRY.unpack_from(self.ranges, 4)[0]
         # the same first array: the same stop (and every later stretch); a new entry
-        ranges = self.ranges[:4] + _KERNEL_ENTRY.pack(entry) + self.ranges[8:]
-        old = self.fee
-        head = self.head.copy()
-        if (fee is old or fee[:9] == old[:9]) and head[1] == fee_on_input and head[2] == support_lo:
-            _KERNEL_DYNAMIC.pack_into(head, 12, active_id, fee[11], fee[9], fee[10])
-            _KERNEL_TS.pack_into(head, 44, fee[12])
+        old, header = self.fee, self.header
+        if ((fee is old or fee[:9] == old[:9]) and header[1] == fee_on_input
+                and header[2] == support_lo):  # fmt: skip
+            buf = bytearray(header)
+            _KERNEL_DYNAMIC.pack_into(buf, 12, active_id, fee[11], fee[9], fee[10])
+            _KERNEL_TS.pack_into(buf, 44, fee[12])
         else:
-            head = bytearray(_kernel_head(fee, active_id, self.swap_for_y, fee_on_input,
-                                          support_lo, self.terminal, len(indices)))  # fmt: skip
+            buf = bytearray(_kernel_head(fee, active_id, self.swap_for_y, fee_on_input,
+                                         support_lo, self.terminal, len(indices)))  # fmt: skip
+            buf += header[_KERNEL_HEAD_LEN:]
+        if entry >= 0:
+            _KERNEL_ENTRY.pack_into(buf, _KERNEL_HEAD_LEN + 4, entry)
         w = KernelWalk.__new__(KernelWalk)
         w.swap_for_y, w.next_array, w.array_key = self.swap_for_y, next_array, array_key
-        w.origin, w.active, w.head, w.ranges, w.fee = active_id, self.active, head, ranges, fee
+        w.origin, w.active, w.head, w.ranges, w.fee = active_id, self.active, None, None, fee
         w.records, w.keys, w.datas = self.records, self.keys.copy(), self.datas.copy()
         w.indices, w.spared = indices.copy(), self.spared.copy()
         w.missing, w.terminal = self.missing, self.terminal
         if not w._refresh(aux, records):
             return None
         if w.terminal != self.terminal:
-            head[3] = w.terminal
-        w.header = bytes(head) + ranges
+            buf[3] = w.terminal
+        w.header = bytes(buf)
         return w
 
     def refreshed(
@@ -588,6 +602,7 @@ class KernelWalk:
         entry = active if lower <= active <= upper else (upper if swap_for_y else lower)
         if not MIN_BIN_ID <= entry <= MAX_BIN_ID:
             return KERNEL_FALLBACK
+        ranges = self._parts()[1]
         far, step = (lower, -1) if swap_for_y else (upper, 1)
         stop = min(max(far, MIN_BIN_ID), MAX_BIN_ID)
         key = self.array_key(idx)
@@ -598,7 +613,7 @@ class KernelWalk:
         rec = records(key, data)
         if rec is None:
             return KERNEL_FALLBACK
-        self.ranges += _KERNEL_ARRAY.pack(lower, entry - lower, stop - lower)
+        self.ranges = ranges + _KERNEL_ARRAY.pack(lower, entry - lower, stop - lower)
         self.indices.append(idx), self.spared.append(None)
         self.records += (rec,)
         self.keys.append(key), self.datas.append(data)

@@ -68,3 +68,29 @@ def test_decode_equals_the_full_layout_across_versions() -> None:
         lay.decode_lb_pair(address, bytes(8) + data[8:])
     with pytest.raises(DecodeError, match="token program flags"):
         lay.decode_lb_pair(address, data[:880] + b"\x02" + data[881:])
+
+
+def test_bitmap_int_is_reused_while_its_bytes_stay() -> None:
+    """The bin-array bitmap's int is made once per bitmap: versions that move only other fields
+    share it; a new bitmap (alone, with a new key, or back to an earlier one) decodes to its own
+    value, equal to the full layout's."""
+    rng = random.Random(4)
+    address = Pubkey.from_bytes(bytes([77]) * 32)
+    buf = bytearray(rng.randbytes(lay.LB_PAIR_LEN))
+    buf[:8] = lay.LB_PAIR_DISCRIMINATOR
+    buf[880] = buf[881] = 0
+    first = lay.decode_lb_pair(address, bytes(buf))
+    buf[76:80] = rng.randbytes(4)  # active id only
+    assert lay.decode_lb_pair(address, bytes(buf)).bin_array_bitmap is first.bin_array_bitmap
+    old_bitmap = bytes(buf[584:712])
+    for change_key in (False, True, False):
+        buf[584 + rng.randrange(128)] ^= 1 << rng.randrange(8)
+        if change_key:
+            buf[88:96] = rng.randbytes(8)  # mint x
+        got = lay.decode_lb_pair(address, bytes(buf))
+        assert _fields(got) == _reference(address, bytes(buf))
+        assert got.bin_array_bitmap != first.bin_array_bitmap
+    buf[584:712] = old_bitmap
+    got = lay.decode_lb_pair(address, bytes(buf))
+    assert got.bin_array_bitmap == first.bin_array_bitmap
+    assert _fields(got) == _reference(address, bytes(buf))

@@ -197,9 +197,10 @@ _TOKEN_PROGRAMS = (
 
 
 _MAKE_LB_PAIR = frozen_maker(LbPair)  # every field, positional, without type.__call__
-_PAIR_KEYS: dict[Pubkey, tuple[tuple[bytes, ...], tuple[Pubkey, ...]]] = {}
+_PAIR_KEYS: dict[Pubkey, tuple[tuple[bytes, ...], tuple[Pubkey, ...], bytes, int]] = {}
 """Per pair: the raw key fields of its last decoded version (as ``_LB_PAIR_READ`` reads them)
-and their Pubkeys (they rarely change: a new version reuses them)."""
+and their Pubkeys, its raw bin-array bitmap and that as an int (they rarely change: a new
+version reuses them)."""
 
 
 def decode_lb_pair(address: Pubkey, data: bytes, dex: str = "meteora_dlmm") -> LbPair:
@@ -219,18 +220,24 @@ def decode_lb_pair(address: Pubkey, data: bytes, dex: str = "meteora_dlmm") -> L
     known = _PAIR_KEYS.get(address)
     if known is not None and known[0] == raw:
         keys = known[1]
+        if known[2] == bitmap:
+            bits = known[3]
+        else:
+            bits = int.from_bytes(bitmap, "little")
+            _PAIR_KEYS[address] = (raw, keys, bitmap, bits)
     else:  # mint x, mint y, reserve x, reserve y, oracle, pre-activation address, base, creator
         keys = tuple(map(Pubkey.from_bytes, (
             mints_reserves[:32], mints_reserves[32:64], mints_reserves[64:96], mints_reserves[96:],
             oracle, pre_base[:32], pre_base[32:], creator,
         )))  # fmt: skip
-        _PAIR_KEYS[address] = (raw, keys)
+        bits = int.from_bytes(bitmap, "little")
+        _PAIR_KEYS[address] = (raw, keys, bitmap, bits)
     return _MAKE_LB_PAIR(
         address, dex, keys[0], keys[1], keys[2], keys[3], _TOKEN_PROGRAMS[flag_x],
         _TOKEN_PROGRAMS[flag_y], base_factor, filter_p, decay_p, reduction, vfc, max_va, min_bin,
         max_bin, share, power, function_type, fee_mode, va, vr, iref, last_ts, bump, bs_seed,
         pair_type, active_id, bin_step, status, req_bf, bf_seed, act_type, on_off, pfx, pfy,
-        rewards, keys[4], int.from_bytes(bitmap, "little"), last_updated_at, keys[5], keys[6],
+        rewards, keys[4], bits, last_updated_at, keys[5], keys[6],
         act_point, pre_dur, keys[7], flag_x, flag_y, version,
     )  # fmt: skip
 

@@ -249,7 +249,10 @@ class PubSubFeed:
         far the shards' slots moved since (each renews ``_stamp``), unless an account is queued."""
         answer = group.answer
         if answer < need or answer < 0 or group.version != self._topology:
-            return self.group_slot(group)
+            if group.stamp != self._stamp or group.dirty:  # group_slot, inline: exact
+                answer = group_answer(self, group)
+            if answer < 0:
+                return answer
         delivery = self.delivery
         if (delivery._pending or delivery._batch) and delivery.any_queued(group.keys):
             return -1

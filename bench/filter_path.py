@@ -26,7 +26,7 @@ each; every figure takes, per update (and stage), the fastest pass (the machine 
    (``MarketState.apply`` minus ``decode``), ``decode`` (the adapters' ``decode_pool``),
    ``filter`` (``on_pool_changed`` minus ``spot_rate``; with ``--sizing`` the sizing too),
    ``spot_rate`` (the adapters'), ``risk`` (``RiskEngine.evaluate`` minus ``freshness``, the
-   stale-state rule's ``MarketFreshness.pool_slot`` calls; both run only on updates that found an
+   stale-state rule's ``MarketFreshness.stale_pool`` call; both run only on updates that found an
    opportunity, so only with ``--sizing``), ``pipeline`` (the rest of ``on_update``). Stage means
    are reported over the quiet updates and, apart, over those that passed the filter.
 
@@ -204,7 +204,7 @@ def replay(work: dict[str, Any], staged: bool, profile: cProfile.Profile | None 
             risk = eng.pipeline.risk
             risk.evaluate = timed(risk.evaluate, "risk")  # type: ignore[method-assign]
             view = eng.pipeline.view
-            view.pool_slot = timed(view.pool_slot, "freshness")  # type: ignore[method-assign]
+            view.stale_pool = timed(view.stale_pool, "freshness")  # type: ignore[method-assign]
             on_update = timed(on_update, "pipeline")
             drain_now = timed(delivery.drain_now, "drain")
         else:

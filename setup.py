@@ -27,7 +27,7 @@ def _extensions() -> list[Extension]:
                 sources=[source],
                 depends=[
                     f"{NATIVE_DIR}/{h}"
-                    for h in ("u256.h", "pyint.h", "quote_obj.h", "gc_fields.h")
+                    for h in ("u256.h", "pyint.h", "quote_obj.h", "gc_fields.h", "plan_head.h")
                 ],
                 extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-function"],
                 optional=True,

@@ -27,6 +27,7 @@ from solarb.feeds.freshness import MarketFreshness
 from solarb.feeds.pubsub import AccountGroup, PubSubFeed, _Shard
 from solarb.rpc.client import RpcClient
 from tests.feeds.feed_loopback import SLOT_NOTE, Acct, FakeCluster
+from tests.support.freshness_views import MinSlotOnly
 
 
 def _upd(pk: Pubkey, slot: int) -> AccountUpdate:
@@ -418,20 +419,6 @@ async def test_full_sessions_over_a_loopback_server() -> None:
     assert len(answers) > 10 and any(a[0] > 0 for a in answers)
 
 
-class _Plain:
-    """The same feed through min_account_slot only: MarketFreshness's batch path."""
-
-    def __init__(self, feed: PubSubFeed) -> None:
-        self.feed = feed
-
-    @property
-    def cluster_slot(self) -> int:
-        return self.feed.cluster_slot
-
-    def min_account_slot(self, keys: Any) -> int:
-        return self.feed.min_account_slot(keys)
-
-
 def test_market_freshness_replaces_keeps_and_drops_groups() -> None:
     feed = _feed()
     keys = [Pubkey.new_unique() for _ in range(6)]
@@ -444,7 +431,7 @@ def test_market_freshness_replaces_keeps_and_drops_groups() -> None:
     aux = (keys[1], keys[2])
     market = SimpleNamespace(pools={pool: SimpleNamespace(aux_keys=aux)})
     fast = MarketFreshness(market, feed)  # type: ignore[arg-type]
-    plain = MarketFreshness(market, _Plain(feed))  # type: ignore[arg-type]
+    plain = MarketFreshness(market, MinSlotOnly(feed))  # type: ignore[arg-type]
 
     def agree() -> int:
         got = fast.pool_slot(pool)

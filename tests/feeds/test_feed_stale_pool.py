@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 from solders.pubkey import Pubkey
@@ -18,25 +17,11 @@ from solarb.events import AccountUpdate, Hop, Opportunity
 from solarb.feeds.freshness import MarketFreshness
 from solarb.feeds.pubsub import PubSubFeed
 from solarb.risk.rules.stale_state import stale_reason
+from tests.support.freshness_views import MinSlotOnly
 
 
 def _upd(pk: Pubkey, slot: int) -> AccountUpdate:
     return AccountUpdate(pk, slot, b"\x01", pk, 1, 1)
-
-
-class _Plain:
-    """The same feed through ``min_account_slot`` only (no groups, no ``stale_pool`` fast path
-    in the rule: MarketFreshness's batch path, one exact answer per pool)."""
-
-    def __init__(self, feed: PubSubFeed) -> None:
-        self.feed = feed
-
-    @property
-    def cluster_slot(self) -> int:
-        return self.feed.cluster_slot
-
-    def min_account_slot(self, keys: Any) -> int:
-        return self.feed.min_account_slot(keys)
 
 
 class _PoolSlotOnly:
@@ -71,7 +56,7 @@ def test_stale_pool_is_the_first_pool_below_need(seed: int) -> None:
     feed.delivery.drain_now(lambda u: None)
     market = SimpleNamespace(pools={p: SimpleNamespace(aux_keys=aux) for p, aux in pools.items()})
     fast = MarketFreshness(market, feed)  # type: ignore[arg-type]
-    plain = MarketFreshness(market, _Plain(feed))  # type: ignore[arg-type]
+    plain = MarketFreshness(market, MinSlotOnly(feed))  # type: ignore[arg-type]
     loop = _PoolSlotOnly(fast)
     assert fast.warm() == len(pools)
     keys = list(feed._watched)

@@ -28,6 +28,7 @@
 #include "pyint.h"
 #include "gc_fields.h"
 #include "quote_obj.h"
+#include "plan_head.h"
 #include <stddef.h>
 #include <string.h>
 
@@ -551,40 +552,9 @@ static PyObject *py_sqrt_price_at_tick(PyObject *self, PyObject *arg) {
  * u128, liquidity u128, tick i32) set to these (orca_whirlpool._moved: a later state of the
  * pool over the same tick arrays and header fields); None when a number does not fit its field
  * (the caller packs the header as before). */
-static void wr_le(unsigned char *d, u128 v, int n) {
-    for (int i = 0; i < n; i++, v >>= 8) d[i] = (unsigned char)(v & 0xFF);
-}
-
 static PyObject *with_head(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 4 || !PyBytes_Check(args[0]) || !PyLong_Check(args[3])) {
-        PyErr_SetString(PyExc_TypeError,
-                        "with_head(plan: bytes, sqrt_price: int, liquidity: int, tick: int)");
-        return NULL;
-    }
-    Py_ssize_t n = PyBytes_GET_SIZE(args[0]);
-    if (n < HEADER_LEN) {
-        PyErr_SetString(PyExc_ValueError, MALFORMED_PLAN);
-        return NULL;
-    }
-    u128 price, liq;
-    if (py_to_u128(args[1], &price) || py_to_u128(args[2], &liq)) {
-        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return NULL;
-        PyErr_Clear();
-        Py_RETURN_NONE;
-    }
-    int overflow;
-    long long tick = PyLong_AsLongLongAndOverflow(args[3], &overflow);
-    if (tick == -1 && PyErr_Occurred()) return NULL;
-    if (overflow || tick < INT32_MIN || tick > INT32_MAX) Py_RETURN_NONE;
-    PyObject *out = PyBytes_FromStringAndSize(NULL, n);
-    if (!out) return NULL;
-    unsigned char *d = (unsigned char *)PyBytes_AS_STRING(out);
-    memcpy(d + 36, PyBytes_AS_STRING(args[0]) + 36, (size_t)n - 36);
-    wr_le(d, price, 16);
-    wr_le(d + 16, liq, 16);
-    wr_le(d + 32, (u128)(uint32_t)(int32_t)tick, 4);
-    return out;
+    return plan_with_head(args, nargs, HEADER_LEN, MALFORMED_PLAN);
 }
 
 static PyMethodDef METHODS[] = {

@@ -398,6 +398,7 @@ def test_a_new_state_restarts_the_last_walk(monkeypatch: pytest.MonkeyPatch) -> 
     quotes(s, False)
 
 
+@pytest.mark.skipif(dl._NATIVE is None, reason="kernel not built or SOLARB_NATIVE=0")
 def test_a_restarted_walk_extends_as_a_cold_one() -> None:
     """A restarted walk keeps only its sealed header (``head`` and ``ranges`` None until it
     extends, then split off it): extended stretch by stretch, with and without a new fee

@@ -20,6 +20,7 @@ from solarb.feeds.pubsub import AccountGroup, PubSubFeed
 from solarb.market.state import MarketState
 from solarb.runtime.bench import bench_adapters
 from solarb.runtime.bench_workload import Workload
+from tests.support.freshness_views import PerAccount
 
 
 def _reference(feed: PubSubFeed, keys: Sequence[Pubkey]) -> int:
@@ -214,20 +215,6 @@ def _churn(
     return None
 
 
-class _PerAccount:
-    """The same feed seen only through ``account_slot``: the plain path of MarketFreshness."""
-
-    def __init__(self, feed: PubSubFeed) -> None:
-        self.feed = feed
-
-    @property
-    def cluster_slot(self) -> int:
-        return self.feed.cluster_slot
-
-    def account_slot(self, pubkey: Pubkey) -> int:
-        return self.feed.account_slot(pubkey)
-
-
 def test_market_freshness_equals_the_per_account_view_as_pools_come_and_go() -> None:
     w = Workload(9, seed=3, swaps_per_slot=50, inject_every=0)
     pools = [p for p, *_ in w.pools]
@@ -235,7 +222,7 @@ def test_market_freshness_equals_the_per_account_view_as_pools_come_and_go() -> 
         rng = random.Random(seed)
         market = _market(w, pools)
         feed = _feed(market)
-        fast, plain = MarketFreshness(market, feed), MarketFreshness(market, _PerAccount(feed))
+        fast, plain = MarketFreshness(market, feed), MarketFreshness(market, PerAccount(feed))
         driver = _Driver(feed, market.watched_accounts(), rng, precise=seed % 2 == 1)
         driver.all_live()
         removed: list[Pubkey] = []
@@ -259,7 +246,7 @@ def test_market_freshness_follows_a_pools_new_auxiliary_accounts() -> None:
                       ping_interval=None)
     feed.watch(keys)
     fast = MarketFreshness(market, feed)  # type: ignore[arg-type]
-    plain = MarketFreshness(market, _PerAccount(feed))  # type: ignore[arg-type]
+    plain = MarketFreshness(market, PerAccount(feed))  # type: ignore[arg-type]
     driver = _Driver(feed, keys, rng, precise=True)
     driver.all_live()
     for _ in range(400):

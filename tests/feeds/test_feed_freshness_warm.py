@@ -12,7 +12,8 @@ from solders.pubkey import Pubkey
 from solarb.feeds import pubsub_groups
 from solarb.feeds.freshness import MarketFreshness
 from solarb.runtime.bench_workload import Workload
-from tests.feeds.test_feed_freshness import _churn, _Driver, _feed, _market, _PerAccount
+from tests.feeds.test_feed_freshness import _churn, _Driver, _feed, _market
+from tests.support.freshness_views import PerAccount
 
 
 def test_after_warm_no_first_question_lays_a_group_out(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,11 +28,11 @@ def test_after_warm_no_first_question_lays_a_group_out(monkeypatch: pytest.Monke
     laid: list[object] = []
     real = pubsub_groups._lay_out
     monkeypatch.setattr(pubsub_groups, "_lay_out", lambda f, g: (laid.append(g), real(f, g)))
-    plain = MarketFreshness(market, _PerAccount(feed))  # type: ignore[arg-type]
+    plain = MarketFreshness(market, PerAccount(feed))  # type: ignore[arg-type]
     for pool in pools:
         assert view.pool_slot(pool) == plain.pool_slot(pool) > 0
     assert laid == []
-    assert MarketFreshness(market, _PerAccount(feed)).warm() == 0  # no groups: nothing to warm
+    assert MarketFreshness(market, PerAccount(feed)).warm() == 0  # no groups: nothing to warm
 
 
 def test_a_warmed_view_answers_as_a_cold_one_as_the_feed_and_pools_change() -> None:
@@ -42,7 +43,7 @@ def test_a_warmed_view_answers_as_a_cold_one_as_the_feed_and_pools_change() -> N
         market = _market(w, pools)
         feed = _feed(market)
         warm, cold = MarketFreshness(market, feed), MarketFreshness(market, feed)
-        plain = MarketFreshness(market, _PerAccount(feed))  # type: ignore[arg-type]
+        plain = MarketFreshness(market, PerAccount(feed))  # type: ignore[arg-type]
         driver = _Driver(feed, market.watched_accounts(), rng)
         if seed:  # warmed before the subscriptions (as the node does) or after (as the bench)
             driver.all_live()

@@ -57,11 +57,7 @@ class MarketFreshness:
             return -1
         group_slot = self._group_slot
         if group_slot is not None:
-            aux = entry.aux_keys
-            cached = self._groups.get(pool)
-            if cached is None or cached[0] is not aux:
-                cached = self._new_group(pool, aux)
-            return group_slot(cached[1])  # type: ignore[no-any-return]  # an int
+            return group_slot(self._group_of(pool, entry))  # type: ignore[no-any-return]  # an int
         batch = getattr(self.source, "min_account_slot", None)
         if batch is not None:
             return int(batch((pool, *entry.aux_keys)))
@@ -90,19 +86,24 @@ class MarketFreshness:
                 if slot < need:
                     return pool, slot
             return None
-        market_get, groups = self.market.pools.get, self._groups
-        for pool in pools:  # pool_slot's group path, inline
+        market_get, group_of = self.market.pools.get, self._group_of
+        for pool in pools:  # pool_slot's group path, with at_least for group_slot
             entry = market_get(pool)
             if entry is None:
                 return pool, self.pool_slot(pool)  # -1 (its group released)
-            aux = entry.aux_keys
-            cached = groups.get(pool)
-            if cached is None or cached[0] is not aux:
-                cached = self._new_group(pool, aux)
-            slot = at_least(cached[1], need)
+            slot = at_least(group_of(pool, entry), need)
             if slot < need:
                 return pool, slot
         return None
+
+    def _group_of(self, pool: Pubkey, entry: Any) -> Any:
+        """The source's group of ``pool`` (market entry ``entry``): the cached one while the
+        entry's aux tuple is the one it was made for, else a new one."""
+        aux = entry.aux_keys
+        cached = self._groups.get(pool)
+        if cached is None or cached[0] is not aux:
+            cached = self._new_group(pool, aux)
+        return cached[1]
 
     def warm(self, pools: Iterable[Pubkey] | None = None) -> int:
         """Make and lay out now the group of each of ``pools`` (every pool of the market when

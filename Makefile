@@ -9,7 +9,7 @@ NATIVE_DIR := src/solarb/native
 NATIVE_SRC := $(wildcard $(NATIVE_DIR)/*.c $(NATIVE_DIR)/*.h) setup.py
 NATIVE_STAMP := $(NATIVE_DIR)/.built
 
-.PHONY: run test venv native sanitize oracle sim bench clean
+.PHONY: run test test-pure venv native sanitize oracle sim bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or: make PYTHON=python3 ...)"; exit 2; }
@@ -54,8 +54,19 @@ run: $(NATIVE_STAMP)
 sim: $(NATIVE_STAMP)
 	$(VENV)/bin/solarb sim $(ARGS)
 
+# The tests of every module with a C kernel and a Python path, run again on the Python path
+# (SOLARB_NATIVE=0): a change that breaks only the fallback fails CI too. `make test` runs them
+# after the whole suite unless ARGS picks tests.
+PURE_TESTS := tests/dex tests/strategy tests/native tests/market tests/feeds tests/risk \
+	tests/rpc/test_ws_notes.py tests/runtime/test_bench.py tests/runtime/test_pipeline_decide.py \
+	tests/runtime/test_warm.py tests/test_frozen.py
+
 test: $(NATIVE_STAMP) $(ORACLE_STAMP)
 	$(PY) -m pytest $(ARGS)
+	$(if $(ARGS),,SOLARB_NATIVE=0 $(PY) -m pytest $(PURE_TESTS))
+
+test-pure: $(STAMP) $(ORACLE_STAMP)
+	SOLARB_NATIVE=0 $(PY) -m pytest $(or $(ARGS),$(PURE_TESTS))
 
 bench: $(NATIVE_STAMP)
 	$(VENV)/bin/solarb bench --json $(ARGS)

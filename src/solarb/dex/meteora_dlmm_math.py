@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from solarb import native
 from solarb.dex.base import QuoteError
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "pow_q64",
     "price_float",
     "price_from_id",
+    "restart_head",
     "swap_exact_in_at_bin",
     "total_fee_rate",
     "update_references",
@@ -415,6 +417,44 @@ def _kernel_head(
     )  # fmt: skip
 
 
+def restart_head(
+    header: bytes, old_fee: tuple[int, ...], fee: tuple[int, ...], active_id: int, entry: int,
+    fee_on_input: bool, support_lo: bool,
+) -> bytes | None:  # fmt: skip
+    """The header of :meth:`KernelWalk.restarted` when only the pair's dynamic fields moved:
+    ``header`` with the active bin, index reference, volatility accumulator and reference and
+    timestamp (``fee[11], fee[9], fee[10], fee[12]``) written over and, when ``entry >= 0``, the
+    first stretch's entry. None (pack the head anew) when ``fee``'s first nine fields are not
+    ``old_fee``'s, the header's fee side or limit-order flag differ, a value does not fit its
+    field or there is no first stretch for the entry. The kernel's ``restart_head`` is the same
+    function in C (tests compare them)."""
+    if len(header) < _KERNEL_HEAD_LEN or header[1] != bool(fee_on_input) or (
+        header[2] != bool(support_lo)
+    ):
+        return None
+    if fee is not old_fee and fee[:9] != old_fee[:9]:
+        return None
+    if not -1 <= entry < MAX_BIN_PER_ARRAY or (
+        entry >= 0 and len(header) < _KERNEL_HEAD_LEN + _KERNEL_ARRAY.size
+    ):
+        return None
+    buf = bytearray(header)
+    try:
+        _KERNEL_DYNAMIC.pack_into(buf, 12, active_id, fee[11], fee[9], fee[10])
+        _KERNEL_TS.pack_into(buf, 44, fee[12])
+        if entry >= 0:
+            _KERNEL_ENTRY.pack_into(buf, _KERNEL_HEAD_LEN + 4, entry)
+    except struct.error:
+        return None
+    return bytes(buf)
+
+
+_NATIVE = native.load("meteora_dlmm")
+_restart_head: Callable[..., bytes | None] = (
+    restart_head if _NATIVE is None else _NATIVE.restart_head
+)
+
+
 class KernelWalk:
     """One direction of a swap for the native kernel, planned a stretch at a time (a stretch is
     the rest of a bin array in the walk's direction; the kernel asks for the next with
@@ -516,18 +556,16 @@ class KernelWalk:
                 return None
             entry = active_id - lower
         # the same first array: the same stop (and every later stretch); a new entry
-        old, header = self.fee, self.header
-        if ((fee is old or fee[:9] == old[:9]) and header[1] == fee_on_input
-                and header[2] == support_lo):  # fmt: skip
-            buf = bytearray(header)
-            _KERNEL_DYNAMIC.pack_into(buf, 12, active_id, fee[11], fee[9], fee[10])
-            _KERNEL_TS.pack_into(buf, 44, fee[12])
-        else:
+        header = self.header
+        buf: bytes | bytearray | None = _restart_head(
+            header, self.fee, fee, active_id, entry, fee_on_input, support_lo
+        )
+        if buf is None:  # a static fee field or the fee side moved: the head packed anew
             buf = bytearray(_kernel_head(fee, active_id, self.swap_for_y, fee_on_input,
                                          support_lo, self.terminal, len(indices)))  # fmt: skip
             buf += header[_KERNEL_HEAD_LEN:]
-        if entry >= 0:
-            _KERNEL_ENTRY.pack_into(buf, _KERNEL_HEAD_LEN + 4, entry)
+            if entry >= 0:
+                _KERNEL_ENTRY.pack_into(buf, _KERNEL_HEAD_LEN + 4, entry)
         w = KernelWalk.__new__(KernelWalk)
         w.swap_for_y, w.next_array, w.array_key = self.swap_for_y, next_array, array_key
         w.origin, w.active, w.head, w.ranges, w.fee = active_id, self.active, None, None, fee
@@ -537,8 +575,9 @@ class KernelWalk:
         if not w._refresh(aux, records):
             return None
         if w.terminal != self.terminal:
+            buf = bytearray(buf)
             buf[3] = w.terminal
-        w.header = bytes(buf)
+        w.header = bytes(buf)  # the same object when it is bytes
         return w
 
     def refreshed(

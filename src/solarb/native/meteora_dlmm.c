@@ -297,6 +297,84 @@ static PyObject *swap_exact_in(PyObject *self, PyObject *const *args, Py_ssize_t
     return Py_BuildValue("(iKKI)", code, (unsigned long long)out, (unsigned long long)fee, walked);
 }
 
+/* ---- KernelWalk.restarted's header ---- */
+
+/* The int v as an integer in [lo, hi]: 1 (in *out), 0 when it is not an int or out of range,
+ * -1 with an exception. */
+static int int_in(PyObject *v, long long lo, long long hi, long long *out) {
+    if (!PyLong_Check(v)) return 0;
+    int overflow;
+    long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (x == -1 && PyErr_Occurred()) return -1;
+    if (overflow || x < lo || x > hi) return 0;
+    *out = x;
+    return 1;
+}
+
+static void wr_le(unsigned char *p, uint64_t v, int n) {
+    for (int i = 0; i < n; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* restart_head(header, old_fee, fee, active_id, entry, fee_on_input, support_lo): the header of
+ * KernelWalk.restarted when only the pair's dynamic fields moved: `header` (bytes) with
+ * active_id, index_reference (fee[11]), volatility accumulator and reference (fee[9], fee[10])
+ * and last_update_timestamp (fee[12]) written over and, when entry >= 0, the first stretch's
+ * entry position. None (the caller packs the head anew) when fee's first nine fields differ
+ * from old_fee's (unless fee is old_fee), the header's fee side or limit-order flag is not
+ * fee_on_input or support_lo, a value does not fit its field, or the header has no first
+ * stretch for an entry. fee and old_fee: tuples of the 13 FeeParams fields. */
+static PyObject *restart_head(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 7 || !PyBytes_Check(args[0]) || !PyTuple_Check(args[1]) ||
+        !PyTuple_Check(args[2]) || PyTuple_GET_SIZE(args[1]) != 13 ||
+        PyTuple_GET_SIZE(args[2]) != 13) {
+        PyErr_SetString(PyExc_TypeError, "restart_head(header: bytes, old_fee: tuple[13], "
+                                         "fee: tuple[13], active_id, entry, fee_on_input, "
+                                         "support_lo)");
+        return NULL;
+    }
+    PyObject *header = args[0], *old = args[1], *fee = args[2];
+    const unsigned char *h = (const unsigned char *)PyBytes_AS_STRING(header);
+    Py_ssize_t len = PyBytes_GET_SIZE(header);
+    if (len < HEADER_LEN) Py_RETURN_NONE;
+    int on_input = PyObject_IsTrue(args[5]), support_lo = PyObject_IsTrue(args[6]);
+    if (on_input < 0 || support_lo < 0) return NULL;
+    if (h[1] != on_input || h[2] != support_lo) Py_RETURN_NONE;
+    if (fee != old) {
+        for (Py_ssize_t i = 0; i < 9; i++) {
+            int eq = PyObject_RichCompareBool(PyTuple_GET_ITEM(fee, i), PyTuple_GET_ITEM(old, i),
+                                              Py_EQ);
+            if (eq < 0) return NULL;
+            if (!eq) Py_RETURN_NONE;
+        }
+    }
+    /* active_id, entry, index_reference, va, vr, last_update_timestamp */
+    PyObject *vals[6] = {args[3], args[4], PyTuple_GET_ITEM(fee, 11), PyTuple_GET_ITEM(fee, 9),
+                         PyTuple_GET_ITEM(fee, 10), PyTuple_GET_ITEM(fee, 12)};
+    const long long lo[6] = {INT32_MIN, -1, INT32_MIN, 0, 0, LLONG_MIN};
+    const long long hi[6] = {INT32_MAX, BINS_PER_ARRAY - 1, INT32_MAX, UINT32_MAX, UINT32_MAX,
+                             LLONG_MAX};
+    long long x[6];
+    for (int i = 0; i < 6; i++) {
+        int r = int_in(vals[i], lo[i], hi[i], &x[i]);
+        if (r < 0) return NULL;
+        if (!r) Py_RETURN_NONE;
+    }
+    long long active = x[0], entry = x[1], iref = x[2], va = x[3], vr = x[4], ts = x[5];
+    if (entry >= 0 && len < HEADER_LEN + ARRAY_ENTRY_LEN) Py_RETURN_NONE;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, len);
+    if (!out) return NULL;
+    unsigned char *o = (unsigned char *)PyBytes_AS_STRING(out);
+    memcpy(o, h, (size_t)len);
+    wr_le(o + 12, (uint64_t)active, 4);
+    wr_le(o + 16, (uint64_t)iref, 4);
+    wr_le(o + 20, (uint64_t)va, 4);
+    wr_le(o + 24, (uint64_t)vr, 4);
+    wr_le(o + 44, (uint64_t)ts, 8);
+    if (entry >= 0) wr_le(o + HEADER_LEN + 4, (uint64_t)entry, 4);
+    return out;
+}
+
 /* ---- the bound quoter (meteora_dlmm.quoter) as a C callable ---- */
 
 static PyObject *S_HEADER, *S_RECORDS, *S_SPARED, *S_EXTEND; /* interned names */
@@ -670,6 +748,9 @@ static PyMethodDef methods[] = {
     {"extract_runs", extract_runs, METH_VARARGS,
      "extract_runs(chunks, index, head, offset, first, count) -> extract_bins over data stored as "
      "runs, None when it does not start with head"},
+    {"restart_head", (PyCFunction)(void (*)(void))restart_head, METH_FASTCALL,
+     "restart_head(header, old_fee, fee, active_id, entry, fee_on_input, support_lo) -> the "
+     "restarted walk's header, or None: pack the head anew (see KernelWalk.restarted)"},
     {"bind", (PyCFunction)(void (*)(void))bind, METH_FASTCALL,
      "bind(walk, now, quote_cls, quote, state, aux, a_to_b, records, spare, view) (or the older "
      "bind(walk, now, quote_cls, general, extend, spare)) -> x -> Quote: the bound quoter (see "

@@ -425,3 +425,64 @@ def test_a_restarted_walk_extends_as_a_cold_one() -> None:
                 w.extend(aux, dl._records), cold.extend(aux, dl._records)
                 assert (w.header, w.head, w.ranges) == (cold.header, cold.head, cold.ranges)
             assert len(w.indices) == 5
+
+
+@pytest.mark.skipif(dl._NATIVE is None, reason="kernel not built or SOLARB_NATIVE=0")
+def test_a_refreshed_walk_extends_as_a_cold_one() -> None:
+    """A refreshed walk (a bin array it read written) takes its source's sealed header, its
+    ``head`` and ``ranges`` None until it extends or is sealed: from an extended walk, from a
+    restarted one (no parts either), and with a terminal that changes (an array not loaded, then
+    loaded: sealed from the header), it has a cold walk's header, head and ranges as it extends."""
+    bins = {i: (10**6 + i, 10**6 - i) for i in range(-300, 300, 7)}
+    s, aux = _pool(bins=bins, variable_fee_control=40_000)
+    v = dl._view(s, None)
+
+    def cold_as(w: m.KernelWalk, accounts: dict[Pubkey, bytes], fee: tuple[int, ...],
+                active: int) -> m.KernelWalk:  # fmt: skip
+        cold = m.KernelWalk(fee, active, w.swap_for_y, dl.fee_on_input(s, w.swap_for_y),
+                            v.support_lo, v.next_array, v.array_key)  # fmt: skip
+        for _ in range(len(w.indices) + (w.terminal != m.KERNEL_EXTEND)):
+            cold.extend(accounts, dl._records)
+        return cold
+
+    def rewrite(accounts: dict[Pubkey, bytes], key: Pubkey) -> None:
+        data = bytearray(accounts[key])
+        struct.pack_into("<Q", data, lay.OFF_BINS + 144 * 3, 5 + data[lay.OFF_BINS + 144 * 3])
+        accounts[key] = bytes(data)
+
+    for a_to_b in (True, False):
+        fee_in = dl.fee_on_input(s, a_to_b)
+        first = m.KernelWalk(v.fee_args, s.active_id, a_to_b, fee_in, v.support_lo, v.next_array,
+                             v.array_key)  # fmt: skip
+        first.extend(aux, dl._records)
+        first.extend(aux, dl._records)
+        restarted = first.restarted(v.fee_args, 5, fee_in, v.support_lo, v.next_array,
+                                    v.array_key, aux, dl._records)  # fmt: skip
+        assert restarted is not None and restarted.head is None
+        for src, fee, active in ((first, v.fee_args, s.active_id), (restarted, v.fee_args, 5)):
+            acc = dict(aux)
+            rewrite(acc, src.keys[-1])
+            w = src.refreshed(acc, dl._records)
+            assert w is not None and w.head is None and w.ranges is None
+            cold = cold_as(w, acc, fee, active)
+            assert w.header == cold.header and w.records == cold.records
+            for _ in range(3):
+                w.extend(acc, dl._records), cold.extend(acc, dl._records)
+                assert (w.header, w.head, w.ranges) == (cold.header, cold.head, cold.ranges)
+            assert src.header == cold_as(src, aux, fee, active).header  # the source as it was
+        # the next array not loaded, then loaded (and one read written): sealed from the header
+        acc = dict(aux)
+        nxt = v.array_key(v.next_array(first.indices[-1] + (-1 if a_to_b else 1), a_to_b))
+        del acc[nxt]
+        w = first.refreshed(acc, dl._records)
+        assert w is not None
+        w.extend(acc, dl._records)
+        assert w.terminal == m.KERNEL_NOT_LOADED
+        acc[nxt] = aux[nxt]
+        rewrite(acc, w.keys[0])
+        w2 = w.refreshed(acc, dl._records)
+        assert w2 is not None and w2.terminal == m.KERNEL_EXTEND and w2.header != w.header
+        cold = cold_as(w2, acc, v.fee_args, s.active_id)
+        assert w2.header == cold.header
+        w2.extend(acc, dl._records), cold.extend(acc, dl._records)
+        assert (w2.header, w2.head, w2.ranges) == (cold.header, cold.head, cold.ranges)

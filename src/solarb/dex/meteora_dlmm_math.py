@@ -519,11 +519,16 @@ class KernelWalk:
         self.header = bytes(head) + ranges
 
     def _copy(self) -> KernelWalk:
-        """A walk with this one's fields (its lists and head copied), not sealed."""
+        """A walk with this one's fields and header (its lists copied; when this one is sealed,
+        head and ranges left None: split off the header when the copy is sealed or extends)."""
         w = KernelWalk.__new__(KernelWalk)
         w.swap_for_y, w.next_array, w.array_key = self.swap_for_y, self.next_array, self.array_key
-        head, w.ranges = self._parts()
-        w.origin, w.active, w.head, w.fee = self.origin, self.active, head.copy(), self.fee
+        w.origin, w.active, w.fee, w.header = self.origin, self.active, self.fee, self.header
+        if self.header:  # sealed (extend seals each stretch): the header holds head and ranges
+            w.head = w.ranges = None
+        else:
+            head, w.ranges = self._parts()
+            w.head = head.copy()
         w.records, w.keys, w.datas = self.records, self.keys.copy(), self.datas.copy()
         w.indices, w.spared = self.indices.copy(), self.spared.copy()
         w.missing, w.terminal = self.missing, self.terminal

@@ -495,3 +495,24 @@ def test_runs_describe_the_stored_bytes() -> None:
         assert bytes(rebuilt) == bytes(data) and index[2 * n] == len(chunks)
         checked += 1
     assert checked > 50
+
+
+def test_layout_stays_shared_while_thousands_of_other_layouts_are_made() -> None:
+    """A 10,000-pool replay stores its arrays with ~2,000 layouts: an array compacted again after
+    2,000 other layouts were made (none of them held) gets the same Structs (fails with the
+    256-layout cache the bench outgrew: each miss rebuilt a Struct)."""
+    data = bytearray(4096)
+    data[0:40] = data[4000:4040] = bytes(range(1, 41))
+    first = compact(bytes(data))
+    assert isinstance(first, SparseBytes)
+    bytes(first), bytes(first), bytes(first)  # the third read builds the Structs
+    layout = first._packers
+    assert layout is not None and layout.split is not None
+    del first
+    for extra in range(1, 2001):  # 2,000 other layouts: the same runs, other lengths
+        other = compact(bytes(data) + bytes(extra))
+        assert isinstance(other, SparseBytes)
+        assert bytes(other) == bytes(data) + bytes(extra)  # asks for its layout
+    again = compact(bytes(data))
+    assert isinstance(again, SparseBytes) and bytes(again) == bytes(data)
+    assert again._packers is layout

@@ -425,7 +425,11 @@ class MarketState:
                 guess_b = None
             if guess_a is not None and guess_b is not None:  # the usual case: both known
                 state = decode(address, data, token_program_a=guess_a, token_program_b=guess_b)
-                if state.mint_a == known.mint_a and state.mint_b == known.mint_b:
+                # the decoders hand back the held Pubkey of an unchanged mint: identity first
+                # (a Pubkey == compares the bytes even for one object)
+                a, b = state.mint_a, state.mint_b
+                if (a is known.mint_a or a == known.mint_a) and (
+                        b is known.mint_b or b == known.mint_b):
                     return state
             elif guess_a is not None or guess_b is not None:
                 kwargs: dict[str, Pubkey] = {}
@@ -520,8 +524,9 @@ class MarketState:
                 keep_slot = False
             entry.aux_key = key
         # the graph holds the mints of the installed state (of this one, for a new entry)
-        moved = (old_state is state or state.mint_a != old_state.mint_a
-                 or state.mint_b != old_state.mint_b)
+        a, b = state.mint_a, state.mint_b  # identity first, as in _decode
+        moved = (old_state is state or (a is not old_state.mint_a and a != old_state.mint_a)
+                 or (b is not old_state.mint_b and b != old_state.mint_b))
         if moved and self.graph.add_pool(entry.address, state.mint_a, state.mint_b):
             self.version += 1
         if not keep_slot:

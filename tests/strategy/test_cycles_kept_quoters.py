@@ -254,8 +254,9 @@ def test_a_write_retires_the_kept_quoter(kind: str) -> None:
     _same_changes(kept, ref, (p for p in list(market.pools) if p != entry.address), w.bank.slot)
     assert _counters(kept) == _counters(ref)
     # what the finder would size the written pool's legs with now: the pool as it is
-    legs = tuple(((entry.address, d), entry) for d in (True, False))
-    for step, d in zip(bq.bind_kept(legs, kept._quoters), (True, False)):
+    own = kept._plans[entry.address].own
+    legs = tuple(((entry.address, d), entry, own + (not d)) for d in (True, False))
+    for step, d in zip(bq.bind_slots(legs, kept._kept), (True, False)):
         fresh = bq.bound_quote(entry, d)
         assert [_outcome(step, x) for x in AMOUNTS] == [_outcome(fresh, x) for x in AMOUNTS]
 
@@ -387,14 +388,14 @@ def test_a_kept_quoter_is_for_its_entry_object_only() -> None:
         entries.append(m.pool(spec.pool))
     first, second = entries
     assert first.revision == second.revision
-    kept: bq.Kept = {}
+    kept: bq.KeptSlots = [None] * 2
     key = (spec.pool, True)
-    (q1,) = bq.bind_kept(((key, first),), kept)
-    assert bq.bind_kept(((key, first),), kept) == (q1,)  # reused
-    (q2,) = bq.bind_kept(((key, second),), kept)
+    (q1,) = bq.bind_slots(((key, first, 1),), kept)
+    assert bq.bind_slots(((key, first, 1),), kept) == (q1,)  # reused
+    (q2,) = bq.bind_slots(((key, second, 1),), kept)
     assert q2 is not q1 and q2(10**6) == cp.quote(second.state, second.aux, 10**6, True)
-    assert q1(10**6) != q2(10**6) and kept[key][0] is second
-    # bind_slots: the same, kept by slot number in a list
+    assert q1(10**6) != q2(10**6) and kept[1][0] is second and kept[0] is None
+    # another slot of the same list
     slots: bq.KeptSlots = [None] * 3
     (s1,) = bq.bind_slots(((key, first, 2),), slots)
     assert bq.bind_slots(((key, first, 2),), slots) == (s1,) and slots[0] is slots[1] is None

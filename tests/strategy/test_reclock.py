@@ -1,4 +1,4 @@
-"""``bind_kept`` after Clock-only writes: the adapter's ``reclock`` brings the kept quoter to the
+"""``bind_slots`` after Clock-only writes: the adapter's ``reclock`` brings the kept quoter to the
 new Clock instead of binding it anew; any other write still binds anew.
 
 On the bench workload moved by swaps (DLMM pairs with a volatility the Clock decays): after a
@@ -37,7 +37,7 @@ pytestmark = pytest.mark.skipif(meteora_dlmm._NATIVE is None, reason="DLMM kerne
 
 
 class _Binds:
-    """Counts ``bound_quote`` calls (fresh bindings) made through ``bind_kept``."""
+    """Counts ``bound_quote`` calls (fresh bindings) made through ``bind_slots``."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.n = 0
@@ -50,9 +50,11 @@ class _Binds:
         monkeypatch.setattr(bq, "bound_quote", counted)
 
 
-def _dlmm_legs(market: MarketState) -> bq.Legs:
-    return tuple(((p, d), e) for p, e in market.pools.items()
-                 if e.adapter is meteora_dlmm and e.tradable for d in (True, False))  # fmt: skip
+def _dlmm_legs(market: MarketState) -> bq.SlotLegs:
+    """Both directions of every tradable DLMM pair, numbered as kept quoters' slots."""
+    pairs = [((p, d), e) for p, e in market.pools.items()
+             if e.adapter is meteora_dlmm and e.tradable for d in (True, False)]  # fmt: skip
+    return tuple((key, e, s) for s, (key, e) in enumerate(pairs))
 
 
 def _volatile_market() -> tuple[Workload, _Recorder, MarketState]:
@@ -90,28 +92,28 @@ def test_a_clock_write_reclocks_kept_quoters(monkeypatch: pytest.MonkeyPatch) ->
     # DLMM lists the Clock in aux_accounts (so do adaptive-fee Whirlpools, none in the bench)
     readers = {e.adapter.NAME for e in market.pools.values() if CLOCK_SYSVAR in e.aux_keys}
     assert readers == {"meteora_dlmm"} and len({e.adapter.NAME for e in market.pools.values()}) == 5
-    kept: bq.Kept = {}
+    kept: bq.KeptSlots = [None] * len(legs)
     binds = _Binds(monkeypatch)
-    first = bq.bind_kept(legs, kept)
+    first = bq.bind_slots(legs, kept)
     assert binds.n == len(legs)
-    assert bq.bind_kept(legs, kept) == first and binds.n == len(legs)  # reused as they are
+    assert bq.bind_slots(legs, kept) == first and binds.n == len(legs)  # reused as they are
     moved = 0
     for jump, seconds in enumerate((10, 25, 300, 400, 10**4)):  # across filter and decay
-        rates = {p: e.rate_revision for (p, _d), e in legs}
+        rates = {p: e.rate_revision for (p, _d), e, _s in legs}
         for u in _advance(w, rec, seconds):
             market.apply(u)
-        assert all(kept[key][1] != e.revision for key, e in legs)  # every one was written
-        assert all(e.rate_revision == rates[p] for (p, _d), e in legs)  # by the Clock only
-        before = [kept[key][2] for key, _e in legs]
-        steps = bq.bind_kept(legs, kept)
+        assert all(kept[s][1] != e.revision for _key, e, s in legs)  # every one was written
+        assert all(e.rate_revision == rates[p] for (p, _d), e, _s in legs)  # by the Clock only
+        before = [kept[s][2] for _key, _e, s in legs]
+        steps = bq.bind_slots(legs, kept)
         assert binds.n == len(legs), "a Clock-only write must not bind anew"
-        for (key, entry), step, old in zip(legs, steps, before):
-            assert step is not old and kept[key] == (entry, entry.revision, step)
+        for (key, entry, s), step, old in zip(legs, steps, before):
+            assert step is not old and kept[s] == (entry, entry.revision, step)
             fresh = bq.bound_quote(entry, key[1])
             assert _quotes(step) == _quotes(fresh), (key, jump)
             moved += _quotes(step) != _quotes(old)
         binds.n = len(legs)  # the fresh bindings above were the test's
-        assert bq.bind_kept(legs, kept) == steps and binds.n == len(legs)  # kept again
+        assert bq.bind_slots(legs, kept) == steps and binds.n == len(legs)  # kept again
     assert moved >= len(legs)  # the Clock changed those pools' quotes (variable fee)
 
 
@@ -120,10 +122,10 @@ def test_other_writes_still_bind_anew(monkeypatch: pytest.MonkeyPatch) -> None:
     the written pool's quoters anew; the others are reclocked."""
     w, rec, market = _moved_market()
     legs = _dlmm_legs(market)
-    kept: bq.Kept = {}
+    kept: bq.KeptSlots = [None] * len(legs)
     binds = _Binds(monkeypatch)
-    bq.bind_kept(legs, kept)
-    pools = list(dict.fromkeys(p for (p, _d), _e in legs))
+    bq.bind_slots(legs, kept)
+    pools = list(dict.fromkeys(p for (p, _d), _e, _s in legs))
     arrays, image = market.pools[pools[0]], market.pools[pools[1]]
     for u in _dlmm_arrays(market, arrays, w.bank.slot):
         market.apply(u)
@@ -137,11 +139,11 @@ def test_other_writes_still_bind_anew(monkeypatch: pytest.MonkeyPatch) -> None:
     market.apply(AccountUpdate(u.pubkey, u.slot + 1, bytes(data), u.owner, u.lamports))
     assert image.state.active_id == active + 1
     binds.n = 0
-    steps = bq.bind_kept(legs, kept)
+    steps = bq.bind_slots(legs, kept)
     assert binds.n == 4  # two directions of two pools
-    rebound = {p for ((p, _d), _e) in legs} - {arrays.address, image.address}
+    rebound = {p for ((p, _d), _e, _s) in legs} - {arrays.address, image.address}
     assert len(rebound) == len(pools) - 2
-    for (key, entry), step in zip(legs, steps):
+    for (key, entry, _s), step in zip(legs, steps):
         assert _quotes(step) == _quotes(bq.bound_quote(entry, key[1])), key
 
 

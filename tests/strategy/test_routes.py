@@ -57,9 +57,9 @@ def _same_as_objects(m: MarketState, starts: list[Pubkey], hops: int) -> list[Cy
     for i, cycle in enumerate(want):
         assert ix.find(cycle) == i
         assert ix.hops(i) == [(g.pool, g.a_to_b, g.mint_in, g.mint_out) for g in cycle.legs]
-        assert ix.legs(i) == tuple(((g.pool, g.a_to_b), m.pools[g.pool]) for g in cycle.legs)
         slots = [s for s in ix.rows[4 * i + 1 : 4 * i + 4] if s != PAD_SLOT]
-        assert ix.slot_legs(i) == tuple((*pair, s) for pair, s in zip(ix.legs(i), slots))
+        assert ix.slot_legs(i) == tuple(((g.pool, g.a_to_b), m.pools[g.pool], s)
+                                        for g, s in zip(cycle.legs, slots))  # fmt: skip
         assert [ix.pools[(s - 1) >> 1] for s in slots] == [g.pool for g in cycle.legs]
         assert all(f._plans[g.pool].own + (not g.a_to_b) == s for g, s in zip(cycle.legs, slots))
     for pool in m.pools:
@@ -105,15 +105,12 @@ def test_legs_share_one_pair_per_direction(workload: tuple[Workload, MarketState
     wl, market = workload
     ix = _finder(market, [wl.sol])._index
     first: dict[tuple[Pubkey, bool], object] = {}
-    for i in range(len(ix)):
-        for pair in ix.legs(i):
-            assert first.setdefault(pair[0], pair) is pair
-    assert len(first) == sum(1 for p in ix._at if p is not None) > 0
     by_slot: dict[int, object] = {}
     for i in range(len(ix)):
         for leg in ix.slot_legs(i):
+            assert first.setdefault(leg[0], leg) is leg
             assert by_slot.setdefault(leg[2], leg) is leg
-    assert len(by_slot) == len(first) == sum(1 for p in ix._slot_at if p is not None)
+    assert len(by_slot) == len(first) == sum(1 for p in ix._slot_at if p is not None) > 0
 
 
 def test_arrays_are_exact_size(workload: tuple[Workload, MarketState]) -> None:

@@ -2,8 +2,8 @@
 
 A bound quoter (the adapter's ``quoter(state, aux, a_to_b)``) is valid while the pool's decoded
 state and every auxiliary account it reads stay as they are. :func:`bind` binds each
-(pool, direction) once for one market state (one pool change); :func:`bind_kept` keeps them
-across changes (:func:`bind_slots`: the same, kept in a list by slot number), reusing one only
+(pool, direction) once for one market state (one pool change); :func:`bind_slots` keeps them
+across changes, in a list by the finder's slot number of each (pool, direction), reusing one only
 while the market has not written the pool's entry since it was bound
 (:attr:`~solarb.market.state.PoolEntry.revision`, bumped on every write to ``state``, ``aux``
 with the Clock sysvar, ``ready`` and ``quarantined``) and the entry is the same object (a pool
@@ -28,7 +28,6 @@ __all__ = [
     "Legs",
     "SlotLegs",
     "bind",
-    "bind_kept",
     "bind_slots",
     "bound_quote",
 ]
@@ -40,13 +39,13 @@ SlotLegs = tuple[tuple[tuple[Pubkey, bool], PoolEntry, int], ...]
 """A cycle's legs as ``((pool, a_to_b), entry, slot)``: ``slot`` numbers the (pool, direction)
 (the finder's rate-table slot), the index its bound quoter is kept at in a :data:`KeptSlots`."""
 
-Kept = dict[tuple[Pubkey, bool], tuple[PoolEntry, int, Callable[[int], Quote]]]
-"""Bound quoters kept across pool changes by (pool, a_to_b): ``(entry, entry.revision at
-binding or reclocking, quoter)``; one slot per key, so at most two per pool."""
-
 KeptSlots = list[tuple[PoolEntry, int, Callable[[int], Quote]] | None]
-""":data:`Kept` as a list indexed by each (pool, direction)'s slot number (``None``: nothing
-kept): no hash of a ``(Pubkey, bool)`` key per leg (a Pubkey hashes its 32 bytes each time)."""
+"""Bound quoters kept across pool changes, indexed by each (pool, direction)'s slot number:
+``(entry, entry.revision at binding or reclocking, quoter)``, ``None`` when nothing is kept. A
+list, not a dict keyed by ``(Pubkey, bool)``: no Pubkey hash (its 32 bytes each time) per leg."""
+
+Kept = dict[tuple[Pubkey, bool], tuple[PoolEntry, int, Callable[[int], Quote]]]
+""":data:`KeptSlots` by ``(pool, a_to_b)``: the finder's ``_quoters`` view (inspection)."""
 
 
 def bound_quote(entry: PoolEntry, a_to_b: bool) -> Callable[[int], Quote]:
@@ -77,23 +76,12 @@ def bind(
     return tuple(steps)
 
 
-def bind_kept(legs: Legs, kept: Kept) -> tuple[Callable[[int], Quote], ...]:
-    """The bound quoter of each leg, kept across pool changes in ``kept``: reused while the
-    leg's entry is the one it was bound for and its ``revision`` is unchanged, else replaced in
-    its slot by the same quoter :func:`bound_quote` gives for the entry as it is now (reclocked
-    after Clock-only writes, see :func:`_rebound`)."""
-    steps = []
-    for key, entry in legs:
-        k = kept.get(key)
-        if k is None or k[0] is not entry or k[1] != entry.revision:
-            k = kept[key] = (entry, entry.revision, _rebound(entry, key[1], k))
-        steps.append(k[2])
-    return tuple(steps)
-
-
 def bind_slots(legs: SlotLegs, kept: KeptSlots) -> tuple[Callable[[int], Quote], ...]:
-    """:func:`bind_kept` with the quoters kept at each leg's slot in ``kept`` (a list long
-    enough for every slot): the same quoters, reused and replaced on the same conditions."""
+    """The bound quoter of each leg, kept across pool changes at the leg's slot in ``kept`` (a
+    list long enough for every slot): reused while the leg's entry is the one it was bound for
+    and its ``revision`` is unchanged, else replaced in its slot by the same quoter
+    :func:`bound_quote` gives for the entry as it is now (reclocked after Clock-only writes, see
+    :func:`_rebound`)."""
     steps = []
     for key, entry, s in legs:
         k = kept[s]

@@ -22,7 +22,7 @@ from solders.pubkey import Pubkey
 
 from solarb.market.graph import Edge
 from solarb.market.state import MarketState, PoolEntry
-from solarb.strategy.bound_quoters import Legs, SlotLegs
+from solarb.strategy.bound_quoters import SlotLegs
 from solarb.strategy.cycle_plan import PAD_SLOT, ROW_WIDTH, Plan, plan_routes
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ class CycleIndex:
     the rate table's."""
 
     __slots__ = (
-        "_at", "_slot_at", "mint_keys", "mints", "pairs", "plans", "pools", "rows", "size",
+        "_slot_at", "mint_keys", "mints", "pairs", "plans", "pools", "rows", "size",
         "starts",
     )  # fmt: skip
 
@@ -138,7 +138,6 @@ class CycleIndex:
         self.mint_keys = mint_keys
         self.plans = plans
         self.size = 1 + 2 * len(pools)
-        self._at: list[tuple[tuple[Pubkey, bool], PoolEntry] | None] = [None] * self.size
         self._slot_at: list[tuple[tuple[Pubkey, bool], PoolEntry, int] | None] = [None] * self.size
 
     def __len__(self) -> int:
@@ -158,29 +157,11 @@ class CycleIndex:
             mint_in = mint_out
         return out
 
-    def legs(self, index: int) -> Legs:
-        """``((pool, a_to_b), entry)`` of each leg of cycle ``index`` (the entries as of the
-        build): what :func:`~solarb.strategy.bound_quoters.bind_kept` takes. Each direction's
-        pair is made once and shared by every cycle through it (and its key by the kept
-        quoters)."""
-        rows, at = self.rows, self._at
-        j = ROW_WIDTH * index
-        out = []
-        for s in (rows[j + 1], rows[j + 2], rows[j + 3]):
-            if s == PAD_SLOT:
-                break
-            pair = at[s]
-            if pair is None:
-                k = (s - 1) >> 1
-                pair = at[s] = ((self.pools[k], bool(s & 1)), self.pairs[k][0])
-            out.append(pair)
-        return tuple(out)
-
     def slot_legs(self, index: int) -> SlotLegs:
-        """``((pool, a_to_b), entry, slot)`` of each leg of cycle ``index``: :meth:`legs` with
-        each direction's rate-table slot (what
-        :func:`~solarb.strategy.bound_quoters.bind_slots` takes); each direction's triple is
-        made once and shared by every cycle through it."""
+        """``((pool, a_to_b), entry, slot)`` of each leg of cycle ``index`` (the entries as of the
+        build; ``slot``: the direction's rate-table slot): what
+        :func:`~solarb.strategy.bound_quoters.bind_slots` takes. Each direction's triple is made
+        once and shared by every cycle through it."""
         rows, at = self.rows, self._slot_at
         j = ROW_WIDTH * index
         out = []

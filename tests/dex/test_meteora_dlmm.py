@@ -9,6 +9,7 @@ import random
 import struct
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from solders.pubkey import Pubkey
@@ -398,6 +399,15 @@ def test_a_new_state_restarts_the_last_walk(monkeypatch: pytest.MonkeyPatch) -> 
     quotes(s, False)
 
 
+def _walk_of(v: dl.PairView, active: int, a_to_b: bool, aux: Any, stretches: int = 2) -> m.KernelWalk:
+    """A walk of view ``v`` from bin ``active``, extended ``stretches`` times over ``aux``."""
+    w = m.KernelWalk(v.fee_args, active, a_to_b, dl.fee_on_input(v.state, a_to_b), v.support_lo,
+                     v.next_array, v.array_key)  # fmt: skip
+    for _ in range(stretches):
+        w.extend(aux, dl._records)
+    return w
+
+
 @pytest.mark.skipif(dl._NATIVE is None, reason="kernel not built or SOLARB_NATIVE=0")
 def test_a_restarted_walk_extends_as_a_cold_one() -> None:
     """A restarted walk keeps only its sealed header (``head`` and ``ranges`` None until it
@@ -408,10 +418,7 @@ def test_a_restarted_walk_extends_as_a_cold_one() -> None:
     v = dl._view(s, None)
     for a_to_b in (True, False):
         fee_in = dl.fee_on_input(s, a_to_b)
-        last = m.KernelWalk(v.fee_args, s.active_id, a_to_b, fee_in, v.support_lo, v.next_array,
-                            v.array_key)  # fmt: skip
-        last.extend(aux, dl._records)
-        last.extend(aux, dl._records)
+        last = _walk_of(v, s.active_id, a_to_b, aux)
         for fee, active in ((v.fee_args, 5), (v.fee_args[:3] + (7,) + v.fee_args[4:], 60)):
             w = last.restarted(fee, active, fee_in, v.support_lo, v.next_array, v.array_key, aux,
                                dl._records)  # fmt: skip
@@ -452,10 +459,7 @@ def test_a_refreshed_walk_extends_as_a_cold_one() -> None:
 
     for a_to_b in (True, False):
         fee_in = dl.fee_on_input(s, a_to_b)
-        first = m.KernelWalk(v.fee_args, s.active_id, a_to_b, fee_in, v.support_lo, v.next_array,
-                             v.array_key)  # fmt: skip
-        first.extend(aux, dl._records)
-        first.extend(aux, dl._records)
+        first = _walk_of(v, s.active_id, a_to_b, aux)
         restarted = first.restarted(v.fee_args, 5, fee_in, v.support_lo, v.next_array,
                                     v.array_key, aux, dl._records)  # fmt: skip
         assert restarted is not None and restarted.head is None

@@ -17,25 +17,11 @@ from solarb.events import AccountUpdate, Hop, Opportunity
 from solarb.feeds.freshness import MarketFreshness
 from solarb.feeds.pubsub import PubSubFeed
 from solarb.risk.rules.stale_state import stale_reason
-from tests.support.freshness_views import MinSlotOnly
+from tests.support.freshness_views import MinSlotOnly, PoolSlotOnly
 
 
 def _upd(pk: Pubkey, slot: int) -> AccountUpdate:
     return AccountUpdate(pk, slot, b"\x01", pk, 1, 1)
-
-
-class _PoolSlotOnly:
-    """A view with ``cluster_slot`` and ``pool_slot`` only: the rule's loop per hop."""
-
-    def __init__(self, view: MarketFreshness) -> None:
-        self.view = view
-
-    @property
-    def cluster_slot(self) -> int:
-        return self.view.cluster_slot
-
-    def pool_slot(self, pool: Pubkey) -> int:
-        return self.view.pool_slot(pool)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -57,7 +43,7 @@ def test_stale_pool_is_the_first_pool_below_need(seed: int) -> None:
     market = SimpleNamespace(pools={p: SimpleNamespace(aux_keys=aux) for p, aux in pools.items()})
     fast = MarketFreshness(market, feed)  # type: ignore[arg-type]
     plain = MarketFreshness(market, MinSlotOnly(feed))  # type: ignore[arg-type]
-    loop = _PoolSlotOnly(fast)
+    loop = PoolSlotOnly(fast)
     assert fast.warm() == len(pools)
     keys = list(feed._watched)
     names = list(pools)

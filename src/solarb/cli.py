@@ -22,6 +22,13 @@ if TYPE_CHECKING:
     from solarb.config import Settings
 
 
+# bench sizes beyond which a run would exhaust this class of machine's memory (~22 KB per pool in
+# the engine, more in the generator) or take hours
+BENCH_MAX_POOLS = 100_000
+BENCH_MAX_UPDATES = 10_000_000
+MAX_IDLE_SECONDS = 3600.0
+
+
 def _settings(args: argparse.Namespace, overrides: dict[str, Any] | None = None) -> Settings:
     # imported here: pydantic (~8 MB) stays out of commands that need no config (bench, quote)
     from solarb.config import load_settings
@@ -123,8 +130,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """Replay a generated account-update stream through the hot path and print its figures."""
     from solarb.runtime.bench import BenchConfig, run_bench
 
-    if args.pools < 8 or args.updates < 1:
-        raise UsageError("bench needs --pools >= 8 and --updates >= 1")
+    if not 8 <= args.pools <= BENCH_MAX_POOLS or not 1 <= args.updates <= BENCH_MAX_UPDATES:
+        raise UsageError(f"bench needs --pools in 8..{BENCH_MAX_POOLS:,} and --updates in "
+                         f"1..{BENCH_MAX_UPDATES:,}")
     result = run_bench(BenchConfig(pools=args.pools, updates=args.updates, seed=args.seed,
                                    idle_seconds=args.idle_seconds, warm=args.warm))
     if args.json:
@@ -169,6 +177,17 @@ def _non_negative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be >= 0")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """A duration in seconds: a finite number, 0 included."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= MAX_IDLE_SECONDS:
+        raise argparse.ArgumentTypeError(f"{text!r} must be in 0..{MAX_IDLE_SECONDS:g}")
     return value
 
 
@@ -222,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--pools", type=_non_negative_int, default=1_000, help="pools (all DEX types)")
     bench.add_argument("--updates", type=_non_negative_int, default=100_000, help="account updates")
     bench.add_argument("--seed", type=_non_negative_int, default=7)
-    bench.add_argument("--idle-seconds", type=float, default=2.0,
+    bench.add_argument("--idle-seconds", type=_seconds, default=2.0,
                        help="then measure the idle engine's CPU this long (0: skip)")
     bench.add_argument("--json", action="store_true", help="one JSON line")
     bench.add_argument("--no-warm", dest="warm", action="store_false",

@@ -103,3 +103,32 @@ def test_warm_up_runs_before_the_replay_and_changes_no_decision(small: dict) -> 
     keys = ("cycles", "pool_changes", "opportunities", "decisions", "approved", "rejected",
             "rejections", "built", "build_errors", "evaluations", "sized", "sizing")  # fmt: skip
     assert {k: cold[k] for k in keys} == {k: small[k] for k in keys}
+
+
+@pytest.mark.parametrize("argv", [
+    ["--pools", "100001"],  # a workload that would not fit in memory: refused before generating
+    ["--updates", "10000001"],
+])
+def test_cli_rejects_oversized_workload(
+    argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def never(_cfg: BenchConfig) -> dict:
+        raise AssertionError("an oversized bench must be refused before it runs")
+
+    monkeypatch.setattr("solarb.runtime.bench.run_bench", never)
+    assert main(["bench", *argv]) == 2
+    assert "bench needs --pools in 8..100,000 and --updates in 1..10,000,000" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "3601", "soon"])
+def test_cli_rejects_bad_idle_seconds(
+    value: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def never(_cfg: BenchConfig) -> dict:
+        raise AssertionError("a bad --idle-seconds must be refused before the bench runs")
+
+    monkeypatch.setattr("solarb.runtime.bench.run_bench", never)
+    with pytest.raises(SystemExit) as info:
+        main(["bench", "--pools", "8", "--updates", "1", "--idle-seconds", value])
+    assert info.value.code == 2
+    assert "--idle-seconds" in capsys.readouterr().err

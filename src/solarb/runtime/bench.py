@@ -337,6 +337,7 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
         "sized": finder.sized,
         "sizing": {"passed_filter": finder.passed, "skipped": finder.skipped,
                    "quotes": finder.quotes, "fallbacks": finder.fallbacks,
+                   "quote_faults": finder.quote_faults,
                    "quotes_per_sizing": round(finder.quotes / finder.sized, 2) if finder.sized else 0},
         "opportunities": stats.opportunities,
         "decisions": stats.orders + stats.rejected,

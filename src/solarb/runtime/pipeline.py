@@ -44,6 +44,7 @@ class Pipeline:
         self.min_profit = min_profit
         self.clock = clock
         self.stats = stats
+        stats.finder = finder  # its fault counters, read when the status is shown
         self.view = view  # per-pool freshness from the feed (stale_state rule)
         self.in_flight = 0
         self.decisions: asyncio.Queue[tuple[Opportunity, Verdict]] = asyncio.Queue()

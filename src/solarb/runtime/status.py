@@ -1,10 +1,16 @@
-"""Run statistics, the live status line and the end-of-run summary text."""
+"""Run statistics, the live status line and the end-of-run summary text.
+
+The finder's fault counters are read from it when a status is shown or a summary built, never
+copied on the hot path (:attr:`RunStats.finder`, set by the Pipeline)."""
 
 from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from solarb.strategy.cycles import CycleFinder
 
 LATENCY_WINDOW = 1 << 16
 """Latency samples kept: the most recent 65,536 decisions (a ring of 8-byte ints, 512 KiB)."""
@@ -31,6 +37,26 @@ class RunStats:
     """Ring of update->decision latencies; slot ``i % LATENCY_WINDOW`` holds sample ``i``."""
     latency_samples: int = 0
     trades: list[dict[str, Any]] = field(default_factory=list)
+    finder: CycleFinder | None = field(default=None, repr=False, compare=False)
+    """The finder whose counters :attr:`quote_faults` reads (the Pipeline sets it)."""
+
+    @property
+    def quote_faults(self) -> int:
+        """Cycles the finder skipped because a quote was above u64 (bad pool state or an adapter
+        bug), read from it now; 0 without a finder."""
+        return 0 if self.finder is None else self.finder.quote_faults
+
+    def faults(self) -> dict[str, Any]:
+        """The summary's fault figures: ``quote_faults`` and ``last_quote_fault`` (its slot,
+        pools and message; None when there was none)."""
+        last = None if self.finder is None else self.finder.last_quote_fault
+        return {
+            "quote_faults": self.quote_faults,
+            "last_quote_fault": None if last is None else {
+                "slot": last.slot, "pools": [str(p) for p in last.cycle.pools],
+                "message": last.message,
+            },
+        }  # fmt: skip
 
     def record_latency(self, ns: int) -> None:
         """Add one update->decision latency sample (the oldest drops out of the window)."""
@@ -91,6 +117,9 @@ class StatusLine:
         )
         if gc_max_pause_ms is not None:
             line += f" | gc max {gc_max_pause_ms:.1f} ms"
+        quote_faults = stats.quote_faults
+        if quote_faults:
+            line += f" | quote faults {quote_faults}"
         if self._tty:
             self._stream.write("\r\x1b[2K" + line)
         elif self._ticks % 5 == 1:
@@ -110,10 +139,10 @@ def format_summary(summary: dict[str, Any]) -> str:
     lat = summary["detect_latency_us"]
     lines = [
         f"solarb run finished after {summary['duration_s']:.1f}s",
-        f"  updates {summary['updates']}, opportunities {summary['opportunities']}, "
-        f"orders {summary['orders']}",
-        f"  confirmed {summary['confirmed']}, failed {summary['failed']}, "
-        f"expired {summary.get('expired', 0)}, simulation failed {summary.get('simulation_failed', 0)}",
+        (f"  updates {summary['updates']}, opportunities {summary['opportunities']}, "
+         f"orders {summary['orders']}"),
+        (f"  confirmed {summary['confirmed']}, failed {summary['failed']}, "
+         f"expired {summary.get('expired', 0)}, simulation failed {summary.get('simulation_failed', 0)}"),
         f"  detection latency p50 {lat['p50']} us, p99 {lat['p99']} us",
         "  pnl (journal) vs chain balances:",
     ]
@@ -131,6 +160,13 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"  gc: {gc_figures['young']} young, {gc_figures['freeze']} freeze, "
             f"{gc_figures['deep']} deep, {gc_figures['automatic']} automatic collections; "
             f"max pause {gc_figures['max_pause_ms']} ms"
+        )
+    if summary.get("quote_faults"):
+        last = summary.get("last_quote_fault") or {}
+        lines.append(
+            f"  quote faults: {summary['quote_faults']} cycles skipped (a quote above 2^64 - 1); "
+            f"last at slot {last.get('slot')} through {', '.join(last.get('pools', []))}: "
+            f"{last.get('message')}"
         )
     lines.append(f"  fees paid: {summary.get('fees_lamports', 0)} lamports")
     lines.append(f"  journal: {summary.get('journal', '')}")

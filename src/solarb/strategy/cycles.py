@@ -21,7 +21,9 @@ cycles through it are re-evaluated:
    the cycle's last optimum; its search runs in the C kernel ``solarb.native._sizing`` when built)
    on the chained exact adapter quotes, over ``[1, max_amount_in[start]]``; each (pool,
    direction)'s bound quoter is kept across changes while the market has not written that
-   pool's entry (:mod:`solarb.strategy.bound_quoters`);
+   pool's entry (:mod:`solarb.strategy.bound_quoters`); a cycle whose sizing meets a quote above
+   u64 (bad pool state or an adapter bug: no program outputs that much) is skipped and counted
+   (:class:`QuoteFault`), and the other cycles are sized on;
 4. an :class:`~solarb.events.Opportunity` when ``profit >= max(min_profit[start], 1)``; each
    hop carries the tick/bin ``arrays`` of its exact quote at the chosen size (the builder's
    instruction then needs no second quote).
@@ -62,6 +64,7 @@ __all__ = [
     "CycleFinder",
     "Evaluation",
     "Leg",
+    "QuoteFault",
     "SpotRates",
     "cycle_rate",
     "enumerate_cycles",
@@ -123,6 +126,17 @@ class Evaluation:
         return self.amount_out - self.amount_in
 
 
+@dataclass(slots=True, frozen=True)
+class QuoteFault:
+    """A cycle :meth:`CycleFinder.on_pool_changed` skipped because its sizing raised
+    ``OverflowError`` (a quote's ``amount_out`` above 2^64 - 1): ``slot`` that of the update,
+    ``message`` the error's."""
+
+    cycle: Cycle
+    slot: int
+    message: str
+
+
 # positional makers (no type.__call__, no keywords): every field, in declaration order
 _make_evaluation = frozen_maker(Evaluation)
 _make_hop = frozen_maker(Hop)
@@ -178,7 +192,9 @@ def size_cycle(
     never. ``None`` if no size is feasible. Amounts are exact: each hop is the exact quote of the
     previous hop's output. ``bound``: the bound quoters of this market state by (pool,
     direction), shared by the cycles sized for one pool change (the market does not change
-    meanwhile; each pool's quoter is bound once).
+    meanwhile; each pool's quoter is bound once). Raises ``OverflowError`` when a quote's
+    ``amount_out`` is above 2^64 - 1 (bad state or an adapter bug; the finder counts and skips
+    such a cycle instead, see :class:`QuoteFault`).
     """
     if bound is None:
         bound = {}
@@ -309,7 +325,10 @@ class CycleFinder:
     Counters for metrics: ``evaluations`` (cycles looked at), ``passed`` (cycles that passed
     the float filter), ``sized`` (cycles sized exactly), ``skipped`` (passed but not sized:
     ranked out or bounded), ``quotes`` (exact chained quotes spent sizing), ``fallbacks`` (model
-    searches that fell back to the parabolic/golden search), ``found`` (opportunities emitted).
+    searches that fell back to the parabolic/golden search), ``found`` (opportunities emitted),
+    ``quote_faults`` (cycles whose sizing raised ``OverflowError``: not sized, nothing found,
+    their quotes not counted; ``passed == sized + skipped + quote_faults``), the last of them in
+    ``last_quote_fault``. A faulty cycle keeps its rank among the ``max_sized`` (it was searched).
     """
 
     def __init__(
@@ -366,6 +385,8 @@ class CycleFinder:
         self.quotes = 0
         self.fallbacks = 0
         self.found = 0
+        self.quote_faults = 0
+        self.last_quote_fault: QuoteFault | None = None
 
     @property
     def _quoters(self) -> _Kept:
@@ -529,10 +550,17 @@ class CycleFinder:
             legs = legs_of.get(index)
             if legs is None:
                 legs = legs_of[index] = ix.slot_legs(index)
-            # its probes' Quotes are retired (see release())
-            res = _search(
-                _bind_slots(legs, kept), rate, cap, last_in.get(index), "model", None, retired
-            )
+            try:  # its probes' Quotes are retired (see release()); a try costs nothing unless raised
+                res = _search(
+                    _bind_slots(legs, kept), rate, cap, last_in.get(index), "model", None, retired
+                )
+            except OverflowError as e:
+                # a quote above u64: not sized. Its warm start stays the last good optimum, its
+                # kept quoters those of the entries as they are (replaced on their next write),
+                # and a failed search retires nothing (the kernel frees its Quotes)
+                self.quote_faults += 1
+                self.last_quote_fault = QuoteFault(ix.cycle(index), slot, str(e))
+                continue
             self.sized += 1
             if res is None:
                 continue

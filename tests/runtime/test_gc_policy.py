@@ -107,6 +107,17 @@ class _Engine:
                 p.decisions.get_nowait()
 
 
+class _RoundClock:
+    """A monotonic ns clock the test moves by hand that also ticks 1 us on every read."""
+
+    def __init__(self) -> None:
+        self.ns = 10 * SEC
+
+    def __call__(self) -> int:
+        self.ns += 1_000
+        return self.ns
+
+
 def _unfrozen() -> int:
     return sum(len(gc.get_objects(g)) for g in range(3))
 
@@ -116,7 +127,10 @@ def test_soak_memory_stays_bounded_and_cycles_are_collected(restore_gc: None) ->
     settings = GcSettings(young_min=2_000, young_interval_s=0.2, freeze_interval_s=0.5,
                           deep_interval_s=1.5, max_delay_s=0.2, deep_max_delay_s=1.0,
                           young_limit=50_000)
-    policy = GcPolicy(settings)
+    # the policy's time moves 50 ms a round, whatever the machine's speed (on a fast one the 60
+    # rounds took less than one deep interval of wall time); +1 us a read: pauses are > 0
+    clock = _RoundClock()
+    policy = GcPolicy(settings, now_ns=clock)
     _Cycle.alive = 0
     policy.start()
     try:
@@ -133,6 +147,7 @@ def test_soak_memory_stays_bounded_and_cycles_are_collected(restore_gc: None) ->
             if len(kept) > 8:
                 kept.popleft()
             peak_alive = max(peak_alive, _Cycle.alive)
+            clock.ns += 50_000_000
             policy.poll(idle=True)
             if r in (rounds // 3, rounds - 1):
                 policy.collect("freeze")

@@ -17,6 +17,7 @@ from solders.pubkey import Pubkey
 from solarb.dex import meteora_dlmm as dl
 from solarb.dex import meteora_dlmm_layout as lay
 from solarb.dex import meteora_dlmm_math as m
+from solarb.dex import meteora_dlmm_walk as mw
 from solarb.dex.base import DecodeError, InsufficientLiquidity, MissingAccount, QuoteError
 from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, encode_mint
 from solarb.sim.programs.meteora_dlmm import create_pool
@@ -337,15 +338,15 @@ def test_a_new_state_restarts_the_last_walk(monkeypatch: pytest.MonkeyPatch) -> 
         assert got == want
         return got
 
-    def cold_as_far(new: lay.LbPair, a_to_b: bool, bound_walk: m.KernelWalk) -> None:
+    def cold_as_far(new: lay.LbPair, a_to_b: bool, bound_walk: mw.KernelWalk) -> None:
         """A walk planned anew from ``aux`` as far as ``bound_walk`` equals it."""
         v = dl._PLANS[new.address].view
         assert v is not None
-        cold = m.KernelWalk(v.fee_args, new.active_id, a_to_b, dl.fee_on_input(new, a_to_b),
-                            v.support_lo, v.next_array, lambda i, v=v: v.array(i)[0])  # fmt: skip
+        cold = mw.KernelWalk(v.fee_args, new.active_id, a_to_b, dl.fee_on_input(new, a_to_b),
+                             v.support_lo, v.next_array, lambda i, v=v: v.array(i)[0])  # fmt: skip
         cold.extend(aux, dl._records)
-        while cold.terminal == m.KERNEL_EXTEND and (  # as far as the bound walk was planned
-            len(cold.indices) < len(bound_walk.indices) or bound_walk.terminal != m.KERNEL_EXTEND
+        while cold.terminal == mw.KERNEL_EXTEND and (  # as far as the bound walk was planned
+            len(cold.indices) < len(bound_walk.indices) or bound_walk.terminal != mw.KERNEL_EXTEND
         ):
             cold.extend(aux, dl._records)
         fields = ("header", "records", "keys", "datas", "indices", "active", "terminal")
@@ -399,10 +400,10 @@ def test_a_new_state_restarts_the_last_walk(monkeypatch: pytest.MonkeyPatch) -> 
     quotes(s, False)
 
 
-def _walk_of(v: dl.PairView, active: int, a_to_b: bool, aux: Any, stretches: int = 2) -> m.KernelWalk:
+def _walk_of(v: dl.PairView, active: int, a_to_b: bool, aux: Any, stretches: int = 2) -> mw.KernelWalk:
     """A walk of view ``v`` from bin ``active``, extended ``stretches`` times over ``aux``."""
-    w = m.KernelWalk(v.fee_args, active, a_to_b, dl.fee_on_input(v.state, a_to_b), v.support_lo,
-                     v.next_array, v.array_key)  # fmt: skip
+    w = mw.KernelWalk(v.fee_args, active, a_to_b, dl.fee_on_input(v.state, a_to_b), v.support_lo,
+                      v.next_array, v.array_key)  # fmt: skip
     for _ in range(stretches):
         w.extend(aux, dl._records)
     return w
@@ -423,8 +424,8 @@ def test_a_restarted_walk_extends_as_a_cold_one() -> None:
             w = last.restarted(fee, active, fee_in, v.support_lo, v.next_array, v.array_key, aux,
                                dl._records)  # fmt: skip
             assert w is not None and w.head is None and w.ranges is None
-            cold = m.KernelWalk(fee, active, a_to_b, fee_in, v.support_lo, v.next_array,
-                                v.array_key)  # fmt: skip
+            cold = mw.KernelWalk(fee, active, a_to_b, fee_in, v.support_lo, v.next_array,
+                                 v.array_key)  # fmt: skip
             for _ in range(2):
                 cold.extend(aux, dl._records)
             assert w.header == cold.header
@@ -444,11 +445,11 @@ def test_a_refreshed_walk_extends_as_a_cold_one() -> None:
     s, aux = _pool(bins=bins, variable_fee_control=40_000)
     v = dl._view(s, None)
 
-    def cold_as(w: m.KernelWalk, accounts: dict[Pubkey, bytes], fee: tuple[int, ...],
-                active: int) -> m.KernelWalk:  # fmt: skip
-        cold = m.KernelWalk(fee, active, w.swap_for_y, dl.fee_on_input(s, w.swap_for_y),
-                            v.support_lo, v.next_array, v.array_key)  # fmt: skip
-        for _ in range(len(w.indices) + (w.terminal != m.KERNEL_EXTEND)):
+    def cold_as(w: mw.KernelWalk, accounts: dict[Pubkey, bytes], fee: tuple[int, ...],
+                active: int) -> mw.KernelWalk:  # fmt: skip
+        cold = mw.KernelWalk(fee, active, w.swap_for_y, dl.fee_on_input(s, w.swap_for_y),
+                             v.support_lo, v.next_array, v.array_key)  # fmt: skip
+        for _ in range(len(w.indices) + (w.terminal != mw.KERNEL_EXTEND)):
             cold.extend(accounts, dl._records)
         return cold
 
@@ -481,11 +482,11 @@ def test_a_refreshed_walk_extends_as_a_cold_one() -> None:
         w = first.refreshed(acc, dl._records)
         assert w is not None
         w.extend(acc, dl._records)
-        assert w.terminal == m.KERNEL_NOT_LOADED
+        assert w.terminal == mw.KERNEL_NOT_LOADED
         acc[nxt] = aux[nxt]
         rewrite(acc, w.keys[0])
         w2 = w.refreshed(acc, dl._records)
-        assert w2 is not None and w2.terminal == m.KERNEL_EXTEND and w2.header != w.header
+        assert w2 is not None and w2.terminal == mw.KERNEL_EXTEND and w2.header != w.header
         cold = cold_as(w2, acc, v.fee_args, s.active_id)
         assert w2.header == cold.header
         w2.extend(acc, dl._records), cold.extend(acc, dl._records)

@@ -24,8 +24,8 @@ from solders.pubkey import Pubkey
 
 from solarb.dex import meteora_dlmm as dl
 from solarb.dex import meteora_dlmm_layout as lay
-from solarb.dex import meteora_dlmm_math as m
 from solarb.dex import meteora_dlmm_view as view_mod
+from solarb.dex import meteora_dlmm_walk as mw
 from solarb.dex.base import CLOCK_SYSVAR, DexError
 from solarb.dex.spl_token import decode_token_account
 from solarb.market.compact import compact, compact_update
@@ -68,15 +68,15 @@ def _python(state: lay.LbPair, aux: Aux, a_to_b: bool, amounts: list[int]) -> li
         return [_outcome(lambda x: dl.quote(state, aux, x, a_to_b), x) for x in amounts]
 
 
-def _cold_as_far(state: lay.LbPair, aux: Aux, a_to_b: bool, walk: m.KernelWalk) -> None:
+def _cold_as_far(state: lay.LbPair, aux: Aux, a_to_b: bool, walk: mw.KernelWalk) -> None:
     """A walk planned anew from ``aux`` as far as ``walk``: the same header, records, accounts."""
     v = dl._PLANS[state.address].view
     assert v is not None
-    cold = m.KernelWalk(v.fee_args, state.active_id, a_to_b, dl.fee_on_input(state, a_to_b),
-                        v.support_lo, v.next_array, v.array_key)  # fmt: skip
+    cold = mw.KernelWalk(v.fee_args, state.active_id, a_to_b, dl.fee_on_input(state, a_to_b),
+                         v.support_lo, v.next_array, v.array_key)  # fmt: skip
     cold.extend(aux, dl._records)
-    while cold.terminal == m.KERNEL_EXTEND and (
-        len(cold.indices) < len(walk.indices) or walk.terminal != m.KERNEL_EXTEND
+    while cold.terminal == mw.KERNEL_EXTEND and (
+        len(cold.indices) < len(walk.indices) or walk.terminal != mw.KERNEL_EXTEND
     ):
         cold.extend(aux, dl._records)
     fields = ("header", "records", "keys", "datas", "indices", "active", "terminal", "missing")
@@ -177,21 +177,21 @@ def test_rebound_pair_variants_equal_cold(monkeypatch: pytest.MonkeyPatch) -> No
     pools = [(s, {k: compact(v, None) if len(v) >= 2048 else v for k, v in a.items()})
              for _dl, s, a in workload_pools(w, (dl,))]  # fmt: skip
     patched = full = restarts = 0  # variants; heads packed anew by restarted; its calls
-    real_head, real_restarted = m._kernel_head, m.KernelWalk.restarted
+    real_head, real_restarted = mw._kernel_head, mw.KernelWalk.restarted
 
     def counting_head(*args: Any) -> bytes:
         nonlocal full
         full += sys._getframe(1).f_code.co_name == "restarted"
         return real_head(*args)
 
-    def counting_restarted(*args: Any) -> m.KernelWalk | None:
+    def counting_restarted(*args: Any) -> mw.KernelWalk | None:
         nonlocal restarts
         walk = real_restarted(*args)
         restarts += walk is not None
         return walk
 
-    monkeypatch.setattr(m, "_kernel_head", counting_head)
-    monkeypatch.setattr(m.KernelWalk, "restarted", counting_restarted)
+    monkeypatch.setattr(mw, "_kernel_head", counting_head)
+    monkeypatch.setattr(mw.KernelWalk, "restarted", counting_restarted)
     for state, aux in pools:
         check.bind(state, aux)
         s = state

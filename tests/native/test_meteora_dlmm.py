@@ -28,6 +28,7 @@ from solarb.dex import meteora_dlmm as dl
 from solarb.dex import meteora_dlmm_layout as lay
 from solarb.dex import meteora_dlmm_math as m
 from solarb.dex import meteora_dlmm_view as view
+from solarb.dex import meteora_dlmm_walk as mw
 from solarb.dex.spl_token import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, encode_mint
 from solarb.runtime.bench_workload import Workload
 from solarb.sim.programs import meteora_dlmm as sim
@@ -344,9 +345,9 @@ def test_bin_id_bounds(diff: Diff) -> None:
 def test_plan_header_layout() -> None:
     """The header the C kernel reads (see meteora_dlmm.c) is 60 bytes plus 12 per array."""
     p = m.FeeParams(10, 5_000, 1, 40_000, 350_000, 30, 600, 5_000, 500, 7, 8, -9, -1)
-    h = m.kernel_header(p, -5, True, False, True, m.KERNEL_NOT_LOADED, [(-70, 65, 0), (-140, 69, 0)])
+    h = mw.kernel_header(p, -5, True, False, True, mw.KERNEL_NOT_LOADED, [(-70, 65, 0), (-140, 69, 0)])
     assert len(h) == 60 + 24
-    assert h[:4] == bytes([1, 0, 1, m.KERNEL_NOT_LOADED])
+    assert h[:4] == bytes([1, 0, 1, mw.KERNEL_NOT_LOADED])
     assert struct.unpack_from("<iiIII", h, 12) == (-5, -9, 7, 8, 350_000)
     assert struct.unpack_from("<qQ", h, 44) == (-1, min(5_000 * 10 * 10 * 10, m.MAX_FEE_RATE))
     assert struct.unpack_from("<iii", h, 72) == (-140, 69, 0)

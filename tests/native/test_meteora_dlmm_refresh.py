@@ -17,7 +17,7 @@ import pytest
 
 from solarb.dex import meteora_dlmm as dl
 from solarb.dex import meteora_dlmm_layout as lay
-from solarb.dex import meteora_dlmm_math as m
+from solarb.dex import meteora_dlmm_walk as mw
 from solarb.market.compact import compact, compact_update
 from tests.native.test_meteora_dlmm import KERNEL, U64_MAX, Aux, Bound, _bench_pools
 
@@ -26,15 +26,15 @@ pytestmark = pytest.mark.skipif(KERNEL is None, reason="kernel not built or SOLA
 _AMOUNTS = [1, 10**4, 10**6, 10**8, 10**9, 10**10, 10**11, 10**12, U64_MAX]
 
 
-def _cold_as_far(state: lay.LbPair, aux: Aux, a_to_b: bool, walk: m.KernelWalk) -> None:
+def _cold_as_far(state: lay.LbPair, aux: Aux, a_to_b: bool, walk: mw.KernelWalk) -> None:
     """A walk planned anew from ``aux`` as far as ``walk`` has its header, records, accounts."""
     v = dl._PLANS[state.address].view
     assert v is not None
-    cold = m.KernelWalk(v.fee_args, state.active_id, a_to_b, dl.fee_on_input(state, a_to_b),
-                        v.support_lo, v.next_array, lambda i, v=v: v.array(i)[0])  # fmt: skip
+    cold = mw.KernelWalk(v.fee_args, state.active_id, a_to_b, dl.fee_on_input(state, a_to_b),
+                         v.support_lo, v.next_array, lambda i, v=v: v.array(i)[0])  # fmt: skip
     cold.extend(aux, dl._records)
-    while cold.terminal == m.KERNEL_EXTEND and (
-        len(cold.indices) < len(walk.indices) or walk.terminal != m.KERNEL_EXTEND
+    while cold.terminal == mw.KERNEL_EXTEND and (
+        len(cold.indices) < len(walk.indices) or walk.terminal != mw.KERNEL_EXTEND
     ):
         cold.extend(aux, dl._records)
     fields = ("header", "records", "keys", "datas", "indices", "active", "terminal", "missing")

@@ -1,5 +1,5 @@
 """``meteora_dlmm``: the kernel's ``restart_head`` (the header of a restarted walk when only the
-pair's dynamic fields moved) equals its Python reference ``meteora_dlmm_math.restart_head``, and
+pair's dynamic fields moved) equals its Python reference ``meteora_dlmm_walk.restart_head``, and
 that reference equals a head packed anew (``kernel_header``) wherever it answers.
 
 Cases: real walks of the bench workload's pairs; the dynamic fields moved at random; each of the
@@ -18,6 +18,7 @@ import pytest
 
 from solarb.dex import meteora_dlmm as dl
 from solarb.dex import meteora_dlmm_math as m
+from solarb.dex import meteora_dlmm_walk as mw
 from tests.native.test_meteora_dlmm import KERNEL, _bench_pools
 
 pytestmark = pytest.mark.skipif(KERNEL is None, reason="kernel not built or SOLARB_NATIVE=0")
@@ -26,21 +27,21 @@ pytestmark = pytest.mark.skipif(KERNEL is None, reason="kernel not built or SOLA
 def _both(*args: Any) -> bytes | None:
     """The kernel's answer, checked equal to the Python reference's."""
     got = KERNEL.restart_head(*args)  # type: ignore[union-attr]
-    assert got == m.restart_head(*args), args[3:]
+    assert got == mw.restart_head(*args), args[3:]
     return got  # type: ignore[no-any-return]
 
 
-def _walks() -> list[tuple[m.KernelWalk, tuple[int, ...], bool, bool]]:
+def _walks() -> list[tuple[mw.KernelWalk, tuple[int, ...], bool, bool]]:
     """Walks planned (two stretches when there are) for the bench pairs, both directions."""
     out = []
     for state, aux in _bench_pools(40)[1]:
         v = dl._view(state, aux.get(dl.bitmap_extension_address(state.address)))
         for swap_for_y in (True, False):
             on_input = dl.fee_on_input(state, swap_for_y)
-            w = m.KernelWalk(v.fee_args, state.active_id, swap_for_y, on_input, v.support_lo,
-                             v.next_array, v.array_key)  # fmt: skip
+            w = mw.KernelWalk(v.fee_args, state.active_id, swap_for_y, on_input, v.support_lo,
+                              v.next_array, v.array_key)  # fmt: skip
             w.extend(aux, dl._records)
-            if w.terminal == m.KERNEL_EXTEND:
+            if w.terminal == mw.KERNEL_EXTEND:
                 w.extend(aux, dl._records)
             if w.indices:
                 out.append((w, v.fee_args, on_input, v.support_lo))
@@ -78,11 +79,11 @@ def test_restart_head_matches_reference_and_a_head_packed_anew() -> None:
                 continue
             answered += 1
             assert kind >= 0.25 or (kind < 0.15 and new[:9] == fee[:9])
-            cold = bytearray(m._kernel_head(new, active, w.swap_for_y, on_input, support_lo,
-                                            w.terminal, len(w.indices)))  # fmt: skip
-            cold += w.header[m._KERNEL_HEAD_LEN:]
+            cold = bytearray(mw._kernel_head(new, active, w.swap_for_y, on_input, support_lo,
+                                             w.terminal, len(w.indices)))  # fmt: skip
+            cold += w.header[mw._KERNEL_HEAD_LEN:]
             if entry >= 0:
-                struct.pack_into("<i", cold, m._KERNEL_HEAD_LEN + 4, entry)
+                struct.pack_into("<i", cold, mw._KERNEL_HEAD_LEN + 4, entry)
             assert got == bytes(cold)
     assert answered > 300 and declined > 30, (answered, declined)
 
@@ -101,8 +102,8 @@ def test_restart_head_edges() -> None:
         assert _both(h, fee, fee, a, 0, on_input, support_lo) is None
     for entry in (-2, 70, 2**70):
         assert _both(h, fee, fee, active, entry, on_input, support_lo) is None
-    assert _both(h[: m._KERNEL_HEAD_LEN + 11], fee, fee, active, 0, on_input, support_lo) is None
-    assert _both(h[: m._KERNEL_HEAD_LEN], fee, fee, active, -1, on_input, support_lo) is not None
+    assert _both(h[: mw._KERNEL_HEAD_LEN + 11], fee, fee, active, 0, on_input, support_lo) is None
+    assert _both(h[: mw._KERNEL_HEAD_LEN], fee, fee, active, -1, on_input, support_lo) is not None
     assert _both(h[:59], fee, fee, active, -1, on_input, support_lo) is None
     for args in ((bytearray(h), fee, fee, active, 0, True, True), (h, list(fee), fee, active, 0,
                  True, True), (h, fee, fee[:12], active, 0, True, True), (h, fee, fee)):  # fmt: skip
@@ -112,4 +113,4 @@ def test_restart_head_edges() -> None:
 
 def test_restarted_uses_the_kernel_head() -> None:
     """KernelWalk.restarted takes the kernel's restart_head when the kernel is built."""
-    assert m._restart_head is KERNEL.restart_head  # type: ignore[union-attr]
+    assert mw._restart_head is KERNEL.restart_head  # type: ignore[union-attr]

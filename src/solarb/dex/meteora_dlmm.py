@@ -40,6 +40,7 @@ from solders.pubkey import Pubkey
 from solarb import native
 from solarb.dex import meteora_dlmm_ix as _ix
 from solarb.dex import meteora_dlmm_math as m
+from solarb.dex import meteora_dlmm_walk as mw
 from solarb.dex.base import (
     CLOCK_SYSVAR,
     DecodeError,
@@ -333,8 +334,8 @@ class _Plan:
         self.ext_key = (bitmap_extension_address(state.address) if previous is None
                         else previous.ext_key)  # fmt: skip
         self.ext = aux.get(self.ext_key)
-        self.walks: list[m.KernelWalk | None] = [None, None]  # by swap_for_y
-        self.prior: list[m.KernelWalk | None] | None = None
+        self.walks: list[mw.KernelWalk | None] = [None, None]  # by swap_for_y
+        self.prior: list[mw.KernelWalk | None] | None = None
         self.view: PairView | None = None
         self.activation: tuple[bool, int] | None = None
         if state.pair_type in (PAIR_TYPE_PERMISSION, PAIR_TYPE_CUSTOMIZABLE_PERMISSIONLESS):
@@ -402,17 +403,17 @@ def _current_plan(state: LbPair, aux: Mapping[Pubkey, bytes]) -> _Plan:
     return plan
 
 
-def _new_walk(plan: _Plan, aux: Mapping[Pubkey, bytes], swap_for_y: bool) -> m.KernelWalk:
+def _new_walk(plan: _Plan, aux: Mapping[Pubkey, bytes], swap_for_y: bool) -> mw.KernelWalk:
     """The plan's walk in this direction planned from ``aux``: its last walk (or, once per plan,
-    the previous plan's restarted: :meth:`~solarb.dex.meteora_dlmm_math.KernelWalk.restarted`)
+    the previous plan's restarted: :meth:`~solarb.dex.meteora_dlmm_walk.KernelWalk.restarted`)
     with the records of the bin arrays written since it was planned
-    (:meth:`~solarb.dex.meteora_dlmm_math.KernelWalk.refreshed`), else a new walk's first
+    (:meth:`~solarb.dex.meteora_dlmm_walk.KernelWalk.refreshed`), else a new walk's first
     stretch."""
     view: PairView = plan.view  # type: ignore[assignment]
     s = plan.state
     fee, fee_in = view.fee_args, fee_on_input(s, swap_for_y)
     prior, last = plan.prior, plan.walks[swap_for_y]
-    walk: m.KernelWalk | None = None
+    walk: mw.KernelWalk | None = None
     if last is None and prior is not None and prior[swap_for_y] is not None:
         walk = prior[swap_for_y].restarted(  # type: ignore[union-attr]
             fee, s.active_id, fee_in, view.support_lo, view.next_array, view.array_key, aux,
@@ -424,7 +425,7 @@ def _new_walk(plan: _Plan, aux: Mapping[Pubkey, bytes], swap_for_y: bool) -> m.K
     if walk is not None:
         plan.walks[swap_for_y] = walk
         return walk
-    walk = plan.walks[swap_for_y] = m.KernelWalk(
+    walk = plan.walks[swap_for_y] = mw.KernelWalk(
         fee, s.active_id, swap_for_y, fee_in, view.support_lo, view.next_array, view.array_key
     )
     walk.extend(aux, _records)
@@ -452,23 +453,23 @@ def _native_quote(
         if left <= 0:
             return None
     walk = plan.walks[a_to_b] or _new_walk(plan, aux, a_to_b)
-    for _run in range(2 * m.KernelWalk.MAX_STRETCHES + 4):  # each run plans a stretch (or anew)
+    for _run in range(2 * mw.KernelWalk.MAX_STRETCHES + 4):  # each run plans a stretch (or anew)
         r = _NATIVE.swap_exact_in(walk.header, walk.records, left, c[3])  # type: ignore[union-attr]
         if r is None:
             return None
         code, out, fee, n = r
         if walk.stale(aux, n, code):  # an account the run read changed since it was planned
             walk = _new_walk(plan, aux, a_to_b)
-        elif code == m.KERNEL_EXTEND:
+        elif code == mw.KERNEL_EXTEND:
             walk.extend(aux, _records)
         else:
             break
     else:
         return None
     if code:
-        if code == m.KERNEL_NOT_LOADED:
+        if code == mw.KERNEL_NOT_LOADED:
             raise MissingAccount(f"meteora_dlmm: bin array {walk.missing} not loaded")
-        what = "bin id out of bounds" if code == m.KERNEL_OUT_OF_BOUNDS else "pool out of liquidity"
+        what = "bin id out of bounds" if code == mw.KERNEL_OUT_OF_BOUNDS else "pool out of liquidity"
         raise InsufficientLiquidity(f"meteora_dlmm: {what}", ERR_PAIR_INSUFFICIENT_LIQUIDITY)
     if plan.special:
         out -= _mint_fee(state, aux, not a_to_b, out, c[2])
@@ -524,7 +525,7 @@ def reclock(
     return None
 
 
-def _spare(walk: m.KernelWalk, view: PairView, a_to_b: bool, n: int) -> tuple[Pubkey, ...]:
+def _spare(walk: mw.KernelWalk, view: PairView, a_to_b: bool, n: int) -> tuple[Pubkey, ...]:
     """``walk.spared[n]`` (``Quote.arrays`` of a run over ``n`` stretches), made once."""
     spared = walk.spared[n]
     if spared is None:

@@ -15,8 +15,15 @@ from typing import Any
 import pytest
 from solders.pubkey import Pubkey
 
-from solarb.dex import orca_whirlpool, raydium_amm_v4, raydium_clmm, raydium_clmm_accounts
-from solarb.dex import raydium_clmm_plan, raydium_cpmm
+from solarb.dex import (
+    orca_whirlpool,
+    orca_whirlpool_plan,
+    raydium_amm_v4,
+    raydium_clmm,
+    raydium_clmm_accounts,
+    raydium_clmm_plan,
+    raydium_cpmm,
+)
 from solarb.dex.base import DexError, Quote
 from solarb.dex.spl_token import decode_token_account
 from solarb.events import AccountUpdate
@@ -32,7 +39,7 @@ _CACHES: dict[ModuleType, tuple[tuple[ModuleType, str, Callable[[], object]], ..
                    (raydium_clmm_accounts, "_NAV", dict),
                    (raydium_clmm_accounts, "_ARRAYS", dict),
                    (raydium_clmm_accounts, "_CONFIGS", dict)),
-    orca_whirlpool: ((orca_whirlpool, "_SLOTS", dict), (orca_whirlpool, "_BLOBS", dict)),
+    orca_whirlpool: ((orca_whirlpool, "_SLOTS", dict), (orca_whirlpool_plan, "_BLOBS", dict)),
 }  # fmt: skip
 
 

@@ -17,6 +17,7 @@ from solders.pubkey import Pubkey
 
 from solarb.dex import orca_whirlpool as ow
 from solarb.dex import orca_whirlpool_layout as wl
+from solarb.dex import orca_whirlpool_plan as wp
 from solarb.dex import raydium_clmm as rc
 from solarb.dex import raydium_clmm_accounts as ra
 from solarb.dex import raydium_clmm_layout as rl
@@ -66,7 +67,7 @@ def _pools(module: Any) -> list[tuple[Any, dict[Pubkey, bytes]]]:
 @needs_kernels
 def test_whirlpool_planned_entry_keeps_no_decoded_arrays(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ow, "_SLOTS", {})
-    monkeypatch.setattr(ow, "_BLOBS", {})
+    monkeypatch.setattr(wp, "_BLOBS", {})
     wl.decode_tick_array.cache_clear()
     planned = 0
     for state, aux in _pools(ow):

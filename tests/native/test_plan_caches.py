@@ -23,6 +23,7 @@ from solders.pubkey import Pubkey
 from solarb.dex import clmm_math as cm
 from solarb.dex import orca_whirlpool as ow
 from solarb.dex import orca_whirlpool_layout as wl
+from solarb.dex import orca_whirlpool_plan as wp
 from solarb.dex import raydium_clmm as rc
 from solarb.dex import raydium_clmm_accounts as ra
 from solarb.dex import raydium_clmm_layout as rl
@@ -132,7 +133,7 @@ def test_whirlpool_entries_and_plans_equal_a_cold_build() -> None:
             for a_to_b in (True, False):
                 before = ow._SLOTS.get((state.address, a_to_b))
                 e = ow._planned_entry(state, aux, a_to_b)
-                with _cold(ow._SLOTS, ow._BLOBS):
+                with _cold(ow._SLOTS, wp._BLOBS):
                     cold = ow._planned_entry(state, aux, a_to_b)
                 assert (e is None) == (cold is None)
                 if e is None or cold is None:
@@ -241,7 +242,7 @@ def test_an_array_change_under_a_moved_state_reaches_the_plan() -> None:
             moved = replace(state)
             if module is ow:
                 after = ow._planned_entry(moved, aux, a_to_b).plan  # type: ignore[union-attr]
-                with _cold(ow._SLOTS, ow._BLOBS):
+                with _cold(ow._SLOTS, wp._BLOBS):
                     cold = ow._planned_entry(moved, aux, a_to_b).plan  # type: ignore[union-attr]
             else:
                 after = rc.current_plan(moved, aux, a_to_b).plan

@@ -21,6 +21,7 @@ from solarb import native
 from solarb.dex import clmm_math as cm
 from solarb.dex import orca_whirlpool as ow
 from solarb.dex import orca_whirlpool_layout as wl
+from solarb.dex import orca_whirlpool_plan as wp
 from solarb.dex.base import Quote
 from solarb.dex.quote_cases import load_accounts_file
 from solarb.runtime.bench_workload import Workload
@@ -220,7 +221,7 @@ def test_malformed_plan_is_a_value_error() -> None:
     accs = _folder("bono_usdc_ts64_DBJ5hywa")
     key = Pubkey.from_string("DBJ5hywaJQKfjyt8Ekng4t6KB1gvqnYFdcJoTppCNikt")
     state = ow.decode_pool(key, accs[key])
-    plan = ow._build_plan(state, ow._slots(state, accs, False), False)
+    plan = wp.build_plan(state, ow._slots(state, accs, False), False)
     assert KERNEL.swap_exact_in(plan, 10**6) is not None
     for amount in (10.0**6, "1000000", None):  # not an int: "not handled"
         assert KERNEL.swap_exact_in(plan, amount) is None
@@ -235,10 +236,10 @@ def test_plan_refuses_what_the_kernel_does_not_cover() -> None:
     key = Pubkey.from_string("HJPjoWUrhoZzkNfRpHuieeFk9WcZWjwy6PBjZ81ngndJ")
     state = ow.decode_pool(key, accs[key])
     slots = ow._slots(state, accs, True)
-    assert ow._build_plan(state, slots, True)
+    assert wp.build_plan(state, slots, True)
     fields = {k: getattr(state, k) for k in state.__slots__}  # type: ignore[attr-defined]
     adaptive = wl.Whirlpool(**{**fields, "fee_tier_index": state.tick_spacing + 1024})
-    assert ow._build_plan(adaptive, slots, True) == b""
+    assert wp.build_plan(adaptive, slots, True) == b""
     start = slots[0].start_tick_index  # type: ignore[union-attr]
     tick = wl.Tick(1, 1)
     bad = [
@@ -249,9 +250,9 @@ def test_plan_refuses_what_the_kernel_does_not_cover() -> None:
         wl.TickArray(start, key, False, {3: wl.Tick(-(1 << 127) - 1, 1)}, (3,)),
     ]
     for arr in bad:
-        assert ow._build_plan(state, [arr], True) == b""
+        assert wp.build_plan(state, [arr], True) == b""
     edge = wl.TickArray(start, key, False, {0: wl.Tick(-(1 << 127), 1), 87: tick}, (0, 87))
-    assert ow._build_plan(state, [edge], True)
+    assert wp.build_plan(state, [edge], True)
 
 
 def _hand_pool(liquidity: int, nets: dict[int, int], a_to_b: bool) -> tuple[wl.Whirlpool, Aux]:
@@ -425,14 +426,14 @@ def test_moved_state_keeps_the_arrays_part_of_the_plan() -> None:
                 warm_plan = None if e is None or e.state is not new else (e.plan, e.plain)
                 moved += kept
                 rebuilt += not kept
-                saved = ow._SLOTS, ow._BLOBS
-                ow._SLOTS, ow._BLOBS = {}, {}
+                saved = ow._SLOTS, wp._BLOBS
+                ow._SLOTS, wp._BLOBS = {}, {}
                 try:
                     cold = ow.quoter(new, aux, a_to_b)
                     c = ow._SLOTS.get(ck)
                     cold_plan = None if c is None else (c.plan, c.plain)
                 finally:
-                    ow._SLOTS, ow._BLOBS = saved
+                    ow._SLOTS, wp._BLOBS = saved
                 if new.adaptive_fee:  # no plan for it, whatever the kept entry holds
                     assert ow._native_quote(new, aux, 10**6, a_to_b) is None
                 if warm_plan is not None or kept:
@@ -455,7 +456,7 @@ def test_with_head_sets_the_header_fields_only() -> None:
         plan = bytes(rng.randrange(256) for _ in range(64 + rng.randrange(3) * 24))
         price, liq = rng.randrange(2**128), rng.randrange(2**rng.randrange(1, 129))
         tick = rng.randrange(-(2**31), 2**31)
-        head = ow._PLAN_HEAD.pack(price & U64, price >> 64, liq & U64, liq >> 64, tick, 0, 0, 0, 0)
+        head = wp.PLAN_HEAD.pack(price & U64, price >> 64, liq & U64, liq >> 64, tick, 0, 0, 0, 0)
         assert KERNEL.with_head(plan, price, liq, tick) == head[:36] + plan[36:]
     plan = bytes(64)
     for args in ((-1, 0, 0), (2**128, 0, 0), (0, -1, 0), (0, 2**128, 0), (0, 0, 2**31),

@@ -21,15 +21,15 @@ manager/swap_manager.rs, manager/fee_rate_manager.rs, util/sparse_swap.rs):
 ``Quote.fee`` is the total trade fee in the input token (LP + protocol).
 
 :func:`quote` runs the static-fee swap in the C kernel ``solarb.native._whirlpool`` when it is
-built: a per-state *plan* (prices, liquidity, the arrays' initialized ticks) is packed next to the
-slots cache; anything the kernel does not cover (adaptive fee, any program error) runs the Python
-swap (:mod:`solarb.dex.orca_whirlpool_swap`), which stays the reference.
+built: a per-state *plan* (prices, liquidity, the arrays' initialized ticks; packed by
+:mod:`solarb.dex.orca_whirlpool_plan`) is kept next to the slots cache; anything the kernel does
+not cover (adaptive fee, any program error) runs the Python swap
+(:mod:`solarb.dex.orca_whirlpool_swap`), which stays the reference.
 """
 
 from __future__ import annotations
 
 import operator
-import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -55,7 +55,6 @@ from solarb.dex.orca_whirlpool_layout import (
     PROGRAM_ID,
     TICK_ARRAY_SIZE,
     Oracle,
-    TickArray,
     Whirlpool,
     decode_oracle,
     decode_tick_array,
@@ -67,6 +66,7 @@ from solarb.dex.orca_whirlpool_layout import (
     transfer_fee_excluded,
     transfer_fee_included,
 )
+from solarb.dex.orca_whirlpool_plan import joined_plan, plan_body
 from solarb.dex.orca_whirlpool_swap import (
     CODES,
     ERRORS,
@@ -403,12 +403,6 @@ def reclock(
 
 _NATIVE = native.load("whirlpool")
 """``solarb.native._whirlpool`` (None: pure Python; tests set it to None to compare)."""
-# Plan: header (sqrt_price, liquidity as u64 lo/hi, tick, spacing, fee rate, a_to_b, slots),
-# per slot (kind, start, n ticks), per initialized tick (offset, liquidity_net lo u64, hi i64).
-_PLAN_HEAD = struct.Struct("<4QiiIII12x")
-_PLAN_SLOT = struct.Struct("<iii4x")
-_PLAN_TICK = struct.Struct("<qQq")
-_BLOBS: dict[int, tuple[TickArray, bytes]] = {}  # id(array) -> (array, its plan slot)
 
 
 def _clock_negative(clock: bytes | None) -> bool:
@@ -432,8 +426,8 @@ def _planned_entry(
         return None
     if e.plan is None:
         if e.body is None:  # slots dropped only once a body exists
-            e.body = _plan_body(e.slots)  # type: ignore[arg-type]
-        e.plan = _joined(state, a_to_b, len(e.starts), e.body)
+            e.body = plan_body(e.slots)  # type: ignore[arg-type]
+        e.plan = joined_plan(state, a_to_b, len(e.starts), e.body)
         t22 = TOKEN_2022_PROGRAM_ID in (state.token_program_a, state.token_program_b)
         e.plain = bool(e.plan) and not t22
         if e.plan:  # the kernel reads the plan: the decoded arrays need not stay
@@ -445,7 +439,7 @@ def _moved(e: _SlotsEntry, state: Whirlpool) -> bool:
     """Move ``e`` (its arrays' data still in ``aux``) to ``state``, a later state of its pool
     whose plan differs only in the header's price, liquidity and tick: the current tick in
     ``e``'s window and every other field the plan, its slots or ``plain`` read as in ``e.state``
-    (what :func:`_entry_from` and :func:`_joined` make then, the header set in one C call).
+    (what :func:`_entry_from` and :func:`joined_plan` make then, the header set in one C call).
     False (``e`` untouched) when anything else differs or the kernel is not built."""
     p, kernel = e.state, _NATIVE
     spacing, lo, hi = e.window
@@ -456,7 +450,7 @@ def _moved(e: _SlotsEntry, state: Whirlpool) -> bool:
                                            p.token_program_a, p.token_program_b)):  # fmt: skip
         return False
     plan = kernel.with_head(e.plan, state.sqrt_price, state.liquidity, state.tick_current_index)
-    if plan is None:  # a number outside its field: _plan_head says b""
+    if plan is None:  # a number outside its field: plan_head says b""
         return False
     e.state, e.plan = state, plan
     return True
@@ -487,85 +481,6 @@ def _native_quote(
     swapped_in, out, fee = r
     gross_in = amount_in if swapped_in == net_in else transfer_fee_included(fee_in, swapped_in)
     return Quote(gross_in, transfer_fee_excluded(fee_out, out), fee)
-
-
-def _build_plan(state: Whirlpool, slots: Sequence[Slot], a_to_b: bool) -> bytes:
-    """The kernel's input for this state and direction (layout in ``native/whirlpool.c``);
-    ``b""`` for what it does not cover: adaptive fee, out-of-range fields."""
-    return _joined(state, a_to_b, len(slots), _plan_body(slots))
-
-
-def _joined(state: Whirlpool, a_to_b: bool, n_slots: int, body: bytes) -> bytes:
-    """:func:`_build_plan` with its slots part ``body`` (:func:`_plan_body` of the ``n_slots``
-    slots) made."""
-    if not body and n_slots:
-        return b""
-    head = _plan_head(state, a_to_b, n_slots)
-    return head + body if head else b""
-
-
-def _plan_head(state: Whirlpool, a_to_b: bool, n_slots: int) -> bytes:
-    """The plan's header for this state (``b""``: the kernel does not cover the state)."""
-    if state.adaptive_fee or not 0 <= state.fee_rate < cm.FEE_RATE_MUL_VALUE:
-        return b""
-    if state.reward_last_updated_timestamp < 0:  # _context's fallback time: it raises
-        return b""
-    price, liq = state.sqrt_price, state.liquidity
-    if state.tick_spacing <= 0 or not (0 <= price <= cm.U128_MAX and 0 <= liq <= cm.U128_MAX):
-        return b""
-    m = U64_MAX
-    try:
-        return _PLAN_HEAD.pack(price & m, price >> 64, liq & m, liq >> 64,
-                               state.tick_current_index, state.tick_spacing, state.fee_rate,
-                               a_to_b, n_slots)  # fmt: skip
-    except struct.error:
-        return b""
-
-
-def _plan_body(slots: Sequence[Slot]) -> bytes:
-    """The plan's slots part (``b""``: more than 8 slots, or an array the kernel cannot take)."""
-    if len(slots) > 8:
-        return b""
-    parts = []
-    try:
-        for s in slots:
-            if isinstance(s, int):
-                parts.append(_PLAN_SLOT.pack(0, s, 0))
-            elif isinstance(s, MissingArray):
-                parts.append(_PLAN_SLOT.pack(2, 0, 0))
-            else:
-                blob = _array_blob(s)
-                if not blob:
-                    return b""
-                parts.append(blob)
-    except struct.error:
-        return b""
-    return b"".join(parts)
-
-
-def _array_blob(arr: TickArray) -> bytes:
-    """A decoded array's plan slot (cached per array object); ``b""`` when its ticks are not a
-    consistent ascending set of offsets 0..87. ``struct.error``: a liquidity_net beyond i128."""
-    c = _BLOBS.get(id(arr))
-    if c is not None and c[0] is arr:
-        return c[1]
-    ticks, last, blob = arr.ticks, -1, b""
-    parts = [b""]
-    if len(arr.offsets) == len(ticks):
-        for o in arr.offsets:
-            t = ticks.get(o)
-            if t is None or not last < o < TICK_ARRAY_SIZE:
-                break
-            n = t.liquidity_net
-            parts.append(_PLAN_TICK.pack(o, n & U64_MAX, n >> 64))
-            last = o
-        else:
-            parts[0] = _PLAN_SLOT.pack(1, arr.start_tick_index, len(parts) - 1)
-            blob = b"".join(parts)
-    if len(_BLOBS) >= 4096:
-        _BLOBS.clear()
-    _BLOBS[id(arr)] = (arr, blob)
-    return blob
 
 
 def spot_rate(state: Whirlpool, aux: Mapping[Pubkey, bytes], a_to_b: bool) -> float:

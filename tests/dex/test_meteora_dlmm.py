@@ -172,12 +172,13 @@ def test_bitmap_navigation_with_extension() -> None:
 
 
 def _pool(**kw: object) -> tuple[lay.LbPair, dict[Pubkey, bytes]]:
-    args: dict[str, object] = dict(
-        mint_x=Pubkey.from_string("So11111111111111111111111111111111111111112"),
-        mint_y=Pubkey.from_string("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"),
-        bin_step=10, base_factor=10_000, active_id=0, variable_fee_control=0,
-        bins={0: (1_000_000, 1_000_000), 1: (2_000_000, 0), -1: (0, 2_000_000), 200: (10**9, 0)},
-    )  # fmt: skip
+    args: dict[str, object] = {
+        "mint_x": Pubkey.from_string("So11111111111111111111111111111111111111112"),
+        "mint_y": Pubkey.from_string("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"),
+        "bin_step": 10, "base_factor": 10_000, "active_id": 0, "variable_fee_control": 0,
+        "bins": {0: (1_000_000, 1_000_000), 1: (2_000_000, 0), -1: (0, 2_000_000),
+                 200: (10**9, 0)},
+    }  # fmt: skip
     args.update(kw)
     pair, accounts = create_pool(**args)  # type: ignore[arg-type]
     aux = {k: v.data for k, v in accounts.items()}

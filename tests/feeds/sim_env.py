@@ -9,7 +9,7 @@ import asyncio
 import base64
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Self
 
 from solders.pubkey import Pubkey
 
@@ -81,14 +81,14 @@ class SimEnv:
         assert isinstance(server, FaultyPubSubServer)
         return server
 
-    async def __aenter__(self) -> SimEnv:
+    async def __aenter__(self) -> Self:
         await self.rpc.start()
         for server in self.ws:
             await server.start()
         self._ticker = asyncio.create_task(self._tick())
         return self
 
-    async def __aexit__(self, *exc: Any) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
             await asyncio.gather(self._ticker, return_exceptions=True)

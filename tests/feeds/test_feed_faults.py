@@ -79,8 +79,8 @@ def tradable(view: PoolView, pool: Pubkey) -> bool:
 class Run:
     def __init__(self, env: SimEnv, urls: list[str] | None = None, **kw: Any) -> None:
         self.transport = GatedTransport(env.rpc.url)
-        opts: dict[str, Any] = dict(silence_timeout=0.5, reconnect_backoff=(0.01, 0.05),
-                                    rng=random.Random(3), refuse_retry=0.05)
+        opts: dict[str, Any] = {"silence_timeout": 0.5, "reconnect_backoff": (0.01, 0.05),
+                                "rng": random.Random(3), "refuse_retry": 0.05}
         opts.update(kw)
         urls = urls or [env.ws[0].url]
         self.feed = PubSubFeed(urls[0], RpcClient(self.transport), extra_ws_urls=urls[1:], **opts)

@@ -75,8 +75,8 @@ __all__ = [
     "encode_amm_config",
     "encode_pool",
     "quote",
-    "quoter",
     "quote_detail",
+    "quoter",
     "spot_rate",
     "swap_base_input",
     "swap_data",
@@ -103,15 +103,17 @@ OBSERVATION_DISCRIMINATOR = _disc("ObservationState")
 SWAP_BASE_INPUT_DISCRIMINATOR = _disc("swap_base_input", "global")
 SWAP_BASE_OUTPUT_DISCRIMINATOR = _disc("swap_base_output", "global")
 
-ERRORS: dict[int, str] = {
-    6000 + i: n
-    for i, n in enumerate(
-        "NotApproved InvalidOwner EmptySupply InvalidInput IncorrectLpMint ExceededSlippage "
-        "ZeroTradingTokens NotSupportMint InvalidVault InitLpAmountTooLess "
-        "TransferFeeCalculateNotMatch MathOverflow InsufficientVault InvalidFeeModel "
-        "NoFeeCollect".split()
+ERRORS: dict[int, str] = dict(
+    enumerate(
+        [
+            "NotApproved", "InvalidOwner", "EmptySupply", "InvalidInput", "IncorrectLpMint",
+            "ExceededSlippage", "ZeroTradingTokens", "NotSupportMint", "InvalidVault",
+            "InitLpAmountTooLess", "TransferFeeCalculateNotMatch", "MathOverflow",
+            "InsufficientVault", "InvalidFeeModel", "NoFeeCollect",
+        ],
+        start=6000,
     )
-}
+)  # fmt: skip
 ERR_NOT_APPROVED = 6000
 ERR_EXCEEDED_SLIPPAGE = 6005
 ERR_ZERO_TRADING_TOKENS = 6006

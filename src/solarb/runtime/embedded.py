@@ -14,7 +14,7 @@ import multiprocessing.connection
 import os
 import signal
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from solarb.config import ClusterSettings
 from solarb.errors import Fatal
@@ -43,7 +43,7 @@ def _child(options: dict[str, Any], conn: multiprocessing.connection.Connection)
 
     try:
         asyncio.run(serve())
-    except Exception as e:  # reported to the parent, which raises it as Fatal
+    except Exception as e:  # noqa: BLE001 - any failure goes to the parent, raised there as Fatal
         try:
             conn.send(("error", f"{type(e).__name__}: {e}", ""))
         except OSError:
@@ -74,7 +74,7 @@ class EmbeddedCluster:
         #: ``(name, url)`` of every JSON-RPC endpoint (primary first, then fault front ends).
         self.rpc_endpoints: list[tuple[str, str]] = []
 
-    async def __aenter__(self) -> EmbeddedCluster:
+    async def __aenter__(self) -> Self:
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
         self._conn = parent

@@ -37,6 +37,7 @@ def test_run_lands_profitable_trades_that_reconcile(tmp_path: Path) -> None:
     for mint, start in summary["start_balances"].items():
         assert summary["pnl"].get(mint, 0) == summary["end_balances"][mint] - start, mint
     assert set(summary["detect_latency_us"]) >= {"p50", "p99"}
+    assert summary["quote_faults"] == 0 and summary["last_quote_fault"] is None
     assert (tmp_path / "var" / "sim" / "journal.sqlite").exists()
 
 

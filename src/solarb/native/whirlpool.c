@@ -18,7 +18,7 @@
  * amount outside u64, any program error, a tick array not loaded, running past the arrays):
  * the caller then runs the Python path, which raises the program's typed error.
  *
- * Plan layout (little-endian, built by orca_whirlpool._build_plan):
+ * Plan layout (little-endian, built by orca_whirlpool_plan.build_plan):
  *   header 64 B: sqrt_price u128, liquidity u128, tick_current i32, tick_spacing i32,
  *                fee_rate u32, a_to_b u32, n_slots u32, 12 B padding
  *   n_slots x slot header 16 B: kind i32 (0 empty array, 1 decoded array, 2 not loaded),
@@ -560,7 +560,7 @@ static PyObject *with_head(PyObject *self, PyObject *const *args, Py_ssize_t nar
 static PyMethodDef METHODS[] = {
     {"swap_exact_in", (PyCFunction)(void (*)(void))swap_exact_in, METH_FASTCALL,
      "swap_exact_in(plan, amount) -> (amount_in, amount_out, fee) | None: the static-fee "
-     "exact-input swap over a plan (see orca_whirlpool._build_plan); None: not handled."},
+     "exact-input swap over a plan (see orca_whirlpool_plan.build_plan); None: not handled."},
     {"quote_exact_in", (PyCFunction)(void (*)(void))quote_exact_in, METH_FASTCALL,
      "quote_exact_in(plan, amount, quote_cls[, aux, keys, datas]) -> quote_cls(amount_in, "
      "amount_out, fee) | None: swap_exact_in as a Quote (no transfer fee); None: not handled, "

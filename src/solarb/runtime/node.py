@@ -443,7 +443,7 @@ class Node:
             "trades_by_dex": _by_dex(st.trades),
             "feeds": dict(feed.stats()),
             "journal": journal.path,
-        }
+        } | st.faults()
 
 
 def _by_dex(trades: list[dict[str, Any]]) -> dict[str, int]:

@@ -21,10 +21,10 @@ from solarb.execution.alt import (
     extend_lookup_table_ix,
     load_lookup_tables,
     prepare_lookup_tables,
-    route_addresses,
 )
 from solarb.execution.builder import TxBuilder
 from solarb.execution.errors import SetupError
+from solarb.execution.route_tables import route_addresses
 from solarb.rpc.client import RpcClient
 from solarb.sim.bank import Bank
 from solarb.sim.cluster import LocalCluster
@@ -190,3 +190,53 @@ async def test_create_and_load_over_rpc() -> None:
         missing = Keypair().pubkey()
         with pytest.raises(SetupError):
             await load_lookup_tables(rpc, [missing])
+
+
+def test_a_route_compiles_against_the_tables_it_uses(monkeypatch: pytest.MonkeyPatch) -> None:
+    # try_compile scans every table it is given: the builder passes only the tables holding the
+    # route's accounts (each account's first table), and the message is the one compiled against
+    # all of them, byte for byte
+    market = _market()
+    addrs = route_addresses(PAYER.pubkey(), [market._load(p) for p in market.pools])
+    assert len(addrs) > 120
+    tables = [AddressLookupTableAccount(Pubkey.new_unique(), addrs[i:i + 8])
+              for i in range(0, len(addrs), 8)]
+    # accounts that are also in an earlier table (that one must give them) and a table no route uses
+    tables.insert(1, AddressLookupTableAccount(Pubkey.new_unique(), addrs[60:120][::-1]))
+    tables.append(AddressLookupTableAccount(Pubkey.new_unique(), [Pubkey.new_unique() for _ in range(8)]))
+    route = _cl_triangle(market)
+    amount = 10**9
+    hops = []
+    for info, a_to_b in route:
+        module, state, aux = market._load(info)
+        out = module.quote(state, aux, amount, a_to_b).amount_out
+        hops.append(hop(state, a_to_b, amount, out))
+        amount = out
+    order = make_order(hops, min_out=hops[0].amount_in + 1)
+    lookup = {p.address: market._load(p) for p in market.pools}
+    builder = TxBuilder(PAYER, lookup.__getitem__, compute_unit_limit=1_400_000,
+                        priority_fee_micro_lamports=1, min_profit=1, lookup_tables=tables)
+    given: list[list[Pubkey]] = []
+
+    class _Recording:
+        @staticmethod
+        def try_compile(payer: Pubkey, ixs: Any, tabs: Sequence[AddressLookupTableAccount],
+                        blockhash: Any) -> MessageV0:
+            given.append([t.key for t in tabs])
+            return MessageV0.try_compile(payer, ixs, tabs, blockhash)
+
+    monkeypatch.setattr("solarb.execution.builder.MessageV0", _Recording)
+    blockhash = market.bank.latest_blockhash()[0]
+    built = builder.build(order, blockhash)
+    reference = builder.build_reference(order, blockhash)
+    assert bytes(built) == bytes(reference)
+    assert len(bytes(built)) <= MAX_TX
+    passed, everything = given
+    assert everything == [t.key for t in tables]  # the reference: every table
+    route_accounts = {m.pubkey for ix in builder.instructions(order) for m in ix.accounts}
+    holding = [t.key for t in tables if route_accounts & set(t.addresses)]
+    used = [t.account_key for t in built.message.address_table_lookups]
+    assert tables[1].key in used and tables[-1].key not in passed
+    # in the builder's order, every table the message uses, none that holds no route account
+    assert passed == sorted(passed, key=everything.index)
+    assert set(used) <= set(passed) <= set(holding) and len(holding) < len(tables), (passed, holding)

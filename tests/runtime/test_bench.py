@@ -35,6 +35,14 @@ def test_injected_dislocations_are_found_and_signed(small: dict) -> None:
     assert small["build_errors"] == 0
 
 
+def test_orders_are_sendable_transactions_through_the_nodes_lookup_tables(small: dict) -> None:
+    # compiled against the tables the node creates (every pool route's static accounts): each
+    # signed transaction fits a packet, as a real one must (without tables 3-hop CL routes do not)
+    tables = small["lookup_tables"]
+    assert tables["tables"] >= 1 and 0 < tables["addresses"] <= 256 * tables["tables"]
+    assert 0 < small["tx_bytes"]["mean"] <= small["tx_bytes"]["max"] <= 1232
+
+
 def test_figures_are_consistent(small: dict) -> None:
     lat = small["detect_latency_us"]
     assert 0 < lat["p50"] <= lat["p99"] <= lat["max"]

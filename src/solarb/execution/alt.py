@@ -1,9 +1,10 @@
 """Address lookup tables for the arbitrage transactions.
 
 At start-up (after :func:`solarb.execution.setup.prepare_wallet`) the engine puts the static
-accounts of every pool route into one or more lookup tables owned by the payer
-(:func:`create_lookup_tables`), or loads existing ones (:func:`load_lookup_tables`). v0 messages
-compiled against them reference each of those accounts by a 1-byte index instead of 32 bytes.
+accounts of every pool route (:func:`solarb.execution.route_tables.route_addresses`) into one or
+more lookup tables owned by the payer (:func:`create_lookup_tables`), or loads existing ones
+(:func:`load_lookup_tables`). v0 messages compiled against them reference each of those accounts
+by a 1-byte index instead of 32 bytes.
 
 Flow of :func:`create_lookup_tables`: CreateLookupTable (at a finalized slot), ExtendLookupTable
 in transactions of at most :data:`EXTEND_CHUNK` addresses, each confirmed; then wait for a slot
@@ -23,7 +24,6 @@ from solders.address_lookup_table_account import (
     AddressLookupTableAccount,
     derive_lookup_table_address,
 )
-from solders.compute_budget import ID as COMPUTE_BUDGET_PROGRAM_ID
 from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
 from solders.message import MessageV0
@@ -32,29 +32,24 @@ from solders.transaction import VersionedTransaction
 
 from solarb.dex.base import AccountData, DexAdapter, PoolState
 from solarb.dex.spl_token import (
-    ASSOCIATED_TOKEN_PROGRAM_ID,
     SYSTEM_PROGRAM_ID,
-    TOKEN_PROGRAM_ID,
-    associated_token_address,
 )
-from solarb.errors import Rejected, SolarbError
+from solarb.errors import Rejected
 from solarb.events import AccountUpdate, TxStatus
 from solarb.execution.confirm import confirm, err_text
 from solarb.execution.errors import SetupError
+from solarb.execution.route_tables import MAX_ADDRESSES, route_addresses
 from solarb.execution.senders.rpc import RpcSender
 from solarb.execution.setup import SetupRpc
 from solarb.rpc.errors import RpcError
 
 __all__ = [
-    "ADDRESS_LOOKUP_TABLE_PROGRAM_ID", "EXTEND_CHUNK", "MAX_ADDRESSES", "AltRpc",
-    "create_lookup_table_ix", "create_lookup_tables", "extend_lookup_table_ix",
-    "load_lookup_tables", "prepare_lookup_tables", "route_addresses",
+    "ADDRESS_LOOKUP_TABLE_PROGRAM_ID", "EXTEND_CHUNK", "AltRpc", "create_lookup_table_ix",
+    "create_lookup_tables", "extend_lookup_table_ix", "load_lookup_tables", "prepare_lookup_tables",
 ]
 
 ADDRESS_LOOKUP_TABLE_PROGRAM_ID = Pubkey.from_string("AddressLookupTab1e1111111111111111111111111")
-MAX_ADDRESSES = 256
 EXTEND_CHUNK = 28  # 28 addresses: a 1,146-byte transaction
-_LEG_PROBE_AMOUNT = 1
 
 
 class AltRpc(SetupRpc, Protocol):
@@ -88,35 +83,6 @@ def extend_lookup_table_ix(table: Pubkey, authority: Pubkey, payer: Pubkey,
         AccountMeta(payer, is_signer=True, is_writable=True),
         AccountMeta(SYSTEM_PROGRAM_ID, is_signer=False, is_writable=False),
     ])
-
-
-def route_addresses(payer: Pubkey, pools: Iterable[tuple[DexAdapter, PoolState, AccountData]]) -> list[Pubkey]:
-    """Static accounts of every pool route, first-use order, without repeats and without ``payer``.
-
-    Per pool: the accounts and program of ``swap_instruction`` in both directions (with the aux
-    accounts loaded now) and the payer's ATAs of both mints; then the token, system, ATA and
-    compute-budget programs. A leg the adapter cannot build now (a :class:`SolarbError`,
-    ``ValueError`` or ``KeyError`` from the adapter, e.g. no tick array loaded) is skipped: its accounts go in the message as static keys.
-    """
-    out: dict[Pubkey, None] = {}
-    for adapter, state, aux in pools:
-        for a_to_b in (True, False):
-            try:
-                ix = adapter.swap_instruction(state, payer, _LEG_PROBE_AMOUNT, 0, a_to_b, aux=aux)
-            except (SolarbError, ValueError, KeyError):  # cannot build now: not tabled
-                ix = None
-            if ix is not None:
-                out[ix.program_id] = None
-                for meta in ix.accounts:
-                    out[meta.pubkey] = None
-        for mint, program in ((state.mint_a, state.token_program_a), (state.mint_b, state.token_program_b)):
-            out[associated_token_address(payer, mint, program)] = None
-            out[program] = None
-    for program in (TOKEN_PROGRAM_ID, SYSTEM_PROGRAM_ID, ASSOCIATED_TOKEN_PROGRAM_ID,
-                    COMPUTE_BUDGET_PROGRAM_ID):
-        out[program] = None
-    out.pop(payer, None)
-    return list(out)
 
 
 async def _send_all(rpc: SetupRpc, payer: Keypair, groups: Sequence[Sequence[Instruction]],

@@ -313,15 +313,35 @@ class TxBuilder:
     def _compile(self, order: Order, instructions: list[Instruction], blockhash: Hash) -> MessageV0:
         try:
             return MessageV0.try_compile(
-                self.payer_pubkey, instructions, self.lookup_tables, blockhash
+                self.payer_pubkey, instructions, self._route_tables(instructions), blockhash
             )
         except CompileError as e:  # e.g. more than 256 accounts
             raise BuildError(f"order {order.id}: message does not compile ({e})") from e
 
+    def _route_tables(self, instructions: list[Instruction]) -> Sequence[AddressLookupTableAccount]:
+        """The lookup tables ``instructions`` can use, in the builder's order: each account's
+        first table. ``try_compile`` takes an account from the first table that holds it and
+        leaves out a table it takes nothing from, so the message is the one compiled against
+        every table; ``try_compile`` scans each table it is given (at 10,000 pools, 290 tables:
+        ~300 us a message against all of them)."""
+        tables = self._tables
+        if len(tables) < 2:
+            return tables
+        first_table = self._first_table
+        used = {first_table.get(meta.pubkey) for ix in instructions for meta in ix.accounts}
+        used.discard(None)
+        return [tables[i] for i in sorted(used)]  # type: ignore[type-var]
+
     def build_reference(self, order: Order, blockhash: Hash) -> VersionedTransaction:
         """:meth:`build` without templates: the instructions compiled by ``MessageV0.try_compile``
-        and signed (the definition :meth:`build`'s bytes are tested against)."""
-        message = self._compile(order, self.instructions(order), blockhash)
+        against every lookup table and signed (the definition :meth:`build`'s bytes are tested
+        against)."""
+        try:
+            message = MessageV0.try_compile(
+                self.payer_pubkey, self.instructions(order), self.lookup_tables, blockhash
+            )
+        except CompileError as e:
+            raise BuildError(f"order {order.id}: message does not compile ({e})") from e
         # sign_message + populate is ~2x faster than the VersionedTransaction(message, signers)
         # constructor and yields the identical transaction.
         signature = self.payer.sign_message(to_bytes_versioned(message))
@@ -404,6 +424,12 @@ class TxBuilder:
         self._signer = Signer(self.payer)
         self._payer_pubkey = self.payer_pubkey
         self._tables = tuple(self.lookup_tables)
+        # each tabled account -> the index of the first table that holds it (_route_tables)
+        self._first_table: dict[Pubkey, int] = {}
+        if len(self._tables) > 1:
+            for i, table in enumerate(self._tables):
+                for address in table.addresses:
+                    self._first_table.setdefault(address, i)
 
     def _signed(self, message: bytes) -> VersionedTransaction:
         """The transaction of the serialized ``message`` signed by the payer (libsodium, the

@@ -14,7 +14,8 @@ Replay (timed, in this process), through the objects :mod:`solarb.runtime.node` 
 ``PubSubConnection._dispatch`` (orjson) -> the shard's ``on_account`` (``_ShardNotes``: base64
 decode, dedupe) -> ``Delivery.drain_now`` -> :meth:`Pipeline.on_update` (``MarketState.apply``,
 ``CycleFinder.on_pool_changed``, ``RiskEngine``) -> for approved orders ``TxBuilder.build``
-(compile + sign a v0 transaction). Detection latency is frame handed over -> ``on_update``
+(compile + sign a v0 transaction against the lookup tables the node would create: every pool
+route's static accounts, :mod:`solarb.execution.route_tables`; ``tx_bytes`` in the result). Detection latency is frame handed over -> ``on_update``
 returned (the decision taken); build+sign is timed on its own; then, untimed,
 ``Pipeline.settle`` frees what detection retired (as the node's ``Delivery.on_idle`` has it done
 after the order's build). The cyclic GC runs the node's
@@ -54,6 +55,7 @@ from solarb.errors import Fatal
 from solarb.events import AccountUpdate
 from solarb.execution.builder import TxBuilder
 from solarb.execution.errors import BuildError
+from solarb.execution.route_tables import route_addresses, tables_of
 from solarb.feeds.freshness import MarketFreshness, pool_accounts
 from solarb.feeds.pubsub import PubSubFeed
 from solarb.feeds.pubsub_shards import _ShardNotes
@@ -218,10 +220,14 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
     pipeline = Pipeline(market, finder, risk, cfg.min_profit, SystemClock(), stats, freshness)
     pipeline_box.append(pipeline)
     payer = Keypair.from_seed(bytes(range(32)))
+    # the lookup tables the node creates at start-up (every pool route's static accounts), here
+    # as table accounts in memory: the messages have the node's size and compile path
+    tables = tables_of(payer.pubkey(), route_addresses(
+        payer.pubkey(), ((e.adapter, e.state, market.aux(p)) for p, e in market.pools.items())))
     builder = TxBuilder(payer,
                         lambda p: (market.pool(p).adapter, market.pool(p).state, market.aux(p)),
                         compute_unit_limit=600_000, priority_fee_micro_lamports=10_000,
-                        min_profit=cfg.min_profit)
+                        min_profit=cfg.min_profit, lookup_tables=tables)
     blockhash = Hash(bytes(32))
     _ask(conn, "watch", wiring.subs, wiring.slot_subs)
     watched = len(wiring.subs)
@@ -253,6 +259,7 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
     done = 0
     slot_frames = 0
     built = build_errors = 0
+    tx_bytes = tx_bytes_max = 0
     busy_ns = 0
     cpu_ns = 0
     fetch_s = 0.0
@@ -282,9 +289,12 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
                 order = orders.get_nowait()
                 b0 = now()
                 try:
-                    builder.build(order, blockhash)
+                    tx = builder.build(order, blockhash)
                     build_ns.append(now() - b0)
                     built += 1
+                    size = len(bytes(tx))  # ~0.2 us
+                    tx_bytes += size
+                    tx_bytes_max = max(tx_bytes_max, size)
                 except BuildError:
                     build_errors += 1
                 pipeline.in_flight -= 1
@@ -346,6 +356,8 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
         "rejections": dict(risk.rejections),
         "built": built,
         "build_errors": build_errors,
+        "tx_bytes": {"mean": round(tx_bytes / built) if built else 0, "max": tx_bytes_max},
+        "lookup_tables": {"tables": len(tables), "addresses": sum(len(t.addresses) for t in tables)},
         "feed": _feed_counts(wiring.feed),
         "market": {"decode_errors": market.decode_errors, "stale_updates": market.stale_updates,
                    "unknown_updates": market.unknown_updates},

@@ -111,19 +111,24 @@ def _cl_triangle(market: MarketGenerator) -> list[tuple[PoolInfo, bool]]:
     raise AssertionError("no CL triangle in the generated market")
 
 
-def test_cl_three_hop_fits_only_with_the_table() -> None:
-    market = _market()
-    tables = _tables(market)
-    route = _cl_triangle(market)
+def _triangle_order(market: MarketGenerator) -> tuple[Any, dict[Pubkey, Any]]:
+    """An order through :func:`_cl_triangle` quoted hop by hop from 10^9 base units, and the pool lookup
+    a builder takes."""
     amount = 10**9
     hops = []
-    for info, a_to_b in route:
+    for info, a_to_b in _cl_triangle(market):
         module, state, aux = market._load(info)
         out = module.quote(state, aux, amount, a_to_b).amount_out
         hops.append(hop(state, a_to_b, amount, out))
         amount = out
     order = make_order(hops, min_out=hops[0].amount_in + 1)
-    lookup = {p.address: market._load(p) for p in market.pools}
+    return order, {p.address: market._load(p) for p in market.pools}
+
+
+def test_cl_three_hop_fits_only_with_the_table() -> None:
+    market = _market()
+    tables = _tables(market)
+    order, lookup = _triangle_order(market)
     kw: dict[str, Any] = {"compute_unit_limit": 1_400_000, "priority_fee_micro_lamports": 1, "min_profit": 1}
     plain = TxBuilder(PAYER, lookup.__getitem__, **kw)
     tabled = TxBuilder(PAYER, lookup.__getitem__, lookup_tables=tables, **kw)
@@ -204,16 +209,7 @@ def test_a_route_compiles_against_the_tables_it_uses(monkeypatch: pytest.MonkeyP
     # accounts that are also in an earlier table (that one must give them) and a table no route uses
     tables.insert(1, AddressLookupTableAccount(Pubkey.new_unique(), addrs[60:120][::-1]))
     tables.append(AddressLookupTableAccount(Pubkey.new_unique(), [Pubkey.new_unique() for _ in range(8)]))
-    route = _cl_triangle(market)
-    amount = 10**9
-    hops = []
-    for info, a_to_b in route:
-        module, state, aux = market._load(info)
-        out = module.quote(state, aux, amount, a_to_b).amount_out
-        hops.append(hop(state, a_to_b, amount, out))
-        amount = out
-    order = make_order(hops, min_out=hops[0].amount_in + 1)
-    lookup = {p.address: market._load(p) for p in market.pools}
+    order, lookup = _triangle_order(market)
     builder = TxBuilder(PAYER, lookup.__getitem__, compute_unit_limit=1_400_000,
                         priority_fee_micro_lamports=1, min_profit=1, lookup_tables=tables)
     given: list[list[Pubkey]] = []

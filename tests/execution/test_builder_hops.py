@@ -29,6 +29,7 @@ from tests.execution.test_builder_template import (
     Pools,
     _builder,
     _lookup_table,
+    _lookup_tables,
     _order,
     _outcome,
     _pools,
@@ -141,13 +142,15 @@ def test_random_routes_as_the_market_moves_equal_the_reference(variant: str) -> 
     assert n >= 250 and cache.hits >= 20 and cache.misses >= 50, (n, cache.hits, cache.misses)
 
 
-def test_evicted_hops_are_made_again() -> None:
+@pytest.mark.parametrize("tabled", [False, True])
+def test_evicted_hops_are_made_again(tabled: bool) -> None:
     """With room for two hops, entries come and go: every route of one token (the same created
     accounts) twice, then the first again with its templates dropped: equal to the reference,
-    and the second round hits every template."""
+    and the second round hits every template; the same with many lookup tables (each message
+    against the tables its route uses)."""
     w = Workload(30, 7, 4, 0)
     pools = _pools(w)
-    builder = _builder(pools, hop_capacity=2)
+    builder = _builder(pools, hop_capacity=2, lookup_tables=_lookup_tables(pools) if tabled else ())
     by_token: dict[tuple[int, Pubkey], list[list[Leg]]] = {}
     for route in _routes(w):
         state = pools[route[-1][0]][1]

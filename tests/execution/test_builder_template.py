@@ -22,6 +22,7 @@ from solarb.dex.spl_token import TOKEN_PROGRAM_ID, associated_token_address
 from solarb.events import Hop, Order
 from solarb.execution.builder import TxBuilder
 from solarb.execution.errors import BuildError, ProfitGuardError
+from solarb.execution.route_tables import route_addresses
 from solarb.execution.template import Template, TemplateCache, message_spans
 from solarb.runtime.bench_workload import _ADAPTER, Workload
 from tests.support.exec_fixtures import make_order
@@ -117,7 +118,18 @@ def _lookup_table(pools: Pools) -> AddressLookupTableAccount:
     return AddressLookupTableAccount(Pubkey.new_unique(), keys[:256])
 
 
-@pytest.mark.parametrize("variant", ["plain", "slippage_known_atas", "lookup_table"])
+def _lookup_tables(pools: Pools) -> list[AddressLookupTableAccount]:
+    """The route accounts of ``pools`` in tables of 16, one more before them that repeats some
+    (accounts then come from it: the first table holding them) and one holding none of them."""
+    addrs = route_addresses(PAYER.pubkey(), pools.values())
+    tables = [AddressLookupTableAccount(Pubkey.new_unique(), addrs[i:i + 16])
+              for i in range(0, len(addrs), 16)]
+    tables.insert(0, AddressLookupTableAccount(Pubkey.new_unique(), addrs[40:80:3]))
+    tables.append(AddressLookupTableAccount(Pubkey.new_unique(), [Pubkey.new_unique() for _ in range(4)]))
+    return tables
+
+
+@pytest.mark.parametrize("variant", ["plain", "slippage_known_atas", "lookup_table", "lookup_tables"])
 def test_builds_equal_the_reference_as_the_market_moves(variant: str) -> None:
     w = Workload(30, 7, 4, 0)
     routes = _routes(w)
@@ -128,6 +140,8 @@ def test_builds_equal_the_reference_as_the_market_moves(variant: str) -> None:
               "known_atas": [associated_token_address(PAYER.pubkey(), w.usdc, TOKEN_PROGRAM_ID)]}
     elif variant == "lookup_table":
         kw = {"lookup_tables": [_lookup_table(pools)]}
+    elif variant == "lookup_tables":  # many: each message compiles against its route's own
+        kw = {"lookup_tables": _lookup_tables(pools)}
     builder = _builder(pools, **kw)
     hashes = _blockhashes()
     kinds: dict[int, set[str]] = {2: set(), 3: set()}

@@ -310,11 +310,18 @@ class TxBuilder:
             return None, datas, creates
         return (len(creates), *created, *parts), datas, creates
 
-    def _compile(self, order: Order, instructions: list[Instruction], blockhash: Hash) -> MessageV0:
+    def _compile(
+        self,
+        order: Order,
+        instructions: list[Instruction],
+        blockhash: Hash,
+        tables: Sequence[AddressLookupTableAccount] | None = None,
+    ) -> MessageV0:
+        """``instructions`` compiled against ``tables`` (default: :meth:`_route_tables`)."""
+        if tables is None:
+            tables = self._route_tables(instructions)
         try:
-            return MessageV0.try_compile(
-                self.payer_pubkey, instructions, self._route_tables(instructions), blockhash
-            )
+            return MessageV0.try_compile(self.payer_pubkey, instructions, tables, blockhash)
         except CompileError as e:  # e.g. more than 256 accounts
             raise BuildError(f"order {order.id}: message does not compile ({e})") from e
 
@@ -336,12 +343,7 @@ class TxBuilder:
         """:meth:`build` without templates: the instructions compiled by ``MessageV0.try_compile``
         against every lookup table and signed (the definition :meth:`build`'s bytes are tested
         against)."""
-        try:
-            message = MessageV0.try_compile(
-                self.payer_pubkey, self.instructions(order), self.lookup_tables, blockhash
-            )
-        except CompileError as e:
-            raise BuildError(f"order {order.id}: message does not compile ({e})") from e
+        message = self._compile(order, self.instructions(order), blockhash, self.lookup_tables)
         # sign_message + populate is ~2x faster than the VersionedTransaction(message, signers)
         # constructor and yields the identical transaction.
         signature = self.payer.sign_message(to_bytes_versioned(message))

@@ -31,14 +31,12 @@ from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
 from solarb.dex.base import AccountData, DexAdapter, PoolState
-from solarb.dex.spl_token import (
-    SYSTEM_PROGRAM_ID,
-)
+from solarb.dex.spl_token import SYSTEM_PROGRAM_ID
 from solarb.errors import Rejected
 from solarb.events import AccountUpdate, TxStatus
 from solarb.execution.confirm import confirm, err_text
 from solarb.execution.errors import SetupError
-from solarb.execution.route_tables import MAX_ADDRESSES, route_addresses
+from solarb.execution.route_tables import route_addresses, table_chunks
 from solarb.execution.senders.rpc import RpcSender
 from solarb.execution.setup import SetupRpc
 from solarb.rpc.errors import RpcError
@@ -135,10 +133,11 @@ async def create_lookup_tables(
     timeout_s: float = 90.0,
 ) -> list[AddressLookupTableAccount]:
     """Create tables (authority and payer: ``payer``) holding ``addresses`` (at most
-    :data:`MAX_ADDRESSES` each), wait until they are usable and return them as read back.
+    :data:`~solarb.execution.route_tables.MAX_ADDRESSES` each, :func:`table_chunks`), wait until
+    they are usable and return them as read back.
     Raises :class:`SetupError`; retryable RPC errors propagate."""
     key = payer.pubkey()
-    chunks = [list(addresses[i:i + MAX_ADDRESSES]) for i in range(0, len(addresses), MAX_ADDRESSES)]
+    chunks = table_chunks(addresses)
     if not chunks:
         return []
     loop = asyncio.get_running_loop()

@@ -26,7 +26,7 @@ from solarb.dex.spl_token import (
 )
 from solarb.errors import SolarbError
 
-__all__ = ["MAX_ADDRESSES", "route_addresses", "tables_of"]
+__all__ = ["MAX_ADDRESSES", "route_addresses", "table_chunks", "tables_of"]
 
 MAX_ADDRESSES = 256  # addresses one lookup table holds
 _LEG_PROBE_AMOUNT = 1
@@ -61,13 +61,17 @@ def route_addresses(payer: Pubkey, pools: Iterable[tuple[DexAdapter, PoolState, 
     return list(out)
 
 
+def table_chunks(addresses: Sequence[Pubkey]) -> list[list[Pubkey]]:
+    """``addresses`` split, in order, into the contents of tables of :data:`MAX_ADDRESSES`."""
+    return [list(addresses[i:i + MAX_ADDRESSES]) for i in range(0, len(addresses), MAX_ADDRESSES)]
+
+
 def tables_of(authority: Pubkey, addresses: Sequence[Pubkey]) -> list[AddressLookupTableAccount]:
-    """``addresses`` in tables of :data:`MAX_ADDRESSES`, at the addresses ``authority``'s tables
-    created at slots 0, 1, ... would have: what :func:`solarb.execution.alt.create_lookup_tables`
-    leaves on a cluster, for a process that compiles against tables without one."""
+    """``addresses`` in the tables of :func:`table_chunks`, at the addresses ``authority``'s
+    tables created at slots 0, 1, ... would have: what
+    :func:`solarb.execution.alt.create_lookup_tables` leaves on a cluster, for a process that
+    compiles against tables without one."""
     return [
-        AddressLookupTableAccount(
-            derive_lookup_table_address(authority, n)[0], list(addresses[i:i + MAX_ADDRESSES])
-        )
-        for n, i in enumerate(range(0, len(addresses), MAX_ADDRESSES))
+        AddressLookupTableAccount(derive_lookup_table_address(authority, n)[0], chunk)
+        for n, chunk in enumerate(table_chunks(addresses))
     ]

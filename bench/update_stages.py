@@ -6,7 +6,7 @@ Runs :func:`solarb.runtime.bench.run_bench` once with a wall-clock timer around 
 replay and prints, per stage, its calls, its mean time per update and per call. Stages nest: the
 frame dispatch (the C frame reader, base64, the feed's records) hands over to ``drain_now``, which
 runs ``MarketState.apply``, ``CycleFinder.on_pool_changed`` (the exact sizing search inside it)
-and the decision; ``TxBuilder.build`` includes ``Signer.signed``. A timer adds ~0.1 us per call.
+and the decision; ``TxBuilder.build_raw`` includes ``Signer.signed``. A timer adds ~0.1 us per call.
 Only the replay is counted (the counters restart after the warm-up). :mod:`bench.filter_path`
 splits the path that sizes nothing finer.
 """
@@ -36,7 +36,7 @@ _STAGES: list[tuple[Any, str, str]] = [
     (CycleFinder, "on_pool_changed", "  CycleFinder.on_pool_changed"),
     (cycles, "_search", "    exact sizing search"),
     (Pipeline, "_decide", "  risk and order"),
-    (TxBuilder, "build", "build and sign"),
+    (TxBuilder, "build_raw", "build and sign"),
     (Signer, "signed", "  signing"),
     (Pipeline, "settle", "settle"),
 ]

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from solders.hash import Hash
 
 from solarb.events import Order, TxOutcome, TxStatus
-from solarb.execution.builder import TxBuilder
+from solarb.execution.builder import TxBuilder, raw_signature
 from solarb.execution.confirm import (
     ConfirmResult,
     SignatureWaiter,
@@ -145,13 +145,12 @@ class Executor:
         self.journal.record_order(order)
         blockhash, last_valid = await self.rpc.get_latest_blockhash()
         try:
-            tx = self.builder.build(order, blockhash)
-            raw = bytes(tx)
+            raw = self.builder.build_raw(order, blockhash)
             if len(raw) > MAX_TX_SIZE:
                 raise BuildError(f"order {order.id}: transaction is {len(raw)} bytes > 1232")
         except BuildError as e:
             return self._finish(TxOutcome(order.id, None, TxStatus.FAILED, error=str(e)))
-        signature = str(tx.signatures[0])
+        signature = str(raw_signature(raw))
 
         if self.simulate:
             sim = await self.rpc.simulate_transaction(raw, sig_verify=False)

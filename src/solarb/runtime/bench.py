@@ -13,13 +13,13 @@ text, base64 data, the subscription id) and each new slot into ``slotNotificatio
 Replay (timed, in this process), through the objects :mod:`solarb.runtime.node` builds:
 ``PubSubConnection._dispatch`` (orjson) -> the shard's ``on_account`` (``_ShardNotes``: base64
 decode, dedupe) -> ``Delivery.drain_now`` -> :meth:`Pipeline.on_update` (``MarketState.apply``,
-``CycleFinder.on_pool_changed``, ``RiskEngine``) -> for approved orders ``TxBuilder.build``
+``CycleFinder.on_pool_changed``, ``RiskEngine``) -> for approved orders ``TxBuilder.build_raw``
 (compile + sign a v0 transaction against the lookup tables the node would create: every pool
-route's static accounts, :mod:`solarb.execution.route_tables`; ``tx_bytes`` in the result). Detection latency is frame handed over -> ``on_update``
-returned (the decision taken); build+sign is timed on its own; then, untimed,
-``Pipeline.settle`` frees what detection retired (as the node's ``Delivery.on_idle`` has it done
-after the order's build). The cyclic GC runs the node's
-policy (:mod:`solarb.runtime.gc_policy`): started once loaded, polled between chunks of frames (no
+route's static accounts, :mod:`solarb.execution.route_tables`; ``tx_bytes`` in the result).
+Detection latency is frame handed over -> ``on_update`` returned (the decision taken);
+build+sign is timed on its own; then, untimed, ``Pipeline.settle`` frees what detection retired
+(as the node's ``Delivery.on_idle`` has it done after the order's build). The cyclic GC runs the
+node's policy (:mod:`solarb.runtime.gc_policy`): started once loaded, polled between chunks of frames (no
 frame pending: an idle moment; its collections count in the replay's time and CPU, not in any
 update's latency); ``gc`` in the result has its counters. Before the replay, untimed, the node's
 warm-up (:mod:`solarb.runtime.warm`: every quoter bound, the rate table filled, every freshness
@@ -222,8 +222,9 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
     payer = Keypair.from_seed(bytes(range(32)))
     # the lookup tables the node creates at start-up (every pool route's static accounts), here
     # as table accounts in memory: the messages have the node's size and compile path
-    tables = tables_of(payer.pubkey(), route_addresses(
-        payer.pubkey(), ((e.adapter, e.state, market.aux(p)) for p, e in market.pools.items())))
+    addresses = route_addresses(
+        payer.pubkey(), ((e.adapter, e.state, market.aux(p)) for p, e in market.pools.items()))
+    tables = tables_of(payer.pubkey(), addresses)
     builder = TxBuilder(payer,
                         lambda p: (market.pool(p).adapter, market.pool(p).state, market.aux(p)),
                         compute_unit_limit=600_000, priority_fee_micro_lamports=10_000,
@@ -289,10 +290,9 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
                 order = orders.get_nowait()
                 b0 = now()
                 try:
-                    tx = builder.build(order, blockhash)
+                    size = len(builder.build_raw(order, blockhash))  # what the executor sends
                     build_ns.append(now() - b0)
                     built += 1
-                    size = len(bytes(tx))  # ~0.2 us
                     tx_bytes += size
                     tx_bytes_max = max(tx_bytes_max, size)
                 except BuildError:
@@ -357,7 +357,7 @@ def _replay(conn: Any, cfg: BenchConfig) -> dict[str, Any]:
         "built": built,
         "build_errors": build_errors,
         "tx_bytes": {"mean": round(tx_bytes / built) if built else 0, "max": tx_bytes_max},
-        "lookup_tables": {"tables": len(tables), "addresses": sum(len(t.addresses) for t in tables)},
+        "lookup_tables": {"tables": len(tables), "addresses": len(addresses)},
         "feed": _feed_counts(wiring.feed),
         "market": {"decode_errors": market.decode_errors, "stale_updates": market.stale_updates,
                    "unknown_updates": market.unknown_updates},
